@@ -1,0 +1,3 @@
+"""batchdeck: a terminal control room for the OpenAI Batch API."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Everything a script could reuse: no Textual import, ever."""

@@ -1,0 +1,1 @@
+"""The embedded OpenAI-compatible Files + Batches server."""

@@ -1,0 +1,135 @@
+"""``config.toml``: profiles and settings.
+
+A profile names a server and *where* its key lives (an environment variable), never
+the key itself. With no config file, the ``default`` profile honours
+``OPENAI_API_KEY`` and ``OPENAI_BASE_URL``.
+
+    [settings]
+    profile = "work"            # the profile used when none is given
+
+    [profiles.work]
+    base_url = "https://api.openai.com/v1"
+    api_key_env = "WORK_OPENAI_KEY"
+    organization = "org-..."
+    project = "proj_..."
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from tui.core import paths
+from tui.core.fsutil import atomic_write
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+PROFILE_FIELDS = ("base_url", "api_key_env", "organization", "project")
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    base_url: str | None = None
+    api_key_env: str = DEFAULT_KEY_ENV
+    organization: str | None = None
+    project: str | None = None
+
+    def resolved_base_url(self) -> str:
+        """The profile's URL, else ``OPENAI_BASE_URL``, else OpenAI's."""
+        return self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+
+    def api_key(self) -> str | None:
+        """Read the key from the environment now; it is never stored."""
+        return os.environ.get(self.api_key_env) or None
+
+    def host(self) -> str:
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.resolved_base_url()).netloc or self.resolved_base_url()
+
+
+@dataclass
+class Config:
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    default_profile: str = "default"
+    settings: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def profile(self, name: str | None = None) -> Profile:
+        wanted = name or self.default_profile
+        if wanted in self.profiles:
+            return self.profiles[wanted]
+        if name is None and not self.profiles:
+            return Profile("default")
+        known = ", ".join(sorted(self.profiles)) or "none"
+        raise ConfigError(f"no profile named {wanted!r} in {self.path} (profiles: {known})")
+
+
+def _profile_from(name: str, raw: Any, path: Path) -> Profile:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [profiles.{name}] must be a table")
+    values: dict[str, str] = {}
+    for key, value in raw.items():
+        if key == "api_key":
+            raise ConfigError(
+                f"{path}: [profiles.{name}] has api_key; keys are never stored in files. "
+                f"Put the key in an environment variable and name it with api_key_env."
+            )
+        if key not in PROFILE_FIELDS:
+            raise ConfigError(f"{path}: [profiles.{name}] has unknown field {key!r}")
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: [profiles.{name}].{key} must be a string")
+        values[key] = value
+    return Profile(name=name, **values)
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read ``config.toml``; a missing file gives the environment's default profile."""
+    path = path or paths.config_file()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Config(profiles={"default": Profile("default")}, path=path)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from exc
+    profiles_raw = raw.get("profiles", {})
+    if not isinstance(profiles_raw, dict):
+        raise ConfigError(f"{path}: [profiles] must be a table")
+    profiles = {name: _profile_from(name, body, path) for name, body in profiles_raw.items()}
+    settings = raw.get("settings", {})
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{path}: [settings] must be a table")
+    if not profiles:
+        profiles = {"default": Profile("default")}
+    default = settings.get("profile", next(iter(profiles)))
+    if default not in profiles:
+        raise ConfigError(f"{path}: settings.profile is {default!r}, which is not a profile")
+    return Config(profiles=profiles, default_profile=default, settings=dict(settings), path=path)
+
+
+def save_config(config: Config, path: Path | None = None) -> Path:
+    """Write ``config.toml`` atomically with mode 0600. Keys are never part of it."""
+    path = path or config.path or paths.config_file()
+    profiles: dict[str, dict[str, str]] = {}
+    for name, profile in config.profiles.items():
+        body = {key: getattr(profile, key) for key in PROFILE_FIELDS if getattr(profile, key)}
+        profiles[name] = body
+    document: dict[str, Any] = {
+        "settings": {**config.settings, "profile": config.default_profile},
+        "profiles": profiles,
+    }
+    paths.ensure_private_dir(path.parent)
+    atomic_write(path, tomli_w.dumps(document).encode("utf-8"))
+    return path

@@ -1,0 +1,324 @@
+"""BatchClient: the Files and Batches API over ``openai.AsyncOpenAI``, as core models.
+
+- Lists come page by page (an async iterator of pages), so a caller shows the first
+  page before the next is fetched. Pages are read raw and decoded with msgspec: the
+  SDK still does auth, retries and errors, but no pydantic model is built per batch.
+- Uploads report progress as the SDK reads the file; downloads stream to a private
+  temp file that is renamed into place only when complete.
+- Every SDK error becomes one of :mod:`tui.core.errors`.
+- ``openai`` is imported on first use, so start-up does not pay for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+
+import msgspec
+
+from tui.core import errors
+from tui.core.config import DEFAULT_BASE_URL, Profile
+from tui.core.fsutil import atomic_file
+from tui.core.models import Batch, FileInfo
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+Progress = Callable[[int, int | None], None]
+"""Called with (bytes done, bytes total or None)."""
+
+T = TypeVar("T")
+BATCH_PAGE_LIMIT = 100  # the API's maximum page size for batches
+FILE_PAGE_LIMIT = 10_000  # the API's maximum page size for files
+DEFAULT_MAX_RETRIES = 4
+DEFAULT_TIMEOUT = 60.0
+_decode = msgspec.json.Decoder()
+
+
+class ProgressReader:
+    """A binary file wrapper that reports how much of it has been read.
+
+    httpx reads an upload in 64 KiB chunks and seeks to 0 before a retry, so the
+    count restarts with each attempt, which is what a progress bar should show.
+    """
+
+    def __init__(self, handle: IO[bytes], total: int, progress: Progress | None) -> None:
+        self._handle = handle
+        self._total = total
+        self._progress = progress
+        self._done = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._handle.read(size)
+        self._done += len(chunk)
+        if self._progress is not None:
+            self._progress(self._done, self._total)
+        return chunk
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        position = self._handle.seek(offset, whence)
+        if whence == os.SEEK_SET:
+            self._done = position
+        return position
+
+    def tell(self) -> int:
+        return self._handle.tell()
+
+    def fileno(self) -> int:
+        return self._handle.fileno()
+
+
+@contextlib.contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn SDK and transport exceptions into :mod:`tui.core.errors`."""
+    import openai
+
+    try:
+        yield
+    except openai.APIStatusError as exc:
+        raise _status_error(exc) from exc
+    except openai.APITimeoutError as exc:
+        raise errors.NetworkError("The server did not answer in time.") from exc
+    except openai.APIConnectionError as exc:
+        cause = exc.__cause__ or exc
+        raise errors.NetworkError(f"Cannot reach the server: {cause}") from exc
+    except openai.OpenAIError as exc:
+        raise errors.ApiError(str(exc)) from exc
+
+
+def _server_message(exc: Any) -> tuple[str, str | None]:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    inner = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
+    message = inner.get("message") or exc.message or ""
+    code = inner.get("code")
+    return str(message), (str(code) if code is not None else None)
+
+
+def _status_error(exc: Any) -> errors.ApiError:
+    status = int(exc.status_code)
+    message, code = _server_message(exc)
+    if status in (401, 403):
+        return errors.AuthError(
+            f"The server refused the key ({status}): {message}", status=status, code=code
+        )
+    if status == 404:
+        return errors.NotFoundError(f"Not found: {message}", status=status, code=code)
+    if status == 429:
+        retry = exc.response.headers.get("retry-after")
+        try:
+            retry_after = float(retry) if retry else None
+        except ValueError:
+            retry_after = None
+        return errors.RateLimitedError(
+            f"Rate limited by the server: {message}", retry_after=retry_after, code=code
+        )
+    if status >= 500:
+        return errors.ServerError(f"Server error ({status}): {message}", status=status, code=code)
+    return errors.RequestError(f"Refused ({status}): {message}", status=status, code=code)
+
+
+def make_openai(profile: Profile, *, max_retries: int = DEFAULT_MAX_RETRIES) -> AsyncOpenAI:
+    """An ``AsyncOpenAI`` for ``profile``; the key is read from the environment now."""
+    import openai
+
+    key = profile.api_key()
+    base_url = profile.resolved_base_url()
+    if key is None:
+        if base_url.rstrip("/") == DEFAULT_BASE_URL:
+            raise errors.AuthError(
+                f"No API key: set {profile.api_key_env} (profile {profile.name!r})."
+            )
+        key = "no-key"  # self-hosted servers often need none; the SDK insists on a value
+    return openai.AsyncOpenAI(
+        api_key=key,
+        base_url=base_url,
+        organization=profile.organization,
+        project=profile.project,
+        max_retries=max_retries,
+        timeout=DEFAULT_TIMEOUT,
+    )
+
+
+class BatchClient:
+    """The Batch and Files API of one profile's server."""
+
+    def __init__(self, openai_client: AsyncOpenAI) -> None:
+        self._client = openai_client
+
+    @classmethod
+    def for_profile(cls, profile: Profile, **kw: Any) -> BatchClient:
+        return cls(make_openai(profile, **kw))
+
+    @property
+    def base_url(self) -> str:
+        return str(self._client.base_url)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    # -- batches -------------------------------------------------------------------
+
+    async def iter_batch_pages(
+        self, *, page_size: int = BATCH_PAGE_LIMIT, after: str | None = None
+    ) -> AsyncIterator[list[Batch]]:
+        """Every batch of the account, newest first, one page at a time."""
+        while True:
+            query: dict[str, Any] = {"limit": page_size}
+            if after:
+                query["after"] = after
+            page = await self._get_list("/batches", query)
+            items = [Batch.from_dict(raw) for raw in page.get("data") or ()]
+            if items:
+                yield items
+            if not page.get("has_more") or not items:
+                return
+            after = page.get("last_id") or items[-1].id
+
+    async def list_batches(self, *, limit: int | None = None) -> list[Batch]:
+        """All batches (or the newest ``limit``) as one list."""
+        out: list[Batch] = []
+        async for page in self.iter_batch_pages():
+            out.extend(page)
+            if limit is not None and len(out) >= limit:
+                return out[:limit]
+        return out
+
+    async def retrieve_batch(self, batch_id: str) -> Batch:
+        with translate_errors():
+            raw = await self._client.batches.with_raw_response.retrieve(batch_id)
+        return Batch.from_dict(_decode.decode(raw.content))
+
+    async def create_batch(
+        self,
+        input_file_id: str,
+        endpoint: str,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        output_expires_after: int | None = None,
+    ) -> Batch:
+        """Create a batch (the completion window is always 24h)."""
+        extra: dict[str, Any] = {}
+        if output_expires_after is not None:
+            extra["output_expires_after"] = {
+                "anchor": "created_at",
+                "seconds": int(output_expires_after),
+            }
+        with translate_errors():
+            raw = await self._client.batches.with_raw_response.create(
+                input_file_id=input_file_id,
+                endpoint=endpoint,  # type: ignore[arg-type]
+                completion_window="24h",
+                metadata=dict(metadata) if metadata else None,
+                **extra,
+            )
+        return Batch.from_dict(_decode.decode(raw.content))
+
+    async def cancel_batch(self, batch_id: str) -> Batch:
+        with translate_errors():
+            raw = await self._client.batches.with_raw_response.cancel(batch_id)
+        return Batch.from_dict(_decode.decode(raw.content))
+
+    # -- files ---------------------------------------------------------------------
+
+    async def iter_file_pages(
+        self, *, purpose: str | None = None, page_size: int = FILE_PAGE_LIMIT
+    ) -> AsyncIterator[list[FileInfo]]:
+        """Every file of the account, newest first, one page at a time."""
+        after: str | None = None
+        while True:
+            query: dict[str, Any] = {"limit": page_size, "order": "desc"}
+            if purpose:
+                query["purpose"] = purpose
+            if after:
+                query["after"] = after
+            page = await self._get_list("/files", query)
+            items = [FileInfo.from_dict(raw) for raw in page.get("data") or ()]
+            if items:
+                yield items
+            if not page.get("has_more") or not items:
+                return
+            after = page.get("last_id") or items[-1].id
+
+    async def list_files(self, *, purpose: str | None = None) -> list[FileInfo]:
+        out: list[FileInfo] = []
+        async for page in self.iter_file_pages(purpose=purpose):
+            out.extend(page)
+        return out
+
+    async def retrieve_file(self, file_id: str) -> FileInfo:
+        with translate_errors():
+            raw = await self._client.files.with_raw_response.retrieve(file_id)
+        return FileInfo.from_dict(_decode.decode(raw.content))
+
+    async def upload_file(
+        self,
+        path: Path,
+        *,
+        purpose: str = "batch",
+        filename: str | None = None,
+        progress: Progress | None = None,
+    ) -> FileInfo:
+        """Upload ``path``, reporting bytes sent as the SDK reads them."""
+        path = Path(path)
+        total = path.stat().st_size
+        with path.open("rb") as handle, translate_errors():
+            reader = ProgressReader(handle, total, progress)
+            raw = await self._client.files.with_raw_response.create(
+                file=(filename or path.name, reader, "application/jsonl"),  # type: ignore[arg-type]
+                purpose=purpose,  # type: ignore[arg-type]
+            )
+        return FileInfo.from_dict(_decode.decode(raw.content))
+
+    async def download_file(
+        self,
+        file_id: str,
+        destination: Path,
+        *,
+        progress: Progress | None = None,
+        expected_size: int | None = None,
+    ) -> Path:
+        """Stream a file's content to ``destination``; it appears only when complete.
+
+        The bytes go to a private temp file beside ``destination`` that is renamed
+        over it at the end; an error or a short read leaves ``destination`` as it was.
+        """
+        destination = Path(destination)
+        with translate_errors():
+            async with self._client.files.with_streaming_response.content(file_id) as response:
+                length = response.headers.get("content-length")
+                total = int(length) if length and length.isdigit() else expected_size
+                done = 0
+                with atomic_file(destination) as out:
+                    async for chunk in response.iter_bytes(1 << 20):
+                        out.write(chunk)
+                        done += len(chunk)
+                        if progress is not None:
+                            progress(done, total)
+                    if total is not None and done != total:
+                        raise errors.NetworkError(
+                            f"Download of {file_id} stopped at {done} of {total} bytes."
+                        )
+        return destination
+
+    async def delete_file(self, file_id: str) -> bool:
+        with translate_errors():
+            raw = await self._client.files.with_raw_response.delete(file_id)
+        return bool(_decode.decode(raw.content).get("deleted"))
+
+    # -- internals -----------------------------------------------------------------
+
+    async def _get_list(self, path: str, query: dict[str, Any]) -> dict[str, Any]:
+        """GET a list endpoint through the SDK (auth, retries) and decode it raw."""
+        import httpx2
+
+        with translate_errors():
+            response = await self._client.get(
+                path, cast_to=httpx2.Response, options={"params": query}
+            )
+        page = _decode.decode(response.content)
+        if not isinstance(page, dict):
+            raise errors.ServerError(f"The server answered {path} with something not a list.")
+        return page

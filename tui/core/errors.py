@@ -1,0 +1,60 @@
+"""The few errors the rest of batchdeck sees from a server, with plain messages.
+
+``BatchClient`` turns every SDK and transport error into one of these, so screens
+and commands handle five cases instead of the SDK's dozen. Messages may quote the
+server's own words: that is untrusted text, to be shown literally.
+"""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    """A call to the Batch API did not succeed."""
+
+    kind = "error"
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+
+class AuthError(ApiError):
+    """The key is missing, wrong, or not allowed to do this (401/403)."""
+
+    kind = "auth"
+
+
+class NotFoundError(ApiError):
+    """No such batch or file (404)."""
+
+    kind = "not_found"
+
+
+class RateLimitedError(ApiError):
+    """Too many requests (429), still so after the retries."""
+
+    kind = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object):
+        super().__init__(message, status=429, code=kw.get("code"))  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ServerError(ApiError):
+    """The server failed (5xx), still so after the retries."""
+
+    kind = "server"
+
+
+class NetworkError(ApiError):
+    """The server could not be reached, or the connection dropped or timed out."""
+
+    kind = "network"
+
+
+class RequestError(ApiError):
+    """The server refused the request as invalid (400, 409, 422)."""
+
+    kind = "request"

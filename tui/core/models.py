@@ -142,7 +142,10 @@ class Batch:
             errors_raw = errors_raw.get("data") or ()
         errors = tuple(
             BatchErrorItem(
-                code=e.get("code"), message=e.get("message"), param=e.get("param"), line=e.get("line")
+                code=e.get("code"),
+                message=e.get("message"),
+                param=e.get("param"),
+                line=e.get("line"),
             )
             for e in errors_raw
             if isinstance(e, dict)

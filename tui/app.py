@@ -1,0 +1,57 @@
+"""BatchDeckApp: the Textual application, built by :func:`make_app`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from tui.core.client import BatchClient
+from tui.core.config import Config, Profile
+from tui.core.registry import Registry
+
+
+def styles_dir() -> Path:
+    """The ``.tcss`` files: inside the package when installed from a wheel,
+    beside it (the repository's ``styles/``) in an editable install."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "styles", package.parent / "styles"):
+        if (candidate / "app.tcss").is_file():
+            return candidate
+    raise FileNotFoundError(f"batchdeck's styles are missing (looked in {package})")
+
+
+class BatchDeckApp(App[int]):
+    """The batchdeck terminal app."""
+
+    TITLE = "batchdeck"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(
+        self, config: Config, client: BatchClient, registry: Registry, profile: Profile
+    ) -> None:
+        self.CSS_PATH = [styles_dir() / "app.tcss"]
+        super().__init__()
+        self.config = config
+        self.client = client
+        self.registry = registry
+        self.profile = profile
+        self.sub_title = f"{profile.name} · {profile.host()}"
+
+    def on_mount(self) -> None:
+        from tui.screens.batches import BatchesScreen
+
+        self.push_screen(BatchesScreen())
+
+    async def on_unmount(self) -> None:
+        await self.client.close()
+
+
+def make_app(
+    config: Config, client: BatchClient, registry: Registry, *, profile: Profile | None = None
+) -> BatchDeckApp:
+    """Build the app; the CLI and the tests both come through here."""
+    return BatchDeckApp(config, client, registry, profile or config.profile())

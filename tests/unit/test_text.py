@@ -1,0 +1,26 @@
+"""printable()/one_line(): untrusted text cannot drive the terminal."""
+
+from __future__ import annotations
+
+from tui.core.text import one_line, printable
+
+
+def test_escape_sequences_become_visible() -> None:
+    hostile = "ok\x1b[2J\x1b]0;pwned\x07\x9b31m"
+    shown = printable(hostile)
+    assert "\x1b" not in shown and "\x07" not in shown and "\x9b" not in shown
+    assert shown == "ok\\x1b[2J\\x1b]0;pwned\\x07\\x9b31m"
+
+
+def test_newlines_kept_by_printable_but_not_one_line() -> None:
+    assert printable("a\nb\tc") == "a\nb\tc"
+    assert one_line("a\nb\tc") == "a\\x0ab\\x09c"
+
+
+def test_one_line_cuts_with_ellipsis() -> None:
+    assert one_line("abcdef", 4) == "abc…"
+    assert one_line("abc", 4) == "abc"
+
+
+def test_markup_is_left_as_text() -> None:
+    assert printable("[bold red]x[/]") == "[bold red]x[/]"

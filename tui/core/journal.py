@@ -1,0 +1,267 @@
+"""The submission journal: submit a batch so that a crash at any step loses nothing
+and a retry never makes a second batch.
+
+A submit writes its intent to the registry before each remote step:
+
+    intent ──upload──▶ uploaded ──create──▶ created
+                                            (or abandoned, if nothing was sent)
+
+and marks its work with a client token, kept in three places: the job id in the
+registry, the uploaded file's name (``<token>--<name>``) and the batch's metadata
+(``batchdeck_token``). :meth:`Journal.reconcile`, run at the next start, settles
+every unfinished submit by looking for that token on the server:
+
+- a batch with the token exists: the submit succeeded; record it.
+- the file was uploaded but no batch has the token: finish the submit (create it).
+- nothing was uploaded: the intent is abandoned, and says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui.core.client import BatchClient, Progress
+from tui.core.config import Profile
+from tui.core.models import Batch, FileInfo
+from tui.core.registry import Job, Registry
+
+TOKEN_KEY = "batchdeck_token"
+MAX_METADATA_PAIRS = 16
+MAX_METADATA_KEY = 64
+MAX_METADATA_VALUE = 512
+UNSETTLED = ("intent", "uploaded", "creating")
+CLOCK_SKEW = 600  # seconds of slack when searching for a batch by creation time
+
+
+class SubmitError(Exception):
+    """The submission cannot start; nothing was sent."""
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What :meth:`Journal.reconcile` did with one unfinished submit."""
+
+    job_id: str
+    outcome: str  # "found", "created", "abandoned", "failed"
+    batch_id: str | None
+    detail: str
+
+
+def new_token() -> str:
+    return "bd-" + secrets.token_hex(8)
+
+
+def check_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    """The API's metadata rules, leaving room for the token; a clear error otherwise."""
+    if len(metadata) > MAX_METADATA_PAIRS - 1:
+        raise SubmitError(
+            f"metadata has {len(metadata)} pairs; at most {MAX_METADATA_PAIRS - 1} "
+            f"(batchdeck uses one of the API's {MAX_METADATA_PAIRS} for its token)"
+        )
+    out: dict[str, str] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise SubmitError(f"metadata {key!r}: keys and values must be strings")
+        if key == TOKEN_KEY:
+            raise SubmitError(f"metadata key {TOKEN_KEY!r} is reserved for batchdeck")
+        if not key or len(key) > MAX_METADATA_KEY:
+            raise SubmitError(f"metadata key {key!r}: 1 to {MAX_METADATA_KEY} characters")
+        if len(value) > MAX_METADATA_VALUE:
+            raise SubmitError(
+                f"metadata {key!r}: value has {len(value)} characters, at most {MAX_METADATA_VALUE}"
+            )
+        out[key] = value
+    return out
+
+
+def upload_name(token: str, path: Path) -> str:
+    return f"{token}--{path.name}"
+
+
+@contextlib.contextmanager
+def _hold(lock_path: Path, *, wait: bool) -> Iterator[bool]:
+    """Hold an exclusive lock on ``lock_path``; yields False if ``wait`` is off and
+    another process holds it. The lock dies with its process, so a crashed submit
+    never blocks the reconcile that settles it."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+class Journal:
+    """Submits batches through the registry, and settles interrupted submits.
+
+    A submit in progress holds a lock named by its token, so a reconcile running in
+    a second batchdeck at the same moment leaves it alone.
+    """
+
+    def __init__(self, registry: Registry, client: BatchClient, profile: Profile) -> None:
+        self.registry = registry
+        self.client = client
+        self.profile = profile
+
+    async def submit(
+        self,
+        path: Path,
+        endpoint: str,
+        metadata: Mapping[str, str] | None = None,
+        description: str = "",
+        *,
+        tags: tuple[str, ...] = (),
+        output_expires_after: int | None = None,
+        group_id: str | None = None,
+        retry_of: str | None = None,
+        progress: Progress | None = None,
+    ) -> Job:
+        """Upload ``path`` and create its batch; the registry knows each step first."""
+        path = Path(path).resolve()
+        clean = check_metadata(metadata or {})
+        if not path.is_file():
+            raise SubmitError(f"{path}: no such file")
+        token = new_token()
+        submission: dict[str, object] = {
+            "state": "intent",
+            "token": token,
+            "endpoint": endpoint,
+            "metadata": clean,
+            "started_at": int(time.time()),
+        }
+        if output_expires_after is not None:
+            submission["output_expires_after"] = int(output_expires_after)
+        intent = Job(
+            job_id=token,
+            description=description,
+            tags=list(tags),
+            input_path=str(path),
+            profile=self.profile.name,
+            base_url=self.profile.resolved_base_url(),
+            group_id=group_id,
+            retry_of=retry_of,
+            created_at=int(time.time()),
+            submission=submission,
+        )
+        with _hold(self._lock_path(token), wait=True):
+            self.registry.add(intent)
+            uploaded = await self.client.upload_file(
+                path, purpose="batch", filename=upload_name(token, path), progress=progress
+            )
+            self._advance(token, "uploaded", input_file_id=uploaded.id)
+            return await self._create(token)
+
+    def _lock_path(self, token: str) -> Path:
+        return self.registry.root / ".submitting" / f"{token}.lock"
+
+    async def _create(self, token: str) -> Job:
+        job = self._job(token)
+        sub = job.submission
+        self._advance(token, "creating")
+        batch = await self.client.create_batch(
+            sub["input_file_id"],
+            sub["endpoint"],
+            metadata={**sub.get("metadata", {}), TOKEN_KEY: token},
+            output_expires_after=sub.get("output_expires_after"),
+        )
+        return self._created(token, batch)
+
+    def _created(self, token: str, batch: Batch) -> Job:
+        job = self._job(token)
+        submission = {**job.submission, "state": "created", "batch_id": batch.id}
+        return self.registry.update(
+            token, batch_id=batch.id, snapshot=batch.to_dict(), submission=submission
+        )
+
+    def _advance(self, token: str, state: str, **fields: object) -> Job:
+        job = self._job(token)
+        return self.registry.update(token, submission={**job.submission, **fields, "state": state})
+
+    def _job(self, token: str) -> Job:
+        job = self.registry.get(token)
+        if job is None:
+            raise SubmitError(f"the registry lost submission {token}")
+        return job
+
+    def unsettled(self) -> list[Job]:
+        """Submits of this profile's server that did not reach ``created``."""
+        base_url = self.profile.resolved_base_url()
+        return [
+            job
+            for job in self.registry.load().values()
+            if job.submission
+            and job.submission.get("state") in UNSETTLED
+            and job.base_url == base_url
+        ]
+
+    async def reconcile(self) -> list[Settled]:
+        """Settle every unfinished submit of this profile (see the module docstring)."""
+        pending = self.unsettled()
+        if not pending:
+            return []
+        earliest = min(int(j.submission.get("started_at", 0)) for j in pending) - CLOCK_SKEW
+        by_token = await self._batches_with_tokens(since=earliest)
+        files_cache: dict[str, dict[str, FileInfo]] = {}
+        results: list[Settled] = []
+        for job in pending:
+            token = job.submission["token"]
+            with _hold(self._lock_path(token), wait=False) as mine:
+                if mine:
+                    results.append(await self._settle(job, by_token, files_cache))
+        return results
+
+    async def _settle(
+        self, job: Job, by_token: dict[str, Batch], files_cache: dict[str, dict[str, FileInfo]]
+    ) -> Settled:
+        token = job.submission["token"]
+        job = self._job(token)  # reread under the lock
+        if job.submission.get("state") not in UNSETTLED:
+            return Settled(token, "found", job.batch_id, "settled by another process")
+        try:
+            if token in by_token:
+                self._created(token, by_token[token])
+                return Settled(token, "found", by_token[token].id, "the batch exists")
+            if not job.submission.get("input_file_id"):
+                if "files" not in files_cache:
+                    files_cache["files"] = await self._uploads_by_token()
+                found = files_cache["files"].get(token)
+                if found is None:
+                    self._advance(token, "abandoned", note="interrupted before upload")
+                    return Settled(token, "abandoned", None, "nothing had been uploaded")
+                self._advance(token, "uploaded", input_file_id=found.id)
+            done = await self._create(token)
+            return Settled(token, "created", done.batch_id, "finished the submit")
+        except Exception as exc:  # one bad submit must not stop the others
+            return Settled(token, "failed", None, str(exc))
+
+    async def _batches_with_tokens(self, *, since: int) -> dict[str, Batch]:
+        found: dict[str, Batch] = {}
+        async for page in self.client.iter_batch_pages():
+            for batch in page:
+                token = batch.metadata.get(TOKEN_KEY)
+                if token:
+                    found.setdefault(token, batch)
+            if page[-1].created_at < since:
+                break
+        return found
+
+    async def _uploads_by_token(self) -> dict[str, FileInfo]:
+        found: dict[str, FileInfo] = {}
+        async for page in self.client.iter_file_pages(purpose="batch"):
+            for info in page:
+                token, sep, _ = info.filename.partition("--")
+                if sep and token.startswith("bd-"):
+                    found.setdefault(token, info)
+        return found

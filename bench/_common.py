@@ -1,0 +1,96 @@
+"""Shared helpers for the benchmarks: a cache dir, cached data files, measured runs.
+
+Every benchmark runs its baseline in the same run and prints a ratio, so numbers from
+a busy machine still compare like with like. Peak memory is the peak resident set
+size of a child process (``ru_maxrss`` from ``os.wait4`` for that child alone): it
+includes the interpreter and its imports, which is honest about what a user pays.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE_DIR = REPO / ".bench"
+
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+def cached_file(name: str, build: Callable[[Path], None]) -> Path:
+    """Return ``.bench/<name>``, building it first (into a temp file, then renamed)."""
+    CACHE_DIR.mkdir(exist_ok=True)
+    path = CACHE_DIR / name
+    if not path.exists():
+        tmp = path.with_name(f".{name}.tmp")
+        build(tmp)
+        os.replace(tmp, path)
+    return path
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished child process."""
+
+    seconds: float
+    peak_rss: int  # bytes
+    returncode: int
+    stdout: str
+
+
+def run_measured(cmd: Sequence[str], *, capture: bool = True) -> Run:
+    """Run ``cmd``; return its wall time, its own peak RSS and (if asked) its stdout."""
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out if capture else subprocess.DEVNULL, cwd=REPO)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode("utf-8", "replace") if capture else ""
+    return Run(seconds, usage.ru_maxrss * 1024, proc.returncode, text)
+
+
+def best_of(rounds: int, fn: Callable[[], Run]) -> Run:
+    """The fastest of ``rounds`` runs (the least disturbed by other load)."""
+    return min((fn() for _ in range(rounds)), key=lambda run: run.seconds)
+
+
+def check_ok(run: Run, what: str) -> Run:
+    """Fail loudly if a measured child did not succeed."""
+    if run.returncode != 0:
+        raise SystemExit(f"{what} failed with exit code {run.returncode}")
+    return run
+
+
+_TEXT = (
+    "the of and to in is that for it as with was on be by at this from or an are not "
+    "batch request model token latency prompt answer summary customer invoice order "
+    "shipment delivery report analysis quarterly revenue growth forecast risk policy "
+    "contract clause section paragraph translate explain classify extract review "
+    "café naïve résumé façade über straße 東京 данные données 数据 niño coöperate"
+)
+_WORDS = _TEXT.split()
+
+
+def paragraphs(count: int, words: int, seed: int = 0) -> list[str]:
+    """``count`` pseudo-random paragraphs of about ``words`` words (some non-ASCII)."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        text = " ".join(rng.choices(_WORDS, k=words))
+        out.append(text[0].upper() + text[1:] + ".")
+    return out
+
+
+def mb(nbytes: float) -> str:
+    """Bytes as MB (10**6), for printing."""
+    return f"{nbytes / 1e6:.1f} MB"

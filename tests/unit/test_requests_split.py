@@ -93,6 +93,7 @@ def test_split_refuses_invalid_file(tmp_path: Path) -> None:
         split(src, out, max_requests=2)
     assert [(p.line, p.code) for p in info.value.problems] == [(5, Code.INVALID_METHOD)]
     assert "line 5, method" in str(info.value)
+    assert info.value.count == 1 and "1 problem(s)" in str(info.value)
     assert not out.exists() or not any(out.iterdir())
 
 

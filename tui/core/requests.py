@@ -79,7 +79,7 @@ MAX_EMBEDDING_INPUTS = 50_000
 MAX_PROBLEMS = 1_000
 EMBEDDINGS_ENDPOINT = "/v1/embeddings"
 
-CHUNK_SIZE = 4 * 1024 * 1024
+CHUNK_SIZE = 1024 * 1024  # bigger chunks measured no faster, only larger
 _BOM = b"\xef\xbb\xbf"
 _JSON_SPACE = " \t\r"
 _ENDPOINTS = frozenset(BATCH_ENDPOINTS)
@@ -217,17 +217,20 @@ class RequestFileError(Exception):
 
 
 class InvalidRequestFileError(RequestFileError, ValueError):
-    """A file has problems; ``report`` has all of them (up to the cap)."""
+    """A file has problems: ``problems`` (up to the cap) of ``count``; ``report`` has all."""
 
     SHOWN = 10
 
-    def __init__(self, report: ValidationReport, problems: list[Problem] | None = None) -> None:
+    def __init__(
+        self, report: ValidationReport, problems: list[Problem] | None = None, count: int = -1
+    ) -> None:
         self.report = report
         self.problems = report.problems if problems is None else problems
+        self.count = report.problem_count if count < 0 else count
         shown = "\n".join(f"  {p}" for p in self.problems[: self.SHOWN])
-        more = report.problem_count - min(len(self.problems), self.SHOWN)
+        more = self.count - min(len(self.problems), self.SHOWN)
         tail = f"\n  ... and {more} more" if more > 0 else ""
-        super().__init__(f"{report.path}: {report.problem_count} problem(s)\n{shown}{tail}")
+        super().__init__(f"{report.path}: {self.count} problem(s)\n{shown}{tail}")
 
 
 class SplitError(RequestFileError, ValueError):
@@ -626,10 +629,11 @@ def part_path(source: Path, out_dir: Path, index: int, total: int) -> Path:
     return out_dir / f"{source.stem}.part-{index:0{width}d}.jsonl"
 
 
-def _plan(
-    path: Path, scanner: _Scanner, limits: Limits
-) -> list[tuple[int, int]]:  # [(first line index, end line index)]
-    """Cut lines into runs that each fit ``limits``, in order, greedily."""
+def _plan(path: Path, scanner: _Scanner, limits: Limits) -> list[tuple[int, int]]:
+    """Cut the lines into runs that each fit ``limits``, in order, greedily.
+
+    Returns ``(first, end)`` 0-based line indexes, ``end`` excluded.
+    """
     offsets, inputs = scanner.offsets, scanner.input_counts
     assert inputs is not None
     parts: list[tuple[int, int]] = []
@@ -637,11 +641,15 @@ def _plan(
     for i in range(scanner.line):
         line_size, line_inputs = offsets[i + 1] - offsets[i], inputs[i]
         if line_size > limits.max_bytes:
-            raise SplitError(path, _too_big(i + 1, f"{line_size} bytes", limits.max_bytes, None))
+            message = f"one request is {line_size} bytes, over the part limit {limits.max_bytes}"
+            raise SplitError(path, Problem(Code.FILE_TOO_LARGE.value, message, i + 1))
         if line_inputs > limits.max_embedding_inputs:
-            cap = limits.max_embedding_inputs
-            detail = f"{line_inputs} embedding inputs"
-            raise SplitError(path, _too_big(i + 1, detail, cap, "body.input"))
+            message = (
+                f"one request has {line_inputs} embedding inputs, "
+                f"over the part limit {limits.max_embedding_inputs}"
+            )
+            code = Code.TOO_MANY_EMBEDDING_INPUTS.value
+            raise SplitError(path, Problem(code, message, i + 1, "body.input"))
         if count and (
             count + 1 > limits.max_requests
             or size + line_size > limits.max_bytes
@@ -652,11 +660,6 @@ def _plan(
         count, size, used = count + 1, size + line_size, used + line_inputs
     parts.append((start, scanner.line))
     return parts
-
-
-def _too_big(line: int, what: str, cap: int, field_name: str | None) -> Problem:
-    code = Code.FILE_TOO_LARGE if field_name is None else Code.TOO_MANY_EMBEDDING_INPUTS
-    return Problem(code, f"one request has {what}, over the part limit {cap}", line, field_name)
 
 
 def _copy_range(src: IO[bytes], dst: IO[bytes], start: int, end: int) -> None:
@@ -693,7 +696,8 @@ def split(
     report = scanner.report(path)
     if not report.only_limit_problems:
         blocking = [p for p in report.problems if p.code not in LIMIT_CODES]
-        raise InvalidRequestFileError(report, blocking)
+        count = sum(n for code, n in report.problem_counts.items() if code not in LIMIT_CODES)
+        raise InvalidRequestFileError(report, blocking, count)
     plan = _plan(path, scanner, limits)
     offsets = scanner.offsets
     written: list[Path] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,7 @@ def test_other_endpoints(tmp_path: Path, endpoint: str) -> None:
         ("not json", (2, Code.INVALID_JSON_LINE, None)),
         ('{"custom_id": "x"} trailing', (2, Code.INVALID_JSON_LINE, None)),
         ("[1, 2]", (2, Code.INVALID_JSON_LINE, None)),
+        ("  [1, 2", (2, Code.INVALID_JSON_LINE, None)),
         ('"a string"', (2, Code.INVALID_JSON_LINE, None)),
         ("null", (2, Code.INVALID_JSON_LINE, None)),
         (json.dumps(line("x"))[:-1] + ', "t": NaN}', (2, Code.INVALID_JSON_LINE, None)),
@@ -449,10 +451,24 @@ def test_problem_cap_keeps_counting(tmp_path: Path) -> None:
 
 
 def test_problems_sorted_by_line(tmp_path: Path) -> None:
-    path = write(tmp_path, "x", line("a"), line("b"))
-    report = validate(path, limits=Limits(max_bytes=1))
-    assert [p.line for p in report.problems] == [1, 1]
-    assert [p.code for p in report.problems] == [Code.INVALID_JSON_LINE, Code.FILE_TOO_LARGE]
+    path = write(tmp_path, line("a"), line("b"), "x")
+    end_of_first = validate(path).offsets[1]
+    report = validate(path, limits=Limits(max_bytes=end_of_first))
+    assert codes(report) == [(2, Code.FILE_TOO_LARGE, None), (3, Code.INVALID_JSON_LINE, None)]
+
+
+def test_line_too_large_is_not_read(tmp_path: Path) -> None:
+    """A line longer than the file limit is reported from its size alone."""
+    big = "[" + "1," * 3000 + "1]"
+    path = write(tmp_path, line("a"), big, line("b"))
+    report = validate(path, limits=Limits(max_bytes=1000))
+    assert codes(report) == [
+        (2, Code.LINE_TOO_LARGE, None),
+        (2, Code.FILE_TOO_LARGE, None),
+    ]
+    assert report.request_count == 3
+    assert report.line_span(3)[1] == path.stat().st_size
+    assert str(len(big)) in report.problems[0].message
 
 
 def test_problem_str_and_error_message(tmp_path: Path) -> None:
@@ -480,15 +496,23 @@ def test_invalid_json_message_has_column(tmp_path: Path) -> None:
 # -- the line reader --------------------------------------------------------------------
 
 
-@settings(derandomize=True, deadline=None, max_examples=200)
-@given(data=st.binary(max_size=200).map(lambda b: b.replace(b"x", b"\n")), size=st.integers(1, 9))
-def test_iter_lines_matches_split(data: bytes, size: int) -> None:
-    import io
+@settings(derandomize=True, deadline=None, max_examples=300)
+@given(
+    data=st.binary(max_size=200).map(lambda b: b.replace(b"x", b"\n")),
+    size=st.integers(1, 9),
+    max_line=st.integers(0, 30),
+)
+def test_iter_lines_matches_split(data: bytes, size: int, max_line: int) -> None:
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    expected = [b if len(b) <= max_line else len(b) for b in lines]
+    assert list(req._iter_lines(io.BytesIO(data), size, max_line)) == expected
 
-    expected = data.split(b"\n")
-    if expected[-1] == b"":
-        expected.pop()
-    assert list(req._iter_lines(io.BytesIO(data), size)) == expected
+
+def test_array_line_message(tmp_path: Path) -> None:
+    report = validate(write(tmp_path, "[1, 2]"))
+    assert report.problems[0].message == "not a JSON object: the line starts with '['"
 
 
 @settings(

@@ -25,6 +25,8 @@ Rules and the choices made where the API documentation is silent:
 - A UTF-8 byte order mark at the start is an error (``utf8_bom``): the API parses each
   line as JSON and JSON text must not start with one. The rest of line 1 is still
   checked. Bytes that are not UTF-8 are ``invalid_utf8``, with their column.
+- A line longer than the whole-file byte limit is ``line_too_large`` and is never read
+  into memory (a one-line 1 GB JSON array stays cheap to reject).
 - Only the first :data:`MAX_PROBLEMS` problems are kept; ``problem_count`` and
   ``problem_counts`` still count them all, so a wholly broken file stays small.
 
@@ -110,6 +112,7 @@ class Code(StrEnum):
     MISSING_MODEL = "missing_model"
     INVALID_MODEL = "invalid_model"
     FILE_TOO_LARGE = "file_too_large"
+    LINE_TOO_LARGE = "line_too_large"
     TOO_MANY_EMBEDDING_INPUTS = "too_many_embedding_inputs"
 
 
@@ -295,24 +298,47 @@ def _problem_order(problem: Problem) -> tuple[int, int]:
     return (0, 0) if problem.line is None else (1, problem.line)
 
 
-def _iter_lines(handle: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-    """Yield each line of a binary file without its ``\\n``, reading big chunks."""
-    pending: list[bytes] = []
+def _iter_lines(
+    handle: BinaryIO, chunk_size: int = CHUNK_SIZE, max_line: int = MAX_FILE_BYTES
+) -> Iterator[bytes | int]:
+    """Yield each line of a binary file without its ``\\n``, reading big chunks.
+
+    A line that spans chunks is read again whole once its end is found, so memory is
+    one chunk plus one line. A line longer than ``max_line`` bytes is never held in
+    memory: its length is yielded instead of its bytes.
+    """
+    offset = 0  # file offset of the chunk in hand
+    line_start = 0  # file offset of the first line not yielded yet
     while chunk := handle.read(chunk_size):
         lines = chunk.split(b"\n")
-        if len(lines) == 1:
-            pending.append(chunk)
-            continue
-        if pending:
-            pending.append(lines[0])
-            lines[0] = b"".join(pending)
-            pending = []
         tail = lines.pop()
-        yield from lines
-        if tail:
-            pending.append(tail)
-    if pending:
-        yield b"".join(pending)
+        if lines:
+            if line_start < offset:  # the first line began in an earlier chunk
+                yield _read_line(handle, line_start, offset + len(lines[0]), max_line)
+                del lines[0]
+            for line in lines:
+                yield line if len(line) <= max_line else len(line)
+            line_start = offset + len(chunk) - len(tail)
+        offset += len(chunk)
+    if line_start < offset:  # the last line has no newline
+        yield _read_line(handle, line_start, offset, max_line)
+
+
+def _read_line(handle: BinaryIO, start: int, end: int, max_line: int) -> bytes | int:
+    """Bytes ``start:end`` of the file (or their length past ``max_line``), in place."""
+    if end - start > max_line:
+        return end - start
+    here = handle.tell()
+    handle.seek(start)
+    parts = []
+    remaining = end - start
+    while remaining and (block := handle.read(remaining)):
+        parts.append(block)
+        remaining -= len(block)
+    handle.seek(here)
+    if remaining:
+        raise RequestFileError(f"{getattr(handle, 'name', 'file')}: changed while being read")
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class _Scanner:
@@ -362,10 +388,13 @@ class _Scanner:
 
     # -- per line -------------------------------------------------------------
 
-    def feed(self, raw: bytes) -> None:
-        """Check one line (without its ``\\n``)."""
+    def feed(self, raw: bytes | int) -> None:
+        """Check one line (without its ``\\n``), or note one too long to hold (its size)."""
         self.offsets.append(self.end)
         self.line += 1
+        if isinstance(raw, int):
+            self._feed_too_long(raw)
+            return
         self.end += len(raw) + 1
         # msgspec does not check UTF-8 inside the strings it skips: check it first.
         if raw.isascii() or _is_utf8(raw):
@@ -381,6 +410,14 @@ class _Scanner:
             inputs = self._feed_slow(raw)
         if self.input_counts is not None:
             self.input_counts.append(inputs)
+
+    def _feed_too_long(self, size: int) -> None:
+        self.end += size + 1
+        self._count_request()
+        cap = self.limits.max_bytes
+        self.add(Code.LINE_TOO_LARGE, f"{size} bytes in one line, over the {cap} byte file limit")
+        if self.input_counts is not None:
+            self.input_counts.append(0)
 
     def _feed_slow(self, raw: bytes) -> int:
         """Find exactly what is wrong with a line the fast decoder rejected."""
@@ -399,6 +436,10 @@ class _Scanner:
             self.add(Code.BLANK_LINE, "blank line; every line must be a JSON object")
             return 0
         self._count_request()
+        start = text.lstrip(_JSON_SPACE)[0]
+        if start != "{":  # say so without parsing what may be a huge array
+            self.add(Code.INVALID_JSON_LINE, f"not a JSON object: the line starts with {start!r}")
+            return 0
         try:
             obj = json.loads(text, parse_constant=_reject_constant)
         except ValueError as exc:
@@ -408,9 +449,6 @@ class _Scanner:
             else:
                 exc_msg = str(exc)
             self.add(Code.INVALID_JSON_LINE, f"not valid JSON: {exc_msg}{where}")
-            return 0
-        if not isinstance(obj, dict):
-            self.add(Code.INVALID_JSON_LINE, f"a JSON {_json_kind(obj)}, not an object")
             return 0
         return self._check(*self._fields(obj))
 
@@ -596,7 +634,7 @@ def _scan(
         scanner = _Scanner(
             handle.fileno(), endpoint, limits, max_problems, keep_input_counts=keep_input_counts
         )
-        for raw in _iter_lines(handle):
+        for raw in _iter_lines(handle, CHUNK_SIZE, limits.max_bytes):
             scanner.feed(raw)
         scanner.finish(handle.tell())
     return scanner

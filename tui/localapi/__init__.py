@@ -1,1 +1,10 @@
-"""The embedded OpenAI-compatible Files + Batches server."""
+"""The embedded OpenAI-compatible Files + Batches server.
+
+- :class:`~tui.localapi.server.LocalServer` runs it in a thread (tests, the demo);
+  :func:`~tui.localapi.server.serve_main` in the foreground (``batchdeck serve``).
+- :mod:`~tui.localapi.lifecycle` moves batches through their states on simulated
+  time (:mod:`~tui.localapi.clock`); :mod:`~tui.localapi.executors` run their lines
+  (:mod:`~tui.localapi.echo` or an upstream server).
+- :mod:`~tui.localapi.faults` injects latency, 429, 5xx and dropped connections.
+- :mod:`~tui.localapi.demo` seeds a server with batches in every state.
+"""

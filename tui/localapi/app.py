@@ -1,0 +1,138 @@
+"""The aiohttp application: middlewares (errors, faults, auth) and the route table.
+
+Routes live in :mod:`files_api` (``/v1/files``), :mod:`batches_api` (``/v1/batches``)
+and :mod:`sync_api` (the synchronous model endpoints, answered by echo). Every
+response carries an ``x-request-id``; every error is an OpenAI error body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from tui.localapi.clock import Timing
+from tui.localapi.errors import ApiError, error_body, not_found, server_error, unauthorized
+from tui.localapi.faults import Faults
+from tui.localapi.ids import IdFactory
+from tui.localapi.lifecycle import Engine
+from tui.localapi.store import Store
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Context:
+    """What the handlers share: the store, the engine and the server's settings."""
+
+    store: Store
+    engine: Engine
+    faults: Faults
+    api_key: str | None
+    timing: Callable[[], Timing]
+    request_ids: IdFactory
+
+
+CONTEXT = web.AppKey("context", Context)
+
+
+def context(request: web.Request) -> Context:
+    return request.app[CONTEXT]
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """ApiError and aiohttp's HTTP errors become OpenAI error bodies; add x-request-id."""
+    request_id = context(request).request_ids.request_id()
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        response = web.json_response(exc.body(), status=exc.status, headers=exc.headers)
+    except web.HTTPException as exc:
+        if exc.status in (404, 405):
+            body = error_body(f"Invalid URL ({request.method} {request.path})", code="unknown_url")
+            response = web.json_response(body, status=404)
+        elif exc.status == 413:
+            body = error_body("The request body is too large.", code="request_too_large")
+            response = web.json_response(body, status=413)
+        else:
+            response = web.json_response(error_body(exc.reason), status=exc.status)
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        err = server_error()
+        response = web.json_response(err.body(), status=err.status)
+    if not response.prepared:
+        response.headers["x-request-id"] = request_id
+    return response
+
+
+@web.middleware
+async def faults_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Apply the fault plan (see :mod:`tui.localapi.faults`)."""
+    delay, fault = context(request).faults.pick(request.method, request.path)
+    if delay:
+        await asyncio.sleep(delay)
+    if fault is None:
+        return await handler(request)
+    if fault.kind == "drop":
+        _drop(request)
+    if fault.kind == "drop_after":
+        await handler(request)
+        _drop(request)
+    status = fault.status or 500
+    if status == 429:
+        from tui.localapi.errors import rate_limited
+
+        raise rate_limited(fault.retry_after)
+    if status >= 500:
+        raise server_error(status, fault.retry_after)
+    raise ApiError(status, f"Injected fault: HTTP {status}.", code="injected_fault")
+
+
+def _drop(request: web.Request) -> None:
+    """Close the connection without a response (the client sees a dropped connection)."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+    raise asyncio.CancelledError
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """With an API key set, every request needs ``Authorization: Bearer <key>``."""
+    key = context(request).api_key
+    if key:
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        if not header:
+            raise unauthorized(
+                "You didn't provide an API key. You need to provide your API key in an "
+                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+            )
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), key):
+            raise unauthorized("Incorrect API key provided.")
+    return await handler(request)
+
+
+def make_app(ctx: Context) -> web.Application:
+    from tui.localapi import batches_api, files_api, sync_api
+
+    app = web.Application(
+        middlewares=[errors_middleware, faults_middleware, auth_middleware],
+        client_max_size=1024**2 * 64,
+    )
+    app[CONTEXT] = ctx
+    files_api.add_routes(app)
+    batches_api.add_routes(app)
+    sync_api.add_routes(app)
+    return app
+
+
+__all__ = ["CONTEXT", "Context", "context", "make_app", "not_found"]

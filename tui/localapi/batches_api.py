@@ -1,0 +1,149 @@
+"""``/v1/batches``: create, list (newest first, cursor pages), retrieve, cancel."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from tui.core.models import BATCH_ENDPOINTS
+from tui.localapi.app import context
+from tui.localapi.errors import (
+    ApiError,
+    conflict,
+    invalid_request,
+    invalid_value,
+    missing_parameter,
+    not_found,
+)
+from tui.localapi.params import expires_after_param, limit_param, metadata_param, unknown_param
+from tui.localapi.store import public
+
+CREATE_FIELDS = (
+    "input_file_id",
+    "endpoint",
+    "completion_window",
+    "metadata",
+    "output_expires_after",
+)
+COMPLETION_WINDOWS = ("24h",)
+LIST_DEFAULT = 20
+LIST_MAX = 100
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/batches", create)
+    app.router.add_get("/v1/batches", list_batches)
+    app.router.add_get("/v1/batches/{batch_id}", retrieve)
+    app.router.add_post("/v1/batches/{batch_id}/cancel", cancel)
+
+
+def _no_batch(batch_id: str) -> ApiError:
+    return not_found(f"No batch found with id '{batch_id[:100]}'.", param="batch_id")
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body, or a 400 like the API's."""
+    raw = await request.read()
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise invalid_request(
+            "We could not parse the JSON body of your request. (HINT: This likely means you "
+            "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)"
+        )
+    return body
+
+
+async def create(request: web.Request) -> web.Response:
+    ctx = context(request)
+    body = await json_body(request)
+    for name in body:
+        if name not in CREATE_FIELDS:
+            raise unknown_param(name)
+    for name in ("input_file_id", "endpoint", "completion_window"):
+        if body.get(name) in (None, ""):
+            raise missing_parameter(name)
+    window = body["completion_window"]
+    if window not in COMPLETION_WINDOWS:
+        raise invalid_value("completion_window", str(window)[:50], COMPLETION_WINDOWS)
+    endpoint = body["endpoint"]
+    if endpoint not in BATCH_ENDPOINTS:
+        raise invalid_value("endpoint", str(endpoint)[:100], BATCH_ENDPOINTS)
+    metadata = metadata_param(body.get("metadata"))
+    output_expires_after = expires_after_param(
+        body.get("output_expires_after"), "output_expires_after"
+    )
+    file_id = body["input_file_id"]
+    if not isinstance(file_id, str):
+        raise invalid_request(
+            "Invalid type for 'input_file_id': expected a string.",
+            param="input_file_id",
+            code="invalid_type",
+        )
+    record = ctx.store.live_file(file_id, ctx.engine.now())
+    if record is None:
+        raise not_found(f"No such File object: {file_id[:100]}", param="input_file_id")
+    if record["purpose"] != "batch":
+        raise invalid_request(
+            f"The input file must have purpose 'batch', but {file_id} has purpose "
+            f"'{record['purpose']}'.",
+            param="input_file_id",
+            code="invalid_file_purpose",
+        )
+    batch = ctx.engine.create_batch(
+        input_file_id=file_id,
+        endpoint=endpoint,
+        metadata=metadata,
+        timing=ctx.timing(),
+        output_expires_after=output_expires_after,
+    )
+    return web.json_response(public(batch))
+
+
+async def list_batches(request: web.Request) -> web.Response:
+    ctx = context(request)
+    limit = limit_param(request.query, default=LIST_DEFAULT, maximum=LIST_MAX)
+    batches = ctx.store.list_batches()
+    after = request.query.get("after")
+    start = 0
+    if after:
+        position = next((i for i, r in enumerate(batches) if r["id"] == after), None)
+        if position is None:
+            raise invalid_request(f"No batch found with id '{after[:100]}'.", param="after")
+        start = position + 1
+    chosen = batches[start : start + limit]
+    for record in chosen:
+        await ctx.engine.refresh(record["id"])
+    data = [public(r) for r in chosen]
+    out: dict[str, Any] = {
+        "object": "list",
+        "data": data,
+        "has_more": start + limit < len(batches),
+    }
+    if data:
+        out["first_id"] = data[0]["id"]
+        out["last_id"] = data[-1]["id"]
+    return web.json_response(out)
+
+
+async def retrieve(request: web.Request) -> web.Response:
+    batch_id = request.match_info["batch_id"]
+    record = await context(request).engine.refresh(batch_id)
+    if record is None:
+        raise _no_batch(batch_id)
+    return web.json_response(public(record))
+
+
+async def cancel(request: web.Request) -> web.Response:
+    batch_id = request.match_info["batch_id"]
+    try:
+        record = await context(request).engine.cancel(batch_id)
+    except ValueError as exc:
+        raise conflict(f"Cannot cancel a batch with status '{exc}'.") from None
+    if record is None:
+        raise _no_batch(batch_id)
+    return web.json_response(public(record))

@@ -1,0 +1,48 @@
+"""Object ids shaped like OpenAI's: ``file-…``, ``batch_…``, ``batch_req_…``, ``req_…``.
+
+New ids come from :class:`IdFactory` (random, or reproducible with a seed for tests
+and screenshots). Ids that belong to a batch's results are *derived* from the batch
+id with a hash, so re-running a step after a crash rewrites the same objects instead
+of leaving orphans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import string
+
+ALNUM = string.ascii_letters + string.digits
+HEX = "0123456789abcdef"
+
+
+class IdFactory:
+    """Makes new ids; with ``seed`` the sequence is the same on every run."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._rng: random.Random = (
+            random.Random(seed) if seed is not None else random.SystemRandom()
+        )
+
+    def make(self, prefix: str, length: int, alphabet: str = ALNUM) -> str:
+        return prefix + "".join(self._rng.choice(alphabet) for _ in range(length))
+
+    def file_id(self) -> str:
+        return self.make("file-", 22)
+
+    def batch_id(self) -> str:
+        return self.make("batch_", 32, HEX)
+
+    def request_id(self) -> str:
+        return self.make("req_", 32, HEX)
+
+
+def derived_id(prefix: str, *parts: str, length: int = 32, alphabet: str = HEX) -> str:
+    """A stable id computed from ``parts`` (the same parts always give the same id)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    number = int.from_bytes(digest, "big")
+    chars = []
+    for _ in range(length):
+        number, index = divmod(number, len(alphabet))
+        chars.append(alphabet[index])
+    return prefix + "".join(chars)

@@ -1,0 +1,681 @@
+"""The batch lifecycle: validating -> in_progress -> finalizing -> completed, and
+the side roads to failed, expired, cancelling -> cancelled.
+
+A batch's state is a function of simulated time (see :mod:`tui.localapi.clock`):
+its record keeps its own :class:`~tui.localapi.clock.Timing`, and :meth:`Engine.refresh`
+moves it forward to "now", doing every step that is due, with each step stamped at
+the simulated time it was due (not when the server noticed). So:
+
+- validation happens at ``created + timing.validation`` (``failed`` with
+  ``errors.data`` or ``in_progress`` with ``request_counts.total``);
+- the k-th line to run finishes at ``in_progress + k * timing.per_request``; lines run
+  in a shuffled order seeded by the batch id, so outputs are not in input order;
+- the batch is ``finalizing`` when its last line finished and ``completed`` after
+  ``timing.finalizing``, with an output file (if any line succeeded) and an error
+  file (if any failed);
+- at the end of the 24 h window a batch still validating or in progress is
+  ``expired``: finished lines go to the output/error files, unfinished ones to the
+  error file with ``response: null`` and ``error.code: "batch_expired"``;
+- a cancel (now, or scheduled in ``_cancel_at``) makes it ``cancelling`` and, after
+  ``timing.cancelling``, ``cancelled`` the same way with ``batch_cancelled``.
+
+The server refreshes active batches on a short real-time tick and before answering
+about one, so a client always sees a batch as of now. Transitions are persisted at
+once; progress (counts, usage) at most every ``persist_interval`` seconds, while the
+per-line journal in the batch's work dir lets a restarted server resume exactly
+where the last line was written. Timestamps never go backwards: "now" is the
+largest time the clock has shown, and survives restarts in ``server.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from tui.core.fsutil import PRIVATE_FILE, atomic_write
+from tui.localapi.clock import COMPLETION_WINDOW_SECONDS, Clock, Timing
+from tui.localapi.executors import ExecResult, Executor, usage_of
+from tui.localapi.ids import ALNUM, derived_id
+from tui.localapi.store import Record, Store
+from tui.localapi.validate import LineRef, validate_input
+
+log = logging.getLogger(__name__)
+
+ACTIVE_STATUSES = frozenset({"validating", "in_progress", "finalizing", "cancelling"})
+CANCELLABLE_STATUSES = frozenset({"validating", "in_progress"})
+_encode = msgspec.json.Encoder()
+_decode = msgspec.json.Decoder()
+
+
+def zero_usage() -> dict[str, Any]:
+    return {
+        "input_tokens": 0,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": 0,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": 0,
+    }
+
+
+@dataclass(eq=False)
+class Run:
+    """A batch past validation: its lines, what is done, and its open work files."""
+
+    refs: list[LineRef]
+    order: list[int]
+    work: Path
+    input: IO[bytes]
+    out: IO[bytes]
+    err: IO[bytes]
+    journal: IO[bytes]
+    out_size: int = 0
+    err_size: int = 0
+    done: set[int] = field(default_factory=set)
+    next_pos: int = 0
+    last_finish: float = 0.0
+    inflight: dict[int, asyncio.Task[ExecResult]] = field(default_factory=dict)
+    results: list[tuple[int, ExecResult, float]] = field(default_factory=list)
+    dirty: bool = False
+    last_persist: float = 0.0
+
+    def close(self) -> None:
+        for task in self.inflight.values():
+            task.cancel()
+        self.inflight.clear()
+        for handle in (self.input, self.out, self.err, self.journal):
+            with contextlib.suppress(OSError):
+                handle.close()
+
+
+class Engine:
+    """Moves batches through their lifecycle; lives on the server's event loop."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        executor: Executor,
+        *,
+        tick: float = 0.05,
+        persist_interval: float = 0.5,
+        max_inflight: int = 64,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.executor = executor
+        self.tick = tick
+        self.persist_interval = persist_interval
+        self.max_inflight = max_inflight
+        self._last_now = float(store.meta.get("clock", 0.0))
+        self._runs: dict[str, Run] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._active: set[str] = set()
+        self._backoff: dict[str, float] = {}
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._last_meta = 0.0
+
+    # --- time ------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Simulated now; never less than any "now" before it."""
+        current = self.clock()
+        if current > self._last_now:
+            self._last_now = current
+        return self._last_now
+
+    # --- start and stop --------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._wake = asyncio.Event()
+        for batch_id, record in self.store.batches.items():
+            if record["status"] not in ACTIVE_STATUSES:
+                continue
+            self._active.add(batch_id)
+            if record["status"] != "validating" and self._has_index(batch_id):
+                try:
+                    self._runs[batch_id] = self._open_run(record)
+                except (OSError, ValueError) as exc:
+                    log.warning("batch %s: cannot resume (%s)", batch_id, exc)
+        self._task = asyncio.create_task(self._loop(), name="batch-lifecycle")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for batch_id, run in list(self._runs.items()):
+            record = self.store.batches.get(batch_id)
+            for task in run.inflight.values():
+                task.cancel()
+            if record is not None and run.dirty:
+                self._persist(record, run)
+            run.close()
+        self._runs.clear()
+        await self.executor.close()
+        self.store.save_meta(clock=self._last_now)
+
+    async def _loop(self) -> None:
+        assert self._wake is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.tick)
+            self._wake.clear()
+            await self.refresh_all()
+            if time.monotonic() - self._last_meta > 2.0:
+                self._last_meta = time.monotonic()
+                self.store.save_meta(clock=self._last_now)
+
+    async def refresh_all(self) -> None:
+        """Bring every active batch up to now."""
+        for batch_id in list(self._active):
+            if self._backoff.get(batch_id, 0.0) > time.monotonic():
+                continue
+            try:
+                await self.refresh(batch_id)
+            except Exception:  # one broken batch must not stop the others
+                log.exception("batch %s: refresh failed; retrying in 5 s", batch_id)
+                self._backoff[batch_id] = time.monotonic() + 5.0
+
+    def wake(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    # --- the API ---------------------------------------------------------------------
+
+    def create_batch(
+        self,
+        *,
+        input_file_id: str,
+        endpoint: str,
+        metadata: dict[str, str] | None,
+        timing: Timing,
+        output_expires_after: dict[str, Any] | None = None,
+        created_at: float | None = None,
+        cancel_at: float | None = None,
+    ) -> Record:
+        """A new batch in ``validating``; ``created_at``/``cancel_at`` are for seeding."""
+        now = self.now() if created_at is None else float(created_at)
+        batch_id = self.store.new_batch_id()
+        work = self.store.work_dir(batch_id)
+        work.mkdir(parents=True, exist_ok=True)
+        _link_or_copy(self.store.blob_path(input_file_id), work / "input.jsonl")
+        record: Record = {
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": endpoint,
+            "model": None,
+            "errors": None,
+            "input_file_id": input_file_id,
+            "completion_window": "24h",
+            "status": "validating",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": int(now),
+            "in_progress_at": None,
+            "expires_at": int(now + COMPLETION_WINDOW_SECONDS),
+            "finalizing_at": None,
+            "completed_at": None,
+            "failed_at": None,
+            "expired_at": None,
+            "cancelling_at": None,
+            "cancelled_at": None,
+            "request_counts": {"total": 0, "completed": 0, "failed": 0},
+            "usage": zero_usage(),
+            "metadata": metadata,
+            "_seq": self.store.next_seq(),
+            "_timing": timing.to_dict(),
+            "_t": {"created": now},
+            "_cancel_at": cancel_at,
+            "_output_expires_after": output_expires_after,
+        }
+        self.store.add_batch(record)
+        self._active.add(batch_id)
+        self.wake()
+        return record
+
+    async def refresh(self, batch_id: str) -> Record | None:
+        """The batch as of now (None if unknown)."""
+        record = self.store.batches.get(batch_id)
+        if record is None:
+            return None
+        if batch_id in self._active:
+            async with self._lock(batch_id):
+                await self._step(record, self.now())
+        return record
+
+    async def cancel(self, batch_id: str) -> Record | None:
+        """Ask for a cancel now. Returns the batch; raises ValueError if it is too late."""
+        record = await self.refresh(batch_id)
+        if record is None:
+            return None
+        async with self._lock(batch_id):
+            status = record["status"]
+            if status == "cancelling":
+                return record
+            if status not in CANCELLABLE_STATUSES:
+                raise ValueError(status)
+            now = self.now()
+            scheduled = record.get("_cancel_at")
+            record["_cancel_at"] = now if scheduled is None else min(float(scheduled), now)
+            await self._step(record, now)
+        return record
+
+    # --- the state machine -----------------------------------------------------------
+
+    def _lock(self, batch_id: str) -> asyncio.Lock:
+        lock = self._locks.get(batch_id)
+        if lock is None:
+            lock = self._locks[batch_id] = asyncio.Lock()
+        return lock
+
+    async def _step(self, record: Record, now: float) -> None:
+        """Do every step of ``record`` that is due by ``now``."""
+        batch_id = record["id"]
+        timing = Timing.from_dict(record["_timing"])
+        times = record["_t"]
+        expires = times["created"] + COMPLETION_WINDOW_SECONDS
+        cancel_at = record.get("_cancel_at")
+        limit = expires if cancel_at is None else min(expires, float(cancel_at))
+        cancel_first = cancel_at is not None and float(cancel_at) <= expires
+        while True:
+            status = record["status"]
+            if status == "validating":
+                due = times["created"] + timing.validation
+                if due < limit and due <= now:
+                    await self._validate(record, due)
+                    continue
+                if now >= limit:
+                    if cancel_first:
+                        self._begin_cancel(record, limit)
+                        continue
+                    await self._close(record, None, "expired", expires, "batch_expired")
+                return
+            if status == "in_progress":
+                run = self._runs.get(batch_id)
+                if run is None:
+                    self._broken(record, now, "The batch's work files were lost.")
+                    return
+                self._drain(record, run)
+                await self._dispatch(record, run, timing, min(now, limit))
+                if len(run.done) == len(run.refs) and not run.inflight:
+                    finished = max(run.last_finish, times["in_progress"])
+                    times["finalizing"] = finished
+                    record["finalizing_at"] = int(finished)
+                    record["status"] = "finalizing"
+                    self._persist(record, run)
+                    continue
+                if now >= limit:
+                    if cancel_first:
+                        self._begin_cancel(record, limit)
+                        continue
+                    await self._close(record, run, "expired", expires, "batch_expired")
+                    return
+                if run.dirty and time.monotonic() - run.last_persist >= self.persist_interval:
+                    self._persist(record, run)
+                return
+            if status == "finalizing":
+                due = times["finalizing"] + timing.finalizing
+                if due <= now:
+                    await self._close(record, self._runs.get(batch_id), "completed", due, None)
+                return
+            if status == "cancelling":
+                due = times["cancelling"] + timing.cancelling
+                if due <= now:
+                    run = self._runs.get(batch_id)
+                    await self._close(record, run, "cancelled", due, "batch_cancelled")
+                return
+            self._active.discard(batch_id)
+            return
+
+    def _broken(self, record: Record, at: float, message: str) -> None:
+        """End a batch the server cannot carry on with (lost or unreadable work files)."""
+        error = {"code": "server_error", "message": message, "param": None, "line": None}
+        record["errors"] = {"object": "list", "data": [error]}
+        record["status"] = "failed"
+        record["failed_at"] = int(at)
+        self.store.save_batch(record)
+        self._finish(record["id"])
+
+    def _begin_cancel(self, record: Record, at: float) -> None:
+        run = self._runs.get(record["id"])
+        if run is not None:
+            self._drain(record, run)
+            for task in run.inflight.values():
+                task.cancel()
+            run.inflight.clear()
+        record["_t"]["cancelling"] = at
+        record["cancelling_at"] = int(at)
+        record["status"] = "cancelling"
+        self._persist(record, run)
+
+    async def _validate(self, record: Record, at: float) -> None:
+        batch_id = record["id"]
+        work = self.store.work_dir(batch_id)
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(
+                None, validate_input, work / "input.jsonl", record["endpoint"]
+            )
+        except OSError as exc:
+            self._broken(record, at, f"The input file could not be read: {exc}")
+            return
+        record["model"] = result.model
+        if not result.ok:
+            record["errors"] = {"object": "list", "data": result.errors}
+            record["status"] = "failed"
+            record["failed_at"] = int(at)
+            self.store.save_batch(record)
+            self._finish(batch_id)
+            return
+        index = [[r.line, r.offset, r.length, r.custom_id] for r in result.lines]
+        atomic_write(work / "index.json", _encode.encode(index), sync=self.store.durable)
+        record["_t"]["in_progress"] = at
+        record["in_progress_at"] = int(at)
+        record["request_counts"] = {"total": len(result.lines), "completed": 0, "failed": 0}
+        record["status"] = "in_progress"
+        run = self._open_run(record)
+        self._runs[batch_id] = run
+        self._persist(record, run)
+
+    async def _dispatch(self, record: Record, run: Run, timing: Timing, horizon: float) -> None:
+        """Start (or, inline, run) every line due by ``horizon``."""
+        start = record["_t"]["in_progress"]
+        step = timing.per_request
+        total = len(run.order)
+        ran = 0
+        while run.next_pos < total:
+            due = start + (run.next_pos + 1) * step
+            if due > horizon:
+                break
+            if not self.executor.inline and len(run.inflight) >= self.max_inflight:
+                break
+            index = run.order[run.next_pos]
+            run.next_pos += 1
+            if index in run.done:
+                continue
+            ref = run.refs[index]
+            body = self._body(run, ref)
+            seed = f"{record['id']}\x1f{ref.custom_id}"
+            if self.executor.inline:
+                result = await self._execute(record["endpoint"], body, seed, due)
+                self._record_line(record, run, index, result, due)
+                ran += 1
+                if ran % 256 == 0:
+                    await asyncio.sleep(0)
+            else:
+                task = asyncio.create_task(self._execute(record["endpoint"], body, seed, due))
+                run.inflight[index] = task
+                task.add_done_callback(
+                    lambda t, i=index, d=due: self._landed(run, i, d, t)  # type: ignore[misc]
+                )
+
+    async def _execute(self, url: str, body: Any, seed: str, now: float) -> ExecResult:
+        if not isinstance(body, dict):
+            body = {}
+        try:
+            return await self.executor.execute(url, body, seed=seed, now=now)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an executor bug is a failed line, not a dead batch
+            log.exception("executor failed")
+            return ExecResult(
+                None,
+                None,
+                derived_id("req_", "error", seed),
+                {"code": "server_error", "message": f"{type(exc).__name__}: {exc}"[:500]},
+            )
+
+    def _landed(self, run: Run, index: int, due: float, task: asyncio.Task[ExecResult]) -> None:
+        """A non-inline line finished: queue its result for the next refresh."""
+        if task.cancelled() or run.inflight.get(index) is not task:
+            return
+        run.inflight.pop(index, None)
+        result = task.result()
+        run.results.append((index, result, max(due, self.now())))
+        self.wake()
+
+    def _drain(self, record: Record, run: Run) -> None:
+        pending, run.results = run.results, []
+        for index, result, at in pending:
+            if index not in run.done:
+                self._record_line(record, run, index, result, at)
+
+    def _body(self, run: Run, ref: LineRef) -> Any:
+        run.input.seek(ref.offset)
+        try:
+            return _decode.decode(run.input.read(ref.length)).get("body")
+        except (msgspec.DecodeError, AttributeError):
+            return None
+
+    def _record_line(
+        self, record: Record, run: Run, index: int, result: ExecResult, at: float
+    ) -> None:
+        ref = run.refs[index]
+        response = None
+        if result.status_code is not None:
+            response = {
+                "status_code": result.status_code,
+                "request_id": result.request_id,
+                "body": result.body,
+            }
+        line = {
+            "id": derived_id("batch_req_", record["id"], ref.custom_id),
+            "custom_id": ref.custom_id,
+            "response": response,
+            "error": result.error,
+        }
+        data = _encode.encode(line) + b"\n"
+        counts = record["request_counts"]
+        tokens = usage_of(result.body) if result.ok else usage_of(None)
+        if result.ok:
+            run.out.write(data)
+            run.out_size += len(data)
+            counts["completed"] += 1
+            _add_usage(
+                record["usage"], tokens.input, tokens.cached, tokens.output, tokens.reasoning
+            )
+        else:
+            run.err.write(data)
+            run.err_size += len(data)
+            counts["failed"] += 1
+        entry = [index, int(result.ok), tokens.input, tokens.cached, tokens.output]
+        entry += [tokens.reasoning, run.out_size, run.err_size]
+        run.journal.write(_encode.encode(entry) + b"\n")
+        run.done.add(index)
+        run.last_finish = max(run.last_finish, at)
+        run.dirty = True
+
+    async def _close(
+        self, record: Record, run: Run | None, status: str, at: float, unfinished: str | None
+    ) -> None:
+        """Write the result files and end the batch in ``status`` at ``at``."""
+        batch_id = record["id"]
+        if run is not None:
+            self._drain(record, run)
+            for task in run.inflight.values():
+                task.cancel()
+            run.inflight.clear()
+            self._flush(run)
+            if unfinished is not None:
+                message = {
+                    "batch_expired": "This request could not be executed before the "
+                    "completion window expired.",
+                    "batch_cancelled": "This request was not executed because the batch "
+                    "was cancelled.",
+                }[unfinished]
+                for index in run.order:
+                    if index in run.done:
+                        continue
+                    ref = run.refs[index]
+                    line = {
+                        "id": derived_id("batch_req_", batch_id, ref.custom_id),
+                        "custom_id": ref.custom_id,
+                        "response": None,
+                        "error": {"code": unfinished, "message": message},
+                    }
+                    data = _encode.encode(line) + b"\n"
+                    run.err.write(data)
+                    run.err_size += len(data)
+                self._flush(run)
+            output_id = error_id = None
+            if run.out_size:
+                output_id = self._publish(record, run.work / "output.part", "output", at)
+            if run.err_size:
+                error_id = self._publish(record, run.work / "error.part", "error", at)
+            record["output_file_id"] = output_id
+            record["error_file_id"] = error_id
+        record["status"] = status
+        record[f"{status}_at"] = int(at)
+        self.store.save_batch(record)
+        self._finish(batch_id)
+
+    def _publish(self, record: Record, part: Path, kind: str, at: float) -> str:
+        """Make a work file a ``batch_output`` File (a hard link: no copy)."""
+        file_id = derived_id("file-", record["id"], kind, length=22, alphabet=ALNUM)
+        blob = self.store.blob_path(file_id)
+        blob.unlink(missing_ok=True)
+        _link_or_copy(part, blob)
+        created = int(at)
+        expires_after = record.get("_output_expires_after")
+        self.store.save_file(
+            {
+                "id": file_id,
+                "object": "file",
+                "bytes": blob.stat().st_size,
+                "created_at": created,
+                "expires_at": created + int(expires_after["seconds"]) if expires_after else None,
+                "filename": f"{record['id']}_{kind}.jsonl",
+                "purpose": "batch_output",
+                "status": "processed",
+                "status_details": None,
+                "_seq": self.store.next_seq(),
+                "_batch_id": record["id"],
+            }
+        )
+        return file_id
+
+    def _finish(self, batch_id: str) -> None:
+        run = self._runs.pop(batch_id, None)
+        if run is not None:
+            run.close()
+        self._active.discard(batch_id)
+        shutil.rmtree(self.store.work_dir(batch_id), ignore_errors=True)
+
+    # --- work files ------------------------------------------------------------------
+
+    def _has_index(self, batch_id: str) -> bool:
+        return (self.store.work_dir(batch_id) / "index.json").exists()
+
+    def _open_run(self, record: Record) -> Run:
+        """Open (or reopen after a restart) a batch's work files."""
+        work = self.store.work_dir(record["id"])
+        raw = _decode.decode((work / "index.json").read_bytes())
+        refs = [LineRef(int(a), int(b), int(c), str(d)) for a, b, c, d in raw]
+        order = list(range(len(refs)))
+        random.Random(f"order\x1f{record['id']}").shuffle(order)
+        run = Run(
+            refs=refs,
+            order=order,
+            work=work,
+            input=(work / "input.jsonl").open("rb"),
+            out=_open_append(work / "output.part"),
+            err=_open_append(work / "error.part"),
+            journal=_open_append(work / "journal.jsonl"),
+        )
+        self._replay(record, run, work)
+        return run
+
+    def _replay(self, record: Record, run: Run, work: Path) -> None:
+        """Rebuild progress from the journal; cut the work files back to match it."""
+        counts = {"total": len(run.refs), "completed": 0, "failed": 0}
+        usage = zero_usage()
+        good = 0
+        with (work / "journal.jsonl").open("rb") as handle:
+            for raw in handle:
+                if not raw.endswith(b"\n"):
+                    break
+                try:
+                    index, ok, t_in, t_cached, t_out, t_reason, out_end, err_end = _decode.decode(
+                        raw
+                    )
+                except (msgspec.DecodeError, ValueError, TypeError):
+                    break
+                good += len(raw)
+                run.done.add(int(index))
+                counts["completed" if ok else "failed"] += 1
+                if ok:
+                    _add_usage(usage, t_in, t_cached, t_out, t_reason)
+                run.out_size, run.err_size = int(out_end), int(err_end)
+        sizes: list[tuple[IO[bytes], int]] = [
+            (run.journal, good),
+            (run.out, run.out_size),
+            (run.err, run.err_size),
+        ]
+        for part, size in sizes:
+            part.flush()
+            part.truncate(size)
+            part.seek(0, os.SEEK_END)
+        if run.done:
+            record["request_counts"] = counts
+            record["usage"] = usage
+            start = record["_t"].get("in_progress", 0.0)
+            step = Timing.from_dict(record["_timing"]).per_request
+            positions = [pos for pos, index in enumerate(run.order) if index in run.done]
+            run.last_finish = start + (max(positions) + 1) * step
+        while run.next_pos < len(run.order) and run.order[run.next_pos] in run.done:
+            run.next_pos += 1
+
+    def _flush(self, run: Run) -> None:
+        for handle in (run.out, run.err, run.journal):
+            handle.flush()
+            if self.store.durable:
+                os.fsync(handle.fileno())
+
+    def _persist(self, record: Record, run: Run | None) -> None:
+        if run is not None:
+            self._flush(run)
+            run.dirty = False
+            run.last_persist = time.monotonic()
+        self.store.save_batch(record)
+
+
+def _add_usage(usage: dict[str, Any], t_in: int, t_cached: int, t_out: int, t_reason: int) -> None:
+    usage["input_tokens"] += t_in
+    usage["input_tokens_details"]["cached_tokens"] += t_cached
+    usage["output_tokens"] += t_out
+    usage["output_tokens_details"]["reasoning_tokens"] += t_reason
+    usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+
+
+def _open_append(path: Path) -> IO[bytes]:
+    """A private work file, opened for appending (and truncating on resume)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    handle = os.fdopen(fd, "r+b")
+    handle.seek(0, os.SEEK_END)
+    return handle
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Hard-link ``source`` to ``target`` (same bytes, no copy); copy if links fail."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        target.unlink()
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+__all__ = ["ACTIVE_STATUSES", "CANCELLABLE_STATUSES", "Engine", "Run", "zero_usage"]

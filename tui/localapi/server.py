@@ -1,0 +1,373 @@
+"""Run the embedded server: :class:`LocalServer` (in a thread, for tests and the demo)
+and :func:`serve_main` (in the foreground, for ``batchdeck serve``).
+
+::
+
+    with LocalServer(tmp_path, api_key="k", time_scale=1000) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="k")
+        ...
+
+The server runs aiohttp on its own event loop in a daemon thread. Its state lives
+on that loop; from other threads use :meth:`LocalServer.call` (run a function there)
+or :meth:`~LocalServer.run` (await a coroutine function there) or the
+helpers built on them (:meth:`~LocalServer.batch`, :meth:`~LocalServer.settle`,
+:meth:`~LocalServer.advance`). ``faults`` and ``timing`` may be changed from any
+thread at any time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from tui.localapi.app import Context, make_app
+from tui.localapi.clock import Clock, ManualClock, ScaledClock, Timing
+from tui.localapi.executors import EchoExecutor, Executor, UpstreamExecutor
+from tui.localapi.faults import Faults
+from tui.localapi.ids import IdFactory
+from tui.localapi.lifecycle import Engine
+from tui.localapi.store import Record, Store, public
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+EXECUTORS = ("echo", "upstream")
+
+
+class LocalServer:
+    """The embedded OpenAI-compatible Files + Batches server.
+
+    - ``data_dir``: where files and batches live (kept across restarts).
+    - ``host``/``port``: where to listen (``port=0`` picks a free port).
+    - ``api_key``: if set, requests need ``Authorization: Bearer <api_key>``.
+    - ``time_scale``: simulated time runs this many times faster than real time;
+      ``clock`` replaces it with any callable (e.g. a :class:`ManualClock`).
+    - ``executor``: ``"echo"`` (default) or ``"upstream"`` (the default when
+      ``upstream`` is given), forwarding to ``upstream`` with ``upstream_api_key``
+      and at most ``upstream_concurrency`` requests at a time.
+    - ``timing``: simulated seconds for each lifecycle step (see :class:`Timing`);
+      each batch keeps the timing it was created with. Change ``server.timing``
+      between creates to give batches different paces.
+    - ``faults``: a fault plan (default: an empty one at ``server.faults``).
+    - ``id_seed``: make new ids reproducible.
+    - ``durable``: fsync writes (turn off only for throwaway data).
+    - ``tick``: real seconds between background lifecycle refreshes.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        time_scale: float = 1.0,
+        clock: Clock | None = None,
+        executor: str | None = None,
+        upstream: str | None = None,
+        upstream_api_key: str | None = None,
+        upstream_concurrency: int = 8,
+        timing: Timing | None = None,
+        faults: Faults | None = None,
+        id_seed: int | None = None,
+        durable: bool = True,
+        tick: float = 0.05,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port
+        self.api_key = api_key or None
+        self.time_scale = float(time_scale)
+        self._clock_arg = clock
+        self.executor_name = executor or ("upstream" if upstream else "echo")
+        if self.executor_name not in EXECUTORS:
+            raise ValueError(f"executor must be one of {EXECUTORS}")
+        if self.executor_name == "upstream" and not upstream:
+            raise ValueError("the upstream executor needs an upstream URL")
+        self.upstream = upstream
+        self.upstream_api_key = upstream_api_key
+        self.upstream_concurrency = upstream_concurrency
+        self.timing = timing or Timing()
+        self.faults = faults if faults is not None else Faults()
+        self.id_seed = id_seed
+        self.durable = durable
+        self.tick = tick
+        self.clock: Clock = clock if clock is not None else ScaledClock(self.time_scale)
+        self.warnings: list[str] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._engine: Engine | None = None
+        self._store: Store | None = None
+        self._url: str | None = None
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` (without ``/v1``)."""
+        if self._url is None:
+            raise RuntimeError("the server is not running")
+        return self._url
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL, ``http://host:port/v1``."""
+        return self.url + "/v1"
+
+    @property
+    def running(self) -> bool:
+        return self._url is not None
+
+    def start(self) -> str:
+        """Start serving in a background thread; returns :attr:`base_url`."""
+        if self._thread is not None:
+            return self.base_url
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        self._thread = threading.Thread(
+            target=self._thread_main, args=(ready, failure), name="batchdeck-localapi", daemon=True
+        )
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join()
+            self._thread = None
+            raise failure[0]
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop serving; state is saved. Safe to call twice."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+        try:
+            future.result(timeout=30)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=30)
+            self._thread = None
+            self._loop = None
+            self._url = None
+
+    def __enter__(self) -> LocalServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _thread_main(self, ready: threading.Event, failure: list[BaseException]) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._startup())
+        except BaseException as exc:
+            failure.append(exc)
+            ready.set()
+            loop.close()
+            return
+        self._loop = loop
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _startup(self) -> None:
+        store = Store(self.data_dir, IdFactory(self.id_seed), durable=self.durable)
+        self.warnings = store.load()
+        if self._clock_arg is None:
+            # Simulated time must not go backwards across restarts.
+            start = max(time.time(), float(store.meta.get("clock", 0.0)))
+            self.clock = ScaledClock(self.time_scale, start=start)
+        executor: Executor
+        if self.executor_name == "upstream":
+            assert self.upstream is not None
+            executor = UpstreamExecutor(
+                self.upstream, api_key=self.upstream_api_key, concurrency=self.upstream_concurrency
+            )
+        else:
+            executor = EchoExecutor()
+        engine = Engine(store, self.clock, executor, tick=self.tick)
+        await engine.start()
+        ctx = Context(
+            store=store,
+            engine=engine,
+            faults=self.faults,
+            api_key=self.api_key,
+            timing=lambda: self.timing,
+            request_ids=IdFactory(),
+        )
+        runner = web.AppRunner(make_app(ctx), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            await engine.stop()
+            raise
+        host, port = runner.addresses[0][:2]
+        self.port = int(port)
+        shown = f"[{host}]" if ":" in str(host) else str(host)
+        self._url = f"http://{shown}:{self.port}"
+        self._store, self._engine, self._runner = store, engine, runner
+
+    async def _shutdown(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._engine is not None:
+            await self._engine.stop()
+            self._engine = None
+
+    # --- access from other threads -------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The store (use it on the server's loop only, e.g. inside :meth:`call`)."""
+        if self._store is None:
+            raise RuntimeError("the server is not running")
+        return self._store
+
+    @property
+    def engine(self) -> Engine:
+        """The lifecycle engine (use it on the server's loop only)."""
+        if self._engine is None:
+            raise RuntimeError("the server is not running")
+        return self._engine
+
+    def call(self, fn: Callable[[], T], timeout: float = 60.0) -> T:
+        """Run the plain function ``fn()`` on the server's loop and return its result."""
+
+        async def run() -> T:
+            return fn()
+
+        return self.run(run, timeout)
+
+    def run(self, fn: Callable[[], Awaitable[T]], timeout: float = 60.0) -> T:
+        """Await ``fn()`` on the server's loop and return its result."""
+        if self._loop is None:
+            raise RuntimeError("the server is not running")
+
+        async def wrapper() -> T:
+            return await fn()
+
+        return asyncio.run_coroutine_threadsafe(wrapper(), self._loop).result(timeout)
+
+    def settle(self) -> None:
+        """Bring every batch up to the clock's now, doing every step that is due."""
+        self.run(self.engine.refresh_all)
+
+    def advance(self, seconds: float) -> None:
+        """Move a :class:`ManualClock` forward and settle every batch."""
+        if not isinstance(self.clock, ManualClock):
+            raise TypeError("advance() needs the server to run on a ManualClock")
+        self.clock.advance(seconds)
+        self.settle()
+
+    def batch(self, batch_id: str) -> dict[str, Any]:
+        """A batch as the API shows it now (KeyError if unknown)."""
+
+        async def get() -> Record | None:
+            return await self.engine.refresh(batch_id)
+
+        record = self.run(get)
+        if record is None:
+            raise KeyError(batch_id)
+        return public(record)
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve_main(
+    host: str,
+    port: int,
+    data_dir: Path | str,
+    upstream: str | None,
+    time_scale: float,
+    api_key: str | None,
+    faults: Iterable[str] = (),
+    *,
+    upstream_api_key: str | None = None,
+    out: Any = None,
+) -> int:
+    """Run the server in the foreground until Ctrl+C (``batchdeck serve``).
+
+    ``faults`` are ``KIND:RATE[:ARG]`` specs (see :mod:`tui.localapi.faults`). The
+    upstream's key comes from ``upstream_api_key`` or ``BATCHDECK_UPSTREAM_API_KEY``.
+    Returns the process exit code.
+    """
+    stream = out if out is not None else sys.stdout
+    plan = Faults(seed=None)
+    try:
+        for spec in faults:
+            plan.add_spec(spec)
+        server = LocalServer(
+            data_dir,
+            host=host,
+            port=port,
+            api_key=api_key,
+            time_scale=time_scale,
+            upstream=upstream,
+            upstream_api_key=upstream_api_key or os.environ.get("BATCHDECK_UPSTREAM_API_KEY"),
+            faults=plan,
+        )
+        base_url = server.start()
+    except (ValueError, OSError) as exc:
+        print(f"batchdeck serve: {exc}", file=sys.stderr)
+        return 2
+    for warning in server.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if not is_loopback(host):
+        print(
+            f"WARNING: listening on {host}, reachable from other machines"
+            + ("" if api_key else " and with no API key: anyone can use it")
+            + ".",
+            file=sys.stderr,
+        )
+    print(f"batchdeck server at {base_url}", file=stream)
+    print(f"  data dir:   {Path(data_dir)}", file=stream)
+    print(
+        f"  executor:   {server.executor_name}" + (f" -> {upstream}" if upstream else ""),
+        file=stream,
+    )
+    if time_scale != 1.0:
+        print(f"  time scale: x{time_scale:g}", file=stream)
+    print(f"  api key:    {'required' if api_key else 'none (any key is accepted)'}", file=stream)
+    if plan.active:
+        print(f"  faults:     {', '.join(faults)}", file=stream)
+    print(f"Use OPENAI_BASE_URL={base_url}. Press Ctrl+C to stop.", file=stream, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopping…", file=stream, flush=True)
+    finally:
+        server.stop()
+    return 0

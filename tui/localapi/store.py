@@ -1,0 +1,179 @@
+"""State on disk: one JSON record per file and per batch, plus blobs.
+
+Layout under the data dir::
+
+    server.json               the simulated clock's high-water mark
+    files/<file_id>.json      a File object (plus private "_" fields)
+    files/<file_id>.bin       its bytes
+    batches/<batch_id>.json   a Batch object (plus private "_" fields)
+    batches/<batch_id>/       a running batch's work: input link, line index,
+                              partial output/error files, progress journal
+
+Records are replaced atomically (:func:`tui.core.fsutil.atomic_write`), so a crash
+leaves the old record or the new one. Everything is loaded at start and served from
+memory; the store is used from the server's event loop thread only. Fields whose
+name starts with ``_`` are private and never leave the server (see :func:`public`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tui.core.fsutil import atomic_write
+from tui.localapi.ids import IdFactory
+
+log = logging.getLogger(__name__)
+
+Record = dict[str, Any]
+
+
+def public(record: Record) -> Record:
+    """The record as the API shows it: without private ``_`` fields."""
+    return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+class Store:
+    """Files and batches, in memory and on disk."""
+
+    def __init__(self, root: Path, ids: IdFactory | None = None, *, durable: bool = True) -> None:
+        self.root = Path(root)
+        self.ids = ids or IdFactory()
+        self.durable = durable
+        self.files_dir = self.root / "files"
+        self.batches_dir = self.root / "batches"
+        self.files: dict[str, Record] = {}
+        self.batches: dict[str, Record] = {}
+        self.meta: Record = {}
+        self._seq = 0
+        self._batch_order: list[Record] | None = None
+
+    # --- loading ---------------------------------------------------------------------
+
+    def load(self) -> list[str]:
+        """Read every record; corrupt ones are moved aside. Returns warnings."""
+        warnings: list[str] = []
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        self.batches_dir.mkdir(parents=True, exist_ok=True)
+        meta_path = self.root / "server.json"
+        if meta_path.exists():
+            try:
+                self.meta = json.loads(meta_path.read_text("utf-8"))
+            except (OSError, ValueError) as exc:
+                warnings.append(f"{meta_path}: unreadable ({exc}); starting a new one")
+        for path, into in ((self.files_dir, self.files), (self.batches_dir, self.batches)):
+            for record_path in sorted(path.glob("*.json")):
+                record = self._read(record_path, warnings)
+                if record is not None:
+                    into[str(record["id"])] = record
+                    self._seq = max(self._seq, int(record.get("_seq", 0)))
+        self._batch_order = None
+        return warnings
+
+    def _read(self, path: Path, warnings: list[str]) -> Record | None:
+        try:
+            record = json.loads(path.read_text("utf-8"))
+            if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+                raise ValueError("not an object with an id")
+            return record
+        except (OSError, ValueError) as exc:
+            aside = path.with_suffix(".corrupt")
+            os.replace(path, aside)
+            message = f"{path}: corrupt record moved to {aside.name} ({exc})"
+            log.warning(message)
+            warnings.append(message)
+            return None
+
+    def save_meta(self, **values: Any) -> None:
+        self.meta.update(values)
+        self._write(self.root / "server.json", self.meta)
+
+    # --- ids and sequence ------------------------------------------------------------
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def new_file_id(self) -> str:
+        while (file_id := self.ids.file_id()) in self.files:
+            pass
+        return file_id
+
+    def new_batch_id(self) -> str:
+        while (batch_id := self.ids.batch_id()) in self.batches:
+            pass
+        return batch_id
+
+    # --- files -----------------------------------------------------------------------
+
+    def blob_path(self, file_id: str) -> Path:
+        return self.files_dir / f"{file_id}.bin"
+
+    def save_file(self, record: Record) -> None:
+        self.files[record["id"]] = record
+        self._write(self.files_dir / f"{record['id']}.json", record)
+
+    def delete_file(self, file_id: str) -> bool:
+        record = self.files.pop(file_id, None)
+        if record is None:
+            return False
+        for path in (self.files_dir / f"{file_id}.json", self.blob_path(file_id)):
+            path.unlink(missing_ok=True)
+        return True
+
+    def live_file(self, file_id: str, now: float) -> Record | None:
+        """The file, unless unknown or past its ``expires_at`` (then it is deleted)."""
+        record = self.files.get(file_id)
+        if record is None:
+            return None
+        if self._expired(record, now):
+            self.delete_file(file_id)
+            return None
+        return record
+
+    def list_files(self, now: float, *, purpose: str | None, ascending: bool) -> list[Record]:
+        for record in [r for r in self.files.values() if self._expired(r, now)]:
+            self.delete_file(record["id"])
+        chosen: Iterable[Record] = self.files.values()
+        if purpose is not None:
+            chosen = (r for r in chosen if r.get("purpose") == purpose)
+        key = _order_key
+        return sorted(chosen, key=key, reverse=not ascending)
+
+    @staticmethod
+    def _expired(record: Record, now: float) -> bool:
+        expires_at = record.get("expires_at")
+        return expires_at is not None and expires_at <= now
+
+    # --- batches ---------------------------------------------------------------------
+
+    def work_dir(self, batch_id: str) -> Path:
+        return self.batches_dir / batch_id
+
+    def add_batch(self, record: Record) -> None:
+        self.batches[record["id"]] = record
+        self._batch_order = None
+        self.save_batch(record)
+
+    def save_batch(self, record: Record) -> None:
+        self._write(self.batches_dir / f"{record['id']}.json", record)
+
+    def list_batches(self) -> list[Record]:
+        """Every batch, newest first."""
+        if self._batch_order is None:
+            self._batch_order = sorted(self.batches.values(), key=_order_key, reverse=True)
+        return self._batch_order
+
+    # --- writing ---------------------------------------------------------------------
+
+    def _write(self, path: Path, record: Record) -> None:
+        data = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+        atomic_write(path, data, sync=self.durable)
+
+
+def _order_key(record: Record) -> tuple[int, int]:
+    return int(record.get("created_at") or 0), int(record.get("_seq") or 0)

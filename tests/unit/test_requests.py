@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -382,12 +383,12 @@ def test_bom_later_in_file_is_invalid_json(tmp_path: Path) -> None:
 def test_invalid_utf8(tmp_path: Path, bad: bytes) -> None:
     report = validate(write(tmp_path, line("a"), bad, line("c")))
     assert codes(report) == [(2, Code.INVALID_UTF8, None)]
-    assert "column" in report.problems[0].message
+    assert "of the line" in report.problems[0].message
 
 
 def test_invalid_utf8_column(tmp_path: Path) -> None:
     report = validate(write(tmp_path, b'{"a": "\x80"}'))
-    assert report.problems[0].message == "byte 0x80 at column 8 is not UTF-8"
+    assert report.problems[0].message == "byte 0x80 (byte 8 of the line) is not UTF-8"
 
 
 def test_non_ascii_text_is_fine(tmp_path: Path) -> None:
@@ -475,6 +476,13 @@ def test_problem_str_and_error_message(tmp_path: Path) -> None:
     problem = Problem("missing_model", "missing body.model", 4, "body.model")
     assert str(problem) == "line 4, body.model: missing body.model [missing_model]"
     assert str(Problem("empty_file", "no requests")) == "file: no requests [empty_file]"
+    item = problem.as_batch_error()
+    assert (item.code, item.message, item.param, item.line) == (
+        "missing_model",
+        "missing body.model",
+        "body.model",
+        4,
+    )
     path = write(tmp_path, *(["{"] * 12))
     report = validate(path)
     with pytest.raises(InvalidRequestFileError) as info:
@@ -489,8 +497,10 @@ def test_problem_str_and_error_message(tmp_path: Path) -> None:
 
 
 def test_invalid_json_message_has_column(tmp_path: Path) -> None:
-    report = validate(write(tmp_path, '{"custom_id": "a",, }'))
-    assert "column 19" in report.problems[0].message
+    report = validate(write(tmp_path, '{"custom_id": "é",, }'))
+    assert report.problems[0].message.endswith("at column 19")
+    path = write(tmp_path, b'\xef\xbb\xbf{"custom_id": "a",, }')
+    assert validate(path).problems[1].message.endswith("at column 20")  # the BOM is one
 
 
 # -- the line reader --------------------------------------------------------------------
@@ -535,3 +545,60 @@ def test_duplicates_match_a_reference(tmp_path: Path, ids: list[str], crlf: bool
             expected.append((n, Code.DUPLICATE_CUSTOM_ID, "custom_id"))
         first.setdefault(custom_id, n)
     assert codes(report) == expected
+
+
+# -- the fast path agrees with the slow one -------------------------------------------
+
+JSON_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=3), st.just([]), st.just({})
+)
+
+
+def maybe(value: st.SearchStrategy[Any], absent: bool = True) -> st.SearchStrategy[Any]:
+    """A field's value: usually the given one, sometimes another type, maybe absent (...)."""
+    return st.one_of(value, value, JSON_VALUES, *([st.just(...)] if absent else []))
+
+
+@st.composite
+def request_objects(draw: st.DrawFn) -> dict[str, Any]:
+    url = st.sampled_from([CHAT, EMBED, "/v1/nope"])
+    inputs = st.one_of(st.text(max_size=3), st.lists(st.text(max_size=2), max_size=3))
+    body = st.fixed_dictionaries(
+        {}, optional={"model": maybe(st.sampled_from(["m1", "m2"]), False), "input": inputs}
+    )
+    fields = {
+        "custom_id": maybe(st.sampled_from(["a", "b", "c"])),
+        "method": maybe(st.sampled_from(["POST", "GET"])),
+        "url": maybe(url),
+        "body": maybe(body),
+    }
+    obj = {name: draw(value) for name, value in fields.items()}
+    return {k: v for k, v in obj.items() if v is not ...}
+
+
+class _AlwaysFails:
+    def decode(self, raw: bytes) -> Any:
+        raise msgspec.DecodeError("forced")
+
+
+@settings(
+    derandomize=True,
+    deadline=None,
+    max_examples=150,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(objs=st.lists(request_objects(), min_size=1, max_size=6))
+def test_fast_path_matches_slow_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, objs: list[dict[str, Any]]
+) -> None:
+    path = write(tmp_path, *objs)
+    fast = validate(path)
+    with monkeypatch.context() as patch:
+        patch.setattr(req, "_DECODER", _AlwaysFails())
+        slow = validate(path)
+    assert sorted(fast.problems, key=str) == sorted(slow.problems, key=str)
+    assert (fast.endpoint, fast.model, fast.embedding_inputs) == (
+        slow.endpoint,
+        slow.model,
+        slow.embedding_inputs,
+    )

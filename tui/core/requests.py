@@ -52,7 +52,7 @@ from typing import IO, Any, BinaryIO
 import msgspec
 
 from tui.core.fsutil import atomic_file
-from tui.core.models import BATCH_ENDPOINTS
+from tui.core.models import BATCH_ENDPOINTS, BatchErrorItem
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -156,6 +156,12 @@ class Problem:
         if self.field:
             where += f", {self.field}"
         return f"{where}: {self.message} [{self.code}]"
+
+    def as_batch_error(self) -> BatchErrorItem:
+        """This problem as an entry of ``batch.errors.data`` (``field`` becomes ``param``)."""
+        return BatchErrorItem(
+            code=self.code, message=self.message, param=self.field, line=self.line
+        )
 
 
 @dataclass(slots=True)
@@ -429,8 +435,11 @@ class _Scanner:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             self._count_request()
-            col = exc.start + skipped + 1
-            self.add(Code.INVALID_UTF8, f"byte {raw[exc.start]:#04x} at column {col} is not UTF-8")
+            at = exc.start + skipped + 1
+            self.add(
+                Code.INVALID_UTF8,
+                f"byte {raw[exc.start]:#04x} (byte {at} of the line) is not UTF-8",
+            )
             return 0
         if not text.strip(_JSON_SPACE):
             self.add(Code.BLANK_LINE, "blank line; every line must be a JSON object")
@@ -445,7 +454,7 @@ class _Scanner:
         except ValueError as exc:
             where = ""
             if isinstance(exc, json.JSONDecodeError):
-                exc_msg, where = exc.msg, f" at column {exc.colno + skipped}"
+                exc_msg, where = exc.msg, f" at column {exc.colno + bool(skipped)}"
             else:
                 exc_msg = str(exc)
             self.add(Code.INVALID_JSON_LINE, f"not valid JSON: {exc_msg}{where}")

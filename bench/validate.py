@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from _common import best_of, cached_file, check_ok, mb, paragraphs, run_measured
+from _common import REPO, best_of, cached_file, check_ok, mb, paragraphs, run_measured
 
 LINES = 50_000
 TARGET_BYTES = 198_000_000  # just under the API's 200 MB, so the file is valid
@@ -106,8 +107,15 @@ def main() -> None:
         f"(validate() alone {inner:.2f} s) vs jq {jq.seconds:.2f} s, ratio {ratio:.3f} "
         f"(goal <= {RATIO_GOAL}); peak RSS {mb(ours.peak_rss)} (import-only child "
         f"{mb(floor.peak_rss)}; goal < {mb(RSS_GOAL)}); best of {args.rounds}; "
-        f"cmds: `{' '.join(validate_cmd)}` vs `{' '.join(jq_cmd)} >/dev/null`"
+        f"cmds: `{shown(validate_cmd)}` vs `{shown(jq_cmd)} >/dev/null`"
     )
+    if verdict != "PASS":
+        raise SystemExit(1)
+
+
+def shown(cmd: list[str]) -> str:
+    """A command as one string, paths inside the repo made relative to it."""
+    return " ".join(os.path.relpath(arg, REPO) if arg.startswith(str(REPO)) else arg for arg in cmd)
 
 
 if __name__ == "__main__":

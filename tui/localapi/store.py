@@ -113,6 +113,33 @@ class Store:
     def blob_path(self, file_id: str) -> Path:
         return self.files_dir / f"{file_id}.bin"
 
+    def create_file(
+        self,
+        data: bytes,
+        *,
+        filename: str,
+        purpose: str,
+        created_at: float,
+        expires_at: float | None = None,
+    ) -> Record:
+        """A new file with ``data`` (small files only: seeding and tests)."""
+        file_id = self.new_file_id()
+        atomic_write(self.blob_path(file_id), data, sync=self.durable)
+        record: Record = {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(data),
+            "created_at": int(created_at),
+            "expires_at": None if expires_at is None else int(expires_at),
+            "filename": filename,
+            "purpose": purpose,
+            "status": "processed",
+            "status_details": None,
+            "_seq": self.next_seq(),
+        }
+        self.save_file(record)
+        return record
+
     def save_file(self, record: Record) -> None:
         self.files[record["id"]] = record
         self._write(self.files_dir / f"{record['id']}.json", record)

@@ -1,0 +1,104 @@
+"""State on disk: a restarted server keeps its files and batches and resumes the ones
+in flight where the last written line left off (no line lost, none run twice)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.api.conftest import MakeServer, chat_lines, make_client, read_lines, submit, upload
+from tui.localapi.clock import ManualClock
+
+
+def test_restart_keeps_files_and_batches(make_server: MakeServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    clock = ManualClock()
+    first = make_server(data, clock=clock, durable=True)
+    with make_client(first) as client:
+        done = submit(client, chat_lines(3))
+        first.advance(100)
+        done = client.batches.retrieve(done.id)
+        spare = upload(client, chat_lines(1), name="spare.jsonl")
+        files_before = sorted(f.id for f in client.files.list())
+    first.stop()
+    second = make_server(data, clock=clock)
+    with make_client(second) as client:
+        assert client.batches.retrieve(done.id) == done
+        assert sorted(f.id for f in client.files.list()) == files_before
+        assert client.files.retrieve(spare).filename == "spare.jsonl"
+        assert done.output_file_id
+        assert len(read_lines(client, done.output_file_id)) == 3
+
+
+def test_restart_resumes_batches_in_flight(make_server: MakeServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    clock = ManualClock()
+    first = make_server(data, clock=clock, durable=True)
+    with make_client(first) as client:
+        batch = submit(client, chat_lines(10, fail_every=4))
+        first.advance(2 + 4 * 0.5)
+        before = client.batches.retrieve(batch.id)
+        assert before.status == "in_progress" and before.request_counts
+        assert before.request_counts.completed + before.request_counts.failed == 4
+    first.stop()
+    second = make_server(data, clock=clock)
+    with make_client(second) as client:
+        again = client.batches.retrieve(batch.id)
+        assert again.status == "in_progress" and again.request_counts == before.request_counts
+        assert again.usage == before.usage
+        second.advance(100)
+        after = client.batches.retrieve(batch.id)
+        assert after.status == "completed" and after.output_file_id and after.error_file_id
+        lines = read_lines(client, after.output_file_id) + read_lines(client, after.error_file_id)
+        assert sorted(x["custom_id"] for x in lines) == sorted(f"req-{i}" for i in range(10))
+        assert after.request_counts and after.request_counts.failed == 2
+
+
+def test_a_crash_mid_write_is_cut_back_and_redone(make_server: MakeServer, tmp_path: Path) -> None:
+    """Half-written lines after the last journal entry are dropped and run again."""
+    data = tmp_path / "data"
+    clock = ManualClock()
+    first = make_server(data, clock=clock)
+    with make_client(first) as client:
+        batch = submit(client, chat_lines(6))
+        first.advance(2 + 2 * 0.5)
+    first.stop()
+    work = data / "batches" / batch.id
+    with (work / "output.part").open("ab") as part:
+        part.write(b'{"id":"batch_req_x","custom_id":"req-0","response":{"status_')
+    with (work / "journal.jsonl").open("ab") as journal:
+        journal.write(b"[3,1,10")
+    second = make_server(data, clock=clock)
+    with make_client(second) as client:
+        assert client.batches.retrieve(batch.id).request_counts.completed == 2  # type: ignore[union-attr]
+        second.advance(100)
+        after = client.batches.retrieve(batch.id)
+        assert after.status == "completed" and after.output_file_id
+        lines = read_lines(client, after.output_file_id)
+        assert sorted(x["custom_id"] for x in lines) == sorted(f"req-{i}" for i in range(6))
+
+
+def test_a_corrupt_record_is_moved_aside(make_server: MakeServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = make_server(data, clock=ManualClock())
+    with make_client(first) as client:
+        keep = upload(client, chat_lines(1))
+        broken = upload(client, chat_lines(1))
+    first.stop()
+    (data / "files" / f"{broken}.json").write_text("{half")
+    second = make_server(data, clock=ManualClock())
+    assert any(broken in w for w in second.warnings)
+    assert (data / "files" / f"{broken}.corrupt").exists()
+    with make_client(second) as client:
+        assert [f.id for f in client.files.list()] == [keep]
+
+
+def test_time_never_goes_back_across_restarts(make_server: MakeServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    fast = make_server(data, time_scale=1_000_000)
+    with make_client(fast) as client:
+        ahead = client.files.create(file=("a.jsonl", b"{}\n"), purpose="batch").created_at
+    fast.stop()
+    slow = make_server(data, time_scale=1)
+    with make_client(slow) as client:
+        later = client.files.create(file=("b.jsonl", b"{}\n"), purpose="batch").created_at
+    assert later >= ahead

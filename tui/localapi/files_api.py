@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from tui.core.fsutil import PRIVATE_FILE, fsync_dir
 from tui.localapi.app import context
@@ -54,15 +55,20 @@ async def upload(request: web.Request) -> web.Response:
     filename: str | None = None
     size = 0
     try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
-                continue
-            if part.name == "file":
-                filename = part.filename or "upload"
-                size = await _save_part(part, tmp)
-            elif part.name:
-                fields[part.name] = (await part.read(decode=True)).decode("utf-8", "replace")
+        try:
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, BodyPartReader):
+                    continue
+                if part.name == "file":
+                    filename = part.filename or "upload"
+                    size = await _save_part(part, tmp)
+                elif part.name:
+                    fields[part.name] = (await part.read(decode=True)).decode("utf-8", "replace")
+        except (ValueError, HttpProcessingError) as exc:
+            raise invalid_request(
+                f"Could not parse the multipart form: {str(exc)[:200]}", code="invalid_form"
+            ) from None
         purpose = fields.get("purpose")
         if filename is None:
             raise missing_parameter("file")

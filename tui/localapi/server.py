@@ -54,7 +54,8 @@ class LocalServer:
       ``clock`` replaces it with any callable (e.g. a :class:`ManualClock`).
     - ``executor``: ``"echo"`` (default) or ``"upstream"`` (the default when
       ``upstream`` is given), forwarding to ``upstream`` with ``upstream_api_key``
-      and at most ``upstream_concurrency`` requests at a time.
+      and at most ``upstream_concurrency`` requests at a time, retrying 429/5xx and
+      connection failures ``upstream_retries`` times.
     - ``timing``: simulated seconds for each lifecycle step (see :class:`Timing`);
       each batch keeps the timing it was created with. Change ``server.timing``
       between creates to give batches different paces.
@@ -77,6 +78,7 @@ class LocalServer:
         upstream: str | None = None,
         upstream_api_key: str | None = None,
         upstream_concurrency: int = 8,
+        upstream_retries: int = 3,
         timing: Timing | None = None,
         faults: Faults | None = None,
         id_seed: int | None = None,
@@ -97,6 +99,7 @@ class LocalServer:
         self.upstream = upstream
         self.upstream_api_key = upstream_api_key
         self.upstream_concurrency = upstream_concurrency
+        self.upstream_retries = upstream_retries
         self.timing = timing or Timing()
         self.faults = faults if faults is not None else Faults()
         self.id_seed = id_seed
@@ -202,7 +205,10 @@ class LocalServer:
         if self.executor_name == "upstream":
             assert self.upstream is not None
             executor = UpstreamExecutor(
-                self.upstream, api_key=self.upstream_api_key, concurrency=self.upstream_concurrency
+                self.upstream,
+                api_key=self.upstream_api_key,
+                concurrency=self.upstream_concurrency,
+                retries=self.upstream_retries,
             )
         else:
             executor = EchoExecutor()

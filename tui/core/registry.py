@@ -36,6 +36,7 @@ import os
 import re
 import stat
 import sys
+import threading
 import time
 from array import array
 from collections import deque
@@ -240,14 +241,14 @@ def _typed(raw: dict[str, Any], name: str, kind: type | tuple[type, ...], defaul
     return value
 
 
-def _check_writable(job: Job) -> dict[str, Any]:
-    """The TOML table for ``job``, or ``ValueError`` if it would not load back."""
+def _canonical(job: Job) -> tuple[dict[str, Any], Job]:
+    """The TOML table for ``job`` and the job as it will read back from it;
+    ``ValueError`` if it would not read back."""
     state = (job.submission or {}).get("state")
     if state is not None and state not in SUBMISSION_STATES:
         raise ValueError(f"unknown submission state {state!r}")
     doc = job.to_toml_dict()
-    Job.from_toml_dict(doc)
-    return doc
+    return doc, Job.from_toml_dict(doc)
 
 
 def _stamp(st: os.stat_result) -> _Stamp:
@@ -309,6 +310,8 @@ class Registry:
         self._loaded = False
         self._dirty = True  # memory differs from the cache file
         self._reported: set[tuple[str, _Stamp]] = set()
+        self._root_ready = False
+        self._mutex = threading.RLock()  # one thread at a time in this object
 
     # -- reading ------------------------------------------------------------------
 
@@ -318,55 +321,59 @@ class Registry:
         Re-reads what changed since the cache or the last load; ``verify=True``
         also looks for records edited in place by hand.
         """
-        self._ensure_root()
-        tag = self._current_tag()
-        if not self._loaded:
-            cached = self._read_cache()
-            if cached is not None:
-                self._tag, self._jobs, self._seen_columns = cached
-                self._dirty = False
-            self._loaded = True
-        if verify or self._tag != tag or not tag[0]:
-            self._rescan(tag)
-        return {job.job_id: job for job in self._jobs.values()}
+        with self._mutex:
+            self._ensure_root()
+            tag = self._current_tag()
+            if not self._loaded:
+                cached = self._read_cache()
+                if cached is not None:
+                    self._tag, self._jobs, self._seen_columns = cached
+                    self._dirty = False
+                self._loaded = True
+            if verify or self._tag != tag or not tag[0]:
+                self._rescan(tag)
+            return {job.job_id: job for job in self._jobs.values()}
 
     def get(self, job_id: str) -> Job | None:
         """The job as its record is on disk now, or ``None``."""
-        name = record_name(job_id)
-        try:
-            stamp = _stamp(os.stat(self.root / name))
-        except FileNotFoundError:
-            return None
-        if _unchanged(self._seen_map().get(name), stamp):
-            return self._jobs[name]
-        try:
-            return self._read_record(name, {})
-        except FileNotFoundError:
-            return None
-        except RecordError as error:
-            with self._locked() as fd:
-                self._move_aside(fd, name, error.stamp or stamp, str(error))
-            return None
+        with self._mutex:
+            name = record_name(job_id)
+            try:
+                stamp = _stamp(os.stat(self.root / name))
+            except FileNotFoundError:
+                return None
+            if _unchanged(self._seen_map().get(name), stamp):
+                return self._jobs[name]
+            try:
+                return self._read_record(name, {})
+            except FileNotFoundError:
+                return None
+            except RecordError as error:
+                with self._locked() as fd:
+                    self._move_aside(fd, name, error.stamp or stamp, str(error))
+                return None
 
     def find_by_batch(self, batch_id: str) -> Job | None:
         """The job of ``batch_id``, read fresh; ``None`` if no job had it at the last
         :meth:`load` (or got it from this registry since)."""
-        if not self._loaded:
-            self.load()
-        name = self._batch_index().get(batch_id)
-        job = self.get(self._jobs[name].job_id) if name is not None else None
-        return job if job is not None and job.batch_id == batch_id else None
+        with self._mutex:
+            if not self._loaded:
+                self.load()
+            name = self._batch_index().get(batch_id)
+            job = self.get(self._jobs[name].job_id) if name is not None else None
+            return job if job is not None and job.batch_id == batch_id else None
 
     # -- writing ------------------------------------------------------------------
 
     def add(self, job: Job) -> Job:
-        """Store a new job; ``FileExistsError`` if its job id is taken."""
-        name = record_name(job.job_id)
-        with self._locked() as fd:
-            if os.path.lexists(self.root / name):
-                raise FileExistsError(f"job {job.job_id!r} already exists")
-            self._write_record(fd, name, job)
-        return job
+        """Store a new job and return it as stored; ``FileExistsError`` if its job id
+        is taken, ``ValueError`` if it cannot be stored."""
+        with self._mutex:
+            name = record_name(job.job_id)
+            with self._locked() as fd:
+                if os.path.lexists(self.root / name):
+                    raise FileExistsError(f"job {job.job_id!r} already exists")
+                return self._write_record(fd, name, job)
 
     def update(self, job_id: str, **changes: Any) -> Job:
         """Set fields of a job (read-modify-write under the lock); the new job.
@@ -390,17 +397,18 @@ class Registry:
         ``lambda job: job.with_submission(state="uploaded")``; nothing is written if
         it returns an equal job. ``KeyError`` if there is no such job.
         """
-        name = record_name(job_id)
-        with self._locked() as fd:
-            current = self._read_locked(fd, name)
-            if current is None:
-                raise KeyError(job_id)
-            new = change(current)
-            if new.job_id != job_id:
-                raise ValueError("a job's id cannot change")
-            if new != current:
-                self._write_record(fd, name, new)
-        return new
+        with self._mutex:
+            name = record_name(job_id)
+            with self._locked() as fd:
+                current = self._read_locked(fd, name)
+                if current is None:
+                    raise KeyError(job_id)
+                new = change(current)
+                if new.job_id != job_id:
+                    raise ValueError("a job's id cannot change")
+                if new == current:
+                    return current
+                return self._write_record(fd, name, new)
 
     def record_snapshot(self, batch: Batch, *, create: bool = False) -> Job | None:
         """Keep ``batch.to_dict()`` as the snapshot of the job with this batch id.
@@ -409,49 +417,50 @@ class Registry:
         knows a job of its own (job id = batch id). Returns the job, or ``None`` if
         no job has this batch id (as of the last :meth:`load`).
         """
-        snapshot = clean(batch.to_dict())
-        if not self._loaded:
-            self.load()
-        name = self._batch_index().get(batch.id)
-        if name is None:
-            if not create:
-                return None
-            name = record_name(batch.id)
-        known = self._jobs.get(name)
-        if known is not None and known.snapshot == snapshot:
-            with contextlib.suppress(OSError):
-                if _unchanged(self._seen_map().get(name), _stamp(os.stat(self.root / name))):
-                    return known
-        with self._locked() as fd:
-            current = self._read_locked(fd, name)
-            if current is None:
+        with self._mutex:
+            snapshot = clean(batch.to_dict())
+            if not self._loaded:
+                self.load()
+            name = self._batch_index().get(batch.id)
+            if name is None:
                 if not create:
                     return None
-                current = Job(job_id=batch.id, batch_id=batch.id, created_at=batch.created_at)
-            elif current.batch_id != batch.id:
-                return None
-            if current.snapshot == snapshot:
-                return current
-            new = replace(current, snapshot=snapshot)
-            self._write_record(fd, name, new)
-        return new
+                name = record_name(batch.id)
+            known = self._jobs.get(name)
+            if known is not None and known.snapshot == snapshot:
+                with contextlib.suppress(OSError):
+                    if _unchanged(self._seen_map().get(name), _stamp(os.stat(self.root / name))):
+                        return known
+            with self._locked() as fd:
+                current = self._read_locked(fd, name)
+                if current is None:
+                    if not create:
+                        return None
+                    current = Job(job_id=batch.id, batch_id=batch.id, created_at=batch.created_at)
+                elif current.batch_id != batch.id:
+                    return None
+                if current.snapshot == snapshot:
+                    return current
+                return self._write_record(fd, name, replace(current, snapshot=snapshot))
 
     def forget(self, job_id: str) -> bool:
         """Delete a job's record; whether there was one."""
-        name = record_name(job_id)
-        with self._locked() as fd:
-            if not os.path.lexists(self.root / name):
-                return False
-            with self._changing(fd):
-                os.unlink(self.root / name)
-            self._drop(name)
-        return True
+        with self._mutex:
+            name = record_name(job_id)
+            with self._locked() as fd:
+                if not os.path.lexists(self.root / name):
+                    return False
+                with self._changing(fd):
+                    os.unlink(self.root / name)
+                self._drop(name)
+            return True
 
     def save_cache(self) -> None:
         """Write the start-up cache if it is behind what this registry knows."""
-        if self._loaded and self._dirty:
-            with self._locked():
-                self._write_cache()
+        with self._mutex:
+            if self._loaded and self._dirty:
+                with self._locked():
+                    self._write_cache()
 
     # -- the scan -----------------------------------------------------------------
 
@@ -491,6 +500,10 @@ class Registry:
                 except RecordError as error:
                     bad.append((name, error.stamp or stamp, str(error)))
                     continue
+                except OSError as error:  # unreadable, not corrupt: leave it be
+                    path = self.root / name
+                    self._problem(name, stamp, f"job record {path} cannot be read: {error}")
+                    continue
                 if job is None:  # from a newer batchdeck
                     continue
                 jobs[name] = job
@@ -503,8 +516,11 @@ class Registry:
         self._jobs, self._seen, self._by_batch = jobs, seen, None
         self._tag = tag
         self._dirty = self._dirty or changed
-        if bad or leftovers or self._dirty:
+        if bad or leftovers or self._dirty or not tag[0]:
             with self._locked() as fd:
+                if not _read_token(fd):  # no change token yet: start one
+                    with self._changing(fd):
+                        pass
                 for name, stamp, reason in bad:
                     self._move_aside(fd, name, stamp, reason)
                 if leftovers:
@@ -568,18 +584,21 @@ class Registry:
             raise RecordError(f"{self.root / name} was written by a newer batchdeck")
         return job
 
-    def _write_record(self, fd: int, name: str, job: Job) -> None:
-        """Atomically replace record ``name`` with ``job`` (lock held)."""
+    def _write_record(self, fd: int, name: str, job: Job) -> Job:
+        """Atomically replace record ``name`` with ``job`` (lock held); the job as
+        it reads back (``None`` dropped, tags a tuple...)."""
         import tomli_w
 
         from tui.core.fsutil import atomic_write
 
-        data = tomli_w.dumps(_check_writable(job)).encode("utf-8")
+        doc, job = _canonical(job)
+        data = tomli_w.dumps(doc).encode("utf-8")
         path = self.root / name
         seen_ns = time.time_ns()
         with self._changing(fd):
             atomic_write(path, data, sync=self.durable)
         self._remember(name, job, (*_stamp(os.stat(path)), seen_ns))
+        return job
 
     def _move_aside(self, fd: int, name: str, expected: _Stamp, reason: str) -> None:
         """Move a corrupt record to ``corrupt/`` if it is still the file that failed
@@ -590,7 +609,7 @@ class Registry:
                 return  # rewritten meanwhile: the next look decides
         except FileNotFoundError:
             return
-        corrupt = paths.ensure_private_dir(self.root / CORRUPT_DIR)
+        corrupt = self.root / CORRUPT_DIR
         moment = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         target = corrupt / f"{name}.{moment}"
         counter = 1
@@ -599,6 +618,7 @@ class Registry:
             target = corrupt / f"{name}.{moment}.{counter}"
         try:
             with self._changing(fd):
+                paths.ensure_private_dir(corrupt)
                 os.replace(source, target)
         except OSError as error:
             message = f"could not be moved aside: {error}"
@@ -723,8 +743,14 @@ class Registry:
     # -- files, the lock and the change token ----------------------------------
 
     def _ensure_root(self) -> None:
-        if not self.root.is_dir():
-            paths.ensure_private_dir(self.root)
+        """Create the directory, its lock file and cache directory (all private) once,
+        before anything looks at the directory's stamp."""
+        if self._root_ready:
+            return
+        paths.ensure_private_dir(self.root)  # before .cache: parents get default modes
+        paths.ensure_private_dir(self.root / CACHE_DIR)
+        os.close(os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600))
+        self._root_ready = True
 
     def _current_tag(self) -> _Tag:
         """The registry's state now: (change token, directory stamp)."""
@@ -751,11 +777,12 @@ class Registry:
         """Around a change to the directory (lock held): first write a new change
         token (so no cache describes the new state by mistake, even after a crash),
         then keep memory's tag current if memory was current before."""
-        old = os.pread(fd, _TOKEN_BYTES, 0)
+        old = _read_token(fd)
         new = old
         if bump:
             new = os.urandom(_TOKEN_BYTES)
-            os.pwrite(fd, new, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, new)
             if self.durable:
                 os.fsync(fd)
         try:
@@ -808,9 +835,20 @@ def _share_strings(value: Any, memo: dict[str, str]) -> Any:
     return value
 
 
+def _read_token(fd: int) -> bytes:
+    os.lseek(fd, 0, os.SEEK_SET)
+    return os.read(fd, _TOKEN_BYTES)
+
+
 def _lock_fd(fd: int) -> None:
     """Block until ``fd`` holds an exclusive lock."""
-    if sys.platform == "win32":  # pragma: no cover
-        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+    if sys.platform == "win32":  # pragma: no cover - Windows locks bytes, mandatorily:
+        os.lseek(fd, 1 << 20, os.SEEK_SET)  # lock one far from the token readers read
+        while True:
+            try:
+                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+                return
+            except OSError:  # LK_LOCK gives up after 10 s
+                continue
     else:
         fcntl.flock(fd, fcntl.LOCK_EX)

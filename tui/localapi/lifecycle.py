@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import random
 import shutil
@@ -71,6 +72,7 @@ def zero_usage() -> dict[str, Any]:
 class Run:
     """A batch past validation: its lines, what is done, and its open work files."""
 
+    batch_id: str
     refs: list[LineRef]
     order: list[int]
     work: Path
@@ -121,6 +123,7 @@ class Engine:
         self._locks: dict[str, asyncio.Lock] = {}
         self._active: set[str] = set()
         self._backoff: dict[str, float] = {}
+        self._due: dict[str, float] = {}
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._last_meta = 0.0
@@ -179,8 +182,11 @@ class Engine:
 
     async def refresh_all(self) -> None:
         """Bring every active batch up to now."""
+        now = self.now()
         for batch_id in list(self._active):
             if self._backoff.get(batch_id, 0.0) > time.monotonic():
+                continue
+            if self._due.get(batch_id, 0.0) > now:
                 continue
             try:
                 await self.refresh(batch_id)
@@ -253,6 +259,7 @@ class Engine:
         if batch_id in self._active:
             async with self._lock(batch_id):
                 await self._step(record, self.now())
+                self._due[batch_id] = self._next_due(record)
         return record
 
     async def cancel(self, batch_id: str) -> Record | None:
@@ -270,6 +277,7 @@ class Engine:
             scheduled = record.get("_cancel_at")
             record["_cancel_at"] = now if scheduled is None else min(float(scheduled), now)
             await self._step(record, now)
+            self._due[batch_id] = self._next_due(record)
         return record
 
     # --- the state machine -----------------------------------------------------------
@@ -347,6 +355,31 @@ class Engine:
         record["failed_at"] = int(at)
         self.store.save_batch(record)
         self._finish(record["id"])
+
+    def _next_due(self, record: Record) -> float:
+        """The simulated time of the batch's next step (so idle batches cost nothing)."""
+        status = record["status"]
+        timing = Timing.from_dict(record["_timing"])
+        times = record["_t"]
+        limit = times["created"] + COMPLETION_WINDOW_SECONDS
+        if record.get("_cancel_at") is not None:
+            limit = min(limit, float(record["_cancel_at"]))
+        if status == "validating":
+            return min(times["created"] + timing.validation, limit)
+        if status == "in_progress":
+            run = self._runs.get(record["id"])
+            if run is None or run.results:
+                return 0.0
+            if run.next_pos < len(run.order) and (
+                self.executor.inline or len(run.inflight) < self.max_inflight
+            ):
+                return min(limit, times["in_progress"] + (run.next_pos + 1) * timing.per_request)
+            return limit
+        if status == "finalizing":
+            return float(times["finalizing"] + timing.finalizing)
+        if status == "cancelling":
+            return float(times["cancelling"] + timing.cancelling)
+        return math.inf
 
     def _begin_cancel(self, record: Record, at: float) -> None:
         run = self._runs.get(record["id"])
@@ -444,6 +477,7 @@ class Engine:
         run.inflight.pop(index, None)
         result = task.result()
         run.results.append((index, result, max(due, self.now())))
+        self._due[run.batch_id] = 0.0
         self.wake()
 
     def _drain(self, record: Record, run: Run) -> None:
@@ -571,6 +605,7 @@ class Engine:
         if run is not None:
             run.close()
         self._active.discard(batch_id)
+        self._due.pop(batch_id, None)
         shutil.rmtree(self.store.work_dir(batch_id), ignore_errors=True)
 
     # --- work files ------------------------------------------------------------------
@@ -586,6 +621,7 @@ class Engine:
         order = list(range(len(refs)))
         random.Random(f"order\x1f{record['id']}").shuffle(order)
         run = Run(
+            batch_id=record["id"],
             refs=refs,
             order=order,
             work=work,

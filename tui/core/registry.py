@@ -114,11 +114,17 @@ def record_name(job_id: str) -> str:
     """
     if _PLAIN_ID.fullmatch(job_id) and ".." not in job_id:
         return job_id + RECORD_SUFFIX
+    job_id = _text(job_id)  # as the id is stored
     import hashlib
 
-    digest = hashlib.sha256(job_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    digest = hashlib.sha256(job_id.encode("utf-8")).hexdigest()[:16]
     stem = _UNSAFE_CHARS.sub("_", job_id).lstrip(".")[:48] or "job"
     return f"{stem}..{digest}{RECORD_SUFFIX}"
+
+
+def _text(value: str) -> str:
+    """``value`` with lone surrogates (which UTF-8 cannot hold) replaced by ``?``."""
+    return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
 
 
 def clean(value: Any) -> Any:
@@ -138,7 +144,7 @@ def clean(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [clean(item) for item in value if item is not None]
     if isinstance(value, str):
-        return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
+        return _text(value)
     if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
         return str(value)
     return value
@@ -375,7 +381,7 @@ class Registry:
                     raise FileExistsError(f"job {job.job_id!r} already exists")
                 return self._write_record(fd, name, job)
 
-    def update(self, job_id: str, **changes: Any) -> Job:
+    def update(self, job_id: str, /, **changes: Any) -> Job:
         """Set fields of a job (read-modify-write under the lock); the new job.
 
         ``KeyError`` if there is no such job, ``TypeError`` for an unknown field,
@@ -719,9 +725,10 @@ class Registry:
 
         names = list(self._jobs)
         try:
-            data = self._cache_bytes(names)
-        except ValueError:  # marshal knows no dates (TOML has them): leave those jobs out
-            data = self._cache_bytes([n for n in names if _marshallable(self._jobs[n])])
+            data = self._cache_bytes(names, self._tag)
+        except ValueError:  # marshal knows no dates (TOML has them): leave those jobs out,
+            keep = [n for n in names if _marshallable(self._jobs[n])]
+            data = self._cache_bytes(keep, None)  # and never trust the cache as complete
         directory = self.root / CACHE_DIR
         try:
             paths.ensure_private_dir(directory)
@@ -733,12 +740,12 @@ class Registry:
             return
         self._dirty = False
 
-    def _cache_bytes(self, names: list[str]) -> bytes:
+    def _cache_bytes(self, names: list[str], tag: _Tag | None) -> bytes:
         seen = self._seen_map()
         jobs = list(map(self._jobs.__getitem__, names))
         columns = tuple(list(map(attrgetter(name), jobs)) for name in _FIELD_NAMES)
         stamps = array("Q", chain.from_iterable(map(seen.__getitem__, names))).tobytes()
-        return marshal.dumps((_CACHE_MAGIC, self._tag, names, stamps, columns))
+        return marshal.dumps((_CACHE_MAGIC, tag, names, stamps, columns))
 
     # -- files, the lock and the change token ----------------------------------
 

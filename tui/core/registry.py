@@ -14,8 +14,16 @@ Layout of the registry directory (``paths.registry_dir()``, mode 0700)::
     corrupt/<record>.<timestamp>        records that failed to load, moved aside
 
 The TOML records are the source of truth. A change rewrites one record atomically
-(temp file, fsync, rename) while holding the lock on ``.lock``, so processes never
-lose each other's updates.
+(temp file, fsync, rename) while holding the lock on ``.lock`` for the whole
+read-modify-write, so processes (and threads) never lose each other's updates.
+
+    registry = Registry()                      # paths.registry_dir()
+    jobs = registry.load()                     # {job_id: Job}, all of them
+    job = registry.add(Job(description="nightly eval", input_path="in.jsonl"))
+    registry.update(job.job_id, batch_id="batch_abc", tags=["eval"])
+    registry.modify(job.job_id, lambda j: j.with_submission(state="created"))
+    registry.record_snapshot(batch)            # models.Batch; writes only on change
+    registry.save_cache()                      # at exit: the next start is fast
 
 Start-up reads the cache. Every change also writes a fresh random *change token*
 into ``.lock``; when the token and the directory's stamp are those the cache was
@@ -56,6 +64,17 @@ if sys.platform == "win32":  # pragma: no cover - batchdeck's tests run on POSIX
     import msvcrt
 else:
     import fcntl
+
+__all__ = [
+    "FORMAT_VERSION",
+    "SUBMISSION_STATES",
+    "Job",
+    "RecordError",
+    "Registry",
+    "clean",
+    "new_job_id",
+    "record_name",
+]
 
 log = logging.getLogger(__name__)
 
@@ -181,13 +200,20 @@ class Job:
     @property
     def status(self) -> str | None:
         """The batch status in the last snapshot, if any."""
-        return self.snapshot.get("status") if self.snapshot else None
+        status = self.snapshot.get("status") if self.snapshot else None
+        return status if isinstance(status, str) else None
 
     def batch(self) -> Batch | None:
-        """The last snapshot as a :class:`models.Batch` (``None`` before the first)."""
+        """The last snapshot as a :class:`models.Batch`; ``None`` before the first
+        (or if a hand-edited snapshot no longer makes a batch)."""
         from tui.core.models import Batch
 
-        return Batch.from_dict(self.snapshot) if self.snapshot else None
+        if not self.snapshot:
+            return None
+        try:
+            return Batch.from_dict(self.snapshot)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
 
     def with_submission(self, **changes: Any) -> Job:
         """A copy whose ``submission`` table has ``changes`` merged in (``None`` removes)."""
@@ -302,6 +328,9 @@ class Registry:
     before exiting so that the next start-up finds the cache current.
     ``durable=False`` skips fsync (tests, benchmarks). Messages about records that
     could not be loaded collect in ``problems`` (and go to the log).
+
+    One object may be shared by threads. The jobs it hands out are shared with
+    its memory: treat them as read-only (``Job`` is frozen; leave its dicts alone).
     """
 
     def __init__(self, root: Path | None = None, *, durable: bool = True) -> None:
@@ -401,7 +430,8 @@ class Registry:
 
         ``change`` gets the record as it is on disk now and returns the new job, e.g.
         ``lambda job: job.with_submission(state="uploaded")``; nothing is written if
-        it returns an equal job. ``KeyError`` if there is no such job.
+        it returns an equal job. ``KeyError`` if there is no such job. ``change``
+        runs under the lock: it must not call the registry.
         """
         with self._mutex:
             name = record_name(job_id)

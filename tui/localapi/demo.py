@@ -231,7 +231,7 @@ def _plans(now: float, ahead: float) -> list[_Plan]:
     hold = max(6 * HOUR, ahead * 10)  # long enough to stay put while the demo runs
     day = time.strftime("%Y-%m-%d", time.gmtime(now))
     live_total = 400
-    live_step = max(0.5, ahead / (0.75 * live_total))
+    live_step = max(0.05, ahead / (0.75 * live_total))
     live_age = 30 + 0.25 * live_total * live_step
     expired_count = 80
     return [

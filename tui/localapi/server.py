@@ -311,6 +311,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def bind_warning(host: str, api_key: str | None) -> str | None:
+    """What to say when the server is reachable from other machines."""
+    if is_loopback(host):
+        return None
+    return (
+        f"WARNING: listening on {host}, reachable from other machines"
+        + ("" if api_key else " and with no API key: anyone who can reach it can use it")
+        + "."
+    )
+
+
 def serve_main(
     host: str,
     port: int,
@@ -344,19 +355,37 @@ def serve_main(
             upstream_api_key=upstream_api_key or os.environ.get("BATCHDECK_UPSTREAM_API_KEY"),
             faults=plan,
         )
-        base_url = server.start()
+        server.start()
     except (ValueError, OSError) as exc:
         print(f"batchdeck serve: {exc}", file=sys.stderr)
         return 2
+    try:
+        _announce(server, host, data_dir, upstream, time_scale, api_key, list(faults), stream)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopping…", file=stream, flush=True)
+    finally:
+        server.stop()
+    return 0
+
+
+def _announce(
+    server: LocalServer,
+    host: str,
+    data_dir: Path | str,
+    upstream: str | None,
+    time_scale: float,
+    api_key: str | None,
+    faults: list[str],
+    stream: Any,
+) -> None:
     for warning in server.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if not is_loopback(host):
-        print(
-            f"WARNING: listening on {host}, reachable from other machines"
-            + ("" if api_key else " and with no API key: anyone can use it")
-            + ".",
-            file=sys.stderr,
-        )
+    public_warning = bind_warning(host, api_key)
+    if public_warning:
+        print(public_warning, file=sys.stderr)
+    base_url = server.base_url
     print(f"batchdeck server at {base_url}", file=stream)
     print(f"  data dir:   {Path(data_dir)}", file=stream)
     print(
@@ -366,14 +395,6 @@ def serve_main(
     if time_scale != 1.0:
         print(f"  time scale: x{time_scale:g}", file=stream)
     print(f"  api key:    {'required' if api_key else 'none (any key is accepted)'}", file=stream)
-    if plan.active:
+    if faults:
         print(f"  faults:     {', '.join(faults)}", file=stream)
     print(f"Use OPENAI_BASE_URL={base_url}. Press Ctrl+C to stop.", file=stream, flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        print("stopping…", file=stream, flush=True)
-    finally:
-        server.stop()
-    return 0

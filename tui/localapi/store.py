@@ -59,6 +59,8 @@ class Store:
         warnings: list[str] = []
         self.files_dir.mkdir(parents=True, exist_ok=True)
         self.batches_dir.mkdir(parents=True, exist_ok=True)
+        for stray in self.files_dir.glob(".*.upload"):  # uploads cut off by a crash
+            stray.unlink(missing_ok=True)
         meta_path = self.root / "server.json"
         if meta_path.exists():
             try:

@@ -157,6 +157,12 @@ def test_unknown_keys_survive_a_rewrite(reg: Registry, root: Path) -> None:
     assert raw["description"] == "changed"
 
 
+def test_batch_of_a_job_with_a_strange_snapshot_is_none() -> None:
+    assert Job(snapshot={"status": 3}).batch() is None
+    assert Job(snapshot={"status": 3}).status is None
+    assert Job(snapshot={"id": "b", "created_at": "soon"}).batch() is None
+
+
 def test_with_submission_merges_and_removes() -> None:
     job = Job(submission={"state": "intent", "client_token": "t"})
     job = job.with_submission(state="uploaded", input_file_id="file-1", client_token=None)
@@ -442,7 +448,14 @@ def test_warm_start_parses_nothing(
         reg.add(full_job(f"job_{i}"))
     expected = Registry(root).load()
     parsed = count_parses(monkeypatch)
-    assert Registry(root).load() == expected
+
+    def no_scan(path: Any) -> Any:
+        raise AssertionError("the registry was scanned although nothing changed")
+
+    monkeypatch.setattr(registry_module.os, "scandir", no_scan)
+    fresh = Registry(root)
+    assert fresh.load() == expected
+    assert fresh.load() == expected  # again: still nothing to do
     assert parsed == []
 
 

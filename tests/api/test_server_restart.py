@@ -102,3 +102,14 @@ def test_time_never_goes_back_across_restarts(make_server: MakeServer, tmp_path:
     with make_client(slow) as client:
         later = client.files.create(file=("b.jsonl", b"{}\n"), purpose="batch").created_at
     assert later >= ahead
+
+
+def test_one_server_per_data_dir(make_server: MakeServer, tmp_path: Path) -> None:
+    import pytest
+
+    data = tmp_path / "data"
+    first = make_server(data, clock=ManualClock())
+    with pytest.raises(RuntimeError, match="in use"):
+        make_server(data, clock=ManualClock())
+    first.stop()
+    make_server(data, clock=ManualClock())  # free again once the first has stopped

@@ -116,7 +116,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 "You didn't provide an API key. You need to provide your API key in an "
                 "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
             )
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), key):
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), key.encode()
+        ):
             raise unauthorized("Incorrect API key provided.")
     return await handler(request)
 

@@ -63,6 +63,7 @@ class LocalServer:
     - ``id_seed``: make new ids reproducible.
     - ``durable``: fsync writes (turn off only for throwaway data).
     - ``tick``: real seconds between background lifecycle refreshes.
+    - ``access_log``: log each request to the ``aiohttp.access`` logger.
     """
 
     def __init__(
@@ -84,6 +85,7 @@ class LocalServer:
         id_seed: int | None = None,
         durable: bool = True,
         tick: float = 0.05,
+        access_log: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
@@ -105,6 +107,7 @@ class LocalServer:
         self.id_seed = id_seed
         self.durable = durable
         self.tick = tick
+        self.access_log = access_log
         self.clock: Clock = clock if clock is not None else ScaledClock(self.time_scale)
         self.warnings: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -196,7 +199,12 @@ class LocalServer:
 
     async def _startup(self) -> None:
         store = Store(self.data_dir, IdFactory(self.id_seed), durable=self.durable)
-        self.warnings = store.load()
+        store.lock()
+        try:
+            self.warnings = store.load()
+        except BaseException:
+            store.unlock()
+            raise
         if self._clock_arg is None:
             # Simulated time must not go backwards across restarts.
             start = max(time.time(), float(store.meta.get("clock", 0.0)))
@@ -222,7 +230,8 @@ class LocalServer:
             timing=lambda: self.timing,
             request_ids=IdFactory(),
         )
-        runner = web.AppRunner(make_app(ctx), access_log=None, handle_signals=False)
+        access = logging.getLogger("aiohttp.access") if self.access_log else None
+        runner = web.AppRunner(make_app(ctx), access_log=access, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         try:
@@ -230,6 +239,7 @@ class LocalServer:
         except BaseException:
             await runner.cleanup()
             await engine.stop()
+            store.unlock()
             raise
         host, port = runner.addresses[0][:2]
         self.port = int(port)
@@ -244,6 +254,8 @@ class LocalServer:
         if self._engine is not None:
             await self._engine.stop()
             self._engine = None
+        if self._store is not None:
+            self._store.unlock()
 
     # --- access from other threads -------------------------------------------------
 
@@ -354,9 +366,11 @@ def serve_main(
             upstream=upstream,
             upstream_api_key=upstream_api_key or os.environ.get("BATCHDECK_UPSTREAM_API_KEY"),
             faults=plan,
+            access_log=True,
         )
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
         server.start()
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, RuntimeError) as exc:
         print(f"batchdeck serve: {exc}", file=sys.stderr)
         return 2
     try:

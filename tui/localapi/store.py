@@ -22,7 +22,7 @@ import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tui.core.fsutil import atomic_write
 from tui.localapi.ids import IdFactory
@@ -51,8 +51,29 @@ class Store:
         self.meta: Record = {}
         self._seq = 0
         self._batch_order: list[Record] | None = None
+        self._lock_handle: IO[bytes] | None = None
 
     # --- loading ---------------------------------------------------------------------
+
+    def lock(self) -> None:
+        """Take the data dir for this process (RuntimeError if another server has it)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = (self.root / "server.lock").open("a+b")
+        try:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # pragma: no cover - no flock (Windows): no protection
+            pass
+        except OSError:
+            handle.close()
+            raise RuntimeError(f"{self.root} is in use by another batchdeck server") from None
+        self._lock_handle = handle
+
+    def unlock(self) -> None:
+        handle, self._lock_handle = self._lock_handle, None
+        if handle is not None:
+            handle.close()
 
     def load(self) -> list[str]:
         """Read every record; corrupt ones are moved aside. Returns warnings."""

@@ -62,7 +62,14 @@ def manual_server(make_server: MakeServer) -> LocalServer:
 
 @pytest.fixture
 def base_url(server: LocalServer) -> str:
+    """The running server's OpenAI base URL (``http://127.0.0.1:<port>/v1``)."""
     return server.base_url
+
+
+@pytest.fixture
+def api_key() -> str:
+    """The key the fixtures' servers require."""
+    return API_KEY
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ import contextlib
 import gc
 import logging
 import marshal
+import mmap
 import os
 import re
 import stat
@@ -731,12 +732,11 @@ class Registry:
         collect) and the stamps as one array of unsigned 64-bit numbers.
         """
         try:
-            with open(self.root / CACHE_DIR / CACHE_NAME, "rb") as handle:
-                data = handle.read()
-        except OSError:
-            return None
-        try:
-            with _gc_paused():
+            with (
+                open(self.root / CACHE_DIR / CACHE_NAME, "rb") as handle,
+                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,  # no copy
+                _gc_paused(),
+            ):
                 magic, tag, names, stamps, columns = marshal.loads(data)
                 if magic != _CACHE_MAGIC:
                     return None
@@ -745,7 +745,7 @@ class Registry:
             numbers.frombytes(stamps)
             if len(numbers) != 5 * len(jobs) or len(jobs) != len(names):
                 return None
-        except Exception:  # any damage at all: rebuild from the records
+        except Exception:  # missing, or any damage at all: rebuild from the records
             return None
         return tag, jobs, (names, numbers)
 

@@ -33,70 +33,23 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
-import random
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import msgspec
-
-from tui.core.fsutil import PRIVATE_FILE, atomic_write
+from tui.core.fsutil import atomic_write
 from tui.localapi.clock import COMPLETION_WINDOW_SECONDS, Clock, Timing
-from tui.localapi.executors import ExecResult, Executor, usage_of
+from tui.localapi.executors import ExecResult, Executor
 from tui.localapi.ids import ALNUM, derived_id
 from tui.localapi.store import Record, Store
-from tui.localapi.validate import LineRef, validate_input
+from tui.localapi.validate import validate_input
+from tui.localapi.workfiles import Run, add_usage, encode_index, has_index, link_or_copy, zero_usage
 
 log = logging.getLogger(__name__)
 
 ACTIVE_STATUSES = frozenset({"validating", "in_progress", "finalizing", "cancelling"})
 CANCELLABLE_STATUSES = frozenset({"validating", "in_progress"})
-_encode = msgspec.json.Encoder()
-_decode = msgspec.json.Decoder()
-
-
-def zero_usage() -> dict[str, Any]:
-    return {
-        "input_tokens": 0,
-        "input_tokens_details": {"cached_tokens": 0},
-        "output_tokens": 0,
-        "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": 0,
-    }
-
-
-@dataclass(eq=False)
-class Run:
-    """A batch past validation: its lines, what is done, and its open work files."""
-
-    batch_id: str
-    refs: list[LineRef]
-    order: list[int]
-    work: Path
-    input: IO[bytes]
-    out: IO[bytes]
-    err: IO[bytes]
-    journal: IO[bytes]
-    out_size: int = 0
-    err_size: int = 0
-    done: set[int] = field(default_factory=set)
-    next_pos: int = 0
-    last_finish: float = 0.0
-    inflight: dict[int, asyncio.Task[ExecResult]] = field(default_factory=dict)
-    results: list[tuple[int, ExecResult, float]] = field(default_factory=list)
-    dirty: bool = False
-    last_persist: float = 0.0
-
-    def close(self) -> None:
-        for task in self.inflight.values():
-            task.cancel()
-        self.inflight.clear()
-        for handle in (self.input, self.out, self.err, self.journal):
-            with contextlib.suppress(OSError):
-                handle.close()
 
 
 class Engine:
@@ -145,7 +98,7 @@ class Engine:
             if record["status"] not in ACTIVE_STATUSES:
                 continue
             self._active.add(batch_id)
-            if record["status"] != "validating" and self._has_index(batch_id):
+            if record["status"] != "validating" and has_index(self.store.work_dir(batch_id)):
                 try:
                     self._runs[batch_id] = self._open_run(record)
                 except (OSError, ValueError) as exc:
@@ -160,8 +113,7 @@ class Engine:
             self._task = None
         for batch_id, run in list(self._runs.items()):
             record = self.store.batches.get(batch_id)
-            for task in run.inflight.values():
-                task.cancel()
+            run.cancel_inflight()
             if record is not None and run.dirty:
                 self._persist(record, run)
             run.close()
@@ -216,7 +168,7 @@ class Engine:
         batch_id = self.store.new_batch_id()
         work = self.store.work_dir(batch_id)
         work.mkdir(parents=True, exist_ok=True)
-        _link_or_copy(self.store.blob_path(input_file_id), work / "input.jsonl")
+        link_or_copy(self.store.blob_path(input_file_id), work / "input.jsonl")
         record: Record = {
             "id": batch_id,
             "object": "batch",
@@ -385,9 +337,7 @@ class Engine:
         run = self._runs.get(record["id"])
         if run is not None:
             self._drain(record, run)
-            for task in run.inflight.values():
-                task.cancel()
-            run.inflight.clear()
+            run.cancel_inflight()
         record["_t"]["cancelling"] = at
         record["cancelling_at"] = int(at)
         record["status"] = "cancelling"
@@ -412,8 +362,8 @@ class Engine:
             self.store.save_batch(record)
             self._finish(batch_id)
             return
-        index = [[r.line, r.offset, r.length, r.custom_id] for r in result.lines]
-        atomic_write(work / "index.json", _encode.encode(index), sync=self.store.durable)
+        index = encode_index(result.lines)
+        atomic_write(work / "index.json", index, sync=self.store.durable)
         record["_t"]["in_progress"] = at
         record["in_progress_at"] = int(at)
         record["request_counts"] = {"total": len(result.lines), "completed": 0, "failed": 0}
@@ -439,7 +389,7 @@ class Engine:
             if index in run.done:
                 continue
             ref = run.refs[index]
-            body = self._body(run, ref)
+            body = run.body(ref)
             seed = f"{record['id']}\x1f{ref.custom_id}"
             if self.executor.inline:
                 result = await self._execute(record["endpoint"], body, seed, due)
@@ -486,50 +436,16 @@ class Engine:
             if index not in run.done:
                 self._record_line(record, run, index, result, at)
 
-    def _body(self, run: Run, ref: LineRef) -> Any:
-        run.input.seek(ref.offset)
-        try:
-            return _decode.decode(run.input.read(ref.length)).get("body")
-        except (msgspec.DecodeError, AttributeError):
-            return None
-
     def _record_line(
         self, record: Record, run: Run, index: int, result: ExecResult, at: float
     ) -> None:
-        ref = run.refs[index]
-        response = None
-        if result.status_code is not None:
-            response = {
-                "status_code": result.status_code,
-                "request_id": result.request_id,
-                "body": result.body,
-            }
-        line = {
-            "id": derived_id("batch_req_", record["id"], ref.custom_id),
-            "custom_id": ref.custom_id,
-            "response": response,
-            "error": result.error,
-        }
-        data = _encode.encode(line) + b"\n"
+        tokens = run.write_line(index, result, at)
         counts = record["request_counts"]
-        tokens = usage_of(result.body) if result.ok else usage_of(None)
         if result.ok:
-            run.out.write(data)
-            run.out_size += len(data)
             counts["completed"] += 1
-            _add_usage(
-                record["usage"], tokens.input, tokens.cached, tokens.output, tokens.reasoning
-            )
+            add_usage(record["usage"], tokens)
         else:
-            run.err.write(data)
-            run.err_size += len(data)
             counts["failed"] += 1
-        entry = [index, int(result.ok), tokens.input, tokens.cached, tokens.output]
-        entry += [tokens.reasoning, run.out_size, run.err_size]
-        run.journal.write(_encode.encode(entry) + b"\n")
-        run.done.add(index)
-        run.last_finish = max(run.last_finish, at)
-        run.dirty = True
 
     async def _close(
         self, record: Record, run: Run | None, status: str, at: float, unfinished: str | None
@@ -538,31 +454,10 @@ class Engine:
         batch_id = record["id"]
         if run is not None:
             self._drain(record, run)
-            for task in run.inflight.values():
-                task.cancel()
-            run.inflight.clear()
-            self._flush(run)
+            run.cancel_inflight()
             if unfinished is not None:
-                message = {
-                    "batch_expired": "This request could not be executed before the "
-                    "completion window expired.",
-                    "batch_cancelled": "This request was not executed because the batch "
-                    "was cancelled.",
-                }[unfinished]
-                for index in run.order:
-                    if index in run.done:
-                        continue
-                    ref = run.refs[index]
-                    line = {
-                        "id": derived_id("batch_req_", batch_id, ref.custom_id),
-                        "custom_id": ref.custom_id,
-                        "response": None,
-                        "error": {"code": unfinished, "message": message},
-                    }
-                    data = _encode.encode(line) + b"\n"
-                    run.err.write(data)
-                    run.err_size += len(data)
-                self._flush(run)
+                run.write_unfinished(unfinished)
+            run.flush(self.store.durable)
             output_id = error_id = None
             if run.out_size:
                 output_id = self._publish(record, run.work / "output.part", "output", at)
@@ -580,7 +475,7 @@ class Engine:
         file_id = derived_id("file-", record["id"], kind, length=22, alphabet=ALNUM)
         blob = self.store.blob_path(file_id)
         blob.unlink(missing_ok=True)
-        _link_or_copy(part, blob)
+        link_or_copy(part, blob)
         created = int(at)
         expires_after = record.get("_output_expires_after")
         self.store.save_file(
@@ -610,108 +505,23 @@ class Engine:
 
     # --- work files ------------------------------------------------------------------
 
-    def _has_index(self, batch_id: str) -> bool:
-        return (self.store.work_dir(batch_id) / "index.json").exists()
-
     def _open_run(self, record: Record) -> Run:
-        """Open (or reopen after a restart) a batch's work files."""
-        work = self.store.work_dir(record["id"])
-        raw = _decode.decode((work / "index.json").read_bytes())
-        refs = [LineRef(int(a), int(b), int(c), str(d)) for a, b, c, d in raw]
-        order = list(range(len(refs)))
-        random.Random(f"order\x1f{record['id']}").shuffle(order)
-        run = Run(
-            batch_id=record["id"],
-            refs=refs,
-            order=order,
-            work=work,
-            input=(work / "input.jsonl").open("rb"),
-            out=_open_append(work / "output.part"),
-            err=_open_append(work / "error.part"),
-            journal=_open_append(work / "journal.jsonl"),
-        )
-        self._replay(record, run, work)
-        return run
-
-    def _replay(self, record: Record, run: Run, work: Path) -> None:
-        """Rebuild progress from the journal; cut the work files back to match it."""
-        counts = {"total": len(run.refs), "completed": 0, "failed": 0}
-        usage = zero_usage()
-        good = 0
-        with (work / "journal.jsonl").open("rb") as handle:
-            for raw in handle:
-                if not raw.endswith(b"\n"):
-                    break
-                try:
-                    index, ok, t_in, t_cached, t_out, t_reason, out_end, err_end = _decode.decode(
-                        raw
-                    )
-                except (msgspec.DecodeError, ValueError, TypeError):
-                    break
-                good += len(raw)
-                run.done.add(int(index))
-                counts["completed" if ok else "failed"] += 1
-                if ok:
-                    _add_usage(usage, t_in, t_cached, t_out, t_reason)
-                run.out_size, run.err_size = int(out_end), int(err_end)
-        sizes: list[tuple[IO[bytes], int]] = [
-            (run.journal, good),
-            (run.out, run.out_size),
-            (run.err, run.err_size),
-        ]
-        for part, size in sizes:
-            part.flush()
-            part.truncate(size)
-            part.seek(0, os.SEEK_END)
+        """Open a validated batch's work files; on a restart, resume its progress."""
+        run = Run.open(record["id"], self.store.work_dir(record["id"]))
+        counts, usage, last = run.replay()
         if run.done:
             record["request_counts"] = counts
             record["usage"] = usage
-            start = record["_t"].get("in_progress", 0.0)
             step = Timing.from_dict(record["_timing"]).per_request
-            positions = [pos for pos, index in enumerate(run.order) if index in run.done]
-            run.last_finish = start + (max(positions) + 1) * step
-        while run.next_pos < len(run.order) and run.order[run.next_pos] in run.done:
-            run.next_pos += 1
-
-    def _flush(self, run: Run) -> None:
-        for handle in (run.out, run.err, run.journal):
-            handle.flush()
-            if self.store.durable:
-                os.fsync(handle.fileno())
+            run.last_finish = record["_t"].get("in_progress", 0.0) + (last + 1) * step
+        return run
 
     def _persist(self, record: Record, run: Run | None) -> None:
         if run is not None:
-            self._flush(run)
+            run.flush(self.store.durable)
             run.dirty = False
             run.last_persist = time.monotonic()
         self.store.save_batch(record)
 
 
-def _add_usage(usage: dict[str, Any], t_in: int, t_cached: int, t_out: int, t_reason: int) -> None:
-    usage["input_tokens"] += t_in
-    usage["input_tokens_details"]["cached_tokens"] += t_cached
-    usage["output_tokens"] += t_out
-    usage["output_tokens_details"]["reasoning_tokens"] += t_reason
-    usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
-
-
-def _open_append(path: Path) -> IO[bytes]:
-    """A private work file, opened for appending (and truncating on resume)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
-    handle = os.fdopen(fd, "r+b")
-    handle.seek(0, os.SEEK_END)
-    return handle
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    """Hard-link ``source`` to ``target`` (same bytes, no copy); copy if links fail."""
-    try:
-        os.link(source, target)
-    except FileExistsError:
-        target.unlink()
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
-
-
-__all__ = ["ACTIVE_STATUSES", "CANCELLABLE_STATUSES", "Engine", "Run", "zero_usage"]
+__all__ = ["ACTIVE_STATUSES", "CANCELLABLE_STATUSES", "Engine"]

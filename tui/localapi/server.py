@@ -21,6 +21,7 @@ import asyncio
 import ipaddress
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -374,6 +375,7 @@ def serve_main(
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"batchdeck serve: {exc}", file=sys.stderr)
         return 2
+    _stop_on_signals()
     try:
         _announce(server, host, data_dir, upstream, time_scale, api_key, list(faults), stream)
         while True:
@@ -383,6 +385,18 @@ def serve_main(
     finally:
         server.stop()
     return 0
+
+
+def _stop_on_signals() -> None:
+    """Ctrl+C (even where a shell started us with SIGINT ignored) and SIGTERM stop us."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _announce(

@@ -33,8 +33,7 @@ class BatchDeckApp(App[int]):
     def __init__(
         self, config: Config, client: BatchClient, registry: Registry, profile: Profile
     ) -> None:
-        self.CSS_PATH = [styles_dir() / "app.tcss"]
-        super().__init__()
+        super().__init__(css_path=[styles_dir() / "app.tcss"])
         self.config = config
         self.client = client
         self.registry = registry

@@ -24,8 +24,9 @@ import os
 import secrets
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from tui.core.client import BatchClient, Progress
 from tui.core.config import Profile
@@ -79,6 +80,10 @@ def check_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
             )
         out[key] = value
     return out
+
+
+def _sub(job: Job) -> dict[str, Any]:
+    return job.submission or {}
 
 
 def upload_name(token: str, path: Path) -> str:
@@ -146,7 +151,7 @@ class Journal:
         intent = Job(
             job_id=token,
             description=description,
-            tags=list(tags),
+            tags=tuple(tags),
             input_path=str(path),
             profile=self.profile.name,
             base_url=self.profile.resolved_base_url(),
@@ -168,7 +173,7 @@ class Journal:
 
     async def _create(self, token: str) -> Job:
         job = self._job(token)
-        sub = job.submission
+        sub = _sub(job)
         self._advance(token, "creating")
         batch = await self.client.create_batch(
             sub["input_file_id"],
@@ -179,15 +184,14 @@ class Journal:
         return self._created(token, batch)
 
     def _created(self, token: str, batch: Batch) -> Job:
-        job = self._job(token)
-        submission = {**job.submission, "state": "created", "batch_id": batch.id}
-        return self.registry.update(
-            token, batch_id=batch.id, snapshot=batch.to_dict(), submission=submission
-        )
+        def record(job: Job) -> Job:
+            done = job.with_submission(state="created", batch_id=batch.id)
+            return replace(done, batch_id=batch.id, snapshot=batch.to_dict())
+
+        return self.registry.modify(token, record)
 
     def _advance(self, token: str, state: str, **fields: object) -> Job:
-        job = self._job(token)
-        return self.registry.update(token, submission={**job.submission, **fields, "state": state})
+        return self.registry.modify(token, lambda job: job.with_submission(**fields, state=state))
 
     def _job(self, token: str) -> Job:
         job = self.registry.get(token)
@@ -201,9 +205,7 @@ class Journal:
         return [
             job
             for job in self.registry.load().values()
-            if job.submission
-            and job.submission.get("state") in UNSETTLED
-            and job.base_url == base_url
+            if job.submission and _sub(job).get("state") in UNSETTLED and job.base_url == base_url
         ]
 
     async def reconcile(self) -> list[Settled]:
@@ -211,12 +213,12 @@ class Journal:
         pending = self.unsettled()
         if not pending:
             return []
-        earliest = min(int(j.submission.get("started_at", 0)) for j in pending) - CLOCK_SKEW
+        earliest = min(int(_sub(j).get("started_at", 0)) for j in pending) - CLOCK_SKEW
         by_token = await self._batches_with_tokens(since=earliest)
         files_cache: dict[str, dict[str, FileInfo]] = {}
         results: list[Settled] = []
         for job in pending:
-            token = job.submission["token"]
+            token = _sub(job)["token"]
             with _hold(self._lock_path(token), wait=False) as mine:
                 if mine:
                     results.append(await self._settle(job, by_token, files_cache))
@@ -225,15 +227,15 @@ class Journal:
     async def _settle(
         self, job: Job, by_token: dict[str, Batch], files_cache: dict[str, dict[str, FileInfo]]
     ) -> Settled:
-        token = job.submission["token"]
+        token = _sub(job)["token"]
         job = self._job(token)  # reread under the lock
-        if job.submission.get("state") not in UNSETTLED:
+        if _sub(job).get("state") not in UNSETTLED:
             return Settled(token, "found", job.batch_id, "settled by another process")
         try:
             if token in by_token:
                 self._created(token, by_token[token])
                 return Settled(token, "found", by_token[token].id, "the batch exists")
-            if not job.submission.get("input_file_id"):
+            if not _sub(job).get("input_file_id"):
                 if "files" not in files_cache:
                     files_cache["files"] = await self._uploads_by_token()
                 found = files_cache["files"].get(token)

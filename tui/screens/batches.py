@@ -7,7 +7,7 @@ and retried with back-off; it never ends the app.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -58,7 +58,7 @@ def batch_row(batch: Batch, description: str) -> tuple[Text, ...]:
 class BatchesScreen(Screen[None]):
     """All batches, newest first."""
 
-    BINDINGS: list[BindingType] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "refresh", "Refresh", id="refresh"),
     ]
 

@@ -92,9 +92,11 @@ def translate_errors() -> Iterator[None]:
 def _server_message(exc: Any) -> tuple[str, str | None]:
     body = exc.body if isinstance(exc.body, dict) else {}
     inner = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
-    message = inner.get("message") or exc.message or ""
+    message = str(inner.get("message") or exc.message or "")
+    if inner.get("param"):
+        message += f" (param: {inner['param']})"
     code = inner.get("code")
-    return str(message), (str(code) if code is not None else None)
+    return message, (str(code) if code is not None else None)
 
 
 def _status_error(exc: Any) -> errors.ApiError:

@@ -200,8 +200,15 @@ class BatchClient:
         *,
         metadata: Mapping[str, str] | None = None,
         output_expires_after: int | None = None,
+        retry: bool = True,
     ) -> Batch:
-        """Create a batch (the completion window is always 24h)."""
+        """Create a batch (the completion window is always 24h).
+
+        The API takes no idempotency key, so a create whose answer was lost and is
+        then retried may make a second batch. ``retry=False`` sends it exactly once,
+        for callers (the journal) that check what happened before trying again.
+        """
+        sdk = self._client if retry else self._client.with_options(max_retries=0)
         extra: dict[str, Any] = {}
         if output_expires_after is not None:
             extra["output_expires_after"] = {
@@ -209,7 +216,7 @@ class BatchClient:
                 "seconds": int(output_expires_after),
             }
         with translate_errors():
-            raw = await self._client.batches.with_raw_response.create(
+            raw = await sdk.batches.with_raw_response.create(
                 input_file_id=input_file_id,
                 endpoint=endpoint,  # type: ignore[arg-type]
                 completion_window="24h",

@@ -18,6 +18,7 @@ every unfinished submit by looking for that token on the server:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import os
@@ -28,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from tui.core import errors
 from tui.core.client import BatchClient, Progress
 from tui.core.config import Profile
 from tui.core.models import Batch, FileInfo
@@ -39,6 +41,7 @@ MAX_METADATA_KEY = 64
 MAX_METADATA_VALUE = 512
 UNSETTLED = ("intent", "uploaded", "creating")
 CLOCK_SKEW = 600  # seconds of slack when searching for a batch by creation time
+CREATE_ATTEMPTS = 5
 
 
 class SubmitError(Exception):
@@ -53,6 +56,11 @@ class Settled:
     outcome: str  # "found", "created", "abandoned", "failed"
     batch_id: str | None
     detail: str
+
+
+def _retry_delay(exc: Exception, attempt: int) -> float:
+    after = getattr(exc, "retry_after", None)
+    return float(after) if after is not None else min(0.5 * 2**attempt, 8.0)
 
 
 def new_token() -> str:
@@ -172,16 +180,28 @@ class Journal:
         return self.registry.root / ".submitting" / f"{token}.lock"
 
     async def _create(self, token: str) -> Job:
-        job = self._job(token)
-        sub = _sub(job)
-        self._advance(token, "creating")
-        batch = await self.client.create_batch(
-            sub["input_file_id"],
-            sub["endpoint"],
-            metadata={**sub.get("metadata", {}), TOKEN_KEY: token},
-            output_expires_after=sub.get("output_expires_after"),
-        )
-        return self._created(token, batch)
+        """Create the batch once; after an unclear failure look for it by its token
+        before trying again, so a lost answer never makes a second batch."""
+        sub = _sub(self._advance(token, "creating"))
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                batch = await self.client.create_batch(
+                    sub["input_file_id"],
+                    sub["endpoint"],
+                    metadata={**sub.get("metadata", {}), TOKEN_KEY: token},
+                    output_expires_after=sub.get("output_expires_after"),
+                    retry=False,
+                )
+            except (errors.NetworkError, errors.ServerError, errors.RateLimitedError) as exc:
+                found = await self._batches_with_tokens(since=int(sub["started_at"]) - CLOCK_SKEW)
+                if token in found:
+                    return self._created(token, found[token])
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(_retry_delay(exc, attempt))
+            else:
+                return self._created(token, batch)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _created(self, token: str, batch: Batch) -> Job:
         def record(job: Job) -> Job:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 
@@ -44,8 +45,31 @@ class BatchDeckApp(App[int]):
         from tui.screens.batches import BatchesScreen
 
         self.push_screen(BatchesScreen())
+        self.reconcile_submissions()
+
+    @work(exclusive=True, group="reconcile")
+    async def reconcile_submissions(self) -> None:
+        """Settle submits a crash or a lost connection left unfinished."""
+        from tui.core.errors import ApiError
+        from tui.core.journal import Journal
+
+        try:
+            settled = await Journal(self.registry, self.client, self.profile).reconcile()
+        except ApiError as exc:
+            self.notify(
+                f"Could not check unfinished submissions: {exc.message}", severity="warning"
+            )
+            return
+        for item in settled:
+            where = f" as {item.batch_id}" if item.batch_id else ""
+            self.notify(
+                f"Interrupted submission {item.job_id}: {item.outcome}{where} ({item.detail})",
+                severity="error" if item.outcome == "failed" else "information",
+                markup=False,
+            )
 
     async def on_unmount(self) -> None:
+        self.registry.save_cache()
         await self.client.close()
 
 

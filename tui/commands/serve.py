@@ -1,0 +1,52 @@
+"""``batchdeck serve``: the embedded OpenAI-compatible Batch API server, in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    serve = sub.add_parser(
+        "serve",
+        help="run the embedded OpenAI-compatible Batch API server",
+        description="Serve the Files and Batches API (and synchronous endpoints) locally. "
+        "With --upstream, batches run against any OpenAI-compatible server.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
+    serve.add_argument("--data-dir", help="where files and batches are kept (default: data dir)")
+    serve.add_argument("--upstream", metavar="URL", help="forward requests to this server")
+    serve.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="run simulated time X times faster (default 1)",
+    )
+    serve.add_argument("--api-key", metavar="K", help="require this bearer key")
+    serve.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND:RATE",
+        help="inject faults at random, e.g. 429:0.1, 500:0.05, drop:0.02, latency:0.2",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tui.core import paths
+    from tui.localapi.server import serve_main
+
+    data_dir = Path(args.data_dir) if args.data_dir else paths.data_dir() / "server"
+    return serve_main(
+        host=args.host,
+        port=args.port,
+        data_dir=data_dir,
+        upstream=args.upstream,
+        time_scale=args.time_scale,
+        api_key=args.api_key,
+        faults=args.fault,
+    )

@@ -17,6 +17,7 @@ CORE_MODULES = [
     "tui.core.requests",
     "tui.core.client",
     "tui.core.journal",
+    "tui.core.pricing",
 ]
 
 

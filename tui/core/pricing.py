@@ -1,0 +1,169 @@
+"""Cost from token usage: an editable price table with the Batch API discount.
+
+Prices are USD per million tokens at the standard (synchronous) rate; the Batch API
+bills half of that. The built-in table covers common models and is only a
+starting point: ``prices.toml`` in the config directory overrides or extends it,
+and the app edits that file (never the built-in table)::
+
+    [models."gpt-4o-mini"]
+    input = 0.15
+    cached_input = 0.075
+    output = 0.60
+
+A model id matches its exact entry, else the longest entry it starts with, so the
+dated snapshot ``gpt-4o-2024-08-06`` is priced as ``gpt-4o``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from tui.core import paths
+from tui.core.fsutil import atomic_write
+from tui.core.models import Usage
+
+BATCH_DISCOUNT = 0.5  # the Batch API costs half the synchronous price
+PER = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per million tokens at the standard rate."""
+
+    input: float
+    output: float = 0.0
+    cached_input: float | None = None  # None: cached tokens cost the input price
+
+
+DEFAULT_PRICES: dict[str, Price] = {
+    "gpt-5": Price(1.25, 10.0, 0.125),
+    "gpt-5-mini": Price(0.25, 2.0, 0.025),
+    "gpt-5-nano": Price(0.05, 0.40, 0.005),
+    "gpt-4.1": Price(2.0, 8.0, 0.50),
+    "gpt-4.1-mini": Price(0.40, 1.60, 0.10),
+    "gpt-4.1-nano": Price(0.10, 0.40, 0.025),
+    "gpt-4o": Price(2.50, 10.0, 1.25),
+    "gpt-4o-mini": Price(0.15, 0.60, 0.075),
+    "o3": Price(2.0, 8.0, 0.50),
+    "o4-mini": Price(1.10, 4.40, 0.275),
+    "gpt-3.5-turbo": Price(0.50, 1.50),
+    "text-embedding-3-small": Price(0.02),
+    "text-embedding-3-large": Price(0.13),
+    "text-embedding-ada-002": Price(0.10),
+    "omni-moderation-latest": Price(0.0),
+}
+
+
+class PriceError(ValueError):
+    """``prices.toml`` cannot be used; the message names the file and the entry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What some usage costs, in USD, at the standard rate and with the discount."""
+
+    input: float
+    cached_input: float
+    output: float
+
+    @property
+    def standard(self) -> float:
+        return self.input + self.cached_input + self.output
+
+    @property
+    def batch(self) -> float:
+        return self.standard * BATCH_DISCOUNT
+
+
+def prices_file() -> Path:
+    return paths.config_dir() / "prices.toml"
+
+
+def load_prices(path: Path | None = None) -> dict[str, Price]:
+    """The built-in table with ``prices.toml`` laid over it."""
+    path = path or prices_file()
+    table = dict(DEFAULT_PRICES)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return table
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+        raise PriceError(f"{path}: {exc}") from exc
+    models = raw.get("models", {})
+    if not isinstance(models, dict):
+        raise PriceError(f"{path}: [models] must be a table")
+    for model, entry in models.items():
+        table[model] = _price_from(entry, f"{path}: models.{model!r}")
+    return table
+
+
+def _price_from(entry: Any, where: str) -> Price:
+    if not isinstance(entry, dict):
+        raise PriceError(f"{where} must be a table")
+    values: dict[str, float] = {}
+    for key in ("input", "output", "cached_input"):
+        value = entry.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise PriceError(f"{where}.{key} must be a number >= 0")
+        values[key] = float(value)
+    if "input" not in values:
+        raise PriceError(f"{where} needs an input price")
+    unknown = set(entry) - {"input", "output", "cached_input"}
+    if unknown:
+        raise PriceError(f"{where} has unknown field(s): {', '.join(sorted(unknown))}")
+    return Price(**values)
+
+
+def save_price(model: str, price: Price, path: Path | None = None) -> Path:
+    """Set one model's price in ``prices.toml`` (atomically; other entries kept)."""
+    path = path or prices_file()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raw = {}
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+        raise PriceError(f"{path}: {exc}") from exc
+    entry: dict[str, float] = {"input": price.input, "output": price.output}
+    if price.cached_input is not None:
+        entry["cached_input"] = price.cached_input
+    raw.setdefault("models", {})[model] = entry
+    paths.ensure_private_dir(path.parent)
+    atomic_write(path, tomli_w.dumps(raw).encode("utf-8"))
+    return path
+
+
+def price_for(model: str | None, table: dict[str, Price]) -> Price | None:
+    """The entry for ``model``: exact, else the longest prefix; None if unknown."""
+    if not model:
+        return None
+    if model in table:
+        return table[model]
+    prefixes = [name for name in table if model.startswith(name)]
+    return table[max(prefixes, key=len)] if prefixes else None
+
+
+def cost_of(usage: Usage, price: Price) -> Cost:
+    """Cost of ``usage``; cached input tokens are part of ``input_tokens``."""
+    cached = min(usage.cached_tokens, usage.input_tokens)
+    cached_rate = price.cached_input if price.cached_input is not None else price.input
+    return Cost(
+        input=(usage.input_tokens - cached) * price.input / PER,
+        cached_input=cached * cached_rate / PER,
+        output=usage.output_tokens * price.output / PER,
+    )
+
+
+def format_usd(amount: float) -> str:
+    """``$0.0042``, ``$1.25``, ``$1,234.50``: small amounts keep significant digits."""
+    if amount == 0:
+        return "$0.00"
+    if abs(amount) < 0.01:
+        return f"${amount:.4f}"
+    return f"${amount:,.2f}"

@@ -1,0 +1,176 @@
+"""``batchdeck submit FILE``: validate a batch input file, upload it and create its batch.
+
+The submit goes through the registry's submission journal, so an interrupted submit
+is settled on the next start and never makes a second batch. A file over the API's
+limits is refused unless ``--split`` is given; then each part becomes its own batch
+and the parts share a job group. Exit codes: 0 submitted, 1 the file has problems or
+the API refused, 2 bad arguments or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from tui.commands.validate import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from tui.core.registry import Job
+
+
+def add_parser(sub: Any) -> None:
+    from tui.core.models import BATCH_ENDPOINTS
+
+    parser = sub.add_parser(
+        "submit",
+        help="validate, upload and create a batch from a JSONL file",
+        description="Check a batch input file, upload it and create the batch, recording "
+        "it in the local registry. Problems are printed as FILE:LINE: message [code] "
+        "and nothing is sent.",
+    )
+    parser.add_argument("file", help="the JSONL file to send")
+    parser.add_argument(
+        "--endpoint",
+        choices=BATCH_ENDPOINTS,
+        help="the batch endpoint (default: the url of the file's lines)",
+    )
+    parser.add_argument("--description", default="", help="a note kept in the registry")
+    parser.add_argument(
+        "--metadata",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="batch metadata (repeatable; at most 15 pairs, key 64 / value 512 characters)",
+    )
+    parser.add_argument(
+        "--expires-after",
+        metavar="TIME",
+        help="delete the output files this long after creation: 1h to 30d (e.g. 7d)",
+    )
+    parser.add_argument("--tag", action="append", default=[], help="a registry tag (repeatable)")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="send a file over the limits as several batches in one job group",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tui.commands.validate import problem_lines
+    from tui.core.journal import SubmitError
+    from tui.core.requests import InvalidRequestFileError, SplitError
+    from tui.core.submission import NeedsSplitError, parse_expiry, parse_metadata, plan_submit
+
+    err = sys.stderr
+    try:
+        metadata = parse_metadata(args.metadata)
+        expiry = parse_expiry(args.expires_after) if args.expires_after else None
+    except SubmitError as exc:
+        print(f"batchdeck submit: {exc}", file=err)
+        return EXIT_USAGE
+    try:
+        plan = plan_submit(args.file, args.endpoint, allow_split=args.split)
+    except NeedsSplitError as exc:
+        for line in problem_lines(exc.report):
+            print(line, file=err)
+        print(f"batchdeck submit: {exc}: add --split to send it in parts", file=err)
+        return EXIT_PROBLEMS
+    except InvalidRequestFileError as exc:
+        for line in problem_lines(exc.report):
+            print(line, file=err)
+        print(
+            f"batchdeck submit: {exc.report.path}: {exc.count} problem(s); nothing sent", file=err
+        )
+        return EXIT_PROBLEMS
+    except SplitError as exc:
+        print(f"batchdeck submit: {exc}", file=err)
+        return EXIT_PROBLEMS
+    except (OSError, ValueError) as exc:
+        print(f"batchdeck submit: {exc}", file=err)
+        return EXIT_USAGE
+    return _send(args, plan, metadata, expiry)
+
+
+def _send(args: argparse.Namespace, plan: Any, metadata: dict[str, str], expiry: int | None) -> int:
+    import asyncio
+
+    from tui.core import errors
+    from tui.core.client import BatchClient
+    from tui.core.config import ConfigError, load_config
+    from tui.core.journal import Journal, SubmitError
+    from tui.core.registry import Registry
+    from tui.core.submission import submit_plan
+
+    err = sys.stderr
+    try:
+        profile = load_config().profile(getattr(args, "profile", None))
+        client = BatchClient.for_profile(profile)
+    except (ConfigError, errors.ApiError) as exc:
+        print(f"batchdeck submit: {exc}", file=err)
+        return EXIT_USAGE
+
+    async def go() -> list[Job]:
+        try:
+            journal = Journal(Registry(), client, profile)
+            return await submit_plan(
+                journal,
+                plan,
+                description=args.description,
+                metadata=metadata,
+                output_expires_after=expiry,
+                tags=tuple(args.tag),
+                progress=_progress_printer(err) if err.isatty() and not args.json else None,
+            )
+        finally:
+            await client.close()
+
+    try:
+        jobs = asyncio.run(go())
+    except errors.ApiError as exc:
+        print(f"batchdeck submit: {exc.message}", file=err)
+        return EXIT_PROBLEMS
+    except SubmitError as exc:
+        print(f"batchdeck submit: {exc}", file=err)
+        return EXIT_PROBLEMS
+    _print_jobs(jobs, plan, as_json=args.json)
+    return EXIT_OK
+
+
+def _progress_printer(err: Any) -> Any:
+    def show(index: int, total: int, sent: int, size: int | None) -> None:
+        share = f"{sent * 100 // size}%" if size else f"{sent:,} bytes"
+        part = f" part {index + 1}/{total}" if total > 1 else ""
+        end = "\n" if size and sent >= size else ""
+        print(f"\ruploading{part}: {share}   ", end=end, file=err, flush=True)
+
+    return show
+
+
+def _print_jobs(jobs: list[Job], plan: Any, *, as_json: bool) -> None:
+    rows = [
+        {
+            "job_id": job.job_id,
+            "batch_id": job.batch_id,
+            "status": job.status,
+            "input_path": job.input_path,
+            "group_id": job.group_id,
+        }
+        for job in jobs
+    ]
+    if as_json:
+        data = {
+            "file": str(plan.source),
+            "endpoint": plan.endpoint,
+            "requests": plan.report.request_count,
+            "group_id": jobs[0].group_id if jobs else None,
+            "batches": rows,
+        }
+        print(json.dumps(data, indent=2))
+        return
+    for row in rows:
+        print(f"{row['batch_id']}  {row['status']}  {row['input_path']}  (job {row['job_id']})")
+    if len(jobs) > 1:
+        print(f"{len(jobs)} batches in job group {jobs[0].group_id}")

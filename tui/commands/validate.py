@@ -1,0 +1,143 @@
+"""``batchdeck validate FILE``: check a batch input file as the API would, and estimate it.
+
+Problems are printed one per line as ``FILE:LINE: message [code]`` (the form editors
+and CI logs link to); the exit code is 0 for a file the API accepts, 1 for one with
+problems, 2 when the file cannot be read. ``--json`` prints one JSON object instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tui.core.requests import ValidationReport
+    from tui.core.tokens import Estimate
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "validate",
+        help="check a batch input file (JSONL) and estimate its tokens and cost",
+        description="Check every line of a batch input file against the Batch API's rules "
+        "and limits, then estimate input tokens, the worst-case output and the cost. "
+        "Exits 1 when the file has problems, each printed as FILE:LINE: message [code].",
+    )
+    parser.add_argument("file", help="the JSONL file to check")
+    parser.add_argument("--endpoint", help="the batch endpoint every line must use")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--no-estimate", action="store_true", help="skip the token and cost estimate"
+    )
+
+
+def problem_lines(report: ValidationReport) -> list[str]:
+    """``FILE:LINE: message [code]`` for each problem kept, then a count of the rest."""
+    from tui.core.text import one_line
+
+    lines = []
+    for problem in report.problems:
+        where = f"{report.path}:{problem.line}" if problem.line is not None else str(report.path)
+        field = f" ({problem.field})" if problem.field else ""
+        lines.append(f"{where}: {one_line(problem.message)}{field} [{problem.code}]")
+    if report.truncated:
+        lines.append(f"{report.path}: ... and {report.problem_count - len(report.problems)} more")
+    return lines
+
+
+def report_dict(report: ValidationReport) -> dict[str, Any]:
+    """The report as plain JSON data."""
+    return {
+        "file": str(report.path),
+        "ok": report.ok,
+        "endpoint": report.endpoint,
+        "model": report.model,
+        "requests": report.request_count,
+        "bytes": report.bytes,
+        "embedding_inputs": report.embedding_inputs,
+        "problem_count": report.problem_count,
+        "problem_counts": report.problem_counts,
+        "needs_split": (not report.ok) and report.only_limit_problems,
+        "problems": [
+            {"line": p.line, "code": p.code, "field": p.field, "message": p.message}
+            for p in report.problems
+        ],
+    }
+
+
+def estimate_lines(estimate: Estimate) -> list[str]:
+    """The estimate for people: tokens, output bound, cost with and without the discount."""
+    from tui.core.pricing import format_usd
+
+    lines = [
+        f"requests:      {estimate.requests:,}",
+        f"input tokens:  {estimate.input_tokens:,} ({estimate.encoding}, estimated)",
+    ]
+    output = f"output tokens: at most {estimate.output_tokens_max:,}"
+    if estimate.unbounded:
+        output += f" (+ {estimate.unbounded:,} requests with no max tokens: unbounded)"
+    lines.append(output)
+    cost, floor = estimate.cost, estimate.input_cost
+    if cost is None or floor is None:
+        lines.append(f"cost:          no price for {estimate.model!r} (add it to prices.toml)")
+    else:
+        lines.append(
+            f"cost (batch):  {format_usd(floor.batch)} input, up to {format_usd(cost.batch)}"
+        )
+        lines.append(
+            f"cost (standard, without the Batch discount): up to {format_usd(cost.standard)}"
+        )
+    return lines
+
+
+def estimate_for(path: str, endpoint: str | None, err: IO[str]) -> Estimate:
+    """Estimate a file with the editable price table (a broken table is a warning)."""
+    from tui.core.pricing import PriceError, load_prices
+    from tui.core.tokens import estimate_file
+
+    try:
+        prices = load_prices()
+    except PriceError as exc:
+        print(f"batchdeck: warning: {exc}; costs not shown", file=err)
+        prices = None
+    return estimate_file(path, endpoint, prices)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tui.core.requests import validate
+
+    out, err = sys.stdout, sys.stderr
+    try:
+        report = validate(args.file, endpoint=args.endpoint)
+    except (OSError, ValueError) as exc:
+        print(f"batchdeck validate: {exc}", file=err)
+        return EXIT_USAGE
+    estimate = None
+    if not args.no_estimate and (report.ok or report.only_limit_problems):
+        estimate = estimate_for(args.file, args.endpoint or report.endpoint, err)
+    if args.json:
+        data = report_dict(report)
+        data["estimate"] = estimate.to_dict() if estimate is not None else None
+        print(json.dumps(data, indent=2), file=out)
+    else:
+        for line in problem_lines(report):
+            print(line, file=out)
+        print(_summary(report), file=out if report.ok else err)
+        for line in estimate_lines(estimate) if estimate is not None else []:
+            print(line, file=out)
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+def _summary(report: ValidationReport) -> str:
+    from tui.core.text import one_line
+
+    head = f"{report.path}: {report.request_count:,} requests, {report.bytes:,} bytes"
+    if report.ok:
+        return f"{head}, {report.endpoint}, {one_line(report.model or '')}: ok"
+    if report.only_limit_problems:
+        return f"{head}: over the API's limits; `batchdeck submit --split` sends it in parts"
+    return f"{head}: {report.problem_count:,} problem(s)"

@@ -1,0 +1,148 @@
+"""Where downloaded files go, under which names, and how the registry remembers them.
+
+File names come from the server (a batch's input file keeps whatever name its
+uploader gave it), so they are untrusted: :func:`safe_name` keeps only the last
+path component, drops control characters, leading dots and anything outside a
+small portable alphabet, so that ``../../.bashrc`` becomes ``bashrc`` inside the
+chosen directory and never a path outside it.
+
+The batch inspector shows the input line beside each validation error;
+:func:`read_lines` reads just those lines from a local or downloaded input file
+without holding the whole file in memory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import BinaryIO
+
+from tui.core import paths
+from tui.core.models import Batch
+from tui.core.registry import Job, Registry
+
+MAX_NAME = 120  # characters in a saved file name
+LINE_LIMIT = 2000  # characters of an input line kept for display
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+=@,-]+")
+_RESERVED = frozenset({"", ".", ".."})
+
+
+def safe_name(name: str, fallback: str = "download") -> str:
+    """A file name made from untrusted ``name`` that stays in the directory it is
+    joined to: last path component only, a portable alphabet, no leading dot."""
+    last = re.split(r"[/\\]", name)[-1] if name else ""
+    cleaned = _UNSAFE.sub("_", last).strip("._ ")
+    if cleaned in _RESERVED or not cleaned.strip("_"):
+        cleaned = _UNSAFE.sub("_", fallback).strip("._ ") or "download"
+    if len(cleaned) > MAX_NAME:
+        stem, dot, suffix = cleaned.rpartition(".")
+        if dot and 0 < len(suffix) <= 10:
+            cleaned = stem[: MAX_NAME - len(suffix) - 1] + "." + suffix
+        else:
+            cleaned = cleaned[:MAX_NAME]
+    return cleaned
+
+
+def inside(directory: Path, name: str, fallback: str = "download") -> Path:
+    """``directory / safe_name(name)``; asserts the result is really inside it."""
+    directory = Path(directory)
+    target = directory / safe_name(name, fallback)
+    if target.resolve().parent != directory.resolve():
+        raise ValueError(f"refusing to write outside {directory}: {name!r}")
+    return target
+
+
+def batch_downloads_dir(batch_id: str) -> Path:
+    """``downloads/<batch id>/``: where a batch's files are saved by default."""
+    return paths.downloads_dir() / safe_name(batch_id, "batch")
+
+
+def files_downloads_dir() -> Path:
+    """``downloads/files/``: files saved from the files screen."""
+    return paths.downloads_dir() / "files"
+
+
+def input_cache_path(file_id: str) -> Path:
+    """Where a batch's input file is kept once downloaded to show its lines."""
+    return paths.data_dir() / "inputs" / f"{safe_name(file_id, 'input')}.jsonl"
+
+
+def batch_file_target(
+    batch_id: str, kind: str, filename: str, file_id: str, recorded: Mapping[str, str]
+) -> Path:
+    """Where to save a batch's ``kind`` file (``output``, ``error``, ``input``).
+
+    The server's name, made safe, under :func:`batch_downloads_dir`; if another kind
+    was already saved under that name, the file id makes this one distinct.
+    """
+    directory = batch_downloads_dir(batch_id)
+    target = inside(directory, filename, f"{file_id}.jsonl")
+    others = {Path(path) for name, path in recorded.items() if name != kind}
+    if target in others:
+        stem, dot, suffix = target.name.rpartition(".")
+        base = f"{stem}.{file_id}.{suffix}" if dot else f"{target.name}.{file_id}"
+        target = inside(directory, base, f"{file_id}.jsonl")
+    return target
+
+
+def job_for_batch(registry: Registry, batch: Batch, *, profile: str | None = None) -> Job:
+    """The registry job of ``batch``, made (job id = batch id) if it has none."""
+    job = registry.find_by_batch(batch.id)
+    if job is None:
+        job = registry.record_snapshot(batch, create=True)
+        if job is None:  # a job id equal to this batch id holds another batch
+            job = registry.add(Job(batch_id=batch.id, snapshot=batch.to_dict()))
+        if profile and not job.profile:
+            job = registry.update(job.job_id, profile=profile)
+    return job
+
+
+def record_download(
+    registry: Registry, batch: Batch, kind: str, path: Path, *, profile: str | None = None
+) -> Job:
+    """Remember in the batch's job that its ``kind`` file was saved at ``path``."""
+    job = job_for_batch(registry, batch, profile=profile)
+
+    def add(current: Job) -> Job:
+        return replace(current, downloads={**current.downloads, kind: str(path)})
+
+    return registry.modify(job.job_id, add)
+
+
+def read_lines(path: Path, wanted: Iterable[int], limit: int = LINE_LIMIT) -> dict[int, str]:
+    """The 1-based ``wanted`` lines of a file, each cut to ``limit`` characters.
+
+    Streams the file once and stops after the last wanted line; a line is never
+    held longer than needed to cut it. Lines past the end are simply missing.
+    """
+    targets = sorted({n for n in wanted if n >= 1})
+    found: dict[int, str] = {}
+    if not targets:
+        return found
+    last = targets[-1]
+    want = set(targets)
+    byte_limit = limit * 4 + 4
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(_capped_lines(handle, byte_limit), start=1):
+            if number in want:
+                text = raw.rstrip(b"\r\n").decode("utf-8", errors="replace")
+                found[number] = text if len(text) <= limit else text[: limit - 1] + "…"
+            if number >= last:
+                break
+    return found
+
+
+def _capped_lines(stream: BinaryIO, cap: int) -> Iterator[bytes]:
+    """Each line of a binary file, at most ``cap`` bytes of it (the rest skipped)."""
+    while True:
+        head = stream.readline(cap)
+        if not head:
+            return
+        if not head.endswith(b"\n"):
+            while True:  # skip the rest of a long line, a block at a time
+                rest = stream.readline(1 << 16)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        yield head

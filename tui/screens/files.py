@@ -1,0 +1,414 @@
+"""The files screen: every file of the account, which batch uses it, and clean-up.
+
+Files arrive page by page; the batches list is read beside them to map each input,
+output and error file id to its batch, so files no batch uses (candidates for
+clean-up) can be marked and filtered. Download, delete (after a confirmation) and
+upload (after validation) show their progress; file names are shown literally and
+saved under safe names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.command import Provider
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from tui.app import styles_dir
+from tui.core import errors
+from tui.core.downloads import files_downloads_dir, inside
+from tui.core.models import Batch, FileInfo
+from tui.core.text import one_line
+from tui.core.timefmt import relative
+from tui.screen_commands import ScreenBindingCommands
+from tui.widgets.transfer import TransferProgress
+
+if TYPE_CHECKING:
+    from tui.app import BatchDeckApp
+
+COLUMNS = ("Name", "Purpose", "Size", "Used by", "Created", "Expires", "ID")
+ROLES = ("input", "output", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class Use:
+    """A batch that uses a file, and as what (``input``, ``output`` or ``error``)."""
+
+    batch_id: str
+    role: str
+
+
+def file_uses(batches: list[Batch]) -> dict[str, list[Use]]:
+    """File id -> the batches using it (input, output or error file)."""
+    uses: dict[str, list[Use]] = {}
+    for batch in batches:
+        for role, file_id in zip(
+            ROLES, (batch.input_file_id, batch.output_file_id, batch.error_file_id), strict=True
+        ):
+            if file_id:
+                uses.setdefault(file_id, []).append(Use(batch.id, role))
+    return uses
+
+
+def human_size(size: int) -> str:
+    """``512 B``, ``1.5 KB``, ``12.0 MB`` (powers of 1024)."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"  # pragma: no cover - the loop always returns
+
+
+def used_by_text(uses: list[Use] | None, known: bool) -> Text:
+    """The "Used by" cell: the first batch and its role, how many more, or unused."""
+    if not known:
+        return Text("…", style="dim")
+    if not uses:
+        return Text("unused", style="yellow")
+    first = uses[0]
+    text = Text(f"{one_line(first.batch_id, 22)} {first.role}")
+    if len(uses) > 1:
+        text.append(f" +{len(uses) - 1}", style="dim")
+    return text
+
+
+def file_row(info: FileInfo, uses: list[Use] | None, known: bool) -> tuple[Text, ...]:
+    """The cells of one file; the name and every server value are literal."""
+    return (
+        Text(one_line(info.filename, 30)),
+        Text(one_line(info.purpose)),
+        Text(human_size(info.bytes), justify="right"),
+        used_by_text(uses, known),
+        Text(relative(info.created_at)),
+        Text(relative(info.expires_at) if info.expires_at else "never", style="dim"),
+        Text(one_line(info.id)),
+    )
+
+
+class FilesScreen(Screen[None]):
+    """All files, newest first."""
+
+    CSS_PATH = str(styles_dir() / "files.tcss")
+    PALETTE_GROUP = "Files"
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="files.back", tooltip="Back to the batches"),
+        Binding(
+            "enter",
+            "open_batch",
+            "Open batch",
+            id="files.open_batch",
+            tooltip="Inspect the batch that uses the file",
+        ),
+        Binding("d", "download", "Download", id="files.download", tooltip="Download the file"),
+        Binding("x,delete", "delete", "Delete", id="files.delete", tooltip="Delete the file"),
+        Binding("n", "upload", "Upload", id="files.upload", tooltip="Upload a batch input file"),
+        Binding(
+            "f",
+            "cycle_purpose",
+            "Purpose filter",
+            id="files.filter_purpose",
+            tooltip="Filter by purpose (cycles)",
+        ),
+        Binding(
+            "u",
+            "toggle_unused",
+            "Unused only",
+            id="files.filter_unused",
+            tooltip="Show only files no batch uses",
+        ),
+        Binding("y", "copy_id", "Copy id", id="files.copy_id", tooltip="Copy the file id"),
+        Binding("r", "refresh", "Refresh", id="files.refresh", tooltip="Reload the files"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: list[FileInfo] = []
+        self.uses: dict[str, list[Use]] = {}
+        self.uses_known = False
+        self.purpose: str | None = None  # None: every purpose
+        self.unused_only = False
+        self.loading = False
+        self._transferring = False
+
+    @property
+    def deck(self) -> BatchDeckApp:
+        from tui.app import BatchDeckApp
+
+        assert isinstance(self.app, BatchDeckApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="files-status")
+        yield DataTable(id="files", cursor_type="row", zebra_stripes=True)
+        yield TransferProgress(id="files-transfer")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label in COLUMNS:
+            table.add_column(label, key=label.lower())
+        self.action_refresh()
+
+    # -- state and painting -------------------------------------------------------------
+
+    def shown_files(self) -> list[FileInfo]:
+        """The files that pass the purpose and unused filters."""
+        out = []
+        for info in self.files:
+            if self.purpose is not None and info.purpose != self.purpose:
+                continue
+            if self.unused_only and (not self.uses_known or self.uses.get(info.id)):
+                continue
+            out.append(info)
+        return out
+
+    def unused(self) -> list[FileInfo]:
+        """Files no batch uses (empty until the batches are known)."""
+        if not self.uses_known:
+            return []
+        return [info for info in self.files if not self.uses.get(info.id)]
+
+    def _repaint(self) -> None:
+        table = self.query_one(DataTable)
+        keep = self.selected()
+        table.clear()
+        rows = self.shown_files()
+        for info in rows:
+            table.add_row(*file_row(info, self.uses.get(info.id), self.uses_known), key=info.id)
+        if keep is not None and keep.id in table.rows:
+            table.move_cursor(row=table.get_row_index(keep.id))
+        self._paint_status()
+        self.refresh_bindings()
+
+    def _paint_status(self, extra: str = "", *, error: bool = False) -> None:
+        shown = len(self.shown_files())
+        parts = [
+            f"{shown} of {len(self.files)} files"
+            if shown != len(self.files)
+            else f"{len(self.files)} files"
+        ]
+        if self.uses_known:
+            parts.append(f"{len(self.unused())} unused")
+        else:
+            parts.append("checking which batches use them…")
+        parts.append(f"purpose: {self.purpose or 'all'}")
+        if self.unused_only:
+            parts.append("unused only")
+        if self.loading:
+            parts.append("loading…")
+        if extra:
+            parts.append(extra)
+        line = self.query_one("#files-status", Static)
+        line.update(Text(" · ".join(parts)))
+        line.set_class(error, "-error")
+
+    def selected(self) -> FileInfo | None:
+        """The file under the cursor, if any."""
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:  # the cursor is off the table
+            return None
+        for info in self.files:
+            if info.id == key.value:
+                return info
+        return None
+
+    # -- loading --------------------------------------------------------------------------
+
+    def action_refresh(self) -> None:
+        self.load_files()
+        self.load_uses()
+
+    @work(exclusive=True, group="files-load")
+    async def load_files(self) -> None:
+        """Every file, page by page; each page is shown as it arrives."""
+        self.loading = True
+        self._paint_status()
+        files: list[FileInfo] = []
+        try:
+            async for page in self.deck.client.iter_file_pages():
+                files.extend(page)
+                self.files = list(files)
+                self._repaint()
+        except errors.ApiError as exc:
+            self.loading = False
+            self._paint_status(f"{exc.message} (r to retry)", error=True)
+            return
+        self.files = files
+        self.loading = False
+        self._repaint()
+
+    @work(exclusive=True, group="files-uses")
+    async def load_uses(self) -> None:
+        """Map file ids to the batches that use them."""
+        try:
+            batches = await self.deck.client.list_batches()
+        except errors.ApiError as exc:
+            self._paint_status(f"cannot tell which batches use files: {exc.message}", error=True)
+            return
+        self.uses = file_uses(batches)
+        self.uses_known = True
+        self._repaint()
+
+    # -- filters ---------------------------------------------------------------------------
+
+    def action_cycle_purpose(self) -> None:
+        """All purposes, then each purpose present, then all again."""
+        purposes = sorted({info.purpose for info in self.files} | {"batch", "batch_output"})
+        options: list[str | None] = [None, *purposes]
+        index = options.index(self.purpose) if self.purpose in options else 0
+        self.purpose = options[(index + 1) % len(options)]
+        self._repaint()
+
+    def action_toggle_unused(self) -> None:
+        self.unused_only = not self.unused_only
+        if self.unused_only and not self.uses_known:
+            self.notify("Still checking which batches use each file…")
+        self._repaint()
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("download", "delete", "copy_id", "open_batch"):
+            return bool(self.is_mounted and self.query_one(DataTable).row_count)
+        return True
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_copy_id(self) -> None:
+        info = self.selected()
+        if info is not None:
+            self.app.copy_to_clipboard(info.id)
+            self.notify(f"Copied {one_line(info.id)}", markup=False)
+
+    def action_open_batch(self) -> None:
+        info = self.selected()
+        if info is None:
+            return
+        uses = self.uses.get(info.id)
+        if not uses:
+            self.notify(
+                "No batch uses this file." if self.uses_known else "Still checking batches…"
+            )
+            return
+        from tui.screens.batch_detail import BatchDetailScreen
+
+        self.app.push_screen(BatchDetailScreen(uses[0].batch_id))
+
+    def action_download(self) -> None:
+        info = self.selected()
+        if info is None:
+            return
+        if self._transferring:
+            self.notify("A transfer is already running.", severity="warning")
+            return
+        self._transferring = True
+        self.download(info)
+
+    @work(group="files-transfer")
+    async def download(self, info: FileInfo) -> None:
+        """Save a file under downloads/files/, under a safe version of its name."""
+        progress = self.query_one(TransferProgress)
+        try:
+            directory = files_downloads_dir()
+            target = inside(directory, info.filename, f"{info.id}.jsonl")
+            if target.exists():
+                stem, dot, suffix = target.name.rpartition(".")
+                name = f"{stem}.{info.id}.{suffix}" if dot else f"{target.name}.{info.id}"
+                target = inside(directory, name, f"{info.id}.jsonl")
+            progress.begin(f"saving {target.name}", info.bytes or None)
+            await self.deck.client.download_file(
+                info.id, target, progress=progress.report, expected_size=info.bytes or None
+            )
+            self.notify(f"Saved {one_line(info.id)} to {target}", markup=False)
+        except errors.ApiError as exc:
+            self.notify(f"Download failed: {exc.message}", severity="error", markup=False)
+        except (OSError, ValueError) as exc:
+            self.notify(f"Could not save the file: {exc}", severity="error", markup=False)
+        finally:
+            self._transferring = False
+            progress.end()
+
+    def action_delete(self) -> None:
+        info = self.selected()
+        if info is None:
+            return
+        from tui.dialogs.confirm import ConfirmDialog
+
+        uses = self.uses.get(info.id) or []
+        detail = f"{one_line(info.filename, 60)} · {info.purpose} · {human_size(info.bytes)}"
+        if uses:
+            used = ", ".join(f"{use.batch_id} ({use.role})" for use in uses[:3])
+            detail += f"\nStill used by {used}."
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.delete(info)
+
+        self.app.push_screen(
+            ConfirmDialog(f"Delete file {one_line(info.id)}?", detail, yes="Delete"), answered
+        )
+
+    @work(group="files-delete")
+    async def delete(self, info: FileInfo) -> None:
+        try:
+            deleted = await self.deck.client.delete_file(info.id)
+        except errors.ApiError as exc:
+            self.notify(f"Delete failed: {exc.message}", severity="error", markup=False)
+            return
+        if not deleted:
+            self.notify(f"The server did not delete {one_line(info.id)}.", severity="warning")
+            return
+        self.files = [other for other in self.files if other.id != info.id]
+        self._repaint()
+        self.notify(f"Deleted {one_line(info.id)}", markup=False)
+
+    def action_upload(self) -> None:
+        if self._transferring:
+            self.notify("A transfer is already running.", severity="warning")
+            return
+        from tui.dialogs.upload import UploadDialog
+
+        def chosen(path: Path | None) -> None:
+            if path is not None and not self._transferring:
+                self._transferring = True
+                self.upload(path)
+
+        self.app.push_screen(UploadDialog(), chosen)
+
+    @work(group="files-transfer")
+    async def upload(self, path: Path) -> None:
+        """Upload a checked file with purpose ``batch``; it appears at the top."""
+        progress = self.query_one(TransferProgress)
+        try:
+            progress.begin(f"uploading {path.name}", path.stat().st_size)
+            info = await self.deck.client.upload_file(
+                path, purpose="batch", progress=progress.report
+            )
+        except errors.ApiError as exc:
+            self.notify(f"Upload failed: {exc.message}", severity="error", markup=False)
+            return
+        except OSError as exc:
+            self.notify(f"Cannot read {path}: {exc}", severity="error", markup=False)
+            return
+        finally:
+            self._transferring = False
+            progress.end()
+        self.files = [info, *self.files]
+        self._repaint()
+        self.notify(f"Uploaded {one_line(path.name)} as {one_line(info.id)}", markup=False)

@@ -1,8 +1,17 @@
-"""BatchDeckApp: the Textual application, built by :func:`make_app`."""
+"""BatchDeckApp: the Textual application, built by :func:`make_app`.
+
+The shell: a header with the active profile and its server, a footer with the keys
+that apply now, F1 help built from the live bindings, the command palette (every
+action, see :mod:`tui.palette`), a profile switcher and Textual's themes (the choice
+is kept in ``config.toml`` when there is one). Screens other than the batches list
+are imported when first opened.
+"""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
@@ -11,6 +20,13 @@ from textual.binding import Binding
 from tui.core.client import BatchClient
 from tui.core.config import Config, Profile
 from tui.core.registry import Registry
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from textual.app import SystemCommand
+    from textual.screen import Screen
+    from textual.theme import Theme
 
 
 def styles_dir() -> Path:
@@ -28,6 +44,12 @@ class BatchDeckApp(App[int]):
 
     TITLE = "batchdeck"
     BINDINGS = [
+        Binding("f1", "help", "Help", id="app.help"),
+        Binding("f", "open_files", "Files", id="app.files"),
+        Binding("n", "open_compose", "New batch", id="app.compose", show=False),
+        Binding("p", "switch_profile", "Profile", id="app.profile", show=False),
+        Binding("T", "cycle_theme", "Next theme", id="app.theme", show=False),
+        Binding("b", "toggle_bell", "Bell on finish", id="app.bell", show=False),
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
@@ -39,11 +61,16 @@ class BatchDeckApp(App[int]):
         self.client = client
         self.registry = registry
         self.profile = profile
+        self.bell_enabled = bool(config.settings.get("bell", False))
         self.sub_title = f"{profile.name} · {profile.host()}"
+        saved = config.settings.get("theme")
+        if isinstance(saved, str) and saved in self.available_themes:
+            self.theme = saved
 
     def on_mount(self) -> None:
         from tui.screens.batches import BatchesScreen
 
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.push_screen(BatchesScreen())
         self.reconcile_submissions()
 
@@ -57,7 +84,9 @@ class BatchDeckApp(App[int]):
             settled = await Journal(self.registry, self.client, self.profile).reconcile()
         except ApiError as exc:
             self.notify(
-                f"Could not check unfinished submissions: {exc.message}", severity="warning"
+                f"Could not check unfinished submissions: {exc.message}",
+                severity="warning",
+                markup=False,
             )
             return
         for item in settled:
@@ -71,6 +100,122 @@ class BatchDeckApp(App[int]):
     async def on_unmount(self) -> None:
         self.registry.save_cache()
         await self.client.close()
+
+    # -- the command palette -------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        from tui.palette import deck_commands
+
+        yield from super().get_system_commands(screen)
+        yield from deck_commands(self, screen)
+
+    # -- help, profiles, themes, bell ------------------------------------------------
+
+    def action_help(self) -> None:
+        """F1: the keys that apply now (focused widget, screen, app)."""
+        from tui.dialogs.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.screen.active_bindings, self.screen))
+
+    def action_switch_profile(self) -> None:
+        from tui.dialogs.profiles import ProfilesScreen
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self.switch_profile(name)
+
+        self.push_screen(ProfilesScreen(self.config, self.profile.name), chosen)
+
+    def switch_profile(self, name: str) -> None:
+        """Use profile ``name``: a new client, the header, and the batches reloaded."""
+        from tui.core.errors import ApiError
+
+        try:
+            profile = self.config.profile(name)
+            client = BatchClient.for_profile(profile)
+        except (ApiError, Exception) as exc:
+            message = getattr(exc, "message", None) or str(exc)
+            self.notify(f"Cannot switch to {name}: {message}", severity="error", markup=False)
+            return
+        old, self.client, self.profile = self.client, client, profile
+        self.sub_title = f"{profile.name} · {profile.host()}"
+        self._close_client(old)
+        from tui.screens.batches import BatchesScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, BatchesScreen):
+                screen.reload()
+        self.notify(f"Profile {profile.name} ({profile.host()})", markup=False)
+
+    @work(group="close-client")
+    async def _close_client(self, client: BatchClient) -> None:
+        await client.close()
+
+    def action_cycle_theme(self) -> None:
+        names = sorted(self.available_themes)
+        current = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(current + 1) % len(names)]
+        self.notify(f"Theme: {self.theme}")
+
+    def _theme_changed(self, theme: Theme) -> None:
+        self._save_setting("theme", theme.name)
+
+    def action_toggle_bell(self) -> None:
+        self.bell_enabled = not self.bell_enabled
+        self._save_setting("bell", self.bell_enabled)
+        self.notify(f"Bell when a batch finishes: {'on' if self.bell_enabled else 'off'}")
+
+    def _save_setting(self, key: str, value: object) -> None:
+        """Remember a setting; written to ``config.toml`` only if that file exists."""
+        from tui.core.config import save_config
+
+        if self.config.settings.get(key) == value:
+            return
+        self.config.settings[key] = value
+        path = self.config.path
+        if path is not None and path.exists():
+            try:
+                save_config(self.config)
+            except OSError as exc:
+                self.notify(f"Could not save {path}: {exc}", severity="warning", markup=False)
+
+    # -- other screens (imported when first opened) ----------------------------------
+
+    def _push(self, module: str, name: str, *args: Any) -> None:
+        try:
+            screen_class = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            self.notify(f"{name} is not available in this version.", severity="warning")
+            return
+        self.push_screen(screen_class(*args))
+
+    def selected_batch_id(self) -> str | None:
+        """The batch under the cursor of the batches screen, if any."""
+        from tui.screens.batches import BatchesScreen
+
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, BatchesScreen):
+                return screen.table.selected_id()
+        return None
+
+    def action_open_files(self) -> None:
+        self._push("tui.screens.files", "FilesScreen")
+
+    def action_open_compose(self) -> None:
+        self._push("tui.screens.compose", "ComposeScreen")
+
+    def open_results(self, batch_id: str) -> None:
+        self._push("tui.screens.results", "ResultsScreen", batch_id)
+
+    def action_open_selected(self) -> None:
+        from tui.screens.batches import BatchesScreen
+
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, BatchesScreen):
+                screen.open_batch()
+                return
 
 
 def make_app(

@@ -76,10 +76,10 @@ def _run_app(profile_name: str | None) -> int:
     if profile.api_key() is None and not (has_config or os.environ.get("OPENAI_BASE_URL")):
         print(NO_KEY_HELP.format(config=paths.config_file()), file=sys.stderr)
         return 2
-    from tui.core.client import BatchClient
+    from tui.core.deferred_client import DeferredClient
 
     try:
-        client = BatchClient.for_profile(profile)
+        client = DeferredClient(profile)  # the SDK loads after the first paint
     except errors.ApiError as exc:
         print(f"batchdeck: {exc}\n", file=sys.stderr)
         print(NO_KEY_HELP.format(config=paths.config_file()), file=sys.stderr)

@@ -1,70 +1,84 @@
-"""The batches screen: every batch of the account, merged with the local registry.
+"""The batches screen: every batch of the account, live, merged with the local registry.
 
-It paints the registry's last-seen snapshots first (instant, works offline), then
-replaces them with live data page by page. A failure is shown in the status line
-and retried with back-off; it never ends the app.
+- Start-up paints the registry's last-seen snapshots (instant, works offline), then
+  lists the server page by page, updating rows in place and adding new ones.
+- Then a refresh cycle runs every few seconds (:mod:`tui.core.poll`): the next one
+  is scheduled when the last has ended, so they never overlap; failures back off
+  (a 429's ``Retry-After`` is honoured) and show in the status line; nothing is
+  fetched while a modal screen is open; final batches are not asked about again.
+- A batch seen running in this session that reaches a final state is announced
+  (and rings the bell if that is on); registry jobs get their snapshot recorded,
+  off the UI thread, when their status or counts change.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from tui.core import errors
+from tui.app import styles_dir
+from tui.core import errors, poll, timefmt
 from tui.core.models import Batch
 from tui.core.text import one_line
-from tui.core.timefmt import relative
+from tui.widgets.batch_table import BatchTable
 
 if TYPE_CHECKING:
     from tui.app import BatchDeckApp
+    from tui.core.registry import Job
 
-STATUS_STYLES = {
-    "validating": "yellow",
-    "in_progress": "cyan",
-    "finalizing": "blue",
-    "completed": "green",
-    "failed": "red",
-    "expired": "magenta",
-    "cancelling": "dark_orange",
-    "cancelled": "bright_black",
+TIMES_EVERY = 15.0  # seconds between updates of the relative times on screen
+MODAL_RECHECK = 1.0  # seconds between looks while a modal keeps polling paused
+FILTER_DELAY = 0.25  # seconds of typing quiet before the text filter applies
+SORT_TITLES = {
+    "created": "created",
+    "id": "id",
+    "description": "description",
+    "status": "status",
+    "progress": "progress",
+    "endpoint": "endpoint",
+    "model": "model",
+    "state": "time in state",
 }
-COLUMNS = ("ID", "Description", "Status", "Progress", "Endpoint", "Model", "Created")
-RETRY_DELAYS = (2.0, 5.0, 10.0, 30.0, 60.0)
-
-
-def batch_row(batch: Batch, description: str) -> tuple[Text, ...]:
-    """The cells of one batch; every text from the server is literal."""
-    counts = batch.request_counts
-    progress = f"{counts.done}/{counts.total}" if counts.total else ""
-    if counts.failed:
-        progress += f" ({counts.failed} failed)"
-    return (
-        Text(one_line(batch.id)),
-        Text(one_line(description, 40)),
-        Text(one_line(batch.status), style=STATUS_STYLES.get(batch.status, "")),
-        Text(progress),
-        Text(one_line(batch.endpoint)),
-        Text(one_line(batch.model or "")),
-        Text(relative(batch.created_at)),
-    )
 
 
 class BatchesScreen(Screen[None]):
-    """All batches, newest first."""
+    """All batches, newest first (or as sorted), with filters."""
+
+    CSS_PATH = str(styles_dir() / "batches.tcss")
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "refresh", "Refresh", id="refresh"),
+        Binding("slash", "filter_text", "Filter", id="batches.filter"),
+        Binding("s", "cycle_status", "Status", id="batches.status"),
+        Binding("o", "cycle_sort", "Sort", id="batches.sort"),
+        Binding("O", "reverse_sort", "Reverse sort", id="batches.reverse", show=False),
+        Binding("m", "toggle_mine", "Mine", id="batches.mine"),
+        Binding("t", "toggle_times", "Exact times", id="batches.times", show=False),
+        Binding("r", "refresh", "Refresh", id="batches.refresh", show=False),
+        Binding("v", "open_results", "Results", id="batches.results", show=False),
+        Binding("escape", "clear_filters", "Clear filters", id="batches.clear", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self._failures = 0
+        self.backoff = poll.Backoff()
+        self.watcher = poll.Watcher()
+        self.requests_last_cycle = 0
+        self.cycles = 0
+        self._loaded = False  # a full listing has succeeded since start (or reload)
+        self._poll_timer: Timer | None = None
+        self._filter_timer: Timer | None = None
+        self._recorded: dict[str, tuple[object, ...]] = {}
+        self._gone: set[str] = set()
+        self._message = ""
+        self._error = False
 
     @property
     def deck(self) -> BatchDeckApp:
@@ -73,70 +87,331 @@ class BatchesScreen(Screen[None]):
         assert isinstance(self.app, BatchDeckApp)
         return self.app
 
+    @property
+    def table(self) -> BatchTable:
+        return self.query_one(BatchTable)
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="status-line")
-        yield DataTable(id="batches", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield BatchTable(id="batches")
+        yield Input(placeholder="filter: id, description, tag, metadata, model…", id="filter")
+        yield Static("", id="detail-line")
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label in COLUMNS:
-            table.add_column(label, key=label.lower())
-        self._paint_cached()
+        self.paint_cached()
+        self.set_interval(TIMES_EVERY, self.table.refresh_times)
         self.action_refresh()
 
-    def _descriptions(self) -> dict[str, str]:
+    # -- loading -------------------------------------------------------------------
+
+    def _registry_jobs(self) -> dict[str, Job]:
+        profile = self.deck.profile.name
         return {
-            job.batch_id: job.description or ""
+            job.batch_id: job
             for job in self.deck.registry.load().values()
-            if job.batch_id
+            if job.batch_id and job.profile in (None, profile)
         }
 
-    def _paint_cached(self) -> None:
+    def paint_cached(self) -> None:
         """Show what the registry saw last, before the server answers."""
-        table = self.query_one(DataTable)
-        snapshots = []
-        for job in self.deck.registry.load().values():
-            if job.batch_id and job.snapshot:
-                snapshots.append((Batch.from_dict(job.snapshot), job.description or ""))
-        snapshots.sort(key=lambda pair: pair[0].created_at, reverse=True)
-        for batch, description in snapshots:
-            table.add_row(*batch_row(batch, description), key=batch.id)
-        self._set_status(f"{len(snapshots)} cached batches; loading…")
+        table = self.table
+        jobs = self._registry_jobs()
+        table.set_jobs(jobs)
+        table.batches.clear()
+        for batch_id, job in jobs.items():
+            batch = job.batch() if job.snapshot else None
+            if batch is not None and batch.id == batch_id:
+                table.batches[batch_id] = batch
+                self._recorded[batch_id] = _counts_key(batch)
+        table.rebuild()
+        self._say(f"{len(table.batches)} cached batches; loading…")
 
-    def _set_status(self, message: str, *, error: bool = False) -> None:
-        line = self.query_one("#status-line", Static)
-        line.update(Text(message))
-        line.set_class(error, "-error")
-
-    def _show(self, batch: Batch, description: str) -> None:
-        table = self.query_one(DataTable)
-        cells = batch_row(batch, description)
-        if batch.id in table.rows:
-            for column, cell in zip(COLUMNS, cells, strict=True):
-                table.update_cell(batch.id, column.lower(), cell)
-        else:
-            table.add_row(*cells, key=batch.id)
+    def reload(self) -> None:
+        """Start again (another profile): cached view, then a full listing."""
+        self._loaded = False
+        self.backoff.success()
+        self.watcher = poll.Watcher()
+        self._gone.clear()
+        self.paint_cached()
+        self.action_refresh()
 
     def action_refresh(self) -> None:
-        self.load_batches()
+        """Fetch now (a full listing until one has succeeded, then a refresh cycle)."""
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+            self._poll_timer = None
+        self.poll_now()
 
-    @work(exclusive=True, group="batches")
-    async def load_batches(self) -> None:
-        descriptions = self._descriptions()
-        seen = 0
-        try:
-            async for page in self.deck.client.iter_batch_pages():
-                for batch in page:
-                    self._show(batch, descriptions.get(batch.id, ""))
-                seen += len(page)
-                self._set_status(f"{seen} batches · {self.deck.profile.host()}")
-        except errors.ApiError as exc:
-            delay = RETRY_DELAYS[min(self._failures, len(RETRY_DELAYS) - 1)]
-            self._failures += 1
-            self._set_status(f"{exc.message}  (retrying in {delay:.0f}s)", error=True)
-            self.set_timer(delay, self.action_refresh)
+    def _schedule(self, delay: float) -> None:
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+        self._poll_timer = self.set_timer(delay, self._poll_due)
+
+    def _poll_due(self) -> None:
+        self._poll_timer = None
+        if isinstance(self.app.screen, ModalScreen):
+            self._schedule(MODAL_RECHECK)  # paused while a dialog is open
             return
-        self._failures = 0
-        self._set_status(f"{seen} batches · {self.deck.profile.host()}")
+        self.poll_now()
+
+    @work(exclusive=True, group="batches-poll")
+    async def poll_now(self) -> None:
+        """One refresh cycle; the next is scheduled only when this one has ended."""
+        try:
+            prepare = getattr(self.deck.client, "prepare", None)
+            if prepare is not None:
+                await prepare()
+            if self._loaded:
+                await self._refresh_cycle()
+            else:
+                await self._full_listing()
+        except asyncio.CancelledError:
+            raise
+        except errors.ApiError as exc:
+            delay = self.backoff.failure(exc)
+            self._say(f"{exc.message}  (retrying in {timefmt.duration(delay)})", error=True)
+            self._schedule(delay)
+            return
+        self.backoff.success()
+        self.cycles += 1
+        self._say(self._summary())
+        active = any(not b.is_final for i, b in self.table.batches.items() if i not in self._gone)
+        self._schedule(poll.ACTIVE_INTERVAL if active else poll.IDLE_INTERVAL)
+
+    async def _full_listing(self) -> None:
+        table = self.table
+        seen = 0
+        requests = 0
+        async for page in self.deck.client.iter_batch_pages():
+            requests += 1
+            seen += len(page)
+            await self._absorb(page)
+            self._say(f"{seen} batches · loading…")
+        self.requests_last_cycle = requests
+        self._loaded = True
+        if table.row_count == 0 and not table.batches:
+            self._say("No batches yet.")
+
+    async def _refresh_cycle(self) -> None:
+        active = [
+            batch_id
+            for batch_id, batch in self.table.batches.items()
+            if not batch.is_final and batch_id not in self._gone
+        ]
+        result = await poll.refresh_active(self.deck.client, active)
+        self.requests_last_cycle = result.requests
+        self._gone.update(result.missing)
+        await self._absorb(result.batches)
+
+    async def _absorb(self, batches: list[Batch]) -> None:
+        """Show fetched batches, announce finished ones, record registry snapshots."""
+        table = self.table
+        table.put(batches)
+        table.finish_page()
+        to_record: list[Batch] = []
+        for batch in batches:
+            if self.watcher.finished(batch):
+                self._announce(batch)
+            if batch.id in table.jobs and self._recorded.get(batch.id) != _counts_key(batch):
+                to_record.append(batch)
+        self._refresh_detail()
+        if to_record:
+            await asyncio.to_thread(self._record, to_record)
+
+    def _record(self, batches: list[Batch]) -> None:
+        """Keep the registry's cached view current (runs in a thread)."""
+        for batch in batches:
+            try:
+                self.deck.registry.record_snapshot(batch)
+            except (OSError, ValueError):
+                continue  # the cached view is a convenience; never fail the refresh
+            self._recorded[batch.id] = _counts_key(batch)
+
+    def _announce(self, batch: Batch) -> None:
+        job = self.table.jobs.get(batch.id)
+        name = f"{batch.id} ({job.description})" if job and job.description else batch.id
+        self.app.notify(
+            one_line(f"Batch {name} is {batch.status}.", 200),
+            title="Batch finished",
+            severity="information" if batch.status == "completed" else "warning",
+            markup=False,
+        )
+        if self.deck.bell_enabled:
+            self.app.bell()
+
+    # -- status lines --------------------------------------------------------------
+
+    def _summary(self) -> str:
+        table = self.table
+        total = len(table.batches)
+        parts = [f"{total} batches", self.deck.profile.host()]
+        active = sum(1 for b in table.batches.values() if not b.is_final)
+        if active:
+            parts.append(f"{active} active")
+        shown = table.row_count + (len(table._pending) if table.loading_rows else 0)
+        filters = []
+        if table.status_filter != "all":
+            filters.append(table.status_filter)
+        if table.text_filter:
+            filters.append(f"“{table.text_filter}”")
+        if table.only_mine:
+            filters.append("mine")
+        if filters:
+            parts.append(f"showing {shown}: {', '.join(filters)}")
+        arrow = "↓" if table.sort_reverse else "↑"
+        parts.append(f"sort {SORT_TITLES[table.sort_column]} {arrow}")
+        return " · ".join(parts)
+
+    def _say(self, message: str, *, error: bool = False) -> None:
+        self._message, self._error = message, error
+        line = self.query_one("#status-line", Static)
+        line.update(Text(one_line(message)))
+        line.set_class(error, "-error")
+
+    def _refresh_detail(self) -> None:
+        table = self.table
+        batch_id = table.selected_id()
+        batch = table.batches.get(batch_id) if batch_id else None
+        line = self.query_one("#detail-line", Static)
+        if batch is None:
+            line.update("")
+            return
+        now = timefmt.now()
+        job = table.jobs.get(batch.id)
+        parts = [batch.id, f"created {timefmt.exact(batch.created_at)}"]
+        if table.narrow:
+            parts.append(batch.endpoint.removeprefix("/v1/"))
+            if batch.model:
+                parts.append(batch.model)
+        flagged = poll.flags(batch, now)
+        parts.extend(f"⚠ {flag}" for flag in flagged)
+        if job is not None:
+            if job.tags:
+                parts.append(" ".join(f"#{tag}" for tag in job.tags))
+            if job.input_path:
+                parts.append(job.input_path)
+        line.update(Text(one_line(" · ".join(parts))))
+        line.set_class(bool(flagged), "-flagged")
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self._refresh_detail()
+
+    # -- opening -------------------------------------------------------------------
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.open_batch(str(event.row_key.value))
+
+    def open_batch(self, batch_id: str | None = None) -> None:
+        """Push the batch inspector for ``batch_id`` (default: the selected row)."""
+        batch_id = batch_id or self.table.selected_id()
+        if batch_id is None:
+            self.app.notify("No batch selected.", severity="warning")
+            return
+        try:
+            from tui.screens.batch_detail import BatchDetailScreen
+        except ImportError:
+            self.app.notify("The batch inspector is not available yet.", severity="warning")
+            return
+        self.app.push_screen(BatchDetailScreen(batch_id, self.table.batches.get(batch_id)))
+
+    def action_open_results(self) -> None:
+        batch_id = self.table.selected_id()
+        if batch_id is None:
+            self.app.notify("No batch selected.", severity="warning")
+            return
+        self.deck.open_results(batch_id)
+
+    # -- filters and order ---------------------------------------------------------
+
+    @on(DataTable.HeaderSelected)
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        column = str(event.column_key.value)
+        self.sort_by(
+            column,
+            reverse=(not self.table.sort_reverse) if column == self.table.sort_column else None,
+        )
+
+    def sort_by(self, column: str, *, reverse: bool | None = None) -> None:
+        """Order the rows by ``column`` (one of :data:`poll.SORT_COLUMNS`)."""
+        table = self.table
+        table.sort_column = column
+        table.sort_reverse = column in ("created", "state") if reverse is None else reverse
+        table.resort()
+        self._say(self._summary())
+
+    def action_cycle_sort(self) -> None:
+        columns = poll.SORT_COLUMNS
+        current = columns.index(self.table.sort_column)
+        self.sort_by(columns[(current + 1) % len(columns)])
+
+    def action_reverse_sort(self) -> None:
+        self.sort_by(self.table.sort_column, reverse=not self.table.sort_reverse)
+
+    def set_status_filter(self, status: str) -> None:
+        """Show only batches of ``status`` (one of :data:`poll.STATUS_FILTERS`)."""
+        self.table.status_filter = status
+        self._apply_filters()
+
+    def action_cycle_status(self) -> None:
+        filters = poll.STATUS_FILTERS
+        current = filters.index(self.table.status_filter)
+        self.set_status_filter(filters[(current + 1) % len(filters)])
+
+    def action_toggle_mine(self) -> None:
+        self.table.only_mine = not self.table.only_mine
+        self._apply_filters()
+
+    def action_toggle_times(self) -> None:
+        self.table.toggle_exact()
+
+    def action_filter_text(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-shown")
+        box.focus()
+
+    def action_clear_filters(self) -> None:
+        table = self.table
+        box = self.query_one("#filter", Input)
+        if not (table.text_filter or table.only_mine or table.status_filter != "all"):
+            return
+        table.status_filter, table.text_filter, table.only_mine = "all", "", False
+        box.value = ""
+        box.remove_class("-shown")
+        self._apply_filters()
+
+    @on(Input.Changed, "#filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DELAY, self._apply_text_filter)
+
+    def _apply_text_filter(self) -> None:
+        value = self.query_one("#filter", Input).value.strip()
+        if value != self.table.text_filter:
+            self.table.text_filter = value
+            self._apply_filters()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self._apply_text_filter()
+        box = self.query_one("#filter", Input)
+        if not box.value:
+            box.remove_class("-shown")
+        self.table.focus()
+
+    def _apply_filters(self) -> None:
+        self.table.rebuild()
+        if not self._error:
+            self._say(self._summary())
+        self._refresh_detail()
+
+
+def _counts_key(batch: Batch) -> tuple[object, ...]:
+    counts = batch.request_counts
+    return (batch.status, counts.total, counts.completed, counts.failed)

@@ -18,7 +18,14 @@ from pathlib import Path
 
 from tui.core.journal import Journal, SubmitError, check_metadata
 from tui.core.registry import Job
-from tui.core.requests import InvalidRequestFileError, ValidationReport, split, validate
+from tui.core.requests import (
+    DEFAULT_LIMITS,
+    InvalidRequestFileError,
+    Limits,
+    ValidationReport,
+    split,
+    validate,
+)
 
 __all__ = [
     "MAX_EXPIRY",
@@ -96,16 +103,21 @@ class SubmitPlan:
 
 
 def plan_submit(
-    path: str | Path, endpoint: str | None = None, *, allow_split: bool = False
+    path: str | Path,
+    endpoint: str | None = None,
+    *,
+    allow_split: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> SubmitPlan:
     """Validate ``path`` and decide what to send.
 
     Raises :class:`~tui.core.requests.InvalidRequestFileError` for a file the API would
     refuse, and :class:`NeedsSplitError` for one only over a limit when ``allow_split``
-    is off. ``endpoint`` defaults to the file's own.
+    is off. ``endpoint`` defaults to the file's own; ``limits`` are the API's unless
+    a test says otherwise.
     """
     path = Path(path)
-    report = validate(path, endpoint=endpoint)
+    report = validate(path, endpoint=endpoint, limits=limits)
     endpoint = endpoint or report.endpoint
     if report.ok and endpoint:
         return SubmitPlan(path, endpoint, (path,), report)
@@ -113,7 +125,14 @@ def plan_submit(
         raise InvalidRequestFileError(report)
     if not allow_split:
         raise NeedsSplitError(report)
-    parts = split(path, path.parent / f"{path.stem}.parts", endpoint=endpoint)
+    parts = split(
+        path,
+        path.parent / f"{path.stem}.parts",
+        max_requests=limits.max_requests,
+        max_bytes=limits.max_bytes,
+        max_embedding_inputs=limits.max_embedding_inputs,
+        endpoint=endpoint,
+    )
     return SubmitPlan(path, endpoint, tuple(parts), report)
 
 

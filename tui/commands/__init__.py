@@ -7,4 +7,4 @@ pay for Textual or openai before they need them. Add a command by adding its
 module name here.
 """
 
-COMMANDS = ("demo", "serve", "validate", "submit")
+COMMANDS = ("demo", "serve", "validate", "submit", "results")

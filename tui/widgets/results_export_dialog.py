@@ -1,0 +1,73 @@
+"""ExportDialog: ask where to export results (.csv or .jsonl) and which request fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from tui.core.results import export_format
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    path: Path
+    request_fields: tuple[str, ...]
+
+
+class ExportDialog(ModalScreen[ExportRequest | None]):
+    """A path (its extension picks the format) and dotted request fields."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="export.cancel"),
+    ]
+    DEFAULT_CSS = """
+    ExportDialog { align: center middle; }
+    ExportDialog > Vertical {
+        width: 72; max-width: 100%; height: auto; padding: 1 2;
+        border: thick $primary; background: $surface;
+    }
+    ExportDialog Input { margin-bottom: 1; }
+    ExportDialog #export-error { color: $error; height: auto; }
+    """
+
+    def __init__(self, default_path: Path) -> None:
+        super().__init__()
+        self.default_path = default_path
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Export results to (.csv or .jsonl)")
+            yield Input(str(self.default_path), id="export-path")
+            yield Label("Request fields to include (comma-separated, e.g. body.model)")
+            yield Input("body.model", id="export-fields")
+            yield Static("", id="export-error")
+            yield Button("Export", variant="primary", id="export-ok")
+
+    def on_input_submitted(self) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self._submit()
+
+    def _submit(self) -> None:
+        raw = self.query_one("#export-path", Input).value.strip()
+        path = Path(raw).expanduser()
+        try:
+            export_format(path)
+        except ValueError as exc:
+            self.query_one("#export-error", Static).update(Text(str(exc)))
+            return
+        fields = self.query_one("#export-fields", Input).value
+        names = tuple(name.strip() for name in fields.split(",") if name.strip())
+        self.dismiss(ExportRequest(path, names))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -15,26 +15,7 @@ from collections.abc import Sequence
 
 from tui import __version__
 from tui.commands import COMMANDS
-
-NO_KEY_HELP = """\
-batchdeck needs an API key to talk to the OpenAI Batch API.
-
-  Use your OpenAI account:
-      export OPENAI_API_KEY=sk-...
-      batchdeck
-
-  Or any OpenAI-compatible server:
-      export OPENAI_BASE_URL=http://127.0.0.1:8000/v1
-      batchdeck
-
-  Or describe profiles in {config} (keys stay in the environment):
-      [profiles.work]
-      base_url = "https://api.openai.com/v1"
-      api_key_env = "WORK_OPENAI_KEY"
-  then run:  batchdeck --profile work
-
-  No key at hand? `batchdeck demo` runs the app on a built-in demo server.
-"""
+from tui.commands._shared import NO_KEY_HELP
 
 
 def build_parser() -> argparse.ArgumentParser:

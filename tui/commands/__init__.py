@@ -7,4 +7,19 @@ pay for Textual or openai before they need them. Add a command by adding its
 module name here.
 """
 
-COMMANDS = ("demo", "serve", "validate", "submit", "results")
+COMMANDS = (
+    "demo",
+    "serve",
+    "ls",
+    "show",
+    "watch",
+    "download",
+    "cancel",
+    "files",
+    "registry",
+    "reconcile",
+    "web",
+    "validate",
+    "submit",
+    "results",
+)

@@ -312,6 +312,14 @@ class BatchClient:
                         )
         return destination
 
+    async def iter_file_content(self, file_id: str) -> AsyncIterator[bytes]:
+        """A file's content as it arrives, in chunks (for a pipe, not a file: a
+        consumer that needs it whole and complete uses :meth:`download_file`)."""
+        with translate_errors():
+            async with self._client.files.with_streaming_response.content(file_id) as response:
+                async for chunk in response.iter_bytes(1 << 20):
+                    yield chunk
+
     async def delete_file(self, file_id: str) -> bool:
         with translate_errors():
             raw = await self._client.files.with_raw_response.delete(file_id)

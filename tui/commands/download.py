@@ -1,0 +1,96 @@
+"""``batchdeck download BATCH_ID``: a batch's output, error or input file.
+
+To a path, the bytes stream into a private temp file beside it that is renamed into
+place only when complete, and an existing file is kept unless ``--force``. With
+``--output -`` they stream to stdout as they arrive (a closed pipe ends quietly).
+The registry remembers where a batch's results were downloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tui.commands import _shared
+
+if TYPE_CHECKING:
+    from tui.core.client import BatchClient
+    from tui.core.config import Profile
+
+KINDS = ("output", "error", "input")
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "download",
+        help="download a batch's output, error or input file",
+        description="Download a batch's file. The file appears at PATH only when complete; "
+        "an existing PATH is kept unless --force. '--output -' writes to stdout.",
+    )
+    parser.add_argument("batch_id", metavar="BATCH_ID")
+    parser.add_argument(
+        "--file", choices=KINDS, default="output", help="which file (default output)"
+    )
+    add_output_options(parser)
+    _shared.add_common(parser, json=False)
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--output", "-o", required=True, metavar="PATH", help="where to write it ('-' for stdout)"
+    )
+    parser.add_argument("--force", action="store_true", help="replace PATH if it exists")
+
+
+def run(args: argparse.Namespace) -> int:
+    async def body(profile: Profile, client: BatchClient) -> int:
+        from tui.commands.show import retrieve_known
+
+        batch = await retrieve_known(client, args.batch_id)
+        file_id = {
+            "output": batch.output_file_id,
+            "error": batch.error_file_id,
+            "input": batch.input_file_id,
+        }[args.file]
+        if not file_id:
+            raise _shared.CommandError(
+                f"batch {batch.id} has no {args.file} file (status {batch.status})"
+            )
+        saved = await save_file(client, file_id, args.output, force=args.force)
+        if saved is not None:
+            _remember(batch.id, args.file, saved)
+        return _shared.EXIT_OK
+
+    return _shared.run_with_client(args, body)
+
+
+async def save_file(client: BatchClient, file_id: str, output: str, *, force: bool) -> Path | None:
+    """Write ``file_id`` to ``output`` (``-``: stdout); the path written, if any."""
+    if output == "-":
+        sink = sys.stdout.buffer
+        async for chunk in client.iter_file_content(file_id):
+            sink.write(chunk)
+        sink.flush()
+        return None
+    path = Path(output).expanduser()
+    if path.exists() and not force:
+        raise _shared.CommandError(f"{path} exists; pass --force to replace it")
+    if path.is_dir():
+        raise _shared.CommandError(f"{path} is a directory; name a file")
+    await client.download_file(file_id, path, progress=_shared.stderr_progress(file_id))
+    _shared.tty_info(f"Saved {file_id} to {path}")
+    return path
+
+
+def _remember(batch_id: str, kind: str, path: Path) -> None:
+    """Note the download in the batch's job, if batchdeck has one."""
+    registry = _shared.open_registry()
+    job = registry.find_by_batch(batch_id)
+    if job is None:
+        return
+    from dataclasses import replace
+
+    where = str(path.resolve())
+    registry.modify(job.job_id, lambda j: replace(j, downloads={**j.downloads, kind: where}))

@@ -1,0 +1,158 @@
+"""``batchdeck watch BATCH_ID...``: wait until every named batch is final.
+
+Each state change is one line on stdout (time, id, status, request counts; with
+``--json`` one JSON object per line). Every interval, each batch that is not yet
+final is retrieved once (a few at a time); a rate limit that outlived the client's
+retries stretches the wait to the server's ``Retry-After`` instead of failing.
+
+Exit codes: 0 when every batch completed with no failed request; 1 for failed
+requests, a failed, expired or cancelled batch, an unknown batch or an API error
+that outlived the retries; 124 on ``--timeout``; 130 on Ctrl+C, which only stops
+watching (the batches keep running on the server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import TYPE_CHECKING, Any
+
+from tui.commands import _shared
+
+if TYPE_CHECKING:
+    from tui.core.client import BatchClient
+    from tui.core.models import Batch
+
+PARALLEL_RETRIEVES = 8
+DEFAULT_INTERVAL = 10.0
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "watch",
+        help="wait until batches are final, printing state changes",
+        description="Poll the named batches until every one is final, printing one line "
+        "per state change. Exit 0 when all completed with no failed request, 1 for "
+        "failures (or an API error beyond the retries), 124 on timeout, 130 on Ctrl+C "
+        "(the batches keep running).",
+    )
+    parser.add_argument("batch_ids", nargs="+", metavar="BATCH_ID")
+    parser.add_argument(
+        "--interval",
+        type=_shared.parse_duration,
+        default=DEFAULT_INTERVAL,
+        metavar="DURATION",
+        help="time between polls (default 10s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_shared.parse_duration,
+        metavar="DURATION",
+        help="give up (exit 124) after this long, e.g. 30m (default: wait for ever)",
+    )
+    _shared.add_common(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _shared.run_with_client(args, lambda _p, client: Watcher(args, client).run())
+    except KeyboardInterrupt:
+        _shared.info("batchdeck: stopped watching; the batches keep running on the server.")
+        return _shared.EXIT_INTERRUPTED
+
+
+class Watcher:
+    """Polls the named batches and reports changes."""
+
+    def __init__(self, args: argparse.Namespace, client: BatchClient) -> None:
+        import asyncio
+
+        self.ids = list(dict.fromkeys(args.batch_ids))
+        self.interval = max(float(args.interval), 0.0)
+        self.timeout: float | None = args.timeout
+        self.json: bool = args.json
+        self.client = client
+        self.latest: dict[str, Batch] = {}
+        self.backoff = 0.0
+        self._gate = asyncio.Semaphore(PARALLEL_RETRIEVES)
+
+    def pending(self) -> list[str]:
+        return [i for i in self.ids if i not in self.latest or not self.latest[i].is_final]
+
+    async def run(self) -> int:
+        import asyncio
+
+        deadline = time.monotonic() + self.timeout if self.timeout is not None else None
+        while True:
+            self.backoff = 0.0
+            await asyncio.gather(*(self._poll(batch_id) for batch_id in self.pending()))
+            waiting = self.pending()
+            if not waiting:
+                return self._verdict()
+            pause = max(self.interval, self.backoff)
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    _shared.error(
+                        f"timed out after {self.timeout:g}s; not final yet: {' '.join(waiting)}"
+                    )
+                    return _shared.EXIT_TIMEOUT
+                pause = min(pause, remaining)
+            await asyncio.sleep(pause)
+
+    async def _poll(self, batch_id: str) -> None:
+        from tui.commands.show import retrieve_known
+        from tui.core import errors
+
+        async with self._gate:
+            try:
+                batch = await retrieve_known(self.client, batch_id)
+            except errors.RateLimitedError as exc:
+                self.backoff = max(self.backoff, exc.retry_after or 2 * self.interval)
+                return
+        before = self.latest.get(batch_id)
+        self.latest[batch_id] = batch
+        if before is None or (before.status, before.request_counts) != (
+            batch.status,
+            batch.request_counts,
+        ):
+            self._report(batch)
+
+    def _report(self, batch: Batch) -> None:
+        from tui.core import timefmt
+        from tui.core.text import one_line
+
+        now = timefmt.now()
+        counts = batch.request_counts
+        if self.json:
+            _shared.emit_json(
+                {
+                    "time": int(now),
+                    "id": batch.id,
+                    "status": batch.status,
+                    "request_counts": {
+                        "total": counts.total,
+                        "completed": counts.completed,
+                        "failed": counts.failed,
+                    },
+                }
+            )
+            return
+        text = _shared.counts_text(counts.total, counts.completed, counts.failed)
+        line = f"{timefmt.exact(now)}  {one_line(batch.id)}  {one_line(batch.status)}  {text}"
+        _shared.write(line.rstrip() + "\n")
+
+    def _verdict(self) -> int:
+        bad = [
+            b
+            for b in (self.latest[i] for i in self.ids)
+            if b.status != "completed" or b.request_counts.failed
+        ]
+        for batch in bad:
+            reason = (
+                f"{batch.request_counts.failed} failed requests"
+                if batch.status == "completed"
+                else batch.status
+            )
+            _shared.error(f"{batch.id}: {reason}")
+        return _shared.EXIT_FAILURE if bad else _shared.EXIT_OK

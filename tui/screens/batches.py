@@ -246,7 +246,7 @@ class BatchesScreen(Screen[None]):
     def _summary(self) -> str:
         table = self.table
         total = len(table.batches)
-        parts = [f"{total} batches", self.deck.profile.host()]
+        parts = [f"{total} batches"]
         active = sum(1 for b in table.batches.values() if not b.is_final)
         if active:
             parts.append(f"{active} active")

@@ -161,8 +161,12 @@ class ResultRow:
     def preview(self) -> str:
         """One line of the answer (or error message), at most PREVIEW_CHARS."""
         snippet = self.snippet
-        text = _json_prefix(snippet) if isinstance(snippet, bytes) else snippet
-        return _preview(text)
+        if isinstance(snippet, bytes):
+            text = _json_prefix(snippet)
+            if not _closed(snippet):  # only the start of a longer answer was kept
+                return _preview(text + " …")
+            return _preview(text)
+        return _preview(snippet)
 
     @property
     def label(self) -> str:
@@ -1187,7 +1191,7 @@ def describe_response(result: Any, *, vector_preview: int = 8) -> ResponseView:
     if "choices" in body or "output" in body:
         return ResponseView(f"ok · {body.get('model') or ''} · {tokens}", markdown=info.answer)
     if isinstance(data, list):  # images
-        lines = []
+        lines = [info.answer]
         for n, item in enumerate(data):
             if not isinstance(item, dict):
                 continue

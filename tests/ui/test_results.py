@@ -1,0 +1,217 @@
+"""The results screen: rows while indexing, filters, detail, JSON, literal text, offline.
+
+Most tests open a local copy (manifest + files in the data dir, as a download leaves
+them) with the app pointed at a closed port: the screen must not need the server.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, Markdown, Static
+
+from tests.api.conftest import API_KEY, FAST, chat_lines, jsonl
+from tests.unit.test_results import answered, expired, request
+from tui.app import BatchDeckApp, make_app
+from tui.core.client import BatchClient
+from tui.core.config import Config, Profile
+from tui.core.models import Batch
+from tui.core.registry import Registry
+from tui.core.results import MANIFEST, Outcome, results_dir
+from tui.localapi.clock import ManualClock
+from tui.localapi.server import LocalServer
+from tui.screens.results import ResultsScreen
+from tui.widgets.result_detail import ResultDetail
+from tui.widgets.results_list import ResultsList
+
+KEY_ENV = "BATCHDECK_TEST_KEY"
+BATCH = "batch_results_ui"
+HOSTILE = "[bold red]x[/] [@click=app.quit]q[/] \x1b[2J"
+
+
+def local_copy(batch_id: str = BATCH, count: int = 12) -> None:
+    """A downloaded batch: answers, a 500, an expiry, a missing line, a bad line."""
+    reqs = [request(f"req-{i:02d}", f"Question {i} about parcels") for i in range(count)]
+    reqs[1] = request("req-01", f"Summarise {HOSTILE} **now**")
+    reqs[2] = request("req-02", "Broken [fail:500]")
+    outs: list[Any] = [answered(r) for i, r in enumerate(reqs) if i not in (2, 3, 4)]
+    outs.insert(2, '{"custom_id": "req-04", "respo')
+    errs = [answered(reqs[2]), expired("req-03")]
+    folder = results_dir(batch_id)
+    folder.mkdir(parents=True)
+    files = {}
+    for kind, lines in (("input", reqs), ("output", outs), ("error", errs)):
+        path = folder / f"{kind}.jsonl"
+        path.write_bytes(jsonl(lines))
+        files[kind] = {"id": f"file-{kind}", "path": str(path), "bytes": path.stat().st_size}
+    batch = Batch(
+        id=batch_id,
+        status="completed",
+        endpoint="/v1/chat/completions",
+        input_file_id="file-input",
+        created_at=1_700_000_000,
+        output_file_id="file-output",
+        error_file_id="file-error",
+    )
+    (folder / MANIFEST).write_text(json.dumps({"batch": batch.to_dict(), "files": files}))
+
+
+def offline_app(monkeypatch: pytest.MonkeyPatch) -> BatchDeckApp:
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    profile = Profile("test", base_url="http://127.0.0.1:9/v1", api_key_env=KEY_ENV)
+    config = Config(profiles={"test": profile}, default_profile="test")
+    return make_app(config, BatchClient.for_profile(profile), Registry(), profile=profile)
+
+
+async def open_results(pilot: Pilot[Any], batch_id: str = BATCH) -> ResultsScreen:
+    app = pilot.app
+    assert isinstance(app, BatchDeckApp)
+    app.open_results(batch_id)
+    for _ in range(200):
+        await pilot.pause(0.01)
+        screen = app.screen
+        if isinstance(screen, ResultsScreen) and screen.index is not None and screen.index.done:
+            await pilot.pause()
+            return screen
+    raise AssertionError(f"results never opened: {status_of(app.screen)}")
+
+
+def status_of(screen: Any) -> str:
+    return str(screen.query_one("#results-status", Static).render())
+
+
+def shown_ids(screen: ResultsScreen) -> list[str]:
+    return [row.custom_id for row in screen.query_one(ResultsList).rows]
+
+
+async def test_rows_filters_and_detail(monkeypatch: pytest.MonkeyPatch) -> None:
+    local_copy()
+    app = offline_app(monkeypatch)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_results(pilot)
+        listing = screen.query_one(ResultsList)
+        assert shown_ids(screen)[:5] == ["req-00", "req-01", "req-02", "req-03", "req-04"]
+        assert [row.label for row in listing.rows[:5]] == [
+            "ok",
+            "ok",
+            "HTTP 500",
+            "batch_expired",
+            "missing",
+        ]
+        assert listing.rows[-1].outcome is Outcome.INVALID  # the broken line, at the end
+        assert "13 rows" in status_of(screen) and "1 invalid line" in status_of(screen)
+
+        await pilot.press("o")  # failed (any)
+        assert shown_ids(screen) == ["req-02", "req-03"]
+        await pilot.press("o", "o")  # only ok... then only HTTP error
+        assert shown_ids(screen) == ["req-02"]
+        for _ in range(4):  # request error, missing, invalid line, and round to all
+            await pilot.press("o")
+        assert len(shown_ids(screen)) == 13
+
+        await pilot.press("i")
+        await pilot.press(*"req-1")
+        assert shown_ids(screen) == ["req-10", "req-11"]
+        screen.query_one("#results-id", Input).value = ""
+        await pilot.press("escape")  # back to the list
+        assert screen.focused is listing
+
+        await pilot.press("home", "down", "enter")
+        detail = screen.query_one(ResultDetail)
+        assert detail.display
+        request_text = str(detail.query_one("#detail-request-text", Static).render())
+        assert "Summarise [bold red]x[/] [@click=app.quit]q[/] \\x1b[2J **now**" in request_text
+        markdown = detail.query_one(Markdown)
+        assert markdown.display and "[bold red]x[/]" in markdown.source
+        assert "\x1b" not in markdown.source
+
+        await pilot.press("down")  # the detail follows the cursor: the 500
+        title = str(detail.query_one("#detail-response-title", Static).render())
+        assert title.startswith("HTTP 500") and "error file line 1" in title
+        await pilot.press("j")
+        whole = str(detail.query_one("#detail-response-text", Static).render())
+        assert '"status_code": 500' in whole
+        await pilot.press("j", "down", "down")  # missing: says so
+        title = str(detail.query_one("#detail-response-title", Static).render())
+        assert "no result line" in title
+        await pilot.press("escape")
+        assert not detail.display
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ResultsScreen)
+        assert app.is_running
+
+
+async def test_text_search_and_export(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    local_copy()
+    app = offline_app(monkeypatch)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_results(pilot)
+        await pilot.press("slash")
+        await pilot.press(*"question 7", "enter")
+        for _ in range(100):
+            await pilot.pause(0.01)
+            if shown_ids(screen) == ["req-07"]:
+                break
+        assert shown_ids(screen) == ["req-07"]
+        screen.query_one("#results-search", Input).value = ""
+        await pilot.pause()
+        assert len(shown_ids(screen)) == 13
+
+        await pilot.press("x")
+        dialog = app.screen
+        target = tmp_path / "out.jsonl"
+        dialog.query_one("#export-path", Input).value = str(target)
+        await pilot.click("#export-ok")
+        for _ in range(100):
+            await pilot.pause(0.01)
+            if target.exists():
+                break
+        lines = [json.loads(x) for x in target.read_text().splitlines()]
+        assert len(lines) == 13 and lines[0]["request.body.model"] == "gpt-4o-mini"
+
+
+async def test_not_ready_batch_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with LocalServer(
+        tmp_path / "server", api_key=API_KEY, clock=ManualClock(), timing=FAST, durable=False
+    ) as server:
+        import openai
+
+        sdk = openai.OpenAI(base_url=server.base_url, api_key=API_KEY)
+        file_id = sdk.files.create(file=("in.jsonl", jsonl(chat_lines(2))), purpose="batch").id
+        batch = sdk.batches.create(
+            input_file_id=file_id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        monkeypatch.setenv(KEY_ENV, API_KEY)
+        profile = Profile("test", base_url=server.base_url, api_key_env=KEY_ENV)
+        config = Config(profiles={"test": profile}, default_profile="test")
+        app = make_app(config, BatchClient.for_profile(profile), Registry(), profile=profile)
+        async with app.run_test(size=(120, 36)) as pilot:
+            app.open_results(batch.id)
+            for _ in range(200):
+                await pilot.pause(0.01)
+                if "not ready yet" in status_of(app.screen):
+                    break
+            assert "is validating: its results are not ready yet" in status_of(app.screen)
+            assert app.is_running
+
+
+def snapshot_run(size: tuple[int, int]) -> Any:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await open_results(pilot)
+        await pilot.press("down", "enter")
+        await pilot.pause(0.1)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)])
+def test_snapshot(
+    size: tuple[int, int], snap_compare: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local_copy()
+    app = offline_app(monkeypatch)
+    assert snap_compare(app, terminal_size=size, run_before=snapshot_run(size))

@@ -306,6 +306,7 @@ class BatchDetailScreen(Screen[None]):
         self._transferring = False
         self._live = False  # True once the server answered this screen
         self._errors_first = False
+        self.retrieves = 0  # how many times this screen asked the server (tests watch it)
 
     @property
     def deck(self) -> BatchDeckApp:
@@ -413,7 +414,7 @@ class BatchDetailScreen(Screen[None]):
 
     def _poll(self) -> None:
         self._poll_timer = None
-        if not self.is_current:  # a modal or another screen is on top: wait
+        if not self.is_active:  # a modal or another screen is on top: wait
             self._schedule(POLL_SECONDS)
             return
         self.refresh_batch()
@@ -424,6 +425,7 @@ class BatchDetailScreen(Screen[None]):
         if self._poll_timer is not None:
             self._poll_timer.stop()
             self._poll_timer = None
+        self.retrieves += 1
         try:
             batch = await self.deck.client.retrieve_batch(self.batch_id)
         except errors.ApiError as exc:

@@ -296,6 +296,11 @@ class FilesScreen(Screen[None]):
             self.app.copy_to_clipboard(info.id)
             self.notify(f"Copied {one_line(info.id)}", markup=False)
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row (the table takes the key first): the batch using the file."""
+        event.stop()
+        self.action_open_batch()
+
     def action_open_batch(self) -> None:
         info = self.selected()
         if info is None:

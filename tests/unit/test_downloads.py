@@ -1,0 +1,108 @@
+"""Safe local names for server-supplied file names, download places, and input lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tui.core import paths
+from tui.core.downloads import (
+    batch_downloads_dir,
+    batch_file_target,
+    input_cache_path,
+    inside,
+    job_for_batch,
+    read_lines,
+    record_download,
+    safe_name,
+)
+from tui.core.models import Batch
+from tui.core.registry import Job, Registry
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../../.bashrc", "bashrc"),
+        ("..\\..\\evil.jsonl", "evil.jsonl"),
+        ("/etc/passwd", "passwd"),
+        ("batch_abc_output.jsonl", "batch_abc_output.jsonl"),
+        ("..", "fallback"),
+        ("", "fallback"),
+        ("...", "fallback"),
+        ("a/b/", "fallback"),
+        ("[bold red]x[/]\x1b[2J.jsonl", "2J.jsonl"),
+        ("[b]x\x1b]0;t\x07.jsonl", "b_x_0_t_.jsonl"),
+        ("naïve résumé.jsonl", "na_ve_r_sum_.jsonl"),
+        ("-rf", "-rf"),
+    ],
+)
+def test_safe_name(name: str, expected: str) -> None:
+    assert safe_name(name, "fallback") == expected
+
+
+def test_safe_name_keeps_the_suffix_of_long_names() -> None:
+    name = safe_name("x" * 500 + ".jsonl")
+    assert len(name) <= 120
+    assert name.endswith(".jsonl")
+
+
+def test_hostile_name_lands_inside_the_chosen_directory(tmp_path: Path) -> None:
+    chosen = tmp_path / "downloads"
+    target = inside(chosen, "../../.bashrc", "file-1.jsonl")
+    assert target == chosen / "bashrc"
+    assert target.resolve().parent == chosen.resolve()
+
+
+def test_default_places_follow_the_data_dir() -> None:
+    assert batch_downloads_dir("batch_1") == paths.downloads_dir() / "batch_1"
+    assert batch_downloads_dir("../x") == paths.downloads_dir() / "x"
+    assert input_cache_path("file-1").parent == paths.data_dir() / "inputs"
+
+
+def test_two_kinds_with_one_name_get_distinct_paths() -> None:
+    first = batch_file_target("batch_1", "input", "same.jsonl", "file-a", {})
+    second = batch_file_target("batch_1", "output", "same.jsonl", "file-b", {"input": str(first)})
+    assert first.name == "same.jsonl"
+    assert second.name == "same.file-b.jsonl"
+    again = batch_file_target("batch_1", "input", "same.jsonl", "file-a", {"input": str(first)})
+    assert again == first  # downloading the same kind again replaces it
+
+
+BATCH = Batch(
+    id="batch_1", status="completed", endpoint="/v1/embeddings", input_file_id="f", created_at=1
+)
+
+
+def test_record_download_creates_a_job_once_and_keeps_other_downloads(tmp_path: Path) -> None:
+    registry = Registry(durable=False)
+    record_download(registry, BATCH, "output", tmp_path / "out.jsonl", profile="p")
+    job = record_download(registry, BATCH, "error", tmp_path / "err.jsonl", profile="p")
+    assert job.job_id == "batch_1"
+    assert job.profile == "p"
+    assert job.downloads == {
+        "output": str(tmp_path / "out.jsonl"),
+        "error": str(tmp_path / "err.jsonl"),
+    }
+    assert len(Registry(durable=False).load()) == 1
+
+
+def test_job_for_batch_uses_the_existing_job() -> None:
+    registry = Registry(durable=False)
+    registry.add(Job(job_id="mine", batch_id="batch_1", description="kept"))
+    job = job_for_batch(registry, BATCH)
+    assert (job.job_id, job.description) == ("mine", "kept")
+
+
+def test_read_lines_streams_only_wanted_lines_and_cuts_long_ones(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"one\n" + b"x" * 100_000 + b"\nthree\r\n\xff\xfe bad utf8\nfive")
+    lines = read_lines(path, {1, 2, 3, 4, 5, 9}, limit=50)
+    assert lines[1] == "one"
+    assert len(lines[2]) == 50 and lines[2].endswith("…")
+    assert lines[3] == "three"
+    assert lines[4].endswith(" bad utf8")
+    assert lines[5] == "five"
+    assert 9 not in lines
+    assert read_lines(path, []) == {}

@@ -1,0 +1,50 @@
+"""EstimateView: requests, input tokens, the worst-case output and the cost of a batch."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.core.pricing import format_usd
+from tui.core.text import one_line
+from tui.core.tokens import Estimate
+
+
+def estimate_text(estimate: Estimate) -> Text:
+    """The estimate as literal text (the model name comes from the file)."""
+    text = Text()
+    text.append("Estimate ", style="bold")
+    text.append(f"({estimate.encoding} tokenizer; chat overhead estimated)\n", style="dim")
+    text.append(f"  requests       {estimate.requests:>14,}\n")
+    text.append(f"  input tokens   {estimate.input_tokens:>14,}\n")
+    text.append(f"  output tokens  {'≤ ' + format(estimate.output_tokens_max, ','):>14}")
+    if estimate.unbounded:
+        text.append(f"  + {estimate.unbounded:,} with no max tokens (unbounded)", style="yellow")
+    text.append("\n")
+    cost, floor = estimate.cost, estimate.input_cost
+    if cost is None or floor is None:
+        text.append("  cost           no price for ", style="yellow")
+        text.append(one_line(estimate.model or "?", 40), style="yellow")
+        text.append(" (set one in prices.toml)\n", style="yellow")
+        return text
+    text.append("  cost, Batch    ")
+    text.append(f"{format_usd(floor.batch)} – {format_usd(cost.batch)}", style="bold green")
+    text.append("  (input only – every output at its limit)\n", style="dim")
+    text.append("  cost, standard ")
+    text.append(f"{format_usd(floor.standard)} – {format_usd(cost.standard)}")
+    text.append("  (the same requests without the Batch discount)\n", style="dim")
+    return text
+
+
+class EstimateView(Static):
+    """Shows one :class:`~tui.core.tokens.Estimate` (or a hint before there is one)."""
+
+    DEFAULT_CSS = """
+    EstimateView { height: auto; padding: 0 1; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("No estimate yet.", id=id)
+
+    def show(self, estimate: Estimate | None) -> None:
+        self.update(estimate_text(estimate) if estimate is not None else "No estimate yet.")

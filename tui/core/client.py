@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -74,6 +75,7 @@ class ProgressReader:
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
     """Turn SDK and transport exceptions into :mod:`tui.core.errors`."""
+    import httpx2
     import openai
 
     try:
@@ -87,6 +89,28 @@ def translate_errors() -> Iterator[None]:
         raise errors.NetworkError(f"Cannot reach the server: {cause}") from exc
     except openai.OpenAIError as exc:
         raise errors.ApiError(str(exc)) from exc
+    except (httpx2.TransportError, httpx2.StreamError) as exc:  # mid-body, outside the SDK
+        raise errors.NetworkError(f"The connection broke: {exc}") from exc
+
+
+def _build(raw: Any, factory: Callable[[dict[str, Any]], T], what: str) -> T:
+    """A core model from one decoded API object; anything off-schema is a ServerError."""
+    try:
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
+            raise ValueError("no id")
+        return factory(raw)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise errors.ServerError(
+            f"The server's answer to {what} is not a valid API object ({exc})."
+        ) from exc
+
+
+def _parse(content: bytes, factory: Callable[[dict[str, Any]], T], what: str) -> T:
+    try:
+        raw = _decode.decode(content)
+    except msgspec.DecodeError as exc:
+        raise errors.ServerError(f"The server's answer to {what} is not JSON.") from exc
+    return _build(raw, factory, what)
 
 
 def _server_message(exc: Any) -> tuple[str, str | None]:
@@ -163,21 +187,11 @@ class BatchClient:
 
     # -- batches -------------------------------------------------------------------
 
-    async def iter_batch_pages(
+    def iter_batch_pages(
         self, *, page_size: int = BATCH_PAGE_LIMIT, after: str | None = None
     ) -> AsyncIterator[list[Batch]]:
         """Every batch of the account, newest first, one page at a time."""
-        while True:
-            query: dict[str, Any] = {"limit": page_size}
-            if after:
-                query["after"] = after
-            page = await self._get_list("/batches", query)
-            items = [Batch.from_dict(raw) for raw in page.get("data") or ()]
-            if items:
-                yield items
-            if not page.get("has_more") or not items:
-                return
-            after = page.get("last_id") or items[-1].id
+        return self._iter_pages("/batches", {"limit": page_size}, Batch.from_dict, after)
 
     async def list_batches(self, *, limit: int | None = None) -> list[Batch]:
         """All batches (or the newest ``limit``) as one list."""
@@ -191,7 +205,7 @@ class BatchClient:
     async def retrieve_batch(self, batch_id: str) -> Batch:
         with translate_errors():
             raw = await self._client.batches.with_raw_response.retrieve(batch_id)
-        return Batch.from_dict(_decode.decode(raw.content))
+        return _parse(raw.content, Batch.from_dict, f"retrieve {batch_id}")
 
     async def create_batch(
         self,
@@ -223,33 +237,23 @@ class BatchClient:
                 metadata=dict(metadata) if metadata else None,
                 **extra,
             )
-        return Batch.from_dict(_decode.decode(raw.content))
+        return _parse(raw.content, Batch.from_dict, "create batch")
 
     async def cancel_batch(self, batch_id: str) -> Batch:
         with translate_errors():
             raw = await self._client.batches.with_raw_response.cancel(batch_id)
-        return Batch.from_dict(_decode.decode(raw.content))
+        return _parse(raw.content, Batch.from_dict, f"cancel {batch_id}")
 
     # -- files ---------------------------------------------------------------------
 
-    async def iter_file_pages(
+    def iter_file_pages(
         self, *, purpose: str | None = None, page_size: int = FILE_PAGE_LIMIT
     ) -> AsyncIterator[list[FileInfo]]:
         """Every file of the account, newest first, one page at a time."""
-        after: str | None = None
-        while True:
-            query: dict[str, Any] = {"limit": page_size, "order": "desc"}
-            if purpose:
-                query["purpose"] = purpose
-            if after:
-                query["after"] = after
-            page = await self._get_list("/files", query)
-            items = [FileInfo.from_dict(raw) for raw in page.get("data") or ()]
-            if items:
-                yield items
-            if not page.get("has_more") or not items:
-                return
-            after = page.get("last_id") or items[-1].id
+        query: dict[str, Any] = {"limit": page_size, "order": "desc"}
+        if purpose:
+            query["purpose"] = purpose
+        return self._iter_pages("/files", query, FileInfo.from_dict, None)
 
     async def list_files(self, *, purpose: str | None = None) -> list[FileInfo]:
         out: list[FileInfo] = []
@@ -260,7 +264,7 @@ class BatchClient:
     async def retrieve_file(self, file_id: str) -> FileInfo:
         with translate_errors():
             raw = await self._client.files.with_raw_response.retrieve(file_id)
-        return FileInfo.from_dict(_decode.decode(raw.content))
+        return _parse(raw.content, FileInfo.from_dict, f"retrieve {file_id}")
 
     async def upload_file(
         self,
@@ -279,7 +283,7 @@ class BatchClient:
                 file=(filename or path.name, reader, "application/jsonl"),  # type: ignore[arg-type]
                 purpose=purpose,  # type: ignore[arg-type]
             )
-        return FileInfo.from_dict(_decode.decode(raw.content))
+        return _parse(raw.content, FileInfo.from_dict, "upload")
 
     async def download_file(
         self,
@@ -297,19 +301,29 @@ class BatchClient:
         destination = Path(destination)
         with translate_errors():
             async with self._client.files.with_streaming_response.content(file_id) as response:
+                wire = response.http_response
                 length = response.headers.get("content-length")
-                total = int(length) if length and length.isdigit() else expected_size
+                wire_total = int(length) if length and length.isdigit() else None
                 done = 0
-                with atomic_file(destination) as out:
+                with atomic_file(destination, sync=False) as out:
                     async for chunk in response.iter_bytes(1 << 20):
-                        out.write(chunk)
+                        await asyncio.to_thread(out.write, chunk)  # never block the loop
                         done += len(chunk)
                         if progress is not None:
-                            progress(done, total)
-                    if total is not None and done != total:
+                            if wire_total is not None:  # compressed or not, count wire bytes
+                                progress(wire.num_bytes_downloaded, wire_total)
+                            else:
+                                progress(done, expected_size)
+                    if wire_total is not None and wire.num_bytes_downloaded != wire_total:
                         raise errors.NetworkError(
-                            f"Download of {file_id} stopped at {done} of {total} bytes."
+                            f"Download of {file_id} stopped at {wire.num_bytes_downloaded} "
+                            f"of {wire_total} bytes."
                         )
+                    if expected_size is not None and done != expected_size:
+                        raise errors.ServerError(
+                            f"Download of {file_id} has {done} bytes; the file has {expected_size}."
+                        )
+                    await asyncio.to_thread(_flush_and_sync, out)
         return destination
 
     async def iter_file_content(self, file_id: str) -> AsyncIterator[bytes]:
@@ -323,9 +337,27 @@ class BatchClient:
     async def delete_file(self, file_id: str) -> bool:
         with translate_errors():
             raw = await self._client.files.with_raw_response.delete(file_id)
-        return bool(_decode.decode(raw.content).get("deleted"))
+        return _parse(raw.content, lambda r: bool(r.get("deleted")), f"delete {file_id}")
 
     # -- internals -----------------------------------------------------------------
+
+    async def _iter_pages(
+        self,
+        path: str,
+        query: dict[str, Any],
+        factory: Callable[[dict[str, Any]], T],
+        after: str | None,
+    ) -> AsyncIterator[list[T]]:
+        """A cursor-paginated list, one page at a time; nothing is fetched ahead."""
+        while True:
+            page = await self._get_list(path, {**query, "after": after} if after else query)
+            items = [_build(raw, factory, f"list {path}") for raw in page.get("data") or ()]
+            if items:
+                yield items
+            last = page.get("last_id") or (getattr(items[-1], "id", None) if items else None)
+            if not page.get("has_more") or not items or not last:
+                return
+            after = str(last)
 
     async def _get_list(self, path: str, query: dict[str, Any]) -> dict[str, Any]:
         """GET a list endpoint through the SDK (auth, retries) and decode it raw."""
@@ -335,7 +367,15 @@ class BatchClient:
             response = await self._client.get(
                 path, cast_to=httpx2.Response, options={"params": query}
             )
-        page = _decode.decode(response.content)
+        try:
+            page = _decode.decode(response.content)
+        except msgspec.DecodeError as exc:
+            raise errors.ServerError(f"The server's answer to list {path} is not JSON.") from exc
         if not isinstance(page, dict):
-            raise errors.ServerError(f"The server answered {path} with something not a list.")
+            raise errors.ServerError(f"The server answered list {path} with something not a list.")
         return page
+
+
+def _flush_and_sync(handle: IO[bytes]) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())

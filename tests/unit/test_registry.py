@@ -507,6 +507,22 @@ def test_rewrite_within_the_same_mtime_tick_is_seen(
     assert parsed == ["job_1.toml"]
 
 
+def test_record_arriving_from_outside_is_seen_after_a_change_of_ours(
+    reg: Registry, root: Path
+) -> None:
+    reg.add(Job(job_id="job_a"))
+    assert set(reg.load()) == {"job_a"}
+    # A record arrives without the registry (restored from a backup, moved back from
+    # corrupt/, synced in): the change token stays, only the directory changes. Its
+    # mtime is set apart so that a coarse clock tick cannot hide the change.
+    (root / "job_b.toml").write_bytes(tomli_w.dumps({"version": 1, "job_id": "job_b"}).encode())
+    os.utime(root, ns=(1_000_000_000, 1_000_000_000))
+    reg.update("job_a", description="ours")  # then this process changes something
+    assert set(reg.load()) == {"job_a", "job_b"}
+    reg.save_cache()
+    assert set(Registry(root).load()) == {"job_a", "job_b"}  # and a fresh process
+
+
 def test_record_edited_in_place_is_seen_by_verify(reg: Registry, root: Path) -> None:
     reg.add(Job(job_id="job_1", description="aaaa"))
     registry = Registry(root)

@@ -813,8 +813,12 @@ class Registry:
     def _changing(self, fd: int, *, bump: bool = True) -> Iterator[None]:
         """Around a change to the directory (lock held): first write a new change
         token (so no cache describes the new state by mistake, even after a crash),
-        then keep memory's tag current if memory was current before."""
+        then keep memory's tag current if memory was current before: if memory's tag
+        is the token *and* the directory stamp from before the change. (A record that
+        arrived without a change token, e.g. restored from a backup, changed only the
+        stamp; memory does not hold it, and must not be taken as current.)"""
         old = _read_token(fd)
+        before = (old, _dir_stamp(self.root))
         new = old
         if bump:
             new = os.urandom(_TOKEN_BYTES)
@@ -825,7 +829,7 @@ class Registry:
         try:
             yield
         finally:
-            current = self._tag is not None and self._tag[0] == old
+            current = self._tag == before
             self._tag = (new, _dir_stamp(self.root)) if current else None
             self._dirty = True
 

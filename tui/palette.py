@@ -104,6 +104,9 @@ def deck_commands(app: BatchDeckApp, screen: Screen[Any]) -> Iterable[SystemComm
         "Toggle bell", "Ring the terminal bell when a batch finishes", app.action_toggle_bell
     )
     yield SystemCommand("Help", "The keys that apply now", app.action_help)
+    screen_commands = getattr(screen, "palette_commands", None)
+    if callable(screen_commands):  # a screen's own actions (e.g. the results screen)
+        yield from screen_commands()
 
 
 def _set_status(screen: BatchesScreen, *, status: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Markdown, Static
+from textual.widgets import Input, Markdown, Select, Static
 
 from tests.api.conftest import API_KEY, FAST, chat_lines, jsonl
 from tests.unit.test_results import answered, expired, request
@@ -160,6 +160,17 @@ async def test_text_search_and_export(monkeypatch: pytest.MonkeyPatch, tmp_path:
         screen.query_one("#results-search", Input).value = ""
         await pilot.pause()
         assert len(shown_ids(screen)) == 13
+
+        titles = [command.title for command in app.get_system_commands(screen)]
+        assert "Results: export" in titles and "Results: only missing" in titles
+        only_missing = next(
+            c for c in app.get_system_commands(screen) if c.title == "Results: only missing"
+        )
+        only_missing.callback()
+        await pilot.pause()
+        assert shown_ids(screen) == ["req-04"]
+        screen.query_one("#results-outcome", Select).value = "all"
+        await pilot.pause()
 
         await pilot.press("x")
         dialog = app.screen

@@ -9,12 +9,14 @@ list is virtual (:class:`~tui.widgets.results_list.ResultsList`), so filtering
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
@@ -96,6 +98,34 @@ class ResultsScreen(Screen[None]):
 
         assert isinstance(self.app, BatchDeckApp)
         return self.app
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        """This screen's actions for the command palette (see tui.palette)."""
+        yield SystemCommand(
+            "Results: search", "Search requests and answers", self.action_focus_search
+        )
+        yield SystemCommand(
+            "Results: filter by custom_id", "Type part of an id", self.action_focus_id
+        )
+        for label, value in OUTCOME_FILTERS:
+            yield SystemCommand(
+                f"Results: {label.lower()}", "Filter by outcome", partial(self._set_outcome, value)
+            )
+        yield SystemCommand(
+            "Results: toggle JSON", "The whole request and result lines", self.action_toggle_json
+        )
+        yield SystemCommand(
+            "Results: export", "Write the rows to .csv or .jsonl", self.action_export
+        )
+        yield SystemCommand(
+            "Results: retry failed",
+            "Submit the failed, expired and missing requests again",
+            self.action_retry,
+        )
+        yield SystemCommand("Results: reload", "Open again (with new retries)", self.action_reload)
+
+    def _set_outcome(self, value: str) -> None:
+        self.query_one("#results-outcome", Select).value = value
 
     def compose(self) -> ComposeResult:
         yield Header()

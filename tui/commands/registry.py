@@ -112,7 +112,7 @@ def _tag(args: argparse.Namespace) -> int:
 
     def change(current: Job) -> Job:
         kept = [tag for tag in current.tags if tag not in remove]
-        return replace(current, tags=tuple(kept + [t for t in add if t not in kept]))
+        return replace(current, tags=tuple(dict.fromkeys(kept + add)))
 
     changed = registry.modify(job.job_id, change)
     _shared.write(",".join(changed.tags) + "\n")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.conftest import API_KEY, chat_lines, jsonl
+from tui.core import journal as journal_module
 from tui.core.client import BatchClient
 from tui.core.config import Profile
 from tui.core.journal import (
@@ -157,9 +158,10 @@ async def test_lost_create_answer_makes_no_duplicate(
     await client.close()
 
 
-async def test_create_refused_twice_then_accepted(
-    server: LocalServer, profile: Profile, input_file: Path
+async def test_create_failing_twice_then_accepted(
+    server: LocalServer, profile: Profile, input_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(journal_module, "LOOKUP_WAITS", (0.01,))
     server.faults.add("500", method="POST", path="/v1/batches", times=2, retry_after=0.01)
     client = BatchClient.for_profile(profile)
     job = await Journal(Registry(), client, profile).submit(input_file, "/v1/chat/completions")
@@ -204,4 +206,62 @@ async def test_bad_metadata_sends_nothing(profile: Profile, input_file: Path) ->
         )
     assert Registry().load() == {}
     assert await client.list_files() == []
+    await client.close()
+
+
+async def test_create_committed_after_the_client_gave_up_is_found(
+    server: LocalServer, profile: Profile, input_file: Path
+) -> None:
+    # The server takes 0.3 s before it creates the batch; the client waits only 0.1 s.
+    server.faults.add("latency", method="POST", path="/v1/batches", delay=0.3, times=1)
+    client = BatchClient.for_profile(profile)
+    client._client = client._client.with_options(timeout=0.1)
+    job = await Journal(Registry(), client, profile).submit(input_file, "/v1/chat/completions")
+    assert await batches_with_token(client) == {job.job_id: [job.batch_id]}
+    await client.close()
+
+
+async def test_refused_create_is_settled_as_abandoned(profile: Profile, input_file: Path) -> None:
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            "before_create",
+            profile.resolved_base_url(),
+            str(input_file),
+        ],
+        env=dict(os.environ),
+        capture_output=True,
+        timeout=60,
+    )
+    assert child.returncode == 9
+    client = BatchClient.for_profile(profile)
+    for info in await client.list_files():  # the upload is gone before the create
+        await client.delete_file(info.id)
+    journal = Journal(Registry(), client, profile)
+    (settled,) = await journal.reconcile()
+    assert settled.outcome == "abandoned"
+    (job,) = Registry().load().values()
+    assert job.submission and job.submission["state"] == "abandoned"
+    assert "refused" in job.submission["note"]
+    assert await journal.reconcile() == []  # settled for good
+    assert await batches_with_token(client) == {}
+    await client.close()
+
+
+async def test_unknown_endpoint_sends_nothing(profile: Profile, input_file: Path) -> None:
+    client = BatchClient.for_profile(profile)
+    with pytest.raises(SubmitError, match="not a batch endpoint"):
+        await Journal(Registry(), client, profile).submit(input_file, "/v1/nope")
+    assert Registry().load() == {}
+    assert await client.list_files() == []
+    await client.close()
+
+
+async def test_no_lock_files_left_behind(profile: Profile, input_file: Path) -> None:
+    client = BatchClient.for_profile(profile)
+    registry = Registry()
+    await Journal(registry, client, profile).submit(input_file, "/v1/chat/completions")
+    assert list((registry.root / ".submitting").iterdir()) == []
     await client.close()

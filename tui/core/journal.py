@@ -29,10 +29,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from tui.core import errors
+from tui.core import errors, paths
 from tui.core.client import BatchClient, Progress
 from tui.core.config import Profile
-from tui.core.models import Batch, FileInfo
+from tui.core.models import BATCH_ENDPOINTS, Batch, FileInfo
 from tui.core.registry import Job, Registry
 
 TOKEN_KEY = "batchdeck_token"
@@ -42,6 +42,8 @@ MAX_METADATA_VALUE = 512
 UNSETTLED = ("intent", "uploaded", "creating")
 CLOCK_SKEW = 600  # seconds of slack when searching for a batch by creation time
 CREATE_ATTEMPTS = 5
+LOOKUP_WAITS = (0.5, 1.0, 2.0)  # after an unclear create failure, look for the batch again
+MAX_RETRY_WAIT = 30.0
 
 
 class SubmitError(Exception):
@@ -60,7 +62,8 @@ class Settled:
 
 def _retry_delay(exc: Exception, attempt: int) -> float:
     after = getattr(exc, "retry_after", None)
-    return float(after) if after is not None else min(0.5 * 2**attempt, 8.0)
+    wait = float(after) if after is not None else 0.5 * 2**attempt
+    return min(wait, MAX_RETRY_WAIT)
 
 
 def new_token() -> str:
@@ -102,17 +105,28 @@ def upload_name(token: str, path: Path) -> str:
 def _hold(lock_path: Path, *, wait: bool) -> Iterator[bool]:
     """Hold an exclusive lock on ``lock_path``; yields False if ``wait`` is off and
     another process holds it. The lock dies with its process, so a crashed submit
-    never blocks the reconcile that settles it."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
+    never blocks the reconcile that settles it. The holder removes the file when
+    done; a process that locked a file just removed tries again on the new one."""
+    paths.ensure_private_dir(lock_path.parent)
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
+            os.close(fd)
             yield False
             return
+        try:
+            current = os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(fd).st_ino:
+            break
+        os.close(fd)  # removed or replaced while we waited: lock the current file
+    try:
         yield True
     finally:
+        lock_path.unlink(missing_ok=True)
         os.close(fd)
 
 
@@ -144,6 +158,10 @@ class Journal:
         """Upload ``path`` and create its batch; the registry knows each step first."""
         path = Path(path).resolve()
         clean = check_metadata(metadata or {})
+        if endpoint not in BATCH_ENDPOINTS:
+            raise SubmitError(
+                f"endpoint {endpoint!r} is not a batch endpoint ({', '.join(BATCH_ENDPOINTS)})"
+            )
         if not path.is_file():
             raise SubmitError(f"{path}: no such file")
         token = new_token()
@@ -180,10 +198,19 @@ class Journal:
         return self.registry.root / ".submitting" / f"{token}.lock"
 
     async def _create(self, token: str) -> Job:
-        """Create the batch once; after an unclear failure look for it by its token
-        before trying again, so a lost answer never makes a second batch."""
+        """Create the batch, sent once per attempt.
+
+        A refusal (400, 404) settles the submit as abandoned: nothing was created.
+        A rate limit is retried after its wait. An unclear failure (connection lost,
+        timeout, 5xx) may hide a batch the server did make, so the batch is looked
+        for by its token, a few times over a few seconds, before the create is sent
+        again. A server that commits a create later than that can still end up with
+        two batches; both carry the token, and the journal records the first found.
+        """
         sub = _sub(self._advance(token, "creating"))
+        since = int(sub["started_at"]) - CLOCK_SKEW
         for attempt in range(CREATE_ATTEMPTS):
+            last = attempt == CREATE_ATTEMPTS - 1
             try:
                 batch = await self.client.create_batch(
                     sub["input_file_id"],
@@ -192,16 +219,31 @@ class Journal:
                     output_expires_after=sub.get("output_expires_after"),
                     retry=False,
                 )
-            except (errors.NetworkError, errors.ServerError, errors.RateLimitedError) as exc:
-                found = await self._batches_with_tokens(since=int(sub["started_at"]) - CLOCK_SKEW)
-                if token in found:
-                    return self._created(token, found[token])
-                if attempt == CREATE_ATTEMPTS - 1:
+            except (errors.RequestError, errors.NotFoundError, errors.AuthError) as exc:
+                if not isinstance(exc, errors.AuthError):
+                    self._advance(token, "abandoned", note=f"refused: {exc.message}")
+                raise
+            except errors.RateLimitedError as exc:
+                if last:
                     raise
                 await asyncio.sleep(_retry_delay(exc, attempt))
+            except (errors.NetworkError, errors.ServerError):
+                found = await self._look_for(token, since)
+                if found is not None:
+                    return self._created(token, found)
+                if last:
+                    raise
             else:
                 return self._created(token, batch)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _look_for(self, token: str, since: int) -> Batch | None:
+        for wait in LOOKUP_WAITS:
+            await asyncio.sleep(wait)
+            found = await self._batches_with_tokens(since=since)
+            if token in found:
+                return found[token]
+        return None
 
     def _created(self, token: str, batch: Batch) -> Job:
         def record(job: Job) -> Job:
@@ -266,7 +308,9 @@ class Journal:
             done = await self._create(token)
             return Settled(token, "created", done.batch_id, "finished the submit")
         except Exception as exc:  # one bad submit must not stop the others
-            return Settled(token, "failed", None, str(exc))
+            state = _sub(self._job(token)).get("state")
+            outcome = "abandoned" if state == "abandoned" else "failed"
+            return Settled(token, outcome, None, str(exc))
 
     async def _batches_with_tokens(self, *, since: int) -> dict[str, Batch]:
         found: dict[str, Batch] = {}

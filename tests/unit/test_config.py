@@ -64,6 +64,8 @@ def test_api_key_in_file_is_refused(tmp_path: Path) -> None:
         ("[profiles.p]\nbase_url = 3\n", r"profiles.p\].base_url must be a string"),
         ('[profiles.p]\nnope = "x"\n', "unknown field 'nope'"),
         ('[settings]\nprofile = "q"\n[profiles.p]\n', "'q', which is not a profile"),
+        ('[settings]\nprofile = ["a"]\n[profiles.a]\n', "settings.profile must be a string"),
+        ('[profiles.p]\napi_key_env = "sk-abc123-secret"\n', "NAME of an environment variable"),
     ],
 )
 def test_bad_config_names_file_and_problem(tmp_path: Path, text: str, expected: str) -> None:
@@ -97,3 +99,11 @@ def test_platformdirs_used_without_override(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("BATCHDECK_CONFIG_DIR", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", "/tmp/xdg-config-test")
     assert paths.config_dir() == Path("/tmp/xdg-config-test/batchdeck")
+
+
+def test_key_pasted_as_env_name_is_not_echoed(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[profiles.p]\napi_key_env = "sk-proj-abcdef0123456789"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "sk-proj" not in str(info.value)

@@ -24,3 +24,12 @@ def test_one_line_cuts_with_ellipsis() -> None:
 
 def test_markup_is_left_as_text() -> None:
     assert printable("[bold red]x[/]") == "[bold red]x[/]"
+
+
+def test_invisible_and_unencodable_characters_are_shown() -> None:
+    hostile = "a\u202eevil\u200bb\ud800c\u2029d\ufeff"
+    shown = printable(hostile)
+    assert shown == "a\\u202eevil\\u200bb\\ud800c\\u2029d\\ufeff"
+    shown.encode("utf-8")  # a lone surrogate would raise here
+    legit = "naïve café 日本語 🙂 👩\u200d💻 می\u200cخواهم"  # ZWJ emoji, ZWNJ in Persian
+    assert printable(legit) == legit

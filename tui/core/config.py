@@ -17,6 +17,7 @@ the key itself. With no config file, the ``default`` profile honours
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from tui.core.fsutil import atomic_write
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 PROFILE_FIELDS = ("base_url", "api_key_env", "organization", "project")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class ConfigError(Exception):
@@ -69,8 +71,6 @@ class Config:
         wanted = name or self.default_profile
         if wanted in self.profiles:
             return self.profiles[wanted]
-        if name is None and not self.profiles:
-            return Profile("default")
         known = ", ".join(sorted(self.profiles)) or "none"
         raise ConfigError(f"no profile named {wanted!r} in {self.path} (profiles: {known})")
 
@@ -89,6 +89,12 @@ def _profile_from(name: str, raw: Any, path: Path) -> Profile:
             raise ConfigError(f"{path}: [profiles.{name}] has unknown field {key!r}")
         if not isinstance(value, str):
             raise ConfigError(f"{path}: [profiles.{name}].{key} must be a string")
+        if key == "api_key_env" and not ENV_NAME.fullmatch(value):
+            # Never echo the value: a key pasted here by mistake must not reach the screen.
+            raise ConfigError(
+                f"{path}: [profiles.{name}].api_key_env must be the NAME of an environment "
+                f"variable (like OPENAI_API_KEY), not the key itself"
+            )
         values[key] = value
     return Profile(name=name, **values)
 
@@ -114,6 +120,8 @@ def load_config(path: Path | None = None) -> Config:
     if not profiles:
         profiles = {"default": Profile("default")}
     default = settings.get("profile", next(iter(profiles)))
+    if not isinstance(default, str):
+        raise ConfigError(f"{path}: settings.profile must be a string")
     if default not in profiles:
         raise ConfigError(f"{path}: settings.profile is {default!r}, which is not a profile")
     return Config(profiles=profiles, default_profile=default, settings=dict(settings), path=path)

@@ -1,22 +1,31 @@
-"""Untrusted text made safe to print: control characters become visible escapes.
+"""Untrusted text made safe to print: invisible and controlling characters become
+visible escapes.
 
 Model output, metadata, file names and server messages may hold terminal escape
-sequences. Shown raw they could move the cursor, change colours or retitle the
-terminal; here every C0/C1 control except tab and newline becomes ``\\xNN``.
-(Rich markup is a separate matter: the UI wraps such text in ``rich.text.Text``,
-which never parses markup.)
+sequences, bidirectional overrides that reorder what is shown, zero-width
+characters, or lone surrogates (valid in JSON, unencodable to a terminal). Shown
+raw they could move the cursor, retitle the terminal, disguise text, or crash the
+writer; here each becomes ``\\xNN`` or ``\\uNNNN``. Tab and newline are kept by
+:func:`printable` and escaped by :func:`one_line`. (Rich markup is a separate
+matter: the UI wraps such text in ``rich.text.Text``, which never parses markup.)
 """
 
 from __future__ import annotations
 
 import re
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-_CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_INVISIBLE = (
+    "\x7f-\x9f"  # DEL and C1 controls (CSI, OSC, ...)
+    "\u200b\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff"  # bidi overrides, zero-width
+    "\ud800-\udfff"  # lone surrogates
+)
+_CONTROL = re.compile(f"[\\x00-\\x08\\x0b-\\x1f{_INVISIBLE}]")
+_CONTROL_ONE_LINE = re.compile(f"[\\x00-\\x1f{_INVISIBLE}]")
 
 
 def _escape(match: re.Match[str]) -> str:
-    return f"\\x{ord(match.group()):02x}" if ord(match.group()) < 0x100 else "\\u2028"
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def printable(text: str) -> str:

@@ -100,7 +100,7 @@ async def test_csv_template_preview_check_and_estimate(
         await fill_template(pilot, "reviews.csv")
         screen = compose_screen(pilot)
         assert "{id}, {review}" in text_of(screen, "#rows-columns")
-        await pilot.press("f6")
+        await pilot.press("f8")
         await until(pilot, lambda: "request 1" in text_of(screen, "#preview"))
         preview = text_of(screen, "#preview")
         assert '"custom_id": "r1"' in preview and "Label: Great kettle" in preview
@@ -327,3 +327,58 @@ async def test_bad_metadata_sends_nothing(
         assert not screen.submitted
         with make_client(server) as sdk:
             assert list(sdk.files.list()) == []
+
+
+# --- snapshots ---------------------------------------------------------------------------
+
+
+def _snapshot_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "reviews.csv", ROWS)
+
+
+def test_snapshot_request_form(
+    snap_compare: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _snapshot_files(tmp_path, monkeypatch)
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await fill_template(pilot, "reviews.csv")
+        screen = compose_screen(pilot)
+        screen.query_one(BodyFormPanel).query_one("#body-temperature", Input).value = "0.2"
+        await pilot.pause()
+
+    assert snap_compare(ComposeOnly(), terminal_size=SIZE, run_before=before)
+
+
+def test_snapshot_check_with_estimate(
+    snap_compare: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _snapshot_files(tmp_path, monkeypatch)
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await fill_template(pilot, "reviews.csv")
+        await check(pilot)
+
+    assert snap_compare(ComposeOnly(), terminal_size=SIZE, run_before=before)
+
+
+def test_snapshot_problems_80x24(
+    snap_compare: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    line = {"custom_id": "a", "method": "POST", "url": "/v1/chat/completions"}
+    Path("old.jsonl").write_text(
+        json.dumps({**line, "body": {"model": "gpt-4o-mini"}})
+        + "\n"
+        + json.dumps({**line, "url": "/v1/embeddings", "body": {"model": "m"}})
+        + "\nnot json\n"
+    )
+
+    async def before(pilot: Pilot[Any]) -> None:
+        screen = compose_screen(pilot)
+        screen.query_one("#source-kind", Select).value = "jsonl"
+        screen.query_one("#jsonl-path", Input).value = "old.jsonl"
+        await check(pilot)
+
+    assert snap_compare(ComposeOnly(), terminal_size=(80, 24), run_before=before)

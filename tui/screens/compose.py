@@ -12,7 +12,7 @@ Tabs, left to right, follow the work:
   estimate (tokens, worst-case output, cost with and without the Batch discount).
 - Submit: where the JSONL is saved, description, metadata, output expiry, split.
 
-F5 checks (builds the file, validates and estimates it), F6 previews, F2 saves, F9
+F5 checks (builds the file, validates and estimates it), F8 previews, F2 saves, F9
 submits. Building and checking run in a thread, sending in a worker; nothing blocks
 the screen, and every failure is a message on the status line and a notification.
 """
@@ -184,7 +184,7 @@ class ComposeScreen(Screen[None]):
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f5", "check", "Check", id="compose.check", tooltip="Build, validate, estimate"),
-        Binding("f6", "preview", "Preview", id="compose.preview", tooltip="Preview requests"),
+        Binding("f8", "preview", "Preview", id="compose.preview", tooltip="Preview requests"),
         Binding("f2", "save", "Save", id="compose.save", tooltip="Save the JSONL, not sent"),
         Binding("f9", "submit", "Submit", id="compose.submit", tooltip="Upload and create"),
         Binding("f4", "next_tab", "Next tab", id="compose.next_tab"),
@@ -228,13 +228,13 @@ class ComposeScreen(Screen[None]):
                         yield Button("Remove", id="manual-remove")
                     yield RequestList(id="manual-list")
             with TabPane("Preview", id="tab-preview"), VerticalScroll():
-                yield Static("F6 shows the first requests as they will be sent.", id="preview")
+                yield Static("F8 shows the first requests as they will be sent.", id="preview")
             with TabPane("Check", id="tab-check"), Vertical():
                 yield ValidationPanel(id="validation")
                 yield EstimateView(id="estimate")
             with TabPane("Submit", id="tab-submit"), VerticalScroll():
                 yield Label("Save to (JSONL; blank: beside the data file)")
-                yield Input(placeholder="", id="output-path")
+                yield Input(placeholder="<data file>.batch.jsonl", id="output-path")
                 yield Label("Description (kept in the local registry)")
                 yield Input(placeholder="what this batch is for", id="description")
                 yield Label("Metadata: key=value, one per line (at most 15 pairs)")

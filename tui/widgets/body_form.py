@@ -44,6 +44,7 @@ class BodyFormPanel(Vertical):
     DEFAULT_CSS = """
     BodyFormPanel { height: auto; }
     BodyFormPanel Horizontal { height: auto; }
+    BodyFormPanel .field { width: auto; height: auto; }
     BodyFormPanel Label { padding: 1 1 0 1; }
     BodyFormPanel .row-label { padding: 1 1 0 0; width: auto; }
     BodyFormPanel #body-endpoint { width: 30; }
@@ -79,9 +80,15 @@ class BodyFormPanel(Vertical):
             yield Label(DEFAULT_PROMPT_LABEL, id="body-prompt-label")
             yield TextArea(id="body-prompt")
             with Horizontal(id="body-options"):
-                yield Input(placeholder="temperature 0-2", id="body-temperature")
-                yield Input(placeholder="max tokens", id="body-max-tokens")
-                yield Select(FORMATS, value="text", allow_blank=False, id="body-format")
+                with Vertical(classes="field"):
+                    yield Label("Temperature")
+                    yield Input(placeholder="0-2", id="body-temperature")
+                with Vertical(classes="field"):
+                    yield Label("Max tokens")
+                    yield Input(placeholder="no limit", id="body-max-tokens")
+                with Vertical(classes="field", id="body-format-field"):
+                    yield Label("Response format")
+                    yield Select(FORMATS, value="text", allow_blank=False, id="body-format")
             yield Label("JSON schema of the answer", id="body-schema-label")
             yield TextArea(id="body-schema")
             yield Label("Extra body fields (a JSON object, merged last)", id="body-extra-label")
@@ -182,7 +189,7 @@ class BodyFormPanel(Vertical):
                 self.query_one(part).set_class(name not in fields, "-hidden")
         show_options = "temperature" in fields or "max_tokens" in fields
         self.query_one("#body-options").set_class(not show_options, "-hidden")
-        self.query_one("#body-format").set_class("schema" not in fields, "-hidden")
+        self.query_one("#body-format-field").set_class("schema" not in fields, "-hidden")
         kind = self.query_one("#body-format", Select).value
         schema_shown = "schema" in fields and kind == "json_schema"
         for part in ("#body-schema", "#body-schema-label"):

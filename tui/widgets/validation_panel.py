@@ -36,8 +36,8 @@ class ValidationPanel(Vertical):
     """The validation report of one file."""
 
     DEFAULT_CSS = """
-    ValidationPanel { height: 1fr; }
-    ValidationPanel #problems { height: 1fr; min-height: 4; }
+    ValidationPanel { height: auto; }
+    ValidationPanel #problems { height: auto; max-height: 12; }
     ValidationPanel #problem-line { height: auto; max-height: 8; padding: 0 1; }
     ValidationPanel #problems-summary { height: auto; padding: 0 1; }
     """
@@ -54,7 +54,9 @@ class ValidationPanel(Vertical):
         yield Static("", id="problem-line")
 
     def on_mount(self) -> None:
-        self.query_one("#problems", DataTable).add_columns("Line", "Code", "Problem")
+        table = self.query_one("#problems", DataTable)
+        table.add_columns("Line", "Code", "Problem")
+        table.display = False
 
     def show(self, report: ValidationReport, *, rows_from: str = "") -> None:
         """Show ``report``; ``rows_from`` names the data file whose row N is line N."""
@@ -87,6 +89,7 @@ class ValidationPanel(Vertical):
                 summary.append(" — over the limits: tick “split” to send it in parts")
         self.query_one("#problems-summary", Static).update(summary)
         self.query_one("#problem-line", Static).update("")
+        table.display = bool(report.problems)
         if report.problems:
             self.jump_to_problem(0)
 

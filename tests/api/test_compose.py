@@ -162,3 +162,37 @@ def test_cli_submit_api_error_is_a_message(
     assert main(["submit", str(built.path)]) == 1
     err = capsys.readouterr().err
     assert "401" in err and "Traceback" not in err
+
+
+def test_a_failed_part_reports_the_parts_already_sent(
+    server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.core.errors import ServerError
+    from tui.core.submission import PartialSubmitError
+
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    built = build_file(
+        read_rows(write_csv(tmp_path / "t.csv", 5)), template(), tmp_path / "t.jsonl"
+    )
+    profile = Profile("local", base_url=server.base_url, api_key_env=KEY_ENV)
+    registry = Registry()
+
+    class SecondPartFails(Journal):
+        async def submit(self, path: Path, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+            if path.name.endswith("part-002.jsonl"):
+                raise ServerError("Server error (500): boom", status=500)
+            return await super().submit(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    async def go() -> None:
+        batch_client = BatchClient.for_profile(profile)
+        try:
+            plan = plan_submit(built.path, allow_split=True, limits=Limits(max_requests=2))
+            await submit_plan(SecondPartFails(registry, batch_client, profile), plan)
+        finally:
+            await batch_client.close()
+
+    with pytest.raises(PartialSubmitError) as info:
+        asyncio.run(go())
+    assert len(info.value.jobs) == 1 and info.value.failed.name == "t.part-002.jsonl"
+    assert "1 part(s) submitted" in str(info.value) and "boom" in str(info.value)
+    assert info.value.jobs[0].group_id and registry.get(info.value.jobs[0].job_id)

@@ -382,3 +382,22 @@ def test_snapshot_problems_80x24(
         await check(pilot)
 
     assert snap_compare(ComposeOnly(), terminal_size=(80, 24), run_before=before)
+
+
+async def test_custom_id_from_a_chosen_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "reviews.csv", ROWS)
+    async with ComposeOnly().run_test(size=SIZE) as pilot:
+        screen = compose_screen(pilot)
+        screen.query_one(BodyFormPanel).set_values(prompt="{review}")
+        screen.query_one("#rows-path", Input).value = "reviews.csv"
+        await pilot.pause()
+        screen.query_one("#id-column", Select).value = "id"
+        await pilot.pause()
+        assert screen.query_one("#id-pattern", Input).value == "{id}"
+        await check(pilot)
+        assert screen.checked is not None
+        lines = screen.checked.path.read_text().splitlines()
+        assert [json.loads(x)["custom_id"] for x in lines] == ["r1", "r2", "r3"]

@@ -102,7 +102,7 @@ def _send(args: argparse.Namespace, plan: Any, metadata: dict[str, str], expiry:
     from tui.core.config import ConfigError, load_config
     from tui.core.journal import Journal, SubmitError
     from tui.core.registry import Registry
-    from tui.core.submission import submit_plan
+    from tui.core.submission import PartialSubmitError, submit_plan
 
     err = sys.stderr
     try:
@@ -129,6 +129,10 @@ def _send(args: argparse.Namespace, plan: Any, metadata: dict[str, str], expiry:
 
     try:
         jobs = asyncio.run(go())
+    except PartialSubmitError as exc:
+        _print_jobs(exc.jobs, plan, as_json=args.json)
+        print(f"batchdeck submit: {exc}", file=err)
+        return EXIT_PROBLEMS
     except errors.ApiError as exc:
         print(f"batchdeck submit: {exc.message}", file=err)
         return EXIT_PROBLEMS

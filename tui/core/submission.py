@@ -31,6 +31,7 @@ __all__ = [
     "MAX_EXPIRY",
     "MIN_EXPIRY",
     "NeedsSplitError",
+    "PartialSubmitError",
     "SubmitPlan",
     "new_group_id",
     "parse_expiry",
@@ -46,6 +47,22 @@ _EXPIRY = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
 
 PartProgress = Callable[[int, int, int, int | None], None]
 """``(part index (0-based), part count, bytes sent, bytes total)``."""
+
+
+class PartialSubmitError(SubmitError):
+    """Some parts of a split file were submitted, then one failed: ``jobs`` were sent
+    (same ``group_id``), ``cause`` stopped the rest; submitting again would send the
+    sent parts twice, so the message names what is left."""
+
+    def __init__(self, jobs: list[Job], failed: Path, cause: Exception) -> None:
+        self.jobs = jobs
+        self.failed = failed
+        self.cause = cause
+        message = getattr(cause, "message", None) or str(cause)
+        super().__init__(
+            f"{len(jobs)} part(s) submitted, then {failed.name} failed: {message}; "
+            f"submit {failed.name} and the parts after it on their own"
+        )
 
 
 class NeedsSplitError(SubmitError):
@@ -160,15 +177,20 @@ async def submit_plan(
             if progress is not None:
                 progress(index, total, sent, size)
 
-        job = await journal.submit(
-            part,
-            plan.endpoint,
-            metadata or {},
-            label,
-            tags=tags,
-            output_expires_after=output_expires_after,
-            group_id=group_id,
-            progress=report,
-        )
+        try:
+            job = await journal.submit(
+                part,
+                plan.endpoint,
+                metadata or {},
+                label,
+                tags=tags,
+                output_expires_after=output_expires_after,
+                group_id=group_id,
+                progress=report,
+            )
+        except Exception as exc:
+            if not jobs:
+                raise
+            raise PartialSubmitError(jobs, part, exc) from exc
         jobs.append(job)
     return jobs

@@ -215,7 +215,9 @@ class ComposeScreen(Screen[None]):
                     yield Input(placeholder="rows.csv, rows.jsonl, lines.txt", id="rows-path")
                     yield Static("", id="rows-columns")
                     yield Label("custom_id: {column} takes a column, {index} numbers the rows")
-                    yield Input("row-{index}", id="id-pattern")
+                    with Horizontal(classes="buttons"):
+                        yield Input("row-{index}", id="id-pattern")
+                        yield Select[str]([], prompt="or take it from a column", id="id-column")
                 with Vertical(id="source-jsonl", classes="-hidden"):
                     yield Label("Batch input file (JSONL) to check and send as it is")
                     yield Input(placeholder="requests.jsonl", id="jsonl-path")
@@ -317,6 +319,14 @@ class ComposeScreen(Screen[None]):
         text = Text("columns: ", style="dim")
         text.append(one_line(", ".join("{" + c + "}" for c in columns[:30]), 300))
         view.update(text)
+        self.query_one("#id-column", Select).set_options(
+            (one_line(column, 40), column) for column in columns if column
+        )
+
+    @on(Select.Changed, "#id-column")
+    def _id_column_chosen(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str) and event.value:
+            self.query_one("#id-pattern", Input).value = "{" + event.value + "}"
 
     # -- one by one -------------------------------------------------------------------------
 
@@ -525,7 +535,12 @@ class ComposeScreen(Screen[None]):
     @work(exclusive=True, group="compose-submit")
     async def _submit(self, inputs: Inputs) -> None:
         from tui.core.journal import Journal
-        from tui.core.submission import NeedsSplitError, plan_submit, submit_plan
+        from tui.core.submission import (
+            NeedsSplitError,
+            PartialSubmitError,
+            plan_submit,
+            submit_plan,
+        )
 
         app: Any = self.app
         if not all(hasattr(app, name) for name in ("client", "registry", "profile")):
@@ -572,6 +587,10 @@ class ComposeScreen(Screen[None]):
                 output_expires_after=expiry,
                 progress=progress,
             )
+        except PartialSubmitError as exc:
+            self.submitted = exc.jobs
+            self.fail(str(exc))
+            return
         except NeedsSplitError:
             self.fail("The file is over the API's limits: tick “split” (Submit tab) to send it")
             return

@@ -240,6 +240,8 @@ class ResultsScreen(Screen[None]):
         except OSError as exc:
             message = f"Cannot read the results: {exc}"
             self.app.call_from_thread(self._set_status, message, True)
+        except RuntimeError:  # the app closed while indexing: nothing left to show
+            return
 
     def _on_step(self, index: ResultIndex, step: IndexProgress) -> None:
         if index is not self.index:

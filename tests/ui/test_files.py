@@ -39,7 +39,7 @@ server = support.server  # the shared pinned-clock server fixture
 async def open_files(pilot: Any) -> FilesScreen:
     screen = FilesScreen()
     await pilot.app.push_screen(screen)
-    await until(pilot, lambda: screen.uses_known and not screen.loading)
+    await until(pilot, lambda: screen.uses_known and not screen.fetching)
     await settle(pilot)
     return screen
 
@@ -68,10 +68,10 @@ async def test_files_show_purpose_size_and_the_batch_using_each(
         name, purpose, size, used_by, created, expires, file_id = shown[batch["input_file_id"]]
         assert (name, purpose, file_id) == ("tickets.jsonl", "batch", batch["input_file_id"])
         assert size == human_size(sdk(server).files.retrieve(file_id).bytes)
-        assert used_by.endswith(" input") and used_by.startswith(batch_id[:10])
+        assert used_by == f"input  {batch_id[:21]}…"
         assert created == "1m ago" and expires == "in 29d 23h"
-        assert shown[batch["output_file_id"]][3].endswith(" output")
-        assert shown[batch["error_file_id"]][3].endswith(" error")
+        assert shown[batch["output_file_id"]][3].startswith("output ")
+        assert shown[batch["error_file_id"]][3].startswith("error  ")
         assert shown[spare][3] == "unused"
         assert "1 unused" in text_of(screen, "#files-status")
 
@@ -118,11 +118,11 @@ async def test_hostile_file_names_are_literal_and_harmless(
     app = build_app(server, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_files(pilot)
-        assert rows(screen)[file_id][0] == HOSTILE_SHOWN[:29] + "…"
+        assert rows(screen)[file_id][0] == HOSTILE_SHOWN[:27] + "…"
         other = upload_lines(server, chat_lines(1), "plain2.jsonl")
         server.store.files[other]["filename"] = "\x1b[31mred\x1b[0m [b]x[/b]"
         await pilot.press("r")
-        await until(pilot, lambda: other in rows(screen) and not screen.loading)
+        await until(pilot, lambda: other in rows(screen) and not screen.fetching)
         assert rows(screen)[other][0] == "\\x1b[31mred\\x1b[0m [b]x[/b]"
         move_to(screen, file_id)
         await pilot.press("x")  # the confirmation quotes the name literally too

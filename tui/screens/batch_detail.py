@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -143,10 +144,18 @@ def counts_text(batch: Batch) -> Text:
     return text
 
 
+def has_usage(batch: Batch) -> bool:
+    """Whether the batch reports any tokens (a failed validation reports zeros)."""
+    usage = batch.usage
+    return usage is not None and bool(
+        usage.total_tokens or usage.input_tokens or usage.output_tokens
+    )
+
+
 def usage_renderable(batch: Batch) -> RenderableType:
     """Tokens used and what they cost at the standard rate and with the batch discount."""
     usage = batch.usage
-    if usage is None or not (usage.total_tokens or usage.input_tokens or usage.output_tokens):
+    if usage is None or not has_usage(batch):
         return Text("No usage reported yet." if not batch.is_final else "No usage reported.")
     table = Table.grid(padding=(0, 2))
     table.add_column(justify="right", style="bold")
@@ -170,14 +179,23 @@ def usage_renderable(batch: Batch) -> RenderableType:
     costs = Table.grid(padding=(0, 2))
     costs.add_column(justify="right", style="bold")
     costs.add_column(justify="right")
-    costs.add_row("standard cost", format_usd(cost.standard))
-    costs.add_row("Batch API cost", Text(format_usd(cost.batch), style="bold green"))
-    costs.add_row("saving (50%)", format_usd(cost.standard - cost.batch))
+    costs.add_row("standard cost", usd(cost.standard))
+    costs.add_row("Batch API cost", Text(usd(cost.batch), style="bold green"))
+    costs.add_row("saving (50%)", usd(cost.standard - cost.batch))
     rates = f"input ${price.input:g}"
     if price.cached_input is not None:
         rates += f", cached ${price.cached_input:g}"
     rates += f", output ${price.output:g} per 1M (p to edit)"
     return Group(table, Text(""), costs, Text(rates, style="dim"))
+
+
+def usd(amount: float) -> str:
+    """:func:`format_usd`, except that a tiny non-zero cost keeps two significant
+    digits instead of reading ``$0.0000``."""
+    if 0 < abs(amount) < 0.0001:
+        digits = -math.floor(math.log10(abs(amount))) + 1
+        return f"${amount:.{digits}f}"
+    return format_usd(amount)
 
 
 def metadata_text(batch: Batch) -> Text:
@@ -288,9 +306,18 @@ class BatchDetailScreen(Screen[None]):
             id="detail.edit",
             tooltip="Edit the local description and tags",
         ),
-        Binding("y", "copy_id", "Copy id", id="detail.copy_id", tooltip="Copy the batch id"),
-        Binding("p", "set_price", "Price", id="detail.price", tooltip="Set the model's price"),
-        Binding("r", "refresh", "Refresh", id="detail.refresh", tooltip="Refresh now"),
+        Binding(
+            "y", "copy_id", "Copy id", id="detail.copy_id", tooltip="Copy the batch id", show=False
+        ),
+        Binding(
+            "p",
+            "set_price",
+            "Price",
+            id="detail.price",
+            tooltip="Set the model's price",
+            show=False,
+        ),
+        Binding("r", "refresh", "Refresh", id="detail.refresh", tooltip="Refresh now", show=False),
     ]
 
     def __init__(self, batch_id: str, batch: Batch | None = None) -> None:
@@ -494,8 +521,10 @@ class BatchDetailScreen(Screen[None]):
             return batch is not None and bool(batch.output_file_id or batch.error_file_id)
         if action == "cancel_batch":
             return batch is not None and not batch.is_final and batch.status != "cancelling"
-        if action in ("edit", "set_price"):
-            return batch is not None and (action == "edit" or bool(batch.model))
+        if action == "edit":
+            return batch is not None
+        if action == "set_price":
+            return batch is not None and bool(batch.model) and has_usage(batch)
         return True
 
     def action_back(self) -> None:

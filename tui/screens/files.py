@@ -75,7 +75,7 @@ def used_by_text(uses: list[Use] | None, known: bool) -> Text:
     if not uses:
         return Text("unused", style="yellow")
     first = uses[0]
-    text = Text(f"{one_line(first.batch_id, 22)} {first.role}")
+    text = Text(f"{first.role:<6} {one_line(first.batch_id, 22)}")
     if len(uses) > 1:
         text.append(f" +{len(uses) - 1}", style="dim")
     return text
@@ -84,7 +84,7 @@ def used_by_text(uses: list[Use] | None, known: bool) -> Text:
 def file_row(info: FileInfo, uses: list[Use] | None, known: bool) -> tuple[Text, ...]:
     """The cells of one file; the name and every server value are literal."""
     return (
-        Text(one_line(info.filename, 30)),
+        Text(one_line(info.filename, 28)),
         Text(one_line(info.purpose)),
         Text(human_size(info.bytes), justify="right"),
         used_by_text(uses, known),
@@ -137,7 +137,7 @@ class FilesScreen(Screen[None]):
         self.uses_known = False
         self.purpose: str | None = None  # None: every purpose
         self.unused_only = False
-        self.loading = False
+        self.fetching = False
         self._transferring = False
 
     @property
@@ -205,7 +205,7 @@ class FilesScreen(Screen[None]):
         parts.append(f"purpose: {self.purpose or 'all'}")
         if self.unused_only:
             parts.append("unused only")
-        if self.loading:
+        if self.fetching:
             parts.append("loading…")
         if extra:
             parts.append(extra)
@@ -236,7 +236,7 @@ class FilesScreen(Screen[None]):
     @work(exclusive=True, group="files-load")
     async def load_files(self) -> None:
         """Every file, page by page; each page is shown as it arrives."""
-        self.loading = True
+        self.fetching = True
         self._paint_status()
         files: list[FileInfo] = []
         try:
@@ -245,11 +245,11 @@ class FilesScreen(Screen[None]):
                 self.files = list(files)
                 self._repaint()
         except errors.ApiError as exc:
-            self.loading = False
+            self.fetching = False
             self._paint_status(f"{exc.message} (r to retry)", error=True)
             return
         self.files = files
-        self.loading = False
+        self.fetching = False
         self._repaint()
 
     @work(exclusive=True, group="files-uses")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 
@@ -44,19 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_app(profile_name: str | None) -> int:
+    from tui.commands import _shared
     from tui.core import errors, paths
-    from tui.core.config import ConfigError, load_config
 
     try:
-        config = load_config()
-        profile = config.profile(profile_name)
-    except ConfigError as exc:
-        print(f"batchdeck: {exc}", file=sys.stderr)
-        return 2
-    has_config = config.path is not None and config.path.exists()
-    if profile.api_key() is None and not (has_config or os.environ.get("OPENAI_BASE_URL")):
-        print(NO_KEY_HELP.format(config=paths.config_file()), file=sys.stderr)
-        return 2
+        config, profile = _shared.resolve_profile(profile_name)  # config, key, server
+    except _shared.CommandError as exc:
+        _shared.error(exc.message, multiline=True)
+        return exc.code
     from tui.core.deferred_client import DeferredClient
 
     try:

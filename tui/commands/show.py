@@ -93,13 +93,14 @@ def describe(batch: Batch, job: Job | None, cost: Cost | None, price_note: str) 
         ("Window", batch.completion_window),
     ]
     if job:
-        lines += [
+        known = [
             ("Description", job.description),
             ("Tags", ", ".join(job.tags)),
             ("Job", job.job_id),
             ("Input path", job.input_path or ""),
+            *((f"Downloaded {name}", path) for name, path in sorted(job.downloads.items())),
         ]
-        lines += [(f"Downloaded {name}", path) for name, path in sorted(job.downloads.items())]
+        lines += [(label, value) for label, value in known if value]
     counts = batch.request_counts
     lines.append(
         (

@@ -39,6 +39,7 @@ from tui.localapi.server import LocalServer
 from tui.screen_commands import binding_commands
 from tui.screens import batch_detail
 from tui.screens.batch_detail import BatchDetailScreen
+from tui.widgets.transfer import TransferProgress
 
 SIZE = (120, 36)
 server = support.server  # the shared pinned-clock server fixture
@@ -381,3 +382,23 @@ async def test_unreachable_server_keeps_the_cached_view_and_says_so(
         assert "cached" in text_of(screen, "#detail-head")
         assert screen.query_one("#detail-status").has_class("-error")
         assert pilot.app.is_running
+
+
+async def test_download_shows_a_progress_bar_while_it_runs(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch_id = completed_batch(server)
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, batch_id)
+        progress = screen.query_one(TransferProgress)
+        assert not progress.active and not progress.display
+        server.faults.add("latency", path="*/content", delay=0.3)
+        await pilot.press("o")
+        await until(pilot, lambda: progress.active)
+        assert progress.display
+        await pilot.press("e")  # one transfer at a time: refused, not queued
+        await until(pilot, lambda: not screen._transferring)
+        assert not progress.active
+        job = app.registry.find_by_batch(batch_id)
+        assert job is not None and set(job.downloads) == {"output"}

@@ -30,7 +30,7 @@ def report_text(report: ValidationReport) -> Text:
     text.append(f"{report.problem_count} problem(s) in {report.request_count} requests:\n")
     for problem in report.problems[:SHOWN_PROBLEMS]:
         where = f"line {problem.line}" if problem.line is not None else "file"
-        text.append(f"{where:>10}  ", style="bold")
+        text.append(f"{where:>8}  ", style="bold")
         text.append(one_line(problem.message, 200))
         text.append(f"  [{one_line(problem.code)}]\n", style="dim")
     hidden = report.problem_count - min(len(report.problems), SHOWN_PROBLEMS)

@@ -110,9 +110,9 @@ def _table(batches: list[Batch], jobs: dict[str, Job]) -> str:
                 one_line(batch.id),
                 one_line(batch.status),
                 _shared.counts_text(counts.total, counts.completed, counts.failed),
-                one_line(batch.endpoint),
+                one_line(batch.endpoint.removeprefix("/v1/")),
                 one_line(batch.model or ""),
-                exact(batch.created_at).removesuffix(" UTC"),
+                exact(batch.created_at)[:16],  # minutes are enough in a list
                 one_line(job.description, DESCRIPTION_WIDTH) if job else "",
                 one_line(",".join(job.tags)) if job else "",
             )

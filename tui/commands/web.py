@@ -23,6 +23,7 @@ batchdeck: WARNING: serving on {host}, not on loopback.
   Anyone who can reach {url} can use the app with this machine's API key
   (submit, cancel, delete files) -- there is no login. Prefer the default
   127.0.0.1 and an SSH tunnel (ssh -L {port}:127.0.0.1:{port} this-host).
+  Browsers are told to connect to {url}; --public-url changes that.
 """
 
 

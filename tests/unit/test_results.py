@@ -98,7 +98,8 @@ def test_out_of_order_results_come_back_in_input_order(tmp_path: Path) -> None:
     outs = [answered(reqs[i]) for i in (4, 0, 5, 2, 1, 3)]
     index = ResultIndex([build(tmp_path, reqs, outs)])
     steps = list(index.build(rows_per_step=2))
-    assert [row.custom_id for row in steps[0].new_rows] == ["r4", "r0"]  # rows as they arrive
+    arrived = [row.custom_id for row in steps[0].new_rows]
+    assert arrived == ["r4", "r0", "r5", "r2", "r1", "r3"]  # rows as they arrive
     assert steps[-1].final and index.done
     assert [row.custom_id for row in index.rows] == [f"r{i}" for i in range(6)]
     assert [row.input_line for row in index.rows] == [1, 2, 3, 4, 5, 6]
@@ -202,6 +203,29 @@ def test_blank_lines_crlf_and_no_final_newline(tmp_path: Path) -> None:
     assert by_id(index) == {"r0": Outcome.OK, "r1": Outcome.OK}
     with index.reader() as reader:
         assert json.loads(reader.result_bytes(index.rows[1]) or b"")["custom_id"] == "r1"
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64, 1 << 20])
+def test_chunked_lines_match_a_plain_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    from tui.core import results
+
+    monkeypatch.setattr(results, "MAX_INDEXED_LINE", 20)
+    data = b'{"a": 1}\n\n' + b"x" * 45 + b'\n{"b": 22}\r\n' + b"y" * 30 + b"\n" + b"tail"
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(data)
+    source = results.Source("output", path, "b", 0)
+    got: list[bytes | int] = []
+    total = 0
+    for before, lines, consumed in results._chunk_lines(source, 2, chunk_size=chunk):
+        assert before == len(got)
+        got.extend(x if isinstance(x, int) else bytes(x) for x in lines)
+        total += consumed
+    assert got == [b'{"a": 1}', b"", 45, b'{"b": 22}\r', 30, b"tail"]
+    assert total == len(data)
+    starts = [0, 9, 10, 56, 67, 98]
+    assert list(source.offsets) == [*starts, len(data)]
 
 
 ENDPOINT_CASES = [

@@ -46,7 +46,6 @@ import msgspec
 from tui.core import errors, paths
 from tui.core.fsutil import atomic_file, atomic_write
 from tui.core.models import Batch
-from tui.core.requests import _iter_lines
 from tui.core.text import one_line
 
 if TYPE_CHECKING:
@@ -135,8 +134,7 @@ class Source:
         return self.offsets[line - 1], self.offsets[line]
 
 
-@dataclass(slots=True, eq=False)
-class ResultRow:
+class ResultRow(msgspec.Struct, gc=False, eq=False):
     """One request (or one stray result line) and what became of it.
 
     Only small fields: the answer itself stays in the file at ``source``/``line``.
@@ -386,7 +384,7 @@ def _tokens(usage: _Usage | None) -> tuple[int, int, int]:
     return inp, out, usage.total_tokens or inp + out
 
 
-def parse_result_line(raw: bytes) -> ResultRow:
+def parse_result_line(raw: bytes | memoryview) -> ResultRow:
     """One line of an output or error file as a row (without its position)."""
     try:
         line = _RESULT_DECODER.decode(raw)
@@ -435,7 +433,7 @@ def _row_from_struct(line: _ResultLine) -> ResultRow:
     return ResultRow(line.custom_id, Outcome.INVALID, note="neither response nor error")
 
 
-def _parse_result_slow(raw: bytes) -> ResultRow:
+def _parse_result_slow(raw: bytes | memoryview) -> ResultRow:
     """A line whose shape the fast decoder refused: read it as plain JSON."""
     try:
         value = _ANY_DECODER.decode(raw)
@@ -675,7 +673,7 @@ class ResultIndex:
 
     def build_all(self) -> ResultIndex:
         """Index everything now (no progress); returns ``self``."""
-        for _ in self.build(rows_per_step=1 << 30):
+        for _ in self.build(rows_per_step=4096):
             pass
         return self
 
@@ -684,40 +682,43 @@ class ResultIndex:
         seen_here = self._seen.setdefault(source.attempt, set())  # ids of this attempt
         retry = source.attempt > 0
         primary = self._primary
+        attempt = source.attempt
         new_rows: list[ResultRow] = []
         updated = False
-        for number, raw, consumed in _lines(source, step):
-            if raw is None:  # the end of a step
-                yield new_rows, updated, consumed
-                new_rows, updated = [], False
-                continue
-            if isinstance(raw, int):
-                row = ResultRow("", Outcome.INVALID, note=f"line of {raw} bytes, too long to read")
-            elif not raw.strip():
-                continue  # a blank line (e.g. at the end) holds no result
-            else:
-                row = parse_result_line(raw)
-            row.source, row.line, row.attempt = source_no, number, source.attempt
-            if row.outcome is Outcome.INVALID:
-                new_rows.append(row)
-                continue
-            cid = row.custom_id
-            known = primary.get(cid)
-            if known is None:
-                if retry:
-                    row.note = "not in input"
-                seen_here.add(cid)
-                primary[cid] = row
-                new_rows.append(row)
-            elif retry and cid not in seen_here:
-                seen_here.add(cid)
-                _take_result(known, row)
-                updated = True
-            else:  # twice in this batch's results (or in its output and its error file)
-                row.note = "duplicate"
-                row.input_line = known.input_line
-                self._duplicates.setdefault(cid, []).append(row)
-                new_rows.append(row)
+        for number, lines, consumed in _chunk_lines(source, step):
+            for raw in lines:
+                number += 1
+                if isinstance(raw, int):
+                    row = ResultRow("", Outcome.INVALID, note=f"line of {raw} bytes, too long")
+                else:
+                    row = parse_result_line(raw)
+                    if row.outcome is Outcome.INVALID and not bytes(raw).strip():
+                        continue  # a blank line (e.g. at the end) holds no result
+                row.source = source_no
+                row.line = number
+                row.attempt = attempt
+                if row.outcome is Outcome.INVALID:
+                    new_rows.append(row)
+                    continue
+                cid = row.custom_id
+                known = primary.get(cid)
+                if known is None:
+                    if retry:
+                        row.note = "not in input"
+                    seen_here.add(cid)
+                    primary[cid] = row
+                    new_rows.append(row)
+                elif retry and cid not in seen_here:
+                    seen_here.add(cid)
+                    _take_result(known, row)
+                    updated = True
+                else:  # twice in this batch's results (or in its output and its error file)
+                    row.note = "duplicate"
+                    row.input_line = known.input_line
+                    self._duplicates.setdefault(cid, []).append(row)
+                    new_rows.append(row)
+            yield new_rows, updated, consumed
+            new_rows, updated = [], False
 
     def _input_lines(self, source: Source, step: int) -> Iterator[_Step]:
         """Attach each request to its result; requests with none are ``missing``."""
@@ -727,33 +728,33 @@ class ResultIndex:
         new_rows: list[ResultRow] = []
         ordered: list[ResultRow] = []
         decode = _INPUT_DECODER.decode
-        for number, raw, consumed in _lines(source, step):
-            if raw is None:
-                yield new_rows, True, consumed
-                new_rows = []
-                continue
-            if isinstance(raw, int) or not raw.strip():
-                continue
-            try:
-                custom_id = decode(raw).custom_id
-            except _DECODE_ERRORS:
-                custom_id = None
-            if custom_id is None or custom_id in seen:
-                continue  # the API rejects such a file; nothing to join
-            seen.add(custom_id)
-            known = primary.get(custom_id)
-            if known is not None:
-                known.input_line = number
-                ordered.append(known)
-                if duplicates and custom_id in duplicates:
-                    for extra in duplicates[custom_id]:
-                        extra.input_line = number
-                        ordered.append(extra)
-            else:
-                row = ResultRow(custom_id, Outcome.MISSING, input_line=number)
-                primary[custom_id] = row
-                new_rows.append(row)
-                ordered.append(row)
+        for number, lines, consumed in _chunk_lines(source, step):
+            for raw in lines:
+                number += 1
+                if isinstance(raw, int):
+                    continue
+                try:
+                    custom_id = decode(raw).custom_id
+                except _DECODE_ERRORS:
+                    custom_id = None
+                if custom_id is None or custom_id in seen:
+                    continue  # a blank or broken line, or a repeated id: nothing to join
+                seen.add(custom_id)
+                known = primary.get(custom_id)
+                if known is not None:
+                    known.input_line = number
+                    ordered.append(known)
+                    if duplicates and custom_id in duplicates:
+                        for extra in duplicates[custom_id]:
+                            extra.input_line = number
+                            ordered.append(extra)
+                else:
+                    row = ResultRow(custom_id, Outcome.MISSING, input_line=number)
+                    primary[custom_id] = row
+                    new_rows.append(row)
+                    ordered.append(row)
+            yield new_rows, True, consumed
+            new_rows = []
         for row in primary.values():
             if row.input_line == 0 and not row.note:
                 row.note = "not in input"
@@ -812,27 +813,77 @@ _Step = tuple[list[ResultRow], bool, int]
 """One step of indexing a file: new rows, whether known rows changed, bytes read."""
 
 
-def _lines(source: Source, step: int) -> Iterator[tuple[int, bytes | int | None, int]]:
-    """(1-based number, line bytes or its length if too long, 0) for each line of
-    ``source``, filling ``source.offsets``; after every ``step`` lines and at the
-    end, ``(number, None, bytes read since the last such item)``."""
+CHUNK_SIZE = 1 << 20
+
+
+def _chunk_lines(
+    source: Source, step: int, chunk_size: int = CHUNK_SIZE
+) -> Iterator[tuple[int, list[memoryview | int], int]]:
+    """The lines of ``source``, about ``step`` at a time (the first chunk at once, so
+    the first rows show quickly): ``(lines before these, lines, bytes they span)``.
+
+    Each line is a memoryview without its newline (no copy), or its length when it is
+    longer than :data:`MAX_INDEXED_LINE` (never held in memory). Fills
+    ``source.offsets`` with each line's start, then the end of the file.
+    """
     offsets = source.offsets
     append = offsets.append
-    offset = 0
-    reported = 0
-    number = 0
+    offset = 0  # file offset of the first byte not yet given out
+    count = 0
+    pending: list[memoryview | int] = []
+    pending_bytes = 0
+    carry = b""
+    skipping = -1  # while >= 0: the bytes of an over-long line skipped so far
     with open(source.path, "rb") as handle:
-        for raw in _iter_lines(handle, max_line=MAX_INDEXED_LINE):
-            number += 1
-            append(offset)
-            offset += (raw if isinstance(raw, int) else len(raw)) + 1
-            yield number, raw, 0
-            if number % step == 0:
-                yield number, None, offset - reported
-                reported = offset
-        end = handle.seek(0, os.SEEK_END)
-    append(min(offset, end))
-    yield number, None, min(offset, end) - reported
+        while data := handle.read(max(chunk_size, len(carry))):
+            if skipping >= 0:
+                newline = data.find(b"\n")
+                if newline < 0:
+                    skipping += len(data)
+                    continue
+                append(offset)
+                pending.append(skipping + newline)
+                pending_bytes += skipping + newline + 1
+                offset += skipping + newline + 1
+                data, skipping = data[newline + 1 :], -1
+            buf = carry + data if carry else data
+            end = buf.rfind(b"\n") + 1
+            if end == 0:  # no line ends in here yet
+                if len(buf) > MAX_INDEXED_LINE:
+                    skipping, carry = len(buf), b""
+                else:
+                    carry = buf
+                continue
+            view = memoryview(buf)
+            find = buf.find
+            position = 0
+            while position < end:
+                newline = find(b"\n", position, end)
+                append(offset + position)
+                if newline - position > MAX_INDEXED_LINE:
+                    pending.append(newline - position)
+                else:
+                    pending.append(view[position:newline])
+                position = newline + 1
+            offset += end
+            pending_bytes += end
+            carry = buf[end:]
+            if len(pending) >= step or count == 0:
+                yield count, pending, pending_bytes
+                count += len(pending)
+                pending, pending_bytes = [], 0
+    if skipping >= 0:
+        append(offset)
+        pending.append(skipping)
+        offset += skipping
+        pending_bytes += skipping
+    elif carry:  # the last line has no newline
+        append(offset)
+        pending.append(memoryview(carry))
+        offset += len(carry)
+        pending_bytes += len(carry)
+    append(offset)
+    yield count, pending, pending_bytes
 
 
 class LineReader:

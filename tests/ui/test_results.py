@@ -210,6 +210,48 @@ async def test_not_ready_batch_says_so(tmp_path: Path, monkeypatch: pytest.Monke
             assert app.is_running
 
 
+async def test_retry_submits_the_failed_requests_linked_to_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = ManualClock()
+    with LocalServer(
+        tmp_path / "server", api_key=API_KEY, clock=clock, timing=FAST, durable=False
+    ) as server:
+        import openai
+
+        sdk = openai.OpenAI(base_url=server.base_url, api_key=API_KEY)
+        lines = chat_lines(6, fail_every=3)
+        file_id = sdk.files.create(file=("in.jsonl", jsonl(lines)), purpose="batch").id
+        batch = sdk.batches.create(
+            input_file_id=file_id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        server.advance(60)
+        assert sdk.batches.retrieve(batch.id).status == "completed"
+        monkeypatch.setenv(KEY_ENV, API_KEY)
+        profile = Profile("test", base_url=server.base_url, api_key_env=KEY_ENV)
+        config = Config(profiles={"test": profile}, default_profile="test")
+        registry = Registry()
+        app = make_app(config, BatchClient.for_profile(profile), registry, profile=profile)
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_results(pilot, batch.id)
+            assert [row.label for row in screen.query_one(ResultsList).rows].count("HTTP 500") == 2
+            await pilot.press("R")
+            await pilot.pause()
+            await pilot.press("y")
+            job = None
+            for _ in range(300):
+                await pilot.pause(0.01)
+                retries = [j for j in registry.load().values() if j.retry_of == batch.id]
+                if retries and retries[0].batch_id:
+                    job = retries[0]
+                    break
+            assert job is not None and job.batch_id
+            sent = Path(job.input_path or "").read_text().splitlines()
+            assert [json.loads(x)["custom_id"] for x in sent] == ["req-2", "req-5"]
+            retry = sdk.batches.retrieve(job.batch_id)
+            assert retry.metadata is not None and retry.metadata["retry_of"] == batch.id
+
+
 def snapshot_run(size: tuple[int, int]) -> Any:
     async def run_before(pilot: Pilot[Any]) -> None:
         await open_results(pilot)

@@ -401,3 +401,16 @@ async def test_custom_id_from_a_chosen_column(
         assert screen.checked is not None
         lines = screen.checked.path.read_text().splitlines()
         assert [json.loads(x)["custom_id"] for x in lines] == ["r1", "r2", "r3"]
+
+
+async def test_every_compose_action_is_in_the_palette_and_has_an_id() -> None:
+    from tui.screen_commands import binding_commands
+
+    async with ComposeOnly().run_test(size=SIZE) as pilot:
+        screen = compose_screen(pilot)
+        titles = {title for title, _, _ in binding_commands(screen)}
+        assert len(titles) == len(screen.BINDINGS)
+        assert all(title.startswith("Compose: ") for title in titles)
+        assert "Compose: Build, validate, estimate" in titles
+        assert "Compose: Upload and create" in titles
+        assert all(getattr(b, "id", None) for b in screen.BINDINGS)

@@ -402,3 +402,21 @@ async def test_download_shows_a_progress_bar_while_it_runs(
         assert not progress.active
         job = app.registry.find_by_batch(batch_id)
         assert job is not None and set(job.downloads) == {"output"}
+
+
+async def test_a_batch_handed_over_is_painted_before_the_server_answers(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch_id = completed_batch(server)
+    handed = Batch.from_dict(server.batch(batch_id))
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        server.faults.add("latency", path=f"*/batches/{batch_id}", delay=0.5)
+        screen = BatchDetailScreen(batch_id, batch=handed)
+        await pilot.app.push_screen(screen)
+        await pilot.pause()
+        assert not screen.is_live
+        assert "5 total" in text_of(screen, "#detail-counts")
+        assert "Refreshing" in text_of(screen, "#detail-status")
+        await until(pilot, lambda: screen.is_live)

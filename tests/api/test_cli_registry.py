@@ -88,6 +88,7 @@ def test_unknown_job_or_batch_is_exit_1(known: Job, capsys: Capsys) -> None:
         ["registry", "tag", "job_a"],
         ["registry", "tag", "job_a", "+"],
         ["registry", "tag", "job_a", "+a,b"],
+        ["registry", "tag", "job_a", "+a", "--profile", "x"],
     ],
 )
 def test_bad_arguments_exit_2(known: Job, capsys: Capsys, argv: list[str]) -> None:

@@ -126,6 +126,8 @@ def _parse_tag_changes(changes: list[str]) -> tuple[list[str], set[str]]:
     add: list[str] = []
     remove: set[str] = set()
     for change in changes:
+        if change.startswith("--"):
+            raise _shared.CommandError(f"{change}: options go before JOB_OR_BATCH", 2)
         sign, name = (change[0], change[1:]) if change[:1] in "+-" else ("+", change)
         name = name.strip()
         if not name or "," in name or not name.isprintable():

@@ -68,7 +68,7 @@ class Watcher:
         import asyncio
 
         self.ids = list(dict.fromkeys(args.batch_ids))
-        self.interval = max(float(args.interval), 0.0)
+        self.interval = max(float(args.interval), 0.01)  # never a busy loop
         self.timeout: float | None = args.timeout
         self.json: bool = args.json
         self.client = client

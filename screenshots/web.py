@@ -53,29 +53,31 @@ async def capture(debug_port: int, url: str, wait: float) -> bytes:
     with urllib.request.urlopen(f"http://127.0.0.1:{debug_port}/json/list") as answer:
         targets = json.load(answer)
     page = next(t for t in targets if t.get("type") == "page")
-    async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-            ids = iter(range(1, 1_000_000))
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws,
+    ):
+        ids = iter(range(1, 1_000_000))
 
-            async def call(method: str, **params: object) -> dict:
-                number = next(ids)
-                await ws.send_json({"id": number, "method": method, "params": params})
-                async for message in ws:
-                    data = json.loads(message.data)
-                    if data.get("id") == number:
-                        return dict(data.get("result", {}))
-                raise RuntimeError("browser closed the connection")
+        async def call(method: str, **params: object) -> dict:
+            number = next(ids)
+            await ws.send_json({"id": number, "method": method, "params": params})
+            async for message in ws:
+                data = json.loads(message.data)
+                if data.get("id") == number:
+                    return dict(data.get("result", {}))
+            raise RuntimeError("browser closed the connection")
 
-            await call(
-                "Emulation.setDeviceMetricsOverride",
-                width=WIDTH,
-                height=HEIGHT,
-                deviceScaleFactor=1,
-                mobile=False,
-            )
-            await call("Page.navigate", url=url)
-            await asyncio.sleep(wait)  # the app starts, imports the SDK, loads batches
-            shot = await call("Page.captureScreenshot", format="png")
+        await call(
+            "Emulation.setDeviceMetricsOverride",
+            width=WIDTH,
+            height=HEIGHT,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+        await call("Page.navigate", url=url)
+        await asyncio.sleep(wait)  # the app starts, imports the SDK, loads batches
+        shot = await call("Page.captureScreenshot", format="png")
     return base64.b64decode(shot["data"])
 
 

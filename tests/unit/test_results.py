@@ -218,14 +218,21 @@ def test_chunked_lines_match_a_plain_split(
     source = results.Source("output", path, "b", 0)
     got: list[bytes | int] = []
     total = 0
-    for before, lines, consumed in results._chunk_lines(source, 2, chunk_size=chunk):
+    for before, piece, lines, count, consumed in results._pieces(source, chunk_size=chunk):
         assert before == len(got)
-        got.extend(x if isinstance(x, int) else bytes(x) for x in lines)
+        if lines is None:
+            assert piece is not None
+            lines = results._split_lines(piece)
+        assert len(lines) == count
+        got.extend(lines)
         total += consumed
     assert got == [b'{"a": 1}', b"", 45, b'{"b": 22}\r', 30, b"tail"]
-    assert total == len(data)
-    starts = [0, 9, 10, 56, 67, 98]
-    assert list(source.offsets) == [*starts, len(data)]
+    assert total == len(data) and source.line_count == 6
+    spans = [(0, 8), (9, 9), (10, 55), (56, 66), (67, 97), (98, 102)]
+    assert [source.span(n) for n in range(1, 7)] == spans
+    assert [source.line_at(p) for p in (0, 8, 9, 10, 60, 98, 101)] == [1, 1, 2, 3, 4, 6, 6]
+    with pytest.raises(IndexError):
+        source.span(7)
 
 
 ENDPOINT_CASES = [

@@ -27,30 +27,27 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import csv
-import io
 import json
-import mmap
 import os
 import re
 import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from tui.core import errors, paths
-from tui.core.fsutil import atomic_file, atomic_write
-from tui.core.models import Batch
 from tui.core.text import one_line
 
 if TYPE_CHECKING:
     from tui.core.client import BatchClient
+    from tui.core.models import Batch
     from tui.core.registry import Registry
+
+# The index imports only what it needs to read files quickly; the store, export and
+# retry parts import the rest when used (a headless export starts fast).
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -114,24 +111,68 @@ class NoResultsError(Exception):
 # Rows and sources
 
 
-@dataclass(slots=True)
-class Source:
-    """One indexed file: ``offsets[i]`` is where line ``i + 1`` starts; after
-    indexing, one more entry holds the end of the last line."""
+class Source(msgspec.Struct):
+    """One indexed file, read in pieces of whole lines.
+
+    Indexing records only where each piece starts (``starts``, then the end of the
+    file) and how many lines came before it (``before``); the start of each line
+    of a piece is found when a line of it is first read, and kept.
+    """
 
     kind: str  # "input", "output" or "error"
     path: Path
     batch_id: str
     attempt: int  # 0 for the batch itself, n for its n-th retry
-    offsets: array[int] = field(default_factory=lambda: array("q"))
-
-    @property
-    def line_count(self) -> int:
-        return max(len(self.offsets) - 1, 0)
+    starts: array[int] = msgspec.field(default_factory=lambda: array("q"))
+    before: array[int] = msgspec.field(default_factory=lambda: array("q"))
+    line_count: int = 0
+    _lines: dict[int, array[int]] = msgspec.field(default_factory=dict)
 
     def span(self, line: int) -> tuple[int, int]:
-        """Byte range of 1-based ``line`` (its newline excluded at the end of file)."""
-        return self.offsets[line - 1], self.offsets[line]
+        """Byte range of 1-based ``line``, its newline excluded."""
+        if not 1 <= line <= self.line_count:
+            raise IndexError(f"line {line} not in 1..{self.line_count}")
+        piece = bisect.bisect_right(self.before, line - 1) - 1
+        starts = self._piece_lines(piece)
+        index = line - 1 - self.before[piece]
+        return starts[index], starts[index + 1] - 1
+
+    def line_at(self, position: int) -> int:
+        """The 1-based line holding byte ``position``."""
+        piece = bisect.bisect_right(self.starts, position) - 1
+        starts = self._piece_lines(piece)
+        return self.before[piece] + bisect.bisect_right(starts, position)
+
+    def _piece_lines(self, piece: int) -> array[int]:
+        """Where each line of ``piece`` starts, then where the piece ends (+1 if the
+        file's last line has no newline, so every line ends one byte before the next)."""
+        known = self._lines.get(piece)
+        if known is not None:
+            return known
+        start, end = self.starts[piece], self.starts[piece + 1]
+        count = self.before[piece + 1] if piece + 1 < len(self.before) else self.line_count
+        count -= self.before[piece]
+        out = array("q", [start])
+        if count > 1:
+            with open(self.path, "rb") as handle:
+                handle.seek(start)
+                data = handle.read(end - start)
+            position = 0
+            find = data.find
+            for _ in range(count - 1):
+                position = find(b"\n", position) + 1
+                out.append(start + position)
+        size = end - start
+        ends_with_newline = size > 0 and _byte_at(self.path, end - 1) == b"\n"
+        out.append(end if ends_with_newline else end + 1)
+        self._lines[piece] = out
+        return out
+
+
+def _byte_at(path: Path, position: int) -> bytes:
+    with open(path, "rb") as handle:
+        handle.seek(position)
+        return handle.read(1)
 
 
 class ResultRow(msgspec.Struct, gc=False, eq=False):
@@ -462,8 +503,7 @@ def _parse_result_slow(raw: bytes | memoryview) -> ResultRow:
 # Plain-JSON reading of one result (detail pane, export, odd lines)
 
 
-@dataclass(frozen=True, slots=True)
-class ResultInfo:
+class ResultInfo(msgspec.Struct, frozen=True, gc=False):
     """Everything about one result line, read from its JSON."""
 
     outcome: Outcome
@@ -585,8 +625,7 @@ def describe_result(value: Any) -> ResultInfo:
 # The index
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(msgspec.Struct, frozen=True):
     """The local files of one batch: the batch itself (attempt 0) or a retry."""
 
     batch_id: str
@@ -598,8 +637,7 @@ class Attempt:
     status: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class IndexProgress:
+class IndexProgress(msgspec.Struct, frozen=True):
     """What one step of :meth:`ResultIndex.build` did.
 
     ``new_rows`` were appended (show them); ``updated`` is true when existing rows
@@ -678,22 +716,35 @@ class ResultIndex:
         return self
 
     def _result_lines(self, source: Source, source_no: int, step: int) -> Iterator[_Step]:
-        """Rows of an output or error file, ``step`` lines at a time."""
+        """Rows of an output or error file, about ``step`` lines at a time."""
         seen_here = self._seen.setdefault(source.attempt, set())  # ids of this attempt
         retry = source.attempt > 0
         primary = self._primary
         attempt = source.attempt
+        decode_lines = _RESULT_DECODER.decode_lines
         new_rows: list[ResultRow] = []
         updated = False
-        for number, lines, consumed in _chunk_lines(source, step):
-            for raw in lines:
+        pending = 0
+        pending_bytes = 0
+        first = True
+        for before, piece, lines, count, nbytes in _pieces(source):
+            items = None
+            if piece is not None:
+                # The whole piece at once, in C; a piece with an odd line goes line by line.
+                with contextlib.suppress(*_DECODE_ERRORS):
+                    items = decode_lines(piece)
+            rows: list[ResultRow | None]
+            if items is not None and len(items) == count:
+                rows = [_row_from_struct(item) for item in items]
+            else:
+                if lines is None:
+                    lines = _split_lines(piece)  # type: ignore[arg-type]
+                rows = [_parse_or_blank(raw) for raw in lines]
+            number = before
+            for row in rows:
                 number += 1
-                if isinstance(raw, int):
-                    row = ResultRow("", Outcome.INVALID, note=f"line of {raw} bytes, too long")
-                else:
-                    row = parse_result_line(raw)
-                    if row.outcome is Outcome.INVALID and not bytes(raw).strip():
-                        continue  # a blank line (e.g. at the end) holds no result
+                if row is None:
+                    continue  # a blank line (e.g. at the end) holds no result
                 row.source = source_no
                 row.line = number
                 row.attempt = attempt
@@ -717,44 +768,60 @@ class ResultIndex:
                     row.input_line = known.input_line
                     self._duplicates.setdefault(cid, []).append(row)
                     new_rows.append(row)
-            yield new_rows, updated, consumed
-            new_rows, updated = [], False
+            pending += len(rows)
+            pending_bytes += nbytes
+            if pending >= step or first:
+                yield new_rows, updated, pending_bytes
+                new_rows, updated, pending, pending_bytes, first = [], False, 0, 0, False
+        yield new_rows, updated, pending_bytes
 
     def _input_lines(self, source: Source, step: int) -> Iterator[_Step]:
         """Attach each request to its result; requests with none are ``missing``."""
-        seen: set[str] = set()
         primary = self._primary
         duplicates = self._duplicates
         new_rows: list[ResultRow] = []
         ordered: list[ResultRow] = []
         decode = _INPUT_DECODER.decode
-        for number, lines, consumed in _chunk_lines(source, step):
-            for raw in lines:
+        decode_lines = _INPUT_DECODER.decode_lines
+        pending = 0
+        pending_bytes = 0
+        for before, piece, lines, count, nbytes in _pieces(source):
+            items = None
+            if piece is not None:
+                with contextlib.suppress(*_DECODE_ERRORS):
+                    items = decode_lines(piece)
+            ids: list[str | None]
+            if items is not None and len(items) == count:
+                ids = [item.custom_id for item in items]
+            else:
+                if lines is None:
+                    lines = _split_lines(piece)  # type: ignore[arg-type]
+                ids = [_input_id(decode, raw) for raw in lines]
+            number = before
+            for custom_id in ids:
                 number += 1
-                if isinstance(raw, int):
-                    continue
-                try:
-                    custom_id = decode(raw).custom_id
-                except _DECODE_ERRORS:
-                    custom_id = None
-                if custom_id is None or custom_id in seen:
-                    continue  # a blank or broken line, or a repeated id: nothing to join
-                seen.add(custom_id)
+                if custom_id is None:
+                    continue  # a blank or broken line: nothing to join
                 known = primary.get(custom_id)
-                if known is not None:
+                if known is None:
+                    row = ResultRow(custom_id, Outcome.MISSING, input_line=number)
+                    primary[custom_id] = row
+                    new_rows.append(row)
+                    ordered.append(row)
+                elif known.input_line == 0:
                     known.input_line = number
                     ordered.append(known)
                     if duplicates and custom_id in duplicates:
                         for extra in duplicates[custom_id]:
                             extra.input_line = number
                             ordered.append(extra)
-                else:
-                    row = ResultRow(custom_id, Outcome.MISSING, input_line=number)
-                    primary[custom_id] = row
-                    new_rows.append(row)
-                    ordered.append(row)
-            yield new_rows, True, consumed
-            new_rows = []
+                # else: the id is repeated in the input (the API refuses that): first wins
+            pending += len(ids)
+            pending_bytes += nbytes
+            if pending >= step:
+                yield new_rows, True, pending_bytes
+                new_rows, pending, pending_bytes = [], 0, 0
+        yield new_rows, True, pending_bytes
         for row in primary.values():
             if row.input_line == 0 and not row.note:
                 row.note = "not in input"
@@ -782,6 +849,25 @@ class ResultIndex:
 
     def reader(self) -> LineReader:
         return LineReader(self)
+
+
+def _parse_or_blank(raw: bytes | int) -> ResultRow | None:
+    """A result line read on its own; None for a blank line."""
+    if isinstance(raw, int):
+        return ResultRow("", Outcome.INVALID, note=f"line of {raw} bytes, too long")
+    if not raw.strip():
+        return None
+    return parse_result_line(raw)
+
+
+def _input_id(decode: Callable[[bytes], _InputLine], raw: bytes | int) -> str | None:
+    """The custom_id of one input line, or None (blank, broken, too long)."""
+    if isinstance(raw, int) or not raw.strip():
+        return None
+    try:
+        return decode(raw).custom_id
+    except _DECODE_ERRORS:
+        return None
 
 
 def _take_result(target: ResultRow, newer: ResultRow) -> None:
@@ -815,75 +901,109 @@ _Step = tuple[list[ResultRow], bool, int]
 
 CHUNK_SIZE = 1 << 20
 
+_Piece = tuple[int, memoryview | None, Sequence[bytes | int] | None, int, int]
+"""Whole lines of a file: (lines before them, their bytes, each line if already
+split, how many lines, bytes spanned)."""
 
-def _chunk_lines(
-    source: Source, step: int, chunk_size: int = CHUNK_SIZE
-) -> Iterator[tuple[int, list[memoryview | int], int]]:
-    """The lines of ``source``, about ``step`` at a time (the first chunk at once, so
-    the first rows show quickly): ``(lines before these, lines, bytes they span)``.
 
-    Each line is a memoryview without its newline (no copy), or its length when it is
-    longer than :data:`MAX_INDEXED_LINE` (never held in memory). Fills
-    ``source.offsets`` with each line's start, then the end of the file.
+def _pieces(source: Source, chunk_size: int = CHUNK_SIZE) -> Iterator[_Piece]:
+    """Read ``source`` in big chunks and give out the whole lines of each.
+
+    A piece comes as a memoryview of its bytes and its line count, for
+    ``decode_lines``; it is valid until the next piece is asked for (one buffer is
+    reused: no copies, no fresh memory to fault in). A line longer than
+    :data:`MAX_INDEXED_LINE` is never held whole in memory: it comes alone, as its
+    length. Records the pieces in ``source`` (see :class:`Source`).
     """
-    offsets = source.offsets
-    append = offsets.append
-    offset = 0  # file offset of the first byte not yet given out
+    starts, before = source.starts, source.before
+    offset = 0  # file offset of buf[0]
     count = 0
-    pending: list[memoryview | int] = []
-    pending_bytes = 0
-    carry = b""
+    buf = bytearray(chunk_size)
+    view = memoryview(buf)
+    filled = 0  # bytes at the front of buf: the start of a line not yet given out
     skipping = -1  # while >= 0: the bytes of an over-long line skipped so far
     with open(source.path, "rb") as handle:
-        while data := handle.read(max(chunk_size, len(carry))):
+        while True:
             if skipping >= 0:
-                newline = data.find(b"\n")
+                got = handle.readinto(view)
+                if not got:
+                    break
+                newline = buf.find(b"\n", 0, got)
                 if newline < 0:
-                    skipping += len(data)
+                    skipping += got
                     continue
-                append(offset)
-                pending.append(skipping + newline)
-                pending_bytes += skipping + newline + 1
-                offset += skipping + newline + 1
-                data, skipping = data[newline + 1 :], -1
-            buf = carry + data if carry else data
-            end = buf.rfind(b"\n") + 1
-            if end == 0:  # no line ends in here yet
-                if len(buf) > MAX_INDEXED_LINE:
-                    skipping, carry = len(buf), b""
-                else:
-                    carry = buf
+                length = skipping + newline
+                starts.append(offset)
+                before.append(count)
+                yield count, None, [length], 1, length + 1
+                count += 1
+                offset += length + 1
+                filled = got - newline - 1
+                buf[:filled] = buf[newline + 1 : got]
+                skipping = -1
                 continue
-            view = memoryview(buf)
-            find = buf.find
-            position = 0
-            while position < end:
-                newline = find(b"\n", position, end)
-                append(offset + position)
-                if newline - position > MAX_INDEXED_LINE:
-                    pending.append(newline - position)
-                else:
-                    pending.append(view[position:newline])
-                position = newline + 1
+            if filled == len(buf):  # one line fills the buffer
+                if filled >= MAX_INDEXED_LINE:
+                    skipping, filled = filled, 0
+                    continue
+                bigger = bytearray(2 * len(buf))
+                bigger[:filled] = buf
+                buf, view = bigger, memoryview(bigger)
+            got = handle.readinto(view[filled:])
+            if not got:
+                break
+            total = filled + got
+            end = buf.rfind(b"\n", 0, total) + 1
+            if end == 0:
+                filled = total
+                continue
+            lines = buf.count(b"\n", 0, end)
+            starts.append(offset)
+            before.append(count)
+            if (
+                end > MAX_INDEXED_LINE
+                and (parts := _split_lines(view[:end]))
+                and max(map(len, parts)) > MAX_INDEXED_LINE
+            ):  # a long line inside: read line by line, count it only
+                yield (
+                    count,
+                    None,
+                    [len(x) if len(x) > MAX_INDEXED_LINE else x for x in parts],
+                    lines,
+                    end,
+                )
+            else:
+                yield count, view[:end], None, lines, end
+            count += lines
             offset += end
-            pending_bytes += end
-            carry = buf[end:]
-            if len(pending) >= step or count == 0:
-                yield count, pending, pending_bytes
-                count += len(pending)
-                pending, pending_bytes = [], 0
+            filled = total - end
+            buf[:filled] = buf[end:total]
     if skipping >= 0:
-        append(offset)
-        pending.append(skipping)
+        starts.append(offset)
+        before.append(count)
+        yield count, None, [skipping], 1, skipping
+        count += 1
         offset += skipping
-        pending_bytes += skipping
-    elif carry:  # the last line has no newline
-        append(offset)
-        pending.append(memoryview(carry))
-        offset += len(carry)
-        pending_bytes += len(carry)
-    append(offset)
-    yield count, pending, pending_bytes
+    elif filled:  # the last line has no newline
+        starts.append(offset)
+        before.append(count)
+        if filled > MAX_INDEXED_LINE:
+            yield count, None, [filled], 1, filled
+        else:
+            yield count, view[:filled], None, 1, filled
+        count += 1
+        offset += filled
+    starts.append(offset)
+    source.line_count = count
+
+
+def _split_lines(piece: memoryview) -> list[bytes]:
+    """The lines of a piece (for reading them one at a time)."""
+    data = bytes(piece)
+    lines = data.split(b"\n")
+    if data.endswith(b"\n"):
+        lines.pop()
+    return lines
 
 
 class LineReader:
@@ -911,7 +1031,7 @@ class LineReader:
         if fd is None:
             fd = self._fds[source_no] = os.open(source.path, os.O_RDONLY)
         start, end = source.span(line)
-        return os.pread(fd, end - start, start).rstrip(b"\r\n")
+        return os.pread(fd, end - start, start).rstrip(b"\r")
 
     def result_bytes(self, row: ResultRow) -> bytes | None:
         if row.source < 0 or row.line <= 0:
@@ -976,20 +1096,21 @@ def search(index: ResultIndex, text: str) -> set[ResultRow]:
 
 def _matching_lines(source: Source, pattern: re.Pattern[bytes]) -> Iterator[int]:
     """1-based numbers of the lines of ``source`` where ``pattern`` matches."""
+    import mmap
+
     if source.line_count == 0 or _size(source.path) == 0:
         return
-    offsets = source.offsets
     with (
         open(source.path, "rb") as handle,
         mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm,
     ):
         position = 0
         while (match := pattern.search(mm, position)) is not None:
-            line = bisect.bisect_right(offsets, match.start())
+            line = source.line_at(match.start())
             if line > source.line_count:
                 return
             yield line
-            position = offsets[line]
+            position = source.span(line)[1] + 1
 
 
 # ---------------------------------------------------------------------------
@@ -1068,6 +1189,11 @@ def export(
 ) -> int:
     """Write the joined rows to ``destination`` (CSV or JSONL, from its extension
     unless ``fmt`` says), atomically; returns the number of rows written."""
+    import csv
+    import io
+
+    from tui.core.fsutil import atomic_file
+
     fmt = fmt or export_format(destination)
     count = 0
     with atomic_file(Path(destination), 0o644) as handle:
@@ -1102,8 +1228,7 @@ def _csv_cell(value: Any) -> str:
 # Retry
 
 
-@dataclass(frozen=True, slots=True)
-class RetryFile:
+class RetryFile(msgspec.Struct, frozen=True):
     """A new input file of the requests to run again."""
 
     path: Path
@@ -1123,6 +1248,8 @@ def retry_rows(index: ResultIndex) -> list[ResultRow]:
 def write_retry_file(index: ResultIndex, destination: Path) -> RetryFile:
     """Write the failed, expired and missing requests, their original lines byte for
     byte (same custom_ids and bodies), to ``destination`` atomically."""
+    from tui.core.fsutil import atomic_file
+
     if index.input is None:
         raise NoResultsError("the batch's input file is not available, so nothing can be retried")
     rows = retry_rows(index)
@@ -1146,8 +1273,7 @@ def retry_path(batch_id: str) -> Path:
 # Showing one row
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseView:
+class ResponseView(msgspec.Struct, frozen=True):
     """What the detail pane shows of a result.
 
     ``markdown`` is model text to render as Markdown (already made printable);
@@ -1268,8 +1394,7 @@ def describe_response(result: Any, *, vector_preview: int = 8) -> ResponseView:
 # Store: downloads, manifest, retries
 
 
-@dataclass(frozen=True, slots=True)
-class LocalResults:
+class LocalResults(msgspec.Struct, frozen=True):
     """A complete local copy of a final batch's files."""
 
     batch: Batch
@@ -1296,6 +1421,7 @@ DownloadProgress = Callable[[str, int, int | None], None]
 
 def results_dir(batch_id: str) -> Path:
     """``data_dir()/results/<batch id made safe as a file name>``."""
+    from tui.core import paths
     from tui.core.registry import RECORD_SUFFIX, record_name
 
     return paths.data_dir() / "results" / record_name(batch_id).removesuffix(RECORD_SUFFIX)
@@ -1303,6 +1429,8 @@ def results_dir(batch_id: str) -> Path:
 
 def load_local(batch_id: str) -> LocalResults | None:
     """The complete local copy of ``batch_id``'s results, if one was made."""
+    from tui.core.models import Batch
+
     directory = results_dir(batch_id)
     try:
         manifest = json.loads((directory / MANIFEST).read_bytes())
@@ -1347,6 +1475,9 @@ async def fetch_results(
     file is optional: if the server no longer has it, the registry's local input
     path is used when it exists. The registry's job (if any) records the paths.
     """
+    from tui.core import errors, paths
+    from tui.core.fsutil import atomic_write
+
     local = load_local(batch_id)
     if local is not None:
         return local
@@ -1397,6 +1528,8 @@ async def _download_one(
     kind: str,
     progress: DownloadProgress | None,
 ) -> tuple[Path, int]:
+    from tui.core import errors
+
     info = await client.retrieve_file(file_id)
     if destination.is_file() and info.bytes and _size(destination) == info.bytes:
         return destination, info.bytes  # downloaded before the manifest was written
@@ -1427,8 +1560,7 @@ def retries_of(registry: Registry, batch_id: str) -> list[str]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class Opened:
+class Opened(msgspec.Struct, frozen=True):
     """The attempts to index and what could not be included (as plain messages)."""
 
     attempts: list[Attempt]
@@ -1444,6 +1576,8 @@ async def open_attempts(
     progress: DownloadProgress | None = None,
 ) -> Opened:
     """The batch's local files (downloaded if needed) and those of its final retries."""
+    from tui.core import errors
+
     first = await fetch_results(client, batch_id, registry=registry, progress=progress)
     attempts = [first.attempt(0)]
     notes: list[str] = []

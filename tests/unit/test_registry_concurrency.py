@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -132,32 +133,78 @@ def version_of(job: Job) -> int:
     return version
 
 
-def writer(root: Path, seed: int) -> None:  # pragma: no cover - runs in a forked child
-    """Write new versions in a tight loop until killed (SIGKILL)."""
+ACK_ADD = 0xFF
+"""Byte the writer sends after adding a job; after modifying ``job_<i>`` it sends ``i``."""
+MID_WRITE = ord("M")
+"""Byte the writer sends when it stops for good with a record written but not renamed."""
+ACK_DEADLINE = 15.0
+"""Seconds the parent waits for the acknowledgements it expects (a hung writer)."""
+
+
+def writer(root: Path, seed: int, ack: int, stop_after: int | None) -> None:  # pragma: no cover
+    """Write new versions in a tight loop until killed (SIGKILL), sending a byte to
+    ``ack`` after each completed change. With ``stop_after``, the next record write
+    after that many changes stops between writing its temp file and renaming it."""
     rng = random.Random(seed)
     registry = Registry(root)  # durable: the real thing, fsyncs and all
+    real_replace = os.replace
+    acked = 0
+
+    def replace(source: str | Path, target: str | Path) -> None:
+        if stop_after is not None and acked >= stop_after and Path(target).parent == root:
+            os.write(ack, bytes([MID_WRITE]))
+            while True:  # the temp file is complete on disk; wait for the kill
+                time.sleep(1)
+        real_replace(source, target)
+
+    os.replace = replace  # type: ignore[assignment]  # only in this forked child
     added = 0
     while True:
-        job_id = f"job_{rng.randrange(JOBS)}"
-        registry.modify(job_id, lambda job: content(job.job_id, version_of(job) + 1))
+        index = rng.randrange(JOBS)
+        registry.modify(f"job_{index}", lambda job: content(job.job_id, version_of(job) + 1))
+        acked += 1
+        os.write(ack, bytes([index]))
         roll = rng.random()
         if roll < 0.1 and added < MAX_NEW:
             registry.add(content(f"new_{seed}_{added}", 1))
             added += 1
+            acked += 1
+            os.write(ack, bytes([ACK_ADD]))
         elif roll < 0.2:
             registry.load()
             registry.save_cache()
 
 
-def run_writer(root: Path, seed: int) -> int:
-    """Fork a writer; return its pid."""
+def run_writer(root: Path, seed: int, stop_after: int | None) -> tuple[int, int]:
+    """Fork a writer; return its pid and the read end of its acknowledgements."""
+    read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         try:
-            writer(root, seed)
+            os.close(read_end)
+            writer(root, seed, write_end, stop_after)
         finally:
             os._exit(1)
-    return pid
+    os.close(write_end)
+    return pid, read_end
+
+
+def read_acks(fd: int, count: int, *, stop_at: int | None = None) -> bytes:
+    """Read ``count`` bytes from ``fd`` (fewer if byte ``stop_at`` comes first; all
+    of them to the end with ``count=-1``), failing if the writer falls silent for
+    ACK_DEADLINE or dies before it is killed."""
+    got = b""
+    while count < 0 or len(got) < count:
+        ready, _, _ = select.select([fd], [], [], ACK_DEADLINE)
+        assert ready, f"the writer sent {len(got)} of {count} acknowledgements"
+        chunk = os.read(fd, 1 if count >= 0 else 4096)
+        if not chunk:
+            assert count < 0, "the writer died before it was killed"
+            break
+        got += chunk
+        if chunk[-1] == stop_at:
+            break
+    return got
 
 
 def records_on_disk(root: Path) -> dict[str, Job]:
@@ -170,6 +217,12 @@ def records_on_disk(root: Path) -> dict[str, Job]:
 
 
 def test_writer_killed_at_random_moments_never_loses_or_tears_a_record(tmp_path: Path) -> None:
+    """Each round forks a writer, waits until it has acknowledged ``k`` changes (``k``
+    from a seeded RNG, 0 included), kills it after a small seeded delay (or, in some
+    rounds, while it holds a record written but not yet renamed), reads every
+    acknowledgement it got to send, then checks the registry against them: every
+    record loads, each is a whole version, no acknowledged change is lost, and only
+    the one change in flight may have landed beyond them."""
     root = tmp_path / "jobs"
     setup = Registry(root)
     for i in range(JOBS):
@@ -177,34 +230,60 @@ def test_writer_killed_at_random_moments_never_loses_or_tears_a_record(tmp_path:
     rng = random.Random(20240611)
     versions = dict.fromkeys((f"job_{i}" for i in range(JOBS)), 0)
     new_jobs: set[str] = set()
-    mid_write = 0
+    mid_write = acked_total = 0
     started = time.monotonic()
     for kill in range(KILLS):
-        pid = run_writer(root, kill)
-        time.sleep(rng.choice([0.0, 0.001, rng.uniform(0.001, 0.02), rng.uniform(0.001, 0.02)]))
-        os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
+        k = rng.choice([0, 0, 1, 2, rng.randrange(3, 6)])
+        stop_mid_write = rng.random() < 0.25
+        delay = rng.choice([0.0, 0.0, rng.uniform(0.0, 0.003)])
+        pid, acks_fd = run_writer(root, kill, k if stop_mid_write else None)
+        try:
+            if stop_mid_write:
+                read = read_acks(acks_fd, k + 1, stop_at=MID_WRITE)
+                assert read[-1] == MID_WRITE, (kill, read)
+            else:
+                read = read_acks(acks_fd, k)
+                time.sleep(delay)
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+            read += read_acks(acks_fd, -1)  # what it acknowledged before the kill landed
+        finally:
+            os.close(acks_fd)
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
-        mid_write += any(name.endswith(".tmp") for name in os.listdir(root))
+        stopped = read.endswith(bytes([MID_WRITE]))
+        assert stopped == stop_mid_write, kill
+        acks = read[:-1] if stopped else read
+        assert len(acks) >= k
+        acked_total += len(acks)
+        if stopped:
+            assert any(name.endswith(".tmp") for name in os.listdir(root)), kill
+            mid_write += 1
 
         registry = Registry(root)  # a fresh start, through the cache when it is current
         jobs = registry.load()
         assert not registry.problems, (kill, registry.problems)
         assert jobs == records_on_disk(root), kill
         assert not [name for name in os.listdir(root) if name.endswith(".tmp")]
-        for job_id, old in versions.items():
+        acked_versions = {
+            job_id: old + acks.count(i) for i, (job_id, old) in enumerate(versions.items())
+        }
+        ahead = 0
+        for job_id, acked in acked_versions.items():
             assert job_id in jobs, (kill, job_id)
             version = version_of(jobs[job_id])
-            assert version >= old, (kill, job_id, version, old)
+            assert acked <= version <= acked + 1, (kill, job_id, version, acked)
+            ahead += version - acked
             versions[job_id] = version
+        assert ahead <= 1, kill  # only the change in flight can be ahead of its ack
+        added = {f"new_{kill}_{n}" for n in range(acks.count(ACK_ADD))}
+        assert added <= set(jobs), kill
         assert new_jobs <= set(jobs)
         for job_id in set(jobs) - set(versions):
             assert version_of(jobs[job_id]) == 1
             new_jobs.add(job_id)
 
     elapsed = time.monotonic() - started
-    writes = sum(versions.values())
-    print(f"{KILLS} kills, {mid_write} mid-write, {writes} updates survived, {elapsed:.1f} s")
-    assert writes >= KILLS // 2  # the writer got to write: kills landed all along the way
-    assert mid_write > 0  # and some landed while a record was half-written
-    assert len(new_jobs) > 0
+    print(
+        f"{KILLS} kills, {mid_write} mid-write, {acked_total} changes acknowledged, {elapsed:.1f} s"
+    )
+    assert mid_write > 0 and acked_total > 0

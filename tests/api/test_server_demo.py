@@ -1,4 +1,4 @@
-"""Demo seeding: batches in every state, quickly, with one still moving."""
+"""Demo seeding: batches in every state, with one still moving."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ from tui.localapi.demo import seed_demo
 
 def test_seed_demo_makes_every_state(make_server: MakeServer) -> None:
     server = make_server(clock=ManualClock(), timing=None)
-    start = time.monotonic()
     made = seed_demo(server)
-    assert time.monotonic() - start < 1.0
     assert {m["status"] for m in made} == set(BATCH_STATUSES)
     for entry in made:
         batch = Batch.model_validate(server.batch(entry["id"]))

@@ -139,6 +139,22 @@ def test_split_replaces_existing_parts(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == ["in.part-001.jsonl"]  # no temp left
 
 
+def test_split_removes_stale_parts_of_an_earlier_split(tmp_path: Path) -> None:
+    src = write(tmp_path / "in.jsonl", [chat(i) for i in range(9)])
+    out = tmp_path / "out"
+    assert len(split(src, out, max_requests=3)) == 3
+    assert len(split(src, out, max_requests=2000, max_bytes=10**6)) == 1
+    # Not parts of this split, so left alone: another stem, other names, a wider part.
+    keep = ["other.part-002.jsonl", "in.part-002.jsonl.bak", "in.part-2.jsonl", "notes.txt"]
+    for name in keep:
+        (out / name).write_text("mine")
+    (out / "in.part-0005.jsonl").write_text("stale, from a split into 1,000+ parts")
+    parts = split(src, out, max_requests=5)
+    assert [p.name for p in parts] == ["in.part-001.jsonl", "in.part-002.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([*keep, *(p.name for p in parts)])
+    assert b"".join(p.read_bytes() for p in parts) == src.read_bytes()  # no line twice
+
+
 def test_part_path_width() -> None:
     src = Path("/data/requests.jsonl")
     assert part_path(src, Path("/o"), 7, 12) == Path("/o/requests.part-007.jsonl")

@@ -40,8 +40,10 @@ the offsets, and one hash per ``custom_id``.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 import os
+import re
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -733,7 +735,10 @@ def split(
 
     Lines are copied byte for byte, in order, each into exactly one part; parts are
     filled greedily and named by :func:`part_path`. Each part is written atomically
-    and replaces an existing file of the same name. A file with problems other than
+    and replaces an existing file of the same name; afterwards the parts of an earlier
+    split of a file with the same stem that are not in this one (``<stem>.part-NNN.jsonl``
+    in ``out_dir``, exactly that pattern) are removed, so that submitting every part
+    never sends a request twice. A file with problems other than
     its size or counts raises :class:`InvalidRequestFileError`; a single request too
     big for a part raises :class:`SplitError`. A file within the limits gives one part.
     """
@@ -754,4 +759,16 @@ def split(
             with atomic_file(target) as dst:
                 _copy_range(src, dst, offsets[first], offsets[end])
             written.append(target)
+    _remove_stale_parts(path, out, written)
     return written
+
+
+def _remove_stale_parts(source: Path, out_dir: Path, keep: list[Path]) -> None:
+    """Remove ``<stem>.part-NNN.jsonl`` files in ``out_dir`` that are not in ``keep``:
+    parts of an earlier split into more parts (or wider numbers) than this one."""
+    pattern = re.compile(re.escape(source.stem) + r"\.part-[0-9]{3,}\.jsonl")
+    names = {target.name for target in keep} | {source.name}
+    for name in os.listdir(out_dir):
+        if pattern.fullmatch(name) and name not in names:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(out_dir / name)

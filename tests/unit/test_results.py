@@ -299,6 +299,15 @@ def test_preview_is_cut_and_one_line_even_mid_escape() -> None:
     assert short.preview == "Echo: x"
 
 
+@pytest.mark.parametrize("shift", range(4))
+def test_preview_of_raw_utf8_cut_mid_character(shift: int) -> None:
+    text = "x" * shift + "東京データ" * 200  # 3-byte characters, not escaped
+    line = answered(request("r0", "x"))
+    line["response"]["body"]["choices"][0]["message"]["content"] = text
+    row = parse_result_line(json.dumps(line, ensure_ascii=False).encode())
+    assert row.preview.startswith("x" * shift + "東京データ") and row.preview.endswith("…")
+
+
 def test_search_finds_requests_and_answers(tmp_path: Path) -> None:
     reqs = [request("r0", "apples"), request("r1", "Pears café"), request("r2", "plums")]
     outs = [answered(r) for r in reqs[:2]]

@@ -9,9 +9,12 @@ Three parts, none of which imports Textual:
   copy with a manifest is complete and opens offline. Retries of the batch (registry
   jobs whose ``retry_of`` is its id) are fetched the same way by
   :func:`open_attempts`.
-- **Index** (:class:`ResultIndex`): streams the files once by byte offset and keeps,
-  per request, only its custom_id, line numbers, outcome, status, tokens and a short
-  preview; a line is read again by its offsets when it is shown. Output lines come
+- **Index** (:class:`ResultIndex`): streams the files once, 1 MiB pieces of whole
+  lines decoded by msgspec in C (``decode_lines`` into structs that skip the answer
+  text; a piece with an odd line is read line by line), and keeps per request only
+  its custom_id, line numbers, outcome, status, tokens and the first bytes of the
+  answer; a line is read again by its byte offsets when it is shown (each piece's
+  line starts are found when a line of it is first read). Output lines come
   first (rows appear while indexing), then the error file, then the input (requests
   with no result line become ``missing``), then each retry, whose lines replace the
   outcome of the same custom_id (the latest attempt wins). At the end rows are put
@@ -332,7 +335,7 @@ def _json_prefix(head: bytes) -> str:
             value = _ANY_DECODER.decode(
                 piece if cut == len(head) and _closed(piece) else piece + b'"'
             )
-        except _DECODE_ERRORS:
+        except (*_DECODE_ERRORS, ValueError):  # a cut UTF-8 sequence is a UnicodeDecodeError
             continue
         return value if isinstance(value, str) else ""
     return head[1:].decode("utf-8", "replace")

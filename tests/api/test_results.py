@@ -202,3 +202,29 @@ def test_cli_no_results_yet(
     err = capsys.readouterr().err
     assert "validating" in err and "not ready yet" in err
     assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_cli_export_is_headless_without_textual(
+    sdk: openai.OpenAI, server: LocalServer, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    batch_id = finished_batch(sdk)
+    code = (
+        "import sys\n"
+        "from tui.cli import main\n"
+        f"rc = main(['results', {batch_id!r}, '--export', {str(tmp_path / 'o.jsonl')!r}])\n"
+        "print(rc, sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))\n"
+    )
+    env = {
+        **os.environ,
+        "OPENAI_API_KEY": API_KEY,
+        "OPENAI_BASE_URL": server.base_url,
+    }
+    ran = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert ran.stdout.splitlines()[-1] == "0 []", ran.stderr
+    assert ran.stderr == ""  # progress only on a terminal
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 6

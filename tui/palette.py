@@ -60,6 +60,11 @@ def deck_commands(app: BatchDeckApp, screen: Screen[Any]) -> Iterable[SystemComm
         "Browse the highlighted batch's results",
         _on_batches(app, lambda s: s.action_open_results()),
     )
+    yield SystemCommand(
+        "Open results of batch…",
+        "Type a batch id and browse its results",
+        partial(_ask_results, app),
+    )
     yield SystemCommand("Files", "All files: download, delete, upload", app.action_open_files)
     yield SystemCommand("New batch", "Compose and submit a batch", app.action_open_compose)
     yield SystemCommand(
@@ -107,6 +112,16 @@ def deck_commands(app: BatchDeckApp, screen: Screen[Any]) -> Iterable[SystemComm
     screen_commands = getattr(screen, "palette_commands", None)
     if callable(screen_commands):  # a screen's own actions (e.g. the results screen)
         yield from screen_commands()
+
+
+def _ask_results(app: BatchDeckApp) -> None:
+    from tui.widgets.batch_id_prompt import BatchIdPrompt
+
+    def chosen(batch_id: str | None) -> None:
+        if batch_id:
+            app.open_results(batch_id)
+
+    app.push_screen(BatchIdPrompt(), chosen)
 
 
 def _set_status(screen: BatchesScreen, *, status: str) -> None:

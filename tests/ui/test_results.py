@@ -145,6 +145,27 @@ async def test_rows_filters_and_detail(monkeypatch: pytest.MonkeyPatch) -> None:
         assert app.is_running
 
 
+async def test_palette_opens_the_results_of_a_typed_batch_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    local_copy()
+    app = offline_app(monkeypatch)
+    async with app.run_test(size=(120, 36)) as pilot:
+        command = next(
+            c for c in app.get_system_commands(app.screen) if c.title == "Open results of batch…"
+        )
+        command.callback()
+        await pilot.pause()
+        await pilot.press(*BATCH, "enter")
+        for _ in range(200):
+            await pilot.pause(0.01)
+            screen = app.screen
+            if isinstance(screen, ResultsScreen) and screen.index and screen.index.done:
+                break
+        assert isinstance(app.screen, ResultsScreen) and app.screen.batch_id == BATCH
+        assert len(shown_ids(app.screen)) == 13
+
+
 async def test_text_search_and_export(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     local_copy()
     app = offline_app(monkeypatch)

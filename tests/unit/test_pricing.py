@@ -73,4 +73,6 @@ def test_bad_price_file_names_entry(tmp_path: Path, text: str, message: str) -> 
 def test_format_usd() -> None:
     assert format_usd(0) == "$0.00"
     assert format_usd(0.0042) == "$0.0042"
+    assert format_usd(0.000031) == "$0.000031"
+    assert format_usd(0.0000314) == "$0.000031"
     assert format_usd(1234.5) == "$1,234.50"

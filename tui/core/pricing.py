@@ -16,6 +16,7 @@ dated snapshot ``gpt-4o-2024-08-06`` is priced as ``gpt-4o``.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,9 +162,11 @@ def cost_of(usage: Usage, price: Price) -> Cost:
 
 
 def format_usd(amount: float) -> str:
-    """``$0.0042``, ``$1.25``, ``$1,234.50``: small amounts keep significant digits."""
+    """``$0.00``, ``$0.0042``, ``$0.000031``, ``$1,234.50``: a small amount keeps
+    two significant digits, so a tiny cost never reads as zero."""
     if amount == 0:
         return "$0.00"
     if abs(amount) < 0.01:
-        return f"${amount:.4f}"
+        digits = max(4, 1 - math.floor(math.log10(abs(amount))))
+        return f"${amount:.{digits}f}"
     return f"${amount:,.2f}"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -179,23 +178,14 @@ def usage_renderable(batch: Batch) -> RenderableType:
     costs = Table.grid(padding=(0, 2))
     costs.add_column(justify="right", style="bold")
     costs.add_column(justify="right")
-    costs.add_row("standard cost", usd(cost.standard))
-    costs.add_row("Batch API cost", Text(usd(cost.batch), style="bold green"))
-    costs.add_row("saving (50%)", usd(cost.standard - cost.batch))
+    costs.add_row("standard cost", format_usd(cost.standard))
+    costs.add_row("Batch API cost", Text(format_usd(cost.batch), style="bold green"))
+    costs.add_row("saving (50%)", format_usd(cost.standard - cost.batch))
     rates = f"input ${price.input:g}"
     if price.cached_input is not None:
         rates += f", cached ${price.cached_input:g}"
     rates += f", output ${price.output:g} per 1M (p to edit)"
     return Group(table, Text(""), costs, Text(rates, style="dim"))
-
-
-def usd(amount: float) -> str:
-    """:func:`format_usd`, except that a tiny non-zero cost keeps two significant
-    digits instead of reading ``$0.0000``."""
-    if 0 < abs(amount) < 0.0001:
-        digits = -math.floor(math.log10(abs(amount))) + 1
-        return f"${amount:.{digits}f}"
-    return format_usd(amount)
 
 
 def metadata_text(batch: Batch) -> Text:

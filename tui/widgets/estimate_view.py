@@ -10,11 +10,6 @@ from tui.core.text import one_line
 from tui.core.tokens import Estimate
 
 
-def usd(amount: float) -> str:
-    """Dollars as :func:`format_usd` writes them, but a tiny cost is not shown as zero."""
-    return "< $0.0001" if 0 < amount < 0.0001 else format_usd(amount)
-
-
 def estimate_text(estimate: Estimate) -> Text:
     """The estimate as literal text (the model name comes from the file)."""
     text = Text()
@@ -33,10 +28,10 @@ def estimate_text(estimate: Estimate) -> Text:
         text.append(" (set one in prices.toml)\n", style="yellow")
         return text
     text.append("  cost, Batch    ")
-    text.append(f"{usd(floor.batch)} – {usd(cost.batch)}", style="bold green")
+    text.append(f"{format_usd(floor.batch)} – {format_usd(cost.batch)}", style="bold green")
     text.append("  (input only – every output at its limit)\n", style="dim")
     text.append("  cost, standard ")
-    text.append(f"{usd(floor.standard)} – {usd(cost.standard)}")
+    text.append(f"{format_usd(floor.standard)} – {format_usd(cost.standard)}")
     text.append("  (the same requests without the Batch discount)\n", style="dim")
     return text
 

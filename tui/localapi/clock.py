@@ -15,6 +15,7 @@ clock gets the same state on every run, whatever the machine's speed.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -37,8 +38,8 @@ class ScaledClock:
         start: float | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        if scale <= 0:
-            raise ValueError("time scale must be positive")
+        if not (math.isfinite(scale) and scale > 0):  # NaN would stop time, inf break it
+            raise ValueError(f"time scale must be a finite number greater than 0, not {scale}")
         self.scale = float(scale)
         self._monotonic = monotonic
         self._origin_real = monotonic()

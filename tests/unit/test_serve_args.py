@@ -1,4 +1,4 @@
-"""``batchdeck serve`` refuses a time scale it cannot use, in one plain line."""
+"""``batchdeck serve`` refuses a port or time scale it cannot use, in one plain line."""
 
 from __future__ import annotations
 
@@ -24,3 +24,13 @@ def test_serve_refuses_a_bad_time_scale(scale: str, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert err.startswith("batchdeck serve: ") and "time scale" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "-1", "http"])
+def test_serve_refuses_a_port_out_of_range(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--port", port])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: batchdeck serve") and "argument --port" in err
+    assert "Traceback" not in err

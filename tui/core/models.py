@@ -42,6 +42,10 @@ TIMESTAMP_FIELDS = (
     "cancelled_at",
     "expires_at",
 )
+METADATA_MAX_PAIRS = 16
+"""The API's limits on a batch's metadata: pairs, characters per key, per value."""
+METADATA_MAX_KEY = 64
+METADATA_MAX_VALUE = 512
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tui.core.models import METADATA_MAX_KEY, METADATA_MAX_PAIRS, METADATA_MAX_VALUE
 from tui.localapi.errors import ApiError, invalid_request, invalid_value
 
-METADATA_MAX_PAIRS = 16
-METADATA_MAX_KEY = 64
-METADATA_MAX_VALUE = 512
 EXPIRES_MIN_SECONDS = 3600
 EXPIRES_MAX_SECONDS = 30 * 24 * 3600
 

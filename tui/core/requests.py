@@ -72,6 +72,7 @@ __all__ = [
     "SplitError",
     "ValidationReport",
     "count_embedding_inputs",
+    "json_type_name",
     "part_path",
     "split",
     "validate",
@@ -488,7 +489,7 @@ class _Scanner:
             return None
         value = obj[key]
         if not isinstance(value, str):
-            self.add(invalid, f"{name} must be a string, not {_json_kind(value)}", name)
+            self.add(invalid, f"{name} must be a string, not {json_type_name(value)}", name)
             return None
         return value
 
@@ -626,9 +627,13 @@ _JSON_KINDS = {
 }
 
 
-def _json_kind(value: object) -> str:
-    """The JSON name of a decoded value's type, for messages."""
-    return _JSON_KINDS.get(type(value), type(value).__name__)
+def json_type_name(value: object, *, article: bool = False) -> str:
+    """The JSON name of a decoded value's type, for messages: ``"object"``, or with
+    ``article=True`` as the API words it, ``"an object"`` (``"null"`` takes none)."""
+    name = _JSON_KINDS.get(type(value), type(value).__name__)
+    if not article or value is None:
+        return name
+    return ("an " if name[0] in "aeiou" else "a ") + name
 
 
 def _scan(

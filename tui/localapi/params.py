@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tui.core.models import METADATA_MAX_KEY, METADATA_MAX_PAIRS, METADATA_MAX_VALUE
+from tui.core.requests import json_type_name
 from tui.localapi.errors import ApiError, invalid_request, invalid_value
 
 EXPIRES_MIN_SECONDS = 3600
@@ -62,7 +63,7 @@ def metadata_param(value: Any) -> dict[str, str] | None:
         if not isinstance(item, str):
             raise invalid_request(
                 f"Invalid type for 'metadata.{key[:64]}': expected a string, but got "
-                f"{_json_type(item)} instead.",
+                f"{json_type_name(item, article=True)} instead.",
                 param=f"metadata.{key[:64]}",
                 code="invalid_type",
             )
@@ -105,20 +106,6 @@ def expires_after_param(value: Any, param: str) -> dict[str, Any] | None:
             code="invalid_value",
         )
     return {"anchor": anchor, "seconds": seconds}
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return "a string"
 
 
 def unknown_param(name: str) -> ApiError:

@@ -34,3 +34,10 @@ def test_serve_refuses_a_port_out_of_range(port: str, capsys: pytest.CaptureFixt
     err = capsys.readouterr().err
     assert err.startswith("usage: batchdeck serve") and "argument --port" in err
     assert "Traceback" not in err
+
+
+def test_web_port_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["web", "--port", "99999"])
+    assert info.value.code == 2
+    assert "99999 is not a port number" in capsys.readouterr().err

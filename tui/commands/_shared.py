@@ -351,3 +351,14 @@ def batch_record(batch: Any, job: Job | None) -> dict[str, Any]:
     record["tags"] = list(job.tags) if job else []
     record["input_path"] = job.input_path if job else None
     return record
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0..65535 (0: any free one); argparse reports anything else."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
+    return port

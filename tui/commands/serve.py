@@ -5,16 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-
-def port_number(text: str) -> int:
-    """A TCP port, 0..65535 (0: any free one); argparse reports anything else."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
-    return port
+from tui.commands import _shared
 
 
 def add_parser(sub: Any) -> None:
@@ -26,7 +17,7 @@ def add_parser(sub: Any) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
-        "--port", type=port_number, default=8000, help="port (default 8000; 0 = any free)"
+        "--port", type=_shared.port_number, default=8000, help="port (default 8000; 0 = any free)"
     )
     serve.add_argument("--data-dir", help="where files and batches are kept (default: data dir)")
     serve.add_argument("--upstream", metavar="URL", help="forward requests to this server")

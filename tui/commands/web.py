@@ -36,7 +36,10 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
+        "--port",
+        type=_shared.port_number,
+        default=DEFAULT_PORT,
+        help=f"port (default {DEFAULT_PORT})",
     )
     parser.add_argument(
         "--public-url",

@@ -27,7 +27,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
@@ -45,12 +44,12 @@ from tui.core.pricing import PriceError, cost_of, format_usd, load_prices, price
 from tui.core.registry import Job
 from tui.core.text import one_line
 from tui.screen_commands import ScreenBindingCommands
+from tui.screens.base import DeckScreen
 from tui.widgets.batch_table import STATUS_STYLES
 from tui.widgets.timeline import StatusTimeline
 from tui.widgets.transfer import TransferProgress
 
 if TYPE_CHECKING:
-    from tui.app import BatchDeckApp
     from tui.core.pricing import Price
     from tui.dialogs.edit_job import JobEdit
 
@@ -248,7 +247,7 @@ def errors_text(batch: Batch, lines: dict[int, str], note: str) -> Text:
     return text
 
 
-class BatchDetailScreen(Screen[None]):
+class BatchDetailScreen(DeckScreen):
     """One batch, every field, and what can be done with it."""
 
     CSS_PATH = str(styles_dir() / "detail.tcss")
@@ -324,13 +323,6 @@ class BatchDetailScreen(Screen[None]):
         self._live = False  # True once the server answered this screen
         self._errors_first = False
         self.retrieves = 0  # how many times this screen asked the server (tests watch it)
-
-    @property
-    def deck(self) -> BatchDeckApp:
-        from tui.app import BatchDeckApp
-
-        assert isinstance(self.app, BatchDeckApp)
-        return self.app
 
     # -- layout ---------------------------------------------------------------------
 

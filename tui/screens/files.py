@@ -19,7 +19,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import Provider
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tui.app import styles_dir
@@ -29,10 +28,11 @@ from tui.core.models import Batch, FileInfo
 from tui.core.text import one_line
 from tui.core.timefmt import relative
 from tui.screen_commands import ScreenBindingCommands
+from tui.screens.base import DeckScreen
 from tui.widgets.transfer import TransferProgress
 
 if TYPE_CHECKING:
-    from tui.app import BatchDeckApp
+    pass
 
 COLUMNS = ("Name", "Purpose", "Size", "Used by", "Created", "Expires", "ID")
 ROLES = ("input", "output", "error")
@@ -94,7 +94,7 @@ def file_row(info: FileInfo, uses: list[Use] | None, known: bool) -> tuple[Text,
     )
 
 
-class FilesScreen(Screen[None]):
+class FilesScreen(DeckScreen):
     """All files, newest first."""
 
     CSS_PATH = str(styles_dir() / "files.tcss")
@@ -139,13 +139,6 @@ class FilesScreen(Screen[None]):
         self.unused_only = False
         self.fetching = False
         self._transferring = False
-
-    @property
-    def deck(self) -> BatchDeckApp:
-        from tui.app import BatchDeckApp
-
-        assert isinstance(self.app, BatchDeckApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -19,7 +19,6 @@ from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Select, Static
 from textual.worker import get_current_worker
 
@@ -42,11 +41,11 @@ from tui.core.results import (
     write_retry_file,
 )
 from tui.core.text import one_line
+from tui.screens.base import DeckScreen
 from tui.widgets.result_detail import ResultDetail
 from tui.widgets.results_list import ResultsList, header_line
 
 if TYPE_CHECKING:
-    from tui.app import BatchDeckApp
     from tui.widgets.results_export_dialog import ExportRequest
 
 FAILED = "failed"  # the outcome filter for every failure (HTTP and request errors)
@@ -65,7 +64,7 @@ def matches_outcome(row: ResultRow, wanted: str) -> bool:
     return row.outcome.value == wanted
 
 
-class ResultsScreen(Screen[None]):
+class ResultsScreen(DeckScreen):
     """The results of one batch (and of its retries, merged)."""
 
     CSS_PATH = str(styles_dir() / "results.tcss")
@@ -91,13 +90,6 @@ class ResultsScreen(Screen[None]):
         self._phase = "opening"
         self._percent = 0
         self._status = ""
-
-    @property
-    def deck(self) -> BatchDeckApp:
-        from tui.app import BatchDeckApp
-
-        assert isinstance(self.app, BatchDeckApp)
-        return self.app
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         """This screen's actions for the command palette (see tui.palette)."""

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 
 TIMES_EVERY = 15.0  # seconds between updates of the relative times on screen
 MODAL_RECHECK = 1.0  # seconds between looks while a modal keeps polling paused
+FIRST_CACHED = 200  # cached batches shown before the first frame (more than a screenful)
+SHOW_EVERY = 0.25  # seconds between table updates while a listing streams in
 FILTER_DELAY = 0.25  # seconds of typing quiet before the text filter applies
 SORT_TITLES = {
     "created": "created",
@@ -102,7 +105,7 @@ class BatchesScreen(Screen[None]):
     def on_mount(self) -> None:
         self.paint_cached()
         self.set_interval(TIMES_EVERY, self.table.refresh_times)
-        self.action_refresh()
+        self.call_after_refresh(self.action_refresh)  # the cached view is on screen first
 
     # -- loading -------------------------------------------------------------------
 
@@ -115,18 +118,37 @@ class BatchesScreen(Screen[None]):
         }
 
     def paint_cached(self) -> None:
-        """Show what the registry saw last, before the server answers."""
+        """Show what the registry saw last, before the server answers.
+
+        The newest screenful is built at once; the other snapshots are turned into
+        batches in a thread and appended in chunks, so that 10,000 of them do not
+        hold up the first frame.
+        """
         table = self.table
         jobs = self._registry_jobs()
         table.set_jobs(jobs)
         table.batches.clear()
-        for batch_id, job in jobs.items():
-            batch = job.batch() if job.snapshot else None
-            if batch is not None and batch.id == batch_id:
-                table.batches[batch_id] = batch
-                self._recorded[batch_id] = _counts_key(batch)
+        cached = [
+            (_created(job.snapshot), batch_id, job)
+            for batch_id, job in jobs.items()
+            if job.snapshot
+        ]
+        cached.sort(key=lambda entry: entry[0], reverse=True)
+        head, rest = cached[:FIRST_CACHED], cached[FIRST_CACHED:]
+        table.batches.update(_snapshots([job for _, _, job in head]))
+        for batch in table.batches.values():
+            self._recorded[batch.id] = _counts_key(batch)
         table.rebuild()
-        self._say(f"{len(table.batches)} cached batches; loading…")
+        self._say(f"{len(cached)} cached batches; loading…")
+        if rest:
+            self._load_rest_of_cache([job for _, _, job in rest])
+
+    @work(exclusive=True, group="batches-cache", description="cached batches")
+    async def _load_rest_of_cache(self, jobs: list[Job]) -> None:
+        batches = await asyncio.to_thread(_snapshots, jobs)
+        self.table.add_cached(batches.values())
+        for batch in batches.values():
+            self._recorded.setdefault(batch.id, _counts_key(batch))
 
     def reload(self) -> None:
         """Start again (another profile): cached view, then a full listing."""
@@ -181,14 +203,28 @@ class BatchesScreen(Screen[None]):
         self._schedule(poll.ACTIVE_INTERVAL if active else poll.IDLE_INTERVAL)
 
     async def _full_listing(self) -> None:
+        """Every batch, page by page; the next page is fetched while this one is shown.
+
+        The first page is shown at once, later ones at most every
+        :data:`SHOW_EVERY` seconds: each change of the table costs a repaint of
+        what is on screen, which would otherwise take longer than the listing.
+        """
         table = self.table
-        seen = 0
-        requests = 0
-        async for page in self.deck.client.iter_batch_pages():
+        loop = asyncio.get_running_loop()
+        seen = requests = 0
+        waiting: list[Batch] = []
+        shown_at = 0.0
+        async for page in _prefetched(self.deck.client.iter_batch_pages()):
             requests += 1
             seen += len(page)
-            await self._absorb(page)
-            self._say(f"{seen} batches · loading…")
+            waiting.extend(page)
+            if requests == 1 or loop.time() - shown_at >= SHOW_EVERY:
+                await self._absorb(waiting)
+                waiting = []
+                shown_at = loop.time()
+                self._say(f"{seen} batches · loading…")
+        if waiting:
+            await self._absorb(waiting)
         self.requests_last_cycle = requests
         self._loaded = True
         if table.row_count == 0 and not table.batches:
@@ -410,6 +446,46 @@ class BatchesScreen(Screen[None]):
         if not self._error:
             self._say(self._summary())
         self._refresh_detail()
+
+
+async def _prefetched(
+    pages: AsyncIterator[list[Batch]], ahead: int = 2
+) -> AsyncIterator[list[Batch]]:
+    """``pages``, with up to ``ahead`` pages fetched while the caller works on one."""
+    queue: asyncio.Queue[list[Batch] | BaseException | None] = asyncio.Queue(maxsize=ahead)
+
+    async def fetch() -> None:
+        try:
+            async for page in pages:
+                await queue.put(page)
+        except Exception as exc:  # handed to the reader, who raises it
+            await queue.put(exc)
+            return
+        await queue.put(None)
+
+    fetcher = asyncio.create_task(fetch())
+    try:
+        while (item := await queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        fetcher.cancel()
+
+
+def _created(snapshot: dict[str, object] | None) -> float:
+    value = (snapshot or {}).get("created_at")
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _snapshots(jobs: list[Job]) -> dict[str, Batch]:
+    """The registry's last-seen batches of ``jobs`` (those whose snapshot still reads)."""
+    out: dict[str, Batch] = {}
+    for job in jobs:
+        batch = job.batch()
+        if batch is not None and batch.id == job.batch_id:
+            out[batch.id] = batch
+    return out
 
 
 def _counts_key(batch: Batch) -> tuple[object, ...]:

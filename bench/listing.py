@@ -1,0 +1,206 @@
+"""Benchmark: 10,000 batches on the embedded server, first and last row on screen vs
+a bare SDK ``batches.list()`` loop.
+
+Usage: ``.venv/bin/python bench/listing.py [--batches N] [--rounds N]``
+
+The parent seeds an embedded server with ``--batches`` finished batches (straight
+into its store) and keeps it running. Each round then runs, each in a fresh child
+process with its imports done before the clock starts:
+
+* the baseline: ``openai.OpenAI(...).batches.list(limit=100)``: the first page
+  (time until it returns), then iterating it to the end (the SDK fetches page after
+  page): the full loop;
+* batchdeck's app, headless at 120x36, with an empty registry: from its first list
+  request to the first frame showing a row, and to the first frame showing all of
+  them (a hook on the screen's compositor refresh). The app's launch (before its
+  first request) is reported on the side.
+
+Best of ``--rounds``. Goals: first row / SDK first page <= 1.2, last row / SDK full
+loop <= 1.2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from _common import Run, check_ok, run_measured
+
+from tui.localapi.clock import Timing
+from tui.localapi.server import LocalServer
+
+GOAL = 1.2
+PYTHON = sys.executable
+KEY = "sk-bench-local"
+STILL = Timing(validation=1e9, per_request=1.0, finalizing=1.0, cancelling=1.0)
+
+SDK_LOOP = """
+import json, sys, time
+import openai
+client = openai.OpenAI(base_url=sys.argv[1], api_key=sys.argv[2], max_retries=0)
+t0 = time.perf_counter()
+page = client.batches.list(limit=100)
+assert page.data
+first = time.perf_counter() - t0
+count = sum(1 for _ in page)
+full = time.perf_counter() - t0
+print(json.dumps({"first": first, "last": full, "count": count}))
+"""
+
+APP = """
+import json, os, sys, time
+t_launch = time.perf_counter()
+import openai  # the SDK child imports it before its clock starts too
+from textual.screen import Screen
+from tui.app import make_app
+from tui.core.client import BatchClient
+from tui.core.config import Config, Profile
+from tui.core.registry import Registry
+from tui.screens.batches import BatchesScreen
+
+expected = int(sys.argv[3])
+os.environ["BENCH_KEY"] = sys.argv[2]
+profile = Profile("bench", base_url=sys.argv[1], api_key_env="BENCH_KEY")
+config = Config(profiles={"bench": profile}, default_profile="bench")
+app = make_app(config, BatchClient.for_profile(profile, max_retries=0), Registry(), profile=profile)
+marks = {}
+_pages = BatchClient.iter_batch_pages
+
+def iter_batch_pages(self, **kw):
+    marks.setdefault("start", time.perf_counter())
+    return _pages(self, **kw)
+
+BatchClient.iter_batch_pages = iter_batch_pages
+_refresh = Screen._compositor_refresh
+
+def painted(screen):
+    _refresh(screen)
+    if not isinstance(screen, BatchesScreen) or "start" not in marks or "last" in marks:
+        return
+    table = screen.table
+    now = time.perf_counter()
+    if table.row_count and "first" not in marks:
+        marks["first"] = now
+    if table.row_count >= expected:
+        marks["last"] = now
+        start = marks["start"]
+        print(json.dumps({
+            "first": marks["first"] - start,
+            "last": now - start,
+            "launch": start - t_launch,
+            "count": table.row_count,
+        }))
+        screen.app.exit()
+
+Screen._compositor_refresh = painted
+guard = __import__("threading").Timer(300, os._exit, (3,))  # never hang
+guard.daemon = True
+guard.start()
+app.run(headless=True, size=(120, 36))
+"""
+
+
+def seed(server: LocalServer, count: int) -> None:
+    """``count`` completed batches, written straight into the server's store."""
+
+    def make() -> None:
+        now = server.engine.now()
+        line = {
+            "custom_id": "r1",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+        }
+        source = server.store.create_file(
+            (json.dumps(line) + "\n").encode(),
+            filename="in.jsonl",
+            purpose="batch",
+            created_at=now - 10 * 86_400,
+        )
+        for i in range(count):
+            record = server.engine.create_batch(
+                input_file_id=source["id"],
+                endpoint="/v1/chat/completions",
+                metadata={"project": "bench", "n": str(i)},
+                timing=STILL,
+                created_at=now - 9 * 86_400 + i * 60,
+            )
+            start = record["created_at"]
+            record.update(
+                status="completed",
+                model="gpt-4o-mini",
+                in_progress_at=start + 5,
+                finalizing_at=start + 50,
+                completed_at=start + 55,
+                request_counts={"total": 1, "completed": 1, "failed": 0},
+                output_file_id="file-bench",
+            )
+            server.engine._active.discard(record["id"])
+            server.store.save_batch(record)
+
+    server.call(make, timeout=600)
+
+
+def child(script: str, server: LocalServer, count: int, what: str) -> tuple[Run, dict[str, float]]:
+    run = check_ok(run_measured([PYTHON, "-c", script, server.base_url, KEY, str(count)]), what)
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    if int(result["count"]) != count:
+        raise SystemExit(f"{what} saw {result['count']} batches, not {count}")
+    return run, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batches", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="batchdeck-bench-"))
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    os.environ["BATCHDECK_CONFIG_DIR"] = str(tmp / "config")
+    os.environ["BATCHDECK_DATA_DIR"] = str(tmp / "data")
+    server = LocalServer(tmp / "server", api_key=KEY, durable=False)
+    server.start()
+    try:
+        seed(server, args.batches)
+        child(SDK_LOOP, server, args.batches, "SDK loop")  # warm-up
+        child(APP, server, args.batches, "batchdeck")
+        sdk: list[dict[str, float]] = []
+        app: list[dict[str, float]] = []
+        for _ in range(args.rounds):
+            sdk.append(child(SDK_LOOP, server, args.batches, "SDK loop")[1])
+            app.append(child(APP, server, args.batches, "batchdeck")[1])
+
+        def best(rows: list[dict[str, float]], key: str) -> float:
+            return min(row[key] for row in rows)
+
+        print(f"{args.batches} batches on the embedded server; best of {args.rounds} rounds")
+        sdk_first, sdk_last = best(sdk, "first"), best(sdk, "last")
+        app_first, app_last = best(app, "first"), best(app, "last")
+        print(
+            f"SDK batches.list(): first page {sdk_first * 1000:6.0f} ms, "
+            f"full loop {sdk_last * 1000:6.0f} ms"
+        )
+        print(
+            f"batchdeck (from its first request): first row {app_first * 1000:6.0f} ms, "
+            f"last row {app_last * 1000:6.0f} ms; launch before that "
+            f"{best(app, 'launch') * 1000:4.0f} ms"
+        )
+        first_ratio, last_ratio = app_first / sdk_first, app_last / sdk_last
+        for name, ratio in (
+            ("first row / first page", first_ratio),
+            ("last row / full loop", last_ratio),
+        ):
+            print(f"goal: {name} <= {GOAL}: {ratio:.2f} {'OK' if ratio <= GOAL else 'OVER GOAL'}")
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Make the README's screenshots from the real app on the demo data.
+
+Usage: ``.venv/bin/python screenshots/make.py [--size 120x36]``
+
+Starts ``batchdeck demo``'s seeded server and app headless (``build_demo``), visits
+each screen that exists (batches, F1 help, the batch inspector, files, results,
+compose), exports each as SVG with Textual and converts it to PNG with cairosvg
+(libcairo). The demo key is random and never shown, so it cannot appear in a picture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+SHOWCASE = "Nightly support-ticket summaries"  # a completed demo batch with failed lines
+
+
+def to_png(svg: str, path: Path) -> None:
+    """Write ``svg`` as a PNG (the terminal font mapped to an installed monospace one)."""
+    import cairosvg
+
+    svg = svg.replace("Fira Code", "DejaVu Sans Mono")
+    cairosvg.svg2png(bytestring=svg.encode("utf-8"), write_to=str(path), output_width=1600)
+
+
+async def settle(pilot: Any, seconds: float = 1.0) -> None:
+    """Let workers finish and the screen repaint (bounded)."""
+    for _ in range(int(seconds / 0.1)):
+        await pilot.pause(0.1)
+
+
+async def shoot(app: Any, name: str, made: list[Path]) -> None:
+    path = HERE / f"{name}.png"
+    to_png(app.export_screenshot(), path)
+    made.append(path)
+
+
+def has_screen(module: str) -> bool:
+    return importlib.util.find_spec(f"tui.screens.{module}") is not None
+
+
+async def make(size: tuple[int, int]) -> list[Path]:
+    from tui.commands.demo import build_demo
+    from tui.screens.batches import BatchesScreen
+
+    made: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="batchdeck-shots-") as tmp:
+        app, server = build_demo(Path(tmp))
+        try:
+            async with app.run_test(size=size) as pilot:
+                screen = app.screen
+                assert isinstance(screen, BatchesScreen)
+                for _ in range(100):
+                    await pilot.pause(0.05)
+                    if screen.cycles and not screen.table.loading_rows:
+                        break
+                await shoot(app, "batches", made)
+                await pilot.press("f1")
+                await settle(pilot, 0.3)
+                await shoot(app, "help", made)
+                await pilot.press("escape")
+                table = screen.table
+                showcase = next(
+                    (i for i, job in table.jobs.items() if job.description.startswith(SHOWCASE)),
+                    None,
+                )
+                if showcase is not None:
+                    table.move_cursor(row=table.get_row_index(showcase))
+                if has_screen("batch_detail"):
+                    await pilot.press("enter")
+                    await settle(pilot)
+                    await shoot(app, "inspector", made)
+                    app.pop_screen()
+                    await settle(pilot, 0.2)
+                if has_screen("files"):
+                    app.action_open_files()
+                    await settle(pilot)
+                    await shoot(app, "files", made)
+                    app.pop_screen()
+                    await settle(pilot, 0.2)
+                if has_screen("results") and showcase is not None:
+                    app.open_results(showcase)
+                    await settle(pilot, 1.5)
+                    await shoot(app, "results", made)
+                    app.pop_screen()
+                    await settle(pilot, 0.2)
+                if has_screen("compose"):
+                    app.action_open_compose()
+                    await settle(pilot)
+                    await shoot(app, "compose", made)
+                await app.action_quit()
+        finally:
+            server.stop()
+    return made
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", default="120x36", help="terminal size, COLUMNSxROWS")
+    args = parser.parse_args()
+    columns, rows = (int(part) for part in args.size.split("x"))
+    for path in asyncio.run(make((columns, rows))):
+        print(path.relative_to(REPO))
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,7 @@ import pytest
 from textual.widgets import Input, Static
 
 from tests.ui.batches_support import (
+    QUICK,
     batches_screen,
     build_app,
     loaded,
@@ -106,8 +107,6 @@ async def test_enter_opens_the_inspector_of_the_selected_batch(
 async def test_refresh_cycle_uses_the_list_and_announces_finished_batches(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.ui.batches_support import QUICK
-
     ids = seed(server, final=50, active=99)
     quick = seed(server, active=1, timing=QUICK, age=0)  # finishes once the clock moves
     registry = Registry(durable=False)
@@ -192,7 +191,7 @@ HOSTILE = "[bold red]x[/] [@click=app.quit]q[/] \x1b[2J \x1b]0;title\x07"
 async def test_markup_and_escapes_in_metadata_and_descriptions_are_text(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ids = seed(server, active=1, metadata={"note": HOSTILE})
+    ids = seed(server, active=1, metadata={"note": HOSTILE}, timing=QUICK, age=0)
     plain = seed(server, active=1, metadata={"note": HOSTILE})
     registry = Registry(durable=False)
     register(registry, ids, description=HOSTILE, tags=("[b]t[/b]",))
@@ -203,7 +202,7 @@ async def test_markup_and_escapes_in_metadata_and_descriptions_are_text(
         assert str(screen.table.get_row(ids[0])[1]) == one_line(HOSTILE, 40)
         assert one_line(HOSTILE, 40) == "[bold red]x[/] [@click=app.quit]q[/] \\x…"
         assert str(screen.table.get_row(plain[0])[1]).startswith("note=[bold red]x[/] [@click")
-        await pilot.press("down")
+        assert screen.table.selected_id() == ids[0]
         detail = str(screen.query_one("#detail-line", Static).render())
         assert "#[b]t[/b]" in detail
         await pilot.click("#batches", offset=(30, 2))  # on the hostile text
@@ -212,3 +211,40 @@ async def test_markup_and_escapes_in_metadata_and_descriptions_are_text(
         assert app.is_running
         for cell in screen.table.get_row(ids[0]):
             assert "\x1b" not in cell.plain and "\x07" not in cell.plain
+        server.advance(3600)  # the quick one finishes: its notice quotes the description
+        screen.action_refresh()
+        await loaded(pilot, cycles=2)
+        notes = [n for n in app._notifications if n.title == "Batch finished"]
+        assert len(notes) == 1 and not notes[0].markup
+        assert "[bold red]x[/] [@click=app.quit]q[/] \\x1b[2J" in notes[0].message
+        assert "\x1b" not in notes[0].message
+        assert app.is_running
+
+
+async def test_a_large_cached_registry_paints_first_and_fills_in(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.core.models import Batch, RequestCounts
+    from tui.core.registry import Job
+
+    live = seed(server, active=1)
+    registry = Registry(durable=False)
+    for i in range(400):
+        batch = Batch(
+            id=f"batch_old{i:04d}",
+            status="completed",
+            endpoint="/v1/embeddings",
+            input_file_id="file-x",
+            created_at=1_700_000_000 + i,
+            request_counts=RequestCounts(3, 3, 0),
+        )
+        registry.add(Job(batch_id=batch.id, description=f"old {i}", snapshot=batch.to_dict()))
+    app = build_app(server, monkeypatch, registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = batches_screen(pilot)
+        assert 0 < screen.table.row_count <= 200  # the newest at once, the rest after
+        await loaded(pilot)
+        await wait_for(pilot, lambda: screen.table.row_count == 401)
+        shown = shown_ids(screen)
+        assert shown[:3] == [live[0], "batch_old0399", "batch_old0398"]
+        assert shown[-1] == "batch_old0000"

@@ -141,7 +141,8 @@ class BatchesScreen(Screen[None]):
         table.rebuild()
         self._say(f"{len(cached)} cached batches; loading…")
         if rest:
-            self._load_rest_of_cache([job for _, _, job in rest])
+            later = [job for _, _, job in rest]
+            self.call_after_refresh(self._load_rest_of_cache, later)
 
     @work(exclusive=True, group="batches-cache", description="cached batches")
     async def _load_rest_of_cache(self, jobs: list[Job]) -> None:
@@ -415,10 +416,13 @@ class BatchesScreen(Screen[None]):
         table = self.table
         box = self.query_one("#filter", Input)
         if not (table.text_filter or table.only_mine or table.status_filter != "all"):
+            box.remove_class("-shown")
+            table.focus()
             return
         table.status_filter, table.text_filter, table.only_mine = "all", "", False
         box.value = ""
         box.remove_class("-shown")
+        self.table.focus()
         self._apply_filters()
 
     @on(Input.Changed, "#filter")

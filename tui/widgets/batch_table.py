@@ -262,6 +262,7 @@ class BatchTable(DataTable[Text]):
             last_key = self._key(
                 str(self.coordinate_to_cell_key(Coordinate(self.row_count - 1, 0))[0].value)
             )
+        pending = set(self._pending)
         for batch in batches:
             old = self.batches.get(batch.id)
             self.batches[batch.id] = batch
@@ -273,9 +274,10 @@ class BatchTable(DataTable[Text]):
             if shown:
                 if old != batch:
                     self._update_row(batch, old, now)
-            elif batch.id not in self._pending_set():
+            elif batch.id not in pending:
                 if self._pending:
                     self._pending.append(batch.id)
+                    pending.add(batch.id)
                     self._unordered = True
                     continue
                 key = self._key(batch.id)
@@ -285,9 +287,6 @@ class BatchTable(DataTable[Text]):
                     self._unordered = True
                 self._append(batch, now)
                 last_key = key
-
-    def _pending_set(self) -> set[str]:
-        return set(self._pending) if self._pending else set()
 
     def _update_row(self, batch: Batch, old: Batch | None, now: float) -> None:
         new_cells = self.cells(batch, now)
@@ -346,7 +345,9 @@ class BatchTable(DataTable[Text]):
         now = timefmt.now()
         chunk, self._pending = self._pending[:size], self._pending[size:]
         for batch_id in chunk:
-            self._append(self.batches[batch_id], now)
+            batch = self.batches[batch_id]
+            if batch_id not in self.rows and self.passes(batch):  # it may have changed
+                self._append(batch, now)
         if selected is not None and selected in self.rows:
             self.move_cursor(row=self.get_row_index(selected), scroll=True)
         if self._pending:

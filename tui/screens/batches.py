@@ -21,7 +21,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
@@ -29,10 +29,10 @@ from tui.app import styles_dir
 from tui.core import errors, poll, timefmt
 from tui.core.models import Batch
 from tui.core.text import one_line
+from tui.screens.base import DeckScreen
 from tui.widgets.batch_table import BatchTable
 
 if TYPE_CHECKING:
-    from tui.app import BatchDeckApp
     from tui.core.registry import Job
 
 TIMES_EVERY = 15.0  # seconds between updates of the relative times on screen
@@ -52,7 +52,7 @@ SORT_TITLES = {
 }
 
 
-class BatchesScreen(Screen[None]):
+class BatchesScreen(DeckScreen):
     """All batches, newest first (or as sorted), with filters."""
 
     CSS_PATH = str(styles_dir() / "batches.tcss")
@@ -82,13 +82,6 @@ class BatchesScreen(Screen[None]):
         self._gone: set[str] = set()
         self._message = ""
         self._error = False
-
-    @property
-    def deck(self) -> BatchDeckApp:
-        from tui.app import BatchDeckApp
-
-        assert isinstance(self.app, BatchDeckApp)
-        return self.app
 
     @property
     def table(self) -> BatchTable:

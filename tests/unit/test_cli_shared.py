@@ -148,8 +148,12 @@ def test_web_serves_the_same_command_line() -> None:
 
 
 def test_web_bad_port_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["web", "--demo", "--port", "70000"]) == 2
-    assert "--port 70000" in capsys.readouterr().err
+    assert main(["web", "--demo", "--port", "0"]) == 2
+    assert "--port 0: pick a port" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["web", "--port", "70000"])
+    assert info.value.code == 2
+    assert "70000 is not a port number" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:
         main(["web", "--port", "eighty"])
     assert info.value.code == 2

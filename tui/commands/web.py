@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
     def serve() -> int:
         if not args.demo:  # fail now, not in every browser tab
             _shared.resolve_profile(getattr(args, "profile", None))
-        if not 0 < args.port < 65536:
-            raise _shared.CommandError(f"--port {args.port}: pick a port from 1 to 65535", 2)
+        if args.port == 0:  # the page must know its own address
+            raise _shared.CommandError("--port 0: pick a port from 1 to 65535", 2)
         url = args.public_url or f"http://{_url_host(args.host)}:{args.port}"
         if not is_loopback(args.host):
             print(WARNING.format(host=args.host, url=url, port=args.port), file=sys.stderr)

@@ -67,7 +67,7 @@ expected = int(sys.argv[3])
 os.environ["BENCH_KEY"] = sys.argv[2]
 profile = Profile("bench", base_url=sys.argv[1], api_key_env="BENCH_KEY")
 config = Config(profiles={"bench": profile}, default_profile="bench")
-app = make_app(config, BatchClient.for_profile(profile, max_retries=0), Registry(), profile=profile)
+app = make_app(config, BatchClient(profile, max_retries=0), Registry(), profile=profile)
 marks = {}
 _pages = BatchClient.iter_batch_pages
 

@@ -96,12 +96,12 @@ ROWS = True
 import tui.cli
 from tui.app import make_app
 from tui.core.config import load_config
-from tui.core.deferred_client import DeferredClient
+from tui.core.client import BatchClient
 from tui.core.registry import Registry
 
 config = load_config()
 profile = config.profile()
-app = make_app(config, DeferredClient(profile), Registry(), profile=profile)
+app = make_app(config, BatchClient(profile), Registry(), profile=profile)
 """
     + PAINTED
     + """

@@ -134,7 +134,7 @@ class BatchDeckApp(App[int]):
 
         try:
             profile = self.config.profile(name)
-            client = BatchClient.for_profile(profile)
+            client = BatchClient(profile)
         except (ApiError, Exception) as exc:
             message = getattr(exc, "message", None) or str(exc)
             self.notify(f"Cannot switch to {name}: {message}", severity="error", markup=False)

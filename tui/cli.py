@@ -51,10 +51,10 @@ def _run_app(profile_name: str | None) -> int:
     except _shared.CommandError as exc:
         _shared.error(exc.message, multiline=True)
         return exc.code
-    from tui.core.deferred_client import DeferredClient
+    from tui.core.client import BatchClient
 
     try:
-        client = DeferredClient(profile)  # the SDK loads after the first paint
+        client = BatchClient(profile)  # the SDK loads after the first paint
     except errors.ApiError as exc:
         print(f"batchdeck: {exc}\n", file=sys.stderr)
         print(NO_KEY_HELP.format(config=paths.config_file()), file=sys.stderr)

@@ -20,7 +20,7 @@ KEY_ENV = "BATCHDECK_TEST_KEY"
 
 def client_for(base_url: str, monkeypatch: pytest.MonkeyPatch, key: str = API_KEY) -> BatchClient:
     monkeypatch.setenv(KEY_ENV, key)
-    return BatchClient.for_profile(Profile("test", base_url=base_url, api_key_env=KEY_ENV))
+    return BatchClient(Profile("test", base_url=base_url, api_key_env=KEY_ENV))
 
 
 @pytest.fixture
@@ -185,4 +185,4 @@ async def test_unreachable_server_is_a_network_error(monkeypatch: pytest.MonkeyP
 def test_no_key_for_openai_is_an_auth_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(KEY_ENV, raising=False)
     with pytest.raises(errors.AuthError, match=KEY_ENV):
-        BatchClient.for_profile(Profile("p", api_key_env=KEY_ENV))
+        BatchClient(Profile("p", api_key_env=KEY_ENV))

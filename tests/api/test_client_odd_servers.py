@@ -57,7 +57,7 @@ async def odd_server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[BatchClie
     await site.start()
     port = runner.addresses[0][1]
     monkeypatch.setenv("ODD_KEY", "k")
-    client = BatchClient.for_profile(
+    client = BatchClient(
         Profile("odd", base_url=f"http://127.0.0.1:{port}/v1", api_key_env="ODD_KEY"),
         max_retries=0,
     )

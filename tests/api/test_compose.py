@@ -52,7 +52,7 @@ def test_compose_csv_submit_and_complete(
     progress: list[tuple[int, int, int, int | None]] = []
 
     async def go() -> list:
-        batch_client = BatchClient.for_profile(profile)
+        batch_client = BatchClient(profile)
         try:
             plan = plan_submit(built.path, CHAT)
             journal = Journal(registry, batch_client, profile)
@@ -92,7 +92,7 @@ def test_split_submit_makes_one_job_group(
     registry = Registry()
 
     async def go() -> list:
-        batch_client = BatchClient.for_profile(profile)
+        batch_client = BatchClient(profile)
         try:
             plan = plan_submit(built.path, allow_split=True, limits=Limits(max_requests=3))
             return await submit_plan(
@@ -184,7 +184,7 @@ def test_a_failed_part_reports_the_parts_already_sent(
             return await super().submit(path, *args, **kwargs)  # type: ignore[arg-type]
 
     async def go() -> None:
-        batch_client = BatchClient.for_profile(profile)
+        batch_client = BatchClient(profile)
         try:
             plan = plan_submit(built.path, allow_split=True, limits=Limits(max_requests=2))
             await submit_plan(SecondPartFails(registry, batch_client, profile), plan)

@@ -58,7 +58,7 @@ CHILD = textwrap.dedent(
 
     BatchClient.upload_file, BatchClient.create_batch = upload, create
     profile = Profile("t", base_url=base_url, api_key_env="BATCHDECK_TEST_KEY")
-    journal = Journal(Registry(), BatchClient.for_profile(profile), profile)
+    journal = Journal(Registry(), BatchClient(profile), profile)
     asyncio.run(journal.submit(Path(input_path), "/v1/chat/completions", {"team": "x"}, "cut"))
     """
 )
@@ -86,7 +86,7 @@ async def batches_with_token(client: BatchClient) -> dict[str, list[str]]:
 
 
 async def test_submit_records_every_step(profile: Profile, input_file: Path) -> None:
-    client = BatchClient.for_profile(profile)
+    client = BatchClient(profile)
     registry = Registry()
     job = await Journal(registry, client, profile).submit(
         input_file, "/v1/chat/completions", {"team": "eval"}, "nightly", tags=("a", "b")
@@ -126,7 +126,7 @@ async def test_cut_at_each_step_then_reconcile(
     (pending,) = Registry().load().values()
     assert pending.submission and pending.submission["state"] != "created"
 
-    client = BatchClient.for_profile(profile)
+    client = BatchClient(profile)
     journal = Journal(Registry(), client, profile)
     (settled,) = await journal.reconcile()
     assert settled.outcome == outcome, settled
@@ -151,7 +151,7 @@ async def test_lost_create_answer_makes_no_duplicate(
 ) -> None:
     # The server creates the batch, then drops the connection before answering.
     server.faults.add("drop_after", method="POST", path="/v1/batches", times=1)
-    client = BatchClient.for_profile(profile)
+    client = BatchClient(profile)
     job = await Journal(Registry(), client, profile).submit(input_file, "/v1/chat/completions")
     assert ("drop_after", "POST", "/v1/batches") in server.faults.fired
     assert await batches_with_token(client) == {job.job_id: [job.batch_id]}
@@ -163,7 +163,7 @@ async def test_create_failing_twice_then_accepted(
 ) -> None:
     monkeypatch.setattr(journal_module, "LOOKUP_WAITS", (0.01,))
     server.faults.add("500", method="POST", path="/v1/batches", times=2, retry_after=0.01)
-    client = BatchClient.for_profile(profile)
+    client = BatchClient(profile)
     job = await Journal(Registry(), client, profile).submit(input_file, "/v1/chat/completions")
     assert await batches_with_token(client) == {job.job_id: [job.batch_id]}
     await client.close()
@@ -178,7 +178,7 @@ async def test_reconcile_leaves_a_running_submit_alone(profile: Profile, input_f
     )
     assert child.returncode == 9
     (pending,) = Registry().load().values()
-    client = BatchClient.for_profile(profile)
+    client = BatchClient(profile)
     journal = Journal(Registry(), client, profile)
     with _hold(journal._lock_path(pending.job_id), wait=True):  # as if still submitting
         assert await journal.reconcile() == []
@@ -199,7 +199,7 @@ def test_metadata_rules() -> None:
 
 
 async def test_bad_metadata_sends_nothing(profile: Profile, input_file: Path) -> None:
-    client = BatchClient.for_profile(profile)
+    client = BatchClient(profile)
     with pytest.raises(SubmitError):
         await Journal(Registry(), client, profile).submit(
             input_file, "/v1/chat/completions", {"k": "v" * 600}
@@ -214,7 +214,7 @@ async def test_create_committed_after_the_client_gave_up_is_found(
 ) -> None:
     # The server takes 0.3 s before it creates the batch; the client waits only 0.1 s.
     server.faults.add("latency", method="POST", path="/v1/batches", delay=0.3, times=1)
-    client = BatchClient.for_profile(profile)
+    client = BatchClient(profile)
     client._client = client._client.with_options(timeout=0.1)
     job = await Journal(Registry(), client, profile).submit(input_file, "/v1/chat/completions")
     assert await batches_with_token(client) == {job.job_id: [job.batch_id]}
@@ -236,7 +236,7 @@ async def test_refused_create_is_settled_as_abandoned(profile: Profile, input_fi
         timeout=60,
     )
     assert child.returncode == 9
-    client = BatchClient.for_profile(profile)
+    client = BatchClient(profile)
     for info in await client.list_files():  # the upload is gone before the create
         await client.delete_file(info.id)
     journal = Journal(Registry(), client, profile)
@@ -251,7 +251,7 @@ async def test_refused_create_is_settled_as_abandoned(profile: Profile, input_fi
 
 
 async def test_unknown_endpoint_sends_nothing(profile: Profile, input_file: Path) -> None:
-    client = BatchClient.for_profile(profile)
+    client = BatchClient(profile)
     with pytest.raises(SubmitError, match="not a batch endpoint"):
         await Journal(Registry(), client, profile).submit(input_file, "/v1/nope")
     assert Registry().load() == {}
@@ -260,7 +260,7 @@ async def test_unknown_endpoint_sends_nothing(profile: Profile, input_file: Path
 
 
 async def test_no_lock_files_left_behind(profile: Profile, input_file: Path) -> None:
-    client = BatchClient.for_profile(profile)
+    client = BatchClient(profile)
     registry = Registry()
     await Journal(registry, client, profile).submit(input_file, "/v1/chat/completions")
     assert list((registry.root / ".submitting").iterdir()) == []

@@ -41,7 +41,7 @@ def profile(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> Profile:
 
 @pytest.fixture
 async def bclient(profile: Profile) -> AsyncIterator[BatchClient]:
-    client = BatchClient.for_profile(profile)
+    client = BatchClient(profile)
     yield client
     await client.close()
 
@@ -102,9 +102,7 @@ async def test_no_results_yet_and_unknown_batch(
     manual_server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(KEY_ENV, API_KEY)
-    client = BatchClient.for_profile(
-        Profile("t", base_url=manual_server.base_url, api_key_env=KEY_ENV)
-    )
+    client = BatchClient(Profile("t", base_url=manual_server.base_url, api_key_env=KEY_ENV))
     try:
         sdk = make_client(manual_server)
         batch = submit(sdk, chat_lines(2))

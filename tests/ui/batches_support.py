@@ -104,7 +104,7 @@ def build_app(
     profile = Profile("test", base_url=server.base_url, api_key_env=KEY_ENV)
     config = config or Config(profiles={"test": profile}, default_profile="test")
     profile = config.profile()
-    client = BatchClient.for_profile(profile, max_retries=max_retries)
+    client = BatchClient(profile, max_retries=max_retries)
     return make_app(config, client, registry or Registry(durable=False), profile=profile)
 
 

@@ -56,9 +56,7 @@ def build_app(
     shown = Profile("test", base_url=DISPLAY_URL, api_key_env=KEY_ENV)
     real = Profile("test", base_url=server.base_url, api_key_env=KEY_ENV)
     config = Config(profiles={"test": shown}, default_profile="test")
-    return make_app(
-        config, BatchClient.for_profile(real), registry or Registry(durable=False), profile=shown
-    )
+    return make_app(config, BatchClient(real), registry or Registry(durable=False), profile=shown)
 
 
 def sdk(server: LocalServer) -> openai.OpenAI:

@@ -253,7 +253,7 @@ def deck(server: LocalServer, monkeypatch: pytest.MonkeyPatch, registry: Registr
     monkeypatch.setenv(KEY_ENV, API_KEY)
     profile = Profile("test", base_url=server.base_url, api_key_env=KEY_ENV)
     config = Config(profiles={"test": profile}, default_profile="test")
-    return make_app(config, BatchClient.for_profile(profile), registry, profile=profile)
+    return make_app(config, BatchClient(profile), registry, profile=profile)
 
 
 async def test_submit_records_the_job_and_opens_the_inspector(

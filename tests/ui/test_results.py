@@ -64,7 +64,7 @@ def offline_app(monkeypatch: pytest.MonkeyPatch) -> BatchDeckApp:
     monkeypatch.setenv(KEY_ENV, API_KEY)
     profile = Profile("test", base_url="http://127.0.0.1:9/v1", api_key_env=KEY_ENV)
     config = Config(profiles={"test": profile}, default_profile="test")
-    return make_app(config, BatchClient.for_profile(profile), Registry(), profile=profile)
+    return make_app(config, BatchClient(profile), Registry(), profile=profile)
 
 
 async def open_results(pilot: Pilot[Any], batch_id: str = BATCH) -> ResultsScreen:
@@ -220,7 +220,7 @@ async def test_not_ready_batch_says_so(tmp_path: Path, monkeypatch: pytest.Monke
         monkeypatch.setenv(KEY_ENV, API_KEY)
         profile = Profile("test", base_url=server.base_url, api_key_env=KEY_ENV)
         config = Config(profiles={"test": profile}, default_profile="test")
-        app = make_app(config, BatchClient.for_profile(profile), Registry(), profile=profile)
+        app = make_app(config, BatchClient(profile), Registry(), profile=profile)
         async with app.run_test(size=(120, 36)) as pilot:
             app.open_results(batch.id)
             for _ in range(200):
@@ -252,7 +252,7 @@ async def test_retry_submits_the_failed_requests_linked_to_the_batch(
         profile = Profile("test", base_url=server.base_url, api_key_env=KEY_ENV)
         config = Config(profiles={"test": profile}, default_profile="test")
         registry = Registry()
-        app = make_app(config, BatchClient.for_profile(profile), registry, profile=profile)
+        app = make_app(config, BatchClient(profile), registry, profile=profile)
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await open_results(pilot, batch.id)
             assert [row.label for row in screen.query_one(ResultsList).rows].count("HTTP 500") == 2

@@ -32,7 +32,7 @@ def make(server_url: str, monkeypatch: pytest.MonkeyPatch, registry: Registry) -
     monkeypatch.setenv(KEY_ENV, API_KEY)
     profile = Profile("test", base_url=server_url, api_key_env=KEY_ENV)
     config = Config(profiles={"test": profile}, default_profile="test")
-    return make_app(config, BatchClient.for_profile(profile), registry, profile=profile)
+    return make_app(config, BatchClient(profile), registry, profile=profile)
 
 
 def create_batch(server: LocalServer, metadata: dict[str, str]) -> str:

@@ -121,7 +121,7 @@ def test_unreachable_server_is_exit_1(
     monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
     from tui.core.client import BatchClient
 
-    monkeypatch.setattr(_shared, "make_client", lambda p: BatchClient.for_profile(p, max_retries=0))
+    monkeypatch.setattr(_shared, "make_client", lambda p: BatchClient(p, max_retries=0))
     assert main(["ls"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("batchdeck: Cannot reach the server") and "Traceback" not in err

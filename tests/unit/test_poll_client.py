@@ -1,4 +1,4 @@
-"""DeferredClient: the app's client, whose SDK is loaded only when first needed."""
+"""BatchClient loads the SDK only when first needed (or in prepare(), off the loop)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import pytest
 from tests.api.conftest import API_KEY
 from tests.ui.batches_support import seed, start_server
 from tui.core import errors
+from tui.core.client import BatchClient
 from tui.core.config import Profile
-from tui.core.deferred_client import DeferredClient
 
 NO_SDK = """
 import sys
 from tui.core.config import Profile
-from tui.core.deferred_client import DeferredClient
-client = DeferredClient(Profile("p", base_url="http://127.0.0.1:9/v1"))
+from tui.core.client import BatchClient
+client = BatchClient(Profile("p", base_url="http://127.0.0.1:9/v1"))
 assert client.base_url == "http://127.0.0.1:9/v1"
 print("openai" in sys.modules)
 """
@@ -33,7 +33,7 @@ def test_building_it_does_not_import_the_sdk() -> None:
 
 def test_a_missing_key_for_openai_is_reported_at_once() -> None:
     with pytest.raises(errors.AuthError, match="OPENAI_API_KEY"):
-        DeferredClient(Profile("default"))
+        BatchClient(Profile("default"))
 
 
 async def test_it_lists_after_prepare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,7 +41,7 @@ async def test_it_lists_after_prepare(tmp_path: Path, monkeypatch: pytest.Monkey
     try:
         ids = seed(server, active=3)
         monkeypatch.setenv("DEFERRED_KEY", API_KEY)
-        client = DeferredClient(Profile("t", base_url=server.base_url, api_key_env="DEFERRED_KEY"))
+        client = BatchClient(Profile("t", base_url=server.base_url, api_key_env="DEFERRED_KEY"))
         await client.prepare()
         assert [b.id for b in await client.list_batches()] == ids
         await client.close()

@@ -35,7 +35,7 @@ def logged_server(tmp_path: Path) -> Iterator[LocalServer]:
 def client_for(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> BatchClient:
     monkeypatch.setenv("POLL_TEST_KEY", API_KEY)
     profile = Profile("t", base_url=server.base_url, api_key_env="POLL_TEST_KEY")
-    return BatchClient.for_profile(profile, max_retries=0)
+    return BatchClient(profile, max_retries=0)
 
 
 def requests_in(caplog: pytest.LogCaptureFixture, expected: int = 0) -> list[str]:

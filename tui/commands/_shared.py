@@ -134,7 +134,7 @@ def make_client(profile: Profile) -> BatchClient:
     from tui.core.client import BatchClient
 
     try:
-        return BatchClient.for_profile(profile)
+        return BatchClient(profile)
     except errors.ApiError as exc:
         help_text = NO_KEY_HELP.format(config=paths.config_file())
         raise CommandError(f"{exc.message}\n\n{help_text}", EXIT_USAGE) from exc

@@ -69,7 +69,7 @@ def build_demo(root: Path) -> tuple[BatchDeckApp, LocalServer]:
                 )
             )
         config = Config(profiles={"demo": profile}, default_profile="demo")
-        app = make_app(config, BatchClient.for_profile(profile), registry, profile=profile)
+        app = make_app(config, BatchClient(profile), registry, profile=profile)
     except BaseException:
         server.stop()
         raise

@@ -86,7 +86,7 @@ def _profile(args: argparse.Namespace) -> tuple[Config, Profile, BatchClient]:
     except ConfigError as exc:
         raise _Failure(str(exc), EXIT_USAGE) from exc
     try:
-        client = BatchClient.for_profile(profile)
+        client = BatchClient(profile)
     except errors.ApiError as exc:
         raise _Failure(exc.message, EXIT_USAGE) from exc
     return config, profile, client

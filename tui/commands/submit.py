@@ -107,7 +107,7 @@ def _send(args: argparse.Namespace, plan: Any, metadata: dict[str, str], expiry:
     err = sys.stderr
     try:
         profile = load_config().profile(getattr(args, "profile", None))
-        client = BatchClient.for_profile(profile)
+        client = BatchClient(profile)
     except (ConfigError, errors.ApiError) as exc:
         print(f"batchdeck submit: {exc}", file=err)
         return EXIT_USAGE

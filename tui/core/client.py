@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
@@ -146,21 +147,26 @@ def _status_error(exc: Any) -> errors.ApiError:
     return errors.RequestError(f"Refused ({status}): {message}", status=status, code=code)
 
 
+def api_key_for(profile: Profile) -> str:
+    """The profile's key, read from the environment now; OpenAI's own server without
+    one is an :class:`~tui.core.errors.AuthError` (self-hosted servers often need none)."""
+    key = profile.api_key()
+    if key is None:
+        if profile.resolved_base_url().rstrip("/") == DEFAULT_BASE_URL:
+            raise errors.AuthError(
+                f"No API key: set {profile.api_key_env} (profile {profile.name!r})."
+            )
+        key = "no-key"  # the SDK insists on a value
+    return key
+
+
 def make_openai(profile: Profile, *, max_retries: int = DEFAULT_MAX_RETRIES) -> AsyncOpenAI:
     """An ``AsyncOpenAI`` for ``profile``; the key is read from the environment now."""
     import openai
 
-    key = profile.api_key()
-    base_url = profile.resolved_base_url()
-    if key is None:
-        if base_url.rstrip("/") == DEFAULT_BASE_URL:
-            raise errors.AuthError(
-                f"No API key: set {profile.api_key_env} (profile {profile.name!r})."
-            )
-        key = "no-key"  # self-hosted servers often need none; the SDK insists on a value
     return openai.AsyncOpenAI(
-        api_key=key,
-        base_url=base_url,
+        api_key=api_key_for(profile),
+        base_url=profile.resolved_base_url(),
         organization=profile.organization,
         project=profile.project,
         max_retries=max_retries,
@@ -169,21 +175,42 @@ def make_openai(profile: Profile, *, max_retries: int = DEFAULT_MAX_RETRIES) -> 
 
 
 class BatchClient:
-    """The Batch and Files API of one profile's server."""
+    """The Batch and Files API of one profile's server.
 
-    def __init__(self, openai_client: AsyncOpenAI) -> None:
-        self._client = openai_client
+    Importing ``openai`` takes longer than Textual's whole start-up, so the SDK
+    client is built on first use, or ahead of it, off the event loop, by
+    :meth:`prepare`. A missing key is still reported at once, by the constructor.
+    """
 
-    @classmethod
-    def for_profile(cls, profile: Profile, **kw: Any) -> BatchClient:
-        return cls(make_openai(profile, **kw))
+    def __init__(self, profile: Profile, *, max_retries: int = DEFAULT_MAX_RETRIES) -> None:
+        api_key_for(profile)
+        self.profile = profile
+        self._max_retries = max_retries
+        self._sdk: AsyncOpenAI | None = None
+
+    @property
+    def _client(self) -> AsyncOpenAI:
+        if self._sdk is None:
+            self._sdk = make_openai(self.profile, max_retries=self._max_retries)
+        return self._sdk
+
+    @_client.setter
+    def _client(self, value: AsyncOpenAI) -> None:
+        self._sdk = value
+
+    async def prepare(self) -> None:
+        """Import the SDK in a thread, so that the first call does not block the loop."""
+        if self._sdk is None:
+            await asyncio.to_thread(importlib.import_module, "openai")
+            self._client  # noqa: B018 - build it now, the import is done
 
     @property
     def base_url(self) -> str:
-        return str(self._client.base_url)
+        return self.profile.resolved_base_url() if self._sdk is None else str(self._sdk.base_url)
 
     async def close(self) -> None:
-        await self._client.close()
+        if self._sdk is not None:
+            await self._sdk.close()
 
     # -- batches -------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Each line shows the profile's name, its server's host and whether its key variable
 is set (the key itself is never shown). The app does the switch: a new client
-(``BatchClient.for_profile``) and the batches reloaded.
+(``BatchClient(profile)``) and the batches reloaded.
 """
 
 from __future__ import annotations

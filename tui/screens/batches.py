@@ -176,9 +176,7 @@ class BatchesScreen(DeckScreen):
     async def poll_now(self) -> None:
         """One refresh cycle; the next is scheduled only when this one has ended."""
         try:
-            prepare = getattr(self.deck.client, "prepare", None)
-            if prepare is not None:
-                await prepare()
+            await self.deck.client.prepare()  # import the SDK off the event loop
             if self._loaded:
                 await self._refresh_cycle()
             else:

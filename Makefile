@@ -28,5 +28,9 @@ test: lint
 bench: $(STAMP)
 	for script in bench/*.py; do case $$script in bench/_*) continue;; esac; $(BIN)/python $$script || exit 1; done
 
+screenshots: $(STAMP)
+	$(BIN)/python screenshots/make.py
+	@echo "screenshots/web.png needs Debian's chromium: $(BIN)/python screenshots/web.py"
+
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache .bench

@@ -46,7 +46,7 @@ class BatchDeckApp(App[int]):
     BINDINGS = [
         Binding("f1", "help", "Help", id="app.help"),
         Binding("f", "open_files", "Files", id="app.files"),
-        Binding("n", "open_compose", "New batch", id="app.compose", show=False),
+        Binding("n", "open_compose", "Compose", id="app.compose", show=False),
         Binding("p", "switch_profile", "Profile", id="app.profile", show=False),
         Binding("T", "cycle_theme", "Next theme", id="app.theme", show=False),
         Binding("b", "toggle_bell", "Bell on finish", id="app.bell", show=False),

@@ -66,7 +66,9 @@ def deck_commands(app: BatchDeckApp, screen: Screen[Any]) -> Iterable[SystemComm
         partial(_ask_results, app),
     )
     yield SystemCommand("Files", "All files: download, delete, upload", app.action_open_files)
-    yield SystemCommand("New batch", "Compose and submit a batch", app.action_open_compose)
+    yield SystemCommand(
+        "Compose a new batch", "Build, check and submit a request file", app.action_open_compose
+    )
     yield SystemCommand(
         "Filter by text",
         "Type to filter batches",

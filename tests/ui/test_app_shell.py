@@ -96,7 +96,7 @@ async def test_every_action_is_in_the_palette(
             "Open selected batch",
             "Open results of selected batch",
             "Files",
-            "New batch",
+            "Compose a new batch",
             "Filter by text",
             "Show only in_progress batches",
             "Show all batches",

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 
 from tui.core.client import BatchClient
 from tui.core.config import Config, Profile
 from tui.core.registry import Registry
+from tui.core.text import printable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -67,19 +69,41 @@ class BatchDeckApp(App[int]):
         if isinstance(saved, str) and saved in self.available_themes:
             self.theme = saved
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification is plain text with control characters escaped: they
+        often quote servers, files or models. (``markup`` is accepted and ignored.)"""
+        super().notify(
+            printable(message),
+            title=printable(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
     def on_mount(self) -> None:
         from tui.screens.batches import BatchesScreen
 
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.push_screen(BatchesScreen())
-        self.reconcile_submissions()
+        self.call_after_refresh(self.reconcile_submissions)  # after the first frame
 
     @work(exclusive=True, group="reconcile")
     async def reconcile_submissions(self) -> None:
         """Settle submits a crash or a lost connection left unfinished."""
+        import asyncio
+
         from tui.core.errors import ApiError
         from tui.core.journal import Journal
 
+        await asyncio.to_thread(self.registry.load)  # 10,000 jobs: not on the event loop
         try:
             settled = await Journal(self.registry, self.client, self.profile).reconcile()
         except ApiError as exc:

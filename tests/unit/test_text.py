@@ -33,3 +33,11 @@ def test_invisible_and_unencodable_characters_are_shown() -> None:
     shown.encode("utf-8")  # a lone surrogate would raise here
     legit = "naïve café 日本語 🙂 👩\u200d💻 می\u200cخواهم"  # ZWJ emoji, ZWNJ in Persian
     assert printable(legit) == legit
+
+
+def test_api_error_messages_are_escaped_once() -> None:
+    from tui.core.errors import ServerError
+
+    error = ServerError("boom \x1b]2;PWNED\x07 \x1b[2J [bold]x[/]")
+    assert error.message == "boom \\x1b]2;PWNED\\x07 \\x1b[2J [bold]x[/]"
+    assert str(error) == error.message

@@ -2,10 +2,13 @@
 
 ``BatchClient`` turns every SDK and transport error into one of these, so screens
 and commands handle five cases instead of the SDK's dozen. Messages may quote the
-server's own words: that is untrusted text, to be shown literally.
+server's own words: that is untrusted text, so control characters are escaped here,
+once, and the UI still shows it literally (never as markup).
 """
 
 from __future__ import annotations
+
+from tui.core.text import one_line
 
 
 class ApiError(Exception):
@@ -14,6 +17,7 @@ class ApiError(Exception):
     kind = "error"
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        message = one_line(message)
         super().__init__(message)
         self.message = message
         self.status = status

@@ -7,31 +7,23 @@ Without it, opens the app on the results screen of that batch.
 
 Exit codes: 0 done; 1 the batch does not exist, has no results yet, or the server
 failed; 2 bad usage (an export name that is neither .csv nor .jsonl, a bad config,
-no key). Messages are plain lines on stderr; progress goes there only when it is a
-terminal. Textual is never imported for ``--export``.
+no key). Messages are plain lines on stderr (through :mod:`tui.commands._shared`, so
+server text has its control characters escaped); progress goes there only when it
+is a terminal. Textual is never imported for ``--export``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tui.commands import _shared
+
 if TYPE_CHECKING:
-    from tui.core.client import BatchClient
-    from tui.core.config import Config, Profile
-    from tui.core.results import Opened
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-
-class _Failure(Exception):
-    def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+    from tui.core.client import BatchClient, Progress
+    from tui.core.results import DownloadProgress, Opened
 
 
 def add_parser(sub: Any) -> None:
@@ -53,43 +45,25 @@ def add_parser(sub: Any) -> None:
         metavar="PATH",
         help="a request field to export too, as a dotted path (e.g. body.model); repeatable",
     )
-    parser.add_argument(
-        "--profile",
-        default=argparse.SUPPRESS,
-        help="profile from config.toml to use (same as the global --profile)",
-    )
+    _shared.add_common(parser, json=False)
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        if args.export is None:
-            return _open_app(args)
-        return _export(args)
-    except _Failure as exc:
-        print(f"batchdeck: {exc.message}", file=sys.stderr)
-        return exc.code
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:  # never a traceback: a plain message and a failure code
-        print(f"batchdeck: results failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+    action = _open_app if args.export is None else _export
+    return _shared.guarded(lambda: _never_a_traceback(action, args))
 
 
-def _profile(args: argparse.Namespace) -> tuple[Config, Profile, BatchClient]:
+def _never_a_traceback(action: Any, args: argparse.Namespace) -> int:
+    """``action(args)``; an unexpected exception becomes a plain message (exit 1)."""
     from tui.core import errors
-    from tui.core.client import BatchClient
-    from tui.core.config import ConfigError, load_config
 
     try:
-        config = load_config()
-        profile = config.profile(getattr(args, "profile", None))
-    except ConfigError as exc:
-        raise _Failure(str(exc), EXIT_USAGE) from exc
-    try:
-        client = BatchClient(profile)
-    except errors.ApiError as exc:
-        raise _Failure(exc.message, EXIT_USAGE) from exc
-    return config, profile, client
+        result: int = action(args)
+        return result
+    except (_shared.CommandError, errors.ApiError, OSError):
+        raise  # guarded() words these
+    except Exception as exc:
+        raise _shared.CommandError(f"results failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -99,55 +73,63 @@ def _export(args: argparse.Namespace) -> int:
     try:
         fmt = export_format(destination)
     except ValueError as exc:
-        raise _Failure(str(exc), EXIT_USAGE) from exc
-    _, profile, client = _profile(args)
+        raise _shared.CommandError(str(exc), _shared.EXIT_USAGE) from exc
+    _, profile = _shared.resolve_profile(getattr(args, "profile", None))
+    client = _shared.make_client(profile)
+    import asyncio
+
     opened = asyncio.run(_open(client, args.batch_id, profile.host()))
     for note in opened.notes:
-        print(f"batchdeck: {note}", file=sys.stderr)
+        _shared.error(note)
     index = ResultIndex(opened.attempts).build_all()
     try:
         count = export(index, destination, tuple(args.field), fmt)
     except OSError as exc:
-        raise _Failure(f"cannot write {destination}: {exc.strerror or exc}") from exc
+        raise _shared.CommandError(f"cannot write {destination}: {exc.strerror or exc}") from exc
     counts = ", ".join(f"{n} {outcome.value}" for outcome, n in index.counts().items() if n)
-    print(f"{count} rows ({counts}) written to {destination}")
-    return EXIT_OK
+    _shared.write(f"{count} rows ({counts}) written to {destination}\n")
+    return _shared.EXIT_OK
 
 
 async def _open(client: BatchClient, batch_id: str, host: str) -> Opened:
     from tui.core import errors
-    from tui.core.registry import Registry
     from tui.core.results import NoResultsError, open_attempts
 
-    progress = _stderr_progress() if sys.stderr.isatty() else None
     try:
-        return await open_attempts(client, batch_id, registry=Registry(), progress=progress)
+        return await open_attempts(
+            client, batch_id, registry=_shared.open_registry(), progress=_download_progress()
+        )
     except NoResultsError as exc:
-        raise _Failure(str(exc)) from exc
+        raise _shared.CommandError(str(exc)) from exc
     except errors.NotFoundError as exc:
-        raise _Failure(f"no batch {batch_id} on {host} ({exc.message})") from exc
-    except errors.ApiError as exc:
-        raise _Failure(exc.message) from exc
+        raise _shared.CommandError(f"no batch {batch_id} on {host} ({exc.message})") from exc
     finally:
-        if progress is not None:
-            print(file=sys.stderr)
         await client.close()
 
 
-def _stderr_progress() -> Any:
+def _download_progress() -> DownloadProgress | None:
+    """One :func:`_shared.stderr_progress` bar per downloaded file kind (only on a
+    terminal)."""
+    if not sys.stderr.isatty():
+        return None
+    bars: dict[str, Progress | None] = {}
+
     def report(kind: str, done: int, total: int | None) -> None:
-        share = f"{done * 100 // total:3d}%" if total else f"{done // 1024} KiB"
-        print(f"\rdownloading {kind}: {share}   ", end="", file=sys.stderr, flush=True)
+        if kind not in bars:
+            bars[kind] = _shared.stderr_progress(f"downloading {kind}")
+        bar = bars[kind]
+        if bar is not None:
+            bar(done, total)
 
     return report
 
 
 def _open_app(args: argparse.Namespace) -> int:
-    config, profile, client = _profile(args)
+    config, profile = _shared.resolve_profile(getattr(args, "profile", None))
+    client = _shared.make_client(profile)
     from tui.app import make_app
-    from tui.core.registry import Registry
 
-    app = make_app(config, client, Registry(), profile=profile)
+    app = make_app(config, client, _shared.open_registry(), profile=profile)
     batch_id = args.batch_id
 
     async def open_results(pilot: Any) -> None:

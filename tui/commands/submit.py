@@ -14,10 +14,15 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from tui.commands import _shared
 from tui.commands.validate import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 
 if TYPE_CHECKING:
+    from tui.core.client import Progress
     from tui.core.registry import Job
+    from tui.core.submission import PartProgress
+
+PREFIX = "batchdeck submit: "
 
 
 def add_parser(sub: Any) -> None:
@@ -59,62 +64,53 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    return _shared.guarded(lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     from tui.commands.validate import problem_lines
     from tui.core.journal import SubmitError
     from tui.core.requests import InvalidRequestFileError, SplitError
     from tui.core.submission import NeedsSplitError, parse_expiry, parse_metadata, plan_submit
 
-    err = sys.stderr
     try:
         metadata = parse_metadata(args.metadata)
         expiry = parse_expiry(args.expires_after) if args.expires_after else None
     except SubmitError as exc:
-        print(f"batchdeck submit: {exc}", file=err)
-        return EXIT_USAGE
+        raise _shared.CommandError(f"{PREFIX}{exc}", EXIT_USAGE) from exc
     try:
         plan = plan_submit(args.file, args.endpoint, allow_split=args.split)
     except NeedsSplitError as exc:
         for line in problem_lines(exc.report):
-            print(line, file=err)
-        print(f"batchdeck submit: {exc}: add --split to send it in parts", file=err)
-        return EXIT_PROBLEMS
+            _shared.info(line)
+        raise _shared.CommandError(
+            f"{PREFIX}{exc}: add --split to send it in parts", EXIT_PROBLEMS
+        ) from exc
     except InvalidRequestFileError as exc:
         for line in problem_lines(exc.report):
-            print(line, file=err)
-        print(
-            f"batchdeck submit: {exc.report.path}: {exc.count} problem(s); nothing sent", file=err
-        )
-        return EXIT_PROBLEMS
+            _shared.info(line)
+        raise _shared.CommandError(
+            f"{PREFIX}{exc.report.path}: {exc.count} problem(s); nothing sent", EXIT_PROBLEMS
+        ) from exc
     except SplitError as exc:
-        print(f"batchdeck submit: {exc}", file=err)
-        return EXIT_PROBLEMS
+        raise _shared.CommandError(f"{PREFIX}{exc}", EXIT_PROBLEMS) from exc
     except (OSError, ValueError) as exc:
-        print(f"batchdeck submit: {exc}", file=err)
-        return EXIT_USAGE
+        raise _shared.CommandError(f"{PREFIX}{exc}", EXIT_USAGE) from exc
     return _send(args, plan, metadata, expiry)
 
 
 def _send(args: argparse.Namespace, plan: Any, metadata: dict[str, str], expiry: int | None) -> int:
     import asyncio
 
-    from tui.core import errors
-    from tui.core.client import BatchClient
-    from tui.core.config import ConfigError, load_config
     from tui.core.journal import Journal, SubmitError
-    from tui.core.registry import Registry
     from tui.core.submission import PartialSubmitError, submit_plan
 
-    err = sys.stderr
-    try:
-        profile = load_config().profile(getattr(args, "profile", None))
-        client = BatchClient(profile)
-    except (ConfigError, errors.ApiError) as exc:
-        print(f"batchdeck submit: {exc}", file=err)
-        return EXIT_USAGE
+    _, profile = _shared.resolve_profile(getattr(args, "profile", None))
+    client = _shared.make_client(profile)
 
     async def go() -> list[Job]:
         try:
-            journal = Journal(Registry(), client, profile)
+            journal = Journal(_shared.open_registry(), client, profile)
             return await submit_plan(
                 journal,
                 plan,
@@ -122,7 +118,7 @@ def _send(args: argparse.Namespace, plan: Any, metadata: dict[str, str], expiry:
                 metadata=metadata,
                 output_expires_after=expiry,
                 tags=tuple(args.tag),
-                progress=_progress_printer(err) if err.isatty() and not args.json else None,
+                progress=None if args.json else _upload_progress(),
             )
         finally:
             await client.close()
@@ -131,24 +127,26 @@ def _send(args: argparse.Namespace, plan: Any, metadata: dict[str, str], expiry:
         jobs = asyncio.run(go())
     except PartialSubmitError as exc:
         _print_jobs(exc.jobs, plan, as_json=args.json)
-        print(f"batchdeck submit: {exc}", file=err)
-        return EXIT_PROBLEMS
-    except errors.ApiError as exc:
-        print(f"batchdeck submit: {exc.message}", file=err)
-        return EXIT_PROBLEMS
+        raise _shared.CommandError(f"{PREFIX}{exc}", EXIT_PROBLEMS) from exc
     except SubmitError as exc:
-        print(f"batchdeck submit: {exc}", file=err)
-        return EXIT_PROBLEMS
+        raise _shared.CommandError(f"{PREFIX}{exc}", EXIT_PROBLEMS) from exc
     _print_jobs(jobs, plan, as_json=args.json)
     return EXIT_OK
 
 
-def _progress_printer(err: Any) -> Any:
+def _upload_progress() -> PartProgress | None:
+    """A :func:`_shared.stderr_progress` bar per part (only when stderr is a terminal)."""
+    if not sys.stderr.isatty():
+        return None
+    bars: dict[int, Progress | None] = {}
+
     def show(index: int, total: int, sent: int, size: int | None) -> None:
-        share = f"{sent * 100 // size}%" if size else f"{sent:,} bytes"
-        part = f" part {index + 1}/{total}" if total > 1 else ""
-        end = "\n" if size and sent >= size else ""
-        print(f"\ruploading{part}: {share}   ", end=end, file=err, flush=True)
+        if index not in bars:
+            part = f" part {index + 1}/{total}" if total > 1 else ""
+            bars[index] = _shared.stderr_progress(f"uploading{part}")
+        bar = bars[index]
+        if bar is not None:
+            bar(sent, size)
 
     return show
 

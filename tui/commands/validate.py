@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
+
+from tui.commands import _shared
 
 if TYPE_CHECKING:
     from tui.core.requests import ValidationReport
     from tui.core.tokens import Estimate
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = _shared.EXIT_OK, _shared.EXIT_FAILURE, _shared.EXIT_USAGE
 
 
 def add_parser(sub: Any) -> None:
@@ -94,7 +95,7 @@ def estimate_lines(estimate: Estimate) -> list[str]:
     return lines
 
 
-def estimate_for(path: str, endpoint: str | None, err: IO[str]) -> Estimate:
+def estimate_for(path: str, endpoint: str | None) -> Estimate:
     """Estimate a file with the editable price table (a broken table is a warning)."""
     from tui.core.pricing import PriceError, load_prices
     from tui.core.tokens import estimate_file
@@ -102,33 +103,37 @@ def estimate_for(path: str, endpoint: str | None, err: IO[str]) -> Estimate:
     try:
         prices = load_prices()
     except PriceError as exc:
-        print(f"batchdeck: warning: {exc}; costs not shown", file=err)
+        _shared.error(f"warning: {exc}; costs not shown")
         prices = None
     return estimate_file(path, endpoint, prices)
 
 
 def run(args: argparse.Namespace) -> int:
+    return _shared.guarded(lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     from tui.core.requests import validate
 
-    out, err = sys.stdout, sys.stderr
     try:
         report = validate(args.file, endpoint=args.endpoint)
     except (OSError, ValueError) as exc:
-        print(f"batchdeck validate: {exc}", file=err)
-        return EXIT_USAGE
+        raise _shared.CommandError(f"batchdeck validate: {exc}", EXIT_USAGE) from exc
     estimate = None
     if not args.no_estimate and (report.ok or report.only_limit_problems):
-        estimate = estimate_for(args.file, args.endpoint or report.endpoint, err)
+        estimate = estimate_for(args.file, args.endpoint or report.endpoint)
     if args.json:
         data = report_dict(report)
         data["estimate"] = estimate.to_dict() if estimate is not None else None
-        print(json.dumps(data, indent=2), file=out)
+        _shared.write(json.dumps(data, indent=2) + "\n")
     else:
-        for line in problem_lines(report):
-            print(line, file=out)
-        print(_summary(report), file=out if report.ok else err)
-        for line in estimate_lines(estimate) if estimate is not None else []:
-            print(line, file=out)
+        _shared.write("".join(f"{line}\n" for line in problem_lines(report)))
+        if report.ok:
+            _shared.write(f"{_summary(report)}\n")
+        else:
+            _shared.info(_summary(report))
+        lines = estimate_lines(estimate) if estimate is not None else []
+        _shared.write("".join(f"{line}\n" for line in lines))
     return EXIT_OK if report.ok else EXIT_PROBLEMS
 
 

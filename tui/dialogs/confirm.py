@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tui.core.text import printable
+
 
 class ConfirmDialog(ModalScreen[bool]):
     """Ask ``question``; ``y``/Enter on Yes confirms, ``n``/Escape declines.
@@ -64,9 +66,9 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(self.question), id="confirm-question")
+            yield Static(Text(printable(self.question)), id="confirm-question")
             if self.detail:
-                yield Static(Text(self.detail), id="confirm-detail")
+                yield Static(Text(printable(self.detail)), id="confirm-detail")
             with Horizontal():
                 yield Button(self.no_label, id="confirm-no")
                 yield Button(self.yes_label, variant="warning", id="confirm-yes")

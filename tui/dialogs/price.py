@@ -120,7 +120,7 @@ class PriceDialog(ModalScreen[Price | None]):
             )
             save_price(self.model, price)
         except (ValueError, PriceError, OSError) as exc:
-            error.update(Text(str(exc)))
+            error.update(Text(one_line(str(exc))))
             return
         self.dismiss(price)
 

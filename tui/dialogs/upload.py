@@ -108,7 +108,7 @@ class UploadDialog(ModalScreen[Path | None]):
 
     def _status(self, message: str, *, error: bool = False) -> None:
         status = self.query_one("#upload-status", Static)
-        status.update(Text(message))
+        status.update(Text(one_line(message)))
         status.set_class(error, "-error")
 
     @work(exclusive=True, group="upload-check")

@@ -166,7 +166,7 @@ def usage_renderable(batch: Batch) -> RenderableType:
     try:
         price = price_for(batch.model, load_prices())
     except PriceError as exc:
-        return Group(table, Text(f"\nPrice table unusable: {exc}", style="red"))
+        return Group(table, Text(f"\nPrice table unusable: {one_line(str(exc))}", style="red"))
     if price is None:
         model = one_line(batch.model or "this batch's model")
         return Group(
@@ -374,7 +374,7 @@ class BatchDetailScreen(DeckScreen):
 
     def _set_status(self, message: str, *, error: bool = False) -> None:
         line = self.query_one("#detail-status", Static)
-        line.update(Text(message))
+        line.update(Text(one_line(message)))
         line.set_class(error, "-error")
 
     def _paint(self) -> None:

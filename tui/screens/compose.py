@@ -65,7 +65,7 @@ from tui.core.compose import (
 from tui.core.journal import SubmitError
 from tui.core.pricing import Price, PriceError, load_prices
 from tui.core.requests import InvalidRequestFileError, SplitError, ValidationReport, validate
-from tui.core.text import one_line
+from tui.core.text import one_line, printable
 from tui.core.tokens import Estimate, Estimator, estimate_file
 from tui.screen_commands import ScreenBindingCommands
 from tui.widgets.body_form import BodyFormPanel
@@ -423,7 +423,7 @@ class ComposeScreen(Screen[None]):
         text = Text()
         for number, line in enumerate(lines, start=1):
             text.append(f"── request {number} ──\n", style="bold")
-            text.append(json.dumps(line, indent=2, ensure_ascii=False) + "\n")
+            text.append(printable(json.dumps(line, indent=2, ensure_ascii=False)) + "\n")
         if not lines:
             text.append("No requests.", style="dim")
         self.query_one("#preview", Static).update(text)

@@ -203,7 +203,7 @@ class FilesScreen(DeckScreen):
         if extra:
             parts.append(extra)
         line = self.query_one("#files-status", Static)
-        line.update(Text(" · ".join(parts)))
+        line.update(Text(one_line(" · ".join(parts))))
         line.set_class(error, "-error")
 
     def selected(self) -> FileInfo | None:
@@ -349,9 +349,10 @@ class FilesScreen(DeckScreen):
         from tui.dialogs.confirm import ConfirmDialog
 
         uses = self.uses.get(info.id) or []
-        detail = f"{one_line(info.filename, 60)} · {info.purpose} · {human_size(info.bytes)}"
+        purpose = one_line(info.purpose, 40)
+        detail = f"{one_line(info.filename, 60)} · {purpose} · {human_size(info.bytes)}"
         if uses:
-            used = ", ".join(f"{use.batch_id} ({use.role})" for use in uses[:3])
+            used = ", ".join(f"{one_line(use.batch_id, 40)} ({use.role})" for use in uses[:3])
             detail += f"\nStill used by {used}."
 
         def answered(yes: bool | None) -> None:

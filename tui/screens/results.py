@@ -155,7 +155,7 @@ class ResultsScreen(DeckScreen):
     def _set_status(self, message: str, *, error: bool = False) -> None:
         self._status = message
         line = self.query_one("#results-status", Static)
-        line.update(Text(message))
+        line.update(Text(one_line(message)))
         line.set_class(error, "-error")
 
     def _summary(self) -> str:

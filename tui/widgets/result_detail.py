@@ -18,7 +18,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Markdown, Static
 
 from tui.core.results import ResultRow, describe_request, describe_response
-from tui.core.text import printable
+from tui.core.text import one_line, printable
 
 MAX_JSON_CHARS = 200_000  # a huge line (images) is cut when shown whole
 
@@ -91,7 +91,7 @@ class ResultDetail(Horizontal):
                 if request_raw
                 else Text("(no request line)", style="dim")
             )
-            title.update(Text(f"Result · {where}" if result_raw else "Result"))
+            title.update(Text(f"Result · {one_line(where)}" if result_raw else "Result"))
             markdown.display = False
             lines.update(
                 Text(printable(_pretty(result, result_raw)))
@@ -101,17 +101,19 @@ class ResultDetail(Horizontal):
             return
         request_pane.update(request_text(request, request_raw, line=row.input_line))
         if result_raw is None:
-            title.update(Text(f"{row.label}: no result line in any file", style="bold yellow"))
+            title.update(
+                Text(f"{one_line(row.label)}: no result line in any file", style="bold yellow")
+            )
             markdown.display = False
             lines.update(Text("The request was never answered (missing).", style="dim"))
             return
         if result is None:
-            title.update(Text(f"{where}: not valid JSON", style="bold red"))
+            title.update(Text(f"{one_line(where)}: not valid JSON", style="bold red"))
             markdown.display = False
             lines.update(Text(printable(result_raw.decode("utf-8", "replace")[:2000])))
             return
         view = describe_response(result)
-        title.update(Text(f"{printable(view.title)} · {where}"))
+        title.update(Text(f"{one_line(view.title)} · {one_line(where)}"))
         markdown.display = bool(view.markdown)
         if view.markdown:
             markdown.update(printable(view.markdown))

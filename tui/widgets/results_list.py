@@ -43,7 +43,7 @@ def row_cells(row: ResultRow) -> list[tuple[str, Style | None]]:
     return [
         (line, Style(dim=True)),
         (one_line(row.custom_id), None),
-        (label, OUTCOME_STYLES.get(row.outcome)),
+        (one_line(label), OUTCOME_STYLES.get(row.outcome)),
         (str(row.tokens) if row.tokens else "", None),
         (row.preview, Style(dim=True) if row.outcome is not Outcome.OK else None),
     ]

@@ -111,7 +111,7 @@ class ValidationPanel(Vertical):
         problem = report.problems[index]
         view = self.query_one("#problem-line", Static)
         if problem.line is None or problem.line > report.line_count:
-            view.update(Text(f"{problem}", style="dim"))
+            view.update(Text(one_line(str(problem), 500), style="dim"))
             return
         text = Text()
         note = f" (row {problem.line} of {self.row_note})" if self.row_note else ""

@@ -190,6 +190,29 @@ def test_ragged_csv_row_is_an_error_naming_the_row(tmp_path: Path) -> None:
         list(read_rows(path))
 
 
+def test_a_header_field_over_128_kib_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "bighead.csv"
+    path.write_text("a" * 200_000 + ",id\nx,1\n")
+    assert columns_of(path) == ["a" * 200_000, "id"]
+    assert list(read_rows(path)) == [{"a" * 200_000: "x", "id": "1"}]
+
+
+def test_a_field_over_the_limit_is_a_compose_error_naming_file_and_row(tmp_path: Path) -> None:
+    import csv
+
+    path = tmp_path / "rows.csv"
+    path.write_text("a,b\n1,2\n3,toolong\n")
+    previous = csv.field_size_limit(5)
+    try:
+        with pytest.raises(ComposeError, match=r"row 2: not readable CSV \(.*rows.csv, line 3\)"):
+            list(read_rows(path))
+        path.write_text("a,toolong\n1,2\n")
+        with pytest.raises(ComposeError, match=r"^the header is not readable CSV .*rows.csv"):
+            columns_of(path)
+    finally:
+        csv.field_size_limit(previous)
+
+
 def test_duplicate_header_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "rows.csv"
     path.write_text("a,b,a\n1,2,3\n")

@@ -12,10 +12,14 @@ per line; values that are not strings are written as JSON) or a text file (one r
 per non-blank line, in the column ``text``): :func:`read_rows`.
 
 Errors name the row: a placeholder with no column in that row, a row with the wrong
-number of fields, an empty or duplicate ``custom_id`` (duplicates are refused, never
-renamed). Files are written atomically (:func:`tui.core.fsutil.atomic_file`) and then
-checked with :func:`tui.core.requests.validate`, which remains the single judge of
-what the API accepts.
+number of fields, a CSV/TSV record the ``csv`` module cannot read (named with the
+file and line), an empty or duplicate ``custom_id`` (duplicates are refused, never
+renamed). A CSV/TSV field may be up to :data:`CSV_FIELD_LIMIT` characters: importing
+this module raises the ``csv`` module's process-wide limit (128 KiB by default) to it
+once, since prompts pasted into one cell can be long. Files are written atomically
+(:func:`tui.core.fsutil.atomic_file`) and then checked with
+:func:`tui.core.requests.validate`, which remains the single judge of what the API
+accepts.
 """
 
 from __future__ import annotations
@@ -67,6 +71,10 @@ _ENCODE = msgspec.json.Encoder().encode
 
 Row = Mapping[str, str]
 
+CSV_FIELD_LIMIT = 16 * 1024 * 1024
+"""The largest CSV/TSV field read, in characters (``csv.field_size_limit``, raised at import)."""
+csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+
 
 class ComposeError(ValueError):
     """A row or a template cannot make a request; ``row`` is 1-based when known."""
@@ -94,8 +102,28 @@ def _cell(value: Any) -> str:
     return _ENCODE(value).decode("utf-8")
 
 
-def _delimited_rows(handle: io.TextIOBase, delimiter: str) -> Iterator[dict[str, str]]:
+def _records(handle: io.TextIOBase, delimiter: str) -> Iterator[list[str]]:
+    """The file's CSV/TSV records; a :class:`csv.Error` (not a ``ValueError``) becomes a
+    :class:`ComposeError` naming the file, the line and the row (``None``: the header)."""
     reader = csv.reader(handle, delimiter=delimiter)
+    name = getattr(handle, "name", "the file")
+    records = 0
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            where = f"{name}, line {reader.line_num}"
+            if records == 0:
+                raise ComposeError(f"the header is not readable CSV ({where}): {exc}") from None
+            raise ComposeError(f"not readable CSV ({where}): {exc}", row=records) from None
+        records += 1
+        yield fields
+
+
+def _delimited_rows(handle: io.TextIOBase, delimiter: str) -> Iterator[dict[str, str]]:
+    reader = _records(handle, delimiter)
     header = next(reader, None)
     if header is None:
         return
@@ -158,7 +186,7 @@ def columns_of(path: str | os.PathLike[str], kind: str | None = None) -> list[st
         return [TEXT_COLUMN]
     if kind in ("csv", "tsv"):
         with open(path, encoding="utf-8-sig", newline="") as fh:
-            return list(next(csv.reader(fh, delimiter="," if kind == "csv" else "\t"), []))
+            return list(next(_records(fh, "," if kind == "csv" else "\t"), []))
     return list(next(iter(read_rows(path, kind)), {}))
 
 

@@ -24,9 +24,11 @@ MAX_JSON_CHARS = 200_000  # a huge line (images) is cut when shown whole
 
 
 def _pretty(value: Any, raw: bytes | None) -> str:
+    """``value`` as indented JSON, or the raw line if it is not JSON; cut when huge."""
     if value is None:
-        return raw.decode("utf-8", "replace") if raw else "(none)"
-    text = json.dumps(value, ensure_ascii=False, indent=2)
+        text = raw.decode("utf-8", "replace") if raw else "(none)"
+    else:
+        text = json.dumps(value, ensure_ascii=False, indent=2)
     if len(text) > MAX_JSON_CHARS:
         return text[:MAX_JSON_CHARS] + f"\n… ({len(text) - MAX_JSON_CHARS} more characters)"
     return text
@@ -38,7 +40,7 @@ def request_text(request: Any, raw: bytes | None, *, line: int) -> Text:
     out.append(f"Request · input line {line}\n" if line else "Request\n", style="bold")
     if request is None:
         out.append(
-            printable(raw.decode("utf-8", "replace"))
+            printable(_pretty(None, raw))
             if raw
             else "(not in the input file, or the input file is not available)",
             style="dim",

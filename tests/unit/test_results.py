@@ -362,6 +362,25 @@ def test_export_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".keep")] == []
 
 
+def test_csv_export_defuses_formulas_and_jsonl_keeps_text(tmp_path: Path) -> None:
+    ids = ["=1+1", "+cmd", "-", "@SUM(A1)", "\tx", "\rx", "safe", "a=b"]
+    reqs = [request(custom_id, '=HYPERLINK("http://evil","x")') for custom_id in ids]
+    index = ResultIndex([build(tmp_path, reqs, [answered(r) for r in reqs])]).build_all()
+    out = tmp_path / "x.csv"
+    export(index, out, ["body.messages.0.content"])
+    rows = list(csv.DictReader(out.open(encoding="utf-8", newline="")))
+    expected = ["'=1+1", "'+cmd", "'-", "'@SUM(A1)", "'\tx", "'\rx", "safe", "a=b"]
+    assert sorted(r["custom_id"] for r in rows) == sorted(expected)
+    assert {r["request.body.messages.0.content"] for r in rows} == {
+        '\'=HYPERLINK("http://evil","x")'
+    }
+    assert {r["total_tokens"] for r in rows} == {str(index.rows[0].tokens)}
+    export(index, tmp_path / "x.jsonl", ["body.messages.0.content"])
+    lines = [json.loads(x) for x in (tmp_path / "x.jsonl").open()]
+    assert sorted(x["custom_id"] for x in lines) == sorted(ids)
+    assert lines[0]["request.body.messages.0.content"] == '=HYPERLINK("http://evil","x")'
+
+
 def test_retry_file_has_failed_expired_and_missing_lines_byte_for_byte(tmp_path: Path) -> None:
     reqs = [request(f"r{i}", f"q {i}" + (" [fail:500]" if i == 1 else "")) for i in range(5)]
     raw_inputs = [json.dumps(r, separators=(",", ":")) for r in reqs]  # compact, kept as is

@@ -1191,7 +1191,12 @@ def export(
     index: ResultIndex, destination: Path, request_fields: Sequence[str] = (), fmt: str = ""
 ) -> int:
     """Write the joined rows to ``destination`` (CSV or JSONL, from its extension
-    unless ``fmt`` says), atomically; returns the number of rows written."""
+    unless ``fmt`` says), atomically; returns the number of rows written.
+
+    In CSV, a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return gets a leading ``'``, so a spreadsheet shows model output such as
+    ``=HYPERLINK(...)`` as text instead of running it as a formula (CSV injection).
+    JSONL keeps every value exactly as it is."""
     import csv
     import io
 
@@ -1217,11 +1222,15 @@ def export(
     return count
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_cell(value: Any) -> str:
+    """A CSV cell: text defused against formulas (see :func:`export`), other values as JSON."""
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
     if isinstance(value, bool | int | float):
         return json.dumps(value)
     return json.dumps(value, ensure_ascii=False)

@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from tests.api.conftest import API_KEY, chat_lines
+from tests.ui.conftest import until as wait_for  # the shared wait, under its old name here
 from tui.app import BatchDeckApp, make_app
 from tui.core import timefmt
 from tui.core.client import BatchClient
@@ -115,17 +116,6 @@ def register(registry: Registry, batch_ids: list[str], **fields: Any) -> None:
 
 def status_text(pilot: Pilot[Any]) -> str:
     return str(pilot.app.screen.query_one("#status-line", Static).render())
-
-
-async def wait_for(
-    pilot: Pilot[Any], condition: Callable[[], bool], *, rounds: int = 250, step: float = 0.02
-) -> None:
-    """Pause until ``condition()`` (at most ``rounds * step`` seconds); fail if never."""
-    for _ in range(rounds):
-        if condition():
-            return
-        await pilot.pause(step)
-    raise AssertionError("condition not met in time")
 
 
 async def loaded(pilot: Pilot[Any], cycles: int = 1) -> None:

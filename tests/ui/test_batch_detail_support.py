@@ -19,6 +19,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from tests.api.conftest import API_KEY, FAST, chat_lines, jsonl
+from tests.ui.conftest import until as until  # the shared wait, for the tests importing it here
 from tui.app import BatchDeckApp, make_app
 from tui.core import timefmt
 from tui.core.client import BatchClient
@@ -127,15 +128,6 @@ def text_of(screen: Any, selector: str) -> str:
         console = Console(width=160, color_system=None, record=True, file=sink)
         console.print(content)
     return console.export_text()
-
-
-async def until(pilot: Pilot[Any], check: Callable[[], bool], tries: int = 300) -> None:
-    """Wait (bounded) until ``check()`` is true; fail the test if it never is."""
-    for _ in range(tries):
-        if check():
-            return
-        await pilot.pause(0.01)
-    raise AssertionError("condition not reached")
 
 
 async def settle(pilot: Pilot[Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from textual.pilot import Pilot
 from textual.widgets import Checkbox, DataTable, Input, Select, Static, TabbedContent, TextArea
 
 from tests.api.conftest import API_KEY, FAST, make_client
+from tests.ui.conftest import until
 from tui.app import make_app, styles_dir
 from tui.core import submission
 from tui.core.client import BatchClient
@@ -49,14 +50,6 @@ def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
 
 
 ROWS = [("r1", "Great kettle"), ("r2", "Broke after a week"), ("r3", "Fine, I guess")]
-
-
-async def until(pilot: Pilot[Any], condition: Callable[[], bool], rounds: int = 300) -> None:
-    for _ in range(rounds):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def compose_screen(pilot: Pilot[Any]) -> ComposeScreen:

@@ -70,6 +70,25 @@ def test_download_keeps_an_existing_file_unless_forced(
     assert target.read_text().count("\n") == 2
 
 
+def test_download_keeps_a_file_that_appears_while_downloading(
+    finished: Any, tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "out.jsonl"
+
+    def progress(label: str) -> Any:
+        def appear(done: int, total: int | None) -> None:
+            if not target.exists():
+                target.write_text("theirs\n")
+
+        return appear
+
+    monkeypatch.setattr("tui.commands._shared.stderr_progress", progress)
+    ran = run(capsys, "download", finished.id, "-o", str(target))
+    assert ran.code == 1 and "exists; pass --force" in ran.err
+    assert target.read_text() == "theirs\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_download_to_stdout_streams_the_bytes(
     finished: Any, client: openai.OpenAI, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:

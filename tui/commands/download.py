@@ -79,7 +79,12 @@ async def save_file(client: BatchClient, file_id: str, output: str, *, force: bo
         raise _shared.CommandError(f"{path} exists; pass --force to replace it")
     if path.is_dir():
         raise _shared.CommandError(f"{path} is a directory; name a file")
-    await client.download_file(file_id, path, progress=_shared.stderr_progress(file_id))
+    try:  # without --force, a file that appears meanwhile is kept too
+        await client.download_file(
+            file_id, path, progress=_shared.stderr_progress(file_id), replace=force
+        )
+    except FileExistsError:
+        raise _shared.CommandError(f"{path} exists; pass --force to replace it") from None
     _shared.tty_info(f"Saved {file_id} to {path}")
     return path
 

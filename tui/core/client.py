@@ -319,11 +319,14 @@ class BatchClient:
         *,
         progress: Progress | None = None,
         expected_size: int | None = None,
+        replace: bool = True,
     ) -> Path:
         """Stream a file's content to ``destination``; it appears only when complete.
 
         The bytes go to a private temp file beside ``destination`` that is renamed
         over it at the end; an error or a short read leaves ``destination`` as it was.
+        ``replace=False``: a ``destination`` that exists by the end (even one that
+        appeared during the download) is kept and :class:`FileExistsError` is raised.
         """
         destination = Path(destination)
         with translate_errors():
@@ -332,7 +335,7 @@ class BatchClient:
                 length = response.headers.get("content-length")
                 wire_total = int(length) if length and length.isdigit() else None
                 done = 0
-                with atomic_file(destination, sync=False) as out:
+                with atomic_file(destination, sync=False, overwrite=replace) as out:
                     async for chunk in response.iter_bytes(1 << 20):
                         await asyncio.to_thread(out.write, chunk)  # never block the loop
                         done += len(chunk)

@@ -110,6 +110,34 @@ async def test_download_saves_a_hostile_name_inside_the_files_folder(
         assert not (folder.parent.parent / ".bashrc").exists()
 
 
+async def test_download_never_replaces_a_file_that_appears_meanwhile(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.core.client import BatchClient
+
+    file_id = upload_lines(server, chat_lines(3), "tickets.jsonl")
+    real = BatchClient.download_file
+
+    async def racing(self: BatchClient, file_id: str, destination: Path, **kw: Any) -> Path:
+        if destination.name == "tickets.jsonl":  # another download takes the name first
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_text("theirs\n")
+        return await real(self, file_id, destination, **kw)
+
+    monkeypatch.setattr(BatchClient, "download_file", racing)
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_files(pilot)
+        move_to(screen, file_id)
+        await pilot.press("d")
+        await until(pilot, lambda: not screen._transferring)
+        folder = files_downloads_dir()
+        assert (folder / "tickets.jsonl").read_text() == "theirs\n"
+        saved = folder / f"tickets.{file_id}.jsonl"
+        assert saved.read_text().count("\n") == 3
+        assert sorted(p.name for p in folder.iterdir()) == sorted(["tickets.jsonl", saved.name])
+
+
 async def test_hostile_file_names_are_literal_and_harmless(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -75,6 +75,19 @@ BATCH = Batch(
 )
 
 
+def test_file_names_go_on_after_the_id_and_fit_the_name_limit(tmp_path: Path) -> None:
+    import itertools
+
+    from tui.core.downloads import MAX_NAME, file_names
+
+    names = [p.name for p in itertools.islice(file_names(tmp_path, "a.jsonl", "file-1"), 3)]
+    assert names == ["a.jsonl", "a.file-1.jsonl", "a.file-1.2.jsonl"]
+    long = list(itertools.islice(file_names(tmp_path, "x" * 300 + ".jsonl", "file-1"), 3))
+    assert len({p.name for p in long}) == 3
+    assert all(len(p.name) <= MAX_NAME and p.parent == tmp_path for p in long)
+    assert long[2].name.endswith(".file-1.2.jsonl")
+
+
 def test_record_download_creates_a_job_once_and_keeps_other_downloads(tmp_path: Path) -> None:
     registry = Registry(durable=False)
     record_download(registry, BATCH, "output", tmp_path / "out.jsonl", profile="p")

@@ -64,6 +64,24 @@ def files_downloads_dir() -> Path:
     return paths.downloads_dir() / "files"
 
 
+def file_names(directory: Path, filename: str, file_id: str) -> Iterator[Path]:
+    """Names to save a file under in ``directory``, best first: the server's name made
+    safe, then with the file id, then with the id and a number (``a.file-1.2.jsonl``).
+
+    A caller publishes with ``replace=False`` and, if the name was taken, takes the next.
+    """
+    fallback = f"{file_id}.jsonl"
+    first = inside(directory, filename, fallback)
+    yield first
+    stem, dot, suffix = first.name.rpartition(".") if "." in first.name else (first.name, "", "")
+    number = 1
+    while True:
+        tag = file_id if number == 1 else f"{file_id}.{number}"
+        end = f".{tag}.{suffix}" if dot else f".{tag}"
+        yield inside(directory, stem[: max(MAX_NAME - len(end), 1)] + end, fallback)
+        number += 1
+
+
 def input_cache_path(file_id: str) -> Path:
     """Where a batch's input file is kept once downloaded to show its lines."""
     return paths.data_dir() / "inputs" / f"{safe_name(file_id, 'input')}.jsonl"

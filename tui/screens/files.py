@@ -9,6 +9,7 @@ saved under safe names.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from tui.app import styles_dir
 from tui.core import errors
-from tui.core.downloads import files_downloads_dir, inside
+from tui.core.downloads import file_names, files_downloads_dir
 from tui.core.models import Batch, FileInfo
 from tui.core.text import one_line
 from tui.core.timefmt import relative
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 COLUMNS = ("Name", "Purpose", "Size", "Used by", "Created", "Expires", "ID")
 ROLES = ("input", "output", "error")
+NAME_TRIES = 100  # names tried before a download gives up finding a free one
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,17 +325,24 @@ class FilesScreen(DeckScreen):
         """Save a file under downloads/files/, under a safe version of its name."""
         progress = self.query_one(TransferProgress)
         try:
-            directory = files_downloads_dir()
-            target = inside(directory, info.filename, f"{info.id}.jsonl")
-            if target.exists():
-                stem, dot, suffix = target.name.rpartition(".")
-                name = f"{stem}.{info.id}.{suffix}" if dot else f"{target.name}.{info.id}"
-                target = inside(directory, name, f"{info.id}.jsonl")
-            progress.begin(f"saving {target.name}", info.bytes or None)
-            await self.deck.client.download_file(
-                info.id, target, progress=progress.report, expected_size=info.bytes or None
-            )
-            self.notify(f"Saved {one_line(info.id)} to {target}", markup=False)
+            names = file_names(files_downloads_dir(), info.filename, info.id)
+            for target in itertools.islice(names, NAME_TRIES):
+                if target.exists():
+                    continue
+                progress.begin(f"saving {target.name}", info.bytes or None)
+                try:  # never over a file, even one that appears meanwhile
+                    await self.deck.client.download_file(
+                        info.id,
+                        target,
+                        progress=progress.report,
+                        expected_size=info.bytes or None,
+                        replace=False,
+                    )
+                except FileExistsError:
+                    continue
+                self.notify(f"Saved {one_line(info.id)} to {target}", markup=False)
+                return
+            self.notify(f"No free name to save {one_line(info.id)} under.", severity="error")
         except errors.ApiError as exc:
             self.notify(f"Download failed: {exc.message}", severity="error", markup=False)
         except (OSError, ValueError) as exc:

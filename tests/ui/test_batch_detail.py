@@ -30,7 +30,7 @@ from tests.ui.test_batch_detail_support import (
 from tui.core import paths
 from tui.core.downloads import input_cache_path
 from tui.core.models import Batch
-from tui.core.pricing import cost_of, format_usd, load_prices, price_for
+from tui.core.pricing import Price, cost_of, format_usd, load_prices, price_for
 from tui.core.registry import Job, Registry
 from tui.dialogs.confirm import ConfirmDialog
 from tui.dialogs.edit_job import EditJobDialog
@@ -114,6 +114,34 @@ async def test_unknown_model_offers_the_price_dialog_which_saves(
         assert (price.input, price.output) == (2.0, 4.0)
         usage_text = text_of(screen, "#detail-usage")
         assert "No price known" not in usage_text and "Batch API cost" in usage_text
+
+
+async def test_the_price_table_is_read_once_and_again_after_a_price_is_saved(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[int] = []
+
+    def counting_load_prices() -> dict[str, Price]:
+        reads.append(1)
+        return load_prices()
+
+    monkeypatch.setattr(batch_detail, "load_prices", counting_load_prices)
+    batch_id = completed_batch(server)
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, batch_id)
+        for _ in range(3):  # what each poll does
+            screen._paint()
+        assert len(reads) == 1
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(pilot.app.screen, PriceDialog))
+        pilot.app.screen.query_one("#price-input", Input).value = "7"
+        pilot.app.screen.query_one("#price-output", Input).value = "9"
+        await pilot.press("enter")
+        await until(pilot, lambda: pilot.app.screen is screen)
+        assert len(reads) == 2
+        rates = text_of(screen, "#detail-usage")
+        assert "input $7" in rates and "output $9" in rates
 
 
 async def test_validation_errors_show_the_downloaded_input_lines_literally(
@@ -326,6 +354,7 @@ async def test_copy_id_and_edit_description_and_tags(
         dialog.query_one("#edit-tags", Input).value = "ops, nightly ops"
         await pilot.press("enter")
         await until(pilot, lambda: pilot.app.screen is screen)
+        await until(pilot, lambda: "Nightly run" in text_of(screen, "#detail-head"))
         job = Registry(durable=False).find_by_batch(batch_id)
         assert job is not None
         assert (job.description, job.tags, job.profile) == (

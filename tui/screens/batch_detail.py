@@ -150,8 +150,11 @@ def has_usage(batch: Batch) -> bool:
     )
 
 
-def usage_renderable(batch: Batch) -> RenderableType:
-    """Tokens used and what they cost at the standard rate and with the batch discount."""
+def usage_renderable(
+    batch: Batch, prices: dict[str, Price] | PriceError | None = None
+) -> RenderableType:
+    """Tokens used and what they cost at the standard rate and with the batch discount;
+    ``prices`` is the price table (or why it is unusable), read from disk if None."""
     usage = batch.usage
     if usage is None or not has_usage(batch):
         return Text("No usage reported yet." if not batch.is_final else "No usage reported.")
@@ -163,10 +166,11 @@ def usage_renderable(batch: Batch) -> RenderableType:
     table.add_row("output tokens", f"{usage.output_tokens:,}")
     table.add_row("reasoning", f"{usage.reasoning_tokens:,}")
     table.add_row("total", f"{usage.total_tokens:,}")
-    try:
-        price = price_for(batch.model, load_prices())
-    except PriceError as exc:
-        return Group(table, Text(f"\nPrice table unusable: {one_line(str(exc))}", style="red"))
+    if prices is None:
+        prices = read_prices()
+    if isinstance(prices, PriceError):
+        return Group(table, Text(f"\nPrice table unusable: {one_line(str(prices))}", style="red"))
+    price = price_for(batch.model, prices)
     if price is None:
         model = one_line(batch.model or "this batch's model")
         return Group(
@@ -185,6 +189,14 @@ def usage_renderable(batch: Batch) -> RenderableType:
         rates += f", cached ${price.cached_input:g}"
     rates += f", output ${price.output:g} per 1M (p to edit)"
     return Group(table, Text(""), costs, Text(rates, style="dim"))
+
+
+def read_prices() -> dict[str, Price] | PriceError:
+    """The price table from disk, or the error that makes it unusable."""
+    try:
+        return load_prices()
+    except PriceError as exc:
+        return exc
 
 
 def metadata_text(batch: Batch) -> Text:
@@ -323,6 +335,7 @@ class BatchDetailScreen(DeckScreen):
         self._live = False  # True once the server answered this screen
         self._errors_first = False
         self.retrieves = 0  # how many times this screen asked the server (tests watch it)
+        self._prices: dict[str, Price] | PriceError | None = None  # read once, see _price_table
 
     # -- layout ---------------------------------------------------------------------
 
@@ -391,7 +404,7 @@ class BatchDetailScreen(DeckScreen):
             return
         self.query_one(StatusTimeline).show(batch)
         self.query_one("#detail-counts", Static).update(counts_text(batch))
-        self.query_one("#detail-usage", Static).update(usage_renderable(batch))
+        self.query_one("#detail-usage", Static).update(usage_renderable(batch, self._price_table()))
         self.query_one("#detail-metadata", Static).update(metadata_text(batch))
         self.query_one("#detail-files", Static).update(files_text(batch, self.job))
         errors_view = self.query_one("#detail-errors", Static)
@@ -404,11 +417,18 @@ class BatchDetailScreen(DeckScreen):
             errors_view.update(errors_text(batch, self.input_lines, self._input_note))
         self.refresh_bindings()
 
-    def _apply(self, batch: Batch) -> None:
-        """Show a fresh copy of the batch and keep it as the registry's snapshot."""
-        self.current_batch = batch
+    def _price_table(self) -> dict[str, Price] | PriceError:
+        """The price table, read from disk once (again after the price dialog saves)."""
+        if self._prices is None:
+            self._prices = read_prices()
+        return self._prices
+
+    async def _apply(self, batch: Batch) -> None:
+        """Keep a fresh copy of the batch as the registry's snapshot (in a thread: it
+        writes a file) and show it."""
         with contextlib.suppress(OSError, ValueError):  # a convenience: the screen is live
-            self.deck.registry.record_snapshot(batch)
+            await asyncio.to_thread(self.deck.registry.record_snapshot, batch)
+        self.current_batch = batch
         self._paint()
         if batch.errors and not self._inputs_requested:
             self._inputs_requested = True
@@ -450,8 +470,8 @@ class BatchDetailScreen(DeckScreen):
             self._schedule(delay)
             return
         self._failures = 0
+        await self._apply(batch)
         self._live = True
-        self._apply(batch)
         if batch.is_final:
             self._set_status(f"{batch.status} · final, not refreshed again (r to refresh)")
         else:
@@ -541,7 +561,7 @@ class BatchDetailScreen(DeckScreen):
         except errors.ApiError as exc:
             self.notify(f"Cancel failed: {exc.message}", severity="error", markup=False)
             return
-        self._apply(batch)
+        await self._apply(batch)
         self.notify(f"Cancelling {one_line(self.batch_id)}", markup=False)
         self._set_status(f"{batch.status} · live, refreshed every {POLL_SECONDS:.0f}s")
         if not batch.is_final:
@@ -587,15 +607,20 @@ class BatchDetailScreen(DeckScreen):
                 if file_id is None:
                     continue
                 info = await self.deck.client.retrieve_file(file_id)
-                job = self.deck.registry.find_by_batch(batch.id)
+                job = await asyncio.to_thread(self.deck.registry.find_by_batch, batch.id)
                 recorded = job.downloads if job else {}
                 target = batch_file_target(batch.id, kind, info.filename, file_id, recorded)
                 progress.begin(f"{kind}: {target.name}", info.bytes or None)
                 await self.deck.client.download_file(
                     file_id, target, progress=progress.report, expected_size=info.bytes or None
                 )
-                self.job = record_download(
-                    self.deck.registry, batch, kind, target, profile=self.deck.profile.name
+                self.job = await asyncio.to_thread(
+                    record_download,
+                    self.deck.registry,
+                    batch,
+                    kind,
+                    target,
+                    profile=self.deck.profile.name,
                 )
                 self.notify(f"Saved the {kind} file to {target}", markup=False)
         except errors.ApiError as exc:
@@ -617,12 +642,21 @@ class BatchDetailScreen(DeckScreen):
         )
 
     def _save_edit(self, edit: JobEdit | None) -> None:
-        if edit is None or self.current_batch is None:
-            return
+        if edit is not None and self.current_batch is not None:
+            self.save_edit(self.current_batch, edit)
+
+    @work(group="detail-edit")
+    async def save_edit(self, batch: Batch, edit: JobEdit) -> None:
+        """Write the description and tags to the registry (in a thread: it writes files)."""
         registry = self.deck.registry
+        profile = self.deck.profile.name
+
+        def save() -> Job:
+            job = job_for_batch(registry, batch, profile=profile)
+            return registry.update(job.job_id, description=edit.description, tags=edit.tags)
+
         try:
-            job = job_for_batch(registry, self.current_batch, profile=self.deck.profile.name)
-            self.job = registry.update(job.job_id, description=edit.description, tags=edit.tags)
+            self.job = await asyncio.to_thread(save)
         except (OSError, ValueError, KeyError) as exc:
             self.notify(f"Could not save: {exc}", severity="error", markup=False)
             return
@@ -635,13 +669,12 @@ class BatchDetailScreen(DeckScreen):
         model = self.current_batch.model if self.current_batch else None
         if not model:
             return
-        try:
-            current = price_for(model, load_prices())
-        except PriceError:
-            current = None
+        prices = self._price_table()
+        current = None if isinstance(prices, PriceError) else price_for(model, prices)
 
         def saved(price: Price | None) -> None:
             if price is not None:
+                self._prices = None  # read the saved table again
                 self.notify(f"Price of {one_line(model)} saved", markup=False)
                 self._paint()
 

@@ -5,19 +5,25 @@ Usage: ``.venv/bin/python bench/results.py [--rounds N]``
 Generated once into ``.bench/``: an input of 50,000 chat requests (~50 MB) and its
 results, shuffled as the API returns them: ~97% in an output file of ~200 MB (long
 answers, some non-ASCII), 2% HTTP 500s and 0.5% ``batch_expired`` in an error file,
-0.5% missing from both. Each round runs, in separate child processes:
+0.5% missing from both. Each round runs, in separate child processes
+(``bench/_results_child.py``, which imports only ``tui.core.results``), one after
+the other:
 
-- ours: :class:`tui.core.results.ResultIndex` over output + error + input (the full
-  join, rows put in input order at the end), as the results screen's worker does;
-  and, for a like-for-like line, over the output file alone;
+- ours over the output file alone: what ``jq`` reads, so the like-for-like measure
+  the goal is judged on (the issue: "the full index time as a ratio to
+  ``jq -c .custom_id`` over the same file");
+- ours over output + error + input: the full join the results screen's worker does
+  (rows put in input order at the end). It reads 50 MB more than jq and joins; its
+  ratio is printed too, as extra work, not as the goal;
 - ``jq -c .custom_id OUTPUT >/dev/null``: reads the output file only;
 - ``wc -l OUTPUT``: the floor (reading the bytes, finding newlines).
 
 The best round of each is compared (wall time of the whole child, interpreter
-start-up and imports included). Time to first rows is measured inside our child,
-from before the index is created to the first step that yields rows. Peak memory is
-our child's peak RSS (``ru_maxrss``: interpreter, msgspec, the index and the rows;
-it excludes the page cache of the files, which the kernel owns); a child that only
+start-up and imports included; children run from bytecode, as an installed package
+does). Time to first rows is measured inside our child, from before the index is
+created to the first step that yields rows. Peak memory is the larger peak RSS of
+our two children (``ru_maxrss``: interpreter, msgspec, the index and the rows; it
+excludes the page cache of the files, which the kernel owns); a child that only
 imports the module is measured too, as the floor.
 Goals: at least 5x faster than jq (ratio ours/jq <= 0.2), peak RSS < 150 MB.
 """
@@ -30,10 +36,10 @@ import os
 import random
 import shutil
 import sys
-import time
+import tempfile
 from pathlib import Path
 
-from _common import CACHE_DIR, best_of, cached_file, check_ok, mb, paragraphs, run_measured
+from _common import CACHE_DIR, Run, cached_file, check_ok, mb, paragraphs, run_measured
 from validate import shown
 
 LINES = 50_000
@@ -134,90 +140,72 @@ def _chat_body(i: int, text: str) -> dict:
     }
 
 
-def child(directory: str, *, output_only: bool = False) -> None:
-    """Index the files in this process; print timings and counts as JSON."""
-    start = time.perf_counter()
-    from tui.core.results import Attempt, ResultIndex
-
-    root = Path(directory)
-    attempt = Attempt(
-        "batch_bench",
-        0,
-        output=root / "output.jsonl",
-        error=None if output_only else root / "error.jsonl",
-        input=None if output_only else root / "input.jsonl",
-    )
-    begin = time.perf_counter()
-    index = ResultIndex([attempt])
-    first = None
-    for step in index.build():
-        if first is None and step.new_rows:
-            first = time.perf_counter() - begin
-    full = time.perf_counter() - begin
-    counts = {k.value: v for k, v in index.counts().items()}
-    print(
-        json.dumps(
-            {
-                "first_rows": first,
-                "full": full,
-                "import": begin - start,
-                "rows": len(index.rows),
-                "counts": counts,
-            }
-        )
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--child-baseline", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--output-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child_baseline:
-        import tui.core.results  # noqa: F401  (the import is what is measured)
-
-        return
-    if args.child:
-        child(args.child, output_only=args.output_only)
-        return
-
     if not (CACHE_DIR / NAME).exists():
         cached_file(NAME, build_all)
         # Start afresh: a child's ru_maxrss includes the parent's peak at fork time.
         os.execv(sys.executable, [sys.executable, *sys.argv])
+    # Children run from bytecode, as an installed package does (pip writes .pyc files
+    # at install time): this shell sets PYTHONDONTWRITEBYTECODE, which would make every
+    # child compile tui/core/results.py again. The cache goes to a temp dir, not the tree.
+    pycache = Path(tempfile.mkdtemp(prefix="batchdeck-bench-"))
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(pycache)
+    try:
+        measure(args.rounds)
+    finally:
+        shutil.rmtree(pycache, ignore_errors=True)
+
+
+def measure(rounds: int) -> None:
+    """Run every child ``rounds`` times; print the summary; exit 1 if a goal is missed."""
     directory = CACHE_DIR / NAME
     output = directory / "output.jsonl"
-    sizes = {name: (directory / name).stat().st_size for name in ("output.jsonl", "input.jsonl")}
-    me = [sys.executable, str(Path(__file__).resolve())]
-    ours_cmd = [*me, "--child", str(directory)]
+    sizes = {
+        name: (directory / name).stat().st_size
+        for name in ("output.jsonl", "error.jsonl", "input.jsonl")
+    }
+    child = [sys.executable, str(Path(__file__).resolve().with_name("_results_child.py"))]
+    alone_cmd = [*child, str(directory), "--output-only"]
+    join_cmd = [*child, str(directory)]
     jq_cmd = [JQ, "-c", ".custom_id", str(output)]
     wc_cmd = [WC, "-l", str(output)]
 
-    floor = check_ok(run_measured([*me, "--child-baseline"]), "import baseline")
-    ours = best_of(args.rounds, lambda: check_ok(run_measured(ours_cmd), "index"))
-    alone_cmd = [*ours_cmd, "--output-only"]
-    alone = best_of(args.rounds, lambda: check_ok(run_measured(alone_cmd), "index output"))
-    jq = best_of(args.rounds, lambda: check_ok(run_measured(jq_cmd, capture=False), "jq"))
-    wc = best_of(args.rounds, lambda: check_ok(run_measured(wc_cmd, capture=False), "wc"))
-    found = json.loads(ours.stdout)
-    ratio = ours.seconds / jq.seconds
-    verdict = "PASS" if ratio <= RATIO_GOAL and ours.peak_rss < RSS_GOAL else "FAIL"
+    check_ok(run_measured([*child, "--import-only"]), "warm-up (writes the bytecode)")
+    floor = check_ok(run_measured([*child, "--import-only"]), "import baseline")
+    # Rounds interleave the commands, so a busy moment of the machine hits each alike.
+    commands = {"index output": alone_cmd, "index": join_cmd, "jq": jq_cmd, "wc": wc_cmd}
+    runs: dict[str, list[Run]] = {name: [] for name in commands}
+    for _ in range(rounds):
+        for name, cmd in commands.items():
+            run = run_measured(cmd, capture=name.startswith("index"))
+            runs[name].append(check_ok(run, name))
+    alone, join, jq, wc = (min(found, key=lambda run: run.seconds) for found in runs.values())
+    found = json.loads(join.stdout)
+    alone_found = json.loads(alone.stdout)
+    ratio = alone.seconds / jq.seconds
+    peak = max(alone.peak_rss, join.peak_rss)
+    verdict = "PASS" if ratio <= RATIO_GOAL and peak < RSS_GOAL else "FAIL"
     print(
-        f"{verdict} results index: output {mb(sizes['output.jsonl'])} + input "
-        f"{mb(sizes['input.jsonl'])}, {found['rows']} rows {found['counts']}\n"
-        f"  first rows after {found['first_rows'] * 1000:.0f} ms; full index "
-        f"{ours.seconds:.2f} s (child wall; index alone {found['full']:.2f} s)\n"
-        f"  vs jq -c .custom_id {jq.seconds:.2f} s: {jq.seconds / ours.seconds:.1f}x faster, "
-        f"ratio {ratio:.3f} (goal <= {RATIO_GOAL}); vs wc -l {wc.seconds:.2f} s: "
-        f"{ours.seconds / wc.seconds:.1f}x the floor\n"
-        f"  the output file alone (what jq reads): {alone.seconds:.2f} s, "
-        f"{jq.seconds / alone.seconds:.1f}x faster than jq "
-        f"(ratio {alone.seconds / jq.seconds:.3f})\n"
-        f"  peak RSS {mb(ours.peak_rss)} (import-only child {mb(floor.peak_rss)}; "
-        f"goal < {mb(RSS_GOAL)}); best of {args.rounds}\n"
-        f"  cmds: `{shown(ours_cmd)}` vs `{shown(jq_cmd)} >/dev/null` vs `{shown(wc_cmd)}`"
+        f"{verdict} results index of {mb(sizes['output.jsonl'])} output, "
+        f"{alone_found['rows']} lines; best of {rounds}, child wall times (start-up included)\n"
+        f"  output file alone, what jq reads (the goal): {alone.seconds:.2f} s "
+        f"(index {alone_found['full']:.2f} s, first rows after "
+        f"{alone_found['first_rows'] * 1000:.0f} ms)\n"
+        f"    vs jq -c .custom_id {jq.seconds:.2f} s: {jq.seconds / alone.seconds:.1f}x faster, "
+        f"ratio {ratio:.3f} (goal <= {RATIO_GOAL}); vs wc -l {wc.seconds:.2f} s (the floor): "
+        f"{alone.seconds / wc.seconds:.1f}x\n"
+        f"  full join, output + error {mb(sizes['error.jsonl'])} + input "
+        f"{mb(sizes['input.jsonl'])} (more than jq reads): {join.seconds:.2f} s "
+        f"(index {found['full']:.2f} s, first rows after {found['first_rows'] * 1000:.0f} ms), "
+        f"ratio to jq {join.seconds / jq.seconds:.3f}; {found['rows']} rows {found['counts']}\n"
+        f"  peak RSS {mb(peak)} (import-only child {mb(floor.peak_rss)}, "
+        f"{floor.seconds:.2f} s; goal < {mb(RSS_GOAL)})\n"
+        f"  cmds: `{shown(alone_cmd)}` and `{shown(join_cmd)}` vs "
+        f"`{shown(jq_cmd)} >/dev/null` vs `{shown(wc_cmd)}`"
     )
     if verdict != "PASS":
         raise SystemExit(1)

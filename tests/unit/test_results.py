@@ -235,6 +235,25 @@ def test_chunked_lines_match_a_plain_split(
         source.span(7)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"no newline",
+        b"\n\n\n",
+        b"short\n" * 500,  # the first lines are short: the rest is counted in one pass
+        (b"x" * 700 + b"\n") * 100,  # long lines: stepped over one by one
+        (b"x" * 700 + b"\n") * 64 + b"y\n" * 300,  # long, then short
+        b"a\n" * 64 + (b"x" * 2000 + b"\n") * 10 + b"tail",  # short, then long
+    ],
+)
+def test_count_newlines_matches_count(data: bytes) -> None:
+    from tui.core import results
+
+    buf = bytearray(data + b"\n\n")  # bytes past ``end`` are not counted
+    assert results._count_newlines(buf, len(data)) == data.count(b"\n")
+
+
 ENDPOINT_CASES = [
     ("/v1/chat/completions", "Echo: hello world"),
     ("/v1/responses", "Echo: hello world"),

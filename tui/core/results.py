@@ -9,7 +9,7 @@ Three parts, none of which imports Textual:
   copy with a manifest is complete and opens offline. Retries of the batch (registry
   jobs whose ``retry_of`` is its id) are fetched the same way by
   :func:`open_attempts`.
-- **Index** (:class:`ResultIndex`): streams the files once, 1 MiB pieces of whole
+- **Index** (:class:`ResultIndex`): streams the files once, 256 KiB pieces of whole
   lines decoded by msgspec in C (``decode_lines`` into structs that skip the answer
   text; a piece with an odd line is read line by line), and keeps per request only
   its custom_id, line numbers, outcome, status, tokens and the first bytes of the
@@ -313,8 +313,8 @@ def _preview(text: str) -> str:
 def _snippet(raw: msgspec.Raw) -> bytes | str:
     """The start of a raw JSON value kept for the preview: a string's first bytes as
     they are (decoded only when shown), anything else decoded to text now."""
-    head = bytes(memoryview(raw)[:SNIPPET_BYTES])
-    if head.startswith(b'"'):
+    head = memoryview(raw)[:SNIPPET_BYTES].tobytes()
+    if head[:1] == b'"':  # a string: the common case, once per row
         return head
     if not head or head == b"null":
         return ""
@@ -439,23 +439,20 @@ def parse_result_line(raw: bytes | memoryview) -> ResultRow:
     return _row_from_struct(line)
 
 
+_OK = Outcome.OK  # looked up once: reading an enum member costs ~70 ns in Python 3.11
+
+
 def _row_from_struct(line: _ResultLine) -> ResultRow:
     if line.custom_id is None:
         return ResultRow("", Outcome.INVALID, note="no custom_id")
     response = line.response
     if response is not None:
         body = response.body
+        status = response.status_code
         inp, out, total = _tokens(body.usage if body else None)
-        if 200 <= response.status_code < 300:
-            return ResultRow(
-                line.custom_id,
-                Outcome.OK,
-                status=response.status_code,
-                input_tokens=inp,
-                output_tokens=out,
-                tokens=total,
-                snippet=_fast_snippet(body) if body else "",
-            )
+        if 200 <= status < 300:  # once per row of a big output: arguments by position
+            snippet = _fast_snippet(body) if body else ""
+            return ResultRow(line.custom_id, _OK, status, "", inp, out, total, snippet)
         err = body.error if body else None
         code = (err.code or err.type or "") if err else ""
         message = (err.message or "") if err else ""
@@ -670,7 +667,7 @@ class ResultIndex:
         self.rows: list[ResultRow] = []
         self._primary: dict[str, ResultRow] = {}  # custom_id -> the row joined to the input
         self._duplicates: dict[str, list[ResultRow]] = {}  # custom_id -> its extra rows
-        self._seen: dict[int, set[str]] = {}  # attempt -> custom_ids in its results
+        self._seen: dict[int, set[str]] = {}  # retry attempt -> custom_ids in its results
         self._ordered: list[ResultRow] | None = None  # rows in input order, once known
         self._late: list[ResultRow] = []  # rows made after the input was read
         self.done = False
@@ -720,10 +717,11 @@ class ResultIndex:
 
     def _result_lines(self, source: Source, source_no: int, step: int) -> Iterator[_Step]:
         """Rows of an output or error file, about ``step`` lines at a time."""
-        seen_here = self._seen.setdefault(source.attempt, set())  # ids of this attempt
+        seen_here = self._seen.setdefault(source.attempt, set())  # ids of this retry
         retry = source.attempt > 0
         primary = self._primary
         attempt = source.attempt
+        invalid = Outcome.INVALID
         decode_lines = _RESULT_DECODER.decode_lines
         new_rows: list[ResultRow] = []
         updated = False
@@ -751,7 +749,7 @@ class ResultIndex:
                 row.source = source_no
                 row.line = number
                 row.attempt = attempt
-                if row.outcome is Outcome.INVALID:
+                if row.outcome is invalid:
                     new_rows.append(row)
                     continue
                 cid = row.custom_id
@@ -759,7 +757,7 @@ class ResultIndex:
                 if known is None:
                     if retry:
                         row.note = "not in input"
-                    seen_here.add(cid)
+                        seen_here.add(cid)
                     primary[cid] = row
                     new_rows.append(row)
                 elif retry and cid not in seen_here:
@@ -902,7 +900,7 @@ _Step = tuple[list[ResultRow], bool, int]
 """One step of indexing a file: new rows, whether known rows changed, bytes read."""
 
 
-CHUNK_SIZE = 1 << 20
+CHUNK_SIZE = 1 << 18  # a piece stays in the L2 cache between reading and decoding it
 
 _Piece = tuple[int, memoryview | None, Sequence[bytes | int] | None, int, int]
 """Whole lines of a file: (lines before them, their bytes, each line if already
@@ -960,7 +958,7 @@ def _pieces(source: Source, chunk_size: int = CHUNK_SIZE) -> Iterator[_Piece]:
             if end == 0:
                 filled = total
                 continue
-            lines = buf.count(b"\n", 0, end)
+            lines = _count_newlines(buf, end)
             starts.append(offset)
             before.append(count)
             if (
@@ -998,6 +996,29 @@ def _pieces(source: Source, chunk_size: int = CHUNK_SIZE) -> Iterator[_Piece]:
         offset += filled
     starts.append(offset)
     source.line_count = count
+
+
+def _count_newlines(buf: bytearray, end: int) -> int:
+    """Newlines in ``buf[:end]``.
+
+    ``bytearray.count`` looks at every byte (about 0.45 ms a MiB here), while ``find``
+    jumps to the next newline with ``memchr`` (about ten times faster over long
+    lines, but a Python step per line): lines are stepped over with ``find`` unless
+    the first of them prove short, then the rest is counted in one pass.
+    """
+    find = buf.find
+    count = 0
+    position = 0
+    while (newline := find(b"\n", position, end)) >= 0:
+        count += 1
+        position = newline + 1
+        if count == SHORT_LINES_SAMPLE and position < count * SHORT_LINE_BYTES:
+            return count + buf.count(b"\n", position, end)
+    return count
+
+
+SHORT_LINES_SAMPLE = 64  # lines looked at before choosing how to count the rest
+SHORT_LINE_BYTES = 512  # below this average, one count pass beats a find per line
 
 
 def _split_lines(piece: memoryview) -> list[bytes]:

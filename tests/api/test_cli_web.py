@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -30,8 +31,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Web:
+    url: str  # the served address, http://127.0.0.1:PORT
+    login: str  # the address batchdeck web printed: url/?token=...
+    child: subprocess.Popen[str]
+
+
+def jar() -> aiohttp.CookieJar:
+    return aiohttp.CookieJar(unsafe=True)  # keep cookies of 127.0.0.1 like a browser
+
+
 @pytest.fixture
-def web(server: LocalServer, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def web(server: LocalServer, tmp_path: Path) -> Iterator[Web]:
     """``batchdeck web`` on a free loopback port, pointed at the embedded server."""
     port = free_port()
     child = subprocess.Popen(
@@ -43,6 +55,10 @@ def web(server: LocalServer, tmp_path: Path) -> Iterator[tuple[str, subprocess.P
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
+    assert child.stderr is not None
+    first = child.stderr.readline()  # printed as it starts (or '' if it died)
+    assert first.startswith(f"batchdeck web: open {url}/?token="), first
+    login = first.split(" open ", 1)[1].strip()
     deadline = time.monotonic() + DEADLINE
     while True:
         try:
@@ -53,7 +69,7 @@ def web(server: LocalServer, tmp_path: Path) -> Iterator[tuple[str, subprocess.P
             assert time.monotonic() < deadline, "batchdeck web did not start listening"
             time.sleep(0.05)
     try:
-        yield url, child
+        yield Web(url, login, child)
     finally:
         child.send_signal(signal.SIGTERM)
         try:
@@ -63,16 +79,19 @@ def web(server: LocalServer, tmp_path: Path) -> Iterator[tuple[str, subprocess.P
             child.wait()
 
 
-async def screen_text_until(url: str, wanted: str) -> str:
-    """Open the page's websocket like the browser does and collect the terminal's
-    output (escape sequences removed) until ``wanted`` shows up or time runs out."""
+async def screen_text_until(web: Web, wanted: str) -> str:
+    """Open the page with its token and then its websocket, like the browser does, and
+    collect the terminal's output (escape sequences removed) until ``wanted`` shows up
+    or time runs out."""
     seen = ""
-    async with aiohttp.ClientSession() as session:
-        async with session.get(url + "/") as page:
+    url = web.url
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        async with session.get(web.login) as page:
             assert page.status == 200
             html = await page.text()
         assert f"{url.replace('http', 'ws')}/ws" in html
-        async with session.ws_connect(url + "/ws?width=120&height=36") as ws:
+        ws_url = url + "/ws?width=120&height=36"
+        async with session.ws_connect(ws_url, headers={"Origin": url}) as ws:
             loop = asyncio.get_running_loop()
             end = loop.time() + DEADLINE
             raw = b""
@@ -89,14 +108,35 @@ async def screen_text_until(url: str, wanted: str) -> str:
     return seen
 
 
-async def test_the_browser_sees_the_batches_screen(
-    client: openai.OpenAI, web: tuple[str, subprocess.Popen[str]]
-) -> None:
+async def test_the_browser_sees_the_batches_screen(client: openai.OpenAI, web: Web) -> None:
     batch = submit(client, chat_lines(2))
-    url, child = web
-    text = await screen_text_until(url, batch.id)
+    text = await screen_text_until(web, batch.id)
     assert batch.id in text, text[-2000:]
-    assert child.poll() is None  # still serving
+    assert web.child.poll() is None  # still serving
+
+
+async def test_no_token_or_a_foreign_origin_is_refused(web: Web) -> None:
+    url = web.url
+    async with aiohttp.ClientSession(cookie_jar=jar()) as session:
+        for address in (url + "/", url + "/?token=wrong", url + "/download/x"):
+            async with session.get(address) as page:
+                assert page.status == 403, address
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(url + "/ws", headers={"Origin": url})
+        assert refused.value.status == 403  # the right origin, but no token
+        async with session.get(web.login) as page:  # now the session has the cookie
+            assert page.status == 200
+        for origin in ("http://evil.example", "http://localhost:1", "null"):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(url + "/ws", headers={"Origin": origin})
+            assert refused.value.status == 403, origin
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(url + "/ws")  # no Origin at all
+        assert refused.value.status == 403
+        async with session.get(web.login, headers={"Origin": "http://evil.example"}) as page:
+            assert page.status == 403
+        async with session.ws_connect(url + "/ws", headers={"Origin": url}) as ws:
+            assert not ws.closed
 
 
 def test_loopback_by_default_and_a_warning_elsewhere(server: LocalServer, tmp_path: Path) -> None:
@@ -123,7 +163,7 @@ def test_loopback_by_default_and_a_warning_elsewhere(server: LocalServer, tmp_pa
         assert child.stderr is not None
         first = child.stderr.readline()
         assert first.startswith("batchdeck: WARNING: serving on 0.0.0.0, not on loopback.")
-        assert "no login" in child.stderr.readline() + child.stderr.readline()
+        assert "token" in child.stderr.readline() + child.stderr.readline()
     finally:
         child.send_signal(signal.SIGTERM)
         child.wait(timeout=15)

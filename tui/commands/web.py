@@ -2,8 +2,11 @@
 
 Each browser session runs its own ``batchdeck`` process (with the same
 ``--profile``; ``--demo`` serves ``batchdeck demo``) whose screen is streamed over
-a websocket. Bound to 127.0.0.1 by default: anyone who can reach the port drives
-the app with this machine's keys, so binding elsewhere prints a warning.
+a websocket. Bound to 127.0.0.1 by default: anyone who can reach the port and
+has the address with its token drives the app with this machine's keys, so binding
+elsewhere prints a warning. Every run makes a new token, printed in the address to
+open, and web pages from other origins are refused
+(:mod:`tui.commands._web_server`).
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ DEFAULT_PORT = 8080
 
 WARNING = """\
 batchdeck: WARNING: serving on {host}, not on loopback.
-  Anyone who can reach {url} can use the app with this machine's API key
-  (submit, cancel, delete files) -- there is no login. Prefer the default
+  Anyone who can reach {url} and sees the token printed below can use the app
+  with this machine's API key (submit, cancel, delete files); the traffic is
+  plain HTTP, so the token can be read on the way. Prefer the default
   127.0.0.1 and an SSH tunnel (ssh -L {port}:127.0.0.1:{port} this-host).
   Browsers are told to connect to {url}; --public-url changes that.
 """
@@ -32,7 +36,9 @@ def add_parser(sub: Any) -> None:
         "web",
         help="serve the app to a browser (textual-serve)",
         description="Serve the batchdeck app to web browsers. Every browser tab runs its own "
-        "app on the active profile. Loopback only unless --host says otherwise.",
+        "app on the active profile. Loopback only unless --host says otherwise. Open the "
+        "address it prints: it carries a token made for this run, and without it (or from "
+        "a page of another origin) the server answers 403.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
@@ -81,9 +87,9 @@ def run(args: argparse.Namespace) -> int:
         url = args.public_url or f"http://{_url_host(args.host)}:{args.port}"
         if not is_loopback(args.host):
             print(WARNING.format(host=args.host, url=url, port=args.port), file=sys.stderr)
-        from textual_serve.server import Server
+        from tui.commands._web_server import TokenServer
 
-        server = Server(
+        server = TokenServer(
             app_command(args), host=args.host, port=args.port, title="batchdeck", public_url=url
         )
         server.serve()

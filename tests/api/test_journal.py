@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,7 @@ from tui.core.journal import (
     _hold,
     check_metadata,
 )
-from tui.core.registry import Registry
+from tui.core.registry import Job, Registry
 from tui.localapi.server import LocalServer
 
 KEY_ENV = "BATCHDECK_TEST_KEY"
@@ -35,7 +37,7 @@ CHILD = textwrap.dedent(
     from tui.core.client import BatchClient
     from tui.core.config import Profile
     from tui.core.journal import Journal
-    from tui.core.registry import Registry
+    from tui.core.registry import Job, Registry
 
     step, base_url, input_path = sys.argv[1:4]
     real_upload, real_create = BatchClient.upload_file, BatchClient.create_batch
@@ -101,6 +103,40 @@ async def test_submit_records_every_step(profile: Profile, input_file: Path) -> 
     assert Registry().find_by_batch(job.batch_id) is not None
     assert await Journal(registry, client, profile).reconcile() == []
     await client.close()
+
+
+class ThreadNotingRegistry(Registry):
+    """A registry that notes the thread of each write and of each full load."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[str] = []
+
+    def add(self, job: Job) -> Job:
+        self.threads.append(threading.current_thread().name)
+        return super().add(job)
+
+    def modify(self, job_id: str, change: Callable[[Job], Job]) -> Job:
+        self.threads.append(threading.current_thread().name)
+        return super().modify(job_id, change)
+
+    def load(self, *, verify: bool = False) -> dict[str, Job]:
+        self.threads.append(threading.current_thread().name)
+        return super().load(verify=verify)
+
+
+async def test_submit_and_reconcile_write_the_registry_off_the_event_loop(
+    profile: Profile, input_file: Path
+) -> None:
+    client = BatchClient(profile)
+    registry = ThreadNotingRegistry()
+    journal = Journal(registry, client, profile)
+    await journal.submit(input_file, "/v1/chat/completions")
+    await journal.reconcile()
+    await client.close()
+    loop_thread = threading.current_thread().name
+    assert len(registry.threads) >= 5  # add, uploaded, creating, created, reconcile's load
+    assert loop_thread not in registry.threads
 
 
 @pytest.mark.parametrize(

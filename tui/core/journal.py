@@ -187,11 +187,11 @@ class Journal:
             submission=submission,
         )
         with _hold(self._lock_path(token), wait=True):
-            self.registry.add(intent)
+            await asyncio.to_thread(self.registry.add, intent)
             uploaded = await self.client.upload_file(
                 path, purpose="batch", filename=upload_name(token, path), progress=progress
             )
-            self._advance(token, "uploaded", input_file_id=uploaded.id)
+            await self._advance_off_loop(token, "uploaded", input_file_id=uploaded.id)
             return await self._create(token)
 
     def _lock_path(self, token: str) -> Path:
@@ -207,7 +207,7 @@ class Journal:
         again. A server that commits a create later than that can still end up with
         two batches; both carry the token, and the journal records the first found.
         """
-        sub = _sub(self._advance(token, "creating"))
+        sub = _sub(await self._advance_off_loop(token, "creating"))
         since = int(sub["started_at"]) - CLOCK_SKEW
         for attempt in range(CREATE_ATTEMPTS):
             last = attempt == CREATE_ATTEMPTS - 1
@@ -221,7 +221,8 @@ class Journal:
                 )
             except (errors.RequestError, errors.NotFoundError, errors.AuthError) as exc:
                 if not isinstance(exc, errors.AuthError):
-                    self._advance(token, "abandoned", note=f"refused: {exc.message}")
+                    note = f"refused: {exc.message}"
+                    await self._advance_off_loop(token, "abandoned", note=note)
                 raise
             except errors.RateLimitedError as exc:
                 if last:
@@ -230,11 +231,11 @@ class Journal:
             except (errors.NetworkError, errors.ServerError):
                 found = await self._look_for(token, since)
                 if found is not None:
-                    return self._created(token, found)
+                    return await asyncio.to_thread(self._created, token, found)
                 if last:
                     raise
             else:
-                return self._created(token, batch)
+                return await asyncio.to_thread(self._created, token, batch)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _look_for(self, token: str, since: int) -> Batch | None:
@@ -255,6 +256,10 @@ class Journal:
     def _advance(self, token: str, state: str, **fields: object) -> Job:
         return self.registry.modify(token, lambda job: job.with_submission(**fields, state=state))
 
+    async def _advance_off_loop(self, token: str, state: str, **fields: object) -> Job:
+        """:meth:`_advance` in a thread: the registry write (fsync) never blocks the loop."""
+        return await asyncio.to_thread(self._advance, token, state, **fields)
+
     def _job(self, token: str) -> Job:
         job = self.registry.get(token)
         if job is None:
@@ -272,7 +277,7 @@ class Journal:
 
     async def reconcile(self) -> list[Settled]:
         """Settle every unfinished submit of this profile (see the module docstring)."""
-        pending = self.unsettled()
+        pending = await asyncio.to_thread(self.unsettled)
         if not pending:
             return []
         earliest = min(int(_sub(j).get("started_at", 0)) for j in pending) - CLOCK_SKEW

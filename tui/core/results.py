@@ -28,6 +28,7 @@ Three parts, none of which imports Textual:
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import contextlib
 import json
@@ -1521,7 +1522,7 @@ async def fetch_results(
         raise NoResultsError(f"batch {batch_id} ({batch.status}) has no output or error file")
     directory = paths.ensure_private_dir(results_dir(batch_id))
     _clear_leftovers(directory)
-    job = registry.find_by_batch(batch_id) if registry is not None else None
+    job = await asyncio.to_thread(registry.find_by_batch, batch_id) if registry else None
     files: dict[str, dict[str, Any]] = {}
     for kind, file_id in (
         ("output", batch.output_file_id),
@@ -1546,12 +1547,19 @@ async def fetch_results(
     atomic_write(directory / MANIFEST, json.dumps(manifest, indent=2).encode())
     if registry is not None and job is not None:
         downloads = {**job.downloads, **{kind: entry["path"] for kind, entry in files.items()}}
-        registry.update(job.job_id, downloads=downloads)
-        registry.record_snapshot(batch)
+        await asyncio.to_thread(_record_results, registry, job.job_id, downloads, batch)
     result = load_local(batch_id)
     if result is None:  # pragma: no cover - a file changed under us
         raise NoResultsError(f"the downloaded files of {batch_id} changed while being written")
     return result
+
+
+def _record_results(
+    registry: Registry, job_id: str, downloads: dict[str, str], batch: Batch
+) -> None:
+    """Remember in the job where its files were saved and the batch as last seen."""
+    registry.update(job_id, downloads=downloads)
+    registry.record_snapshot(batch)
 
 
 async def _download_one(
@@ -1614,7 +1622,8 @@ async def open_attempts(
     first = await fetch_results(client, batch_id, registry=registry, progress=progress)
     attempts = [first.attempt(0)]
     notes: list[str] = []
-    for retry_id in retries_of(registry, batch_id) if registry else ():
+    retry_ids = await asyncio.to_thread(retries_of, registry, batch_id) if registry else []
+    for retry_id in retry_ids:
         try:
             local = await fetch_results(client, retry_id, registry=registry, progress=progress)
         except NoResultsError as exc:

@@ -9,6 +9,7 @@ list is virtual (:class:`~tui.widgets.results_list.ResultsList`), so filtering
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -467,7 +468,7 @@ class ResultsScreen(DeckScreen):
         if index is None:
             return
         try:
-            planned = write_retry_file(index, retry_path(self.batch_id))
+            planned = await asyncio.to_thread(write_retry_file, index, retry_path(self.batch_id))
             journal = Journal(self.deck.registry, self.deck.client, self.deck.profile)
             job = await journal.submit(
                 planned.path,

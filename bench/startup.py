@@ -6,11 +6,14 @@ Usage: ``.venv/bin/python bench/startup.py [--jobs N] [--rounds N]``
 A registry of realistic jobs (each with a batch snapshot, see ``bench/registry.py``)
 is written into a temp config dir. Each round runs, each in a fresh child process:
 
-* the baseline: a Textual app with Header, DataTable and Footer;
+* the baseline: a Textual app with Header, DataTable and Footer (the table empty);
+* a reference, not the goal's baseline: the same app with 100 rows of 8 fixed-width
+  text columns in its table, to show what painting a screenful of rows costs;
 * batchdeck as ``batchdeck`` starts it (``tui.cli``'s imports, config, client,
   registry, ``make_app``), on a server that does not answer: the batches screen
   paints the registry's cached view first, which is what is timed;
-* batchdeck again with the registry's start-up cache deleted (cold).
+* batchdeck again with the registry's start-up cache (both files in ``.cache/``)
+  deleted (cold).
 
 "Painted" means the first frame shows the table with its newest rows (the first 200
 of the 10,000 cached batches; the rest are appended in chunks after it).
@@ -36,7 +39,7 @@ from pathlib import Path
 from _common import Run, check_ok, run_measured
 from registry import make_jobs
 
-from tui.core.registry import CACHE_DIR, CACHE_NAME, RACY_NS, Registry
+from tui.core.registry import CACHE_DIR, CACHE_NAME, NEWEST_NAME, RACY_NS, Registry
 
 RATIO_GOAL = 1.3
 PYTHON = sys.executable
@@ -84,9 +87,18 @@ class Minimal(App[None]):
         yield DataTable()
         yield Footer()
 
+    def on_mount(self) -> None:
+        if ROWS:
+            table = self.query_one(DataTable)
+            for i, width in enumerate((13, 30, 11, 16, 11, 13, 9, 9)):
+                table.add_column(f"col {i}", width=width)
+            for row in range(100):
+                table.add_row(*(f"cell {row}.{i}" for i in range(8)))
+
 Minimal().run(headless=True, size=(120, 36))
 """
 )
+MINIMAL_FILLED = MINIMAL_APP.replace("ROWS = False", "ROWS = True")
 
 BATCHDECK_APP = (
     """
@@ -131,30 +143,44 @@ def main() -> None:
         registry = Registry(durable=False)
         for job in make_jobs(args.jobs):
             registry.add(replace(job, profile=None))  # all of them the active profile's
-        cache = registry.root / CACHE_DIR / CACHE_NAME
+        caches = [registry.root / CACHE_DIR / name for name in (CACHE_NAME, NEWEST_NAME)]
         time.sleep(RACY_NS / 1e9)  # records older than the racy window, as real ones are
         child(MINIMAL_APP, "minimal app")  # warm-up (bytecode, page cache)
         _, shown = child(BATCHDECK_APP, "batchdeck")  # warm-up, writes the cache at exit
         if int(shown[1]) == 0 or int(shown[2]) != args.jobs:
             raise SystemExit(f"batchdeck painted {shown[1]} rows of {shown[2]}, not {args.jobs}")
-        rows: dict[str, list[tuple[float, float]]] = {"minimal": [], "warm": [], "cold": []}
+        rows: dict[str, list[tuple[float, float]]] = {
+            "minimal": [],
+            "filled": [],
+            "warm": [],
+            "cold": [],
+        }
         for round_no in range(args.rounds):
             run, out = child(MINIMAL_APP, "minimal app")
             rows["minimal"].append((float(out[0]), run.seconds))
+            run, out = child(MINIMAL_FILLED, "minimal app with rows")
+            rows["filled"].append((float(out[0]), run.seconds))
             run, out = child(BATCHDECK_APP, "batchdeck")
             rows["warm"].append((float(out[0]), run.seconds))
             if round_no < 3:
-                cache.unlink(missing_ok=True)
+                for cache in caches:
+                    cache.unlink(missing_ok=True)
                 run, out = child(BATCHDECK_APP, "batchdeck (no cache)")
                 rows["cold"].append((float(out[0]), run.seconds))
         best = {name: (min(r[0] for r in rs), min(r[1] for r in rs)) for name, rs in rows.items()}
         base_paint, base_wall = best["minimal"]
         print(f"registry: {args.jobs} jobs; best of {args.rounds} rounds, each a fresh process")
         print(
-            "minimal Textual app (Header, DataTable, Footer): "
+            "minimal Textual app (Header, empty DataTable, Footer): "
             f"first frame {base_paint * 1000:5.0f} ms"
             f"   process wall {base_wall * 1000:5.0f} ms"
         )
+        filled_paint = best["filled"][0]
+        print(
+            "reference: the same app with 100 rows x 8 columns, first frame with rows: "
+            f"{filled_paint * 1000:5.0f} ms ratio {filled_paint / base_paint:4.2f}"
+        )
+        print("batchdeck: from the first line to the first frame with cached rows in its table")
         for name, label in (("warm", "registry cache warm"), ("cold", "no registry cache")):
             paint, wall = best[name]
             print(

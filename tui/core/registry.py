@@ -11,6 +11,7 @@ Layout of the registry directory (``paths.registry_dir()``, mode 0700)::
     Batch_X..3f2a9c0d1e2b4a5c.toml      an id that needed sanitising gets a hash suffix
     .lock                               flock'ed for every change; holds the change token
     .cache/index.marshal                derived start-up cache, safe to delete
+    .cache/newest.marshal               the newest batch snapshots of each profile (ditto)
     corrupt/<record>.<timestamp>        records that failed to load, moved aside
 
 The TOML records are the source of truth. A change rewrites one record atomically
@@ -32,12 +33,17 @@ record is ``stat``-ed and only those whose (inode, size, mtime, ctime) changed a
 parsed; a missing or broken cache is rebuilt from the records. A record edited in
 place by hand (same inode, directory untouched) is seen by ``load(verify=True)``
 or after the next change.
+
+Beside the cache, the jobs with the newest batch snapshots of each profile are
+written with the same tag (:meth:`Registry.newest_snapshots`): an app can show
+those before it reads the whole registry.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import heapq
 import logging
 import marshal
 import mmap
@@ -70,6 +76,7 @@ __all__ = [
     "FORMAT_VERSION",
     "SUBMISSION_STATES",
     "Job",
+    "Newest",
     "RecordError",
     "Registry",
     "clean",
@@ -91,6 +98,9 @@ RECORD_SUFFIX = ".toml"
 LOCK_NAME = ".lock"
 CACHE_DIR = ".cache"
 CACHE_NAME = "index.marshal"
+NEWEST_NAME = "newest.marshal"
+NEWEST_JOBS = 250
+"""Jobs per profile in ``.cache/newest.marshal`` (more than a screenful of rows)."""
 CORRUPT_DIR = "corrupt"
 
 RACY_NS = 2_000_000_000
@@ -203,6 +213,12 @@ class Job:
         """The batch status in the last snapshot, if any."""
         status = self.snapshot.get("status") if self.snapshot else None
         return status if isinstance(status, str) else None
+
+    @property
+    def snapshot_created_at(self) -> float:
+        """The batch's ``created_at`` in the last snapshot (0 if there is none)."""
+        value = self.snapshot.get("created_at") if self.snapshot else None
+        return float(value) if isinstance(value, int | float) else 0.0
 
     def batch(self) -> Batch | None:
         """The last snapshot as a :class:`models.Batch`; ``None`` before the first
@@ -370,6 +386,35 @@ class Registry:
                 self._rescan(tag)
             return {job.job_id: job for job in self._jobs.values()}
 
+    def newest_snapshots(self, profile: str | None, count: int) -> Newest | None:
+        """Before the first :meth:`load`: the ``count`` jobs of ``profile`` (or of no
+        profile) with a batch id and the newest batch snapshots (by the batch's
+        ``created_at``), newest first, read from a small file written with the cache.
+
+        ``None`` if that file cannot say for sure (missing, written before the last
+        change to the registry, ``count`` above :data:`NEWEST_JOBS`) or once the
+        registry is loaded: :meth:`load` has the answer then.
+        """
+        with self._mutex:
+            if self._loaded or count > NEWEST_JOBS:
+                return None
+            self._ensure_root()
+            tag = self._current_tag()
+            if not tag[0]:
+                return None  # no change token: nothing cached is trusted
+            try:
+                with open(self.root / CACHE_DIR / NEWEST_NAME, "rb") as handle, _gc_paused():
+                    magic, written, totals, columns = marshal.load(handle)
+                    if magic != _CACHE_MAGIC or written != tag:
+                        return None
+                    jobs = _jobs_from_columns(columns)
+                total = sum(totals.get(name, 0) for name in {None, profile})
+            except Exception:  # missing, or any damage at all
+                return None
+        mine = [job for job in jobs if job.profile in (None, profile)]
+        mine.sort(key=attrgetter("snapshot_created_at"), reverse=True)
+        return Newest(mine[:count], total)
+
     def get(self, job_id: str) -> Job | None:
         """The job as its record is on disk now, or ``None``."""
         with self._mutex:
@@ -495,7 +540,7 @@ class Registry:
     def save_cache(self) -> None:
         """Write the start-up cache if it is behind what this registry knows."""
         with self._mutex:
-            if self._loaded and self._dirty:
+            if self._loaded and (self._dirty or self._newest_missing()):
                 with self._locked():
                     self._write_cache()
 
@@ -754,8 +799,10 @@ class Registry:
         from tui.core.fsutil import atomic_write
 
         names = list(self._jobs)
+        newest: bytes | None = None
         try:
             data = self._cache_bytes(names, self._tag)
+            newest = self._newest_bytes(self._tag)
         except ValueError:  # marshal knows no dates (TOML has them): leave those jobs out,
             keep = [n for n in names if _marshallable(self._jobs[n])]
             data = self._cache_bytes(keep, None)  # and never trust the cache as complete
@@ -764,6 +811,11 @@ class Registry:
             paths.ensure_private_dir(directory)
             leftovers = [name for name in os.listdir(directory) if name.endswith(".tmp")]
             self._remove_leftovers(directory, leftovers)
+            if newest is None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(directory / NEWEST_NAME)
+            else:
+                atomic_write(directory / NEWEST_NAME, newest, sync=False)
             atomic_write(directory / CACHE_NAME, data, sync=False)
         except OSError as error:
             log.warning("could not write the job registry cache: %s", error)
@@ -776,6 +828,31 @@ class Registry:
         columns = tuple(list(map(attrgetter(name), jobs)) for name in _FIELD_NAMES)
         stamps = array("Q", chain.from_iterable(map(seen.__getitem__, names))).tobytes()
         return marshal.dumps((_CACHE_MAGIC, tag, names, stamps, columns))
+
+    def _newest_missing(self) -> bool:
+        """Whether the newest-snapshots file should be there and is not (a cache
+        written by an earlier batchdeck)."""
+        if os.path.exists(self.root / CACHE_DIR / NEWEST_NAME):
+            return False
+        return any(job.batch_id and job.snapshot for job in self._jobs.values())
+
+    def _newest_bytes(self, tag: _Tag | None) -> bytes | None:
+        """For :meth:`newest_snapshots`: per profile, the :data:`NEWEST_JOBS` jobs
+        with a batch id and the newest snapshots, and how many such jobs it has;
+        ``None`` if no job has a snapshot (no file then)."""
+        by_profile: dict[str | None, list[Job]] = {}
+        for job in self._jobs.values():
+            if job.batch_id and job.snapshot:
+                by_profile.setdefault(job.profile, []).append(job)
+        if not by_profile:
+            return None
+        totals = {profile: len(jobs) for profile, jobs in by_profile.items()}
+        key = attrgetter("snapshot_created_at")
+        newest = [
+            job for jobs in by_profile.values() for job in heapq.nlargest(NEWEST_JOBS, jobs, key)
+        ]
+        columns = tuple(list(map(attrgetter(name), newest)) for name in _FIELD_NAMES)
+        return marshal.dumps((_CACHE_MAGIC, tag, totals, columns))
 
     # -- files, the lock and the change token ----------------------------------
 
@@ -835,6 +912,14 @@ class Registry:
 
 
 _CACHE_MAGIC = ("batchdeck-registry", 3, sys.version_info[:2], _FIELD_NAMES)
+
+
+@dataclass(frozen=True)
+class Newest:
+    """What :meth:`Registry.newest_snapshots` found."""
+
+    jobs: list[Job]  # newest batch first
+    total: int  # jobs of the profile (or of none) with a batch id and a snapshot
 
 
 _SLOT_SETTERS = tuple(Job.__dict__[name].__set__ for name in _FIELD_NAMES)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from operator import attrgetter
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -82,6 +83,7 @@ class BatchesScreen(DeckScreen):
         self._gone: set[str] = set()
         self._message = ""
         self._error = False
+        self._jobs_ready = asyncio.Event()  # the whole registry is in table.jobs
 
     @property
     def table(self) -> BatchTable:
@@ -115,30 +117,47 @@ class BatchesScreen(DeckScreen):
 
         The newest screenful is built at once; the other snapshots are turned into
         batches in a thread and appended in chunks, so that 10,000 of them do not
-        hold up the first frame.
+        hold up the first frame. At start-up, when the registry has not changed
+        since its cache was written, that screenful comes from the registry's small
+        file of newest snapshots, and the registry itself is read (in a thread)
+        after the first frame; the listing waits for it.
         """
         table = self.table
-        jobs = self._registry_jobs()
+        newest = self.deck.registry.newest_snapshots(self.deck.profile.name, FIRST_CACHED)
+        if newest is not None:
+            jobs = {job.batch_id: job for job in newest.jobs if job.batch_id}
+            head, rest, total = list(jobs.values()), None, newest.total
+        else:
+            jobs = self._registry_jobs()
+            cached = [job for job in jobs.values() if job.snapshot]
+            cached.sort(key=attrgetter("snapshot_created_at"), reverse=True)
+            head, rest, total = cached[:FIRST_CACHED], cached[FIRST_CACHED:], len(cached)
+            self._jobs_ready.set()
         table.set_jobs(jobs)
         table.batches.clear()
-        cached = [
-            (_created(job.snapshot), batch_id, job)
-            for batch_id, job in jobs.items()
-            if job.snapshot
-        ]
-        cached.sort(key=lambda entry: entry[0], reverse=True)
-        head, rest = cached[:FIRST_CACHED], cached[FIRST_CACHED:]
-        table.batches.update(_snapshots([job for _, _, job in head]))
+        table.batches.update(_snapshots(head))
         for batch in table.batches.values():
             self._recorded[batch.id] = _counts_key(batch)
         table.rebuild()
-        self._say(f"{len(cached)} cached batches; loading…")
-        if rest:
-            later = [job for _, _, job in rest]
-            self.call_after_refresh(self._load_rest_of_cache, later)
+        self._say(f"{total} cached batches; loading…")
+        if rest is None or rest:
+            self.call_after_refresh(self._load_rest_of_cache, rest)
 
     @work(exclusive=True, group="batches-cache", description="cached batches")
-    async def _load_rest_of_cache(self, jobs: list[Job]) -> None:
+    async def _load_rest_of_cache(self, jobs: list[Job] | None) -> None:
+        """Add the cached batches not shown yet; ``None``: read the registry first."""
+        if jobs is None:
+            try:
+                everything = await asyncio.to_thread(self._registry_jobs)
+                shown = self.table.batches
+                self.table.set_jobs(everything)
+            finally:
+                self._jobs_ready.set()  # a failed read must not hold up the listing
+            jobs = [
+                job
+                for batch_id, job in everything.items()
+                if job.snapshot and batch_id not in shown
+            ]
         batches = await asyncio.to_thread(_snapshots, jobs)
         self.table.add_cached(batches.values())
         for batch in batches.values():
@@ -177,6 +196,7 @@ class BatchesScreen(DeckScreen):
         """One refresh cycle; the next is scheduled only when this one has ended."""
         try:
             await self.deck.client.prepare()  # import the SDK off the event loop
+            await self._jobs_ready.wait()  # descriptions and tags for the rows it adds
             if self._loaded:
                 await self._refresh_cycle()
             else:
@@ -466,11 +486,6 @@ async def _prefetched(
             yield item
     finally:
         fetcher.cancel()
-
-
-def _created(snapshot: dict[str, object] | None) -> float:
-    value = (snapshot or {}).get("created_at")
-    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def _snapshots(jobs: list[Job]) -> dict[str, Batch]:

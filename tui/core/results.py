@@ -28,7 +28,6 @@ Three parts, none of which imports Textual:
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import contextlib
 import json
@@ -1509,6 +1508,8 @@ async def fetch_results(
     file is optional: if the server no longer has it, the registry's local input
     path is used when it exists. The registry's job (if any) records the paths.
     """
+    import asyncio  # here, not at the top: it costs an index-only process ~25 ms
+
     from tui.core import errors, paths
     from tui.core.fsutil import atomic_write
 
@@ -1617,6 +1618,8 @@ async def open_attempts(
     progress: DownloadProgress | None = None,
 ) -> Opened:
     """The batch's local files (downloaded if needed) and those of its final retries."""
+    import asyncio
+
     from tui.core import errors
 
     first = await fetch_results(client, batch_id, registry=registry, progress=progress)

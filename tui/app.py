@@ -99,16 +99,25 @@ class BatchDeckApp(App[int]):
     async def reconcile_submissions(self) -> None:
         """Settle submits a crash or a lost connection left unfinished."""
         import asyncio
+        import logging
 
         from tui.core.errors import ApiError
         from tui.core.journal import Journal
 
-        await asyncio.to_thread(self.registry.load)  # 10,000 jobs: not on the event loop
         try:
+            await asyncio.to_thread(self.registry.load)  # 10,000 jobs: not on the event loop
             settled = await Journal(self.registry, self.client, self.profile).reconcile()
         except ApiError as exc:
             self.notify(
                 f"Could not check unfinished submissions: {exc.message}",
+                severity="warning",
+                markup=False,
+            )
+            return
+        except Exception as exc:  # last resort (a registry or lock error): the app goes on
+            logging.getLogger(__name__).exception("reconciling submissions failed")
+            self.notify(
+                f"Could not check unfinished submissions: {type(exc).__name__}: {exc}",
                 severity="warning",
                 markup=False,
             )

@@ -10,7 +10,9 @@ list is virtual (:class:`~tui.widgets.results_list.ResultsList`), so filtering
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -48,6 +50,8 @@ from tui.widgets.results_list import ResultsList, header_line
 
 if TYPE_CHECKING:
     from tui.widgets.results_export_dialog import ExportRequest
+
+logger = logging.getLogger(__name__)
 
 FAILED = "failed"  # the outcome filter for every failure (HTTP and request errors)
 OUTCOME_FILTERS: list[tuple[str, str]] = [
@@ -178,6 +182,8 @@ class ResultsScreen(DeckScreen):
         return f"{head}: {', '.join(parts) or 'nothing yet'}{tail}"
 
     def _refresh_status(self) -> None:
+        if self.index is None:  # still opening, or why it failed: that line stays
+            return
         message = self._summary()
         if self._notes:
             message += " · " + "; ".join(self._notes)
@@ -205,6 +211,13 @@ class ResultsScreen(DeckScreen):
             return
         except OSError as exc:
             self._set_status(f"Cannot save the results: {exc}", error=True)
+            return
+        except (KeyError, ValueError) as exc:  # the registry could not record them
+            self._set_status(f"Cannot record the results: {exc}", error=True)
+            return
+        except Exception as exc:  # last resort: the screen says so, the app goes on
+            logger.exception("opening the results of %s failed", self.batch_id)
+            self._set_status(f"Cannot open the results: {type(exc).__name__}: {exc}", error=True)
             return
         self._notes = opened.notes
         if opened.attempts[0].input is None:
@@ -235,6 +248,16 @@ class ResultsScreen(DeckScreen):
             self.app.call_from_thread(self._set_status, message, True)
         except RuntimeError:  # the app closed while indexing: nothing left to show
             return
+        except Exception as exc:  # last resort: the screen says so, the app goes on
+            logger.exception("indexing the results failed")
+            message = f"Cannot index the results: {type(exc).__name__}: {exc}"
+            self._from_thread(self._set_status, message, True)
+
+    def _from_thread(self, callback: Callable[..., object], *args: object, **kw: object) -> None:
+        """Run ``callback`` on the event loop from a worker thread; nothing if the app
+        closed meanwhile (then there is nothing left to show)."""
+        with contextlib.suppress(RuntimeError):
+            self.app.call_from_thread(callback, *args, **kw)
 
     def _on_step(self, index: ResultIndex, step: IndexProgress) -> None:
         if index is not self.index:
@@ -322,15 +345,19 @@ class ResultsScreen(DeckScreen):
         index = self.index
         if index is None:
             return
-        self.app.call_from_thread(self._set_status, f"Searching for {one_line(text, 40)}…")
+        self._from_thread(self._set_status, f"Searching for {one_line(text, 40)}…")
         try:
             found = search(index, text)
         except OSError as exc:
-            self.app.call_from_thread(self._set_status, f"Search failed: {exc}", True)
+            self._from_thread(self._set_status, f"Search failed: {exc}", True)
+            return
+        except Exception as exc:  # last resort: the screen says so, the app goes on
+            logger.exception("searching the results failed")
+            self._from_thread(self._set_status, f"Search failed: {type(exc).__name__}: {exc}", True)
             return
         if get_current_worker().is_cancelled:
             return
-        self.app.call_from_thread(self._search_done, index, text, found)
+        self._from_thread(self._search_done, index, text, found)
 
     def _search_done(self, index: ResultIndex, text: str, found: set[ResultRow]) -> None:
         if index is self.index and text == self._search_text():
@@ -433,10 +460,15 @@ class ResultsScreen(DeckScreen):
             count = export(index, path, fields)
         except (OSError, ValueError) as exc:
             message = f"Export failed: {exc}"
-            self.app.call_from_thread(self.notify, message, severity="error", markup=False)
+            self._from_thread(self.notify, message, severity="error", markup=False)
+            return
+        except Exception as exc:  # last resort: the screen says so, the app goes on
+            logger.exception("exporting the results failed")
+            message = f"Export failed: {type(exc).__name__}: {exc}"
+            self._from_thread(self.notify, message, severity="error", markup=False)
             return
         message = f"Exported {count} rows to {path}"
-        self.app.call_from_thread(self.notify, message, markup=False)
+        self._from_thread(self.notify, message, markup=False)
 
     # -- retry ---------------------------------------------------------------------------------
 
@@ -482,6 +514,11 @@ class ResultsScreen(DeckScreen):
             return
         except errors.ApiError as exc:
             self.notify(f"Retry not submitted: {exc.message}", severity="error", markup=False)
+            return
+        except Exception as exc:  # last resort (e.g. the registry): the app goes on
+            logger.exception("submitting the retry of %s failed", self.batch_id)
+            message = f"Retry not submitted: {type(exc).__name__}: {exc}"
+            self.notify(message, severity="error", markup=False)
             return
         self.notify(
             f"Retry {job.batch_id} submitted with {planned.count} requests; reload (r) "

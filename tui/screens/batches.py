@@ -146,6 +146,38 @@ class BatchesScreen(DeckScreen):
         if rest is None or rest:
             self.call_after_refresh(self._load_rest_of_cache, rest)
 
+    async def _take_registry_changes(self) -> None:
+        """Read the registry again (in a thread; cheap when nothing changed: it checks
+        a change token) and take in jobs added or edited meanwhile (by Compose, a
+        retry, ``d`` in the inspector): their descriptions show, "Mine" includes
+        them, their snapshots get recorded. Rows are redrawn only if what they show
+        or filter on changed."""
+        before = self.table.jobs
+
+        def read() -> tuple[dict[str, Job], bool]:
+            jobs = self._registry_jobs()
+            return jobs, jobs != before and _shown_fields(jobs) != _shown_fields(before)
+
+        try:
+            jobs, changed = await asyncio.to_thread(read)
+        except (OSError, ValueError) as exc:  # keep the jobs known so far
+            logger.warning("registry unreadable: %s", exc)
+            return
+        if self.table.jobs is not before:  # another read won meanwhile
+            return
+        self.table.set_jobs(jobs)
+        if changed:
+            self.table.rebuild()
+
+    def on_screen_resume(self) -> None:
+        """Back from the inspector (or any screen): show its edits at once."""
+        if self._loaded:
+            self.take_registry_changes()
+
+    @work(exclusive=True, group="batches-jobs", description="registry changes")
+    async def take_registry_changes(self) -> None:
+        await self._take_registry_changes()
+
     @work(exclusive=True, group="batches-cache", description="cached batches")
     async def _load_rest_of_cache(self, jobs: list[Job] | None) -> None:
         """Add the cached batches not shown yet; ``None``: read the registry first."""
@@ -201,6 +233,7 @@ class BatchesScreen(DeckScreen):
             await self.deck.client.prepare()  # import the SDK off the event loop
             await self._jobs_ready.wait()  # descriptions and tags for the rows it adds
             if self._loaded:
+                await self._take_registry_changes()
                 await self._refresh_cycle()
             else:
                 await self._full_listing()
@@ -471,6 +504,11 @@ class BatchesScreen(DeckScreen):
         if not self._error:
             self._say(self._summary())
         self._refresh_detail()
+
+
+def _shown_fields(jobs: dict[str, Job]) -> dict[str, tuple[object, ...]]:
+    """What the table shows or filters on of each job (not its snapshot)."""
+    return {batch_id: (job.description, job.tags, job.input_path) for batch_id, job in jobs.items()}
 
 
 async def _prefetched(

@@ -36,6 +36,19 @@ if TYPE_CHECKING:
     pass
 
 COLUMNS = ("Name", "Purpose", "Size", "Used by", "Created", "Expires", "ID")
+NARROW = 110  # below this width the table leaves out Created, Expires and ID
+# Fixed widths (cells longer are cut with an ellipsis): the layout does not wait for
+# the rows to be measured, and the columns fit 120 (all) and 80 (the first four).
+WIDE_WIDTHS = {
+    "name": 22,
+    "purpose": 12,
+    "size": 9,
+    "used by": 29,
+    "created": 10,
+    "expires": 10,
+    "id": 14,
+}
+NARROW_WIDTHS = {"name": 20, "purpose": 12, "size": 9, "used by": 29}
 ROLES = ("input", "output", "error")
 NAME_TRIES = 100  # names tried before a download gives up finding a free one
 
@@ -86,13 +99,13 @@ def used_by_text(uses: list[Use] | None, known: bool) -> Text:
 def file_row(info: FileInfo, uses: list[Use] | None, known: bool) -> tuple[Text, ...]:
     """The cells of one file; the name and every server value are literal."""
     return (
-        Text(one_line(info.filename, 28)),
-        Text(one_line(info.purpose)),
+        Text(one_line(info.filename, 28), no_wrap=True, overflow="ellipsis"),
+        Text(one_line(info.purpose), no_wrap=True, overflow="ellipsis"),
         Text(human_size(info.bytes), justify="right"),
         used_by_text(uses, known),
         Text(relative(info.created_at)),
         Text(relative(info.expires_at) if info.expires_at else "never", style="dim"),
-        Text(one_line(info.id)),
+        Text(one_line(info.id), no_wrap=True, overflow="ellipsis"),
     )
 
 
@@ -141,6 +154,7 @@ class FilesScreen(DeckScreen):
         self.unused_only = False
         self.fetching = False
         self._transferring = False
+        self._widths: dict[str, int] | None = None  # the columns shown, see _fit_columns
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -150,10 +164,25 @@ class FilesScreen(DeckScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label in COLUMNS:
-            table.add_column(label, key=label.lower())
+        self._fit_columns(self.app.size.width)
         self.action_refresh()
+
+    def on_resize(self) -> None:
+        self._fit_columns(self.app.size.width)
+
+    def _fit_columns(self, width: int) -> None:
+        """The columns for ``width`` (fewer below :data:`NARROW`), if they changed."""
+        widths = NARROW_WIDTHS if 0 < width < NARROW else WIDE_WIDTHS
+        if widths is self._widths:
+            return
+        self._widths = widths
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        for label in COLUMNS:
+            key = label.lower()
+            if key in widths:
+                table.add_column(label, key=key, width=widths[key])
+        self._repaint()
 
     # -- state and painting -------------------------------------------------------------
 
@@ -179,8 +208,11 @@ class FilesScreen(DeckScreen):
         keep = self.selected()
         table.clear()
         rows = self.shown_files()
+        shown = self._widths or WIDE_WIDTHS
         for info in rows:
-            table.add_row(*file_row(info, self.uses.get(info.id), self.uses_known), key=info.id)
+            cells = file_row(info, self.uses.get(info.id), self.uses_known)
+            by_key = dict(zip((label.lower() for label in COLUMNS), cells, strict=True))
+            table.add_row(*(by_key[key] for key in shown), key=info.id)
         if keep is not None and keep.id in table.rows:
             table.move_cursor(row=table.get_row_index(keep.id))
         self._paint_status()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import importlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -200,19 +199,10 @@ class BatchClient:
         self._sdk = value
 
     async def prepare(self) -> None:
-        """Import the SDK in a thread, so that the first call does not block the loop.
-
-        The first time in a process, the objects that exist then (mostly modules:
-        the SDK, pydantic, Textual) are then frozen out of the cyclic GC
-        (``gc.freeze``): they live as long as the process, and otherwise the next
-        full collection walks all of them, a pause of ~80 ms in the middle of the
-        first listing.
-        """
+        """Import the SDK in a thread, so that the first call does not block the loop."""
         if self._sdk is None:
             await asyncio.to_thread(importlib.import_module, "openai")
             self._client  # noqa: B018 - build it now, the import is done
-            if gc.get_freeze_count() == 0:
-                gc.freeze()
 
     @property
     def base_url(self) -> str:

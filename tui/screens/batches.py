@@ -230,7 +230,7 @@ class BatchesScreen(DeckScreen):
     async def poll_now(self) -> None:
         """One refresh cycle; the next is scheduled only when this one has ended."""
         try:
-            await self.deck.client.prepare()  # import the SDK off the event loop
+            await self.deck.prepare_client()  # import the SDK off the event loop
             await self._jobs_ready.wait()  # descriptions and tags for the rows it adds
             if self._loaded:
                 await self._take_registry_changes()

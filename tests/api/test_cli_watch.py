@@ -135,6 +135,8 @@ def test_ctrl_c_is_exit_130_and_the_batch_keeps_running(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as a background job of a non-interactive shell (CI) starts it: SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         assert child.stdout is not None

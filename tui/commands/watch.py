@@ -14,6 +14,7 @@ watching (the batches keep running on the server).
 from __future__ import annotations
 
 import argparse
+import signal
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Ctrl+C (or kill -INT) must stop watching even when a non-interactive shell
+    # started us with SIGINT ignored, as it does for background jobs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return _shared.run_with_client(args, lambda _p, client: Watcher(args, client).run())
     except KeyboardInterrupt:

@@ -106,3 +106,12 @@ def test_describe_and_changed() -> None:
     assert poll.changed(snapshot, replace(plain, request_counts=RequestCounts(1, 1, 0)))
     assert poll.changed(snapshot, replace(plain, status="finalizing"))
     assert poll.changed(None, plain)
+
+
+def test_describe_hides_the_client_token_and_falls_back_to_the_input_file() -> None:
+    submitted = batch(metadata={"batchdeck_token": "bd-1234", "team": "ml"})
+    assert poll.describe(submitted, None) == "team=ml"
+    only_token = batch(metadata={"batchdeck_token": "bd-1234"})
+    job = Job(batch_id="batch_1", input_path="/data/tickets.batch.jsonl")
+    assert poll.describe(only_token, job) == "tickets.batch.jsonl"
+    assert poll.describe(only_token, None) == ""

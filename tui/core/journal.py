@@ -32,13 +32,13 @@ from typing import Any
 from tui.core import errors, paths
 from tui.core.client import BatchClient, Progress
 from tui.core.config import Profile
-from tui.core.models import BATCH_ENDPOINTS, Batch, FileInfo
+from tui.core.models import BATCH_ENDPOINTS, TOKEN_METADATA_KEY, Batch, FileInfo
 from tui.core.models import METADATA_MAX_KEY as MAX_METADATA_KEY
 from tui.core.models import METADATA_MAX_PAIRS as MAX_METADATA_PAIRS
 from tui.core.models import METADATA_MAX_VALUE as MAX_METADATA_VALUE
 from tui.core.registry import Job, Registry
 
-TOKEN_KEY = "batchdeck_token"
+TOKEN_KEY = TOKEN_METADATA_KEY
 UNSETTLED = ("intent", "uploaded", "creating")
 CLOCK_SKEW = 600  # seconds of slack when searching for a batch by creation time
 CREATE_ATTEMPTS = 5

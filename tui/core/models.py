@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+TOKEN_METADATA_KEY = "batchdeck_token"
+"""The metadata key of the client token batchdeck puts on the batches it submits."""
 FINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
 BATCH_STATUSES = (
     "validating",

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from tui.core import errors
-from tui.core.models import BATCH_STATUSES, Batch
+from tui.core.models import BATCH_STATUSES, TOKEN_METADATA_KEY, Batch
 from tui.core.timefmt import duration
 
 if TYPE_CHECKING:
@@ -149,10 +150,16 @@ def flags(batch: Batch, now: float) -> list[str]:
 
 
 def describe(batch: Batch, job: Job | None) -> str:
-    """The text shown for a batch: the registry's description, else its metadata."""
+    """The text shown for a batch: the registry's description, else its metadata
+    (without batchdeck's own token), else the name of its local input file."""
     if job is not None and job.description:
         return job.description
-    return ", ".join(f"{key}={value}" for key, value in batch.metadata.items())
+    shown = ", ".join(
+        f"{key}={value}" for key, value in batch.metadata.items() if key != TOKEN_METADATA_KEY
+    )
+    if not shown and job is not None and job.input_path:
+        return PurePath(job.input_path).name
+    return shown
 
 
 def matches(

@@ -264,6 +264,9 @@ async def test_submit_records_the_job_and_opens_the_inspector(
         screen.query_one("#metadata", TextArea).text = "team=ml\n\nowner=ann"
         screen.query_one("#expiry", Input).value = "7d"
         await pilot.press("f9")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ConfirmDialog")
+        assert not screen.submitted  # nothing sent before the answer
+        await pilot.press("y")
         await until(pilot, lambda: bool(screen.submitted))
         (job,) = screen.submitted
         assert job.batch_id and job.description == "reviews run"
@@ -297,10 +300,31 @@ async def test_split_submit_makes_a_job_group(
         assert not screen.submitted  # over the (test) limit and split not ticked
         screen.query_one("#split", Checkbox).value = True
         await pilot.press("f9")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ConfirmDialog")
+        await pilot.press("y")
         await until(pilot, lambda: bool(screen.submitted))
         jobs = screen.submitted
         assert len(jobs) == 3 and len({job.group_id for job in jobs}) == 1
         assert all(registry.get(job.job_id) for job in jobs)
+
+
+async def test_declined_submit_sends_nothing(
+    server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "reviews.csv", ROWS)
+    async with deck(server, monkeypatch, Registry()).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.app.push_screen(ComposeScreen())
+        await fill_template(pilot, "reviews.csv")
+        screen = compose_screen(pilot)
+        await pilot.press("f9")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ConfirmDialog")
+        await pilot.press("n")
+        await until(pilot, lambda: "Not sent" in text_of(screen, "#compose-status"))
+        assert not screen.submitted
+        with make_client(server) as sdk:
+            assert list(sdk.files.list()) == []
 
 
 async def test_bad_metadata_sends_nothing(

@@ -532,6 +532,20 @@ class ComposeScreen(Screen[None]):
         split = self.query_one("#split", Checkbox).value
         return metadata, expiry, self._value("#description"), split
 
+    async def _confirm_submit(self, parts: int, requests: int, host: str) -> bool:
+        """Sending spends money: say what goes where, and ask."""
+        from tui.dialogs.confirm import ConfirmDialog
+
+        batches = f"{parts} batches" if parts > 1 else "1 batch"
+        dialog = ConfirmDialog(
+            f"Submit {requests} requests as {batches} to {host}?",
+            "The Batch API bills what it runs; cancelling later keeps what finished.",
+            yes="Submit",
+            no="Not now",
+        )
+        answer: bool = await self.app.push_screen_wait(dialog)
+        return answer
+
     @work(exclusive=True, group="compose-submit")
     async def _submit(self, inputs: Inputs) -> None:
         from tui.core.journal import Journal
@@ -566,6 +580,10 @@ class ComposeScreen(Screen[None]):
             plan = await asyncio.to_thread(
                 plan_submit, result.path, inputs.endpoint, allow_split=split
             )
+            requests = result.report.request_count
+            if not await self._confirm_submit(len(plan.parts), requests, app.profile.host()):
+                self.set_status("Not sent.")
+                return
             part_seen = [-1]
 
             def progress(index: int, total: int, sent: int, size: int | None) -> None:

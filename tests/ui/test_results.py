@@ -289,3 +289,22 @@ def test_snapshot(
     local_copy()
     app = offline_app(monkeypatch)
     assert snap_compare(app, terminal_size=size, run_before=snapshot_run(size))
+
+
+async def test_opening_the_detail_keeps_the_chosen_row_in_sight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    local_copy()
+    app = offline_app(monkeypatch)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_results(pilot)
+        listing = screen.query_one(ResultsList)
+        listing.focus()
+        await pilot.press("end", "enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert screen.query_one(ResultDetail).display
+        top = int(listing.scroll_offset.y)
+        height = listing.scrollable_content_region.height
+        assert height < len(listing.rows)  # the pane really took room from the list
+        assert top <= listing.cursor < top + height

@@ -137,6 +137,10 @@ class ResultsList(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self._resize()
+        if self.rows:  # e.g. the detail pane opened: keep the chosen row in sight
+            self.call_after_refresh(
+                self.scroll_to_region, Region(0, self.cursor, 1, 1), animate=False, force=True
+            )
 
     # -- cursor ------------------------------------------------------------------
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
+
+from tui.localapi.server import LocalServer
 
 WAIT_SECONDS = 30.0  # generous for a slow, shared CI machine; a met condition returns at once
 
@@ -20,3 +24,16 @@ async def until(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout:g} s")
         await pilot.pause(0.02)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LocalServer]:
+    """The batches tests' server (pinned clock and ids, see ``batches_support``);
+    a test module that needs another one defines its own ``server``."""
+    from tests.ui.batches_support import start_server
+
+    running = start_server(tmp_path / "server")
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -4,7 +4,6 @@ toggle, and the 80x24 layout."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,15 +22,6 @@ from tests.ui.batches_support import (
 from tui.core.config import Config, Profile, load_config, save_config
 from tui.localapi.server import LocalServer
 from tui.palette import deck_commands
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalServer]:
-    running = start_server(tmp_path / "server")
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def first_command(app: object) -> str:

@@ -4,9 +4,6 @@ pausing under a dialog, back-off, and untrusted text shown literally."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from textual.widgets import Input, Static
 
@@ -17,22 +14,12 @@ from tests.ui.batches_support import (
     loaded,
     register,
     seed,
-    start_server,
     status_text,
     wait_for,
 )
 from tui.core.registry import Registry
 from tui.core.text import one_line
 from tui.localapi.server import LocalServer
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalServer]:
-    running = start_server(tmp_path / "server")
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def shown_ids(screen: object) -> list[str]:

@@ -5,25 +5,14 @@ the live listing only once the registry's descriptions are known."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.ui.batches_support import batches_screen, build_app, loaded, seed, start_server, wait_for
+from tests.ui.batches_support import batches_screen, build_app, loaded, seed, wait_for
 from tui.core.models import Batch, RequestCounts
 from tui.core.registry import Job, Newest, Registry
 from tui.localapi.server import LocalServer
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalServer]:
-    running = start_server(tmp_path / "server")
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def shown_ids(screen: Any) -> list[str]:

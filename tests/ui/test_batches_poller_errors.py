@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,21 +11,11 @@ from tests.ui.batches_support import (
     build_app,
     loaded,
     seed,
-    start_server,
     status_text,
     wait_for,
 )
 from tui.core import poll
 from tui.localapi.server import LocalServer
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalServer]:
-    running = start_server(tmp_path / "server")
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 async def test_the_poller_survives_an_unexpected_error_and_polls_again(

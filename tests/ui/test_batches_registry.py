@@ -3,8 +3,6 @@ retry, edits in the inspector."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,20 +13,10 @@ from tests.ui.batches_support import (
     build_app,
     loaded,
     seed,
-    start_server,
     wait_for,
 )
 from tui.core.registry import Job, Registry
 from tui.localapi.server import LocalServer
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalServer]:
-    running = start_server(tmp_path / "server")
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def row_text(screen: Any, batch_id: str) -> str:

@@ -46,6 +46,21 @@ class Run:
     stdout: str
 
 
+def child_environment(tmp: Path, *, private_dirs: bool = False) -> None:
+    """Set up this process's environment for the children it measures.
+
+    Children run from bytecode, as an installed package does (pip writes .pyc files
+    at install time); the machine may set PYTHONDONTWRITEBYTECODE, which would make
+    every child compile batchdeck again, so the bytecode goes to ``tmp/pycache``.
+    ``private_dirs`` also gives them a throw-away config and data dir under ``tmp``.
+    """
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    if private_dirs:
+        os.environ["BATCHDECK_CONFIG_DIR"] = str(tmp / "config")
+        os.environ["BATCHDECK_DATA_DIR"] = str(tmp / "data")
+
+
 def run_measured(cmd: Sequence[str], *, capture: bool = True) -> Run:
     """Run ``cmd``; return its wall time, its own peak RSS and (if asked) its stdout."""
     with tempfile.TemporaryFile() as out:

@@ -32,13 +32,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from _common import Run, check_ok, run_measured
+from _common import Run, check_ok, child_environment, run_measured
 
 from tui.localapi.clock import Timing
 from tui.localapi.server import LocalServer
@@ -182,10 +181,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="batchdeck-bench-"))
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    os.environ["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
-    os.environ["BATCHDECK_CONFIG_DIR"] = str(tmp / "config")
-    os.environ["BATCHDECK_DATA_DIR"] = str(tmp / "data")
+    child_environment(tmp, private_dirs=True)
     server = LocalServer(tmp / "server", api_key=KEY, durable=False)
     server.start()
     try:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import sys
@@ -31,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import Run, check_ok, paragraphs, run_measured
+from _common import Run, check_ok, child_environment, paragraphs, run_measured
 
 from tui.core.models import Batch, BatchErrorItem, RequestCounts, Usage
 from tui.core.registry import CACHE_DIR, CACHE_NAME, RACY_NS, Job, Registry
@@ -183,10 +182,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="batchdeck-bench-"))
-    # Children compile each module once into a private cache, as an installed app
-    # would have its .pyc files (the environment may forbid writing bytecode).
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    os.environ["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    child_environment(tmp)
     root = tmp / "jobs"
     try:
         seconds = build_registry(root, args.jobs)

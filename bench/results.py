@@ -39,7 +39,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import CACHE_DIR, Run, cached_file, check_ok, mb, paragraphs, run_measured
+from _common import (
+    CACHE_DIR,
+    Run,
+    cached_file,
+    check_ok,
+    child_environment,
+    mb,
+    paragraphs,
+    run_measured,
+)
 from validate import shown
 
 LINES = 50_000
@@ -148,12 +157,8 @@ def main() -> None:
         cached_file(NAME, build_all)
         # Start afresh: a child's ru_maxrss includes the parent's peak at fork time.
         os.execv(sys.executable, [sys.executable, *sys.argv])
-    # Children run from bytecode, as an installed package does (pip writes .pyc files
-    # at install time): this shell sets PYTHONDONTWRITEBYTECODE, which would make every
-    # child compile tui/core/results.py again. The cache goes to a temp dir, not the tree.
     pycache = Path(tempfile.mkdtemp(prefix="batchdeck-bench-"))
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    os.environ["PYTHONPYCACHEPREFIX"] = str(pycache)
+    child_environment(pycache)
     try:
         measure(args.rounds)
     finally:

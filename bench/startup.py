@@ -36,7 +36,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from _common import Run, check_ok, run_measured
+from _common import Run, check_ok, child_environment, run_measured
 from registry import make_jobs
 
 from tui.core.registry import CACHE_DIR, CACHE_NAME, NEWEST_NAME, RACY_NS, Registry
@@ -133,10 +133,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="batchdeck-bench-"))
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    os.environ["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
-    os.environ["BATCHDECK_CONFIG_DIR"] = str(tmp / "config")
-    os.environ["BATCHDECK_DATA_DIR"] = str(tmp / "data")
+    child_environment(tmp, private_dirs=True)
     os.environ["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"  # nothing answers there
     os.environ["OPENAI_API_KEY"] = "sk-bench-not-a-key"
     try:

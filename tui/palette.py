@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from textual.app import SystemCommand
 
 from tui.core import poll
+from tui.screen_commands import binding_commands
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -111,8 +112,11 @@ def deck_commands(app: BatchDeckApp, screen: Screen[Any]) -> Iterable[SystemComm
         "Toggle bell", "Ring the terminal bell when a batch finishes", app.action_toggle_bell
     )
     yield SystemCommand("Help", "The keys that apply now", app.action_help)
+    if getattr(screen, "PALETTE_GROUP", None):  # the screen's own keys, as commands
+        for title, help_text, callback in binding_commands(screen):
+            yield SystemCommand(title, help_text, callback)
     screen_commands = getattr(screen, "palette_commands", None)
-    if callable(screen_commands):  # a screen's own actions (e.g. the results screen)
+    if callable(screen_commands):  # commands a screen has beyond its keys (results)
         yield from screen_commands()
 
 

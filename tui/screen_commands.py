@@ -1,9 +1,9 @@
 """Palette commands from a screen's own bindings.
 
-A screen lists :class:`ScreenBindingCommands` in its ``COMMANDS``: when the command
-palette is opened on it, each of its bindings that applies now (``check_action``
-does not say False) becomes a command titled ``<PALETTE_GROUP>: <tooltip or
-description>``, so keyboard and palette reach the same actions.
+A screen that sets ``PALETTE_GROUP`` gets, when the command palette is opened on it,
+each of its bindings that applies now (``check_action`` does not say False) as a
+command titled ``<PALETTE_GROUP>: <tooltip or description>`` (see
+:func:`tui.palette.deck_commands`), so keyboard and palette reach the same actions.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any
 
 from textual.actions import parse
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 
 
@@ -39,18 +38,3 @@ def _caller(method: Callable[..., object], params: tuple[object, ...]) -> Callab
         return method(*params)
 
     return call
-
-
-class ScreenBindingCommands(Provider):
-    """The palette's view of the screen it was opened on."""
-
-    async def discover(self) -> Hits:
-        for title, help_text, callback in binding_commands(self.screen):
-            yield DiscoveryHit(title, callback, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for title, help_text, callback in binding_commands(self.screen):
-            score = matcher.match(title)
-            if score > 0:
-                yield Hit(score, matcher.highlight(title), callback, text=title, help=help_text)

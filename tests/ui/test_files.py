@@ -224,5 +224,7 @@ async def test_files_actions_are_palette_commands(
             "Files: Filter by purpose (cycles)",
             "Files: Show only files no batch uses",
         } <= titles
+        in_palette = {command.title for command in pilot.app.get_system_commands(screen)}
+        assert titles <= in_palette  # what the palette offers on this screen
         for binding in FilesScreen.BINDINGS:
             assert binding.id and binding.description  # type: ignore[union-attr]

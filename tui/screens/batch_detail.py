@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -25,7 +24,6 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.command import Provider
 from textual.containers import Horizontal, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
@@ -43,7 +41,6 @@ from tui.core.models import Batch
 from tui.core.pricing import PriceError, cost_of, format_usd, load_prices, price_for
 from tui.core.registry import Job
 from tui.core.text import one_line
-from tui.screen_commands import ScreenBindingCommands
 from tui.screens.base import DeckScreen
 from tui.widgets.batch_table import STATUS_STYLES
 from tui.widgets.timeline import StatusTimeline
@@ -268,7 +265,6 @@ class BatchDetailScreen(DeckScreen):
         (100, "-wide"),
     ]
     PALETTE_GROUP = "Batch"
-    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="detail.back", tooltip="Back to the list"),
         Binding(

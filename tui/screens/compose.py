@@ -23,7 +23,6 @@ import asyncio
 import itertools
 import json
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -32,7 +31,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.command import Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import (
@@ -67,7 +65,6 @@ from tui.core.pricing import Price, PriceError, load_prices
 from tui.core.requests import InvalidRequestFileError, SplitError, ValidationReport, validate
 from tui.core.text import one_line, printable
 from tui.core.tokens import Estimate, Estimator, estimate_file
-from tui.screen_commands import ScreenBindingCommands
 from tui.widgets.body_form import BodyFormPanel
 from tui.widgets.estimate_view import EstimateView
 from tui.widgets.request_list import RequestList
@@ -181,7 +178,6 @@ class ComposeScreen(Screen[None]):
 
     CSS_PATH = str(styles_dir() / "compose.tcss")
     PALETTE_GROUP = "Compose"
-    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f5", "check", "Check", id="compose.check", tooltip="Build, validate, estimate"),
         Binding("f8", "preview", "Preview", id="compose.preview", tooltip="Preview requests"),

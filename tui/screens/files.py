@@ -10,7 +10,6 @@ saved under safe names.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -19,7 +18,6 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.command import Provider
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tui.app import styles_dir
@@ -28,7 +26,6 @@ from tui.core.downloads import file_names, files_downloads_dir
 from tui.core.models import Batch, FileInfo
 from tui.core.text import one_line
 from tui.core.timefmt import relative
-from tui.screen_commands import ScreenBindingCommands
 from tui.screens.base import DeckScreen
 from tui.widgets.transfer import TransferProgress
 
@@ -114,7 +111,6 @@ class FilesScreen(DeckScreen):
 
     CSS_PATH = str(styles_dir() / "files.tcss")
     PALETTE_GROUP = "Files"
-    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {ScreenBindingCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="files.back", tooltip="Back to the batches"),
         Binding(

@@ -24,6 +24,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from tui.core.errors import BatchdeckError
 from tui.core.text import one_line
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ batchdeck needs an API key to talk to the OpenAI Batch API.
 """
 
 
-class CommandError(Exception):
+class CommandError(BatchdeckError):
     """A plain message for stderr and the exit code that goes with it."""
 
     def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:

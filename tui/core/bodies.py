@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tui.core.errors import BatchdeckError
 from tui.core.models import BATCH_ENDPOINTS
 
 __all__ = [
@@ -60,7 +61,7 @@ ENDPOINT_FIELDS: dict[str, frozenset[str]] = {
 JSON_OBJECT = "json_object"
 
 
-class BodyError(ValueError):
+class BodyError(BatchdeckError, ValueError):
     """The form cannot make a body; the message names the field."""
 
 

@@ -36,6 +36,7 @@ from typing import Any
 
 import msgspec
 
+from tui.core.errors import BatchdeckError
 from tui.core.fsutil import atomic_file
 from tui.core.models import BATCH_ENDPOINTS
 from tui.core.pricing import Price
@@ -76,7 +77,7 @@ CSV_FIELD_LIMIT = 16 * 1024 * 1024
 csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
 
 
-class ComposeError(ValueError):
+class ComposeError(BatchdeckError, ValueError):
     """A row or a template cannot make a request; ``row`` is 1-based when known."""
 
     def __init__(self, message: str, *, row: int | None = None, column: str | None = None):

@@ -26,6 +26,7 @@ from typing import Any
 import tomli_w
 
 from tui.core import paths
+from tui.core.errors import BatchdeckError
 from tui.core.fsutil import atomic_write
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -34,7 +35,7 @@ PROFILE_FIELDS = ("base_url", "api_key_env", "organization", "project")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-class ConfigError(Exception):
+class ConfigError(BatchdeckError):
     """The config file cannot be used; the message names the file and the problem."""
 
 

@@ -1,4 +1,9 @@
-"""The few errors the rest of batchdeck sees from a server, with plain messages.
+"""batchdeck's errors: one base for every error a user should read, and the few errors
+the rest of batchdeck sees from a server, with plain messages.
+
+Screens and commands catch :class:`BatchdeckError` once and show ``str(exc)``: every
+error raised on purpose by core (a bad file, config, price table, record, request,
+submission or server answer) derives from it and carries a message meant for people.
 
 ``BatchClient`` turns every SDK and transport error into one of these, so screens
 and commands handle five cases instead of the SDK's dozen. Messages may quote the
@@ -11,7 +16,11 @@ from __future__ import annotations
 from tui.core.text import one_line
 
 
-class ApiError(Exception):
+class BatchdeckError(Exception):
+    """An error whose message is for the user: it says what went wrong, and where."""
+
+
+class ApiError(BatchdeckError):
     """A call to the Batch API did not succeed."""
 
     kind = "error"

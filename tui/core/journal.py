@@ -32,6 +32,7 @@ from typing import Any
 from tui.core import errors, paths
 from tui.core.client import BatchClient, Progress
 from tui.core.config import Profile
+from tui.core.errors import BatchdeckError
 from tui.core.models import BATCH_ENDPOINTS, TOKEN_METADATA_KEY, Batch, FileInfo
 from tui.core.models import METADATA_MAX_KEY as MAX_METADATA_KEY
 from tui.core.models import METADATA_MAX_PAIRS as MAX_METADATA_PAIRS
@@ -46,7 +47,7 @@ LOOKUP_WAITS = (0.5, 1.0, 2.0)  # after an unclear create failure, look for the 
 MAX_RETRY_WAIT = 30.0
 
 
-class SubmitError(Exception):
+class SubmitError(BatchdeckError):
     """The submission cannot start; nothing was sent."""
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import tomli_w
 
 from tui.core import paths
+from tui.core.errors import BatchdeckError
 from tui.core.fsutil import atomic_write
 from tui.core.models import Usage
 
@@ -60,7 +61,7 @@ DEFAULT_PRICES: dict[str, Price] = {
 }
 
 
-class PriceError(ValueError):
+class PriceError(BatchdeckError, ValueError):
     """``prices.toml`` cannot be used; the message names the file and the entry."""
 
 

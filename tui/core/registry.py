@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui.core import paths
+from tui.core.errors import BatchdeckError
 
 if TYPE_CHECKING:
     from tui.core.models import Batch
@@ -122,7 +123,7 @@ _Seen = tuple[int, int, int, int, int]
 _Tag = tuple[bytes, tuple[int, int, int]]
 
 
-class RecordError(ValueError):
+class RecordError(BatchdeckError, ValueError):
     """A record cannot be read as a job; the message says why."""
 
     stamp: _Stamp | None = None  # the record file that failed, when known

@@ -53,6 +53,7 @@ from typing import IO, Any, BinaryIO
 
 import msgspec
 
+from tui.core.errors import BatchdeckError
 from tui.core.fsutil import atomic_file
 from tui.core.models import BATCH_ENDPOINTS, BatchErrorItem
 
@@ -224,7 +225,7 @@ class ValidationReport:
             raise InvalidRequestFileError(self)
 
 
-class RequestFileError(Exception):
+class RequestFileError(BatchdeckError):
     """Base class for input file errors."""
 
 

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from tui.core.errors import BatchdeckError
 from tui.core.text import one_line
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ OUTCOME_LABELS = {
 }
 
 
-class NoResultsError(Exception):
+class NoResultsError(BatchdeckError):
     """The batch has no results to show (yet); the message says why, plainly."""
 
 

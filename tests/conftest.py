@@ -14,3 +14,26 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BATCHDECK_CONFIG_DIR", str(tmp_path / "bd-config"))
     monkeypatch.setenv("BATCHDECK_DATA_DIR", str(tmp_path / "bd-data"))
+
+
+# The reliability suite's figures (tests/reliability/conftest.py records them): each
+# travels with its test's report, from xdist workers too, and all print at the end.
+FIGURE_KEY = "reliability-figure"
+_figures: list[tuple[str, str, object]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call":
+        return
+    for key, value in report.user_properties:
+        if key == FIGURE_KEY:
+            name, figure = value  # type: ignore[misc]
+            _figures.append((report.nodeid.rsplit("::", 1)[-1], name, figure))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _figures:
+        return
+    terminalreporter.section("reliability figures")
+    for test, name, figure in sorted(_figures, key=lambda row: (row[1], row[0])):
+        terminalreporter.line(f"{name:>34}: {figure}   ({test})")

@@ -13,8 +13,14 @@ from aiohttp import web
 from tui.core import errors
 from tui.core.client import BatchClient
 from tui.core.config import Profile
+from tui.core.models import FileInfo
 
 PAYLOAD = b'{"custom_id": "x", "response": null}\n' * 5000
+
+
+def described(file_id: str, size: int = len(PAYLOAD)) -> FileInfo:
+    """The Files API object such a server would give for ``file_id``."""
+    return FileInfo(file_id, "out.jsonl", "batch_output", size, 0)
 
 
 async def cut_short(request: web.Request) -> web.StreamResponse:
@@ -70,7 +76,7 @@ async def test_body_cut_mid_stream_is_a_network_error(
     odd_server: BatchClient, tmp_path: Path
 ) -> None:
     with pytest.raises(errors.NetworkError):
-        await odd_server.download_file("short", tmp_path / "out.jsonl")
+        await odd_server.download_file("short", tmp_path / "out.jsonl", info=described("short"))
     assert list(tmp_path.iterdir()) == []  # no partial file, no temp file
 
 
@@ -80,7 +86,7 @@ async def test_gzip_body_downloads_whole(odd_server: BatchClient, tmp_path: Path
         "gz",
         tmp_path / "out.jsonl",
         progress=lambda d, t: seen.append((d, t)),
-        expected_size=len(PAYLOAD),
+        info=described("gz"),
     )
     assert path.read_bytes() == PAYLOAD
     assert seen[-1][0] == seen[-1][1]  # progress ends at 100 %
@@ -89,8 +95,10 @@ async def test_gzip_body_downloads_whole(odd_server: BatchClient, tmp_path: Path
 async def test_size_mismatch_with_file_object_is_refused(
     odd_server: BatchClient, tmp_path: Path
 ) -> None:
-    with pytest.raises(errors.ServerError, match="has 185000 bytes; the file has 7"):
-        await odd_server.download_file("gz", tmp_path / "out.jsonl", expected_size=7)
+    with pytest.raises(
+        errors.ServerError, match="received 185000 bytes, but the Files API reports 7"
+    ):
+        await odd_server.download_file("gz", tmp_path / "out.jsonl", info=described("gz", 7))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,8 +1,10 @@
 """``batchdeck download BATCH_ID``: a batch's output, error or input file.
 
 To a path, the bytes stream into a private temp file beside it that is renamed into
-place only when complete, and an existing file is kept unless ``--force``. With
-``--output -`` they stream to stdout as they arrive (a closed pipe ends quietly).
+place only when complete and checked against the Files API's size (and, for output
+and error files, one JSON object per line); an existing file is kept unless
+``--force``. With ``--output -`` they stream to stdout as they arrive (a closed pipe
+ends quietly) and a failed check comes at the end, as exit 1.
 The registry remembers where a batch's results were downloaded.
 """
 
@@ -18,6 +20,7 @@ from tui.commands import _shared
 if TYPE_CHECKING:
     from tui.core.client import BatchClient
     from tui.core.config import Profile
+    from tui.core.models import FileInfo
 
 KINDS = ("output", "error", "input")
 
@@ -66,11 +69,15 @@ def run(args: argparse.Namespace) -> int:
     return _shared.run_with_client(args, body)
 
 
-async def save_file(client: BatchClient, file_id: str, output: str, *, force: bool) -> Path | None:
-    """Write ``file_id`` to ``output`` (``-``: stdout); the path written, if any."""
+async def save_file(
+    client: BatchClient, file_id: str, output: str, *, force: bool, info: FileInfo | None = None
+) -> Path | None:
+    """Write ``file_id`` to ``output`` (``-``: stdout); the path written, if any.
+
+    ``info``: the file's Files API object, if at hand (else the client retrieves it)."""
     if output == "-":
         sink = sys.stdout.buffer
-        async for chunk in client.iter_file_content(file_id):
+        async for chunk in client.iter_file_content(file_id, info=info):
             sink.write(chunk)
         sink.flush()
         return None
@@ -81,7 +88,7 @@ async def save_file(client: BatchClient, file_id: str, output: str, *, force: bo
         raise _shared.CommandError(f"{path} is a directory; name a file")
     try:  # without --force, a file that appears meanwhile is kept too
         await client.download_file(
-            file_id, path, progress=_shared.stderr_progress(file_id), replace=force
+            file_id, path, progress=_shared.stderr_progress(file_id), info=info, replace=force
         )
     except FileExistsError:
         raise _shared.CommandError(f"{path} exists; pass --force to replace it") from None

@@ -119,5 +119,5 @@ async def _get(args: argparse.Namespace, client: BatchClient) -> int:
         info = await client.retrieve_file(args.file_id)
     except errors.NotFoundError as exc:
         raise _shared.CommandError(f"unknown file {args.file_id!r} ({exc.message})") from exc
-    await save_file(client, info.id, args.output, force=args.force)
+    await save_file(client, info.id, args.output, force=args.force, info=info)
     return _shared.EXIT_OK

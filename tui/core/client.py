@@ -3,8 +3,11 @@
 - Lists come page by page (an async iterator of pages), so a caller shows the first
   page before the next is fetched. Pages are read raw and decoded with msgspec: the
   SDK still does auth, retries and errors, but no pydantic model is built per batch.
-- Uploads report progress as the SDK reads the file; downloads stream to a private
-  temp file that is renamed into place only when complete.
+- Uploads report progress as the SDK reads the file; the name sent is made printable
+  (:func:`wire_name`). Downloads stream to a private temp file that is renamed into
+  place only when complete and only if it is the file the Files API describes: its
+  size, and for batch output and error files, one JSON object per line
+  (:class:`ContentCheck`; else :class:`DownloadCheckError`).
 - Every SDK error becomes one of :mod:`tui.core.errors`.
 - ``openai`` is imported on first use, so start-up does not pay for it.
 """
@@ -14,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import json
 import os
+import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -38,6 +43,100 @@ FILE_PAGE_LIMIT = 10_000  # the API's maximum page size for files
 DEFAULT_MAX_RETRIES = 4
 DEFAULT_TIMEOUT = 60.0
 _decode = msgspec.json.Decoder()
+_NOT_PRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff]"
+)
+
+
+def wire_name(name: str) -> str:
+    """A file name safe to send in a multipart upload: control, invisible and
+    unencodable characters (an escape sequence, a newline, undecodable bytes of a
+    local name) become ``_``. Only the copy sent changes; the local file keeps its name."""
+    return _NOT_PRINTABLE.sub("_", name) or "upload.jsonl"
+
+
+class DownloadCheckError(errors.ServerError):
+    """A download is not the file the Files API describes: another size, or, for a
+    batch output or error file, a line that is not a JSON object. Nothing is kept."""
+
+    def __init__(
+        self,
+        file_id: str,
+        *,
+        expected: int | None = None,
+        received: int | None = None,
+        line: int | None = None,
+    ) -> None:
+        if line is not None:
+            what = f"line {line} is not a JSON object, so it is not a batch result file"
+        else:
+            what = f"received {received} bytes, but the Files API reports {expected}"
+        super().__init__(f"The download of {file_id} was refused: {what}.")
+        self.file_id = file_id
+        self.expected = expected
+        self.received = received
+        self.line = line
+
+
+class _AnyObject(msgspec.Struct):
+    """Decoding into this checks a line is one JSON object without building it."""
+
+
+class ContentCheck:
+    """Checks a file's bytes, fed as they arrive, against its Files API object.
+
+    The size must be the one the API reports (a server that reports 0 is taken to
+    report none), and a ``batch_output`` file (output and error files) must hold one
+    JSON object per line (blank lines aside). :meth:`finish` raises
+    :class:`DownloadCheckError` on the first difference: the size, else the line.
+    """
+
+    def __init__(self, info: FileInfo) -> None:
+        self.file_id = info.id
+        self.expected = info.bytes or None
+        self.received = 0
+        self.bad_line: int | None = None
+        self._lines = info.purpose == "batch_output"
+        self._line_no = 0
+        self._pending = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        self.received += len(chunk)
+        if not self._lines or self.bad_line is not None:
+            return
+        self._pending += chunk
+        start = 0
+        with memoryview(self._pending) as view:
+            while self.bad_line is None and (end := self._pending.find(b"\n", start)) >= 0:
+                self._check_line(view[start:end])
+                start = end + 1
+        del self._pending[:start]
+
+    def finish(self) -> None:
+        if self._lines and self.bad_line is None and self._pending:
+            with memoryview(self._pending) as view:
+                self._check_line(view)  # the last line, without a newline
+        if self.expected is not None and self.received != self.expected:
+            raise DownloadCheckError(self.file_id, expected=self.expected, received=self.received)
+        if self.bad_line is not None:
+            raise DownloadCheckError(self.file_id, line=self.bad_line)
+
+    def _check_line(self, line: memoryview) -> None:
+        self._line_no += 1
+        if len(line) <= 2 and not bytes(line).strip():
+            return  # a blank line (CRLF files: a lone \r)
+        try:
+            msgspec.json.decode(line, type=_AnyObject)
+        except msgspec.DecodeError:
+            if not _is_json_object(line):  # msgspec skips no lone surrogate escapes
+                self.bad_line = self._line_no
+
+
+def _is_json_object(line: memoryview) -> bool:
+    try:
+        return isinstance(json.loads(bytes(line)), dict)
+    except (ValueError, RecursionError):
+        return False
 
 
 class ProgressReader:
@@ -301,13 +400,14 @@ class BatchClient:
         filename: str | None = None,
         progress: Progress | None = None,
     ) -> FileInfo:
-        """Upload ``path``, reporting bytes sent as the SDK reads them."""
+        """Upload ``path``, reporting bytes sent as the SDK reads them; the server gets
+        ``filename`` (default: the local name) made printable by :func:`wire_name`."""
         path = Path(path)
         total = path.stat().st_size
         with path.open("rb") as handle, translate_errors():
             reader = ProgressReader(handle, total, progress)
             raw = await self._client.files.with_raw_response.create(
-                file=(filename or path.name, reader, "application/jsonl"),  # type: ignore[arg-type]
+                file=(wire_name(filename or path.name), reader, "application/jsonl"),  # type: ignore[arg-type]
                 purpose=purpose,  # type: ignore[arg-type]
             )
         return _parse(raw.content, FileInfo.from_dict, "upload")
@@ -318,51 +418,58 @@ class BatchClient:
         destination: Path,
         *,
         progress: Progress | None = None,
-        expected_size: int | None = None,
+        info: FileInfo | None = None,
         replace: bool = True,
     ) -> Path:
-        """Stream a file's content to ``destination``; it appears only when complete.
+        """Stream a file's content to ``destination``; it appears only when complete
+        and checked (:class:`ContentCheck`) against ``info``, the file's Files API
+        object (retrieved first unless the caller has it).
 
         The bytes go to a private temp file beside ``destination`` that is renamed
-        over it at the end; an error or a short read leaves ``destination`` as it was.
-        ``replace=False``: a ``destination`` that exists by the end (even one that
-        appeared during the download) is kept and :class:`FileExistsError` is raised.
+        over it at the end; an error, a short read or a failed check removes the temp
+        file and leaves ``destination`` as it was. ``replace=False``: a
+        ``destination`` that exists by the end (even one that appeared during the
+        download) is kept and :class:`FileExistsError` is raised.
         """
         destination = Path(destination)
+        check = ContentCheck(info if info is not None else await self.retrieve_file(file_id))
         with translate_errors():
             async with self._client.files.with_streaming_response.content(file_id) as response:
                 wire = response.http_response
                 length = response.headers.get("content-length")
                 wire_total = int(length) if length and length.isdigit() else None
-                done = 0
                 with atomic_file(destination, sync=False, overwrite=replace) as out:
                     async for chunk in response.iter_bytes(1 << 20):
-                        await asyncio.to_thread(out.write, chunk)  # never block the loop
-                        done += len(chunk)
+                        await asyncio.to_thread(_write_checked, out, check, chunk)  # off the loop
                         if progress is not None:
                             if wire_total is not None:  # compressed or not, count wire bytes
                                 progress(wire.num_bytes_downloaded, wire_total)
                             else:
-                                progress(done, expected_size)
+                                progress(check.received, check.expected)
                     if wire_total is not None and wire.num_bytes_downloaded != wire_total:
                         raise errors.NetworkError(
                             f"Download of {file_id} stopped at {wire.num_bytes_downloaded} "
                             f"of {wire_total} bytes."
                         )
-                    if expected_size is not None and done != expected_size:
-                        raise errors.ServerError(
-                            f"Download of {file_id} has {done} bytes; the file has {expected_size}."
-                        )
+                    check.finish()
                     await asyncio.to_thread(_flush_and_sync, out)
         return destination
 
-    async def iter_file_content(self, file_id: str) -> AsyncIterator[bytes]:
+    async def iter_file_content(
+        self, file_id: str, *, info: FileInfo | None = None
+    ) -> AsyncIterator[bytes]:
         """A file's content as it arrives, in chunks (for a pipe, not a file: a
-        consumer that needs it whole and complete uses :meth:`download_file`)."""
+        consumer that needs it whole and complete uses :meth:`download_file`).
+
+        Checked like :meth:`download_file`, but what was yielded is gone: the
+        :class:`DownloadCheckError` comes after the last chunk, for an exit code."""
+        check = ContentCheck(info if info is not None else await self.retrieve_file(file_id))
         with translate_errors():
             async with self._client.files.with_streaming_response.content(file_id) as response:
                 async for chunk in response.iter_bytes(1 << 20):
+                    check.feed(chunk)
                     yield chunk
+        check.finish()
 
     async def delete_file(self, file_id: str) -> bool:
         with translate_errors():
@@ -404,6 +511,11 @@ class BatchClient:
         if not isinstance(page, dict):
             raise errors.ServerError(f"The server answered list {path} with something not a list.")
         return page
+
+
+def _write_checked(handle: IO[bytes], check: ContentCheck, chunk: bytes) -> None:
+    handle.write(chunk)
+    check.feed(chunk)
 
 
 def _flush_and_sync(handle: IO[bytes]) -> None:

@@ -46,6 +46,7 @@ def downloads_dir() -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) readable by the owner only."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
+    """Create ``path`` and its missing parents, each readable by the owner only (0700)."""
+    from tui.core.fsutil import make_private_dirs
+
+    return make_private_dirs(path)

@@ -1222,11 +1222,11 @@ def export(
     import csv
     import io
 
-    from tui.core.fsutil import atomic_file
+    from tui.core.fsutil import atomic_file, export_mode
 
     fmt = fmt or export_format(destination)
     count = 0
-    with atomic_file(Path(destination), 0o644) as handle:
+    with atomic_file(Path(destination), export_mode()) as handle:
         if fmt == "jsonl":
             encoder = msgspec.json.Encoder()
             for record in export_records(index, request_fields):
@@ -1577,9 +1577,7 @@ async def _download_one(
     if destination.is_file() and info.bytes and _size(destination) == info.bytes:
         return destination, info.bytes  # downloaded before the manifest was written
     report = (lambda done, total: progress(kind, done, total)) if progress else None
-    await client.download_file(
-        file_id, destination, progress=report, expected_size=info.bytes or None
-    )
+    await client.download_file(file_id, destination, progress=report, info=info)
     size = _size(destination)
     if info.bytes and size != info.bytes:
         with contextlib.suppress(OSError):

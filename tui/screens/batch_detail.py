@@ -608,7 +608,7 @@ class BatchDetailScreen(DeckScreen):
                 target = batch_file_target(batch.id, kind, info.filename, file_id, recorded)
                 progress.begin(f"{kind}: {target.name}", info.bytes or None)
                 await self.deck.client.download_file(
-                    file_id, target, progress=progress.report, expected_size=info.bytes or None
+                    file_id, target, progress=progress.report, info=info
                 )
                 self.job = await asyncio.to_thread(
                     record_download,

@@ -363,7 +363,7 @@ class FilesScreen(DeckScreen):
                         info.id,
                         target,
                         progress=progress.report,
-                        expected_size=info.bytes or None,
+                        info=info,
                         replace=False,
                     )
                 except FileExistsError:

@@ -186,3 +186,43 @@ def test_no_key_for_openai_is_an_auth_error(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv(KEY_ENV, raising=False)
     with pytest.raises(errors.AuthError, match=KEY_ENV):
         BatchClient(Profile("p", api_key_env=KEY_ENV))
+
+
+# -- file names on the wire -------------------------------------------------------------
+
+HOSTILE_NAME = "in\x1b]0;owned\x07\x1b[31mput\nnext\u202e.jsonl"
+
+
+def test_wire_name_is_printable_and_keeps_the_rest() -> None:
+    from tui.core.client import wire_name
+    from tui.core.text import one_line
+
+    sent = wire_name(HOSTILE_NAME)
+    assert one_line(sent) == sent  # nothing left to escape
+    assert sent == "in_]0;owned__[31mput_next_.jsonl"
+    assert wire_name("bd-x--façade résumé.jsonl") == "bd-x--façade résumé.jsonl"
+    assert wire_name("") == "upload.jsonl"
+
+
+def test_submit_of_a_file_with_an_escape_and_a_newline_in_its_name(
+    server: LocalServer,
+    client: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    from tests.api._cli import point_at, run
+    from tui.core.registry import Registry
+    from tui.core.text import one_line
+
+    point_at(server, monkeypatch)
+    path = tmp_path / HOSTILE_NAME
+    path.write_bytes(jsonl(chat_lines(2)))
+    ran = run(capsys, "submit", str(path), "--json")
+    assert ran.code == 0, ran.err
+    (job,) = Registry().load().values()
+    assert job.batch_id and job.submission and job.submission["state"] != "intent"
+    assert job.input_path == str(path.resolve()) and path.exists()  # the local name stays
+    sent = client.files.retrieve(job.submission["input_file_id"]).filename
+    assert one_line(sent) == sent and sent.endswith("--in_]0;owned__[31mput_next_.jsonl")
+    assert client.batches.retrieve(job.batch_id).input_file_id == job.submission["input_file_id"]

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from tui.core import paths
     from tui.localapi.server import serve_main
 
-    data_dir = Path(args.data_dir) if args.data_dir else paths.data_dir() / "server"
+    data_dir = Path(args.data_dir or paths.ensure_private_dir(paths.data_dir() / "server"))
     return serve_main(
         host=args.host,
         port=args.port,

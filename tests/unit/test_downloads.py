@@ -119,3 +119,57 @@ def test_read_lines_streams_only_wanted_lines_and_cuts_long_ones(tmp_path: Path)
     assert lines[5] == "five"
     assert 9 not in lines
     assert read_lines(path, []) == {}
+
+
+# -- what a download is checked against -----------------------------------------------
+
+
+def checked(content: bytes, *, purpose: str = "batch_output", size: int | None = None) -> None:
+    """Feed ``content`` to a ContentCheck in awkward 7-byte chunks and finish it."""
+    from tui.core.client import ContentCheck
+    from tui.core.models import FileInfo
+
+    reported = len(content) if size is None else size
+    check = ContentCheck(FileInfo("file-1", "f.jsonl", purpose, reported, 0))
+    for start in range(0, len(content), 7):
+        check.feed(content[start : start + 7])
+    check.finish()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"a": 1}\n{"b": [2, 3]}\n',
+        b'{"a": 1}\r\n{"b": 2}\r\n',  # CRLF
+        b'{"a": 1}\n\n{"b": 2}',  # a blank line; the last line without a newline
+        b'{"a": "\\ud800 lone surrogate escape"}\n',  # JSON allows it
+        b"",
+    ],
+)
+def test_result_files_that_pass(content: bytes) -> None:
+    checked(content)
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (b'{"a": 1}\n[1, 2]\n', 2),  # not an object
+        (b'{"a": 1}\n{"a": 1}\n{"cut', 3),  # the last line, without a newline
+        (b'<html>\n{"a": 1}\n', 1),
+        (b'{"a": NaN}\n', 1),
+    ],
+)
+def test_result_files_refused_by_line(content: bytes, line: int) -> None:
+    from tui.core.client import DownloadCheckError
+
+    with pytest.raises(DownloadCheckError, match=f"line {line} is not a JSON object"):
+        checked(content)
+
+
+def test_the_size_is_checked_first_and_zero_means_unreported() -> None:
+    from tui.core.client import DownloadCheckError
+
+    with pytest.raises(DownloadCheckError, match="received 6 bytes, but the Files API reports 9"):
+        checked(b"<html>", size=9)
+    checked(b'{"a": 1}\n', size=0)  # a server that reports no size
+    checked(b"any bytes at all", purpose="batch")  # an input file's lines are the user's

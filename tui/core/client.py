@@ -82,6 +82,9 @@ class _AnyObject(msgspec.Struct):
     """Decoding into this checks a line is one JSON object without building it."""
 
 
+_decode_object = msgspec.json.Decoder(_AnyObject)
+
+
 class ContentCheck:
     """Checks a file's bytes, fed as they arrive, against its Files API object.
 
@@ -126,17 +129,21 @@ class ContentCheck:
         if len(line) <= 2 and not bytes(line).strip():
             return  # a blank line (CRLF files: a lone \r)
         try:
-            msgspec.json.decode(line, type=_AnyObject)
+            _decode_object.decode(line)
         except msgspec.DecodeError:
-            if not _is_json_object(line):  # msgspec skips no lone surrogate escapes
+            if not _is_json_object(line):  # JSON allows lone surrogate escapes; msgspec not
                 self.bad_line = self._line_no
 
 
 def _is_json_object(line: memoryview) -> bool:
     try:
-        return isinstance(json.loads(bytes(line)), dict)
+        return isinstance(json.loads(bytes(line), parse_constant=_not_json), dict)
     except (ValueError, RecursionError):
         return False
+
+
+def _not_json(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 class ProgressReader:

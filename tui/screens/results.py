@@ -129,7 +129,7 @@ class ResultsScreen(DeckScreen):
         self._matches: set[ResultRow] | None = None  # rows the text search found
         self._reader: LineReader | None = None
         self._notes: list[str] = []
-        self._phase = "opening"
+        self.ready = False  # every row is listed in input order (tests wait on it)
         self._percent = 0
         self._status = ""
 
@@ -269,6 +269,7 @@ class ResultsScreen(DeckScreen):
         self._reader = LineReader(self.index)
         self._all = []
         self._matches = None
+        self.ready = False
         self.query_one(ResultsList).set_rows([])
         self.index_rows(self.index)
 
@@ -304,6 +305,7 @@ class ResultsScreen(DeckScreen):
         listing = self.query_one(ResultsList)
         if step.final:  # rows now in input order; the cursor stays where the user put it
             self._all = list(index.rows)
+            self.ready = True
             self._apply_filters(follow=listing.cursor != 0)
             if self._search_text():
                 self._search(self._search_text())

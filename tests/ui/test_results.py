@@ -25,6 +25,7 @@ from tui.core.config import Config, Profile
 from tui.core.models import Batch
 from tui.core.registry import Job, Registry
 from tui.core.results import MANIFEST, Outcome, ResultIndex, results_dir
+from tui.dialogs.confirm import ConfirmDialog
 from tui.localapi.clock import ManualClock
 from tui.localapi.server import LocalServer
 from tui.screens.results import ResultsScreen
@@ -199,7 +200,7 @@ async def test_palette_opens_the_results_of_a_typed_batch_id(
             c for c in app.get_system_commands(app.screen) if c.title == "Open results of batch…"
         )
         command.callback()
-        await pilot.pause()
+        await until(pilot, lambda: type(app.screen).__name__ == "BatchIdPrompt")
         await pilot.press(*BATCH, "enter")
         await until(pilot, lambda: indexed(app))
         assert isinstance(app.screen, ResultsScreen) and app.screen.batch_id == BATCH
@@ -215,8 +216,7 @@ async def test_text_search_and_export(monkeypatch: pytest.MonkeyPatch, tmp_path:
         await pilot.press(*"question 7", "enter")
         await until(pilot, lambda: shown_ids(screen) == ["req-07"])
         screen.query_one("#results-search", Input).value = ""
-        await pilot.pause()
-        assert len(shown_ids(screen)) == 13
+        await until(pilot, lambda: len(shown_ids(screen)) == 13)
 
         titles = [command.title for command in app.get_system_commands(screen)]
         assert "Results: export" in titles and "Results: only missing" in titles
@@ -224,10 +224,9 @@ async def test_text_search_and_export(monkeypatch: pytest.MonkeyPatch, tmp_path:
             c for c in app.get_system_commands(screen) if c.title == "Results: only missing"
         )
         only_missing.callback()
-        await pilot.pause()
-        assert shown_ids(screen) == ["req-04"]
+        await until(pilot, lambda: shown_ids(screen) == ["req-04"])
         screen.query_one("#results-outcome", Select).value = "all"
-        await pilot.pause()
+        await until(pilot, lambda: len(shown_ids(screen)) == 13)
 
         await pilot.press("x")
         dialog = app.screen
@@ -287,7 +286,7 @@ async def test_retry_submits_the_failed_requests_linked_to_the_batch(
             screen = await open_results(pilot, batch.id)
             assert [row.label for row in screen.query_one(ResultsList).rows].count("HTTP 500") == 2
             await pilot.press("R")
-            await pilot.pause()
+            await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
             await pilot.press("y")
 
             def sent_retry() -> Job | None:
@@ -332,10 +331,12 @@ async def test_opening_the_detail_keeps_the_chosen_row_in_sight(
         listing = screen.query_one(ResultsList)
         listing.focus()
         await pilot.press("end", "enter")
-        await pilot.pause()
-        await pilot.pause()
-        assert screen.query_one(ResultDetail).display
-        top = int(listing.scroll_offset.y)
-        height = listing.scrollable_content_region.height
-        assert height < len(listing.rows)  # the pane really took room from the list
-        assert top <= listing.cursor < top + height
+        detail = screen.query_one(ResultDetail)
+
+        def in_sight() -> bool:
+            top = int(listing.scroll_offset.y)
+            height = listing.scrollable_content_region.height
+            shrunk = height < len(listing.rows)  # the pane really took room from the list
+            return detail.display and shrunk and top <= listing.cursor < top + height
+
+        await until(pilot, in_sight)

@@ -131,7 +131,6 @@ class ResultsScreen(DeckScreen):
         self._notes: list[str] = []
         self.ready = False  # every row is listed in input order (tests wait on it)
         self._percent = 0
-        self._status = ""
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         """This screen's actions for the command palette (see tui.palette)."""
@@ -195,7 +194,6 @@ class ResultsScreen(DeckScreen):
     # -- status ---------------------------------------------------------------------
 
     def _set_status(self, message: str, *, error: bool = False) -> None:
-        self._status = message
         line = self.query_one("#results-status", Static)
         line.update(Text(one_line(message)))
         line.set_class(error, "-error")

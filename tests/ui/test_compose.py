@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from textual.pilot import Pilot
 from textual.widgets import Checkbox, DataTable, Input, Select, Static, TabbedContent, TextArea
 
 from tests.api.conftest import API_KEY, FAST, make_client
-from tests.ui.conftest import until
+from tests.ui.conftest import WAIT_SECONDS, until
 from tui.app import make_app, styles_dir
 from tui.core import submission
 from tui.core.client import BatchClient
@@ -24,6 +25,7 @@ from tui.core.registry import Registry
 from tui.core.requests import Limits
 from tui.localapi.clock import ManualClock
 from tui.localapi.server import LocalServer
+from tui.screens import compose as compose_module
 from tui.screens.compose import ComposeScreen
 from tui.widgets.body_form import BodyFormPanel
 from tui.widgets.request_list import RequestList
@@ -197,6 +199,51 @@ async def test_requests_one_by_one(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert screen.checked is not None and screen.checked.report.ok
         saved = screen.checked.path.read_text()
         assert "Hello {not a placeholder}" in saved and "Goodbye" in saved
+
+
+async def test_leaving_during_a_check_paints_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "reviews.csv", ROWS)
+    gate, returned = threading.Event(), threading.Event()
+
+    def held_check(inputs: Any) -> Any:
+        gate.wait(WAIT_SECONDS)
+        try:
+            return submission.check_inputs(inputs)
+        finally:
+            returned.set()
+
+    monkeypatch.setattr(compose_module, "check_inputs", held_check)
+    async with ComposeOnly().run_test(size=SIZE) as pilot:
+        await fill_template(pilot, "reviews.csv")
+        screen = compose_screen(pilot)
+        await pilot.press("f5")
+        await until(pilot, lambda: "Checking" in text_of(screen, "#compose-status"))
+        await pilot.press("escape")
+        await until(pilot, lambda: not screen.is_running)  # the screen is gone
+        gate.set()
+        await until(pilot, returned.is_set)
+        await pilot.pause()  # whatever the finished check handed back has been handled
+        assert screen.checks == 0 and screen.checked is None
+        assert (tmp_path / "reviews.batch.jsonl").exists()  # the check did run to its end
+        assert pilot.app.is_running
+
+
+async def test_a_hostile_jsonl_line_is_a_preview_error_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("deep.jsonl").write_text("[" * 100_000 + "\n")
+    async with ComposeOnly().run_test(size=SIZE) as pilot:
+        screen = compose_screen(pilot)
+        screen.query_one("#source-kind", Select).value = "jsonl"
+        screen.query_one("#jsonl-path", Input).value = "deep.jsonl"
+        await pilot.press("f8")
+        await until(pilot, lambda: "Preview:" in text_of(screen, "#compose-status"))
+        assert "deep" in text_of(screen, "#compose-status")
+        assert pilot.app.is_running and pilot.app.screen is screen
 
 
 async def test_body_form_follows_the_endpoint() -> None:

@@ -7,6 +7,8 @@ them) with the app pointed at a closed port: the screen must not need the server
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +17,15 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Markdown, Select, Static
 
 from tests.api.conftest import API_KEY, FAST, chat_lines, jsonl
+from tests.ui.conftest import WAIT_SECONDS, until
 from tests.unit.test_results import answered, expired, request
 from tui.app import BatchDeckApp, make_app
 from tui.core.client import BatchClient
 from tui.core.config import Config, Profile
 from tui.core.models import Batch
-from tui.core.registry import Registry
-from tui.core.results import MANIFEST, Outcome, results_dir
+from tui.core.registry import Job, Registry
+from tui.core.results import MANIFEST, Outcome, ResultIndex, results_dir
+from tui.dialogs.confirm import ConfirmDialog
 from tui.localapi.clock import ManualClock
 from tui.localapi.server import LocalServer
 from tui.screens.results import ResultsScreen
@@ -67,21 +71,25 @@ def offline_app(monkeypatch: pytest.MonkeyPatch) -> BatchDeckApp:
     return make_app(config, BatchClient(profile), Registry(), profile=profile)
 
 
+def indexed(app: Any) -> bool:
+    """The results screen is on top and lists every row."""
+    return isinstance(app.screen, ResultsScreen) and app.screen.ready
+
+
 async def open_results(pilot: Pilot[Any], batch_id: str = BATCH) -> ResultsScreen:
     app = pilot.app
     assert isinstance(app, BatchDeckApp)
     app.open_results(batch_id)
-    for _ in range(200):
-        await pilot.pause(0.01)
-        screen = app.screen
-        if isinstance(screen, ResultsScreen) and screen.index is not None and screen.index.done:
-            await pilot.pause()
-            return screen
-    raise AssertionError(f"results never opened: {status_of(app.screen)}")
+    await until(pilot, lambda: indexed(app))
+    screen = app.screen
+    assert isinstance(screen, ResultsScreen)
+    return screen
 
 
 def status_of(screen: Any) -> str:
-    return str(screen.query_one("#results-status", Static).render())
+    """The status line ("" while the screen is still being composed)."""
+    lines = screen.query("#results-status")
+    return str(lines.first(Static).render()) if lines else ""
 
 
 def shown_ids(screen: ResultsScreen) -> list[str]:
@@ -145,6 +153,43 @@ async def test_rows_filters_and_detail(monkeypatch: pytest.MonkeyPatch) -> None:
         assert app.is_running
 
 
+async def test_leaving_while_indexing_stops_the_indexer_and_paints_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    local_copy()
+    real_build = ResultIndex.build
+    gate, closed = threading.Event(), threading.Event()
+    after_gate: list[Any] = []
+
+    def held_build(self: ResultIndex, *, rows_per_step: int = 2000) -> Iterator[Any]:
+        steps = real_build(self, rows_per_step=1)  # a step a line: many steps
+        try:
+            yield next(steps)
+            gate.wait(WAIT_SECONDS)
+            for step in steps:
+                after_gate.append(step)
+                yield step
+        finally:
+            closed.set()
+
+    monkeypatch.setattr(ResultIndex, "build", held_build)
+    app = offline_app(monkeypatch)
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.open_results(BATCH)
+        await until(pilot, lambda: isinstance(app.screen, ResultsScreen) and app.screen._all != [])
+        screen = app.screen
+        assert isinstance(screen, ResultsScreen)
+        listing = screen.query_one(ResultsList)
+        painted = list(listing.rows)
+        await pilot.press("escape")
+        await until(pilot, lambda: not screen.is_running)  # the screen is gone
+        gate.set()
+        await until(pilot, closed.is_set)  # the indexer stopped...
+        assert len(after_gate) <= 1  # ... at its next step, not at the end of the files
+        assert listing.rows == painted and not screen.ready  # and nothing was painted
+        assert app.is_running
+
+
 async def test_palette_opens_the_results_of_a_typed_batch_id(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -155,13 +200,9 @@ async def test_palette_opens_the_results_of_a_typed_batch_id(
             c for c in app.get_system_commands(app.screen) if c.title == "Open results of batch…"
         )
         command.callback()
-        await pilot.pause()
+        await until(pilot, lambda: type(app.screen).__name__ == "BatchIdPrompt")
         await pilot.press(*BATCH, "enter")
-        for _ in range(200):
-            await pilot.pause(0.01)
-            screen = app.screen
-            if isinstance(screen, ResultsScreen) and screen.index and screen.index.done:
-                break
+        await until(pilot, lambda: indexed(app))
         assert isinstance(app.screen, ResultsScreen) and app.screen.batch_id == BATCH
         assert len(shown_ids(app.screen)) == 13
 
@@ -173,14 +214,9 @@ async def test_text_search_and_export(monkeypatch: pytest.MonkeyPatch, tmp_path:
         screen = await open_results(pilot)
         await pilot.press("slash")
         await pilot.press(*"question 7", "enter")
-        for _ in range(100):
-            await pilot.pause(0.01)
-            if shown_ids(screen) == ["req-07"]:
-                break
-        assert shown_ids(screen) == ["req-07"]
+        await until(pilot, lambda: shown_ids(screen) == ["req-07"])
         screen.query_one("#results-search", Input).value = ""
-        await pilot.pause()
-        assert len(shown_ids(screen)) == 13
+        await until(pilot, lambda: len(shown_ids(screen)) == 13)
 
         titles = [command.title for command in app.get_system_commands(screen)]
         assert "Results: export" in titles and "Results: only missing" in titles
@@ -188,20 +224,16 @@ async def test_text_search_and_export(monkeypatch: pytest.MonkeyPatch, tmp_path:
             c for c in app.get_system_commands(screen) if c.title == "Results: only missing"
         )
         only_missing.callback()
-        await pilot.pause()
-        assert shown_ids(screen) == ["req-04"]
+        await until(pilot, lambda: shown_ids(screen) == ["req-04"])
         screen.query_one("#results-outcome", Select).value = "all"
-        await pilot.pause()
+        await until(pilot, lambda: len(shown_ids(screen)) == 13)
 
         await pilot.press("x")
         dialog = app.screen
         target = tmp_path / "out.jsonl"
         dialog.query_one("#export-path", Input).value = str(target)
         await pilot.click("#export-ok")
-        for _ in range(100):
-            await pilot.pause(0.01)
-            if target.exists():
-                break
+        await until(pilot, lambda: any("Exported 13 rows" in n.message for n in app._notifications))
         lines = [json.loads(x) for x in target.read_text().splitlines()]
         assert len(lines) == 13 and lines[0]["request.body.model"] == "gpt-4o-mini"
 
@@ -223,10 +255,7 @@ async def test_not_ready_batch_says_so(tmp_path: Path, monkeypatch: pytest.Monke
         app = make_app(config, BatchClient(profile), Registry(), profile=profile)
         async with app.run_test(size=(120, 36)) as pilot:
             app.open_results(batch.id)
-            for _ in range(200):
-                await pilot.pause(0.01)
-                if "not ready yet" in status_of(app.screen):
-                    break
+            await until(pilot, lambda: "not ready yet" in status_of(app.screen))
             assert "is validating: its results are not ready yet" in status_of(app.screen)
             assert app.is_running
 
@@ -257,15 +286,15 @@ async def test_retry_submits_the_failed_requests_linked_to_the_batch(
             screen = await open_results(pilot, batch.id)
             assert [row.label for row in screen.query_one(ResultsList).rows].count("HTTP 500") == 2
             await pilot.press("R")
-            await pilot.pause()
+            await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
             await pilot.press("y")
-            job = None
-            for _ in range(300):
-                await pilot.pause(0.01)
+
+            def sent_retry() -> Job | None:
                 retries = [j for j in registry.load().values() if j.retry_of == batch.id]
-                if retries and retries[0].batch_id:
-                    job = retries[0]
-                    break
+                return retries[0] if retries and retries[0].batch_id else None
+
+            await until(pilot, lambda: sent_retry() is not None)
+            job = sent_retry()
             assert job is not None and job.batch_id
             sent = Path(job.input_path or "").read_text().splitlines()
             assert [json.loads(x)["custom_id"] for x in sent] == ["req-2", "req-5"]
@@ -275,9 +304,10 @@ async def test_retry_submits_the_failed_requests_linked_to_the_batch(
 
 def snapshot_run(size: tuple[int, int]) -> Any:
     async def run_before(pilot: Pilot[Any]) -> None:
-        await open_results(pilot)
+        screen = await open_results(pilot)
         await pilot.press("down", "enter")
-        await pilot.pause(0.1)
+        markdown = screen.query_one("#detail-markdown", Markdown)
+        await until(pilot, lambda: markdown.source != "" and bool(markdown.children))
 
     return run_before
 
@@ -301,10 +331,12 @@ async def test_opening_the_detail_keeps_the_chosen_row_in_sight(
         listing = screen.query_one(ResultsList)
         listing.focus()
         await pilot.press("end", "enter")
-        await pilot.pause()
-        await pilot.pause()
-        assert screen.query_one(ResultDetail).display
-        top = int(listing.scroll_offset.y)
-        height = listing.scrollable_content_region.height
-        assert height < len(listing.rows)  # the pane really took room from the list
-        assert top <= listing.cursor < top + height
+        detail = screen.query_one(ResultDetail)
+
+        def in_sight() -> bool:
+            top = int(listing.scroll_offset.y)
+            height = listing.scrollable_content_region.height
+            shrunk = height < len(listing.rows)  # the pane really took room from the list
+            return detail.display and shrunk and top <= listing.cursor < top + height
+
+        await until(pilot, in_sight)

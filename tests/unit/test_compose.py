@@ -355,5 +355,7 @@ def test_parse_json_object() -> None:
     assert parse_json_object('{"a": 1}', "extra") == {"a": 1}
     with pytest.raises(BodyError, match="extra: not valid JSON"):
         parse_json_object("{", "extra")
+    with pytest.raises(BodyError, match=r"extra: not valid JSON.*nested deeper"):
+        parse_json_object("[" * 100_000, "extra")
     with pytest.raises(BodyError, match="schema: must be a JSON object"):
         parse_json_object("[]", "schema")

@@ -18,12 +18,13 @@ does not know (``seed``, ``tools``, ``size``, ``image``...) can still be sent.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tui.core import jsonsafe
 from tui.core.errors import BatchdeckError
+from tui.core.jsonsafe import JsonInputError
 from tui.core.models import BATCH_ENDPOINTS
 
 __all__ = [
@@ -86,8 +87,8 @@ class BodyForm:
 def parse_json_object(text: str, what: str) -> dict[str, Any]:
     """``text`` as a JSON object, or a :class:`BodyError` naming ``what`` and where."""
     try:
-        value = json.loads(text)
-    except ValueError as exc:
+        value = jsonsafe.loads(text)
+    except JsonInputError as exc:  # also a paste nested thousands deep, not a crash
         raise BodyError(f"{what}: not valid JSON ({exc})") from None
     if not isinstance(value, dict):
         raise BodyError(f"{what}: must be a JSON object")

@@ -24,6 +24,7 @@ accepts.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
@@ -168,8 +169,8 @@ def read_rows(path: str | os.PathLike[str], kind: str | None = None) -> Iterator
     """The rows of a data file, each a ``{column: text}`` dict, streamed in order."""
     kind = kind or detect_kind(path)
     if kind not in ROW_KINDS:
-        raise ValueError(f"unknown row file kind {kind!r}: {', '.join(ROW_KINDS)}")
-    with open(path, encoding="utf-8-sig", newline="" if kind in ("csv", "tsv") else None) as fh:
+        raise ComposeError(f"unknown row file kind {kind!r}: {', '.join(ROW_KINDS)}")
+    with _text_file(path, kind) as fh:
         if kind == "csv":
             yield from _delimited_rows(fh, ",")
         elif kind == "tsv":
@@ -186,9 +187,22 @@ def columns_of(path: str | os.PathLike[str], kind: str | None = None) -> list[st
     if kind == "text":
         return [TEXT_COLUMN]
     if kind in ("csv", "tsv"):
-        with open(path, encoding="utf-8-sig", newline="") as fh:
+        with _text_file(path, kind) as fh:
             return list(next(_records(fh, "," if kind == "csv" else "\t"), []))
     return list(next(iter(read_rows(path, kind)), {}))
+
+
+@contextlib.contextmanager
+def _text_file(path: str | os.PathLike[str], kind: str) -> Iterator[io.TextIOBase]:
+    """``path`` open as UTF-8 text; bytes that are not UTF-8 are a :class:`ComposeError`
+    naming the file, not a ``UnicodeDecodeError`` from deep inside a read."""
+    newline = "" if kind in ("csv", "tsv") else None
+    try:
+        with open(path, encoding="utf-8-sig", newline=newline) as fh:
+            yield fh
+    except UnicodeDecodeError as exc:
+        name = Path(path).name
+        raise ComposeError(f"{name} is not UTF-8 text ({exc.reason})") from None
 
 
 # ---------------------------------------------------------------------------

@@ -6,17 +6,39 @@ the file is validated first (:func:`tui.core.requests.validate`); a file whose o
 problems are its size or counts is split on request (:func:`tui.core.requests.split`)
 into ``<stem>.parts/``; every part becomes its own batch, and when there are several
 they share one ``group_id`` in the registry.
+
+The compose form's steps live here too, so the screen only wires widgets: what the
+form says is a :class:`ComposeInputs`; :func:`check_inputs` builds (or opens), validates
+and estimates its file; :func:`preview_lines` shows its first requests;
+:func:`save_inputs` checks and writes it where asked; :func:`submit_options` reads the
+Submit tab's fields, :func:`plan_checked` decides the parts and :func:`send_plan` sends
+them. All but :func:`send_plan` block: callers run them in a thread.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import shutil
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+from tui.core import jsonsafe, paths
+from tui.core.compose import (
+    ComposeError,
+    RequestTemplate,
+    build_file,
+    columns_of,
+    preview,
+    read_rows,
+    request_line,
+    write_requests,
+)
 from tui.core.journal import Journal, SubmitError, check_metadata
+from tui.core.pricing import Price, PriceError, load_prices
 from tui.core.registry import Job
 from tui.core.requests import (
     DEFAULT_LIMITS,
@@ -26,17 +48,29 @@ from tui.core.requests import (
     split,
     validate,
 )
+from tui.core.tokens import Estimate, Estimator, estimate_file
 
 __all__ = [
     "MAX_EXPIRY",
     "MIN_EXPIRY",
+    "PREVIEW_COUNT",
+    "CheckedFile",
+    "ComposeInputs",
     "NeedsSplitError",
     "PartialSubmitError",
+    "SubmitOptions",
     "SubmitPlan",
+    "check_inputs",
+    "default_output",
     "new_group_id",
     "parse_expiry",
     "parse_metadata",
+    "plan_checked",
     "plan_submit",
+    "preview_lines",
+    "save_inputs",
+    "send_plan",
+    "submit_options",
     "submit_plan",
 ]
 
@@ -194,3 +228,173 @@ async def submit_plan(
             raise PartialSubmitError(jobs, part, exc) from exc
         jobs.append(job)
     return jobs
+
+
+# -- the compose form's steps ------------------------------------------------------------
+
+PREVIEW_COUNT = 5
+
+
+@dataclass(frozen=True)
+class ComposeInputs:
+    """What the compose form says: where the requests come from, and where they go.
+
+    ``source`` is ``"rows"`` (rows of ``rows_path`` fill the template ``body``, their
+    ids from ``id_pattern``), ``"jsonl"`` (``jsonl_path`` is sent as it is) or
+    ``"manual"`` (``requests``, added one by one). ``output`` is where a built file
+    is written (see :func:`default_output`)."""
+
+    source: str
+    endpoint: str
+    body: dict[str, Any]
+    id_pattern: str
+    rows_path: Path | None
+    jsonl_path: Path | None
+    requests: tuple[tuple[str, dict[str, Any]], ...]
+    output: Path
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """A file written (or opened) and checked: what submit and save work from.
+
+    ``notes`` are things the user should know that did not stop the check (a price
+    table that could not be read, so no costs)."""
+
+    path: Path
+    report: ValidationReport
+    estimate: Estimate | None
+    rows_from: str = ""
+    requests: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class SubmitOptions:
+    """The Submit tab's fields, checked."""
+
+    description: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    output_expires_after: int | None = None
+    split: bool = False
+
+
+def default_output(source: str, rows_path: Path | None, jsonl_path: Path | None) -> Path:
+    """Where the built file goes when no path is given."""
+    if source == "jsonl" and jsonl_path is not None:
+        return jsonl_path
+    if source == "rows" and rows_path is not None:
+        return rows_path.with_name(f"{rows_path.stem}.batch.jsonl")
+    return paths.data_dir() / "compose" / "requests.jsonl"
+
+
+def check_inputs(inputs: ComposeInputs, prices: Mapping[str, Price] | None = None) -> CheckedFile:
+    """Build the file for ``inputs`` (unless it exists already), validate and estimate it
+    with ``prices`` (none: the price table's, and a table that cannot be read leaves the
+    costs out, with a note saying so).
+
+    Raises :class:`ComposeError` (naming the row) or ``OSError``."""
+    if prices is None:
+        try:
+            prices = load_prices()
+        except PriceError as exc:
+            checked = _check(inputs, None)
+            return replace(checked, notes=(*checked.notes, f"{exc}; costs not shown"))
+    return _check(inputs, prices)
+
+
+def _check(inputs: ComposeInputs, prices: Mapping[str, Price] | None) -> CheckedFile:
+    if inputs.source == "jsonl":
+        if inputs.jsonl_path is None:
+            raise ComposeError("choose the batch JSONL file to open (Source tab)")
+        report = validate(inputs.jsonl_path, endpoint=inputs.endpoint)
+        estimate = None
+        if report.ok or report.only_limit_problems:
+            estimate = estimate_file(inputs.jsonl_path, inputs.endpoint, prices)
+        return CheckedFile(inputs.jsonl_path, report, estimate, requests=report.request_count)
+    if inputs.source == "manual":
+        if not inputs.requests:
+            raise ComposeError("add at least one request (Source tab)")
+        estimator = Estimator(inputs.endpoint)
+        count = write_requests(inputs.output, inputs.endpoint, inputs.requests, estimator=estimator)
+        report = validate(inputs.output, endpoint=inputs.endpoint)
+        return CheckedFile(inputs.output, report, estimator.result(prices), requests=count)
+    if inputs.rows_path is None:
+        raise ComposeError("choose the data file whose rows fill the template (Source tab)")
+    template = RequestTemplate(inputs.endpoint, inputs.body, inputs.id_pattern)
+    missing = template.missing_columns(columns_of(inputs.rows_path))
+    if missing:
+        known = ", ".join(columns_of(inputs.rows_path)[:12]) or "none"
+        raise ComposeError(
+            f"no column {missing[0]!r} in {inputs.rows_path.name} (columns: {known})", row=1
+        )
+    result = build_file(read_rows(inputs.rows_path), template, inputs.output, prices=prices)
+    return CheckedFile(
+        inputs.output,
+        result.report,
+        result.estimate,
+        rows_from=inputs.rows_path.name,
+        requests=result.requests,
+    )
+
+
+def save_inputs(inputs: ComposeInputs) -> CheckedFile:
+    """Check ``inputs``; an existing JSONL file is also copied to ``inputs.output`` when
+    that is another path (and the copy is what the result names)."""
+    checked = check_inputs(inputs)
+    target = inputs.output
+    if inputs.source != "jsonl" or target.resolve() == checked.path.resolve():
+        return checked
+    shutil.copyfile(checked.path, target)
+    return replace(checked, path=target, report=validate(target, endpoint=inputs.endpoint))
+
+
+def preview_lines(inputs: ComposeInputs, count: int = PREVIEW_COUNT) -> list[Any]:
+    """The first ``count`` request lines as they will be sent (a JSONL file's lines as
+    they are, ``{}`` for a blank one)."""
+    if inputs.source == "jsonl":
+        if inputs.jsonl_path is None:
+            raise ComposeError("choose the batch JSONL file to open (Source tab)")
+        with open(inputs.jsonl_path, "rb") as handle:
+            return [
+                jsonsafe.loads(line) if line.strip() else {}
+                for line in itertools.islice(handle, count)
+            ]
+    if inputs.source == "manual":
+        return [request_line(cid, inputs.endpoint, body) for cid, body in inputs.requests[:count]]
+    if inputs.rows_path is None:
+        raise ComposeError("choose the data file whose rows fill the template (Source tab)")
+    template = RequestTemplate(inputs.endpoint, inputs.body, inputs.id_pattern)
+    return preview(read_rows(inputs.rows_path), template, count)
+
+
+def submit_options(
+    *, description: str, metadata_lines: Iterable[str], expiry: str, split: bool
+) -> SubmitOptions:
+    """The Submit tab's fields checked: ``key=value`` lines (blank ones skipped) and an
+    expiry such as ``7d`` (blank: the API's default). Raises :class:`SubmitError`."""
+    metadata = parse_metadata([line.strip() for line in metadata_lines if line.strip()])
+    seconds = parse_expiry(expiry) if expiry.strip() else None
+    return SubmitOptions(description.strip(), metadata, seconds, split)
+
+
+def plan_checked(checked: CheckedFile, endpoint: str, options: SubmitOptions) -> SubmitPlan:
+    """What to send for a checked file: itself, or its parts when split is allowed."""
+    return plan_submit(checked.path, endpoint, allow_split=options.split)
+
+
+async def send_plan(
+    journal: Journal,
+    plan: SubmitPlan,
+    options: SubmitOptions,
+    progress: PartProgress | None = None,
+) -> list[Job]:
+    """Submit ``plan`` with ``options`` (see :func:`submit_plan`)."""
+    return await submit_plan(
+        journal,
+        plan,
+        description=options.description,
+        metadata=options.metadata,
+        output_expires_after=options.output_expires_after,
+        progress=progress,
+    )

@@ -13,17 +13,18 @@ Tabs, left to right, follow the work:
 - Submit: where the JSONL is saved, description, metadata, output expiry, split.
 
 F5 checks (builds the file, validates and estimates it), F8 previews, F2 saves, F9
-submits. Building and checking run in a thread, sending in a worker; nothing blocks
-the screen, and every failure is a message on the status line and a notification.
+submits. The steps are :mod:`tui.core.submission`'s; this screen reads the widgets,
+runs each step in a worker (blocking ones in a thread) and paints what the workers
+post back. Nothing blocks the screen, and every failure is a message on the status
+line and a notification.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-import shutil
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,7 +33,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
+from textual.message import Message
 from textual.widgets import (
     Button,
     Checkbox,
@@ -47,24 +48,27 @@ from textual.widgets import (
     TextArea,
 )
 
-from tui.app import styles_dir
-from tui.core import errors, paths
-from tui.core.bodies import BodyError
-from tui.core.compose import (
-    ComposeError,
-    RequestTemplate,
-    build_file,
-    columns_of,
-    preview,
-    read_rows,
-    request_line,
-    write_requests,
+from tui.app import BatchDeckApp, styles_dir
+from tui.core import submission
+from tui.core.compose import columns_of
+from tui.core.errors import BatchdeckError
+from tui.core.journal import Journal, SubmitError
+from tui.core.requests import InvalidRequestFileError
+from tui.core.submission import (
+    CheckedFile,
+    ComposeInputs,
+    NeedsSplitError,
+    PartialSubmitError,
+    SubmitOptions,
+    check_inputs,
+    default_output,
+    preview_lines,
+    save_inputs,
+    send_plan,
+    submit_options,
 )
-from tui.core.journal import SubmitError
-from tui.core.pricing import Price, PriceError, load_prices
-from tui.core.requests import InvalidRequestFileError, SplitError, ValidationReport, validate
 from tui.core.text import one_line, printable
-from tui.core.tokens import Estimate, Estimator, estimate_file
+from tui.screens.base import DeckScreen
 from tui.widgets.body_form import BodyFormPanel
 from tui.widgets.estimate_view import EstimateView
 from tui.widgets.request_list import RequestList
@@ -74,7 +78,8 @@ from tui.widgets.validation_panel import ValidationPanel
 if TYPE_CHECKING:
     from tui.core.registry import Job
 
-PREVIEW_COUNT = 5
+logger = logging.getLogger(__name__)
+
 SOURCES = (
     ("Rows of a CSV, TSV, JSONL or text file + the template", "rows"),
     ("An existing batch JSONL file", "jsonl"),
@@ -83,97 +88,7 @@ SOURCES = (
 TABS = ("tab-request", "tab-source", "tab-preview", "tab-check", "tab-submit")
 
 
-@dataclass(frozen=True)
-class Inputs:
-    """Everything a check needs, read from the widgets on the UI thread."""
-
-    source: str
-    endpoint: str
-    body: dict[str, Any]
-    id_pattern: str
-    rows_path: Path | None
-    jsonl_path: Path | None
-    requests: tuple[tuple[str, dict[str, Any]], ...]
-    output: Path
-
-
-@dataclass(frozen=True)
-class Checked:
-    """A file written (or opened) and checked: what submit and save work from."""
-
-    path: Path
-    report: ValidationReport
-    estimate: Estimate | None
-    rows_from: str = ""
-    requests: int = 0
-    notes: tuple[str, ...] = field(default=())
-
-
-def default_output(source: str, rows_path: Path | None, jsonl_path: Path | None) -> Path:
-    """Where the built file goes when no path is given."""
-    if source == "jsonl" and jsonl_path is not None:
-        return jsonl_path
-    if source == "rows" and rows_path is not None:
-        return rows_path.with_name(f"{rows_path.stem}.batch.jsonl")
-    return paths.data_dir() / "compose" / "requests.jsonl"
-
-
-def check(inputs: Inputs, prices: dict[str, Price] | None) -> Checked:
-    """Build the file for ``inputs`` (unless it exists already), validate and estimate it.
-
-    Raises :class:`ComposeError` (naming the row) or ``OSError``; runs in a thread."""
-    if inputs.source == "jsonl":
-        if inputs.jsonl_path is None:
-            raise ComposeError("choose the batch JSONL file to open (Source tab)")
-        report = validate(inputs.jsonl_path, endpoint=inputs.endpoint)
-        estimate = None
-        if report.ok or report.only_limit_problems:
-            estimate = estimate_file(inputs.jsonl_path, inputs.endpoint, prices)
-        return Checked(inputs.jsonl_path, report, estimate, requests=report.request_count)
-    if inputs.source == "manual":
-        if not inputs.requests:
-            raise ComposeError("add at least one request (Source tab)")
-        estimator = Estimator(inputs.endpoint)
-        count = write_requests(inputs.output, inputs.endpoint, inputs.requests, estimator=estimator)
-        report = validate(inputs.output, endpoint=inputs.endpoint)
-        return Checked(inputs.output, report, estimator.result(prices), requests=count)
-    if inputs.rows_path is None:
-        raise ComposeError("choose the data file whose rows fill the template (Source tab)")
-    template = RequestTemplate(inputs.endpoint, inputs.body, inputs.id_pattern)
-    missing = template.missing_columns(columns_of(inputs.rows_path))
-    if missing:
-        known = ", ".join(columns_of(inputs.rows_path)[:12]) or "none"
-        raise ComposeError(
-            f"no column {missing[0]!r} in {inputs.rows_path.name} (columns: {known})", row=1
-        )
-    result = build_file(read_rows(inputs.rows_path), template, inputs.output, prices=prices)
-    return Checked(
-        inputs.output,
-        result.report,
-        result.estimate,
-        rows_from=inputs.rows_path.name,
-        requests=result.requests,
-    )
-
-
-def preview_lines(inputs: Inputs, count: int = PREVIEW_COUNT) -> list[dict[str, Any]]:
-    """The first ``count`` request lines as they will be sent (runs in a thread)."""
-    if inputs.source == "jsonl":
-        if inputs.jsonl_path is None:
-            raise ComposeError("choose the batch JSONL file to open (Source tab)")
-        with open(inputs.jsonl_path, "rb") as handle:
-            return [
-                json.loads(line) if line.strip() else {} for line in itertools.islice(handle, count)
-            ]
-    if inputs.source == "manual":
-        return [request_line(cid, inputs.endpoint, body) for cid, body in inputs.requests[:count]]
-    if inputs.rows_path is None:
-        raise ComposeError("choose the data file whose rows fill the template (Source tab)")
-    template = RequestTemplate(inputs.endpoint, inputs.body, inputs.id_pattern)
-    return preview(read_rows(inputs.rows_path), template, count)
-
-
-class ComposeScreen(Screen[None]):
+class ComposeScreen(DeckScreen):
     """Compose, check, estimate, save and submit a batch."""
 
     CSS_PATH = str(styles_dir() / "compose.tcss")
@@ -188,13 +103,53 @@ class ComposeScreen(Screen[None]):
         Binding("escape", "back", "Back", id="compose.back", tooltip="Back to the batches"),
     ]
 
+    # What the workers hand back; handled (painted) only while the screen is mounted.
+    @dataclass
+    class Said(Message, bubble=False):
+        """A status line; an ``error`` is also a notification."""
+
+        text: str
+        error: bool = False
+
+    @dataclass
+    class Previewed(Message, bubble=False):
+        """The first request lines, as they will be sent."""
+
+        lines: list[Any]
+
+    @dataclass
+    class Checked(Message, bubble=False):
+        """A check (``saved``: and save) ended with ``result``, or ``problem`` if none."""
+
+        result: CheckedFile | None
+        problem: str = ""
+        saved: bool = False
+
+    @dataclass
+    class Uploading(Message, bubble=False):
+        """``sent`` bytes of ``size`` of the ``part`` (0-based) called ``label``."""
+
+        part: int
+        label: str
+        sent: int
+        size: int | None
+
+    @dataclass
+    class SubmitEnded(Message, bubble=False):
+        """A submit is over: ``jobs`` sent (maybe only some parts), ``problem`` why not
+        all; neither: the user said no."""
+
+        jobs: list[Job]
+        problem: str = ""
+
     def __init__(self) -> None:
         super().__init__()
-        self.checked: Checked | None = None
+        self.checked: CheckedFile | None = None
         self.checks = 0  # finished checks (tests wait on it)
         self.submitted: list[Job] = []
         self.busy = False
         self._editing: str | None = None
+        self._upload_part = -1  # the part whose upload the progress bar shows
 
     # -- layout ---------------------------------------------------------------------
 
@@ -262,14 +217,14 @@ class ComposeScreen(Screen[None]):
     def source(self) -> str:
         return str(self.query_one("#source-kind", Select).value)
 
-    def gather(self) -> Inputs:
+    def gather(self) -> ComposeInputs:
         """The current inputs; :class:`BodyError` when the body cannot be built."""
         form = self.query_one(BodyFormPanel)
         source = self.source
         body = form.body() if source != "jsonl" else {}
         rows_path, jsonl_path = self._path("#rows-path"), self._path("#jsonl-path")
         output = self._path("#output-path") or default_output(source, rows_path, jsonl_path)
-        return Inputs(
+        return ComposeInputs(
             source=source,
             endpoint=form.endpoint,
             body=body,
@@ -279,6 +234,22 @@ class ComposeScreen(Screen[None]):
             requests=tuple(self.query_one(RequestList).requests),
             output=output,
         )
+
+    def gather_options(self) -> SubmitOptions:
+        """The Submit tab's fields; :class:`SubmitError` when one is wrong."""
+        return submit_options(
+            description=self._value("#description"),
+            metadata_lines=self.query_one("#metadata", TextArea).text.splitlines(),
+            expiry=self._value("#expiry"),
+            split=self.query_one("#split", Checkbox).value,
+        )
+
+    @on(Said)
+    def _said(self, event: Said) -> None:
+        if event.error:
+            self.fail(event.text)
+        else:
+            self.set_status(event.text)
 
     # -- status ---------------------------------------------------------------------------
 
@@ -309,7 +280,7 @@ class ComposeScreen(Screen[None]):
             return
         try:
             columns = columns_of(path)
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
+        except (BatchdeckError, OSError) as exc:
             view.update(Text(f"cannot read it: {one_line(str(exc), 120)}", style="red"))
             return
         text = Text("columns: ", style="dim")
@@ -334,7 +305,7 @@ class ComposeScreen(Screen[None]):
         try:
             body = self.query_one(BodyFormPanel).body()
             requests.put(custom_id, body, replacing=self._editing)
-        except (BodyError, ComposeError) as exc:
+        except BatchdeckError as exc:
             self.fail(str(exc))
             return
         self._editing = None
@@ -400,110 +371,88 @@ class ComposeScreen(Screen[None]):
     def action_preview(self) -> None:
         try:
             inputs = self.gather()
-        except BodyError as exc:
+        except BatchdeckError as exc:
             self.fail(str(exc))
             return
         self.show_tab("tab-preview")
         self._preview(inputs)
 
-    @work(thread=True, exclusive=True, group="compose-preview")
-    def _preview(self, inputs: Inputs) -> None:
+    @work(exclusive=True, group="compose-preview")
+    async def _preview(self, inputs: ComposeInputs) -> None:
         try:
-            lines = preview_lines(inputs)
-        except (ComposeError, OSError, ValueError) as exc:
-            self.app.call_from_thread(self.fail, f"Preview: {exc}")
-            return
-        self.app.call_from_thread(self._show_preview, lines)
+            lines = await asyncio.to_thread(preview_lines, inputs)
+        except (BatchdeckError, OSError) as exc:
+            self.post_message(self.Said(f"Preview: {exc}", error=True))
+        except Exception as exc:  # last resort: the screen says so, the app goes on
+            logger.exception("previewing the requests failed")
+            self.post_message(self.Said(f"Preview: {type(exc).__name__}: {exc}", error=True))
+        else:
+            self.post_message(self.Previewed(lines))
 
-    def _show_preview(self, lines: list[dict[str, Any]]) -> None:
+    @on(Previewed)
+    def _previewed(self, event: Previewed) -> None:
         text = Text()
-        for number, line in enumerate(lines, start=1):
+        for number, line in enumerate(event.lines, start=1):
             text.append(f"── request {number} ──\n", style="bold")
             text.append(printable(json.dumps(line, indent=2, ensure_ascii=False)) + "\n")
-        if not lines:
+        if not event.lines:
             text.append("No requests.", style="dim")
         self.query_one("#preview", Static).update(text)
-        self.set_status(f"Preview of the first {len(lines)} request(s)")
+        self.set_status(f"Preview of the first {len(event.lines)} request(s)")
 
-    # -- check (build + validate + estimate) -----------------------------------------------------
+    # -- check (build + validate + estimate) and save ---------------------------------------------
 
     def action_check(self) -> None:
+        self._start_check(save=False)
+
+    def action_save(self) -> None:
+        self._start_check(save=True)
+
+    def _start_check(self, *, save: bool) -> None:
         try:
             inputs = self.gather()
-        except BodyError as exc:
+        except BatchdeckError as exc:
             self.fail(str(exc))
             return
-        self.set_status("Checking…")
-        self._check(inputs)
+        if not save:
+            self.set_status("Checking…")
+        self._check(inputs, save)
 
-    def _prices(self) -> dict[str, Price] | None:
+    @work(exclusive=True, group="compose-check")
+    async def _check(self, inputs: ComposeInputs, save: bool) -> None:
         try:
-            return load_prices()
-        except PriceError as exc:
-            self.app.call_from_thread(self.fail, f"{exc}; costs not shown")
-            return None
+            result = await asyncio.to_thread(save_inputs if save else check_inputs, inputs)
+        except (BatchdeckError, OSError) as exc:
+            self.post_message(self.Checked(None, str(exc)))
+        except Exception as exc:  # last resort: the screen says so, the app goes on
+            logger.exception("checking the requests failed")
+            self.post_message(self.Checked(None, f"{type(exc).__name__}: {exc}"))
+        else:
+            self.post_message(self.Checked(result, saved=save))
 
-    @work(thread=True, exclusive=True, group="compose-check")
-    def _check(self, inputs: Inputs) -> None:
-        try:
-            result = check(inputs, self._prices())
-        except (ComposeError, OSError, ValueError) as exc:
-            self.app.call_from_thread(self._check_failed, str(exc))
+    @on(Checked)
+    def _checked(self, event: Checked) -> None:
+        self.checks += 1
+        self.checked = result = event.result
+        if result is None:
+            self.fail(f"Check: {event.problem}")
             return
-        self.app.call_from_thread(self._show_check, result)
-
-    def _check_failed(self, message: str) -> None:
-        self.checks += 1
-        self.checked = None
-        self.fail(f"Check: {message}")
-
-    def _show_check(self, result: Checked) -> None:
-        self.checks += 1
-        self.checked = result
+        for note in result.notes:
+            self.fail(note)
         self.query_one(ValidationPanel).show(result.report, rows_from=result.rows_from)
         self.query_one(EstimateView).show(result.estimate)
         self.show_tab("tab-check")
         report = result.report
-        if report.ok:
+        if event.saved:
+            message = f"Saved {report.request_count:,} requests to {result.path}"
+            self.set_status(message)
+            self.notify(message, markup=False)
+        elif report.ok:
             self.set_status(f"{report.request_count:,} requests in {result.path}: valid")
         elif report.only_limit_problems:
             self.set_status(f"{result.path}: over the API's limits; tick split to send it in parts")
         else:
             self.set_status(f"{result.path}: {report.problem_count:,} problem(s)", error=True)
-
-    # -- save -------------------------------------------------------------------------------------
-
-    def action_save(self) -> None:
-        try:
-            inputs = self.gather()
-        except BodyError as exc:
-            self.fail(str(exc))
-            return
-        self._save(inputs)
-
-    @work(thread=True, exclusive=True, group="compose-check")
-    def _save(self, inputs: Inputs) -> None:
-        try:
-            result = check(inputs, self._prices())
-            target = self._path_from_thread("#output-path")
-            if inputs.source == "jsonl" and target and target.resolve() != result.path.resolve():
-                shutil.copyfile(result.path, target)
-                result = Checked(
-                    target, validate(target, endpoint=inputs.endpoint), result.estimate
-                )
-        except (ComposeError, OSError, ValueError) as exc:
-            self.app.call_from_thread(self._check_failed, str(exc))
-            return
-        self.app.call_from_thread(self._show_check, result)
-        self.app.call_from_thread(self._saved, result)
-
-    def _path_from_thread(self, selector: str) -> Path | None:
-        return self.app.call_from_thread(self._path, selector)
-
-    def _saved(self, result: Checked) -> None:
-        message = f"Saved {result.report.request_count:,} requests to {result.path}"
-        self.set_status(message)
-        self.notify(message, markup=False)
 
     # -- submit -----------------------------------------------------------------------------------
 
@@ -511,22 +460,24 @@ class ComposeScreen(Screen[None]):
         if self.busy:
             self.notify("A submit is already running.", severity="warning")
             return
+        if not isinstance(self.app, BatchDeckApp):
+            self.fail("Submitting needs the batchdeck app's client")
+            return
         try:
             inputs = self.gather()
-        except BodyError as exc:
+        except BatchdeckError as exc:
             self.fail(str(exc))
             return
-        self._submit(inputs)
-
-    def _submit_options(self) -> tuple[dict[str, str], int | None, str, bool]:
-        from tui.core.submission import parse_expiry, parse_metadata
-
-        lines = self.query_one("#metadata", TextArea).text.splitlines()
-        metadata = parse_metadata([line.strip() for line in lines if line.strip()])
-        expiry_text = self._value("#expiry")
-        expiry = parse_expiry(expiry_text) if expiry_text else None
-        split = self.query_one("#split", Checkbox).value
-        return metadata, expiry, self._value("#description"), split
+        try:
+            options = self.gather_options()
+        except SubmitError as exc:
+            self.show_tab("tab-submit")
+            self.fail(str(exc))
+            return
+        self.busy = True
+        self._upload_part = -1
+        self.set_status("Checking before sending…")
+        self._submit(inputs, options)
 
     async def _confirm_submit(self, parts: int, requests: int, host: str) -> bool:
         """Sending spends money: say what goes where, and ask."""
@@ -543,99 +494,67 @@ class ComposeScreen(Screen[None]):
         return answer
 
     @work(exclusive=True, group="compose-submit")
-    async def _submit(self, inputs: Inputs) -> None:
-        from tui.core.journal import Journal
-        from tui.core.submission import (
-            NeedsSplitError,
-            PartialSubmitError,
-            plan_submit,
-            submit_plan,
-        )
-
-        app: Any = self.app
-        if not all(hasattr(app, name) for name in ("client", "registry", "profile")):
-            self.fail("Submitting needs the batchdeck app's client")
-            return
+    async def _submit(self, inputs: ComposeInputs, options: SubmitOptions) -> None:
+        """Check, plan, ask, send; each step's outcome comes back as a message."""
+        deck = self.deck
         try:
-            metadata, expiry, description, split = self._submit_options()
-        except SubmitError as exc:
-            self.show_tab("tab-submit")
-            self.fail(str(exc))
-            return
-        self.busy = True
-        transfer = self.query_one(TransferProgress)
-        try:
-            self.set_status("Checking before sending…")
-            try:
-                result = await asyncio.to_thread(
-                    check, inputs, await asyncio.to_thread(load_prices)
-                )
-            except PriceError:
-                result = await asyncio.to_thread(check, inputs, None)
-            self._show_check(result)
+            checked = await asyncio.to_thread(check_inputs, inputs)
+            self.post_message(self.Checked(checked))
             plan = await asyncio.to_thread(
-                plan_submit, result.path, inputs.endpoint, allow_split=split
+                submission.plan_checked, checked, inputs.endpoint, options
             )
-            requests = result.report.request_count
-            if not await self._confirm_submit(len(plan.parts), requests, app.profile.host()):
-                self.set_status("Not sent.")
+            requests = checked.report.request_count
+            if not await self._confirm_submit(len(plan.parts), requests, deck.profile.host()):
+                self.post_message(self.SubmitEnded([]))
                 return
-            part_seen = [-1]
 
             def progress(index: int, total: int, sent: int, size: int | None) -> None:
-                if index != part_seen[0]:
-                    part_seen[0] = index
-                    label = plan.parts[index].name + (
-                        f" ({index + 1}/{total})" if total > 1 else ""
-                    )
-                    transfer.begin(f"Uploading {label}", size)
-                transfer.report(sent, size)
+                label = plan.parts[index].name + (f" ({index + 1}/{total})" if total > 1 else "")
+                self.post_message(self.Uploading(index, f"Uploading {label}", sent, size))
 
-            self.set_status(f"Uploading {len(plan.parts)} file(s)…")
-            journal = Journal(app.registry, app.client, app.profile)
-            jobs = await submit_plan(
-                journal,
-                plan,
-                description=description,
-                metadata=metadata,
-                output_expires_after=expiry,
-                progress=progress,
-            )
+            self.post_message(self.Said(f"Uploading {len(plan.parts)} file(s)…"))
+            journal = Journal(deck.registry, deck.client, deck.profile)
+            jobs = await send_plan(journal, plan, options, progress)
         except PartialSubmitError as exc:
-            self.submitted = exc.jobs
-            self.fail(str(exc))
-            return
-        except NeedsSplitError:
-            self.fail("The file is over the API's limits: tick “split” (Submit tab) to send it")
-            return
-        except InvalidRequestFileError as exc:
-            self.fail(f"Not sent: {exc.count} problem(s) in the file (Check tab)")
-            return
-        except (ComposeError, SplitError, SubmitError, OSError, ValueError) as exc:
-            self.fail(f"Not sent: {exc}")
-            return
-        except errors.ApiError as exc:
-            self.fail(f"Submit failed: {exc.message}")
-            return
-        finally:
-            self.busy = False
-            transfer.end()
-        self.submitted = jobs
-        self._announce(jobs)
+            self.post_message(self.SubmitEnded(exc.jobs, str(exc)))
+        except (BatchdeckError, OSError) as exc:
+            self.post_message(self.SubmitEnded([], _not_sent(exc)))
+        except Exception as exc:  # last resort: the screen says so, the app goes on
+            logger.exception("submitting the compose file failed")
+            self.post_message(self.SubmitEnded([], f"Not sent: {type(exc).__name__}: {exc}"))
+        else:
+            self.post_message(self.SubmitEnded(jobs))
+
+    @on(Uploading)
+    def _uploading(self, event: Uploading) -> None:
+        transfer = self.query_one(TransferProgress)
+        if event.part != self._upload_part:
+            self._upload_part = event.part
+            transfer.begin(event.label, event.size)
+        transfer.report(event.sent, event.size)
+
+    @on(SubmitEnded)
+    def _submit_ended(self, event: SubmitEnded) -> None:
+        self.busy = False
+        self.query_one(TransferProgress).end()
+        if event.jobs:
+            self.submitted = event.jobs
+        if event.problem:
+            self.fail(event.problem)
+        elif event.jobs:
+            self._announce(event.jobs)
+        else:
+            self.set_status("Not sent.")
 
     def _announce(self, jobs: list[Job]) -> None:
+        from tui.screens.batch_detail import BatchDetailScreen
+
         ids = ", ".join(job.batch_id or job.job_id for job in jobs)
         group = f" in job group {jobs[0].group_id}" if len(jobs) > 1 else ""
         self.set_status(f"Submitted {len(jobs)} batch(es){group}: {ids}")
         self.notify(f"Submitted {ids}{group}", markup=False)
-        batch_id = jobs[0].batch_id if jobs else None
-        if not batch_id:
-            return
-        try:
-            from tui.screens.batch_detail import BatchDetailScreen
-        except ImportError:
-            return
-        self.app.push_screen(BatchDetailScreen(batch_id))
+        if jobs[0].batch_id:
+            self.app.push_screen(BatchDetailScreen(jobs[0].batch_id))
 
     @on(Button.Pressed, "#save")
     def _save_pressed(self) -> None:
@@ -644,3 +563,12 @@ class ComposeScreen(Screen[None]):
     @on(Button.Pressed, "#submit")
     def _submit_pressed(self) -> None:
         self.action_submit()
+
+
+def _not_sent(exc: BatchdeckError | OSError) -> str:
+    """Why a submit sent nothing, pointing at the tab that can fix it."""
+    if isinstance(exc, NeedsSplitError):
+        return "The file is over the API's limits: tick “split” (Submit tab) to send it"
+    if isinstance(exc, InvalidRequestFileError):
+        return f"Not sent: {exc.count} problem(s) in the file (Check tab)"
+    return f"Not sent: {exc}"

@@ -10,9 +10,10 @@ list is virtual (:class:`~tui.widgets.results_list.ResultsList`), so filtering
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,17 +23,16 @@ from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widgets import Footer, Header, Input, Select, Static
-from textual.worker import get_current_worker
 
 from tui.app import styles_dir
-from tui.core import errors
+from tui.core.errors import BatchdeckError
 from tui.core.results import (
     OUTCOME_LABELS,
     Attempt,
     IndexProgress,
     LineReader,
-    NoResultsError,
     Outcome,
     ResultIndex,
     ResultRow,
@@ -49,7 +49,7 @@ from tui.widgets.result_detail import ResultDetail
 from tui.widgets.results_list import ResultsList, header_line
 
 if TYPE_CHECKING:
-    from tui.widgets.results_export_dialog import ExportRequest
+    from tui.dialogs.results_export import ExportRequest
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,43 @@ class ResultsScreen(DeckScreen):
         Binding("r", "reload", "Reload", id="results.reload"),
     ]
 
+    # What the workers hand back; handled (painted) only while the screen is mounted.
+    @dataclass
+    class Status(Message, bubble=False):
+        """A line for the status bar (download progress, or why something failed)."""
+
+        text: str
+        error: bool = False
+
+    @dataclass
+    class Told(Message, bubble=False):
+        """A notification: how an export or a retry went."""
+
+        text: str
+        error: bool = False
+
+    @dataclass
+    class Opened(Message, bubble=False):
+        """The batch's files (and its retries') are local: index them."""
+
+        attempts: list[Attempt]
+        notes: list[str]
+
+    @dataclass
+    class Indexed(Message, bubble=False):
+        """One step of indexing ``index``."""
+
+        index: ResultIndex
+        step: IndexProgress
+
+    @dataclass
+    class Searched(Message, bubble=False):
+        """The rows of ``index`` whose request or answer contains ``text``."""
+
+        index: ResultIndex
+        text: str
+        found: set[ResultRow]
+
     def __init__(self, batch_id: str) -> None:
         super().__init__()
         self.batch_id = batch_id
@@ -92,9 +129,8 @@ class ResultsScreen(DeckScreen):
         self._matches: set[ResultRow] | None = None  # rows the text search found
         self._reader: LineReader | None = None
         self._notes: list[str] = []
-        self._phase = "opening"
+        self.ready = False  # every row is listed in input order (tests wait on it)
         self._percent = 0
-        self._status = ""
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         """This screen's actions for the command palette (see tui.palette)."""
@@ -158,7 +194,6 @@ class ResultsScreen(DeckScreen):
     # -- status ---------------------------------------------------------------------
 
     def _set_status(self, message: str, *, error: bool = False) -> None:
-        self._status = message
         line = self.query_one("#results-status", Static)
         line.update(Text(one_line(message)))
         line.set_class(error, "-error")
@@ -193,36 +228,36 @@ class ResultsScreen(DeckScreen):
 
     @work(exclusive=True, group="results-load")
     async def load(self) -> None:
-        """Download what is not local yet, then index it in a thread."""
+        """Download what is not local yet; the handler of :class:`Opened` indexes it."""
+        batch_id = self.batch_id
 
         def progress(kind: str, done: int, total: int | None) -> None:
             share = f"{done * 100 // total}%" if total else f"{done // 1024} KiB"
-            self._set_status(f"Downloading the {kind} file of {self.batch_id}: {share}")
+            self.post_message(self.Status(f"Downloading the {kind} file of {batch_id}: {share}"))
 
         try:
             opened = await open_attempts(
-                self.deck.client, self.batch_id, registry=self.deck.registry, progress=progress
+                self.deck.client, batch_id, registry=self.deck.registry, progress=progress
             )
-        except NoResultsError as exc:
-            self._set_status(str(exc), error=True)
-            return
-        except errors.ApiError as exc:
-            self._set_status(f"Cannot open the results: {exc.message}", error=True)
-            return
+        except BatchdeckError as exc:  # not ready, no files, the server said no...
+            self.post_message(self.Status(f"Cannot open the results: {exc}", error=True))
         except OSError as exc:
-            self._set_status(f"Cannot save the results: {exc}", error=True)
-            return
-        except (KeyError, ValueError) as exc:  # the registry could not record them
-            self._set_status(f"Cannot record the results: {exc}", error=True)
-            return
+            self.post_message(self.Status(f"Cannot save the results: {exc}", error=True))
+        except KeyError as exc:  # the job left the registry meanwhile
+            self.post_message(self.Status(f"Cannot record the results: {exc}", error=True))
         except Exception as exc:  # last resort: the screen says so, the app goes on
-            logger.exception("opening the results of %s failed", self.batch_id)
-            self._set_status(f"Cannot open the results: {type(exc).__name__}: {exc}", error=True)
-            return
-        self._notes = opened.notes
-        if opened.attempts[0].input is None:
+            logger.exception("opening the results of %s failed", batch_id)
+            message = f"Cannot open the results: {type(exc).__name__}: {exc}"
+            self.post_message(self.Status(message, error=True))
+        else:
+            self.post_message(self.Opened(opened.attempts, opened.notes))
+
+    @on(Opened)
+    def _opened(self, event: Opened) -> None:
+        self._notes = list(event.notes)
+        if event.attempts[0].input is None:
             self._notes.append("input file unavailable: missing requests cannot be listed")
-        self.start_index(opened.attempts)
+        self.start_index(event.attempts)
 
     def start_index(self, attempts: list[Attempt]) -> None:
         """Index ``attempts`` (the batch first, then its retries) from scratch."""
@@ -232,43 +267,46 @@ class ResultsScreen(DeckScreen):
         self._reader = LineReader(self.index)
         self._all = []
         self._matches = None
+        self.ready = False
         self.query_one(ResultsList).set_rows([])
         self.index_rows(self.index)
 
-    @work(thread=True, exclusive=True, group="results-index")
-    def index_rows(self, index: ResultIndex) -> None:
-        worker = get_current_worker()
-        try:
+    @work(exclusive=True, group="results-index")
+    async def index_rows(self, index: ResultIndex) -> None:
+        """Index in a thread that posts each step as :class:`Indexed`; a new index or
+        leaving the screen cancels this worker, and the thread stops at its next step."""
+        stop = threading.Event()
+
+        def build() -> None:
             for step in index.build():
-                if worker.is_cancelled:
+                if stop.is_set() or not self.post_message(self.Indexed(index, step)):
                     return
-                self.app.call_from_thread(self._on_step, index, step)
-        except OSError as exc:
-            message = f"Cannot read the results: {exc}"
-            self.app.call_from_thread(self._set_status, message, True)
-        except RuntimeError:  # the app closed while indexing: nothing left to show
-            return
+
+        try:
+            await asyncio.to_thread(build)
+        except asyncio.CancelledError:
+            stop.set()
+            raise
+        except (BatchdeckError, OSError) as exc:
+            self.post_message(self.Status(f"Cannot read the results: {exc}", error=True))
         except Exception as exc:  # last resort: the screen says so, the app goes on
             logger.exception("indexing the results failed")
             message = f"Cannot index the results: {type(exc).__name__}: {exc}"
-            self._from_thread(self._set_status, message, True)
+            self.post_message(self.Status(message, error=True))
 
-    def _from_thread(self, callback: Callable[..., object], *args: object, **kw: object) -> None:
-        """Run ``callback`` on the event loop from a worker thread; nothing if the app
-        closed meanwhile (then there is nothing left to show)."""
-        with contextlib.suppress(RuntimeError):
-            self.app.call_from_thread(callback, *args, **kw)
-
-    def _on_step(self, index: ResultIndex, step: IndexProgress) -> None:
+    @on(Indexed)
+    def _indexed(self, event: Indexed) -> None:
+        index, step = event.index, event.step
         if index is not self.index:
             return
         self._percent = step.bytes_done * 100 // step.bytes_total if step.bytes_total else 100
         listing = self.query_one(ResultsList)
         if step.final:  # rows now in input order; the cursor stays where the user put it
             self._all = list(index.rows)
+            self.ready = True
             self._apply_filters(follow=listing.cursor != 0)
             if self._search_text():
-                self.run_search(self._search_text())
+                self._search(self._search_text())
         else:
             self._all.extend(step.new_rows)
             if self._filters_active():
@@ -278,6 +316,14 @@ class ResultsScreen(DeckScreen):
             if step.updated:
                 listing.refresh()
         self._refresh_status()
+
+    @on(Status)
+    def _status_posted(self, event: Status) -> None:
+        self._set_status(event.text, error=event.error)
+
+    @on(Told)
+    def _told(self, event: Told) -> None:
+        self.notify(event.text, severity="error" if event.error else "information", markup=False)
 
     # -- filters ------------------------------------------------------------------------
 
@@ -336,32 +382,34 @@ class ResultsScreen(DeckScreen):
             self._matches = None
             self._apply_filters()
         elif self.index is not None and self.index.done:
-            self.run_search(text)
+            self._search(text)
         else:
             self.notify("Searching once the files are indexed.")
 
-    @work(thread=True, exclusive=True, group="results-search")
-    def run_search(self, text: str) -> None:
+    def _search(self, text: str) -> None:
+        self._set_status(f"Searching for {one_line(text, 40)}…")
+        self.run_search(text)
+
+    @work(exclusive=True, group="results-search")
+    async def run_search(self, text: str) -> None:
         index = self.index
         if index is None:
             return
-        self._from_thread(self._set_status, f"Searching for {one_line(text, 40)}…")
         try:
-            found = search(index, text)
-        except OSError as exc:
-            self._from_thread(self._set_status, f"Search failed: {exc}", True)
-            return
+            found = await asyncio.to_thread(search, index, text)
+        except (BatchdeckError, OSError) as exc:
+            self.post_message(self.Status(f"Search failed: {exc}", error=True))
         except Exception as exc:  # last resort: the screen says so, the app goes on
             logger.exception("searching the results failed")
-            self._from_thread(self._set_status, f"Search failed: {type(exc).__name__}: {exc}", True)
-            return
-        if get_current_worker().is_cancelled:
-            return
-        self._from_thread(self._search_done, index, text, found)
+            message = f"Search failed: {type(exc).__name__}: {exc}"
+            self.post_message(self.Status(message, error=True))
+        else:
+            self.post_message(self.Searched(index, text, found))
 
-    def _search_done(self, index: ResultIndex, text: str, found: set[ResultRow]) -> None:
-        if index is self.index and text == self._search_text():
-            self._matches = found
+    @on(Searched)
+    def _searched(self, event: Searched) -> None:
+        if event.index is self.index and event.text == self._search_text():
+            self._matches = event.found
             self._apply_filters()
 
     # -- detail ---------------------------------------------------------------------------
@@ -439,7 +487,7 @@ class ResultsScreen(DeckScreen):
     # -- export -------------------------------------------------------------------------------
 
     def action_export(self) -> None:
-        from tui.widgets.results_export_dialog import ExportDialog
+        from tui.dialogs.results_export import ExportDialog
 
         if self.index is None or not self.index.done:
             self.notify("The results are still being indexed.", severity="warning")
@@ -451,24 +499,21 @@ class ResultsScreen(DeckScreen):
         if choice is not None:
             self.run_export(choice.path, choice.request_fields)
 
-    @work(thread=True, exclusive=True, group="results-export")
-    def run_export(self, path: Path, fields: tuple[str, ...]) -> None:
+    @work(exclusive=True, group="results-export")
+    async def run_export(self, path: Path, fields: tuple[str, ...]) -> None:
         index = self.index
         if index is None:
             return
         try:
-            count = export(index, path, fields)
-        except (OSError, ValueError) as exc:
-            message = f"Export failed: {exc}"
-            self._from_thread(self.notify, message, severity="error", markup=False)
-            return
+            count = await asyncio.to_thread(export, index, path, fields)
+        except (BatchdeckError, OSError, ValueError) as exc:  # ValueError: the file's suffix
+            self.post_message(self.Told(f"Export failed: {exc}", error=True))
         except Exception as exc:  # last resort: the screen says so, the app goes on
             logger.exception("exporting the results failed")
             message = f"Export failed: {type(exc).__name__}: {exc}"
-            self._from_thread(self.notify, message, severity="error", markup=False)
-            return
-        message = f"Exported {count} rows to {path}"
-        self._from_thread(self.notify, message, markup=False)
+            self.post_message(self.Told(message, error=True))
+        else:
+            self.post_message(self.Told(f"Exported {count} rows to {path}"))
 
     # -- retry ---------------------------------------------------------------------------------
 
@@ -494,37 +539,34 @@ class ResultsScreen(DeckScreen):
 
     @work(exclusive=True, group="results-retry")
     async def submit_retry(self) -> None:
-        from tui.core.journal import Journal, SubmitError
+        from tui.core.journal import Journal
 
-        index = self.index
+        index, batch_id = self.index, self.batch_id
         if index is None:
             return
         try:
-            planned = await asyncio.to_thread(write_retry_file, index, retry_path(self.batch_id))
+            planned = await asyncio.to_thread(write_retry_file, index, retry_path(batch_id))
             journal = Journal(self.deck.registry, self.deck.client, self.deck.profile)
             job = await journal.submit(
                 planned.path,
                 index.endpoint,
-                {"retry_of": self.batch_id[:512]},
-                f"retry of {self.batch_id} ({planned.count} requests)",
-                retry_of=self.batch_id,
+                {"retry_of": batch_id[:512]},
+                f"retry of {batch_id} ({planned.count} requests)",
+                retry_of=batch_id,
             )
-        except (NoResultsError, SubmitError, OSError) as exc:
-            self.notify(f"Retry not submitted: {exc}", severity="error", markup=False)
-            return
-        except errors.ApiError as exc:
-            self.notify(f"Retry not submitted: {exc.message}", severity="error", markup=False)
-            return
+        except (BatchdeckError, OSError) as exc:
+            self.post_message(self.Told(f"Retry not submitted: {exc}", error=True))
         except Exception as exc:  # last resort (e.g. the registry): the app goes on
-            logger.exception("submitting the retry of %s failed", self.batch_id)
+            logger.exception("submitting the retry of %s failed", batch_id)
             message = f"Retry not submitted: {type(exc).__name__}: {exc}"
-            self.notify(message, severity="error", markup=False)
-            return
-        self.notify(
-            f"Retry {job.batch_id} submitted with {planned.count} requests; reload (r) "
-            "once it is done to see the merged results.",
-            markup=False,
-        )
+            self.post_message(self.Told(message, error=True))
+        else:
+            self.post_message(
+                self.Told(
+                    f"Retry {job.batch_id} submitted with {planned.count} requests; reload (r) "
+                    "once it is done to see the merged results."
+                )
+            )
 
 
 def _decode(raw: bytes | None) -> Any:

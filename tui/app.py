@@ -214,7 +214,7 @@ class BatchDeckApp(App[int]):
 
     def _save_setting(self, key: str, value: object) -> None:
         """Remember a setting; written to ``config.toml`` only if that file exists."""
-        from tui.core.config import save_config
+        from tui.core.config import ConfigError, save_config
 
         if self.config.settings.get(key) == value:
             return
@@ -223,7 +223,7 @@ class BatchDeckApp(App[int]):
         if path is not None and path.exists():
             try:
                 save_config(self.config)
-            except OSError as exc:
+            except (OSError, ConfigError) as exc:
                 self.notify(f"Could not save {path}: {exc}", severity="warning", markup=False)
 
     # -- other screens (imported when first opened) ----------------------------------

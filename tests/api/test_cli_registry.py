@@ -1,4 +1,4 @@
-"""``batchdeck registry ls|note|tag|forget`` and ``batchdeck reconcile``."""
+"""``batchdeck registry ls|describe|note|tag|forget`` and ``batchdeck reconcile``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from tests.api._cli import point_at, run
 from tests.api.conftest import chat_lines, submit, upload
+from tui.core.notes import notes_of
 from tui.core.registry import Job, Registry
 from tui.localapi.server import LocalServer
 
@@ -43,13 +44,15 @@ def test_ls_needs_no_server_or_key(capsys: Capsys) -> None:
     assert record["job_id"] == "job_b" and record["tags"] == ["t1", "t2"]
     for field in ("batch_id", "input_path", "profile", "base_url", "downloads", "submission"):
         assert field in record
-    assert record["status"] is None
+    assert record["status"] is None and record["notes"] == []
 
 
-def test_note_and_tag_by_job_or_batch_id(known: Job, capsys: Capsys) -> None:
-    assert run(capsys, "registry", "note", "job_a", "nightly eval").code == 0
+def test_describe_and_tag_by_job_or_batch_id(known: Job, capsys: Capsys) -> None:
+    ran = run(capsys, "registry", "describe", "job_a", "nightly eval")
+    assert ran.code == 0 and ran.out == ""
+    assert ran.err == "Replaced the description of job_a (was: first)\n"  # said, never silent
     assert Registry().get("job_a").description == "nightly eval"  # type: ignore[union-attr]
-    assert run(capsys, "registry", "note", known.batch_id or "", "by batch").code == 0
+    assert run(capsys, "registry", "describe", known.batch_id or "", "by batch").code == 0
     assert Registry().get("job_a").description == "by batch"  # type: ignore[union-attr]
     ran = run(capsys, "registry", "tag", "job_a", "+eval", "-x", "nightly", "+eval")
     assert ran.code == 0 and ran.out == "eval,nightly\n"
@@ -57,12 +60,32 @@ def test_note_and_tag_by_job_or_batch_id(known: Job, capsys: Capsys) -> None:
     assert Registry().get("job_a").tags == ("eval",)  # type: ignore[union-attr]
 
 
+def test_note_adds_dated_notes_and_keeps_the_description(known: Job, capsys: Capsys) -> None:
+    ran = run(capsys, "registry", "note", "job_a", "rerun with temperature 0")
+    assert ran.code == 0 and ran.out == ""
+    assert "Added note 1 to job_a" in ran.err and "description is unchanged" in ran.err
+    assert run(capsys, "registry", "note", known.batch_id or "", "numbers\x1b[31m off").code == 0
+    job = Registry().get("job_a")
+    assert job is not None and job.description == "first"  # nothing replaced
+    texts = [note.text for note in notes_of(job)]
+    assert texts == ["rerun with temperature 0", "numbers\x1b[31m off"]
+    (record,) = run(capsys, "registry", "ls", "--json").json_lines()
+    assert [note["text"] for note in record["notes"]] == texts
+    assert record["description"] == "first" and "notes" not in record["extra"]
+    header, row = run(capsys, "registry", "ls").out.splitlines()
+    assert "NOTES" in header.split() and row.split()[-2:] == ["2", "x"]
+    shown = run(capsys, "show", known.batch_id or "").out
+    assert "rerun with temperature 0" in shown and "numbers\\x1b[31m off" in shown  # escaped
+    assert "\x1b" not in shown
+    assert run(capsys, "registry", "note", "job_a", "  ").code == 2
+
+
 def test_note_on_a_batch_batchdeck_did_not_submit_adopts_it(
     server: LocalServer, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
 ) -> None:
     point_at(server, monkeypatch)
     batch = submit(client, chat_lines(1))
-    assert run(capsys, "registry", "note", batch.id, "made elsewhere").code == 0
+    assert run(capsys, "registry", "describe", batch.id, "made elsewhere").code == 0
     job = Registry().find_by_batch(batch.id)
     assert job is not None and job.description == "made elsewhere"
     assert job.base_url == server.base_url and job.snapshot is not None
@@ -71,6 +94,7 @@ def test_note_on_a_batch_batchdeck_did_not_submit_adopts_it(
 def test_unknown_job_or_batch_is_exit_1(known: Job, capsys: Capsys) -> None:
     for argv in (
         ["registry", "note", "batch_nope", "text"],
+        ["registry", "describe", "batch_nope", "text"],
         ["registry", "tag", "batch_nope", "+a"],
         ["registry", "forget", "batch_nope", "--yes"],
     ):
@@ -85,6 +109,7 @@ def test_unknown_job_or_batch_is_exit_1(known: Job, capsys: Capsys) -> None:
         ["registry"],
         ["registry", "rename", "a"],
         ["registry", "note", "job_a"],
+        ["registry", "describe", "job_a"],
         ["registry", "tag", "job_a"],
         ["registry", "tag", "job_a", "+"],
         ["registry", "tag", "job_a", "+a,b"],

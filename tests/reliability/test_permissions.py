@@ -73,14 +73,13 @@ def ok(capsys: Capsys, *argv: str) -> str:
 
 
 def app_downloads(batch_id: str) -> None:
-    """What the app does: a batch's files under downloads/<batch>/, a file from the
-    files screen under downloads/files/, and the inspector's input cache."""
+    """What the app does: a batch's files in their one place (results/<batch>/), a file
+    from the files screen under downloads/files/, and the inspector's input lines."""
     from tui.commands import _shared
     from tui.core.downloads import (
-        batch_file_target,
+        batch_file_path,
         file_names,
         files_downloads_dir,
-        input_cache_path,
         record_download,
     )
 
@@ -93,13 +92,13 @@ def app_downloads(batch_id: str) -> None:
             assert batch.output_file_id and batch.error_file_id
             for kind, file_id in (("output", batch.output_file_id), ("error", batch.error_file_id)):
                 info = await client.retrieve_file(file_id)
-                target = batch_file_target(batch.id, kind, info.filename, file_id, {})
+                target = batch_file_path(batch.id, kind)
                 await client.download_file(file_id, target, info=info)
                 record_download(registry, batch, kind, target, profile=profile.name)
             info = await client.retrieve_file(batch.input_file_id)
             target = next(file_names(files_downloads_dir(), info.filename, info.id))
             await client.download_file(info.id, target, info=info, replace=False)
-            await client.download_file(batch.input_file_id, input_cache_path(info.id))
+            await client.download_file(batch.input_file_id, batch_file_path(batch.id, "input"))
         finally:
             await client.close()
 
@@ -144,7 +143,7 @@ def test_every_file_and_directory_is_private_but_the_export(
     app_downloads(batch_id)
     export = work / "rows.csv"
     ok(capsys, "results", batch_id, "--export", str(export))
-    ok(capsys, "registry", "note", batch_id, "checked modes")
+    ok(capsys, "registry", "describe", batch_id, "checked modes")
     ok(capsys, "registry", "tag", batch_id, "+modes")
     ok(capsys, "registry", "ls")
     ok(capsys, "reconcile")

@@ -28,7 +28,7 @@ from tests.ui.test_batch_detail_support import (
     until,
 )
 from tui.core import paths
-from tui.core.downloads import input_cache_path
+from tui.core.downloads import batch_file_path
 from tui.core.models import Batch
 from tui.core.pricing import Price, cost_of, format_usd, load_prices, price_for
 from tui.core.registry import Job, Registry
@@ -159,8 +159,7 @@ async def test_validation_errors_show_the_downloaded_input_lines_literally(
         assert HOSTILE_SHOWN in shown  # the message and the input line quote it literally
         assert "\x1b" not in shown
         assert "Validation failed" in text_of(screen, "#detail-notice")
-        raw = server.batch(batch_id)
-        assert input_cache_path(raw["input_file_id"]).is_file()  # downloaded once
+        assert batch_file_path(batch_id, "input").is_file()  # downloaded once, in its place
         await pilot.click("#detail-errors")  # clicking the hostile text does nothing
         await pilot.press("r")
         await settle(pilot)
@@ -179,7 +178,7 @@ async def test_validation_errors_read_the_local_input_file_when_there_is_one(
         screen = await open_detail(pilot, batch_id)
         await until(pilot, lambda: 3 in screen.input_lines)
         assert "{not json at all" in screen.input_lines[3]
-        assert not input_cache_path(server.batch(batch_id)["input_file_id"]).exists()
+        assert not batch_file_path(batch_id, "input").exists()
         assert "refunds" in text_of(screen, "#detail-head")
 
 
@@ -221,7 +220,7 @@ async def test_all_lines_failed_says_so_and_offers_the_error_file(
         job = app.registry.find_by_batch(batch_id)
         assert job is not None and "error" in job.downloads
         saved = Path(job.downloads["error"])
-        assert saved.parent == paths.downloads_dir() / batch_id
+        assert saved == batch_file_path(batch_id, "error")  # the results store's copy
         assert saved.read_text().count("\n") == 3
         assert "saved:" in text_of(screen, "#detail-files")
 
@@ -288,13 +287,13 @@ async def test_download_input_with_a_hostile_name_stays_in_the_batch_folder(
         await pilot.press("i")
         await until(pilot, lambda: not screen._transferring)
         await settle(pilot)
-        folder = paths.downloads_dir() / batch_id
-        assert sorted(p.name for p in folder.iterdir()) == ["bashrc"]
-        assert (folder / "bashrc").read_text().count("\n") == 5
+        folder = batch_file_path(batch_id, "input").parent  # the server's name is not used
+        assert sorted(p.name for p in folder.iterdir()) == ["input.jsonl"]
+        assert (folder / "input.jsonl").read_text().count("\n") == 5
         assert not (paths.data_dir() / ".bashrc").exists()
         assert not (paths.downloads_dir() / ".bashrc").exists()
         job = app.registry.find_by_batch(batch_id)
-        assert job is not None and job.downloads == {"input": str(folder / "bashrc")}
+        assert job is not None and job.downloads == {"input": str(folder / "input.jsonl")}
 
 
 async def test_open_results_downloads_without_a_results_browser(

@@ -107,3 +107,71 @@ def test_key_pasted_as_env_name_is_not_echoed(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert "sk-proj" not in str(info.value)
+
+
+USER_CONFIG = """\
+# My batchdeck setup: keep this comment.
+
+[profiles]
+# the local vLLM box
+local = { base_url = "http://127.0.0.1:8000/v1", api_key_env = "LOCAL_KEY" }
+
+[settings]
+bell    = true      # ring when a batch ends
+theme = 'nord'   # single quotes, odd spacing
+profile = "work"
+
+[profiles.work]
+project = "proj_1"
+api_key_env = "WORK_KEY"   # the key lives in the environment
+
+
+# trailing notes
+"""
+
+
+def test_theme_change_and_profile_switch_keep_the_users_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(USER_CONFIG)
+    config = load_config(path)
+
+    config.settings["theme"] = "dracula"  # what the app's T does
+    save_config(config)
+    expected = USER_CONFIG.replace("theme = 'nord'", 'theme = "dracula"')
+    assert path.read_text() == expected
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    config.default_profile = "local"  # a profile switch
+    save_config(config)
+    expected = expected.replace('profile = "work"', 'profile = "local"')
+    assert path.read_text() == expected
+
+    reloaded = load_config(path)
+    assert reloaded.settings["theme"] == "dracula" and reloaded.default_profile == "local"
+    save_config(reloaded)  # nothing changed: not a byte moves
+    assert path.read_text() == expected
+
+
+def test_profile_edits_change_only_their_keys(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(USER_CONFIG)
+    config = load_config(path)
+    config.profiles["local"] = Profile("local", "http://127.0.0.1:9000/v1", "LOCAL_KEY")
+    config.profiles["new"] = Profile("new", project="p2")
+    save_config(config)
+    added = '[profiles.new]\napi_key_env = "OPENAI_API_KEY"\nproject = "p2"\n'
+    assert path.read_text().replace(added, "") == USER_CONFIG.replace("8000", "9000")
+    assert load_config(path).profile("new").project == "p2"
+    del config.profiles["new"]
+    save_config(config)
+    assert path.read_text() == USER_CONFIG.replace("8000", "9000")
+
+
+def test_a_value_the_user_edited_meanwhile_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(USER_CONFIG)
+    config = load_config(path)
+    path.write_text(USER_CONFIG.replace("bell    = true", "bell    = false"))
+    config.settings["theme"] = "dracula"
+    save_config(config)
+    assert load_config(path).settings == {"bell": False, "theme": "dracula", "profile": "work"}

@@ -8,9 +8,7 @@ import pytest
 
 from tui.core import paths
 from tui.core.downloads import (
-    batch_downloads_dir,
-    batch_file_target,
-    input_cache_path,
+    batch_file_path,
     inside,
     job_for_batch,
     read_lines,
@@ -55,19 +53,14 @@ def test_hostile_name_lands_inside_the_chosen_directory(tmp_path: Path) -> None:
     assert target.resolve().parent == chosen.resolve()
 
 
-def test_default_places_follow_the_data_dir() -> None:
-    assert batch_downloads_dir("batch_1") == paths.downloads_dir() / "batch_1"
-    assert batch_downloads_dir("../x") == paths.downloads_dir() / "x"
-    assert input_cache_path("file-1").parent == paths.data_dir() / "inputs"
+def test_a_batchs_files_have_one_place_the_results_store() -> None:
+    from tui.core.results import results_dir
 
-
-def test_two_kinds_with_one_name_get_distinct_paths() -> None:
-    first = batch_file_target("batch_1", "input", "same.jsonl", "file-a", {})
-    second = batch_file_target("batch_1", "output", "same.jsonl", "file-b", {"input": str(first)})
-    assert first.name == "same.jsonl"
-    assert second.name == "same.file-b.jsonl"
-    again = batch_file_target("batch_1", "input", "same.jsonl", "file-a", {"input": str(first)})
-    assert again == first  # downloading the same kind again replaces it
+    assert batch_file_path("batch_1", "error") == results_dir("batch_1") / "error.jsonl"
+    hostile = batch_file_path("../x", "input")
+    assert hostile.parent.parent == paths.data_dir() / "results" and hostile.name == "input.jsonl"
+    with pytest.raises(ValueError, match="no 'notes' file"):
+        batch_file_path("batch_1", "notes")
 
 
 BATCH = Batch(

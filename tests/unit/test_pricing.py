@@ -76,3 +76,36 @@ def test_format_usd() -> None:
     assert format_usd(0.000031) == "$0.000031"
     assert format_usd(0.0000314) == "$0.000031"
     assert format_usd(1234.5) == "$1,234.50"
+
+
+USER_PRICES = """\
+# prices my team agreed on
+[models."my-local-model"]   # the vLLM box
+output = 0.2
+input = 0.1  # per million
+
+[models]
+"embed-x" = { input = 0.02 }
+
+
+[models."gpt-4o"]
+input = 9
+"""
+
+
+def test_save_price_changes_only_that_models_values(tmp_path: Path) -> None:
+    path = tmp_path / "prices.toml"
+    path.write_text(USER_PRICES)
+    save_price("gpt-4o", Price(input=9.0, output=11.0), path)
+    expected = USER_PRICES.replace("input = 9\n", "input = 9\noutput = 11.0\n")
+    assert path.read_text() == expected  # 9 == 9.0 stays as written
+    save_price("my-local-model", Price(input=0.3, output=0.2), path)
+    expected = expected.replace("input = 0.1  #", "input = 0.3  #")
+    assert path.read_text() == expected
+    save_price("embed-x", Price(input=0.05), path)
+    expected = expected.replace("{ input = 0.02 }", "{ input = 0.05 }")
+    assert path.read_text() == expected
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    table = load_prices(path)
+    assert table["gpt-4o"] == Price(9.0, 11.0)
+    assert table["embed-x"] == Price(0.05)

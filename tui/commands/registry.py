@@ -1,11 +1,17 @@
-"""``batchdeck registry ls|note|tag|forget``: the local job registry.
+"""``batchdeck registry ls|describe|note|tag|forget``: the local job registry.
 
-A job is named by its job id or its batch id. ``note`` and ``tag`` on a batch the
-registry does not know yet look it up on the active profile's server and start a
-job for it (an unknown batch there is exit 1); ``ls`` and ``forget`` stay local.
+A job is named by its job id or its batch id. ``describe``, ``note`` and ``tag`` on
+a batch the registry does not know yet look it up on the active profile's server
+and start a job for it (an unknown batch there is exit 1); ``ls`` and ``forget``
+stay local.
 
-- ``ls [--json]``: every job, newest first; a table, or JSON lines (one job each).
-- ``note JOB_OR_BATCH TEXT``: set the description.
+- ``ls [--json]``: every job, newest first; a table, or JSON lines (one job each,
+  with its ``notes``).
+- ``describe JOB_OR_BATCH TEXT``: set the description; a description it replaces
+  is printed on stderr.
+- ``note JOB_OR_BATCH TEXT``: add a dated note (:mod:`tui.core.notes`); the
+  description and earlier notes stay. (Before, ``note`` set the description: it
+  says on stderr what it did, so a script that relied on that is told.)
 - ``tag JOB_OR_BATCH +add -remove ...``: change tags (a bare word adds).
 - ``forget JOB_OR_BATCH [--yes]``: drop the job from the registry (the batch stays
   on the server); asks at a terminal, refuses without one unless ``--yes``.
@@ -22,21 +28,32 @@ from tui.commands import _shared
 if TYPE_CHECKING:
     from tui.core.registry import Job, Registry
 
-HEADERS = ("JOB", "BATCH", "STATUS", "CREATED (UTC)", "DESCRIPTION", "TAGS")
+HEADERS = ("JOB", "BATCH", "STATUS", "CREATED (UTC)", "DESCRIPTION", "NOTES", "TAGS")
 
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "registry",
-        help="the local job registry: ls, note, tag, forget",
-        description="What batchdeck keeps that the API does not: descriptions, tags, "
-        "input paths, downloads.",
+        help="the local job registry: ls, describe, note, tag, forget",
+        description="What batchdeck keeps that the API does not: descriptions, notes, "
+        "tags, input paths, downloads.",
     )
     actions = parser.add_subparsers(dest="registry_action", metavar="ACTION", required=True)
     ls = actions.add_parser("ls", help="list jobs", description="List jobs, newest first.")
     _shared.add_common(ls)
+    describe = actions.add_parser(
+        "describe",
+        help="set a job's description",
+        description="Set a job's one description; the one it replaces is printed on stderr.",
+    )
+    describe.add_argument("job", metavar="JOB_OR_BATCH")
+    describe.add_argument("text", metavar="TEXT")
+    _shared.add_common(describe, json=False)
     note = actions.add_parser(
-        "note", help="set a job's description", description="Set a job's description."
+        "note",
+        help="add a dated note to a job",
+        description="Add a dated note to a job; its description and earlier notes stay. "
+        "'registry describe' sets the description.",
     )
     note.add_argument("job", metavar="JOB_OR_BATCH")
     note.add_argument("text", metavar="TEXT")
@@ -61,7 +78,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    action = {"ls": _ls, "note": _note, "tag": _tag, "forget": _forget}[args.registry_action]
+    action = {"ls": _ls, "describe": _describe, "note": _note, "tag": _tag, "forget": _forget}[
+        args.registry_action
+    ]
     return _shared.guarded(lambda: action(args))
 
 
@@ -73,7 +92,7 @@ def _ls(args: argparse.Namespace) -> int:
     if args.json:
         import msgspec
 
-        _shared.emit_json_lines({**msgspec.to_builtins(job), "status": job.status} for job in jobs)
+        _shared.emit_json_lines(_record(job, msgspec.to_builtins(job)) for job in jobs)
     elif jobs:
         _shared.write(_shared.table(HEADERS, (_row(job) for job in jobs)))
     else:
@@ -81,7 +100,17 @@ def _ls(args: argparse.Namespace) -> int:
     return _shared.EXIT_OK
 
 
+def _record(job: Job, record: dict[str, Any]) -> dict[str, Any]:
+    """A job's JSON line: its fields, ``status``, and ``notes`` (out of ``extra``)."""
+    from tui.core.notes import NOTES_KEY, notes_of
+
+    extra = {key: value for key, value in record.get("extra", {}).items() if key != NOTES_KEY}
+    notes = [{"at": note.at, "text": note.text} for note in notes_of(job)]
+    return {**record, "extra": extra, "status": job.status, "notes": notes}
+
+
 def _row(job: Job) -> tuple[str, ...]:
+    from tui.core.notes import notes_of
     from tui.core.text import one_line
     from tui.core.timefmt import exact
 
@@ -93,15 +122,47 @@ def _row(job: Job) -> tuple[str, ...]:
         one_line(status),
         exact(job.created_at).removesuffix(" UTC"),
         one_line(job.description, 48),
+        str(len(notes_of(job)) or ""),
         one_line(",".join(job.tags)),
     )
 
 
-def _note(args: argparse.Namespace) -> int:
+def _describe(args: argparse.Namespace) -> int:
+    from tui.core.text import one_line
+
     registry = _shared.open_registry()
     job = _job_or_adopt(registry, args)
-    registry.update(job.job_id, description=args.text)
-    _shared.tty_info(f"Noted {job.job_id}.")
+    before: list[str] = []
+
+    def describe(current: Job) -> Job:
+        before.append(current.description)  # read under the lock, as replaced
+        return replace(current, description=args.text)
+
+    registry.modify(job.job_id, describe)
+    name = one_line(job.job_id)
+    if before and before[-1] and before[-1] != args.text:
+        _shared.info(f"Replaced the description of {name} (was: {one_line(before[-1])})")
+    else:
+        _shared.tty_info(f"Described {name}.")
+    return _shared.EXIT_OK
+
+
+def _note(args: argparse.Namespace) -> int:
+    from tui.core.notes import add_note, notes_of
+    from tui.core.text import one_line
+
+    if not args.text.strip():
+        raise _shared.CommandError("a note needs some text", _shared.EXIT_USAGE)
+    registry = _shared.open_registry()
+    job = _job_or_adopt(registry, args)
+    try:
+        saved = add_note(registry, job.job_id, args.text)
+    except ValueError as exc:
+        raise _shared.CommandError(str(exc), _shared.EXIT_USAGE) from exc
+    _shared.info(
+        f"Added note {len(notes_of(saved))} to {one_line(saved.job_id)}; its description is "
+        "unchanged ('registry describe' sets it)."
+    )
     return _shared.EXIT_OK
 
 

@@ -3,7 +3,9 @@
 With ``--export`` it runs headless: downloads the output, error and input files once
 (into the data dir; later runs use the local copies), merges the batch's retries,
 and writes the joined rows to FILE (``.csv`` or ``.jsonl``, from the extension).
-Without it, opens the app on the results screen of that batch.
+Without it, opens the app on the results screen of that batch; when stdout is not
+a terminal (``| head``, ``> rows.txt``) or with ``--json``, prints the joined rows
+instead (text or JSON lines, :mod:`tui.commands.results_text`) and exits.
 
 Exit codes: 0 done; 1 the batch does not exist, has no results yet, or the server
 failed; 2 bad usage (an export name that is neither .csv nor .jsonl, a bad config,
@@ -23,7 +25,7 @@ from tui.commands import _shared
 
 if TYPE_CHECKING:
     from tui.core.client import BatchClient, Progress
-    from tui.core.results import DownloadProgress, Opened
+    from tui.core.results import DownloadProgress, Opened, ResultIndex
 
 
 def add_parser(sub: Any) -> None:
@@ -45,11 +47,16 @@ def add_parser(sub: Any) -> None:
         metavar="PATH",
         help="a request field to export too, as a dotted path (e.g. body.model); repeatable",
     )
-    _shared.add_common(parser, json=False)
+    _shared.add_common(parser)  # --json: JSON lines on stdout (not with --export)
 
 
 def run(args: argparse.Namespace) -> int:
     action = _open_app if args.export is None else _export
+    if args.export is None and (args.json or not sys.stdout.isatty()):
+        action = _print  # a pipe or a file: the rows as text, never the full-screen app
+    elif args.export is not None and args.json:
+        _shared.error("--json prints to stdout; to write JSON lines use --export FILE.jsonl")
+        return _shared.EXIT_USAGE
     return _shared.guarded(lambda: _never_a_traceback(action, args))
 
 
@@ -67,21 +74,14 @@ def _never_a_traceback(action: Any, args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from tui.core.results import ResultIndex, export, export_format
+    from tui.core.results import export, export_format
 
     destination = Path(args.export).expanduser()
     try:
         fmt = export_format(destination)
     except ValueError as exc:
         raise _shared.CommandError(str(exc), _shared.EXIT_USAGE) from exc
-    _, profile = _shared.resolve_profile(getattr(args, "profile", None))
-    client = _shared.make_client(profile)
-    import asyncio
-
-    opened = asyncio.run(_open(client, args.batch_id, profile.host()))
-    for note in opened.notes:
-        _shared.error(note)
-    index = ResultIndex(opened.attempts).build_all()
+    index = _index(args)
     try:
         count = export(index, destination, tuple(args.field), fmt)
     except OSError as exc:
@@ -89,6 +89,27 @@ def _export(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{n} {outcome.value}" for outcome, n in index.counts().items() if n)
     _shared.write(f"{count} rows ({counts}) written to {destination}\n")
     return _shared.EXIT_OK
+
+
+def _print(args: argparse.Namespace) -> int:
+    from tui.commands.results_text import print_rows
+
+    print_rows(_index(args), tuple(args.field), json_lines=args.json)
+    return _shared.EXIT_OK
+
+
+def _index(args: argparse.Namespace) -> ResultIndex:
+    """The batch's joined rows (its files and its retries' downloaded if needed)."""
+    import asyncio
+
+    from tui.core.results import ResultIndex
+
+    _, profile = _shared.resolve_profile(getattr(args, "profile", None))
+    client = _shared.make_client(profile)
+    opened = asyncio.run(_open(client, args.batch_id, profile.host()))
+    for note in opened.notes:
+        _shared.error(note)
+    return ResultIndex(opened.attempts).build_all()
 
 
 async def _open(client: BatchClient, batch_id: str, host: str) -> Opened:

@@ -81,6 +81,7 @@ def _cost(batch: Batch) -> tuple[str | None, Cost | None, str]:
 
 def describe(batch: Batch, job: Job | None, cost: Cost | None, price_note: str) -> str:
     """The plain text page; untrusted text made printable, one line per value."""
+    from tui.core.notes import note_lines
     from tui.core.pricing import format_usd
     from tui.core.text import one_line
     from tui.core.timefmt import exact, relative
@@ -95,6 +96,7 @@ def describe(batch: Batch, job: Job | None, cost: Cost | None, price_note: str) 
     if job:
         known = [
             ("Description", job.description),
+            *note_lines(job),
             ("Tags", ", ".join(job.tags)),
             ("Job", job.job_id),
             ("Input path", job.input_path or ""),

@@ -12,6 +12,10 @@ the key itself. With no config file, the ``default`` profile honours
     api_key_env = "WORK_OPENAI_KEY"
     organization = "org-..."
     project = "proj_..."
+
+batchdeck edits this file (the theme, the bell, the default profile) key by key
+through :mod:`tui.core.tomledit`: only the values that changed since it was read are
+written, and the user's comments, order and layout stay as they were.
 """
 
 from __future__ import annotations
@@ -23,11 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from tui.core import paths
 from tui.core.errors import BatchdeckError
-from tui.core.fsutil import atomic_write
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -67,6 +68,9 @@ class Config:
     default_profile: str = "default"
     settings: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    # What the file held when read or last written (see _state): save_config writes
+    # only what differs from it. None: nothing read, every value is written.
+    loaded: dict[str, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     def profile(self, name: str | None = None) -> Profile:
         wanted = name or self.default_profile
@@ -125,20 +129,56 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(f"{path}: settings.profile must be a string")
     if default not in profiles:
         raise ConfigError(f"{path}: settings.profile is {default!r}, which is not a profile")
-    return Config(profiles=profiles, default_profile=default, settings=dict(settings), path=path)
+    config = Config(profiles=profiles, default_profile=default, settings=dict(settings), path=path)
+    config.loaded = _state(config)
+    return config
 
 
 def save_config(config: Config, path: Path | None = None) -> Path:
-    """Write ``config.toml`` atomically with mode 0600. Keys are never part of it."""
+    """Write what changed in ``config`` since it was read into ``config.toml``.
+
+    The file's own text is edited: a changed value is replaced in place, a new one
+    added, a removed one deleted; everything else (comments, order, blank lines,
+    inline tables) keeps its bytes. Atomic, mode 0600. Keys are never part of it.
+    """
+    # tomlkit is imported only to write: start-up reads with tomllib.
+    from tui.core.tomledit import TomlEditError, read_document, set_table, table_in, write_document
+
     path = path or config.path or paths.config_file()
-    profiles: dict[str, dict[str, str]] = {}
-    for name, profile in config.profiles.items():
-        body = {key: getattr(profile, key) for key in PROFILE_FIELDS if getattr(profile, key)}
-        profiles[name] = body
-    document: dict[str, Any] = {
-        "settings": {**config.settings, "profile": config.default_profile},
-        "profiles": profiles,
-    }
-    paths.ensure_private_dir(path.parent)
-    atomic_write(path, tomli_w.dumps(document).encode("utf-8"))
+    try:
+        document = read_document(path)
+        before = config.loaded or {"settings": {}, "profiles": {}}
+        after = _state(config)
+        settings = _changes(before["settings"], after["settings"])
+        if settings:
+            set_table(document, "settings", settings)
+        for name in before["profiles"].keys() - after["profiles"].keys():
+            profiles = document.get("profiles")
+            if profiles is not None and name in profiles:
+                del profiles[name]
+        for name, body in after["profiles"].items():
+            changes = _changes(before["profiles"].get(name, {}), body)
+            if changes:
+                set_table(table_in(document, "profiles"), name, changes)
+    except TomlEditError as exc:
+        raise ConfigError(str(exc)) from exc
+    write_document(path, document)
+    config.loaded = after
     return path
+
+
+def _state(config: Config) -> dict[str, dict[str, Any]]:
+    """The values ``config`` stands for, as save_config compares them."""
+    profiles = {
+        name: {key: getattr(profile, key) for key in PROFILE_FIELDS}
+        for name, profile in config.profiles.items()
+    }
+    settings = {**config.settings, "profile": config.default_profile}
+    return {"settings": settings, "profiles": profiles}
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The keys whose value differs (None: removed)."""
+    changed = {key: value for key, value in after.items() if before.get(key, ...) != value}
+    changed.update({key: None for key in before if key not in after})
+    return changed

@@ -1,5 +1,14 @@
 """Where downloaded files go, under which names, and how the registry remembers them.
 
+A batch's own files (output, error, input) have one place: the results store's
+``data_dir()/results/<batch>/<kind>.jsonl`` (:func:`batch_file_path`). The
+inspector's downloads, the input lines shown beside validation errors and the
+results browser (:func:`tui.core.results.fetch_results`) all use it, and
+:func:`download_once` keeps a copy that is already there (size as the Files API
+says), so a file is downloaded and kept once whichever of them asks first, and the
+results still open offline. A file saved from the files screen goes to
+``downloads/files/`` under its own (safe) name.
+
 File names come from the server (a batch's input file keeps whatever name its
 uploader gave it), so they are untrusted: :func:`safe_name` keeps only the last
 path component, drops control characters, leading dots and anything outside a
@@ -14,19 +23,24 @@ without holding the whole file in memory.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from tui.core import paths
 from tui.core.models import Batch
 from tui.core.registry import Job, Registry
 
+if TYPE_CHECKING:
+    from tui.core.client import BatchClient, Progress
+    from tui.core.models import FileInfo
+
 MAX_NAME = 120  # characters in a saved file name
 LINE_LIMIT = 2000  # characters of an input line kept for display
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+=@,-]+")
 _RESERVED = frozenset({"", ".", ".."})
+BATCH_FILE_KINDS = ("output", "error", "input")
 
 
 def safe_name(name: str, fallback: str = "download") -> str:
@@ -54,11 +68,6 @@ def inside(directory: Path, name: str, fallback: str = "download") -> Path:
     return target
 
 
-def batch_downloads_dir(batch_id: str) -> Path:
-    """``downloads/<batch id>/``: where a batch's files are saved by default."""
-    return paths.downloads_dir() / safe_name(batch_id, "batch")
-
-
 def files_downloads_dir() -> Path:
     """``downloads/files/``: files saved from the files screen."""
     return paths.downloads_dir() / "files"
@@ -82,26 +91,37 @@ def file_names(directory: Path, filename: str, file_id: str) -> Iterator[Path]:
         number += 1
 
 
-def input_cache_path(file_id: str) -> Path:
-    """Where a batch's input file is kept once downloaded to show its lines."""
-    return paths.data_dir() / "inputs" / f"{safe_name(file_id, 'input')}.jsonl"
+def batch_file_path(batch_id: str, kind: str) -> Path:
+    """The one place of a batch's ``kind`` file (``output``, ``error``, ``input``): the
+    name the results store gives it, ``data_dir()/results/<batch>/<kind>.jsonl``."""
+    from tui.core.results import results_dir
+
+    if kind not in BATCH_FILE_KINDS:
+        raise ValueError(f"a batch has no {kind!r} file (only {', '.join(BATCH_FILE_KINDS)})")
+    return results_dir(batch_id) / f"{kind}.jsonl"
 
 
-def batch_file_target(
-    batch_id: str, kind: str, filename: str, file_id: str, recorded: Mapping[str, str]
+async def download_once(
+    client: BatchClient,
+    file_id: str,
+    target: Path,
+    *,
+    progress: Progress | None = None,
+    info: FileInfo | None = None,
 ) -> Path:
-    """Where to save a batch's ``kind`` file (``output``, ``error``, ``input``).
-
-    The server's name, made safe, under :func:`batch_downloads_dir`; if another kind
-    was already saved under that name, the file id makes this one distinct.
-    """
-    directory = batch_downloads_dir(batch_id)
-    target = inside(directory, filename, f"{file_id}.jsonl")
-    others = {Path(path) for name, path in recorded.items() if name != kind}
-    if target in others:
-        stem, dot, suffix = target.name.rpartition(".")
-        base = f"{stem}.{file_id}.{suffix}" if dot else f"{target.name}.{file_id}"
-        target = inside(directory, base, f"{file_id}.jsonl")
+    """``target`` holding file ``file_id``: kept if it is already there with the size
+    the Files API reports (downloaded before, by anyone), else downloaded (checked,
+    atomically; see :meth:`BatchClient.download_file`)."""
+    info = info if info is not None else await client.retrieve_file(file_id)
+    try:
+        size = target.stat().st_size if target.is_file() else None
+    except OSError:
+        size = None
+    if info.bytes and size == info.bytes:
+        if progress is not None:
+            progress(size, size)
+        return target
+    await client.download_file(file_id, target, progress=progress, info=info)
     return target
 
 

@@ -22,11 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from tui.core import paths
 from tui.core.errors import BatchdeckError
-from tui.core.fsutil import atomic_write
 from tui.core.models import Usage
 
 BATCH_DISCOUNT = 0.5  # the Batch API costs half the synchronous price
@@ -124,20 +121,23 @@ def _price_from(entry: Any, where: str) -> Price:
 
 
 def save_price(model: str, price: Price, path: Path | None = None) -> Path:
-    """Set one model's price in ``prices.toml`` (atomically; other entries kept)."""
+    """Set one model's price in ``prices.toml`` (atomically, mode 0600).
+
+    The file's text is edited in place: only this model's changed values are
+    written; other entries, comments and layout keep their bytes."""
+    from tui.core.tomledit import TomlEditError, read_document, set_key, table_in, write_document
+
     path = path or prices_file()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raw = {}
-    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
-        raise PriceError(f"{path}: {exc}") from exc
-    entry: dict[str, float] = {"input": price.input, "output": price.output}
-    if price.cached_input is not None:
-        entry["cached_input"] = price.cached_input
-    raw.setdefault("models", {})[model] = entry
-    paths.ensure_private_dir(path.parent)
-    atomic_write(path, tomli_w.dumps(raw).encode("utf-8"))
+        document = read_document(path)
+        entry = table_in(table_in(document, "models"), model)
+        set_key(entry, "input", price.input)
+        # no output price written is 0: an entry without one (an embedding model) stays so
+        set_key(entry, "output", price.output if price.output or "output" in entry else None)
+        set_key(entry, "cached_input", price.cached_input)
+    except TomlEditError as exc:
+        raise PriceError(str(exc)) from exc
+    write_document(path, document)
     return path
 
 

@@ -31,8 +31,8 @@ from textual.widgets import Footer, Header, Static
 from tui.app import styles_dir
 from tui.core import errors
 from tui.core.downloads import (
-    batch_file_target,
-    input_cache_path,
+    batch_file_path,
+    download_once,
     job_for_batch,
     read_lines,
     record_download,
@@ -495,7 +495,7 @@ class BatchDetailScreen(DeckScreen):
             if path is None:
                 if not batch.input_file_id:
                     raise FileNotFoundError("the batch names no input file")
-                path = input_cache_path(batch.input_file_id)
+                path = batch_file_path(batch.id, "input")
                 if not path.is_file():
                     self._input_note = "downloading the input file…"
                     self._paint()
@@ -591,7 +591,7 @@ class BatchDetailScreen(DeckScreen):
 
     @work(group="detail-transfer")
     async def download_files(self, kinds: tuple[str, ...]) -> None:
-        """Save each of the batch's ``kinds`` files under downloads/<batch id>/."""
+        """Save each of the batch's ``kinds`` files in its one place (the results store's)."""
         batch = self.current_batch
         if batch is None:
             self._transferring = False
@@ -603,12 +603,10 @@ class BatchDetailScreen(DeckScreen):
                 if file_id is None:
                     continue
                 info = await self.deck.client.retrieve_file(file_id)
-                job = await asyncio.to_thread(self.deck.registry.find_by_batch, batch.id)
-                recorded = job.downloads if job else {}
-                target = batch_file_target(batch.id, kind, info.filename, file_id, recorded)
+                target = batch_file_path(batch.id, kind)
                 progress.begin(f"{kind}: {target.name}", info.bytes or None)
-                await self.deck.client.download_file(
-                    file_id, target, progress=progress.report, info=info
+                await download_once(
+                    self.deck.client, file_id, target, progress=progress.report, info=info
                 )
                 self.job = await asyncio.to_thread(
                     record_download,

@@ -464,12 +464,6 @@ def test_error_views_show_code_and_message() -> None:
     assert gone.lines[1].startswith("message: This request")
 
 
-def test_results_core_imports_no_textual() -> None:
-    code = "import sys, tui.core.results; print(any(m.startswith('textual') for m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
 def test_results_core_imports_asyncio_only_when_downloading() -> None:
     # asyncio pulls in ssl, subprocess and logging (~25 ms): an index-only process
     # (a headless export of local files, bench/results.py) does not pay for it.

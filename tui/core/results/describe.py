@@ -179,13 +179,41 @@ def _moderation_text(results: Sequence[tuple[bool, dict[str, Any]]]) -> str:
 class ResponseView(msgspec.Struct, frozen=True):
     """What the detail pane shows of a result.
 
-    ``markdown`` is model text to render as Markdown (already made printable);
+    ``markdown`` is model text to render as Markdown (not yet made printable);
     ``lines`` are plain lines (embeddings, errors, images...). Both may be set.
+    ``full_chars`` is set when the text was cut to a limit: how long it was.
     """
 
     title: str
     markdown: str = ""
     lines: tuple[str, ...] = ()
+    full_chars: int = 0
+
+    def within(self, limit: int) -> ResponseView:
+        """This view with at most ``limit`` characters of text (markdown, then lines)."""
+        texts, total = cut_texts((self.markdown, *self.lines), limit)
+        if total <= limit:
+            return self
+        return ResponseView(self.title, texts[0], tuple(texts[1:]), full_chars=total)
+
+
+def cut_texts(texts: Sequence[str], limit: int) -> tuple[list[str], int]:
+    """The start of ``texts``: at most ``limit`` characters in all, the list ending
+    with the text that was cut; and how many characters ``texts`` hold in all.
+
+    A huge answer is shown by its start: the pane parses, escapes and renders only
+    what it shows (a 10 MB answer would freeze it for seconds)."""
+    total = sum(map(len, texts))
+    if total <= limit:
+        return list(texts), total
+    out: list[str] = []
+    budget = limit
+    for text in texts:
+        if budget <= 0:
+            break
+        out.append(text[:budget])
+        budget -= len(out[-1])
+    return out, total
 
 
 def describe_request(request: Any) -> list[tuple[str, str]]:
@@ -229,8 +257,16 @@ def describe_request(request: Any) -> list[tuple[str, str]]:
     return out
 
 
-def describe_response(result: Any, *, vector_preview: int = 8) -> ResponseView:
-    """The answer of a result line for the detail pane (see :class:`ResponseView`)."""
+def describe_response(
+    result: Any, *, vector_preview: int = 8, limit: int | None = None
+) -> ResponseView:
+    """The answer of a result line for the detail pane (see :class:`ResponseView`),
+    its text cut to ``limit`` characters if one is given."""
+    view = _response_view(result, vector_preview)
+    return view if limit is None else view.within(limit)
+
+
+def _response_view(result: Any, vector_preview: int) -> ResponseView:
     if not isinstance(result, dict):
         return ResponseView("not a valid result line")
     info = describe_result(result)

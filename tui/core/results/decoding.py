@@ -10,14 +10,14 @@ from __future__ import annotations
 import msgspec
 
 from tui.core.results.describe import (
-    _content_text,
-    _embedding_dims,
-    _moderation_text,
+    content_text,
     describe_result,
+    embedding_dims,
+    moderation_text,
 )
 from tui.core.results.rows import (
-    _ANY_DECODER,
-    _DECODE_ERRORS,
+    ANY_DECODER,
+    DECODE_ERRORS,
     SNIPPET_BYTES,
     Outcome,
     ResultRow,
@@ -93,12 +93,12 @@ class _ResultLine(msgspec.Struct, gc=False):
     error: _LineError | None = None
 
 
-class _InputLine(msgspec.Struct, gc=False):
+class InputLine(msgspec.Struct, gc=False):
     custom_id: str | None = None
 
 
-_RESULT_DECODER = msgspec.json.Decoder(_ResultLine)
-_INPUT_DECODER = msgspec.json.Decoder(_InputLine)
+RESULT_DECODER = msgspec.json.Decoder(_ResultLine)
+INPUT_DECODER = msgspec.json.Decoder(InputLine)
 
 
 def _snippet(raw: msgspec.Raw) -> bytes | str:
@@ -110,8 +110,8 @@ def _snippet(raw: msgspec.Raw) -> bytes | str:
     if not head or head == b"null":
         return ""
     try:
-        return _content_text(_ANY_DECODER.decode(raw))
-    except _DECODE_ERRORS:
+        return content_text(ANY_DECODER.decode(raw))
+    except DECODE_ERRORS:
         return ""
 
 
@@ -135,10 +135,10 @@ def _fast_snippet(body: _Body) -> bytes | str:
                         return _snippet(part.text)
         return ""
     if body.results is not None:
-        return _moderation_text([(r.flagged, r.categories or {}) for r in body.results])
+        return moderation_text([(r.flagged, r.categories or {}) for r in body.results])
     if body.data is not None:
         if body.object == "list" or (body.data and b'"embedding"' in bytes(body.data[0])):
-            dims = _embedding_dims(bytes(body.data[0])) if body.data else 0
+            dims = embedding_dims(bytes(body.data[0])) if body.data else 0
             return f"{len(body.data)} embedding(s) of {dims} dimensions"
         return f"{len(body.data)} image(s)" + (f", {body.size}" if body.size else "")
     if body.object == "video":
@@ -157,18 +157,18 @@ def _tokens(usage: _Usage | None) -> tuple[int, int, int]:
 def parse_result_line(raw: bytes | memoryview) -> ResultRow:
     """One line of an output or error file as a row (without its position)."""
     try:
-        line = _RESULT_DECODER.decode(raw)
+        line = RESULT_DECODER.decode(raw)
     except msgspec.ValidationError:
         return _parse_result_slow(raw)
     except msgspec.DecodeError:
         return ResultRow("", Outcome.INVALID, note="not valid JSON")
-    return _row_from_struct(line)
+    return row_from_struct(line)
 
 
 _OK = Outcome.OK  # looked up once: reading an enum member costs ~70 ns in Python 3.11
 
 
-def _row_from_struct(line: _ResultLine) -> ResultRow:
+def row_from_struct(line: _ResultLine) -> ResultRow:
     if line.custom_id is None:
         return ResultRow("", Outcome.INVALID, note="no custom_id")
     response = line.response
@@ -203,8 +203,8 @@ def _row_from_struct(line: _ResultLine) -> ResultRow:
 def _parse_result_slow(raw: bytes | memoryview) -> ResultRow:
     """A line whose shape the fast decoder refused: read it as plain JSON."""
     try:
-        value = _ANY_DECODER.decode(raw)
-    except _DECODE_ERRORS:
+        value = ANY_DECODER.decode(raw)
+    except DECODE_ERRORS:
         return ResultRow("", Outcome.INVALID, note="not valid JSON")
     if not isinstance(value, dict):
         return ResultRow("", Outcome.INVALID, note="not a JSON object")

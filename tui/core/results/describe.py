@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from tui.core.results.rows import _ANY_DECODER, _DECODE_ERRORS, Outcome
+from tui.core.results.rows import ANY_DECODER, DECODE_ERRORS, Outcome
 from tui.core.text import one_line
 
 
@@ -56,7 +56,7 @@ def answer_text(body: Any) -> str:
             if isinstance(message, dict):
                 refusal = message.get("refusal")
                 texts.append(
-                    _content_text(message.get("content"))
+                    content_text(message.get("content"))
                     or (refusal if isinstance(refusal, str) else "")
                 )
             elif isinstance(choice.get("text"), str):
@@ -75,7 +75,7 @@ def answer_text(body: Any) -> str:
         )
     results = body.get("results")
     if isinstance(results, list):
-        return _moderation_text(
+        return moderation_text(
             [
                 (bool(r.get("flagged")), r.get("categories") or {})
                 for r in results
@@ -85,7 +85,7 @@ def answer_text(body: Any) -> str:
     data = body.get("data")
     if isinstance(data, list):
         if data and isinstance(data[0], dict) and "embedding" in data[0]:
-            return f"{len(data)} embedding(s) of {_embedding_dims(data[0])} dimensions"
+            return f"{len(data)} embedding(s) of {embedding_dims(data[0])} dimensions"
         size = body.get("size")
         return f"{len(data)} image(s)" + (f", {size}" if isinstance(size, str) else "")
     if body.get("object") == "video":
@@ -136,7 +136,7 @@ def describe_result(value: Any) -> ResultInfo:
     return ResultInfo(Outcome.INVALID, note="neither response nor error")
 
 
-def _content_text(content: Any) -> str:
+def content_text(content: Any) -> str:
     """Text of a chat message ``content``: a string or a list of text parts."""
     if isinstance(content, str):
         return content
@@ -151,11 +151,11 @@ def _content_text(content: Any) -> str:
     return ""
 
 
-def _embedding_dims(raw: Any) -> int:
+def embedding_dims(raw: Any) -> int:
     """Dimensions of one ``data[]`` item of an embeddings answer, from its raw JSON."""
     try:
-        item = _ANY_DECODER.decode(raw) if isinstance(raw, bytes | msgspec.Raw) else raw
-    except _DECODE_ERRORS:
+        item = ANY_DECODER.decode(raw) if isinstance(raw, bytes | msgspec.Raw) else raw
+    except DECODE_ERRORS:
         return 0
     vector = item.get("embedding") if isinstance(item, dict) else None
     if isinstance(vector, list):
@@ -165,7 +165,7 @@ def _embedding_dims(raw: Any) -> int:
     return 0
 
 
-def _moderation_text(results: Sequence[tuple[bool, dict[str, Any]]]) -> str:
+def moderation_text(results: Sequence[tuple[bool, dict[str, Any]]]) -> str:
     out = []
     for flagged, categories in results:
         if flagged:
@@ -233,7 +233,7 @@ def describe_request(request: Any) -> list[tuple[str, str]]:
         for message in messages:
             if isinstance(message, dict):
                 role = str(message.get("role") or "message")
-                text = _content_text(message.get("content")) or json.dumps(
+                text = content_text(message.get("content")) or json.dumps(
                     message.get("content"), ensure_ascii=False
                 )
                 out.append((role, text))
@@ -247,7 +247,7 @@ def describe_request(request: Any) -> list[tuple[str, str]]:
         elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
             for item in value:
                 role = str(item.get("role") or item.get("type") or name)
-                text = _content_text(item.get("content")) or json.dumps(item, ensure_ascii=False)
+                text = content_text(item.get("content")) or json.dumps(item, ensure_ascii=False)
                 out.append((role, text))
         else:
             out.append((name, json.dumps(value, ensure_ascii=False, indent=2)))
@@ -294,7 +294,7 @@ def _response_view(result: Any, vector_preview: int) -> ResponseView:
         lines = []
         for item in data:
             vector = item.get("embedding") if isinstance(item, dict) else None
-            dims = _embedding_dims(item)
+            dims = embedding_dims(item)
             if isinstance(vector, list):
                 head = ", ".join(
                     f"{x:.4f}" if isinstance(x, float) else str(x) for x in vector[:vector_preview]

@@ -31,13 +31,13 @@ from typing import Any
 import msgspec
 
 from tui.core.results.decoding import (
-    _INPUT_DECODER,
-    _RESULT_DECODER,
-    _InputLine,
-    _row_from_struct,
+    INPUT_DECODER,
+    RESULT_DECODER,
+    InputLine,
     parse_result_line,
+    row_from_struct,
 )
-from tui.core.results.rows import _ANY_DECODER, _DECODE_ERRORS, Outcome, ResultRow
+from tui.core.results.rows import ANY_DECODER, DECODE_ERRORS, Outcome, ResultRow
 
 MAX_INDEXED_LINE = 64 * 1024 * 1024  # a longer line is reported, never held in memory
 
@@ -171,7 +171,7 @@ class ResultIndex:
                 path = getattr(retry, kind)
                 if path is not None:
                     plan.append((kind, retry, path))
-        total = sum(_size(path) for _, _, path in plan)
+        total = sum(file_size(path) for _, _, path in plan)
         done = 0
         for kind, attempt, path in plan:
             source = Source(kind, path, attempt.batch_id, attempt.attempt)
@@ -203,7 +203,7 @@ class ResultIndex:
         primary = self._primary
         attempt = source.attempt
         invalid = Outcome.INVALID
-        decode_lines = _RESULT_DECODER.decode_lines
+        decode_lines = RESULT_DECODER.decode_lines
         new_rows: list[ResultRow] = []
         updated = False
         pending = 0
@@ -213,11 +213,11 @@ class ResultIndex:
             items = None
             if piece is not None:
                 # The whole piece at once, in C; a piece with an odd line goes line by line.
-                with contextlib.suppress(*_DECODE_ERRORS):
+                with contextlib.suppress(*DECODE_ERRORS):
                     items = decode_lines(piece)
             rows: list[ResultRow | None]
             if items is not None and len(items) == count:
-                rows = [_row_from_struct(item) for item in items]
+                rows = [row_from_struct(item) for item in items]
             else:
                 if lines is None:
                     lines = _split_lines(piece)  # type: ignore[arg-type]
@@ -263,14 +263,14 @@ class ResultIndex:
         duplicates = self._duplicates
         new_rows: list[ResultRow] = []
         ordered: list[ResultRow] = []
-        decode = _INPUT_DECODER.decode
-        decode_lines = _INPUT_DECODER.decode_lines
+        decode = INPUT_DECODER.decode
+        decode_lines = INPUT_DECODER.decode_lines
         pending = 0
         pending_bytes = 0
         for before, piece, lines, count, nbytes in _pieces(source):
             items = None
             if piece is not None:
-                with contextlib.suppress(*_DECODE_ERRORS):
+                with contextlib.suppress(*DECODE_ERRORS):
                     items = decode_lines(piece)
             ids: list[str | None]
             if items is not None and len(items) == count:
@@ -342,13 +342,13 @@ def _parse_or_blank(raw: bytes | int) -> ResultRow | None:
     return parse_result_line(raw)
 
 
-def _input_id(decode: Callable[[bytes], _InputLine], raw: bytes | int) -> str | None:
+def _input_id(decode: Callable[[bytes], InputLine], raw: bytes | int) -> str | None:
     """The custom_id of one input line, or None (blank, broken, too long)."""
     if isinstance(raw, int) or not raw.strip():
         return None
     try:
         return decode(raw).custom_id
-    except _DECODE_ERRORS:
+    except DECODE_ERRORS:
         return None
 
 
@@ -370,7 +370,7 @@ def _take_result(target: ResultRow, newer: ResultRow) -> None:
     target.note = ""
 
 
-def _size(path: Path) -> int:
+def file_size(path: Path) -> int:
     try:
         return path.stat().st_size
     except OSError:
@@ -563,8 +563,8 @@ def _decode_or_none(raw: bytes | None) -> Any:
     if raw is None:
         return None
     try:
-        return _ANY_DECODER.decode(raw)
-    except _DECODE_ERRORS:
+        return ANY_DECODER.decode(raw)
+    except DECODE_ERRORS:
         return None
 
 
@@ -599,7 +599,7 @@ def _matching_lines(source: Source, pattern: re.Pattern[bytes]) -> Iterator[int]
     """1-based numbers of the lines of ``source`` where ``pattern`` matches."""
     import mmap
 
-    if source.line_count == 0 or _size(source.path) == 0:
+    if source.line_count == 0 or file_size(source.path) == 0:
         return
     with (
         open(source.path, "rb") as handle,

@@ -86,8 +86,8 @@ class ResultRow(msgspec.Struct, gc=False, eq=False):
         return OUTCOME_LABELS[self.outcome]
 
 
-_ANY_DECODER = msgspec.json.Decoder()
-_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+ANY_DECODER = msgspec.json.Decoder()
+DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 
 
 def _preview(text: str) -> str:
@@ -102,10 +102,10 @@ def _json_prefix(head: bytes) -> str:
     for cut in range(len(head), max(len(head) - 8, 1), -1):
         piece = head[:cut]
         try:
-            value = _ANY_DECODER.decode(
+            value = ANY_DECODER.decode(
                 piece if cut == len(head) and _closed(piece) else piece + b'"'
             )
-        except (*_DECODE_ERRORS, ValueError):  # a cut UTF-8 sequence is a UnicodeDecodeError
+        except (*DECODE_ERRORS, ValueError):  # a cut UTF-8 sequence is a UnicodeDecodeError
             continue
         return value if isinstance(value, str) else ""
     return head[1:].decode("utf-8", "replace")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from tui.core.results.index import Attempt, _size
+from tui.core.results.index import Attempt, file_size
 from tui.core.results.rows import NoResultsError
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def load_local(batch_id: str) -> LocalResults | None:
             continue
         path = Path(str(entry.get("path") or directory / f"{kind}.jsonl"))
         expected = entry.get("bytes")
-        if _size(path) != expected and not (expected == 0 and path.is_file()):
+        if file_size(path) != expected and not (expected == 0 and path.is_file()):
             return None  # a file went missing or changed: not a complete copy
         found[kind] = path
     return LocalResults(batch, directory, found["output"], found["error"], found["input"])
@@ -148,7 +148,7 @@ async def fetch_results(
             own = Path(job.input_path) if job is not None and job.input_path else None
             if own is None or not own.is_file():
                 continue  # results still open; missing requests cannot be told
-            path, size = own, _size(own)
+            path, size = own, file_size(own)
         files[kind] = {"id": file_id, "path": str(path), "bytes": size}
     manifest = {"batch": batch.to_dict(), "files": files, "downloaded_at": int(time.time())}
     atomic_write(directory / MANIFEST, json.dumps(manifest, indent=2).encode())
@@ -179,13 +179,13 @@ async def _download_one(
     from tui.core import errors
 
     info = await client.retrieve_file(file_id)
-    if destination.is_file() and info.bytes and _size(destination) == info.bytes:
+    if destination.is_file() and info.bytes and file_size(destination) == info.bytes:
         return destination, info.bytes  # downloaded before the manifest was written
     report = (lambda done, total: progress(kind, done, total)) if progress else None
     await client.download_file(
         file_id, destination, progress=report, expected_size=info.bytes or None
     )
-    size = _size(destination)
+    size = file_size(destination)
     if info.bytes and size != info.bytes:
         with contextlib.suppress(OSError):
             destination.unlink()

@@ -31,6 +31,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Markdown, Static
+from textual.worker import get_current_worker
 
 from tui.core.results import ResultRow, cut_texts, describe_request, describe_response
 from tui.core.text import one_line, printable
@@ -289,6 +290,9 @@ class ResultDetail(Horizontal):
             self._from_thread(
                 self.notify, f"Cannot write the text: {exc}", severity="error", markup=False
             )
+            return
+        if get_current_worker().is_cancelled:  # v again meanwhile: that one is paged
+            path.unlink(missing_ok=True)
             return
         self._from_thread(self._page, path)
 

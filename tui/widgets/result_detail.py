@@ -79,7 +79,8 @@ def _pretty(value: Any, raw: bytes | None) -> tuple[str, str]:
     over :data:`PRETTY_BYTES` is not re-indented: its start is shown as it is."""
     if raw is not None and len(raw) > PRETTY_BYTES:
         text = raw[: PANE_CHARS * 4].decode("utf-8", "replace")[:PANE_CHARS]
-        return text, cut_note(len(text), len(raw), "bytes of the line, as it is in the file")
+        shown = len(text.encode())
+        return text, cut_note(shown, len(raw), "bytes of the line, as it is in the file")
     text = full_json(value, raw)
     if len(text) > PANE_CHARS:
         return text[:PANE_CHARS], cut_note(PANE_CHARS, len(text))

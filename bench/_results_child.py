@@ -1,7 +1,9 @@
 """The measured child of ``bench/results.py``: index result files, print JSON.
 
 Usage: ``python bench/_results_child.py DIRECTORY [--output-only]`` or
-``python bench/_results_child.py --import-only`` (the floor: start-up and imports).
+``python bench/_results_child.py --import-only`` (the floor: start-up and imports),
+or ``python bench/_results_child.py --detail`` (the detail pane, headless, painting
+a ~10 MB answer and a short one).
 
 A script of its own so that the child imports what a user's process would
 (``tui.core.results``), not the benchmark's helpers (subprocess, argparse...).
@@ -16,6 +18,11 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> None:
+    if "--detail" in argv:
+        import asyncio
+
+        asyncio.run(detail())
+        return
     start = time.perf_counter()
     from tui.core.results import Attempt, ResultIndex
 
@@ -49,6 +56,51 @@ def main(argv: list[str]) -> None:
             }
         )
     )
+
+
+PARAGRAPH = "Parcels **moved** through the depot, one by one, as `planned`.\n\n"
+
+
+async def detail() -> None:
+    """Best of 3 times from a row's decoding to its detail pane painted, for a ~10 MB
+    answer and a ~1 KB one; and the characters the pane holds for the big one."""
+    import msgspec
+    from textual.app import App, ComposeResult
+    from textual.widgets import Markdown, Static
+
+    from tui.core.results import Outcome, ResultRow
+    from tui.widgets.result_detail import ResultDetail
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ResultDetail()
+
+    def line(text: str) -> bytes:
+        body = {"model": "m", "choices": [{"index": 0, "message": {"content": text}}]}
+        result = {"custom_id": "r", "response": {"status_code": 200, "body": body}}
+        return json.dumps(result).encode()
+
+    lines = {"big": line(PARAGRAPH * (10_000_000 // len(PARAGRAPH))), "small": line(PARAGRAPH * 16)}
+    row = ResultRow("r", Outcome.OK, 200, source=0, line=1)
+    best = dict.fromkeys(lines, float("inf"))
+    async with Host().run_test(size=(120, 40)) as pilot:
+        pane = pilot.app.query_one(ResultDetail)
+        markdown = pane.query_one(Markdown)
+        for _ in range(3):
+            for name, raw in lines.items():
+                pane.clear()
+                await pilot.pause()
+                begin = time.perf_counter()
+                pane.show(row, None, None, msgspec.json.decode(raw), raw, "output file line 1")
+                await pilot.pause()
+                while markdown.lock.is_locked:  # Markdown mounts its blocks in a task
+                    await pilot.pause(0.005)
+                best[name] = min(best[name], time.perf_counter() - begin)
+        pane.show(row, None, None, msgspec.json.decode(lines["big"]), lines["big"], "")
+        await pilot.pause()
+        text = pane.query_one("#detail-response-text", Static).render()
+        chars = len(markdown.source) + len(str(text))
+    print(json.dumps({**best, "chars": chars, "answer": len(lines["big"])}))
 
 
 if __name__ == "__main__":

@@ -1,24 +1,37 @@
-"""tui.core never imports Textual, and start-up modules do not pull in heavy ones."""
+"""The layers, proven for every module rather than for a list of them.
+
+- tui/core and tui/localapi never load Textual or Rich: every module of both is
+  found on disk, all are imported in a fresh interpreter, and sys.modules is read.
+- Nothing in tui/core imports tui.localapi, and nothing under screens, widgets or
+  dialogs does either (read from each file's syntax tree, imports inside functions
+  included).
+- Start-up modules do not pull in heavy ones (the client, the CLI).
+"""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
-CORE_MODULES = [
-    "tui.core.paths",
-    "tui.core.fsutil",
-    "tui.core.config",
-    "tui.core.models",
-    "tui.core.errors",
-    "tui.core.text",
-    "tui.core.timefmt",
-    "tui.core.registry",
-    "tui.core.requests",
-    "tui.core.client",
-    "tui.core.journal",
-    "tui.core.pricing",
-]
+import pytest
+
+TUI = Path(__file__).resolve().parents[2] / "tui"
+UI_FREE = ("core", "localapi")  # packages that must load neither textual nor rich
+UI_PACKAGES = ("screens", "widgets", "dialogs")
+
+
+def _modules(package: str) -> list[str]:
+    """Every module of ``tui.<package>`` found on disk, subpackages included."""
+    root = TUI / package
+    names = []
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(TUI.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        names.append(".".join(parts))
+    return names
 
 
 def _loaded_after(imports: str) -> set[str]:
@@ -27,11 +40,63 @@ def _loaded_after(imports: str) -> set[str]:
     return set(out.stdout.split())
 
 
-def test_core_imports_no_textual() -> None:
-    loaded = _loaded_after("\n".join(f"import {name}" for name in CORE_MODULES))
-    assert "tui.core.client" in loaded  # the import really happened
-    assert not {m for m in loaded if m == "textual" or m.startswith("textual.")}
-    assert "rich" not in loaded
+def _imported_names(path: Path) -> set[str]:
+    """Modules ``path`` imports anywhere in it (``from a import b`` counts as ``a.b`` too)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _imports_localapi(path: Path) -> bool:
+    return any(
+        name == "tui.localapi" or name.startswith("tui.localapi.") for name in _imported_names(path)
+    )
+
+
+def test_every_core_and_localapi_module_is_found() -> None:
+    found = {name for package in UI_FREE for name in _modules(package)}
+    # A few known modules, subpackages included, so a broken discovery cannot pass quietly.
+    assert {"tui.core", "tui.core.results.index", "tui.localapi.server"} <= found
+    assert len(found) > 30
+
+
+def test_core_and_localapi_load_neither_textual_nor_rich() -> None:
+    modules = [name for package in UI_FREE for name in _modules(package)]
+    loaded = _loaded_after("\n".join(f"import {name}" for name in modules))
+    assert set(modules) <= loaded  # every import really happened
+    heavy = sorted(m for m in loaded if m.split(".")[0] in ("textual", "rich"))
+    assert heavy == []
+
+
+@pytest.mark.parametrize("package", ["core", *UI_PACKAGES])
+def test_no_localapi_imports_in(package: str) -> None:
+    files = sorted((TUI / package).rglob("*.py"))
+    assert files
+    offenders = [str(path.relative_to(TUI.parent)) for path in files if _imports_localapi(path)]
+    assert offenders == []
+
+
+def test_the_localapi_import_check_sees_every_form(tmp_path: Path) -> None:
+    forms = [
+        "import tui.localapi",
+        "import tui.localapi.server as s",
+        "from tui.localapi import echo",
+        "from tui.localapi.server import LocalServer",
+        "from tui import localapi",
+        "def f():\n    from tui.localapi import echo",
+    ]
+    for number, form in enumerate(forms):
+        path = tmp_path / f"m{number}.py"
+        path.write_text(form + "\n")
+        assert _imports_localapi(path), form
+    clean = tmp_path / "clean.py"
+    clean.write_text("import tui.core.results\nfrom tui.core import localapi_help\n")
+    assert not _imports_localapi(clean)
 
 
 def test_client_imports_openai_lazily() -> None:

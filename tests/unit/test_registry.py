@@ -585,9 +585,3 @@ def test_toml_dates_in_a_record_do_not_break_the_cache(reg: Registry, root: Path
     first = Registry(root).load()
     assert first == Registry(root).load()
     assert str(first["job_d"].extra["when"]).startswith("2024-01-02")
-
-
-def test_registry_does_not_import_textual() -> None:
-    code = "import sys, tui.core.registry; print('textual' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert out.stdout.strip() == "False", out.stderr

@@ -209,20 +209,20 @@ def test_blank_lines_crlf_and_no_final_newline(tmp_path: Path) -> None:
 def test_chunked_lines_match_a_plain_split(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
-    from tui.core import results
+    from tui.core.results import index as index_module
 
-    monkeypatch.setattr(results, "MAX_INDEXED_LINE", 20)
+    monkeypatch.setattr(index_module, "MAX_INDEXED_LINE", 20)
     data = b'{"a": 1}\n\n' + b"x" * 45 + b'\n{"b": 22}\r\n' + b"y" * 30 + b"\n" + b"tail"
     path = tmp_path / "f.jsonl"
     path.write_bytes(data)
-    source = results.Source("output", path, "b", 0)
+    source = index_module.Source("output", path, "b", 0)
     got: list[bytes | int] = []
     total = 0
-    for before, piece, lines, count, consumed in results._pieces(source, chunk_size=chunk):
+    for before, piece, lines, count, consumed in index_module._pieces(source, chunk_size=chunk):
         assert before == len(got)
         if lines is None:
             assert piece is not None
-            lines = results._split_lines(piece)
+            lines = index_module._split_lines(piece)
         assert len(lines) == count
         got.extend(lines)
         total += consumed
@@ -248,10 +248,10 @@ def test_chunked_lines_match_a_plain_split(
     ],
 )
 def test_count_newlines_matches_count(data: bytes) -> None:
-    from tui.core import results
+    from tui.core.results import index as index_module
 
     buf = bytearray(data + b"\n\n")  # bytes past ``end`` are not counted
-    assert results._count_newlines(buf, len(data)) == data.count(b"\n")
+    assert index_module._count_newlines(buf, len(data)) == data.count(b"\n")
 
 
 ENDPOINT_CASES = [
@@ -374,7 +374,7 @@ def test_export_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     def broken(*args: Any, **kw: Any) -> Any:
         raise OSError("disk full")
 
-    monkeypatch.setattr("tui.core.results.describe_result", broken)
+    monkeypatch.setattr("tui.core.results.exporting.describe_result", broken)
     with pytest.raises(OSError):
         export(index, out)
     assert out.read_text() == "old"
@@ -462,12 +462,6 @@ def test_error_views_show_code_and_message() -> None:
     gone = describe_response(expired("r1"))
     assert gone.title == "request error: batch_expired"
     assert gone.lines[1].startswith("message: This request")
-
-
-def test_results_core_imports_no_textual() -> None:
-    code = "import sys, tui.core.results; print(any(m.startswith('textual') for m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
 
 
 def test_results_core_imports_asyncio_only_when_downloading() -> None:

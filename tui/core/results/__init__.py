@@ -1,0 +1,108 @@
+"""Batch results: output and error files joined to their requests by ``custom_id``.
+
+None of these modules imports Textual; the index part loads no asyncio.
+
+- :mod:`~tui.core.results.rows`: :class:`ResultRow`, one request and what became of
+  it (:class:`Outcome`), small enough for 50,000 of them;
+- :mod:`~tui.core.results.decoding`: result and input lines decoded fast into rows;
+- :mod:`~tui.core.results.index`: :class:`ResultIndex` (the files streamed once and
+  joined), :class:`LineReader` (one line by its byte offsets) and :func:`search`;
+- :mod:`~tui.core.results.describe`: a result or request from its JSON, as the
+  detail pane and the export show it;
+- :mod:`~tui.core.results.exporting`: :func:`export` (CSV or JSONL) and
+  :func:`write_retry_file`;
+- :mod:`~tui.core.results.store`: the files downloaded once into the data dir
+  (:func:`fetch_results`, :func:`load_local`, :func:`open_attempts`).
+
+The public names are re-exported here: import them from ``tui.core.results``.
+"""
+
+from __future__ import annotations
+
+from tui.core.results.decoding import parse_result_line
+from tui.core.results.describe import (
+    ResponseView,
+    ResultInfo,
+    answer_text,
+    cut_texts,
+    describe_request,
+    describe_response,
+    describe_result,
+)
+from tui.core.results.exporting import (
+    EXPORT_COLUMNS,
+    EXPORT_FORMATS,
+    RetryFile,
+    export,
+    export_format,
+    export_records,
+    retry_rows,
+    write_retry_file,
+)
+from tui.core.results.index import (
+    Attempt,
+    IndexProgress,
+    LineReader,
+    ResultIndex,
+    Source,
+    search,
+)
+from tui.core.results.rows import (
+    OUTCOME_LABELS,
+    RETRYABLE,
+    NoResultsError,
+    Outcome,
+    ResultRow,
+)
+from tui.core.results.store import (
+    MANIFEST,
+    DownloadProgress,
+    LocalResults,
+    Opened,
+    fetch_results,
+    load_local,
+    open_attempts,
+    results_dir,
+    retries_of,
+    retry_path,
+)
+
+__all__ = [
+    "EXPORT_COLUMNS",
+    "EXPORT_FORMATS",
+    "MANIFEST",
+    "OUTCOME_LABELS",
+    "RETRYABLE",
+    "Attempt",
+    "DownloadProgress",
+    "IndexProgress",
+    "LineReader",
+    "LocalResults",
+    "NoResultsError",
+    "Opened",
+    "Outcome",
+    "ResponseView",
+    "ResultIndex",
+    "ResultInfo",
+    "ResultRow",
+    "RetryFile",
+    "Source",
+    "answer_text",
+    "cut_texts",
+    "describe_request",
+    "describe_response",
+    "describe_result",
+    "export",
+    "export_format",
+    "export_records",
+    "fetch_results",
+    "load_local",
+    "open_attempts",
+    "parse_result_line",
+    "results_dir",
+    "retries_of",
+    "retry_path",
+    "retry_rows",
+    "search",
+    "write_retry_file",
+]

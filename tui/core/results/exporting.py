@@ -1,0 +1,167 @@
+"""Writing what an index holds to new files, atomically: :func:`export` (CSV or
+JSONL, one record per row) and :func:`write_retry_file` (the failed, expired and
+missing requests, byte for byte)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from tui.core.results.describe import describe_result
+from tui.core.results.index import LineReader, ResultIndex
+from tui.core.results.rows import RETRYABLE, NoResultsError, Outcome, ResultRow
+
+EXPORT_FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
+EXPORT_COLUMNS = (
+    "custom_id",
+    "outcome",
+    "status_code",
+    "error_code",
+    "error_message",
+    "answer",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "batch_id",
+    "note",
+)
+
+
+def export_format(path: Path | str) -> str:
+    """``csv`` or ``jsonl`` from a file name's extension; ``ValueError`` otherwise."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in EXPORT_FORMATS:
+        raise ValueError(
+            f"cannot tell the export format from {str(path)!r}: use a name ending in .csv or .jsonl"
+        )
+    return EXPORT_FORMATS[suffix]
+
+
+def _dig(value: Any, dotted: str) -> Any:
+    """``value["a"]["b"][0]`` for ``"a.b.0"``; ``None`` where the path does not lead."""
+    for part in dotted.split("."):
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.lstrip("-").isdigit():
+            position = int(part)
+            value = value[position] if -len(value) <= position < len(value) else None
+        else:
+            return None
+    return value
+
+
+def export_records(
+    index: ResultIndex, request_fields: Sequence[str] = ()
+) -> Iterator[dict[str, Any]]:
+    """One dict per row, in the index's order: the columns of :data:`EXPORT_COLUMNS`
+    plus ``request.<field>`` for each dotted path into the request line (e.g.
+    ``body.model``, ``body.messages.0.content``)."""
+    with LineReader(index) as reader:
+        for row in index.rows:
+            info = describe_result(reader.result(row)) if row.source >= 0 else None
+            record: dict[str, Any] = {
+                "custom_id": row.custom_id,
+                "outcome": row.outcome.value,
+                "status_code": row.status or None,
+                "error_code": row.error_code or None,
+                "error_message": (info.error_message if info else "") or None,
+                "answer": info.answer if info and row.outcome is Outcome.OK else None,
+                "input_tokens": row.input_tokens,
+                "output_tokens": row.output_tokens,
+                "total_tokens": row.tokens,
+                "batch_id": index.attempts[row.attempt].batch_id if row.source >= 0 else None,
+                "note": row.note or None,
+            }
+            if request_fields:
+                request = reader.request(row)
+                for name in request_fields:
+                    record[f"request.{name}"] = _dig(request, name)
+            yield record
+
+
+def export(
+    index: ResultIndex, destination: Path, request_fields: Sequence[str] = (), fmt: str = ""
+) -> int:
+    """Write the joined rows to ``destination`` (CSV or JSONL, from its extension
+    unless ``fmt`` says), atomically; returns the number of rows written.
+
+    In CSV, a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return gets a leading ``'``, so a spreadsheet shows model output such as
+    ``=HYPERLINK(...)`` as text instead of running it as a formula (CSV injection).
+    JSONL keeps every value exactly as it is."""
+    import csv
+    import io
+
+    from tui.core.fsutil import atomic_file
+
+    fmt = fmt or export_format(destination)
+    count = 0
+    with atomic_file(Path(destination), 0o644) as handle:
+        if fmt == "jsonl":
+            encoder = msgspec.json.Encoder()
+            for record in export_records(index, request_fields):
+                handle.write(encoder.encode(record) + b"\n")
+                count += 1
+            return count
+        text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+        writer = csv.writer(text)
+        writer.writerow([*EXPORT_COLUMNS, *(f"request.{name}" for name in request_fields)])
+        for record in export_records(index, request_fields):
+            writer.writerow([_csv_cell(value) for value in record.values()])
+            count += 1
+        text.flush()
+        text.detach()
+    return count
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> str:
+    """A CSV cell: text defused against formulas (see :func:`export`), other values as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+class RetryFile(msgspec.Struct, frozen=True):
+    """A new input file of the requests to run again."""
+
+    path: Path
+    count: int
+    custom_ids: tuple[str, ...]
+
+
+def retry_rows(index: ResultIndex) -> list[ResultRow]:
+    """Requests whose latest outcome is a failure, an expiry/cancel, or nothing."""
+    return [
+        row
+        for row in index.rows
+        if row.outcome in RETRYABLE and row.input_line > 0 and row.note != "duplicate"
+    ]
+
+
+def write_retry_file(index: ResultIndex, destination: Path) -> RetryFile:
+    """Write the failed, expired and missing requests, their original lines byte for
+    byte (same custom_ids and bodies), to ``destination`` atomically."""
+    from tui.core.fsutil import atomic_file
+
+    if index.input is None:
+        raise NoResultsError("the batch's input file is not available, so nothing can be retried")
+    rows = retry_rows(index)
+    if not rows:
+        raise NoResultsError("every request has an answer: nothing to retry")
+    with LineReader(index) as reader, atomic_file(Path(destination)) as handle:
+        for row in rows:
+            raw = reader.request_bytes(row)
+            if raw is not None:
+                handle.write(raw + b"\n")
+    return RetryFile(Path(destination), len(rows), tuple(row.custom_id for row in rows))

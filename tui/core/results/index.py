@@ -1,0 +1,614 @@
+"""The index: a batch's result files (and its retries') joined by ``custom_id``.
+
+:class:`ResultIndex` streams the files once, 256 KiB pieces of whole lines decoded
+by msgspec in C (``decode_lines`` into structs that skip the answer text; a piece
+with an odd line is read line by line), and keeps per request only a
+:class:`~tui.core.results.rows.ResultRow`; a line is read again by its byte offsets
+when it is shown (:class:`LineReader`; each piece's line starts are found when a
+line of it is first read). Output lines come first (rows appear while indexing),
+then the error file, then the input (requests with no result line become
+``missing``), then each retry, whose lines replace the outcome of the same
+custom_id (the latest attempt wins). At the end rows are put in input order. A line
+that is not JSON, a duplicate custom_id and a result whose custom_id is not in the
+input each get a row of their own and never stop the rest. :func:`search` finds
+text across requests and answers without decoding them.
+
+Importing this module loads no asyncio (a headless export starts fast).
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import json
+import os
+import re
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from tui.core.results.decoding import (
+    INPUT_DECODER,
+    RESULT_DECODER,
+    InputLine,
+    parse_result_line,
+    row_from_struct,
+)
+from tui.core.results.rows import ANY_DECODER, DECODE_ERRORS, Outcome, ResultRow
+
+MAX_INDEXED_LINE = 64 * 1024 * 1024  # a longer line is reported, never held in memory
+
+
+class Source(msgspec.Struct):
+    """One indexed file, read in pieces of whole lines.
+
+    Indexing records only where each piece starts (``starts``, then the end of the
+    file) and how many lines came before it (``before``); the start of each line
+    of a piece is found when a line of it is first read, and kept.
+    """
+
+    kind: str  # "input", "output" or "error"
+    path: Path
+    batch_id: str
+    attempt: int  # 0 for the batch itself, n for its n-th retry
+    starts: array[int] = msgspec.field(default_factory=lambda: array("q"))
+    before: array[int] = msgspec.field(default_factory=lambda: array("q"))
+    line_count: int = 0
+    _lines: dict[int, array[int]] = msgspec.field(default_factory=dict)
+
+    def span(self, line: int) -> tuple[int, int]:
+        """Byte range of 1-based ``line``, its newline excluded."""
+        if not 1 <= line <= self.line_count:
+            raise IndexError(f"line {line} not in 1..{self.line_count}")
+        piece = bisect.bisect_right(self.before, line - 1) - 1
+        starts = self._piece_lines(piece)
+        index = line - 1 - self.before[piece]
+        return starts[index], starts[index + 1] - 1
+
+    def line_at(self, position: int) -> int:
+        """The 1-based line holding byte ``position``."""
+        piece = bisect.bisect_right(self.starts, position) - 1
+        starts = self._piece_lines(piece)
+        return self.before[piece] + bisect.bisect_right(starts, position)
+
+    def _piece_lines(self, piece: int) -> array[int]:
+        """Where each line of ``piece`` starts, then where the piece ends (+1 if the
+        file's last line has no newline, so every line ends one byte before the next)."""
+        known = self._lines.get(piece)
+        if known is not None:
+            return known
+        start, end = self.starts[piece], self.starts[piece + 1]
+        count = self.before[piece + 1] if piece + 1 < len(self.before) else self.line_count
+        count -= self.before[piece]
+        out = array("q", [start])
+        if count > 1:
+            with open(self.path, "rb") as handle:
+                handle.seek(start)
+                data = handle.read(end - start)
+            position = 0
+            find = data.find
+            for _ in range(count - 1):
+                position = find(b"\n", position) + 1
+                out.append(start + position)
+        size = end - start
+        ends_with_newline = size > 0 and _byte_at(self.path, end - 1) == b"\n"
+        out.append(end if ends_with_newline else end + 1)
+        self._lines[piece] = out
+        return out
+
+
+def _byte_at(path: Path, position: int) -> bytes:
+    with open(path, "rb") as handle:
+        handle.seek(position)
+        return handle.read(1)
+
+
+class Attempt(msgspec.Struct, frozen=True):
+    """The local files of one batch: the batch itself (attempt 0) or a retry."""
+
+    batch_id: str
+    attempt: int
+    output: Path | None = None
+    error: Path | None = None
+    input: Path | None = None
+    endpoint: str = ""
+    status: str = ""
+
+
+class IndexProgress(msgspec.Struct, frozen=True):
+    """What one step of :meth:`ResultIndex.build` did.
+
+    ``new_rows`` were appended (show them); ``updated`` is true when existing rows
+    changed (repaint); ``final`` is true once, at the end, when ``rows`` is in its
+    final (input) order.
+    """
+
+    phase: str
+    new_rows: list[ResultRow]
+    updated: bool
+    bytes_done: int
+    bytes_total: int
+    final: bool = False
+
+
+class ResultIndex:
+    """The joined view of a batch (and its retries); built by :meth:`build`."""
+
+    def __init__(self, attempts: Sequence[Attempt]) -> None:
+        if not attempts:
+            raise ValueError("no attempt to index")
+        self.attempts = list(attempts)
+        self.batch_id = attempts[0].batch_id
+        self.endpoint = attempts[0].endpoint
+        self.sources: list[Source] = []
+        self.input: Source | None = None
+        self.rows: list[ResultRow] = []
+        self._primary: dict[str, ResultRow] = {}  # custom_id -> the row joined to the input
+        self._duplicates: dict[str, list[ResultRow]] = {}  # custom_id -> its extra rows
+        self._seen: dict[int, set[str]] = {}  # retry attempt -> custom_ids in its results
+        self._ordered: list[ResultRow] | None = None  # rows in input order, once known
+        self._late: list[ResultRow] = []  # rows made after the input was read
+        self.done = False
+
+    # -- building ---------------------------------------------------------------
+
+    def build(self, *, rows_per_step: int = 2000) -> Iterator[IndexProgress]:
+        """Index every file, yielding after every ``rows_per_step`` lines or so;
+        ``rows`` holds each step's new rows by the time it is yielded."""
+        plan: list[tuple[str, Attempt, Path]] = []
+        first = self.attempts[0]
+        for kind in ("output", "error"):
+            path = getattr(first, kind)
+            if path is not None:
+                plan.append((kind, first, path))
+        if first.input is not None:
+            plan.append(("input", first, first.input))
+        for retry in self.attempts[1:]:
+            for kind in ("output", "error"):
+                path = getattr(retry, kind)
+                if path is not None:
+                    plan.append((kind, retry, path))
+        total = sum(file_size(path) for _, _, path in plan)
+        done = 0
+        for kind, attempt, path in plan:
+            source = Source(kind, path, attempt.batch_id, attempt.attempt)
+            self.sources.append(source)
+            if kind == "input":
+                self.input = source
+                steps = self._input_lines(source, rows_per_step)
+            else:
+                steps = self._result_lines(source, len(self.sources) - 1, rows_per_step)
+            for new_rows, updated, consumed in steps:
+                done += consumed
+                self.rows.extend(new_rows)
+                if self._ordered is not None and kind != "input":
+                    self._late.extend(new_rows)
+                yield IndexProgress(kind, new_rows, updated, done, total)
+        self._finish()
+        yield IndexProgress("done", [], True, total, total, final=True)
+
+    def build_all(self) -> ResultIndex:
+        """Index everything now (no progress); returns ``self``."""
+        for _ in self.build(rows_per_step=4096):
+            pass
+        return self
+
+    def _result_lines(self, source: Source, source_no: int, step: int) -> Iterator[_Step]:
+        """Rows of an output or error file, about ``step`` lines at a time."""
+        seen_here = self._seen.setdefault(source.attempt, set())  # ids of this retry
+        retry = source.attempt > 0
+        primary = self._primary
+        attempt = source.attempt
+        invalid = Outcome.INVALID
+        decode_lines = RESULT_DECODER.decode_lines
+        new_rows: list[ResultRow] = []
+        updated = False
+        pending = 0
+        pending_bytes = 0
+        first = True
+        for before, piece, lines, count, nbytes in _pieces(source):
+            items = None
+            if piece is not None:
+                # The whole piece at once, in C; a piece with an odd line goes line by line.
+                with contextlib.suppress(*DECODE_ERRORS):
+                    items = decode_lines(piece)
+            rows: list[ResultRow | None]
+            if items is not None and len(items) == count:
+                rows = [row_from_struct(item) for item in items]
+            else:
+                if lines is None:
+                    lines = _split_lines(piece)  # type: ignore[arg-type]
+                rows = [_parse_or_blank(raw) for raw in lines]
+            number = before
+            for row in rows:
+                number += 1
+                if row is None:
+                    continue  # a blank line (e.g. at the end) holds no result
+                row.source = source_no
+                row.line = number
+                row.attempt = attempt
+                if row.outcome is invalid:
+                    new_rows.append(row)
+                    continue
+                cid = row.custom_id
+                known = primary.get(cid)
+                if known is None:
+                    if retry:
+                        row.note = "not in input"
+                        seen_here.add(cid)
+                    primary[cid] = row
+                    new_rows.append(row)
+                elif retry and cid not in seen_here:
+                    seen_here.add(cid)
+                    _take_result(known, row)
+                    updated = True
+                else:  # twice in this batch's results (or in its output and its error file)
+                    row.note = "duplicate"
+                    row.input_line = known.input_line
+                    self._duplicates.setdefault(cid, []).append(row)
+                    new_rows.append(row)
+            pending += len(rows)
+            pending_bytes += nbytes
+            if pending >= step or first:
+                yield new_rows, updated, pending_bytes
+                new_rows, updated, pending, pending_bytes, first = [], False, 0, 0, False
+        yield new_rows, updated, pending_bytes
+
+    def _input_lines(self, source: Source, step: int) -> Iterator[_Step]:
+        """Attach each request to its result; requests with none are ``missing``."""
+        primary = self._primary
+        duplicates = self._duplicates
+        new_rows: list[ResultRow] = []
+        ordered: list[ResultRow] = []
+        decode = INPUT_DECODER.decode
+        decode_lines = INPUT_DECODER.decode_lines
+        pending = 0
+        pending_bytes = 0
+        for before, piece, lines, count, nbytes in _pieces(source):
+            items = None
+            if piece is not None:
+                with contextlib.suppress(*DECODE_ERRORS):
+                    items = decode_lines(piece)
+            ids: list[str | None]
+            if items is not None and len(items) == count:
+                ids = [item.custom_id for item in items]
+            else:
+                if lines is None:
+                    lines = _split_lines(piece)  # type: ignore[arg-type]
+                ids = [_input_id(decode, raw) for raw in lines]
+            number = before
+            for custom_id in ids:
+                number += 1
+                if custom_id is None:
+                    continue  # a blank or broken line: nothing to join
+                known = primary.get(custom_id)
+                if known is None:
+                    row = ResultRow(custom_id, Outcome.MISSING, input_line=number)
+                    primary[custom_id] = row
+                    new_rows.append(row)
+                    ordered.append(row)
+                elif known.input_line == 0:
+                    known.input_line = number
+                    ordered.append(known)
+                    if duplicates and custom_id in duplicates:
+                        for extra in duplicates[custom_id]:
+                            extra.input_line = number
+                            ordered.append(extra)
+                # else: the id is repeated in the input (the API refuses that): first wins
+            pending += len(ids)
+            pending_bytes += nbytes
+            if pending >= step:
+                yield new_rows, True, pending_bytes
+                new_rows, pending, pending_bytes = [], 0, 0
+        yield new_rows, True, pending_bytes
+        for row in primary.values():
+            if row.input_line == 0 and not row.note:
+                row.note = "not in input"
+        # Results not joined to a request (invalid lines, ids not in the input) follow.
+        ordered.extend(row for row in self.rows if row.input_line == 0)
+        self._ordered = ordered
+
+    def _finish(self) -> None:
+        """Rows in input order, then results not joined to a request (as read)."""
+        if self._ordered is not None:
+            self.rows = self._ordered + self._late
+        self.done = True
+
+    # -- reading ------------------------------------------------------------------
+
+    def row_for(self, custom_id: str) -> ResultRow | None:
+        """The row joined to ``custom_id``'s request (its latest attempt)."""
+        return self._primary.get(custom_id)
+
+    def counts(self) -> dict[Outcome, int]:
+        out = dict.fromkeys(Outcome, 0)
+        for row in self.rows:
+            out[row.outcome] += 1
+        return out
+
+    def reader(self) -> LineReader:
+        return LineReader(self)
+
+
+def _parse_or_blank(raw: bytes | int) -> ResultRow | None:
+    """A result line read on its own; None for a blank line."""
+    if isinstance(raw, int):
+        return ResultRow("", Outcome.INVALID, note=f"line of {raw} bytes, too long")
+    if not raw.strip():
+        return None
+    return parse_result_line(raw)
+
+
+def _input_id(decode: Callable[[bytes], InputLine], raw: bytes | int) -> str | None:
+    """The custom_id of one input line, or None (blank, broken, too long)."""
+    if isinstance(raw, int) or not raw.strip():
+        return None
+    try:
+        return decode(raw).custom_id
+    except DECODE_ERRORS:
+        return None
+
+
+def _take_result(target: ResultRow, newer: ResultRow) -> None:
+    """``target`` (joined to the input) takes the outcome of a later attempt."""
+    for name in (
+        "outcome",
+        "status",
+        "error_code",
+        "input_tokens",
+        "output_tokens",
+        "tokens",
+        "snippet",
+        "source",
+        "line",
+        "attempt",
+    ):
+        setattr(target, name, getattr(newer, name))
+    target.note = ""
+
+
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+_Step = tuple[list[ResultRow], bool, int]
+"""One step of indexing a file: new rows, whether known rows changed, bytes read."""
+
+
+CHUNK_SIZE = 1 << 18  # a piece stays in the L2 cache between reading and decoding it
+
+_Piece = tuple[int, memoryview | None, Sequence[bytes | int] | None, int, int]
+"""Whole lines of a file: (lines before them, their bytes, each line if already
+split, how many lines, bytes spanned)."""
+
+
+def _pieces(source: Source, chunk_size: int = CHUNK_SIZE) -> Iterator[_Piece]:
+    """Read ``source`` in big chunks and give out the whole lines of each.
+
+    A piece comes as a memoryview of its bytes and its line count, for
+    ``decode_lines``; it is valid until the next piece is asked for (one buffer is
+    reused: no copies, no fresh memory to fault in). A line longer than
+    :data:`MAX_INDEXED_LINE` is never held whole in memory: it comes alone, as its
+    length. Records the pieces in ``source`` (see :class:`Source`).
+    """
+    starts, before = source.starts, source.before
+    offset = 0  # file offset of buf[0]
+    count = 0
+    buf = bytearray(chunk_size)
+    view = memoryview(buf)
+    filled = 0  # bytes at the front of buf: the start of a line not yet given out
+    skipping = -1  # while >= 0: the bytes of an over-long line skipped so far
+    with open(source.path, "rb") as handle:
+        while True:
+            if skipping >= 0:
+                got = handle.readinto(view)
+                if not got:
+                    break
+                newline = buf.find(b"\n", 0, got)
+                if newline < 0:
+                    skipping += got
+                    continue
+                length = skipping + newline
+                starts.append(offset)
+                before.append(count)
+                yield count, None, [length], 1, length + 1
+                count += 1
+                offset += length + 1
+                filled = got - newline - 1
+                buf[:filled] = buf[newline + 1 : got]
+                skipping = -1
+                continue
+            if filled == len(buf):  # one line fills the buffer
+                if filled >= MAX_INDEXED_LINE:
+                    skipping, filled = filled, 0
+                    continue
+                bigger = bytearray(2 * len(buf))
+                bigger[:filled] = buf
+                buf, view = bigger, memoryview(bigger)
+            got = handle.readinto(view[filled:])
+            if not got:
+                break
+            total = filled + got
+            end = buf.rfind(b"\n", 0, total) + 1
+            if end == 0:
+                filled = total
+                continue
+            lines = _count_newlines(buf, end)
+            starts.append(offset)
+            before.append(count)
+            if (
+                end > MAX_INDEXED_LINE
+                and (parts := _split_lines(view[:end]))
+                and max(map(len, parts)) > MAX_INDEXED_LINE
+            ):  # a long line inside: read line by line, count it only
+                yield (
+                    count,
+                    None,
+                    [len(x) if len(x) > MAX_INDEXED_LINE else x for x in parts],
+                    lines,
+                    end,
+                )
+            else:
+                yield count, view[:end], None, lines, end
+            count += lines
+            offset += end
+            filled = total - end
+            buf[:filled] = buf[end:total]
+    if skipping >= 0:
+        starts.append(offset)
+        before.append(count)
+        yield count, None, [skipping], 1, skipping
+        count += 1
+        offset += skipping
+    elif filled:  # the last line has no newline
+        starts.append(offset)
+        before.append(count)
+        if filled > MAX_INDEXED_LINE:
+            yield count, None, [filled], 1, filled
+        else:
+            yield count, view[:filled], None, 1, filled
+        count += 1
+        offset += filled
+    starts.append(offset)
+    source.line_count = count
+
+
+def _count_newlines(buf: bytearray, end: int) -> int:
+    """Newlines in ``buf[:end]``.
+
+    ``bytearray.count`` looks at every byte (about 0.45 ms a MiB here), while ``find``
+    jumps to the next newline with ``memchr`` (about ten times faster over long
+    lines, but a Python step per line): lines are stepped over with ``find`` unless
+    the first of them prove short, then the rest is counted in one pass.
+    """
+    find = buf.find
+    count = 0
+    position = 0
+    while (newline := find(b"\n", position, end)) >= 0:
+        count += 1
+        position = newline + 1
+        if count == SHORT_LINES_SAMPLE and position < count * SHORT_LINE_BYTES:
+            return count + buf.count(b"\n", position, end)
+    return count
+
+
+SHORT_LINES_SAMPLE = 64  # lines looked at before choosing how to count the rest
+SHORT_LINE_BYTES = 512  # below this average, one count pass beats a find per line
+
+
+def _split_lines(piece: memoryview) -> list[bytes]:
+    """The lines of a piece (for reading them one at a time)."""
+    data = bytes(piece)
+    lines = data.split(b"\n")
+    if data.endswith(b"\n"):
+        lines.pop()
+    return lines
+
+
+class LineReader:
+    """Reads single lines of an index's files by their offsets (files kept open)."""
+
+    def __init__(self, index: ResultIndex) -> None:
+        self.index = index
+        self._fds: dict[int, int] = {}
+
+    def __enter__(self) -> LineReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds.clear()
+
+    def _read(self, source_no: int, line: int) -> bytes:
+        source = self.index.sources[source_no]
+        fd = self._fds.get(source_no)
+        if fd is None:
+            fd = self._fds[source_no] = os.open(source.path, os.O_RDONLY)
+        start, end = source.span(line)
+        return os.pread(fd, end - start, start).rstrip(b"\r")
+
+    def result_bytes(self, row: ResultRow) -> bytes | None:
+        if row.source < 0 or row.line <= 0:
+            return None
+        return self._read(row.source, row.line)
+
+    def request_bytes(self, row: ResultRow) -> bytes | None:
+        source = self.index.input
+        if source is None or row.input_line <= 0:
+            return None
+        return self._read(self.index.sources.index(source), row.input_line)
+
+    def result(self, row: ResultRow) -> Any:
+        """The decoded result line (``None`` if there is none or it is not JSON)."""
+        raw = self.result_bytes(row)
+        return _decode_or_none(raw)
+
+    def request(self, row: ResultRow) -> Any:
+        """The decoded request line (``None`` if unknown or not JSON)."""
+        return _decode_or_none(self.request_bytes(row))
+
+
+def _decode_or_none(raw: bytes | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return ANY_DECODER.decode(raw)
+    except DECODE_ERRORS:
+        return None
+
+
+def search(index: ResultIndex, text: str) -> set[ResultRow]:
+    """Rows whose custom_id, request line or result line contains ``text``.
+
+    Case-insensitive for ASCII letters. The files are scanned as bytes (memory
+    mapped), looking for the text as written and as JSON escapes it, so nothing is
+    decoded; each hit is mapped to its row through the line offsets.
+    """
+    needle = text.strip()
+    if not needle:
+        return set(index.rows)
+    lowered = needle.lower()
+    found = {row for row in index.rows if lowered in row.custom_id.lower()}
+    variants = {needle.encode("utf-8"), json.dumps(needle)[1:-1].encode("ascii")}
+    pattern = re.compile(b"|".join(re.escape(v) for v in variants), re.IGNORECASE)
+    by_line: dict[tuple[int, int], list[ResultRow]] = {}
+    input_no = index.sources.index(index.input) if index.input is not None else -1
+    for row in index.rows:
+        if row.source >= 0:
+            by_line.setdefault((row.source, row.line), []).append(row)
+        if row.input_line > 0:
+            by_line.setdefault((input_no, row.input_line), []).append(row)
+    for number, source in enumerate(index.sources):
+        for line in _matching_lines(source, pattern):
+            found.update(by_line.get((number, line), ()))
+    return found
+
+
+def _matching_lines(source: Source, pattern: re.Pattern[bytes]) -> Iterator[int]:
+    """1-based numbers of the lines of ``source`` where ``pattern`` matches."""
+    import mmap
+
+    if source.line_count == 0 or file_size(source.path) == 0:
+        return
+    with (
+        open(source.path, "rb") as handle,
+        mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm,
+    ):
+        position = 0
+        while (match := pattern.search(mm, position)) is not None:
+            line = source.line_at(match.start())
+            if line > source.line_count:
+                return
+            yield line
+            position = source.span(line)[1] + 1

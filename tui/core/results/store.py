@@ -1,0 +1,251 @@
+"""The local store of a batch's result files.
+
+The output, error and input files of a final batch are downloaded once into
+``data_dir()/results/<batch>/`` (each through a private temp file renamed into place
+only when complete, then checked against the server's size) with a
+``manifest.json`` written last, so a copy with a manifest is complete and opens
+offline (:func:`fetch_results`, :func:`load_local`). Retries of the batch (registry
+jobs whose ``retry_of`` is its id) are fetched the same way by
+:func:`open_attempts`. asyncio and the client are imported only when downloading.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from tui.core.results.index import Attempt, file_size
+from tui.core.results.rows import NoResultsError
+
+if TYPE_CHECKING:
+    from tui.core.client import BatchClient
+    from tui.core.models import Batch
+    from tui.core.registry import Registry
+
+MANIFEST = "manifest.json"
+FILE_KINDS = ("output", "error", "input")
+
+
+class LocalResults(msgspec.Struct, frozen=True):
+    """A complete local copy of a final batch's files."""
+
+    batch: Batch
+    directory: Path
+    output: Path | None
+    error: Path | None
+    input: Path | None
+
+    def attempt(self, number: int) -> Attempt:
+        return Attempt(
+            self.batch.id,
+            number,
+            output=self.output,
+            error=self.error,
+            input=self.input,
+            endpoint=self.batch.endpoint,
+            status=self.batch.status,
+        )
+
+
+DownloadProgress = Callable[[str, int, int | None], None]
+"""Called with (what: "output"/"error"/"input", bytes done, bytes total or None)."""
+
+
+def results_dir(batch_id: str) -> Path:
+    """``data_dir()/results/<batch id made safe as a file name>``."""
+    from tui.core import paths
+    from tui.core.registry import RECORD_SUFFIX, record_name
+
+    return paths.data_dir() / "results" / record_name(batch_id).removesuffix(RECORD_SUFFIX)
+
+
+def load_local(batch_id: str) -> LocalResults | None:
+    """The complete local copy of ``batch_id``'s results, if one was made."""
+    from tui.core.models import Batch
+
+    directory = results_dir(batch_id)
+    try:
+        manifest = json.loads((directory / MANIFEST).read_bytes())
+        batch = Batch.from_dict(manifest["batch"])
+        files = manifest.get("files") or {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    found: dict[str, Path | None] = {}
+    for kind in FILE_KINDS:
+        entry = files.get(kind)
+        if not isinstance(entry, dict):
+            found[kind] = None
+            continue
+        path = Path(str(entry.get("path") or directory / f"{kind}.jsonl"))
+        expected = entry.get("bytes")
+        if file_size(path) != expected and not (expected == 0 and path.is_file()):
+            return None  # a file went missing or changed: not a complete copy
+        found[kind] = path
+    return LocalResults(batch, directory, found["output"], found["error"], found["input"])
+
+
+def _clear_leftovers(directory: Path) -> None:
+    """Temp files of downloads a crash interrupted (atomic_file names them ``.*.tmp``)."""
+    for stray in directory.glob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            stray.unlink()
+
+
+async def fetch_results(
+    client: BatchClient,
+    batch_id: str,
+    *,
+    registry: Registry | None = None,
+    progress: DownloadProgress | None = None,
+) -> LocalResults:
+    """Download a final batch's output, error and input files once.
+
+    A complete local copy is used as it is. Otherwise the batch is retrieved; one
+    that is not final or has neither an output nor an error file raises
+    :class:`NoResultsError`. Each file is streamed to a temp file renamed into place
+    when complete and then checked against the size the server reports. The input
+    file is optional: if the server no longer has it, the registry's local input
+    path is used when it exists. The registry's job (if any) records the paths.
+    """
+    import asyncio  # here, not at the top: it costs an index-only process ~25 ms
+
+    from tui.core import errors, paths
+    from tui.core.fsutil import atomic_write
+
+    local = load_local(batch_id)
+    if local is not None:
+        return local
+    batch = await client.retrieve_batch(batch_id)
+    if not batch.is_final:
+        raise NoResultsError(f"batch {batch_id} is {batch.status}: its results are not ready yet")
+    if not batch.output_file_id and not batch.error_file_id:
+        raise NoResultsError(f"batch {batch_id} ({batch.status}) has no output or error file")
+    directory = paths.ensure_private_dir(results_dir(batch_id))
+    _clear_leftovers(directory)
+    job = await asyncio.to_thread(registry.find_by_batch, batch_id) if registry else None
+    files: dict[str, dict[str, Any]] = {}
+    for kind, file_id in (
+        ("output", batch.output_file_id),
+        ("error", batch.error_file_id),
+        ("input", batch.input_file_id),
+    ):
+        if not file_id:
+            continue
+        try:
+            path, size = await _download_one(
+                client, file_id, directory / f"{kind}.jsonl", kind, progress
+            )
+        except errors.NotFoundError:
+            if kind != "input":
+                raise
+            own = Path(job.input_path) if job is not None and job.input_path else None
+            if own is None or not own.is_file():
+                continue  # results still open; missing requests cannot be told
+            path, size = own, file_size(own)
+        files[kind] = {"id": file_id, "path": str(path), "bytes": size}
+    manifest = {"batch": batch.to_dict(), "files": files, "downloaded_at": int(time.time())}
+    atomic_write(directory / MANIFEST, json.dumps(manifest, indent=2).encode())
+    if registry is not None and job is not None:
+        downloads = {**job.downloads, **{kind: entry["path"] for kind, entry in files.items()}}
+        await asyncio.to_thread(_record_results, registry, job.job_id, downloads, batch)
+    result = load_local(batch_id)
+    if result is None:  # pragma: no cover - a file changed under us
+        raise NoResultsError(f"the downloaded files of {batch_id} changed while being written")
+    return result
+
+
+def _record_results(
+    registry: Registry, job_id: str, downloads: dict[str, str], batch: Batch
+) -> None:
+    """Remember in the job where its files were saved and the batch as last seen."""
+    registry.update(job_id, downloads=downloads)
+    registry.record_snapshot(batch)
+
+
+async def _download_one(
+    client: BatchClient,
+    file_id: str,
+    destination: Path,
+    kind: str,
+    progress: DownloadProgress | None,
+) -> tuple[Path, int]:
+    from tui.core import errors
+
+    info = await client.retrieve_file(file_id)
+    if destination.is_file() and info.bytes and file_size(destination) == info.bytes:
+        return destination, info.bytes  # downloaded before the manifest was written
+    report = (lambda done, total: progress(kind, done, total)) if progress else None
+    await client.download_file(
+        file_id, destination, progress=report, expected_size=info.bytes or None
+    )
+    size = file_size(destination)
+    if info.bytes and size != info.bytes:
+        with contextlib.suppress(OSError):
+            destination.unlink()
+        raise errors.NetworkError(
+            f"{kind} file {file_id}: downloaded {size} bytes, the server says {info.bytes}"
+        )
+    return destination, size
+
+
+def retries_of(registry: Registry, batch_id: str) -> list[str]:
+    """Batch ids of the retries of ``batch_id`` and of their retries, oldest first."""
+    jobs = [job for job in registry.load().values() if job.batch_id and job.retry_of]
+    jobs.sort(key=lambda job: job.created_at)
+    lineage = {batch_id}
+    out: list[str] = []
+    for job in jobs:
+        if job.retry_of in lineage and job.batch_id not in lineage:
+            lineage.add(job.batch_id)  # type: ignore[arg-type]
+            out.append(job.batch_id)  # type: ignore[arg-type]
+    return out
+
+
+class Opened(msgspec.Struct, frozen=True):
+    """The attempts to index and what could not be included (as plain messages)."""
+
+    attempts: list[Attempt]
+    batch: Batch
+    notes: list[str]
+
+
+async def open_attempts(
+    client: BatchClient,
+    batch_id: str,
+    *,
+    registry: Registry | None = None,
+    progress: DownloadProgress | None = None,
+) -> Opened:
+    """The batch's local files (downloaded if needed) and those of its final retries."""
+    import asyncio
+
+    from tui.core import errors
+
+    first = await fetch_results(client, batch_id, registry=registry, progress=progress)
+    attempts = [first.attempt(0)]
+    notes: list[str] = []
+    retry_ids = await asyncio.to_thread(retries_of, registry, batch_id) if registry else []
+    for retry_id in retry_ids:
+        try:
+            local = await fetch_results(client, retry_id, registry=registry, progress=progress)
+        except NoResultsError as exc:
+            notes.append(f"retry {retry_id} not included: {exc}")
+            continue
+        except errors.ApiError as exc:
+            notes.append(f"retry {retry_id} not included: {exc.message}")
+            continue
+        attempts.append(local.attempt(len(attempts)))
+    return Opened(attempts, first.batch, notes)
+
+
+def retry_path(batch_id: str) -> Path:
+    """Where the next retry file of ``batch_id`` goes (in its results directory)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return results_dir(batch_id) / f"retry-{stamp}-{os.urandom(3).hex()}.jsonl"

@@ -65,7 +65,7 @@ def build_demo(root: Path) -> tuple[BatchDeckApp, LocalServer]:
                     description=seeded["description"],
                     tags=tuple(seeded["tags"]),
                     profile=profile.name,
-                    base_url=profile.resolved_base_url(),
+                    base_url=profile.public_base_url(),
                 )
             )
         config = Config(profiles={"demo": profile}, default_profile="demo")

@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
-from tui.core import errors
+from tui.core import errors, text
 from tui.core.config import DEFAULT_BASE_URL, Profile
 from tui.core.fsutil import atomic_file
 from tui.core.models import Batch, FileInfo
@@ -183,7 +183,7 @@ class BatchClient:
     """
 
     def __init__(self, profile: Profile, *, max_retries: int = DEFAULT_MAX_RETRIES) -> None:
-        api_key_for(profile)
+        text.register_secret(api_key_for(profile))  # scrubbed from every server text
         self.profile = profile
         self._max_retries = max_retries
         self._sdk: AsyncOpenAI | None = None

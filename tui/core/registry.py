@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui.core import paths
 from tui.core.errors import BatchdeckError
+from tui.core.text import scrub
 
 if TYPE_CHECKING:
     from tui.core.models import Batch
@@ -161,8 +162,9 @@ def _text(value: str) -> str:
 def clean(value: Any) -> Any:
     """``value`` made fit for TOML: ``None`` dropped (in tables and arrays alike),
     tuples as lists, keys as strings, lone surrogates replaced, integers beyond 64
-    bits as strings, and keys that look like secrets (``api_key``, ``password``...)
-    left out."""
+    bits as strings, keys that look like secrets (``api_key``, ``password``...)
+    left out, and secrets cut out of every string (:func:`text.scrub`: API keys,
+    bearer tokens, a URL's ``user:password@``)."""
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, item in value.items():
@@ -175,7 +177,7 @@ def clean(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [clean(item) for item in value if item is not None]
     if isinstance(value, str):
-        return _text(value)
+        return _text(scrub(value))
     if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
         return str(value)
     return value

@@ -219,9 +219,9 @@ def quiet_stdout() -> None:
 
 def error(message: str, *, multiline: bool = False) -> None:
     """``batchdeck: message`` on stderr; control characters made visible."""
-    from tui.core.text import printable
+    from tui.core.text import printable, scrub
 
-    text = printable(message) if multiline else one_line(message)
+    text = printable(scrub(message)) if multiline else one_line(message)
     prefix = "" if text.startswith("batchdeck ") else "batchdeck: "
     print(f"{prefix}{text}", file=sys.stderr)
 
@@ -233,9 +233,7 @@ def info(message: str) -> None:
 
 def emit_json(value: Any) -> None:
     """One JSON document on one line of stdout (JSON lines)."""
-    import msgspec
-
-    sys.stdout.buffer.write(msgspec.json.encode(value) + b"\n")
+    emit_json_lines([value])
 
 
 def emit_json_lines(values: Iterable[Any]) -> None:
@@ -246,8 +244,15 @@ def emit_json_lines(values: Iterable[Any]) -> None:
     for value in values:
         encoder.encode_into(value, buffer, len(buffer))
         buffer += b"\n"
-    sys.stdout.buffer.write(buffer)
+    sys.stdout.buffer.write(_scrubbed(bytes(buffer)))
     sys.stdout.buffer.flush()
+
+
+def _scrubbed(data: bytes) -> bytes:
+    """JSON output with secrets a server sent cut out (see :func:`text.scrub`)."""
+    from tui.core.text import scrub
+
+    return scrub(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, last_free: bool = True) -> str:

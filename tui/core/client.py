@@ -183,7 +183,7 @@ class BatchClient:
     """
 
     def __init__(self, profile: Profile, *, max_retries: int = DEFAULT_MAX_RETRIES) -> None:
-        text.register_secret(api_key_for(profile))  # scrubbed from every server text
+        text.register_client_secrets(api_key_for(profile), profile.resolved_base_url())
         self.profile = profile
         self._max_retries = max_retries
         self._sdk: AsyncOpenAI | None = None

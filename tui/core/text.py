@@ -69,6 +69,24 @@ def register_secret(secret: str) -> str:
     return secret
 
 
+def register_client_secrets(key: str, base_url: str) -> None:
+    """Register what a client sends a server: its key and its base URL's password
+    (alone, and as the ``user:password`` of Basic auth, plain and in base64)."""
+    from base64 import b64encode
+    from urllib.parse import unquote, urlsplit
+
+    register_secret(key)
+    try:
+        parts = urlsplit(base_url)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return
+    if password:
+        login = f"{unquote(user or '')}:{unquote(password)}"
+        for secret in (password, unquote(password), login, b64encode(login.encode()).decode()):
+            register_secret(secret)
+
+
 def _redact(match: re.Match[str]) -> str:
     if match.group("url"):
         return "//"

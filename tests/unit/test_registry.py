@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import tomli_w
 
-from tui.core import paths
+from tui.core import paths, registry_cache
 from tui.core import registry as registry_module
 from tui.core.models import Batch, BatchErrorItem, RequestCounts, Usage
 from tui.core.registry import (
@@ -573,7 +573,7 @@ def test_cache_for_another_layout_is_ignored(
 ) -> None:
     reg.add(Job(job_id="job_1"))
     Registry(root).load()
-    monkeypatch.setattr(registry_module, "_CACHE_MAGIC", ("batchdeck-registry", -1))
+    monkeypatch.setattr(registry_cache, "CACHE_MAGIC", ("batchdeck-registry", -1))
     parsed = count_parses(monkeypatch)
     assert set(Registry(root).load()) == {"job_1"} and parsed == ["job_1.toml"]
 

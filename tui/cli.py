@@ -61,10 +61,9 @@ def _run_app(profile_name: str | None) -> int:
         return 2
     from tui.app import make_app
     from tui.core.registry import Registry
+    from tui.hangup import run_app
 
-    app = make_app(config, client, Registry(), profile=profile)
-    app.run()
-    return app.return_code or 0
+    return run_app(make_app(config, client, Registry(), profile=profile))
 
 
 if __name__ == "__main__":  # pragma: no cover

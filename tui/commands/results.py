@@ -128,6 +128,7 @@ def _open_app(args: argparse.Namespace) -> int:
     config, profile = _shared.resolve_profile(getattr(args, "profile", None))
     client = _shared.make_client(profile)
     from tui.app import make_app
+    from tui.hangup import run_app
 
     app = make_app(config, client, _shared.open_registry(), profile=profile)
     batch_id = args.batch_id
@@ -135,5 +136,4 @@ def _open_app(args: argparse.Namespace) -> int:
     async def open_results(pilot: Any) -> None:
         app.open_results(batch_id)
 
-    app.run(auto_pilot=open_results)
-    return app.return_code or 0
+    return run_app(app, auto_pilot=open_results)

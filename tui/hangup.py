@@ -66,6 +66,17 @@ def watched_fds() -> list[int]:
     return fds
 
 
+def output_gone(fd: int = 1) -> bool:
+    """Whether output ``fd`` leads nowhere any more (a pipe whose reader died, a
+    terminal that hung up), asked without writing: a loop that prints only now and
+    then (``batchdeck watch``) learns it in time to stop."""
+    if not hasattr(select, "poll") or fd not in watched_fds():
+        return False
+    poller = select.poll()
+    poller.register(fd, 0)
+    return any(events & _GONE for _fd, events in poller.poll(0))
+
+
 class HangupWatch:
     """The watching thread of :func:`run_app`, and its SIGHUP handler."""
 

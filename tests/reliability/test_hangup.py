@@ -178,3 +178,41 @@ def test_commands_printing_into_a_closed_pipe_end_quietly(tmp_path: Path, figure
         assert code == 0 and "Traceback" not in err and "Broken pipe" not in err, err
         survived += 1
     figures("hang-ups survived", survived)
+
+
+def test_watch_into_a_closed_pipe_ends_before_its_next_line(
+    tmp_path: Path, figures: Figures
+) -> None:
+    """``batchdeck watch ID | head -1`` on a batch that stays validating: no line
+    would ever fail to print, yet watch ends once its reader is gone."""
+    from tests.api.conftest import chat_lines, jsonl
+    from tui.localapi.clock import ManualClock
+    from tui.localapi.server import LocalServer
+
+    server = LocalServer(tmp_path / "server", api_key="sk-test-local", clock=ManualClock())
+    server.start()
+    try:
+        import openai
+
+        sdk = openai.OpenAI(api_key="sk-test-local", base_url=server.base_url)
+        upload = sdk.files.create(file=("in.jsonl", jsonl(chat_lines(2))), purpose="batch")
+        batch = sdk.batches.create(
+            input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "watch", batch.id, "--interval", "0.05"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env_for(server, tmp_path),
+            cwd=REPO,
+        )
+        assert child.stdout is not None and child.stderr is not None
+        assert b"validating" in child.stdout.readline()
+        child.stdout.close()  # like `| head -1`
+        code = ended(child)
+        err = child.stderr.read().decode()
+        child.stderr.close()
+    finally:
+        server.stop()
+    assert code == 0 and "Traceback" not in err, err
+    figures("hang-ups survived", 1)

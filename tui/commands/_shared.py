@@ -182,18 +182,17 @@ def _run_with_client(args: argparse.Namespace, body: Body) -> int:
 def guarded(action: Callable[[], int]) -> int:
     """Run ``action``; errors become a message on stderr and an exit code.
 
-    API errors (after the client's retries) are exit 1; a closed stdout (``| head``)
-    ends the command quietly with 0.
+    A :class:`CommandError` carries its code; every other :class:`BatchdeckError`
+    (an API error that outlived the client's retries, a bad record, file or price
+    table) is exit 1; a closed stdout (``| head``) ends the command quietly with 0.
     """
-    from tui.core import errors
-
     try:
         return action()
     except CommandError as exc:
         error(exc.message, multiline=True)
         return exc.code
-    except errors.ApiError as exc:
-        error(exc.message)
+    except BatchdeckError as exc:
+        error(str(exc))
         return EXIT_FAILURE
     except BrokenPipeError:
         quiet_stdout()

@@ -55,12 +55,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _never_a_traceback(action: Any, args: argparse.Namespace) -> int:
     """``action(args)``; an unexpected exception becomes a plain message (exit 1)."""
-    from tui.core import errors
+    from tui.core.errors import BatchdeckError
 
     try:
         result: int = action(args)
         return result
-    except (_shared.CommandError, errors.ApiError, OSError):
+    except (BatchdeckError, OSError):
         raise  # guarded() words these
     except Exception as exc:
         raise _shared.CommandError(f"results failed: {type(exc).__name__}: {exc}") from exc

@@ -591,3 +591,34 @@ def test_registry_does_not_import_textual() -> None:
     code = "import sys, tui.core.registry; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_server_text_is_scrubbed_in_records_and_user_text_kept(tmp_path: Path) -> None:
+    from tui.core.text import register_secret
+
+    key = register_secret("registry-test-key-9a8b7c6d")
+    registry = Registry(tmp_path / "jobs", durable=False)
+    job = registry.add(
+        Job(
+            job_id="job_s",
+            batch_id="batch_s",
+            description="sk-learn-benchmarks-and-more-words-here-0123456789",
+            input_path="/data/sk-learn-experiments-with-a-long-folder-name/in.jsonl",
+            base_url="http://bob:hunter2hunter2@gateway:8000/v1",
+            submission={"state": "abandoned", "note": f"refused: Authorization: Bearer {key}"},
+        )
+    )
+    batch = Batch(
+        id="batch_s",
+        status="failed",
+        endpoint="/v1/chat/completions",
+        input_file_id="file_x",
+        created_at=1,
+        errors=(BatchErrorItem(code="auth", message=f"header was Bearer {key}", line=1),),
+    )
+    registry.record_snapshot(batch)
+    text = (tmp_path / "jobs" / "job_s.toml").read_text()
+    assert key not in text and "hunter2" not in text
+    assert job.base_url == "http://gateway:8000/v1"
+    assert job.description.startswith("sk-learn-") and "sk-learn-experiments" in text
+    assert registry.record_snapshot(batch) == registry.get("job_s")  # stable: no rewrite

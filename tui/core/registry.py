@@ -302,7 +302,7 @@ class Registry:
         no job has this batch id (as of the last :meth:`load`).
         """
         with self._mutex:
-            snapshot = clean(batch.to_dict())
+            snapshot = clean(batch.to_dict(), from_server=True)
             if not self._loaded:
                 self.load()
             name = self._batch_index().get(batch.id)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from tui.core.errors import BatchdeckError
-from tui.core.text import scrub
+from tui.core.text import public_url, scrub
 
 if TYPE_CHECKING:
     from tui.core.models import Batch
@@ -76,25 +76,26 @@ def _text(value: str) -> str:
     return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
 
 
-def clean(value: Any) -> Any:
+def clean(value: Any, *, from_server: bool = False) -> Any:
     """``value`` made fit for TOML: ``None`` dropped (in tables and arrays alike),
     tuples as lists, keys as strings, lone surrogates replaced, integers beyond 64
-    bits as strings, keys that look like secrets (``api_key``, ``password``...)
-    left out, and secrets cut out of every string (:func:`text.scrub`: API keys,
-    bearer tokens, a URL's ``user:password@``)."""
+    bits as strings, and keys that look like secrets (``api_key``, ``password``...)
+    left out. ``from_server=True`` (what a server sent: snapshots, submission notes)
+    also cuts secrets out of every string (:func:`text.scrub`: the API key a server
+    may echo, bearer tokens, a URL's ``user:password@``)."""
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, item in value.items():
             if item is None:
                 continue
-            name = clean(key if isinstance(key, str) else str(key))
+            name = clean(key if isinstance(key, str) else str(key), from_server=from_server)
             if not _SECRET_KEY.search(name):
-                out[name] = clean(item)
+                out[name] = clean(item, from_server=from_server)
         return out
     if isinstance(value, list | tuple):
-        return [clean(item) for item in value if item is not None]
+        return [clean(item, from_server=from_server) for item in value if item is not None]
     if isinstance(value, str):
-        return _text(scrub(value))
+        return _text(scrub(value) if from_server else value)
     if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
         return str(value)
     return value
@@ -158,12 +159,19 @@ class Job:
         return replace(self, submission={k: v for k, v in merged.items() if v is not None})
 
     def to_toml_dict(self) -> dict[str, Any]:
-        """The record as written: ``None`` and empty fields omitted, see :func:`clean`."""
+        """The record as written: ``None`` and empty fields omitted, see :func:`clean`;
+        what came from a server scrubbed of secrets, the base URL without
+        ``user:password@``."""
         raw: dict[str, Any] = {**self.extra, "version": FORMAT_VERSION}
         for name in _RECORD_FIELDS:
             value = getattr(self, name)
             if value is not None and value != "" and value != () and value != {}:
                 raw[name] = value
+        for name in _SERVER_FIELDS:
+            if name in raw:
+                raw[name] = clean(raw[name], from_server=True)
+        if isinstance(raw.get("base_url"), str):
+            raw["base_url"] = public_url(raw["base_url"])
         cleaned: dict[str, Any] = clean(raw)
         return cleaned
 
@@ -198,6 +206,7 @@ class Job:
 
 FIELD_NAMES = tuple(f.name for f in fields(Job))
 _RECORD_FIELDS = tuple(name for name in FIELD_NAMES if name != "extra")
+_SERVER_FIELDS = ("snapshot", "submission")  # hold what a server said (errors, notes)
 
 
 def _typed(raw: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any) -> Any:

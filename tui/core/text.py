@@ -56,7 +56,7 @@ _secrets: set[str] = set()
 _SECRET_SHAPES = re.compile(
     r"(?i)(?P<header>\bauthorization[\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic)\s+)?[^\s\"',;}]+"
     r"|(?P<scheme>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"
-    r"|\bsk-[A-Za-z0-9_-]{8,}"
+    r"|\bsk-[A-Za-z0-9_-]{32,}"  # OpenAI keys: 48 characters and more after sk-
     r"|(?P<url>//)[^/\s@:]*:[^/\s@]*@"  # user:password@ in a URL
 )
 

@@ -10,6 +10,9 @@ Exit codes (documented in the README, "Headless commands"):
 - 2: bad usage: bad arguments (argparse), an unusable config, no key, or a
   confirmation that is needed while stdin is not a terminal.
 - 124 / 130: ``watch`` timed out / any command interrupted with Ctrl+C.
+- 129: the app ended because its terminal hung up (SIGHUP, closed terminal or dead
+  output pipe; see :mod:`tui.hangup`). A command whose stdout reader is gone
+  (``| head``) ends quietly with 0.
 
 Nothing heavy is imported at module level: ``openai`` comes with the client, and
 Textual never comes at all.

@@ -103,6 +103,10 @@ class HangupWatch:
         if not self.hung_up:
             self._stopping = True
             self._wake()
+            self._thread.join(timeout=1.0)
+            if not self._thread.is_alive():
+                os.close(self._wake_r)
+                os.close(self._wake_w)
 
     def _on_sighup(self, signum: int, frame: object) -> None:
         self.hung_up = True

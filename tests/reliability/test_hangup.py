@@ -140,6 +140,13 @@ def test_sighup_ends_the_app(demo_in_pty: StartDemo, figures: Figures) -> None:
     figures("hang-ups survived", 1)
 
 
+def test_a_normal_quit_is_no_hang_up(demo_in_pty: StartDemo) -> None:
+    child, master = demo_in_pty(controlling=True)
+    read_until(master, b"Quit")  # the footer is painted: keys are read
+    os.write(master, b"q")
+    assert ended(child) == 0
+
+
 def test_the_app_drawing_into_a_dead_pipe_ends(demo_in_pty: StartDemo, figures: Figures) -> None:
     reader, writer = os.pipe()
     try:

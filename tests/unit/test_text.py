@@ -77,3 +77,12 @@ def test_public_url_drops_user_and_password_only() -> None:
     assert text.public_url("http://u:p@h:8080/v1?x=1") == "http://h:8080/v1?x=1"
     assert text.public_url("https://api.openai.com/v1") == "https://api.openai.com/v1"
     assert text.public_url("http://user@h/v1") == "http://h/v1"
+
+
+def test_api_errors_never_carry_a_registered_key() -> None:
+    from tui.core.errors import AuthError
+
+    key = text.register_secret("api-error-test-key-1f2e3d4c")
+    exc = AuthError(f"Invalid header Authorization: Bearer {key} ({key})", code=key)
+    assert key not in str(exc) and key not in exc.message
+    assert exc.code == "[redacted]"

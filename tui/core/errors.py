@@ -15,7 +15,7 @@ once (:func:`tui.core.text.one_line` does both), and the UI still shows it liter
 
 from __future__ import annotations
 
-from tui.core.text import one_line
+from tui.core.text import one_line, scrub
 
 
 class BatchdeckError(Exception):
@@ -32,7 +32,7 @@ class ApiError(BatchdeckError):
         super().__init__(message)
         self.message = message
         self.status = status
-        self.code = code
+        self.code = scrub(code) if code else code  # the server's words too
 
 
 class AuthError(ApiError):

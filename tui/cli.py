@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 from tui import __version__
 from tui.commands import COMMANDS
-from tui.commands._shared import NO_KEY_HELP
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,27 +43,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run_app(profile_name: str | None) -> int:
     from tui.commands import _shared
-    from tui.core import errors, paths
 
     try:
         config, profile = _shared.resolve_profile(profile_name)  # config, key, server
+        client = _shared.make_client(profile)  # the SDK loads after the first paint
     except _shared.CommandError as exc:
         _shared.error(exc.message, multiline=True)
         return exc.code
-    from tui.core.client import BatchClient
-
-    try:
-        client = BatchClient(profile)  # the SDK loads after the first paint
-    except errors.ApiError as exc:
-        print(f"batchdeck: {exc}\n", file=sys.stderr)
-        print(NO_KEY_HELP.format(config=paths.config_file()), file=sys.stderr)
-        return 2
     from tui.app import make_app
     from tui.core.registry import Registry
+    from tui.hangup import run_app
 
-    app = make_app(config, client, Registry(), profile=profile)
-    app.run()
-    return app.return_code or 0
+    return run_app(make_app(config, client, Registry(), profile=profile))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -157,3 +157,26 @@ def test_web_bad_port_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["web", "--port", "eighty"])
     assert info.value.code == 2
+
+
+def test_guarded_words_every_batchdeck_error_once(capsys: pytest.CaptureFixture[str]) -> None:
+    from tui.core.registry import RecordError
+
+    def fails() -> int:
+        raise RecordError("job record x.toml: tags must be a list of strings")
+
+    assert _shared.guarded(fails) == _shared.EXIT_FAILURE
+    err = capsys.readouterr().err
+    assert err == "batchdeck: job record x.toml: tags must be a list of strings\n"
+
+
+def test_command_output_and_errors_never_show_a_registered_key(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tui.core.text import register_secret
+
+    key = register_secret("unit-key-0b8f7e6d5c4b")
+    _shared.emit_json({"message": f"echo {key}"})
+    _shared.error(f"refused\n{key}", multiline=True)
+    out, err = capsys.readouterr()
+    assert key not in out and key not in err and "[redacted]" in out + err

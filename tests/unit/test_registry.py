@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import tomli_w
 
-from tui.core import paths
+from tui.core import paths, registry_cache
 from tui.core import registry as registry_module
 from tui.core.models import Batch, BatchErrorItem, RequestCounts, Usage
 from tui.core.registry import (
@@ -573,7 +573,7 @@ def test_cache_for_another_layout_is_ignored(
 ) -> None:
     reg.add(Job(job_id="job_1"))
     Registry(root).load()
-    monkeypatch.setattr(registry_module, "_CACHE_MAGIC", ("batchdeck-registry", -1))
+    monkeypatch.setattr(registry_cache, "CACHE_MAGIC", ("batchdeck-registry", -1))
     parsed = count_parses(monkeypatch)
     assert set(Registry(root).load()) == {"job_1"} and parsed == ["job_1.toml"]
 
@@ -585,3 +585,43 @@ def test_toml_dates_in_a_record_do_not_break_the_cache(reg: Registry, root: Path
     first = Registry(root).load()
     assert first == Registry(root).load()
     assert str(first["job_d"].extra["when"]).startswith("2024-01-02")
+<<<<<<< HEAD
+=======
+
+
+def test_registry_does_not_import_textual() -> None:
+    code = "import sys, tui.core.registry; print('textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_server_text_is_scrubbed_in_records_and_user_text_kept(tmp_path: Path) -> None:
+    from tui.core.text import register_secret
+
+    key = register_secret("registry-test-key-9a8b7c6d")
+    registry = Registry(tmp_path / "jobs", durable=False)
+    job = registry.add(
+        Job(
+            job_id="job_s",
+            batch_id="batch_s",
+            description="sk-learn-benchmarks-and-more-words-here-0123456789",
+            input_path="/data/sk-learn-experiments-with-a-long-folder-name/in.jsonl",
+            base_url="http://bob:hunter2hunter2@gateway:8000/v1",
+            submission={"state": "abandoned", "note": f"refused: Authorization: Bearer {key}"},
+        )
+    )
+    batch = Batch(
+        id="batch_s",
+        status="failed",
+        endpoint="/v1/chat/completions",
+        input_file_id="file_x",
+        created_at=1,
+        errors=(BatchErrorItem(code="auth", message=f"header was Bearer {key}", line=1),),
+    )
+    registry.record_snapshot(batch)
+    text = (tmp_path / "jobs" / "job_s.toml").read_text()
+    assert key not in text and "hunter2" not in text
+    assert job.base_url == "http://gateway:8000/v1"
+    assert job.description.startswith("sk-learn-") and "sk-learn-experiments" in text
+    assert registry.record_snapshot(batch) == registry.get("job_s")  # stable: no rewrite
+>>>>>>> w-secrets

@@ -56,11 +56,11 @@ def expected(root: Path, profile: str | None, count: int) -> list[Job]:
 def test_newest_of_a_profile_match_the_whole_registry(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_full_load(self: Registry) -> None:
+    def no_full_load(root: Path) -> None:
         raise AssertionError("the whole cache was read")
 
     with monkeypatch.context() as patched:
-        patched.setattr(Registry, "_read_cache", no_full_load)
+        patched.setattr(registry_module, "read_cache", no_full_load)
         newest = Registry(root, durable=False).newest_snapshots("work", 5)
     assert newest is not None
     assert newest.jobs == expected(root, "work", 5)

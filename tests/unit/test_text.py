@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tui.core import text
 from tui.core.text import one_line, printable
 
 
@@ -41,3 +42,47 @@ def test_api_error_messages_are_escaped_once() -> None:
     error = ServerError("boom \x1b]2;PWNED\x07 \x1b[2J [bold]x[/]")
     assert error.message == "boom \\x1b]2;PWNED\\x07 \\x1b[2J [bold]x[/]"
     assert str(error) == error.message
+
+
+# -- secrets ----------------------------------------------------------------------
+
+
+def test_scrub_cuts_out_a_registered_key_wherever_it_stands() -> None:
+    key = text.register_secret("zq-unit-test-key-5f1c9a")
+    assert text.scrub(f"bad header X-Key={key}!") == "bad header X-Key=[redacted]!"
+    assert key not in text.one_line(f"echo:\n{key}")
+
+
+def test_scrub_cuts_out_what_is_shaped_like_a_secret() -> None:
+    assert text.scrub("Authorization: Bearer abc.def-123") == "Authorization: [redacted]"
+    assert text.scrub('{"authorization": "Bearer xyz123456"}') == '{"authorization": "[redacted]"}'
+    assert text.scrub("token Bearer abcdefghijk here") == "token Bearer [redacted] here"
+    long_key = "sk-proj-" + "AbCdEf0123456789" * 3
+    assert text.scrub(f"key {long_key} is bad") == "key [redacted] is bad"
+    assert text.scrub("see http://alice:hunter22@host:8/v1") == "see http://host:8/v1"
+
+
+def test_scrub_leaves_ordinary_text_alone() -> None:
+    plain = "risk-assessment-0001 task-12345678 sk-learn-benchmarks, Bearer of news: 3"
+    assert text.scrub(plain) == plain
+    assert text.scrub("") == ""
+
+
+def test_short_values_are_not_registered_as_secrets() -> None:
+    text.register_secret("no-key")
+    assert text.scrub("no-key here") == "no-key here"
+
+
+def test_public_url_drops_user_and_password_only() -> None:
+    assert text.public_url("http://u:p@h:8080/v1?x=1") == "http://h:8080/v1?x=1"
+    assert text.public_url("https://api.openai.com/v1") == "https://api.openai.com/v1"
+    assert text.public_url("http://user@h/v1") == "http://h/v1"
+
+
+def test_api_errors_never_carry_a_registered_key() -> None:
+    from tui.core.errors import AuthError
+
+    key = text.register_secret("api-error-test-key-1f2e3d4c")
+    exc = AuthError(f"Invalid header Authorization: Bearer {key} ({key})", code=key)
+    assert key not in str(exc) and key not in exc.message
+    assert exc.code == "[redacted]"

@@ -10,6 +10,9 @@ Exit codes (documented in the README, "Headless commands"):
 - 2: bad usage: bad arguments (argparse), an unusable config, no key, or a
   confirmation that is needed while stdin is not a terminal.
 - 124 / 130: ``watch`` timed out / any command interrupted with Ctrl+C.
+- 129: the app ended because its terminal hung up (SIGHUP, closed terminal or dead
+  output pipe; see :mod:`tui.hangup`). A command whose stdout reader is gone
+  (``| head``) ends quietly with 0.
 
 Nothing heavy is imported at module level: ``openai`` comes with the client, and
 Textual never comes at all.
@@ -182,18 +185,17 @@ def _run_with_client(args: argparse.Namespace, body: Body) -> int:
 def guarded(action: Callable[[], int]) -> int:
     """Run ``action``; errors become a message on stderr and an exit code.
 
-    API errors (after the client's retries) are exit 1; a closed stdout (``| head``)
-    ends the command quietly with 0.
+    A :class:`CommandError` carries its code; every other :class:`BatchdeckError`
+    (an API error that outlived the client's retries, a bad record, file or price
+    table) is exit 1; a closed stdout (``| head``) ends the command quietly with 0.
     """
-    from tui.core import errors
-
     try:
         return action()
     except CommandError as exc:
         error(exc.message, multiline=True)
         return exc.code
-    except errors.ApiError as exc:
-        error(exc.message)
+    except BatchdeckError as exc:
+        error(str(exc))
         return EXIT_FAILURE
     except BrokenPipeError:
         quiet_stdout()
@@ -219,9 +221,9 @@ def quiet_stdout() -> None:
 
 def error(message: str, *, multiline: bool = False) -> None:
     """``batchdeck: message`` on stderr; control characters made visible."""
-    from tui.core.text import printable
+    from tui.core.text import printable, scrub
 
-    text = printable(message) if multiline else one_line(message)
+    text = printable(scrub(message)) if multiline else one_line(message)
     prefix = "" if text.startswith("batchdeck ") else "batchdeck: "
     print(f"{prefix}{text}", file=sys.stderr)
 
@@ -233,9 +235,7 @@ def info(message: str) -> None:
 
 def emit_json(value: Any) -> None:
     """One JSON document on one line of stdout (JSON lines)."""
-    import msgspec
-
-    sys.stdout.buffer.write(msgspec.json.encode(value) + b"\n")
+    emit_json_lines([value])
 
 
 def emit_json_lines(values: Iterable[Any]) -> None:
@@ -246,8 +246,15 @@ def emit_json_lines(values: Iterable[Any]) -> None:
     for value in values:
         encoder.encode_into(value, buffer, len(buffer))
         buffer += b"\n"
-    sys.stdout.buffer.write(buffer)
+    sys.stdout.buffer.write(_scrubbed(bytes(buffer)))
     sys.stdout.buffer.flush()
+
+
+def _scrubbed(data: bytes) -> bytes:
+    """JSON output with secrets a server sent cut out (see :func:`text.scrub`)."""
+    from tui.core.text import scrub
+
+    return scrub(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, last_free: bool = True) -> str:

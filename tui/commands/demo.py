@@ -32,11 +32,12 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tui.hangup import run_app
+
     with tempfile.TemporaryDirectory(prefix="batchdeck-demo-") as tmp:
         app, server = build_demo(Path(tmp))
         try:
-            app.run()
-            return app.return_code or 0
+            return run_app(app)
         finally:
             server.stop()
 
@@ -65,7 +66,7 @@ def build_demo(root: Path) -> tuple[BatchDeckApp, LocalServer]:
                     description=seeded["description"],
                     tags=tuple(seeded["tags"]),
                     profile=profile.name,
-                    base_url=profile.resolved_base_url(),
+                    base_url=profile.public_base_url(),
                 )
             )
         config = Config(profiles={"demo": profile}, default_profile="demo")

@@ -238,6 +238,4 @@ def _job_or_adopt(registry: Registry, args: argparse.Namespace) -> Job:
     batch = asyncio.run(fetch())
     adopted = registry.record_snapshot(batch, create=True)
     assert adopted is not None  # create=True always gives a job
-    return registry.update(
-        adopted.job_id, profile=profile.name, base_url=profile.resolved_base_url()
-    )
+    return registry.update(adopted.job_id, profile=profile.name, base_url=profile.public_base_url())

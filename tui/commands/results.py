@@ -62,12 +62,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _never_a_traceback(action: Any, args: argparse.Namespace) -> int:
     """``action(args)``; an unexpected exception becomes a plain message (exit 1)."""
-    from tui.core import errors
+    from tui.core.errors import BatchdeckError
 
     try:
         result: int = action(args)
         return result
-    except (_shared.CommandError, errors.ApiError, OSError):
+    except (BatchdeckError, OSError):
         raise  # guarded() words these
     except Exception as exc:
         raise _shared.CommandError(f"results failed: {type(exc).__name__}: {exc}") from exc
@@ -149,6 +149,7 @@ def _open_app(args: argparse.Namespace) -> int:
     config, profile = _shared.resolve_profile(getattr(args, "profile", None))
     client = _shared.make_client(profile)
     from tui.app import make_app
+    from tui.hangup import run_app
 
     app = make_app(config, client, _shared.open_registry(), profile=profile)
     batch_id = args.batch_id
@@ -156,5 +157,4 @@ def _open_app(args: argparse.Namespace) -> int:
     async def open_results(pilot: Any) -> None:
         app.open_results(batch_id)
 
-    app.run(auto_pilot=open_results)
-    return app.return_code or 0
+    return run_app(app, auto_pilot=open_results)

@@ -86,6 +86,8 @@ class Watcher:
     async def run(self) -> int:
         import asyncio
 
+        from tui.hangup import output_gone
+
         deadline = time.monotonic() + self.timeout if self.timeout is not None else None
         while True:
             self.backoff = 0.0
@@ -102,6 +104,8 @@ class Watcher:
                     )
                     return _shared.EXIT_TIMEOUT
                 pause = min(pause, remaining)
+            if output_gone():  # `watch ... | head -1`: nobody reads the next line
+                raise BrokenPipeError
             await asyncio.sleep(pause)
 
     async def _poll(self, batch_id: str) -> None:

@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
-from tui.core import errors
+from tui.core import errors, text
 from tui.core.config import DEFAULT_BASE_URL, Profile
 from tui.core.fsutil import atomic_file
 from tui.core.models import Batch, FileInfo
@@ -289,7 +289,7 @@ class BatchClient:
     """
 
     def __init__(self, profile: Profile, *, max_retries: int = DEFAULT_MAX_RETRIES) -> None:
-        api_key_for(profile)
+        text.register_client_secrets(api_key_for(profile), profile.resolved_base_url())
         self.profile = profile
         self._max_retries = max_retries
         self._sdk: AsyncOpenAI | None = None

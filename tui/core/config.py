@@ -29,6 +29,7 @@ from typing import Any
 
 from tui.core import paths
 from tui.core.errors import BatchdeckError
+from tui.core.text import public_url
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -56,10 +57,17 @@ class Profile:
         """Read the key from the environment now; it is never stored."""
         return os.environ.get(self.api_key_env) or None
 
+    def public_base_url(self) -> str:
+        """:meth:`resolved_base_url` without a ``user:password@``: what may be
+        stored (job records) or printed."""
+        return public_url(self.resolved_base_url())
+
     def host(self) -> str:
+        """The server's host (and port) to show; never its credentials."""
         from urllib.parse import urlsplit
 
-        return urlsplit(self.resolved_base_url()).netloc or self.resolved_base_url()
+        url = self.public_base_url()
+        return urlsplit(url).netloc or url
 
 
 @dataclass

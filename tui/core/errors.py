@@ -7,13 +7,15 @@ submission or server answer) derives from it and carries a message meant for peo
 
 ``BatchClient`` turns every SDK and transport error into one of these, so screens
 and commands handle five cases instead of the SDK's dozen. Messages may quote the
-server's own words: that is untrusted text, so control characters are escaped here,
-once, and the UI still shows it literally (never as markup).
+server's own words: that is untrusted text, so control characters are escaped and
+secrets (the API key a server may echo, bearer tokens, ``sk-...`` keys) cut out here,
+once (:func:`tui.core.text.one_line` does both), and the UI still shows it literally
+(never as markup).
 """
 
 from __future__ import annotations
 
-from tui.core.text import one_line
+from tui.core.text import one_line, scrub
 
 
 class BatchdeckError(Exception):
@@ -26,11 +28,11 @@ class ApiError(BatchdeckError):
     kind = "error"
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
-        message = one_line(message)
+        message = one_line(message)  # escaped, and secrets scrubbed
         super().__init__(message)
         self.message = message
         self.status = status
-        self.code = code
+        self.code = scrub(code) if code else code  # the server's words too
 
 
 class AuthError(ApiError):

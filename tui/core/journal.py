@@ -181,7 +181,7 @@ class Journal:
             tags=tuple(tags),
             input_path=str(path),
             profile=self.profile.name,
-            base_url=self.profile.resolved_base_url(),
+            base_url=self.profile.public_base_url(),
             group_id=group_id,
             retry_of=retry_of,
             created_at=int(time.time()),
@@ -269,7 +269,7 @@ class Journal:
 
     def unsettled(self) -> list[Job]:
         """Submits of this profile's server that did not reach ``created``."""
-        base_url = self.profile.resolved_base_url()
+        base_url = self.profile.public_base_url()
         return [
             job
             for job in self.registry.load().values()

@@ -42,30 +42,54 @@ those before it reads the whole registry.
 from __future__ import annotations
 
 import contextlib
-import gc
-import heapq
 import logging
-import marshal
-import mmap
 import os
-import re
 import stat
 import sys
 import threading
 import time
-from array import array
-from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields, replace
-from itertools import chain, repeat
+from dataclasses import replace
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui.core import paths
-from tui.core.errors import BatchdeckError
+from tui.core.registry_cache import (
+    CACHE_DIR,
+    CACHE_NAME,
+    NEWEST_JOBS,
+    NEWEST_NAME,
+    Newest,
+    Seen,
+    Tag,
+    cache_bytes,
+    gc_paused,
+    marshallable,
+    newest_bytes,
+    newest_missing,
+    read_cache,
+    read_newest,
+    write_cache_files,
+)
+from tui.core.registry_records import (
+    FIELD_NAMES,
+    FORMAT_VERSION,
+    RECORD_SUFFIX,
+    SUBMISSION_STATES,
+    Job,
+    RecordError,
+    Stamp,
+    canonical,
+    clean,
+    new_job_id,
+    record_name,
+    share_strings,
+)
 
 if TYPE_CHECKING:
+    from array import array
+
     from tui.core.models import Batch
 
 if sys.platform == "win32":  # pragma: no cover - batchdeck's tests run on POSIX
@@ -74,7 +98,12 @@ else:
     import fcntl
 
 __all__ = [
+    "CACHE_DIR",
+    "CACHE_NAME",
     "FORMAT_VERSION",
+    "NEWEST_JOBS",
+    "NEWEST_NAME",
+    "RECORD_SUFFIX",
     "SUBMISSION_STATES",
     "Job",
     "Newest",
@@ -87,21 +116,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-"""The ``version`` key of a record; a record from a newer batchdeck is left alone."""
-
-SUBMISSION_STATES = frozenset(
-    {"intent", "uploading", "uploaded", "creating", "created", "abandoned"}
-)
-"""Values of ``submission.state`` that batchdeck writes (the journal's states)."""
-
-RECORD_SUFFIX = ".toml"
 LOCK_NAME = ".lock"
-CACHE_DIR = ".cache"
-CACHE_NAME = "index.marshal"
-NEWEST_NAME = "newest.marshal"
-NEWEST_JOBS = 250
-"""Jobs per profile in ``.cache/newest.marshal`` (more than a screenful of rows)."""
 CORRUPT_DIR = "corrupt"
 
 RACY_NS = 2_000_000_000
@@ -110,202 +125,13 @@ two writes within one timestamp tick could otherwise look identical (as in git).
 
 _TOKEN_BYTES = 8
 _U64 = 2**64 - 1
-_PLAIN_ID = re.compile(r"[a-z0-9_-][a-z0-9_.-]{0,79}")
-_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
-_SECRET_KEY = re.compile(r"(?i)(^|[_-])(api[_-]?key|secret|password|authorization)$")
-_INT64 = range(-(2**63), 2**63)
-
-# A record file: (inode, size, mtime_ns, ctime_ns), times as unsigned 64-bit.
-_Stamp = tuple[int, int, int, int]
-# What the registry remembers of a record file: its stamp and when it was looked at.
-_Seen = tuple[int, int, int, int, int]
-# A state of the whole registry: (change token, (dir inode, mtime_ns, ctime_ns)).
-_Tag = tuple[bytes, tuple[int, int, int]]
 
 
-class RecordError(BatchdeckError, ValueError):
-    """A record cannot be read as a job; the message says why."""
-
-    stamp: _Stamp | None = None  # the record file that failed, when known
-
-
-def new_job_id() -> str:
-    """A fresh local job id, e.g. ``job_20250101-120000_1a2b3c4d`` (sorts by creation)."""
-    return f"job_{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}_{os.urandom(4).hex()}"
-
-
-def record_name(job_id: str) -> str:
-    """The file name of a job's record: safe on any file system, one per job id.
-
-    Ids made of ``[a-z0-9_.-]`` (no leading dot, no ``..``, at most 80 characters)
-    are used as they are. Any other id (server-supplied ids can be anything, and
-    upper case collides on case-insensitive file systems) keeps a cleaned prefix and
-    gets ``..`` plus 16 hex digits of its SHA-256: a plain name never contains
-    ``..``, so the two kinds never collide.
-    """
-    if _PLAIN_ID.fullmatch(job_id) and ".." not in job_id:
-        return job_id + RECORD_SUFFIX
-    job_id = _text(job_id)  # as the id is stored
-    import hashlib
-
-    digest = hashlib.sha256(job_id.encode("utf-8")).hexdigest()[:16]
-    stem = _UNSAFE_CHARS.sub("_", job_id).lstrip(".")[:48] or "job"
-    return f"{stem}..{digest}{RECORD_SUFFIX}"
-
-
-def _text(value: str) -> str:
-    """``value`` with lone surrogates (which UTF-8 cannot hold) replaced by ``?``."""
-    return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
-
-
-def clean(value: Any) -> Any:
-    """``value`` made fit for TOML: ``None`` dropped (in tables and arrays alike),
-    tuples as lists, keys as strings, lone surrogates replaced, integers beyond 64
-    bits as strings, and keys that look like secrets (``api_key``, ``password``...)
-    left out."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if item is None:
-                continue
-            name = clean(key if isinstance(key, str) else str(key))
-            if not _SECRET_KEY.search(name):
-                out[name] = clean(item)
-        return out
-    if isinstance(value, list | tuple):
-        return [clean(item) for item in value if item is not None]
-    if isinstance(value, str):
-        return _text(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
-        return str(value)
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One job as the registry keeps it. Change it with ``dataclasses.replace`` (or
-    :meth:`with_submission`) and store it with :meth:`Registry.update`/``modify``.
-
-    ``downloads`` maps what was downloaded (``"output"``, ``"error"`` or a file id)
-    to its local path. ``snapshot`` is the last ``models.Batch.to_dict()`` seen.
-    ``submission`` is the journal's table (``state`` in :data:`SUBMISSION_STATES`,
-    client token, input file id, endpoint, metadata, timestamps...). ``extra`` keeps
-    keys this version does not know, so that they survive a rewrite.
-    There is no field for an API key, by design.
-    """
-
-    job_id: str = field(default_factory=new_job_id)
-    batch_id: str | None = None
-    description: str = ""
-    tags: tuple[str, ...] = ()
-    input_path: str | None = None
-    profile: str | None = None
-    base_url: str | None = None
-    downloads: dict[str, str] = field(default_factory=dict)
-    created_at: float = field(default_factory=time.time)
-    group_id: str | None = None
-    retry_of: str | None = None
-    snapshot: dict[str, Any] | None = None
-    submission: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def status(self) -> str | None:
-        """The batch status in the last snapshot, if any."""
-        status = self.snapshot.get("status") if self.snapshot else None
-        return status if isinstance(status, str) else None
-
-    @property
-    def snapshot_created_at(self) -> float:
-        """The batch's ``created_at`` in the last snapshot (0 if there is none)."""
-        value = self.snapshot.get("created_at") if self.snapshot else None
-        return float(value) if isinstance(value, int | float) else 0.0
-
-    def batch(self) -> Batch | None:
-        """The last snapshot as a :class:`models.Batch`; ``None`` before the first
-        (or if a hand-edited snapshot no longer makes a batch)."""
-        from tui.core.models import Batch
-
-        if not self.snapshot:
-            return None
-        try:
-            return Batch.from_dict(self.snapshot)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            return None
-
-    def with_submission(self, **changes: Any) -> Job:
-        """A copy whose ``submission`` table has ``changes`` merged in (``None`` removes)."""
-        merged = {**(self.submission or {}), **changes}
-        return replace(self, submission={k: v for k, v in merged.items() if v is not None})
-
-    def to_toml_dict(self) -> dict[str, Any]:
-        """The record as written: ``None`` and empty fields omitted, see :func:`clean`."""
-        raw: dict[str, Any] = {**self.extra, "version": FORMAT_VERSION}
-        for name in _RECORD_FIELDS:
-            value = getattr(self, name)
-            if value is not None and value != "" and value != () and value != {}:
-                raw[name] = value
-        cleaned: dict[str, Any] = clean(raw)
-        return cleaned
-
-    @classmethod
-    def from_toml_dict(cls, raw: dict[str, Any]) -> Job:
-        """Build a job from a parsed record; :class:`RecordError` names a bad field."""
-        raw = dict(raw)
-        raw.pop("version", None)
-        job_id = raw.pop("job_id", None)
-        if not isinstance(job_id, str) or not job_id:
-            raise RecordError("job_id is missing or not a string")
-        values: dict[str, Any] = {"job_id": job_id}
-        for name in ("batch_id", "input_path", "profile", "base_url", "group_id", "retry_of"):
-            values[name] = _typed(raw, name, str, None)
-        values["description"] = _typed(raw, "description", str, "")
-        values["created_at"] = float(_typed(raw, "created_at", (int, float), 0.0))
-        tags = _typed(raw, "tags", list, [])
-        if not all(isinstance(tag, str) for tag in tags):
-            raise RecordError("tags must be a list of strings")
-        values["tags"] = tuple(tags)
-        downloads = _typed(raw, "downloads", dict, {})
-        if not all(isinstance(path, str) for path in downloads.values()):
-            raise RecordError("downloads must map names to path strings")
-        values["downloads"] = downloads
-        values["snapshot"] = _typed(raw, "snapshot", dict, None)
-        submission = values["submission"] = _typed(raw, "submission", dict, None)
-        if submission is not None and not isinstance(submission.get("state", ""), str):
-            raise RecordError("submission.state must be a string")
-        values["extra"] = raw
-        return cls(**values)
-
-
-_FIELD_NAMES = tuple(f.name for f in fields(Job))
-_RECORD_FIELDS = tuple(name for name in _FIELD_NAMES if name != "extra")
-
-
-def _typed(raw: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any) -> Any:
-    """Pop ``raw[name]``, checking its type (booleans are not numbers here)."""
-    value = raw.pop(name, None)
-    if value is None:
-        return default
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise RecordError(f"{name} has the wrong type ({type(value).__name__})")
-    return value
-
-
-def _canonical(job: Job) -> tuple[dict[str, Any], Job]:
-    """The TOML table for ``job`` and the job as it will read back from it;
-    ``ValueError`` if it would not read back."""
-    state = (job.submission or {}).get("state")
-    if state is not None and state not in SUBMISSION_STATES:
-        raise ValueError(f"unknown submission state {state!r}")
-    doc = job.to_toml_dict()
-    return doc, Job.from_toml_dict(doc)
-
-
-def _stamp(st: os.stat_result) -> _Stamp:
+def _stamp(st: os.stat_result) -> Stamp:
     return (st.st_ino, st.st_size, st.st_mtime_ns & _U64, st.st_ctime_ns & _U64)
 
 
-def _unchanged(seen: _Seen | None, stamp: _Stamp) -> bool:
+def _unchanged(seen: Seen | None, stamp: Stamp) -> bool:
     """Whether a file with ``stamp`` is certainly the one remembered as ``seen``:
     same stamp, and it had not changed for RACY_NS when it was looked at."""
     return seen is not None and seen[:4] == stamp and max(seen[2], seen[3]) < seen[4] - RACY_NS
@@ -314,27 +140,6 @@ def _unchanged(seen: _Seen | None, stamp: _Stamp) -> bool:
 def _dir_stamp(path: Path) -> tuple[int, int, int]:
     st = os.stat(path)
     return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while building many long-lived objects.
-
-    Otherwise it runs every few hundred allocations, and when it is re-enabled its
-    next pass walks every object made meanwhile (~8 ms for 10,000 jobs). Instead,
-    the new objects go straight to the oldest generation (``freeze`` then
-    ``unfreeze`` does exactly that), unless the program uses ``gc.freeze`` itself.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            if gc.get_freeze_count() == 0:
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
 
 
 class Registry:
@@ -356,13 +161,13 @@ class Registry:
         self.durable = durable
         self.problems: list[str] = []
         self._jobs: dict[str, Job] = {}  # by record name
-        self._seen: dict[str, _Seen] = {}  # by record name; see _seen_map()
+        self._seen: dict[str, Seen] = {}  # by record name; see _seen_map()
         self._seen_columns: tuple[list[str], array[int]] | None = None  # not yet in _seen
         self._by_batch: dict[str, str] | None = None  # batch id -> record name, built lazily
-        self._tag: _Tag | None = None  # the registry state memory is complete for
+        self._tag: Tag | None = None  # the registry state memory is complete for
         self._loaded = False
         self._dirty = True  # memory differs from the cache file
-        self._reported: set[tuple[str, _Stamp]] = set()
+        self._reported: set[tuple[str, Stamp]] = set()
         self._root_ready = False
         self._mutex = threading.RLock()  # one thread at a time in this object
 
@@ -378,7 +183,7 @@ class Registry:
             self._ensure_root()
             tag = self._current_tag()
             if not self._loaded:
-                cached = self._read_cache()
+                cached = read_cache(self.root)
                 if cached is not None:
                     self._tag, self._jobs, self._seen_columns = cached
                     self._dirty = False
@@ -403,15 +208,11 @@ class Registry:
             tag = self._current_tag()
             if not tag[0]:
                 return None  # no change token: nothing cached is trusted
-            try:
-                with open(self.root / CACHE_DIR / NEWEST_NAME, "rb") as handle, _gc_paused():
-                    magic, written, totals, columns = marshal.load(handle)
-                    if magic != _CACHE_MAGIC or written != tag:
-                        return None
-                    jobs = _jobs_from_columns(columns)
-                total = sum(totals.get(name, 0) for name in {None, profile})
-            except Exception:  # missing, or any damage at all
+            found = read_newest(self.root, tag)
+            if found is None:
                 return None
+            totals, jobs = found
+            total = sum(totals.get(name, 0) for name in {None, profile})
         mine = [job for job in jobs if job.profile in (None, profile)]
         mine.sort(key=attrgetter("snapshot_created_at"), reverse=True)
         return Newest(mine[:count], total)
@@ -465,7 +266,7 @@ class Registry:
         """
         if "job_id" in changes:
             raise ValueError("a job's id cannot change")
-        unknown = set(changes) - set(_FIELD_NAMES)
+        unknown = set(changes) - set(FIELD_NAMES)
         if unknown:
             raise TypeError(f"Job has no field(s) {', '.join(sorted(unknown))}")
         if "tags" in changes:
@@ -501,7 +302,7 @@ class Registry:
         no job has this batch id (as of the last :meth:`load`).
         """
         with self._mutex:
-            snapshot = clean(batch.to_dict())
+            snapshot = clean(batch.to_dict(), from_server=True)
             if not self._loaded:
                 self.load()
             name = self._batch_index().get(batch.id)
@@ -541,23 +342,23 @@ class Registry:
     def save_cache(self) -> None:
         """Write the start-up cache if it is behind what this registry knows."""
         with self._mutex:
-            if self._loaded and (self._dirty or self._newest_missing()):
+            if self._loaded and (self._dirty or newest_missing(self.root, self._jobs)):
                 with self._locked():
                     self._write_cache()
 
     # -- the scan -----------------------------------------------------------------
 
-    def _rescan(self, tag: _Tag) -> None:
+    def _rescan(self, tag: Tag) -> None:
         """Bring memory up to date with the records: stat each, parse the changed."""
         old_jobs, old_seen = self._jobs, self._seen_map()
         jobs: dict[str, Job] = {}
-        seen: dict[str, _Seen] = {}
-        bad: list[tuple[str, _Stamp, str]] = []
+        seen: dict[str, Seen] = {}
+        bad: list[tuple[str, Stamp, str]] = []
         leftovers: list[str] = []
         changed = tag != self._tag
         now = time.time_ns()
         memo: dict[str, str] = {}
-        with _gc_paused(), os.scandir(self.root) as scan:
+        with gc_paused(), os.scandir(self.root) as scan:
             for item in scan:
                 name = item.name
                 if name[0] == "." or not name.endswith(RECORD_SUFFIX):
@@ -614,7 +415,7 @@ class Registry:
 
     # -- records ------------------------------------------------------------------
 
-    def _parse(self, name: str, memo: dict[str, str]) -> tuple[Job | None, _Stamp]:
+    def _parse(self, name: str, memo: dict[str, str]) -> tuple[Job | None, Stamp]:
         """Read and check one record; the job is ``None`` if a newer batchdeck wrote it.
         :class:`RecordError` (with the file's stamp) if it is corrupt."""
         import tomllib
@@ -637,7 +438,7 @@ class Registry:
                     f"{FORMAT_VERSION}): skipped and left in place",
                 )
                 return None, stamp
-            job = Job.from_toml_dict(_share_strings(raw, memo))
+            job = Job.from_toml_dict(share_strings(raw, memo))
             if record_name(job.job_id) != name:
                 raise RecordError(f"job_id {job.job_id!r} does not belong in this file")
         except RecordError as error:
@@ -674,7 +475,7 @@ class Registry:
 
         from tui.core.fsutil import atomic_write
 
-        doc, job = _canonical(job)
+        doc, job = canonical(job)
         data = tomli_w.dumps(doc).encode("utf-8")
         path = self.root / name
         seen_ns = time.time_ns()
@@ -683,7 +484,7 @@ class Registry:
         self._remember(name, job, (*_stamp(os.stat(path)), seen_ns))
         return job
 
-    def _move_aside(self, fd: int, name: str, expected: _Stamp, reason: str) -> None:
+    def _move_aside(self, fd: int, name: str, expected: Stamp, reason: str) -> None:
         """Move a corrupt record to ``corrupt/`` if it is still the file that failed
         (lock held); say so in ``problems``."""
         source = self.root / name
@@ -710,7 +511,7 @@ class Registry:
             self._drop(name)
         self._problem(name, expected, f"job record {source} is corrupt ({reason}); {message}")
 
-    def _problem(self, name: str, stamp: _Stamp, message: str) -> None:
+    def _problem(self, name: str, stamp: Stamp, message: str) -> None:
         """Report ``message`` once per version of a record."""
         if (name, stamp) not in self._reported:
             self._reported.add((name, stamp))
@@ -727,7 +528,7 @@ class Registry:
 
     # -- memory -------------------------------------------------------------------
 
-    def _seen_map(self) -> dict[str, _Seen]:
+    def _seen_map(self) -> dict[str, Seen]:
         """What was seen of each record file (decoded from the cache on first use)."""
         if self._seen_columns is not None:
             names, numbers = self._seen_columns
@@ -743,7 +544,7 @@ class Registry:
             }
         return self._by_batch
 
-    def _remember(self, name: str, job: Job, seen: _Seen) -> None:
+    def _remember(self, name: str, job: Job, seen: Seen) -> None:
         old = self._jobs.get(name)
         self._jobs[name] = job
         self._seen_map()[name] = seen
@@ -769,91 +570,22 @@ class Registry:
 
     # -- the cache ----------------------------------------------------------------
 
-    def _read_cache(
-        self,
-    ) -> tuple[_Tag | None, dict[str, Job], tuple[list[str], array[int]]] | None:
-        """The cached (tag, jobs, seen columns), or ``None`` if missing, foreign or broken.
-
-        The cache holds one list per Job field (no tuple per job to build and
-        collect) and the stamps as one array of unsigned 64-bit numbers.
-        """
-        try:
-            with (
-                open(self.root / CACHE_DIR / CACHE_NAME, "rb") as handle,
-                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,  # no copy
-                _gc_paused(),
-            ):
-                magic, tag, names, stamps, columns = marshal.loads(data)
-                if magic != _CACHE_MAGIC:
-                    return None
-                jobs = dict(zip(names, _jobs_from_columns(columns), strict=True))
-            numbers = array("Q")
-            numbers.frombytes(stamps)
-            if len(numbers) != 5 * len(jobs) or len(jobs) != len(names):
-                return None
-        except Exception:  # missing, or any damage at all: rebuild from the records
-            return None
-        return tag, jobs, (names, numbers)
-
     def _write_cache(self) -> None:
         """Write memory to the cache (lock held). Failing to is only logged."""
-        from tui.core.fsutil import atomic_write
-
-        names = list(self._jobs)
+        jobs, seen, names = self._jobs, self._seen_map(), list(self._jobs)
         newest: bytes | None = None
         try:
-            data = self._cache_bytes(names, self._tag)
-            newest = self._newest_bytes(self._tag)
+            data = cache_bytes(jobs, seen, names, self._tag)
+            newest = newest_bytes(jobs, self._tag)
         except ValueError:  # marshal knows no dates (TOML has them): leave those jobs out,
-            keep = [n for n in names if _marshallable(self._jobs[n])]
-            data = self._cache_bytes(keep, None)  # and never trust the cache as complete
-        directory = self.root / CACHE_DIR
+            keep = [name for name in names if marshallable(jobs[name])]
+            data = cache_bytes(jobs, seen, keep, None)  # and never trust it as complete
         try:
-            paths.ensure_private_dir(directory)
-            leftovers = [name for name in os.listdir(directory) if name.endswith(".tmp")]
-            self._remove_leftovers(directory, leftovers)
-            if newest is None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(directory / NEWEST_NAME)
-            else:
-                atomic_write(directory / NEWEST_NAME, newest, sync=False)
-            atomic_write(directory / CACHE_NAME, data, sync=False)
+            write_cache_files(self.root, data, newest)
         except OSError as error:
             log.warning("could not write the job registry cache: %s", error)
             return
         self._dirty = False
-
-    def _cache_bytes(self, names: list[str], tag: _Tag | None) -> bytes:
-        seen = self._seen_map()
-        jobs = list(map(self._jobs.__getitem__, names))
-        columns = tuple(list(map(attrgetter(name), jobs)) for name in _FIELD_NAMES)
-        stamps = array("Q", chain.from_iterable(map(seen.__getitem__, names))).tobytes()
-        return marshal.dumps((_CACHE_MAGIC, tag, names, stamps, columns))
-
-    def _newest_missing(self) -> bool:
-        """Whether the newest-snapshots file should be there and is not (a cache
-        written by an earlier batchdeck)."""
-        if os.path.exists(self.root / CACHE_DIR / NEWEST_NAME):
-            return False
-        return any(job.batch_id and job.snapshot for job in self._jobs.values())
-
-    def _newest_bytes(self, tag: _Tag | None) -> bytes | None:
-        """For :meth:`newest_snapshots`: per profile, the :data:`NEWEST_JOBS` jobs
-        with a batch id and the newest snapshots, and how many such jobs it has;
-        ``None`` if no job has a snapshot (no file then)."""
-        by_profile: dict[str | None, list[Job]] = {}
-        for job in self._jobs.values():
-            if job.batch_id and job.snapshot:
-                by_profile.setdefault(job.profile, []).append(job)
-        if not by_profile:
-            return None
-        totals = {profile: len(jobs) for profile, jobs in by_profile.items()}
-        key = attrgetter("snapshot_created_at")
-        newest = [
-            job for jobs in by_profile.values() for job in heapq.nlargest(NEWEST_JOBS, jobs, key)
-        ]
-        columns = tuple(list(map(attrgetter(name), newest)) for name in _FIELD_NAMES)
-        return marshal.dumps((_CACHE_MAGIC, tag, totals, columns))
 
     # -- files, the lock and the change token ----------------------------------
 
@@ -867,7 +599,7 @@ class Registry:
         os.close(os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600))
         self._root_ready = True
 
-    def _current_tag(self) -> _Tag:
+    def _current_tag(self) -> Tag:
         """The registry's state now: (change token, directory stamp)."""
         try:
             with open(self.root / LOCK_NAME, "rb") as handle:
@@ -910,56 +642,6 @@ class Registry:
             current = self._tag == before
             self._tag = (new, _dir_stamp(self.root)) if current else None
             self._dirty = True
-
-
-_CACHE_MAGIC = ("batchdeck-registry", 3, sys.version_info[:2], _FIELD_NAMES)
-
-
-@dataclass(frozen=True)
-class Newest:
-    """What :meth:`Registry.newest_snapshots` found."""
-
-    jobs: list[Job]  # newest batch first
-    total: int  # jobs of the profile (or of none) with a batch id and a snapshot
-
-
-_SLOT_SETTERS = tuple(Job.__dict__[name].__set__ for name in _FIELD_NAMES)
-
-
-def _jobs_from_columns(columns: tuple[list[Any], ...]) -> list[Job]:
-    """Jobs from the cache's columns (one list per field, in ``_FIELD_NAMES`` order).
-
-    A frozen dataclass's ``__init__`` sets each field through a Python-level call;
-    setting each slot column by column from C is 2-3 times faster, which matters
-    for 10,000 jobs at start-up. The values were checked when first parsed.
-    """
-    if len(columns) != len(_SLOT_SETTERS) or len({len(column) for column in columns}) > 1:
-        raise ValueError("cache columns do not match Job")
-    jobs = list(map(object.__new__, repeat(Job, len(columns[0]))))
-    for setter, column in zip(_SLOT_SETTERS, columns, strict=True):
-        deque(map(setter, jobs, column), maxlen=0)
-    return jobs
-
-
-def _marshallable(job: Job) -> bool:
-    """Whether the cache can hold ``job`` (marshal knows no dates, for one)."""
-    try:
-        marshal.dumps(attrgetter(*_FIELD_NAMES)(job))
-    except ValueError:
-        return False
-    return True
-
-
-def _share_strings(value: Any, memo: dict[str, str]) -> Any:
-    """Intern table keys and share equal short strings: the cache gets smaller and
-    loads faster, as marshal writes a repeated object as a reference."""
-    if isinstance(value, dict):
-        return {sys.intern(k): _share_strings(v, memo) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_share_strings(v, memo) for v in value]
-    if isinstance(value, str) and len(value) <= 64:
-        return memo.setdefault(value, value)
-    return value
 
 
 def _read_token(fd: int) -> bytes:

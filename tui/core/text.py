@@ -8,6 +8,11 @@ raw they could move the cursor, retitle the terminal, disguise text, or crash th
 writer; here each becomes ``\\xNN`` or ``\\uNNNN``. Tab and newline are kept by
 :func:`printable` and escaped by :func:`one_line`. (Rich markup is a separate
 matter: the UI wraps such text in ``rich.text.Text``, which never parses markup.)
+
+A server may also echo a request's ``Authorization`` header (the API key) in an
+error message. :func:`scrub` cuts out every key registered with
+:func:`register_secret` (``BatchClient`` registers its key) and anything shaped like
+a key; :func:`public_url` drops the ``user:password@`` of a URL.
 """
 
 from __future__ import annotations
@@ -34,8 +39,79 @@ def printable(text: str) -> str:
 
 
 def one_line(text: str, limit: int | None = None) -> str:
-    """``text`` on one line: newlines and tabs too become escapes; cut at ``limit``."""
-    flat = _CONTROL_ONE_LINE.sub(_escape, text)
+    """``text`` on one line: newlines and tabs too become escapes; cut at ``limit``.
+    Secrets are cut out first (:func:`scrub`): one-line texts are ids, statuses and
+    the server's messages, never a body the user asked to read verbatim."""
+    flat = _CONTROL_ONE_LINE.sub(_escape, scrub(text))
     if limit is not None and len(flat) > limit:
         return flat[: max(limit - 1, 0)] + "…"
     return flat
+
+
+# -- secrets ----------------------------------------------------------------------
+
+REDACTED = "[redacted]"
+_MIN_SECRET = 8  # shorter "keys" (e.g. "no-key") are no secret and too common to cut out
+_secrets: set[str] = set()
+_SECRET_SHAPES = re.compile(
+    r"(?i)(?P<header>\bauthorization[\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic)\s+)?[^\s\"',;}]+"
+    r"|(?P<scheme>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"
+    r"|\bsk-[A-Za-z0-9_-]{32,}"  # OpenAI keys: 48 characters and more after sk-
+    r"|(?P<url>//)[^/\s@:]*:[^/\s@]*@"  # user:password@ in a URL
+)
+
+
+def register_secret(secret: str) -> str:
+    """Remember ``secret`` (an API key) for :func:`scrub`, for the rest of the
+    process; returns it. Short values are ignored."""
+    if len(secret) >= _MIN_SECRET:
+        _secrets.add(secret)
+    return secret
+
+
+def register_client_secrets(key: str, base_url: str) -> None:
+    """Register what a client sends a server: its key and its base URL's password
+    (alone, and as the ``user:password`` of Basic auth, plain and in base64)."""
+    from base64 import b64encode
+    from urllib.parse import unquote, urlsplit
+
+    register_secret(key)
+    try:
+        parts = urlsplit(base_url)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return
+    if password:
+        login = f"{unquote(user or '')}:{unquote(password)}"
+        for secret in (password, unquote(password), login, b64encode(login.encode()).decode()):
+            register_secret(secret)
+
+
+def _redact(match: re.Match[str]) -> str:
+    if match.group("url"):
+        return "//"
+    prefix = match.group("header") or match.group("scheme") or ""
+    return prefix + REDACTED
+
+
+def scrub(text: str) -> str:
+    """``text`` with secrets cut out: every registered key, and anything shaped like
+    one (``Authorization: ...``, ``Bearer ...``, ``sk-...``, ``user:password@`` in a
+    URL). Apply it to every text a server sent before it is stored or shown."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return _SECRET_SHAPES.sub(_redact, text)
+
+
+def public_url(url: str) -> str:
+    """``url`` without its ``user:password@`` part: what may be stored or printed."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return scrub(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))

@@ -1,8 +1,14 @@
-"""EditJobDialog: edit the local description and tags of a batch's job."""
+"""EditJobDialog: edit the local description and tags of a batch's job.
+
+The dialog returns what the user changed, not the whole form: saving applies it to
+the record as it is on disk then (``registry.modify(job_id, edit.apply)``, a
+read-modify-write under the registry lock), so a tag the CLI added while the
+dialog was open survives a description edit.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from rich.text import Text
@@ -12,15 +18,33 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from tui.core.registry import Job
 from tui.core.text import one_line
 
 
 @dataclass(frozen=True, slots=True)
 class JobEdit:
-    """What the dialog returns: the new description and tags."""
+    """What the dialog returns: the description and tags as the user left them, and
+    as the dialog opened with (so that only the changes are written back)."""
 
     description: str
     tags: tuple[str, ...]
+    old_description: str = ""
+    old_tags: tuple[str, ...] = ()
+
+    def apply(self, job: Job) -> Job:
+        """``job`` (as stored now) with only this edit's changes: the description if
+        the user changed it, the tags the user added and removed; the rest of the
+        record, including changes made by others meanwhile, is kept."""
+        changes: dict[str, object] = {}
+        if self.description != self.old_description:
+            changes["description"] = self.description
+        added = [tag for tag in self.tags if tag not in self.old_tags]
+        removed = set(self.old_tags) - set(self.tags)
+        if added or removed:
+            kept = [tag for tag in job.tags if tag not in removed]
+            changes["tags"] = tuple(kept + [tag for tag in added if tag not in kept])
+        return replace(job, **changes) if changes else job  # type: ignore[arg-type]
 
 
 def parse_tags(text: str) -> tuple[str, ...]:
@@ -98,7 +122,7 @@ class EditJobDialog(ModalScreen[JobEdit | None]):
     def action_save(self) -> None:
         description = self.query_one("#edit-description", Input).value.strip()
         tags = parse_tags(self.query_one("#edit-tags", Input).value)
-        self.dismiss(JobEdit(description, tags))
+        self.dismiss(JobEdit(description, tags, self.description.strip(), self.tags))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -647,7 +647,7 @@ class BatchDetailScreen(DeckScreen):
 
         def save() -> Job:
             job = job_for_batch(registry, batch, profile=profile)
-            return registry.update(job.job_id, description=edit.description, tags=edit.tags)
+            return registry.modify(job.job_id, edit.apply)
 
         try:
             self.job = await asyncio.to_thread(save)

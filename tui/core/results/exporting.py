@@ -96,11 +96,11 @@ def export(
     import csv
     import io
 
-    from tui.core.fsutil import atomic_file
+    from tui.core.fsutil import atomic_file, export_mode
 
     fmt = fmt or export_format(destination)
     count = 0
-    with atomic_file(Path(destination), 0o644) as handle:
+    with atomic_file(Path(destination), export_mode()) as handle:
         if fmt == "jsonl":
             encoder = msgspec.json.Encoder()
             for record in export_records(index, request_fields):

@@ -182,9 +182,7 @@ async def _download_one(
     if destination.is_file() and info.bytes and file_size(destination) == info.bytes:
         return destination, info.bytes  # downloaded before the manifest was written
     report = (lambda done, total: progress(kind, done, total)) if progress else None
-    await client.download_file(
-        file_id, destination, progress=report, expected_size=info.bytes or None
-    )
+    await client.download_file(file_id, destination, progress=report, info=info)
     size = file_size(destination)
     if info.bytes and size != info.bytes:
         with contextlib.suppress(OSError):

@@ -585,14 +585,6 @@ def test_toml_dates_in_a_record_do_not_break_the_cache(reg: Registry, root: Path
     first = Registry(root).load()
     assert first == Registry(root).load()
     assert str(first["job_d"].extra["when"]).startswith("2024-01-02")
-<<<<<<< HEAD
-=======
-
-
-def test_registry_does_not_import_textual() -> None:
-    code = "import sys, tui.core.registry; print('textual' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert out.stdout.strip() == "False", out.stderr
 
 
 def test_server_text_is_scrubbed_in_records_and_user_text_kept(tmp_path: Path) -> None:
@@ -624,4 +616,3 @@ def test_server_text_is_scrubbed_in_records_and_user_text_kept(tmp_path: Path) -
     assert job.base_url == "http://gateway:8000/v1"
     assert job.description.startswith("sk-learn-") and "sk-learn-experiments" in text
     assert registry.record_snapshot(batch) == registry.get("job_s")  # stable: no rewrite
->>>>>>> w-secrets

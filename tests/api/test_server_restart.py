@@ -162,3 +162,27 @@ def test_one_server_per_data_dir(make_server: MakeServer, tmp_path: Path) -> Non
         make_server(data, clock=ManualClock())
     first.stop()
     make_server(data, clock=ManualClock())  # free again once the first has stopped
+
+
+def test_a_batch_record_with_broken_innards_fails_alone(
+    make_server: MakeServer, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    clock = ManualClock()
+    first = make_server(data, clock=clock)
+    with make_client(first) as client:
+        fine = submit(client, chat_lines(2))
+        broken = submit(client, chat_lines(2))
+        first.advance(2.5)
+    first.stop()
+    path = data / "batches" / f"{broken.id}.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "_timing": "soon"}))
+    (data / "server.json").write_text('{"clock": "late"}')
+    second = make_server(data, clock=clock)
+    with make_client(second) as client:
+        second.advance(100)
+        statuses = {b.id: b.status for b in client.batches.list()}
+        assert statuses == {fine.id: "completed", broken.id: "failed"}
+        errors = client.batches.retrieve(broken.id).errors
+        assert errors and errors.data
+        assert "unexpected server error" in (errors.data[0].message or "")

@@ -110,7 +110,7 @@ class Engine:
             if record["status"] != "validating" and has_index(self.store.work_dir(batch_id)):
                 try:
                     self._runs[batch_id] = self._open_run(record)
-                except (OSError, ValueError) as exc:
+                except Exception as exc:  # its first step fails it; the others go on
                     log.warning("batch %s: cannot resume (%s)", batch_id, exc)
         self._task = asyncio.create_task(self._loop(), name="batch-lifecycle")
 

@@ -87,8 +87,8 @@ class Store:
         if meta_path.exists():
             try:
                 meta = jsonsafe.loads(meta_path.read_bytes())
-                if not isinstance(meta, dict):
-                    raise ValueError("not an object")
+                if not isinstance(meta, dict) or not isinstance(meta.get("clock", 0), int | float):
+                    raise ValueError("not an object with a clock")
                 self.meta = meta
             except (OSError, ValueError) as exc:
                 warnings.append(f"{meta_path}: unreadable ({exc}); starting a new one")

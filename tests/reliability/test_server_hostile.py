@@ -207,6 +207,15 @@ def test_upload_text_that_is_not_unicode_is_a_400(
     assert not list((server.data_dir / "files").iterdir())
 
 
+@pytest.mark.parametrize("value", [b"\xff", b"\xed\xa0\x80"], ids=["byte", "surrogate"])
+def test_a_sync_form_that_is_not_unicode_is_a_400(server: LocalServer, value: bytes) -> None:
+    body, headers = _form(
+        [(b"model", b"gpt-image-1", None), (b"prompt", value, None), (b"image", b"PNG", b"a")]
+    )
+    code, _, payload = raw(server.url, "POST", "/v1/images/edits", body, headers=headers)
+    assert code == 400 and payload["error"]["code"] == "invalid_form", payload
+
+
 @pytest.mark.parametrize(
     "path",
     [

@@ -7,7 +7,7 @@ Layout under the data dir::
     files/<file_id>.bin       its bytes
     batches/<batch_id>.json   a Batch object (plus private "_" fields)
     batches/<batch_id>/       a running batch's work: input link, line index,
-                              partial output/error files, progress journal
+                              partial output/error files (see workfiles)
 
 Records are replaced atomically (:func:`tui.core.fsutil.atomic_write`), so a crash
 leaves the old record or the new one. Everything is loaded at start and served from

@@ -186,3 +186,38 @@ def test_a_batch_record_with_broken_innards_fails_alone(
         errors = client.batches.retrieve(broken.id).errors
         assert errors and errors.data
         assert "unexpected server error" in (errors.data[0].message or "")
+
+
+def test_a_checkpoint_that_does_not_match_the_parts_is_not_trusted(
+    make_server: MakeServer, tmp_path: Path
+) -> None:
+    """The record's checkpoint (part sizes, counts, usage at its last save) only saves
+    rereading lines it covers whole; mid-line or past the end, every line is read."""
+    data = tmp_path / "data"
+    clock = ManualClock()
+    batches = []
+    first = make_server(data, clock=clock)
+    with make_client(first) as client:
+        for _ in range(3):
+            batches.append(submit(client, chat_lines(6, fail_every=3)))
+        first.advance(2 + 3 * 0.5)
+        before = {b.id: client.batches.retrieve(b.id) for b in batches}
+    first.stop()
+    for batch, parts in zip(batches, ([5, 0], [10**9, 0], "x"), strict=True):
+        path = data / "batches" / f"{batch.id}.json"
+        record = json.loads(path.read_text())
+        assert record["_parts"][0] > 0
+        path.write_text(json.dumps({**record, "_parts": parts}))
+    second = make_server(data, clock=clock)
+    with make_client(second) as client:
+        for batch in batches:
+            again = client.batches.retrieve(batch.id)
+            assert again.request_counts == before[batch.id].request_counts
+            assert again.usage == before[batch.id].usage
+        second.advance(100)
+        for batch in batches:
+            after = client.batches.retrieve(batch.id)
+            assert after.status == "completed" and after.output_file_id and after.error_file_id
+            lines = read_lines(client, after.output_file_id)
+            lines += read_lines(client, after.error_file_id)
+            assert sorted(x["custom_id"] for x in lines) == sorted(f"req-{i}" for i in range(6))

@@ -47,6 +47,7 @@ from tui.localapi.ids import ALNUM, derived_id
 from tui.localapi.store import Record, Store
 from tui.localapi.validate import validate_input
 from tui.localapi.workfiles import (
+    Checkpoint,
     Run,
     add_usage,
     encode_index,
@@ -387,9 +388,7 @@ class Engine:
         record["in_progress_at"] = int(at)
         record["request_counts"] = {"total": len(result.lines), "completed": 0, "failed": 0}
         record["status"] = "in_progress"
-        run = self._open_run(record)
-        self._runs[batch_id] = run
-        self._persist(record, run)
+        self._runs[batch_id] = self._open_run(record)
 
     def _invalid(self, record: Record, at: float, errors: list[dict[str, Any]]) -> None:
         record["errors"] = {"object": "list", "data": errors}
@@ -534,18 +533,20 @@ class Engine:
     def _open_run(self, record: Record) -> Run:
         """Open a validated batch's work files; on a restart, resume its progress."""
         run = Run.open(record["id"], self.store.work_dir(record["id"]))
-        counts, usage, last = run.replay()
+        counts, usage, last = run.replay(Checkpoint.of(record))
         record["request_counts"] = counts
         record["usage"] = usage
         step = Timing.from_dict(record["_timing"]).per_request
         run.last_finish = record["_t"].get("in_progress", 0.0) + (last + 1) * step
         if record["status"] == "finalizing" and len(run.done) < len(run.refs):
             record["status"], record["finalizing_at"] = "in_progress", None  # lines lost
+        self._persist(record, run)  # a checkpoint that matches the parts as cut
         return run
 
     def _persist(self, record: Record, run: Run | None) -> None:
         if run is not None:
             run.flush(self.store.durable)
+            record["_parts"] = [run.out_size, run.err_size]  # see workfiles.Checkpoint
             run.dirty = False
             run.last_persist = time.monotonic()
         self.store.save_batch(record)

@@ -60,6 +60,39 @@ def add_usage(usage: dict[str, Any], tokens: Tokens) -> None:
     usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
 
 
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Progress as of the batch record's last save, taken after the parts were flushed."""
+
+    sizes: tuple[int, int]
+    completed: int
+    failed: int
+    tokens: Tokens
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> Checkpoint | None:
+        """The checkpoint a batch record holds (None if it has none, or a broken one)."""
+        try:
+            out, err = (int(size) for size in record["_parts"])
+            counts, usage = record["request_counts"], record["usage"]
+            tokens = Tokens(
+                int(usage["input_tokens"]),
+                int(usage["input_tokens_details"]["cached_tokens"]),
+                int(usage["output_tokens"]),
+                int(usage["output_tokens_details"]["reasoning_tokens"]),
+            )
+            return cls((out, err), int(counts["completed"]), int(counts["failed"]), tokens)
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+class _LineId(msgspec.Struct):
+    custom_id: str
+
+
+_decode_id = msgspec.json.Decoder(_LineId)
+
+
 def encode_index(lines: list[LineRef]) -> bytes:
     """The bytes of ``index.json`` for ``lines`` (the caller writes them atomically)."""
     return _encode.encode([[r.line, r.offset, r.length, r.custom_id] for r in lines])
@@ -112,17 +145,29 @@ class Run:
             err=_open_append(work / "error.part"),
         )
 
-    def replay(self) -> tuple[dict[str, int], dict[str, Any], int]:
+    def replay(
+        self, checkpoint: Checkpoint | None = None
+    ) -> tuple[dict[str, int], dict[str, Any], int]:
         """Rebuild progress from the part files, cutting off what a crash left unfinished.
 
+        With the ``checkpoint`` of the batch's last save, the lines it covers are only
+        checked for whole lines and custom_ids (their counts and usage are the
+        checkpoint's); if anything there is amiss, every line is read in full.
         Returns the request counts, the usage and the last finished run position.
         """
-        counts = {"total": len(self.refs), "completed": 0, "failed": 0}
-        usage = zero_usage()
         by_id = {ref.custom_id: index for index, ref in enumerate(self.refs)}
-        for ok, part in ((True, self.out), (False, self.err)):
-            kept = 0
+        counts = {"total": len(self.refs), "completed": 0, "failed": 0}
+        usage, offsets = zero_usage(), (0, 0)
+        if checkpoint is not None and self._resume(checkpoint, by_id):
+            counts.update(completed=checkpoint.completed, failed=checkpoint.failed)
+            add_usage(usage, checkpoint.tokens)
+            offsets = checkpoint.sizes
+        else:
+            self.done.clear()
+        for ok, part, offset in ((True, self.out, offsets[0]), (False, self.err, offsets[1])):
+            kept = offset
             with (self.work / ("output.part" if ok else "error.part")).open("rb") as handle:
+                handle.seek(offset)
                 for raw in handle:
                     index, tokens = self._replayed(raw, by_id, error_part=not ok)
                     if index is None:
@@ -141,6 +186,26 @@ class Run:
         while self.next_pos < len(self.order) and self.order[self.next_pos] in self.done:
             self.next_pos += 1
         return counts, usage, last
+
+    def _resume(self, checkpoint: Checkpoint, by_id: dict[str, int]) -> bool:
+        """Mark done the lines the checkpoint covers; False if they are not all whole."""
+        for name, end in zip(("output.part", "error.part"), checkpoint.sizes, strict=True):
+            at = 0
+            with (self.work / name).open("rb") as handle:
+                while at < end:
+                    raw = handle.readline()
+                    at += len(raw)
+                    if at > end or not raw.endswith(b"\n"):
+                        return False
+                    try:
+                        custom_id = _decode_id.decode(raw).custom_id
+                    except (msgspec.DecodeError, RecursionError):
+                        return False
+                    index = by_id.get(custom_id)
+                    if index is None or index in self.done:
+                        return False
+                    self.done.add(index)
+        return True
 
     def _replayed(
         self, raw: bytes, by_id: dict[str, int], *, error_part: bool

@@ -10,7 +10,11 @@ the usage, so on restart :meth:`Run.replay` rebuilds progress from the whole lin
 actually present and cuts each part back before its first line that is torn, not
 JSON, unknown or seen already (what a kill mid-write leaves). Nothing else claims a
 line is done, so a kill at any moment loses no line, runs none twice, and never
-leaves a gap of zeros: a file is only ever cut shorter, never extended.
+leaves a gap of zeros: a file is only ever cut shorter, never extended. To spare a
+restart from decoding every line again, the batch record keeps a
+:class:`Checkpoint` (the part sizes, counts and usage at its last save, made after
+the parts were flushed): the lines it covers are only checked for being whole and
+naming a custom_id of the batch once.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ finish. The output and error files together must hold each input ``custom_id``
 exactly once and no NUL byte. A kill comes the moment the server answers (4 in 10)
 or once its partial output files have grown by a random 180-260 KB, some 240-350
 lines: past the 234 entries after which the old line journal's 8 KB buffer reached
-the disk ahead of the lines it described (that code lost 50-80 ids here, and wrote
+the disk ahead of the lines it described (that code lost 39-80 ids here, and wrote
 runs of NULs).
 
 The time scale makes every line due at once, so a life runs lines as fast as the

@@ -41,3 +41,32 @@ def test_web_port_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[st
         main(["web", "--port", "99999"])
     assert info.value.code == 2
     assert "99999 is not a port number" in capsys.readouterr().err
+
+
+def _served_key(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> str | None:
+    import tui.localapi.server
+
+    seen: dict[str, str | None] = {}
+
+    def fake_serve_main(**kwargs: object) -> int:
+        seen["api_key"] = kwargs["api_key"]  # type: ignore[assignment]
+        return 0
+
+    monkeypatch.setattr(tui.localapi.server, "serve_main", fake_serve_main)
+    assert main(["serve", *argv]) == 0
+    return seen["api_key"]
+
+
+def test_serve_reads_its_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATCHDECK_SERVE_API_KEY", "sk-from-env")
+    assert _served_key(monkeypatch, []) == "sk-from-env"
+    assert _served_key(monkeypatch, ["--api-key", "throwaway"]) == "throwaway"
+    monkeypatch.setenv("BATCHDECK_SERVE_API_KEY", "")
+    assert _served_key(monkeypatch, []) is None
+
+
+def test_serve_help_says_the_flag_is_seen_by_ps(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "BATCHDECK_SERVE_API_KEY" in shown and "(ps)" in shown and "throwaway" in shown

@@ -1,11 +1,18 @@
-"""``batchdeck serve``: the embedded OpenAI-compatible Batch API server, in the foreground."""
+"""``batchdeck serve``: the embedded OpenAI-compatible Batch API server, in the foreground.
+
+The bearer key the server requires comes from ``BATCHDECK_SERVE_API_KEY`` (private to
+the user) or ``--api-key`` (shown to every local user by ``ps``: throwaway keys only).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from tui.commands import _shared
+
+API_KEY_ENV = "BATCHDECK_SERVE_API_KEY"
 
 
 def add_parser(sub: Any) -> None:
@@ -13,7 +20,8 @@ def add_parser(sub: Any) -> None:
         "serve",
         help="run the embedded OpenAI-compatible Batch API server",
         description="Serve the Files and Batches API (and synchronous endpoints) locally. "
-        "With --upstream, batches run against any OpenAI-compatible server.",
+        "With --upstream, batches run against any OpenAI-compatible server. "
+        f"Set {API_KEY_ENV} to require a bearer key.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
@@ -28,7 +36,12 @@ def add_parser(sub: Any) -> None:
         metavar="X",
         help="run simulated time X times faster (default 1)",
     )
-    serve.add_argument("--api-key", metavar="K", help="require this bearer key")
+    serve.add_argument(
+        "--api-key",
+        metavar="K",
+        help="require this bearer key; other local users can see it (ps), so use it for "
+        f"throwaway keys and set {API_KEY_ENV} for real ones",
+    )
     serve.add_argument(
         "--fault",
         action="append",
@@ -51,6 +64,6 @@ def run(args: argparse.Namespace) -> int:
         data_dir=data_dir,
         upstream=args.upstream,
         time_scale=args.time_scale,
-        api_key=args.api_key,
+        api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
         faults=args.fault,
     )

@@ -12,14 +12,23 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 
 from tui.localapi.clock import Timing
-from tui.localapi.errors import ApiError, error_body, not_found, server_error, unauthorized
+from tui.localapi.errors import (
+    ApiError,
+    error_body,
+    invalid_request,
+    not_found,
+    server_error,
+    unauthorized,
+)
 from tui.localapi.faults import Faults
 from tui.localapi.ids import IdFactory
 from tui.localapi.lifecycle import Engine
+from tui.localapi.params import text_param
 from tui.localapi.store import Store
 
 log = logging.getLogger(__name__)
@@ -123,11 +132,30 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
+@web.middleware
+async def url_text_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Path and query must be UTF-8 once percent-decoded (yarl would quietly turn a bad
+    byte into U+FFFD): a 400 names the problem instead of an id or filter nobody sent."""
+    url = request.rel_url
+    for part, raw in (("path", url.raw_path), ("query", url.raw_query_string)):
+        try:
+            unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            raise invalid_request(
+                f"Invalid URL {part}: once percent-decoded it is not UTF-8 text.",
+                code="invalid_value",
+            ) from None
+    for name, value in request.query.items():
+        text_param(name, name)
+        text_param(value, name)
+    return await handler(request)
+
+
 def make_app(ctx: Context) -> web.Application:
     from tui.localapi import batches_api, files_api, sync_api
 
     app = web.Application(
-        middlewares=[errors_middleware, faults_middleware, auth_middleware],
+        middlewares=[errors_middleware, faults_middleware, auth_middleware, url_text_middleware],
         client_max_size=1024**2 * 64,
     )
     app[CONTEXT] = ctx

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from tui.core import jsonsafe
 from tui.core.models import BATCH_ENDPOINTS
 from tui.localapi.app import context
 from tui.localapi.errors import (
@@ -46,14 +46,19 @@ def _no_batch(batch_id: str) -> ApiError:
 async def json_body(request: web.Request) -> dict[str, Any]:
     """The request's JSON object body, or a 400 like the API's."""
     raw = await request.read()
+    problem = "it is empty"
     try:
-        body = json.loads(raw) if raw else None
-    except ValueError:
-        body = None
+        body = jsonsafe.loads(raw) if raw else None
+    except jsonsafe.JsonInputError as exc:
+        body, problem = None, str(exc)
+    if body is not None and not isinstance(body, dict):
+        problem = "it is not a JSON object"
     if not isinstance(body, dict):
         raise invalid_request(
-            "We could not parse the JSON body of your request. (HINT: This likely means you "
-            "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)"
+            f"We could not parse the JSON body of your request: {problem}. (HINT: This likely "
+            "means you aren't using your HTTP library correctly. The OpenAI API expects a JSON "
+            "payload.)",
+            code="invalid_json",
         )
     return body
 

@@ -16,12 +16,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
 
+from tui.core import jsonsafe
 from tui.localapi import echo
 from tui.localapi.ids import derived_id
 
@@ -128,15 +128,16 @@ class UpstreamExecutor:
         session = self._get_session()
         async with session.post(self.target(url), json=body) as response:
             raw = await response.read()
+            problem = "not a JSON object"
             try:
-                answer = json.loads(raw) if raw else {}
-            except ValueError:
-                answer = None
+                answer = jsonsafe.loads(raw) if raw else {}
+            except jsonsafe.JsonInputError as exc:
+                answer, problem = None, str(exc)
             if not isinstance(answer, dict):
                 text = raw[:1000].decode("utf-8", "replace")
                 answer = {
                     "error": {
-                        "message": f"Upstream returned a non-JSON body: {text}",
+                        "message": f"Upstream returned a body that is {problem}: {text}",
                         "type": "upstream_error",
                         "param": None,
                         "code": None,

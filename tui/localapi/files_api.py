@@ -18,7 +18,7 @@ from tui.localapi.errors import (
     missing_parameter,
     not_found,
 )
-from tui.localapi.params import expires_after_param, limit_param
+from tui.localapi.params import expires_after_param, limit_param, text_bytes, text_param
 from tui.localapi.store import public
 from tui.localapi.validate import MAX_INPUT_BYTES
 
@@ -61,10 +61,11 @@ async def upload(request: web.Request) -> web.Response:
                 if not isinstance(part, BodyPartReader):
                     continue
                 if part.name == "file":
-                    filename = part.filename or "upload"
+                    filename = text_param(part.filename or "upload", "file")
                     size = await _save_part(part, tmp)
                 elif part.name:
-                    fields[part.name] = (await part.read(decode=True)).decode("utf-8", "replace")
+                    name = text_param(part.name, part.name)
+                    fields[name] = text_bytes(await part.read(decode=True), name)
         except (ValueError, HttpProcessingError) as exc:
             raise invalid_request(
                 f"Could not parse the multipart form: {str(exc)[:200]}", code="invalid_form"

@@ -22,9 +22,11 @@ the simulated time it was due (not when the server noticed). So:
 The server refreshes active batches on a short real-time tick and before answering
 about one, so a client always sees a batch as of now. Transitions are persisted at
 once; progress (counts, usage) at most every ``persist_interval`` seconds, while the
-per-line journal in the batch's work dir lets a restarted server resume exactly
-where the last line was written. Timestamps never go backwards: "now" is the
-largest time the clock has shown, and survives restarts in ``server.json``.
+partial output files in the batch's work dir let a restarted server resume exactly
+where the last whole line was written. An unexpected error in one batch fails that
+batch (logged, with a plain message) and never stops the others or the API.
+Timestamps never go backwards: "now" is the largest time the clock has shown, and
+survives restarts in ``server.json``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,16 @@ from tui.localapi.executors import ExecResult, Executor
 from tui.localapi.ids import ALNUM, derived_id
 from tui.localapi.store import Record, Store
 from tui.localapi.validate import validate_input
-from tui.localapi.workfiles import Run, add_usage, encode_index, has_index, link_or_copy, zero_usage
+from tui.localapi.workfiles import (
+    Checkpoint,
+    Run,
+    add_usage,
+    encode_index,
+    first_unparsable_line,
+    has_index,
+    link_or_copy,
+    zero_usage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +86,6 @@ class Engine:
         self._runs: dict[str, Run] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._active: set[str] = set()
-        self._backoff: dict[str, float] = {}
         self._due: dict[str, float] = {}
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -101,7 +111,7 @@ class Engine:
             if record["status"] != "validating" and has_index(self.store.work_dir(batch_id)):
                 try:
                     self._runs[batch_id] = self._open_run(record)
-                except (OSError, ValueError) as exc:
+                except Exception as exc:  # its first step fails it; the others go on
                     log.warning("batch %s: cannot resume (%s)", batch_id, exc)
         self._task = asyncio.create_task(self._loop(), name="batch-lifecycle")
 
@@ -136,15 +146,9 @@ class Engine:
         """Bring every active batch up to now."""
         now = self.now()
         for batch_id in list(self._active):
-            if self._backoff.get(batch_id, 0.0) > time.monotonic():
-                continue
             if self._due.get(batch_id, 0.0) > now:
                 continue
-            try:
-                await self.refresh(batch_id)
-            except Exception:  # one broken batch must not stop the others
-                log.exception("batch %s: refresh failed; retrying in 5 s", batch_id)
-                self._backoff[batch_id] = time.monotonic() + 5.0
+            await self.refresh(batch_id)
 
     def wake(self) -> None:
         if self._wake is not None:
@@ -210,8 +214,7 @@ class Engine:
             return None
         if batch_id in self._active:
             async with self._lock(batch_id):
-                await self._step(record, self.now())
-                self._due[batch_id] = self._next_due(record)
+                await self._advance(record, self.now())
         return record
 
     async def cancel(self, batch_id: str) -> Record | None:
@@ -228,8 +231,7 @@ class Engine:
             now = self.now()
             scheduled = record.get("_cancel_at")
             record["_cancel_at"] = now if scheduled is None else min(float(scheduled), now)
-            await self._step(record, now)
-            self._due[batch_id] = self._next_due(record)
+            await self._advance(record, now)
         return record
 
     # --- the state machine -----------------------------------------------------------
@@ -239,6 +241,14 @@ class Engine:
         if lock is None:
             lock = self._locks[batch_id] = asyncio.Lock()
         return lock
+
+    async def _advance(self, record: Record, now: float) -> None:
+        """:meth:`_step`, with an unexpected error failing this batch only."""
+        try:
+            await self._step(record, now)
+            self._due[record["id"]] = self._next_due(record)
+        except Exception as exc:  # a bug or a hostile input: this batch's problem alone
+            self._crashed(record, exc)
 
     async def _step(self, record: Record, now: float) -> None:
         """Do every step of ``record`` that is due by ``now``."""
@@ -302,11 +312,19 @@ class Engine:
     def _broken(self, record: Record, at: float, message: str) -> None:
         """End a batch the server cannot carry on with (lost or unreadable work files)."""
         error = {"code": "server_error", "message": message, "param": None, "line": None}
-        record["errors"] = {"object": "list", "data": [error]}
-        record["status"] = "failed"
-        record["failed_at"] = int(at)
-        self.store.save_batch(record)
-        self._finish(record["id"])
+        self._invalid(record, at, [error])
+
+    def _crashed(self, record: Record, exc: Exception) -> None:
+        """Fail a batch that raised an unexpected error (a bug or a hostile input)."""
+        batch_id = record.get("id")
+        log.error("batch %s failed: unexpected error", batch_id, exc_info=exc)
+        message = f"The batch failed on an unexpected server error ({type(exc).__name__})."
+        try:
+            self._broken(record, self.now(), message)
+        except Exception:  # not even that could be saved: stop touching it
+            log.exception("batch %s: could not record the failure", batch_id)
+            record["status"] = "failed"
+            self._finish(str(batch_id))
 
     def _next_due(self, record: Record) -> float:
         """The simulated time of the batch's next step (so idle batches cost nothing)."""
@@ -354,13 +372,15 @@ class Engine:
         except OSError as exc:
             self._broken(record, at, f"The input file could not be read: {exc}")
             return
+        except Exception:
+            problem = await loop.run_in_executor(None, first_unparsable_line, work / "input.jsonl")
+            if problem is None:
+                raise
+            self._invalid(record, at, [problem])
+            return
         record["model"] = result.model
         if not result.ok:
-            record["errors"] = {"object": "list", "data": result.errors}
-            record["status"] = "failed"
-            record["failed_at"] = int(at)
-            self.store.save_batch(record)
-            self._finish(batch_id)
+            self._invalid(record, at, result.errors)
             return
         index = encode_index(result.lines)
         atomic_write(work / "index.json", index, sync=self.store.durable)
@@ -368,9 +388,14 @@ class Engine:
         record["in_progress_at"] = int(at)
         record["request_counts"] = {"total": len(result.lines), "completed": 0, "failed": 0}
         record["status"] = "in_progress"
-        run = self._open_run(record)
-        self._runs[batch_id] = run
-        self._persist(record, run)
+        self._runs[batch_id] = self._open_run(record)
+
+    def _invalid(self, record: Record, at: float, errors: list[dict[str, Any]]) -> None:
+        record["errors"] = {"object": "list", "data": errors}
+        record["status"] = "failed"
+        record["failed_at"] = int(at)
+        self.store.save_batch(record)
+        self._finish(record["id"])
 
     async def _dispatch(self, record: Record, run: Run, timing: Timing, horizon: float) -> None:
         """Start (or, inline, run) every line due by ``horizon``."""
@@ -508,17 +533,20 @@ class Engine:
     def _open_run(self, record: Record) -> Run:
         """Open a validated batch's work files; on a restart, resume its progress."""
         run = Run.open(record["id"], self.store.work_dir(record["id"]))
-        counts, usage, last = run.replay()
-        if run.done:
-            record["request_counts"] = counts
-            record["usage"] = usage
-            step = Timing.from_dict(record["_timing"]).per_request
-            run.last_finish = record["_t"].get("in_progress", 0.0) + (last + 1) * step
+        counts, usage, last = run.replay(Checkpoint.of(record))
+        record["request_counts"] = counts
+        record["usage"] = usage
+        step = Timing.from_dict(record["_timing"]).per_request
+        run.last_finish = record["_t"].get("in_progress", 0.0) + (last + 1) * step
+        if record["status"] == "finalizing" and len(run.done) < len(run.refs):
+            record["status"], record["finalizing_at"] = "in_progress", None  # lines lost
+        self._persist(record, run)  # a checkpoint that matches the parts as cut
         return run
 
     def _persist(self, record: Record, run: Run | None) -> None:
         if run is not None:
             run.flush(self.store.durable)
+            record["_parts"] = [run.out_size, run.err_size]  # see workfiles.Checkpoint
             run.dirty = False
             run.last_persist = time.monotonic()
         self.store.save_batch(record)

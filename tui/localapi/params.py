@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,8 +10,35 @@ from tui.core.models import METADATA_MAX_KEY, METADATA_MAX_PAIRS, METADATA_MAX_V
 from tui.core.requests import json_type_name
 from tui.localapi.errors import ApiError, invalid_request, invalid_value
 
+_NOT_UNICODE = re.compile("[\ud800-\udfff]")
+"""A lone surrogate: what an undecodable byte or an unpaired ``\\ud800`` becomes."""
+
 EXPIRES_MIN_SECONDS = 3600
 EXPIRES_MAX_SECONDS = 30 * 24 * 3600
+
+
+def text_param(value: str, param: str) -> str:
+    """``value`` if it is valid Unicode text; else a 400 before anything is created."""
+    if _NOT_UNICODE.search(value):
+        raise _not_unicode(param)
+    return value
+
+
+def text_bytes(value: bytes, param: str) -> str:
+    """Form field bytes as text: UTF-8, or a 400."""
+    try:
+        return text_param(value.decode("utf-8"), param)
+    except UnicodeDecodeError:
+        raise _not_unicode(param) from None
+
+
+def _not_unicode(param: str) -> ApiError:
+    return invalid_request(
+        f"Invalid '{param[:100]}': the text is not valid Unicode (it holds a lone "
+        "surrogate or bytes that are not UTF-8).",
+        param=param[:100],
+        code="invalid_value",
+    )
 
 
 def limit_param(query: Mapping[str, str], *, default: int, maximum: int) -> int:

@@ -7,7 +7,7 @@ Layout under the data dir::
     files/<file_id>.bin       its bytes
     batches/<batch_id>.json   a Batch object (plus private "_" fields)
     batches/<batch_id>/       a running batch's work: input link, line index,
-                              partial output/error files, progress journal
+                              partial output/error files (see workfiles)
 
 Records are replaced atomically (:func:`tui.core.fsutil.atomic_write`), so a crash
 leaves the old record or the new one. Everything is loaded at start and served from
@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from tui.core import jsonsafe
 from tui.core.fsutil import atomic_write
 from tui.localapi.ids import IdFactory
 
@@ -85,23 +86,33 @@ class Store:
         meta_path = self.root / "server.json"
         if meta_path.exists():
             try:
-                self.meta = json.loads(meta_path.read_text("utf-8"))
+                meta = jsonsafe.loads(meta_path.read_bytes())
+                if not isinstance(meta, dict) or not isinstance(meta.get("clock", 0), int | float):
+                    raise ValueError("not an object with a clock")
+                self.meta = meta
             except (OSError, ValueError) as exc:
                 warnings.append(f"{meta_path}: unreadable ({exc}); starting a new one")
-        for path, into in ((self.files_dir, self.files), (self.batches_dir, self.batches)):
+        for kind_field, path, into in (
+            ("purpose", self.files_dir, self.files),
+            ("status", self.batches_dir, self.batches),
+        ):
             for record_path in sorted(path.glob("*.json")):
-                record = self._read(record_path, warnings)
+                record = self._read(record_path, kind_field, warnings)
                 if record is not None:
                     into[str(record["id"])] = record
                     self._seq = max(self._seq, int(record.get("_seq", 0)))
         self._batch_order = None
         return warnings
 
-    def _read(self, path: Path, warnings: list[str]) -> Record | None:
+    def _read(self, path: Path, kind_field: str, warnings: list[str]) -> Record | None:
+        """A record, or None (and a warning) if it is unreadable or not a record's shape."""
         try:
-            record = json.loads(path.read_text("utf-8"))
-            if not isinstance(record, dict) or not isinstance(record.get("id"), str):
-                raise ValueError("not an object with an id")
+            record = jsonsafe.loads(path.read_bytes())
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+            for name, kind in (("id", str), (kind_field, str), ("created_at", int), ("_seq", int)):
+                if not isinstance(record.get(name), kind):
+                    raise ValueError(f"no {kind.__name__} {name!r}")
             return record
         except (OSError, ValueError) as exc:
             aside = path.with_suffix(".corrupt")
@@ -164,8 +175,8 @@ class Store:
         return record
 
     def save_file(self, record: Record) -> None:
-        self.files[record["id"]] = record
         self._write(self.files_dir / f"{record['id']}.json", record)
+        self.files[record["id"]] = record
 
     def delete_file(self, file_id: str) -> bool:
         record = self.files.pop(file_id, None)
@@ -205,9 +216,9 @@ class Store:
         return self.batches_dir / batch_id
 
     def add_batch(self, record: Record) -> None:
+        self.save_batch(record)  # first: a record that cannot be saved does not exist
         self.batches[record["id"]] = record
         self._batch_order = None
-        self.save_batch(record)
 
     def save_batch(self, record: Record) -> None:
         self._write(self.batches_dir / f"{record['id']}.json", record)

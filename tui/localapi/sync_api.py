@@ -15,6 +15,8 @@ from tui.core.models import BATCH_ENDPOINTS
 from tui.localapi import echo
 from tui.localapi.app import context
 from tui.localapi.batches_api import json_body
+from tui.localapi.errors import invalid_request
+from tui.localapi.params import text_param
 
 
 def add_routes(app: web.Application) -> None:
@@ -33,12 +35,19 @@ async def answer(request: web.Request) -> web.Response:
 
 
 async def _form_body(request: web.Request) -> dict[str, Any]:
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise invalid_request(
+            f"Could not read the multipart form: {str(exc)[:200]}", code="invalid_form"
+        ) from None
     body: dict[str, Any] = {}
     images: list[dict[str, str]] = []
     for key, value in form.items():
+        text_param(key, key)
         if isinstance(value, str):
             name = key.removesuffix("[]")
+            text_param(value, name)
             body[name] = int(value) if name == "n" and value.isdigit() else value
         else:
             images.append({"type": "input_image"})

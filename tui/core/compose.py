@@ -40,7 +40,7 @@ from tui.core.errors import BatchdeckError
 from tui.core.fsutil import atomic_file
 from tui.core.models import BATCH_ENDPOINTS
 from tui.core.pricing import Price
-from tui.core.requests import ValidationReport, validate
+from tui.core.requests import ValidationReport, open_request_file, validate
 from tui.core.tokens import Estimate, Estimator
 
 __all__ = [
@@ -169,7 +169,9 @@ def read_rows(path: str | os.PathLike[str], kind: str | None = None) -> Iterator
     kind = kind or detect_kind(path)
     if kind not in ROW_KINDS:
         raise ValueError(f"unknown row file kind {kind!r}: {', '.join(ROW_KINDS)}")
-    with open(path, encoding="utf-8-sig", newline="" if kind in ("csv", "tsv") else None) as fh:
+    with io.TextIOWrapper(
+        open_request_file(path), "utf-8-sig", newline="" if kind in ("csv", "tsv") else None
+    ) as fh:
         if kind == "csv":
             yield from _delimited_rows(fh, ",")
         elif kind == "tsv":
@@ -186,7 +188,7 @@ def columns_of(path: str | os.PathLike[str], kind: str | None = None) -> list[st
     if kind == "text":
         return [TEXT_COLUMN]
     if kind in ("csv", "tsv"):
-        with open(path, encoding="utf-8-sig", newline="") as fh:
+        with io.TextIOWrapper(open_request_file(path), "utf-8-sig", newline="") as fh:
             return list(next(_records(fh, "," if kind == "csv" else "\t"), []))
     return list(next(iter(read_rows(path, kind)), {}))
 

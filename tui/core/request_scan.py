@@ -90,6 +90,14 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
+def _parse_json(text: str | bytes) -> Any:
+    """Python's parser, refusing what msgspec refuses except lone surrogates (to say
+    which field holds one). Used where msgspec refused a line, to say why."""
+    return json.loads(
+        text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int
+    )
+
+
 def _problem_order(problem: Problem) -> tuple[int, int]:
     """Whole-file problems first, then by line (stable, so per-line order is kept)."""
     return (0, 0) if problem.line is None else (1, problem.line)
@@ -273,16 +281,12 @@ class Scanner:
             self.add(Code.INVALID_JSON_LINE, f"JSON nested deeper than {MAX_DEPTH} levels")
             return 0
         try:
-            obj = json.loads(
-                text,
-                parse_constant=_reject_constant,
-                parse_float=_finite_float,
-                parse_int=_bounded_int,
-            )
+            obj = _parse_json(text)
         except ValueError as exc:
             where = ""
             if isinstance(exc, json.JSONDecodeError):
-                exc_msg, where = exc.msg, f" at column {exc.colno + bool(skipped)}"
+                exc_msg = exc.msg.removesuffix(" at")  # "Invalid control character at"
+                where = f" at column {exc.colno + bool(skipped)}"
             else:
                 exc_msg = str(exc)
             self.add(Code.INVALID_JSON_LINE, f"not valid JSON: {exc_msg}{where}")
@@ -427,7 +431,7 @@ class Scanner:
         raw = os.pread(self.fd, end - start, start).rstrip(b"\n")
         if line == 1 and raw.startswith(_BOM):
             raw = raw[len(_BOM) :]
-        obj = loads(raw)  # this line was checked already: it parses
+        obj = _parse_json(raw)  # its custom_id was checked, so it parses (maybe not strictly)
         return obj.get("custom_id")
 
     def _count_inputs(self, raw_input: object) -> int:

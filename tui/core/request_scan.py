@@ -337,6 +337,9 @@ class Scanner:
         if not isinstance(value, str):
             self.add(invalid, f"{name} must be a string, not {json_type_name(value)}", name)
             return None
+        if _SURROGATE.search(value):  # only json lets one through; msgspec refuses them
+            self.add(invalid, f"{name} holds a lone surrogate escape, which is not text", name)
+            return None
         return value
 
     # -- checks shared by both paths ------------------------------------------
@@ -400,13 +403,6 @@ class Scanner:
             self.add(
                 Code.INVALID_CUSTOM_ID,
                 f"custom_id is {len(custom_id)} characters, over {MAX_CUSTOM_ID_CHARS}",
-                "custom_id",
-            )
-            return
-        if _SURROGATE.search(custom_id):
-            self.add(
-                Code.INVALID_CUSTOM_ID,
-                "custom_id holds a lone surrogate (\\ud800-\\udfff), which is not text",
                 "custom_id",
             )
             return

@@ -40,7 +40,8 @@ from tui.core.errors import BatchdeckError
 from tui.core.fsutil import atomic_file
 from tui.core.models import BATCH_ENDPOINTS
 from tui.core.pricing import Price
-from tui.core.requests import ValidationReport, open_request_file, validate
+from tui.core.request_file import open_request_file
+from tui.core.requests import ValidationReport, validate
 from tui.core.tokens import Estimate, Estimator
 
 __all__ = [

@@ -62,6 +62,7 @@ from tui.core.compose import (
 )
 from tui.core.journal import SubmitError
 from tui.core.pricing import Price, PriceError, load_prices
+from tui.core.request_file import open_request_file
 from tui.core.requests import InvalidRequestFileError, SplitError, ValidationReport, validate
 from tui.core.text import one_line, printable
 from tui.core.tokens import Estimate, Estimator, estimate_file
@@ -161,7 +162,7 @@ def preview_lines(inputs: Inputs, count: int = PREVIEW_COUNT) -> list[dict[str, 
     if inputs.source == "jsonl":
         if inputs.jsonl_path is None:
             raise ComposeError("choose the batch JSONL file to open (Source tab)")
-        with open(inputs.jsonl_path, "rb") as handle:
+        with open_request_file(inputs.jsonl_path) as handle:
             return [
                 json.loads(line) if line.strip() else {} for line in itertools.islice(handle, count)
             ]

@@ -69,7 +69,7 @@ from tui.core.request_report import (
     count_embedding_inputs,
     json_type_name,
 )
-from tui.core.request_scan import scan
+from tui.core.request_scan import Scanner, scan
 from tui.core.request_split import part_path, split
 
 __all__ = [
@@ -86,6 +86,7 @@ __all__ = [
     "Limits",
     "Problem",
     "RequestFileError",
+    "Scanner",
     "SplitError",
     "UnreadableFileError",
     "ValidationReport",
@@ -93,6 +94,7 @@ __all__ = [
     "json_type_name",
     "open_request_file",
     "part_path",
+    "scan",
     "split",
     "validate",
 ]

@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.core.request_report import (
+from tui.core.requests import (
     MAX_FILE_BYTES,
     MAX_PROBLEMS,
     MAX_REQUESTS,
     Code,
     Limits,
     Problem,
+    scan,
 )
-from tui.core.request_scan import scan
 
 MAX_INPUT_BYTES = MAX_FILE_BYTES
 MAX_REPORTED_ERRORS = MAX_PROBLEMS

@@ -101,7 +101,7 @@ def test_validation_failures_name_codes_and_lines(
         good,  # 7
         good,  # 8: duplicate custom_id
         chat_line("other", "x", model="gpt-4o"),  # 9: model mismatch
-        "",  # 10: blank lines are skipped
+        "",  # 10: a blank line is refused (the same rule as `batchdeck validate`)
         "[1, 2]",  # 11
     ]
     batch = submit(manual_client, bad_lines)
@@ -119,6 +119,7 @@ def test_validation_failures_name_codes_and_lines(
         ("missing_required_parameter", 6, "body.model"),
         ("duplicate_custom_id", 8, "custom_id"),
         ("model_mismatch", 9, "body.model"),
+        ("invalid_json_line", 10, None),
         ("invalid_json_line", 11, None),
     ]
     assert all(e.message for e in batch.errors.data)
@@ -153,7 +154,7 @@ def test_more_than_50000_requests_fail(
     manual_server.advance(2)
     batch = manual_client.batches.retrieve(batch.id)
     assert batch.status == "failed" and batch.errors and batch.errors.data
-    assert [e.code for e in batch.errors.data] == ["too_many_tasks"]
+    assert [e.code for e in batch.errors.data] == ["too_many_tasks", "too_many_embedding_inputs"]
 
 
 def test_expiry_keeps_partial_results(

@@ -94,7 +94,7 @@ def test_validate_endpoint_mismatch(good: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_validate_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate", str(tmp_path / "nope.jsonl")]) == 2
+    assert main(["validate", str(tmp_path / "nope.jsonl")]) == 1
     err = capsys.readouterr().err
     assert "nope.jsonl" in err and "Traceback" not in err
 

@@ -12,12 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tui.core import request_scan as scan
 from tui.core import requests as req
 from tui.core.requests import (
     Code,
     InvalidRequestFileError,
     Limits,
     Problem,
+    UnreadableFileError,
     ValidationReport,
     count_embedding_inputs,
     validate,
@@ -193,7 +195,7 @@ def test_duplicates_far_apart(tmp_path: Path) -> None:
 
 def test_hash_collisions_are_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With every id hashing alike, only real duplicates are reported."""
-    monkeypatch.setattr(req, "_id_key", lambda custom_id: 0)
+    monkeypatch.setattr(scan, "_id_key", lambda custom_id: 0)
     path = write(tmp_path, line("a"), line("b"), line("c"), line("b"), line("a"), line("c"))
     report = validate(path)
     assert codes(report) == [(n, Code.DUPLICATE_CUSTOM_ID, "custom_id") for n in (4, 5, 6)]
@@ -401,13 +403,13 @@ def test_non_ascii_text_is_fine(tmp_path: Path) -> None:
 
 def test_huge_line(tmp_path: Path) -> None:
     """A line longer than a read chunk is joined correctly."""
-    big = "x" * (req.CHUNK_SIZE * 2 + 123)
+    big = "x" * (scan.CHUNK_SIZE * 2 + 123)
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": big}]}
     path = write(tmp_path, line("a"), line("b", body=body), line("c"))
     report = validate(path)
     assert report.ok and report.line_count == 3
     start, end = report.line_span(2)
-    assert end - start > 2 * req.CHUNK_SIZE
+    assert end - start > 2 * scan.CHUNK_SIZE
     assert report.line_span(3)[1] == path.stat().st_size
 
 
@@ -433,8 +435,9 @@ def test_only_a_bom(tmp_path: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(UnreadableFileError, match=r"nope\.jsonl: cannot read it") as info:
         validate(tmp_path / "nope.jsonl")
+    assert isinstance(info.value, OSError)
 
 
 # -- reporting ----------------------------------------------------------------------
@@ -517,7 +520,7 @@ def test_iter_lines_matches_split(data: bytes, size: int, max_line: int) -> None
     if lines[-1] == b"":
         lines.pop()
     expected = [b if len(b) <= max_line else len(b) for b in lines]
-    assert list(req._iter_lines(io.BytesIO(data), size, max_line)) == expected
+    assert list(scan.iter_lines(io.BytesIO(data), size, max_line)) == expected
 
 
 def test_array_line_message(tmp_path: Path) -> None:
@@ -594,7 +597,7 @@ def test_fast_path_matches_slow_path(
     path = write(tmp_path, *objs)
     fast = validate(path)
     with monkeypatch.context() as patch:
-        patch.setattr(req, "_DECODER", _AlwaysFails())
+        patch.setattr(scan, "_DECODER", _AlwaysFails())
         slow = validate(path)
     assert sorted(fast.problems, key=str) == sorted(slow.problems, key=str)
     assert (fast.endpoint, fast.model, fast.embedding_inputs) == (

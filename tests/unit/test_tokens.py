@@ -13,6 +13,7 @@ import pytest
 
 from tui.core import tokens
 from tui.core.pricing import DEFAULT_PRICES, Price
+from tui.core.requests import UnreadableFileError
 from tui.core.tokens import (
     CL100K,
     MESSAGE_OVERHEAD,
@@ -180,3 +181,33 @@ def test_estimate_file_skips_broken_lines(tmp_path: Path) -> None:
     assert (result.endpoint, result.requests, result.input_tokens) == ("/v1/embeddings", 2, 4)
     assert result.encoding == CL100K
     assert result.output_tokens_max == 0 and result.unbounded == 0
+
+
+def test_estimate_file_skips_hostile_lines(tmp_path: Path) -> None:
+    """Lines the validator refuses (deep, 1e999, huge ints, lone surrogates) never crash
+    the estimate: msgspec alone raised RecursionError on the deep one."""
+    line = {
+        "custom_id": "a",
+        "method": "POST",
+        "url": "/v1/embeddings",
+        "body": {"model": "text-embedding-3-small", "input": "hello world"},
+    }
+    good = json.dumps(line)
+    hostile = [
+        good[:-1] + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        good[:-1] + ', "x": 1e999}',
+        good[:-1] + ', "x": ' + "9" * 5000 + "}",
+        good.replace('"a"', '"\\ud800"'),
+        "[" * 50_000,
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join([good, *hostile, good]) + "\n")
+    result = estimate_file(path, prices=DEFAULT_PRICES)
+    assert (result.requests, result.input_tokens) == (2, 4)
+
+
+def test_estimate_file_refuses_a_fifo(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(UnreadableFileError, match="FIFO"):
+        estimate_file(fifo)

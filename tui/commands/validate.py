@@ -2,7 +2,9 @@
 
 Problems are printed one per line as ``FILE:LINE: message [code]`` (the form editors
 and CI logs link to); the exit code is 0 for a file the API accepts, 1 for one with
-problems, 2 when the file cannot be read. ``--json`` prints one JSON object instead.
+problems or cannot be read (missing, not permitted, or not a regular file: a FIFO, a
+directory or a device is refused at once, never read), 2 for a bad ``--endpoint``.
+``--json`` prints one JSON object instead.
 """
 
 from __future__ import annotations
@@ -117,7 +119,9 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         report = validate(args.file, endpoint=args.endpoint)
-    except (OSError, ValueError) as exc:
+    except OSError as exc:  # UnreadableFileError: a plain message naming the file
+        raise _shared.CommandError(f"batchdeck validate: {exc}", EXIT_PROBLEMS) from exc
+    except ValueError as exc:
         raise _shared.CommandError(f"batchdeck validate: {exc}", EXIT_USAGE) from exc
     estimate = None
     if not args.no_estimate and (report.ok or report.only_limit_problems):

@@ -41,6 +41,7 @@ from tui.core.errors import BatchdeckError
 from tui.core.fsutil import atomic_file
 from tui.core.models import BATCH_ENDPOINTS
 from tui.core.pricing import Price
+from tui.core.request_file import open_request_file
 from tui.core.requests import ValidationReport, validate
 from tui.core.tokens import Estimate, Estimator
 
@@ -194,11 +195,12 @@ def columns_of(path: str | os.PathLike[str], kind: str | None = None) -> list[st
 
 @contextlib.contextmanager
 def _text_file(path: str | os.PathLike[str], kind: str) -> Iterator[io.TextIOBase]:
-    """``path`` open as UTF-8 text; bytes that are not UTF-8 are a :class:`ComposeError`
+    """``path`` open as UTF-8 text (a FIFO, directory or device is refused at once by
+    :func:`open_request_file`); bytes that are not UTF-8 are a :class:`ComposeError`
     naming the file, not a ``UnicodeDecodeError`` from deep inside a read."""
     newline = "" if kind in ("csv", "tsv") else None
     try:
-        with open(path, encoding="utf-8-sig", newline=newline) as fh:
+        with io.TextIOWrapper(open_request_file(path), "utf-8-sig", newline=newline) as fh:
             yield fh
     except UnicodeDecodeError as exc:
         name = Path(path).name

@@ -40,6 +40,7 @@ from tui.core.compose import (
 from tui.core.journal import Journal, SubmitError, check_metadata
 from tui.core.pricing import Price, PriceError, load_prices
 from tui.core.registry import Job
+from tui.core.request_file import open_request_file
 from tui.core.requests import (
     DEFAULT_LIMITS,
     InvalidRequestFileError,
@@ -355,7 +356,7 @@ def preview_lines(inputs: ComposeInputs, count: int = PREVIEW_COUNT) -> list[Any
     if inputs.source == "jsonl":
         if inputs.jsonl_path is None:
             raise ComposeError("choose the batch JSONL file to open (Source tab)")
-        with open(inputs.jsonl_path, "rb") as handle:
+        with open_request_file(inputs.jsonl_path) as handle:
             return [
                 jsonsafe.loads(line) if line.strip() else {}
                 for line in itertools.islice(handle, count)

@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
+from tui.core.jsonsafe import JsonInputError, loads
 from tui.core.models import Usage
 from tui.core.pricing import Cost, Price, cost_of, price_for
+from tui.core.request_file import open_request_file
 
 __all__ = [
     "CL100K",
@@ -334,15 +334,17 @@ class Estimator:
 def estimate_file(
     path: str | Path, endpoint: str | None = None, prices: Mapping[str, Price] | None = None
 ) -> Estimate:
-    """Estimate a batch input file line by line (lines that are not requests are skipped:
-    run :func:`tui.core.requests.validate` for those). ``endpoint`` defaults to the
-    first line's ``url``."""
+    """Estimate a batch input file line by line (lines that are not requests, or that
+    :func:`tui.core.jsonsafe.loads` refuses, are skipped: run
+    :func:`tui.core.requests.validate` for those). ``endpoint`` defaults to the first
+    line's ``url``. Only a regular file is read
+    (:func:`~tui.core.request_file.open_request_file`)."""
     estimator: Estimator | None = None
-    with open(path, "rb") as handle:
+    with open_request_file(path) as handle:
         for raw in handle:
             try:
-                obj = msgspec.json.decode(raw)
-            except msgspec.DecodeError:
+                obj = loads(raw)
+            except JsonInputError:
                 continue
             if not isinstance(obj, dict) or not isinstance(obj.get("body"), dict):
                 continue

@@ -72,6 +72,17 @@ def test_cli_validate_refuses_special_files(
     assert "Traceback" not in captured.err
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_cli_submit_refuses_special_files_with_exit_1(
+    tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused before any client is made: nothing is sent, no server is needed."""
+    path, words = special_paths(tmp_path)[case]
+    assert main(["submit", str(path), "--endpoint", "/v1/chat/completions"]) == 1
+    captured = capsys.readouterr()
+    assert words in captured.err and "Traceback" not in captured.err
+
+
 def test_cli_validate_on_a_fifo_does_not_hang(tmp_path: Path) -> None:
     """In a child process with a timeout: before the fix this blocked in open()."""
     fifo = tmp_path / "pipe.jsonl"

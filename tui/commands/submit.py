@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from tui.commands.validate import problem_lines
     from tui.core.journal import SubmitError
-    from tui.core.requests import InvalidRequestFileError, SplitError
+    from tui.core.requests import InvalidRequestFileError, SplitError, UnreadableFileError
     from tui.core.submission import NeedsSplitError, parse_expiry, parse_metadata, plan_submit
 
     try:
@@ -92,7 +92,7 @@ def _run(args: argparse.Namespace) -> int:
         raise _shared.CommandError(
             f"{PREFIX}{exc.report.path}: {exc.count} problem(s); nothing sent", EXIT_PROBLEMS
         ) from exc
-    except SplitError as exc:
+    except (SplitError, UnreadableFileError) as exc:
         raise _shared.CommandError(f"{PREFIX}{exc}", EXIT_PROBLEMS) from exc
     except (OSError, ValueError) as exc:
         raise _shared.CommandError(f"{PREFIX}{exc}", EXIT_USAGE) from exc

@@ -67,11 +67,21 @@ OUTCOME_FILTERS: list[tuple[str, str]] = [
 ]
 
 
+FAILED_OUTCOMES = frozenset(
+    {
+        Outcome.HTTP_ERROR,
+        Outcome.REQUEST_ERROR,
+        Outcome.NOT_RUN_CANCELLED,
+        Outcome.NOT_RUN_EXPIRED,
+    }
+)
+
+
 def matches_outcome(row: ResultRow, wanted: str) -> bool:
     if wanted == "all":
         return True
     if wanted == FAILED:
-        return row.outcome in (Outcome.HTTP_ERROR, Outcome.REQUEST_ERROR)
+        return row.outcome in FAILED_OUTCOMES
     return row.outcome.value == wanted
 
 
@@ -123,6 +133,12 @@ class ResultsScreen(DeckScreen):
 
         index: ResultIndex
         step: IndexProgress
+
+    @dataclass
+    class Linked(Message, bubble=False):
+        """The batch's retry links, read again (a retry was just submitted)."""
+
+        links: RetryLinks
 
     @dataclass
     class Searched(Message, bubble=False):
@@ -343,6 +359,11 @@ class ResultsScreen(DeckScreen):
     @on(Status)
     def _status_posted(self, event: Status) -> None:
         self._set_status(event.text, error=event.error)
+
+    @on(Linked)
+    def _linked(self, event: Linked) -> None:
+        self.links = event.links
+        self._refresh_status()
 
     @on(Told)
     def _told(self, event: Told) -> None:
@@ -595,6 +616,7 @@ class ResultsScreen(DeckScreen):
                 f"retry of {batch_id} ({planned.count} requests)",
                 retry_of=batch_id,
             )
+            links = await asyncio.to_thread(retry_links, self.deck.registry, batch_id)
         except (BatchdeckError, OSError) as exc:
             self.post_message(self.Told(f"Retry not submitted: {exc}", error=True))
         except Exception as exc:  # last resort (e.g. the registry): the app goes on
@@ -602,6 +624,7 @@ class ResultsScreen(DeckScreen):
             message = f"Retry not submitted: {type(exc).__name__}: {exc}"
             self.post_message(self.Told(message, error=True))
         else:
+            self.post_message(self.Linked(links))
             self.post_message(
                 self.Told(
                     f"Retry {job.batch_id} submitted with {planned.count} requests; reload (r) "

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Checkbox, Input, Select
+from textual.widgets import Checkbox, Input, Select, Static
 
 from tests.api.conftest import API_KEY, FAST, jsonl
 from tests.ui.conftest import until
@@ -54,6 +54,13 @@ async def test_v_in_the_list_pages_the_shown_row(monkeypatch: pytest.MonkeyPatch
         await pilot.press("v")
         await until(pilot, lambda: bool(paged))
         assert "Question 0 about parcels" in paged[0]
+
+
+def links_of(screen: Any) -> str:
+    """The retry links line ("" while hidden or still being composed)."""
+    lines = screen.query("#results-links")
+    line = lines.first(Static) if lines else None
+    return str(line.render()) if line is not None and line.display else ""
 
 
 def answered_copy(batch_id: str) -> None:
@@ -120,6 +127,7 @@ async def test_retry_dialog_sends_the_chosen_groups_and_links_both_ways(
         app = make_app(config, BatchClient(profile), registry, profile=profile)
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await open_results(pilot, batch.id)
+            assert not screen.query_one("#results-links").display  # no links yet
             await pilot.press("P")  # not a retry: says so, stays
             assert app.screen is screen
             await pilot.press("R")
@@ -143,7 +151,7 @@ async def test_retry_dialog_sends_the_chosen_groups_and_links_both_ways(
             assert job is not None and job.batch_id
             sent = Path(job.input_path or "").read_text().splitlines()
             assert [json.loads(x)["custom_id"] for x in sent] == ["req-2"]
-            await until(pilot, lambda: f"retried by {job.batch_id}" in status_of(screen))
+            await until(pilot, lambda: f"retried by {job.batch_id}" in links_of(screen))
 
             server.advance(60)
             app.open_results(job.batch_id)
@@ -152,7 +160,7 @@ async def test_retry_dialog_sends_the_chosen_groups_and_links_both_ways(
                 lambda: (
                     isinstance(app.screen, ResultsScreen)
                     and app.screen.batch_id == job.batch_id
-                    and f"retry of {batch.id}" in status_of(app.screen)
+                    and f"retry of {batch.id}" in links_of(app.screen)
                 ),
             )
             await pilot.press("P")  # to the parent's results

@@ -39,7 +39,7 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
         border: thick $primary; background: $surface;
     }
     ExportDialog Input { margin-bottom: 1; }
-    ExportDialog Checkbox { border: none; padding: 0; margin-bottom: 1; }
+    ExportDialog Checkbox { margin-bottom: 1; }
     ExportDialog #export-error { color: $error; height: auto; }
     """
 
@@ -59,6 +59,7 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
                     Text(f"Include the columns of {printable(self.source.name)}"),
                     True,
                     id="export-source",
+                    compact=True,
                 )
             yield Static("", id="export-error")
             yield Button("Export", variant="primary", id="export-ok")

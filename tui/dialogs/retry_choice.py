@@ -33,7 +33,6 @@ class RetryDialog(ModalScreen[frozenset[str] | None]):
         border: thick $warning; background: $surface;
     }
     RetryDialog #retry-question { text-style: bold; margin-bottom: 1; }
-    RetryDialog Checkbox { border: none; padding: 0; height: 1; }
     RetryDialog #retry-detail { color: $text-muted; margin-top: 1; }
     RetryDialog #retry-total { margin-top: 1; }
     RetryDialog Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
@@ -59,6 +58,7 @@ class RetryDialog(ModalScreen[frozenset[str] | None]):
                         Text(f"{group.label}: {count}"),
                         group.default,
                         id=f"retry-{group.key}",
+                        compact=True,
                     )
             if self.detail:
                 yield Static(Text(printable(self.detail)), id="retry-detail")

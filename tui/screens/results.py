@@ -89,6 +89,9 @@ class ResultsScreen(DeckScreen):
     """The results of one batch (and of its retries, merged)."""
 
     CSS_PATH = str(styles_dir() / "results.tcss")
+    DEFAULT_CSS = """
+    #results-links { height: 1; padding: 0 1; color: $text-muted; }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="results.back"),
         Binding("slash", "focus_search", "Search", id="results.search"),
@@ -198,6 +201,7 @@ class ResultsScreen(DeckScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="results-status")
+        yield Static("", id="results-links")
         with Horizontal(id="results-filters"):
             yield Select(
                 OUTCOME_FILTERS, value="all", allow_blank=False, id="results-outcome", compact=True
@@ -213,6 +217,7 @@ class ResultsScreen(DeckScreen):
 
     def on_mount(self) -> None:
         self.query_one(ResultDetail).display = False
+        self._show_links()
         self.query_one(ResultsList).focus()
         self._set_status(f"Opening the results of {self.batch_id}…")
         self.load()
@@ -246,12 +251,19 @@ class ResultsScreen(DeckScreen):
         if shown != len(self._all):
             head += f" ({shown} shown)"
         tail = "" if index.done else f" · indexing {self._percent}%"
-        if self.links.describe():
-            tail += f" · {self.links.describe()}"
         if len(index.attempts) > 1:
             retries = len(index.attempts) - 1
             tail += f" · merged with {retries} retr{'y' if retries == 1 else 'ies'}"
         return f"{head}: {', '.join(parts) or 'nothing yet'}{tail}"
+
+    def _show_links(self) -> None:
+        """The retry links on their own line, shown only when there are some."""
+        line = self.query_one("#results-links", Static)
+        text = self.links.describe()
+        if self.links.retry_of:
+            text += " (P: its results)"
+        line.update(Text(one_line(text)))
+        line.display = bool(text)
 
     def _refresh_status(self) -> None:
         if self.index is None:  # still opening, or why it failed: that line stays
@@ -293,6 +305,7 @@ class ResultsScreen(DeckScreen):
     @on(Opened)
     def _opened(self, event: Opened) -> None:
         self.links, self.source = event.links, event.source
+        self._show_links()
         self._notes = list(event.notes)
         if event.attempts[0].input is None:
             self._notes.append("input file unavailable: missing requests cannot be listed")
@@ -363,7 +376,7 @@ class ResultsScreen(DeckScreen):
     @on(Linked)
     def _linked(self, event: Linked) -> None:
         self.links = event.links
-        self._refresh_status()
+        self._show_links()
 
     @on(Told)
     def _told(self, event: Told) -> None:

@@ -62,7 +62,13 @@ from tui.core.results.rows import (
     Outcome,
     ResultRow,
 )
-from tui.core.results.sources import SourceTable, load_source, record_source, source_of
+from tui.core.results.sources import (
+    SourceTable,
+    load_source,
+    record_compose_source,
+    record_source,
+    source_of,
+)
 from tui.core.results.store import (
     MANIFEST,
     DownloadProgress,
@@ -117,6 +123,7 @@ __all__ = [
     "load_source",
     "open_attempts",
     "parse_result_line",
+    "record_compose_source",
     "record_source",
     "results_dir",
     "retries_of",

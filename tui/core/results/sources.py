@@ -10,6 +10,7 @@ export puts the row's columns beside the answer, as ``source.<column>``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,9 @@ from tui.core.results.rows import NoResultsError
 
 if TYPE_CHECKING:
     from tui.core.registry import Job, Registry
+    from tui.core.submission import ComposeInputs
+
+logger = logging.getLogger(__name__)
 
 SOURCE_KEY = "source"
 """The key of the job's ``extra`` table that names its source file."""
@@ -37,7 +41,10 @@ def record_source(
     registry: Registry, jobs: Iterable[Job], rows_path: Path | None, id_pattern: str
 ) -> None:
     """Keep ``rows_path`` and ``id_pattern`` in each of ``jobs`` (the batches composed
-    from its rows); nothing when the requests did not come from a rows file."""
+    from its rows); nothing when the requests did not come from a rows file.
+
+    Best effort: the batches are sent already, so a job that cannot be updated (gone
+    from the registry, a disk error) is logged and left as it is; never raises."""
     if rows_path is None:
         return
     source = {"path": str(Path(rows_path).resolve()), "id_pattern": id_pattern}
@@ -48,7 +55,16 @@ def record_source(
         return replace(job, extra={**job.extra, SOURCE_KEY: source})
 
     for job in jobs:
-        registry.modify(job.job_id, with_source)
+        try:
+            registry.modify(job.job_id, with_source)
+        except (OSError, KeyError, ValueError) as exc:
+            logger.warning("could not record the source of job %s: %s", job.job_id, exc)
+
+
+def record_compose_source(registry: Registry, jobs: Iterable[Job], inputs: ComposeInputs) -> None:
+    """:func:`record_source` for the batches the compose form sent from ``inputs``."""
+    rows_path = inputs.rows_path if inputs.source == "rows" else None
+    record_source(registry, jobs, rows_path, inputs.id_pattern)
 
 
 def source_of(job: Job | None) -> tuple[Path, str] | None:

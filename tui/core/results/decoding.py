@@ -152,8 +152,13 @@ def _fast_snippet(body: _Body) -> bytes | str:
 def _cut_off(body: _Body) -> bool:
     """Whether the answer stopped at the token limit: a choice with ``finish_reason``
     ``length``, or a response ``incomplete`` (``max_output_tokens``)."""
-    if body.choices is not None:
-        return any(choice.finish_reason == "length" for choice in body.choices)
+    choices = body.choices
+    if choices is not None:
+        # a plain loop, not any(): once per answered row, 3x cheaper than a generator
+        for choice in choices:  # noqa: SIM110
+            if choice.finish_reason == "length":
+                return True
+        return False
     return body.output is not None and body.status == "incomplete"
 
 

@@ -3,8 +3,8 @@
 Usage: ``.venv/bin/python screenshots/make.py [--size 120x36]``
 
 Starts ``batchdeck demo``'s seeded server and app headless (``build_demo``), visits
-each screen that exists (batches, F1 help, the batch inspector, files, results,
-compose), exports each as SVG with Textual and converts it to PNG with cairosvg
+each screen that exists (batches, F1 help, the batch inspector, files, results and
+its retry choice, compose), exports each as SVG with Textual and converts it to PNG with cairosvg
 (libcairo). The demo key is random and never shown, so it cannot appear in a picture.
 """
 
@@ -93,6 +93,12 @@ async def make(size: tuple[int, int]) -> list[Path]:
                     app.open_results(showcase)
                     await settle(pilot, 1.5)
                     await shoot(app, "results", made)
+                    await pilot.press("R")  # which failed requests to send again
+                    await settle(pilot, 0.5)
+                    if type(app.screen).__name__ == "RetryDialog":
+                        await shoot(app, "retry-choice", made)
+                        await pilot.press("escape")
+                        await settle(pilot, 0.2)
                     app.pop_screen()
                     await settle(pilot, 0.2)
                 if has_screen("compose"):

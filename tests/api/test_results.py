@@ -226,3 +226,33 @@ def test_cli_export_is_headless_without_textual(
     assert ran.stdout.splitlines()[-1] == "0 []", ran.stderr
     assert ran.stderr == ""  # progress only on a terminal
     assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 6
+
+
+def test_cli_export_with_the_source_columns(
+    sdk: openai.OpenAI,
+    server: LocalServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tui.cli import main
+    from tui.core.results import record_source
+
+    batch_id = finished_batch(sdk)
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    out = tmp_path / "res.csv"
+    assert main(["results", batch_id, "--export", str(out), "--source-columns"]) == 1
+    assert "not composed from a CSV" in capsys.readouterr().err
+
+    rows = tmp_path / "tickets.csv"
+    rows.write_text("n,owner\n" + "".join(f"{i},owner {i}\n" for i in range(6)))
+    registry = Registry()
+    job = registry.add(Job(batch_id=batch_id))
+    record_source(registry, [job], rows, "req-{n}")
+    code = main(["results", batch_id, "--export", str(out), "--source-columns"])
+    assert code == 0, capsys.readouterr().err
+    exported = list(csv.DictReader(out.open()))
+    assert [r["source.owner"] for r in exported] == [f"owner {i}" for i in range(6)]
+    assert exported[0]["answer"] and exported[0]["source.n"] == "0"
+    assert main(["results", batch_id, "--source-columns"]) == 2  # only with --export

@@ -25,7 +25,7 @@ from tui.core.config import Config, Profile
 from tui.core.models import Batch
 from tui.core.registry import Job, Registry
 from tui.core.results import MANIFEST, Outcome, ResultIndex, results_dir
-from tui.dialogs.confirm import ConfirmDialog
+from tui.dialogs.retry_choice import RetryDialog
 from tui.localapi.clock import ManualClock
 from tui.localapi.server import LocalServer
 from tui.screens.results import ResultsScreen
@@ -107,7 +107,7 @@ async def test_rows_filters_and_detail(monkeypatch: pytest.MonkeyPatch) -> None:
             "ok",
             "ok",
             "HTTP 500",
-            "batch_expired",
+            "not run (expired)",
             "missing",
         ]
         assert listing.rows[-1].outcome is Outcome.INVALID  # the broken line, at the end
@@ -115,9 +115,11 @@ async def test_rows_filters_and_detail(monkeypatch: pytest.MonkeyPatch) -> None:
 
         await pilot.press("o")  # failed (any)
         assert shown_ids(screen) == ["req-02", "req-03"]
-        await pilot.press("o", "o")  # only ok... then only HTTP error
+        await pilot.press("o", "o", "o")  # only ok, only cut off... then only HTTP error
         assert shown_ids(screen) == ["req-02"]
-        for _ in range(4):  # request error, missing, invalid line, and round to all
+        await pilot.press("o", "o", "o")  # request error, not run (cancelled), (expired)
+        assert shown_ids(screen) == ["req-03"]
+        for _ in range(3):  # missing, invalid line, and round to all
             await pilot.press("o")
         assert len(shown_ids(screen)) == 13
 
@@ -286,8 +288,8 @@ async def test_retry_submits_the_failed_requests_linked_to_the_batch(
             screen = await open_results(pilot, batch.id)
             assert [row.label for row in screen.query_one(ResultsList).rows].count("HTTP 500") == 2
             await pilot.press("R")
-            await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
-            await pilot.press("y")
+            await until(pilot, lambda: isinstance(app.screen, RetryDialog))
+            await pilot.click("#retry-yes")
 
             def sent_retry() -> Job | None:
                 retries = [j for j in registry.load().values() if j.retry_of == batch.id]

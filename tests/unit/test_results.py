@@ -117,7 +117,7 @@ def test_missing_failed_and_expired(tmp_path: Path) -> None:
     assert by_id(index) == {
         "r0": Outcome.OK,
         "r1": Outcome.HTTP_ERROR,
-        "r2": Outcome.REQUEST_ERROR,
+        "r2": Outcome.NOT_RUN_EXPIRED,
         "r3": Outcome.MISSING,
         "r4": Outcome.OK,
     }
@@ -125,7 +125,8 @@ def test_missing_failed_and_expired(tmp_path: Path) -> None:
     assert failed is not None and failed.status == 500 and failed.label == "HTTP 500"
     assert failed.preview.startswith("The server had an error")
     gone = index.row_for("r2")
-    assert gone is not None and gone.label == "batch_expired" and gone.error_code == "batch_expired"
+    assert gone is not None and gone.label == "not run (expired)"
+    assert gone.error_code == "batch_expired"
     missing = index.row_for("r3")
     assert missing is not None and missing.source == -1 and missing.input_line == 4
 
@@ -142,7 +143,7 @@ def test_cancelled_partial_results(tmp_path: Path) -> None:
     outs = [answered(reqs[0])]
     errs = [expired(f"r{i}", "batch_cancelled") for i in (1, 2, 3)]
     index = ResultIndex([build(tmp_path, reqs, outs, errs)]).build_all()
-    assert [row.label for row in index.rows] == ["ok"] + ["batch_cancelled"] * 3
+    assert [row.label for row in index.rows] == ["ok"] + ["not run (cancelled)"] * 3
 
 
 def test_duplicates_are_shown_beside_their_request(tmp_path: Path) -> None:
@@ -421,7 +422,7 @@ def test_retry_merges_latest_outcome_per_custom_id(tmp_path: Path) -> None:
     assert by_id(index) == {
         "r0": Outcome.OK,
         "r1": Outcome.OK,
-        "r2": Outcome.REQUEST_ERROR,
+        "r2": Outcome.NOT_RUN_EXPIRED,
         "r3": Outcome.OK,
     }
     assert [row.attempt for row in index.rows] == [0, 1, 1, 1]
@@ -460,7 +461,7 @@ def test_error_views_show_code_and_message() -> None:
     assert view.title == "HTTP 429: rate_limit_exceeded"
     assert "code: rate_limit_exceeded" in view.lines
     gone = describe_response(expired("r1"))
-    assert gone.title == "request error: batch_expired"
+    assert gone.title == "not run (expired)"
     assert gone.lines[1].startswith("message: This request")
 
 

@@ -1,8 +1,10 @@
-"""``batchdeck results BATCH_ID [--export FILE]``: a batch's results, joined to its requests.
+"""``batchdeck results BATCH_ID [--export FILE [--source-columns]]``: a batch's results,
+joined to its requests.
 
 With ``--export`` it runs headless: downloads the output, error and input files once
 (into the data dir; later runs use the local copies), merges the batch's retries,
-and writes the joined rows to FILE (``.csv`` or ``.jsonl``, from the extension).
+and writes the joined rows to FILE (``.csv`` or ``.jsonl``, from the extension);
+``--source-columns`` adds the columns of the rows file the batch was composed from.
 Without it, opens the app on the results screen of that batch; when stdout is not
 a terminal (``| head``, ``> rows.txt``) or with ``--json``, prints the joined rows
 instead (text or JSON lines, :mod:`tui.commands.results_text`) and exits.
@@ -47,6 +49,12 @@ def add_parser(sub: Any) -> None:
         metavar="PATH",
         help="a request field to export too, as a dotted path (e.g. body.model); repeatable",
     )
+    parser.add_argument(
+        "--source-columns",
+        action="store_true",
+        help="with --export: add the columns of the CSV (or other rows file) the batch was "
+        "composed from, each row beside its answer",
+    )
     _shared.add_common(parser)  # --json: JSON lines on stdout (not with --export)
 
 
@@ -56,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         action = _print  # a pipe or a file: the rows as text, never the full-screen app
     elif args.export is not None and args.json:
         _shared.error("--json prints to stdout; to write JSON lines use --export FILE.jsonl")
+        return _shared.EXIT_USAGE
+    if args.source_columns and args.export is None:
+        _shared.error("--source-columns goes with --export FILE")
         return _shared.EXIT_USAGE
     return _shared.guarded(lambda: _never_a_traceback(action, args))
 
@@ -74,16 +85,22 @@ def _never_a_traceback(action: Any, args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from tui.core.results import export, export_format
+    from tui.core.results import NoResultsError, export, export_format, load_source
 
     destination = Path(args.export).expanduser()
     try:
         fmt = export_format(destination)
     except ValueError as exc:
         raise _shared.CommandError(str(exc), _shared.EXIT_USAGE) from exc
+    source = None
+    if args.source_columns:
+        try:
+            source = load_source(_shared.open_registry().find_by_batch(args.batch_id))
+        except NoResultsError as exc:
+            raise _shared.CommandError(str(exc)) from exc
     index = _index(args)
     try:
-        count = export(index, destination, tuple(args.field), fmt)
+        count = export(index, destination, tuple(args.field), fmt, source)
     except OSError as exc:
         raise _shared.CommandError(f"cannot write {destination}: {exc.strerror or exc}") from exc
     counts = ", ".join(f"{n} {outcome.value}" for outcome, n in index.counts().items() if n)

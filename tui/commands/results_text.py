@@ -47,7 +47,7 @@ def print_rows(index: ResultIndex, fields: Sequence[str] = (), *, json_lines: bo
 
 
 def _text_cells(record: dict[str, Any], fields: Sequence[str]) -> list[str]:
-    if record["outcome"] == "ok":
+    if record["answer"] is not None:
         answer = record["answer"]
     else:  # what went wrong: the message, else the code, else the index's note
         answer = record["error_message"] or record["error_code"] or record["note"]

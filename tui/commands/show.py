@@ -37,10 +37,14 @@ def run(args: argparse.Namespace) -> int:
         batch = await retrieve_known(client, args.batch_id)
         registry = _shared.open_registry()
         job = registry.record_snapshot(batch) or registry.find_by_batch(batch.id)
+        from tui.core.results import retry_links
+
+        links = retry_links(registry, batch.id)
         model, cost, price_note = _cost(batch)
         if args.json:
             record = _shared.batch_record(batch, job)
             record["downloads"] = dict(job.downloads) if job else {}
+            record["retry_of"], record["retried_by"] = links.retry_of, list(links.retried_by)
             record["cost"] = (
                 {"model": model, "standard_usd": cost.standard, "batch_usd": cost.batch}
                 if cost
@@ -48,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             )
             _shared.emit_json(record)
         else:
-            _shared.write(describe(batch, job, cost, price_note))
+            _shared.write(describe(batch, job, cost, price_note, links.describe()))
         return _shared.EXIT_OK
 
     return _shared.run_with_client(args, body)
@@ -79,7 +83,9 @@ def _cost(batch: Batch) -> tuple[str | None, Cost | None, str]:
     return batch.model, cost_of(batch.usage, price), ""
 
 
-def describe(batch: Batch, job: Job | None, cost: Cost | None, price_note: str) -> str:
+def describe(
+    batch: Batch, job: Job | None, cost: Cost | None, price_note: str, links: str = ""
+) -> str:
     """The plain text page; untrusted text made printable, one line per value."""
     from tui.core.notes import note_lines
     from tui.core.pricing import format_usd
@@ -103,6 +109,8 @@ def describe(batch: Batch, job: Job | None, cost: Cost | None, price_note: str) 
             *((f"Downloaded {name}", path) for name, path in sorted(job.downloads.items())),
         ]
         lines += [(label, value) for label, value in known if value]
+    if links:  # "retry of X · retried by Y" (tui.core.results.retry_links)
+        lines.append(("Retries", links))
     counts = batch.request_counts
     lines.append(
         (

@@ -1,4 +1,5 @@
-"""ExportDialog: ask where to export results (.csv or .jsonl) and which request fields."""
+"""ExportDialog: ask where to export results (.csv or .jsonl), which request fields,
+and whether to add the columns of the rows file the batch was composed from."""
 
 from __future__ import annotations
 
@@ -11,19 +12,22 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from tui.core.results import export_format
+from tui.core.text import printable
 
 
 @dataclass(frozen=True)
 class ExportRequest:
     path: Path
     request_fields: tuple[str, ...]
+    source_columns: bool = False  # the columns of the rows file the batch was composed from
 
 
 class ExportDialog(ModalScreen[ExportRequest | None]):
-    """A path (its extension picks the format) and dotted request fields."""
+    """A path (its extension picks the format), dotted request fields and, when the
+    batch was composed from a rows file (``source``), whether to add its columns."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="export.cancel"),
@@ -35,12 +39,14 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
         border: thick $primary; background: $surface;
     }
     ExportDialog Input { margin-bottom: 1; }
+    ExportDialog Checkbox { margin-bottom: 1; }
     ExportDialog #export-error { color: $error; height: auto; }
     """
 
-    def __init__(self, default_path: Path) -> None:
+    def __init__(self, default_path: Path, source: Path | None = None) -> None:
         super().__init__()
         self.default_path = default_path
+        self.source = source
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -48,6 +54,13 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
             yield Input(str(self.default_path), id="export-path")
             yield Label("Request fields to include (comma-separated, e.g. body.model)")
             yield Input("body.model", id="export-fields")
+            if self.source is not None:
+                yield Checkbox(
+                    Text(f"Include the columns of {printable(self.source.name)}"),
+                    True,
+                    id="export-source",
+                    compact=True,
+                )
             yield Static("", id="export-error")
             yield Button("Export", variant="primary", id="export-ok")
 
@@ -67,7 +80,9 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
             return
         fields = self.query_one("#export-fields", Input).value
         names = tuple(name.strip() for name in fields.split(",") if name.strip())
-        self.dismiss(ExportRequest(path, names))
+        boxes = self.query("#export-source").results(Checkbox)
+        source_columns = any(box.value for box in boxes)
+        self.dismiss(ExportRequest(path, names, source_columns))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -54,6 +54,7 @@ from tui.core.compose import columns_of
 from tui.core.errors import BatchdeckError
 from tui.core.journal import Journal, SubmitError
 from tui.core.requests import InvalidRequestFileError
+from tui.core.results import record_compose_source
 from tui.core.submission import (
     CheckedFile,
     ComposeInputs,
@@ -515,6 +516,7 @@ class ComposeScreen(DeckScreen):
             self.post_message(self.Said(f"Uploading {len(plan.parts)} file(s)…"))
             journal = Journal(deck.registry, deck.client, deck.profile)
             jobs = await send_plan(journal, plan, options, progress)
+            await asyncio.to_thread(record_compose_source, deck.registry, jobs, inputs)
         except PartialSubmitError as exc:
             self.post_message(self.SubmitEnded(exc.jobs, str(exc)))
         except (BatchdeckError, OSError) as exc:

@@ -29,6 +29,7 @@ from textual.widgets import Footer, Header, Input, Select, Static
 from tui.app import styles_dir
 from tui.core.errors import BatchdeckError
 from tui.core.results import (
+    DEFAULT_RETRY,
     OUTCOME_LABELS,
     Attempt,
     IndexProgress,
@@ -36,11 +37,15 @@ from tui.core.results import (
     Outcome,
     ResultIndex,
     ResultRow,
+    RetryLinks,
     export,
+    load_source,
     open_attempts,
+    retry_counts,
+    retry_links,
     retry_path,
-    retry_rows,
     search,
+    source_of,
     write_retry_file,
 )
 from tui.core.text import one_line
@@ -49,6 +54,7 @@ from tui.widgets.result_detail import ResultDetail
 from tui.widgets.results_list import ResultsList, header_line
 
 if TYPE_CHECKING:
+    from tui.core.registry import Registry
     from tui.dialogs.results_export import ExportRequest
 
 logger = logging.getLogger(__name__)
@@ -61,11 +67,21 @@ OUTCOME_FILTERS: list[tuple[str, str]] = [
 ]
 
 
+FAILED_OUTCOMES = frozenset(
+    {
+        Outcome.HTTP_ERROR,
+        Outcome.REQUEST_ERROR,
+        Outcome.NOT_RUN_CANCELLED,
+        Outcome.NOT_RUN_EXPIRED,
+    }
+)
+
+
 def matches_outcome(row: ResultRow, wanted: str) -> bool:
     if wanted == "all":
         return True
     if wanted == FAILED:
-        return row.outcome in (Outcome.HTTP_ERROR, Outcome.REQUEST_ERROR)
+        return row.outcome in FAILED_OUTCOMES
     return row.outcome.value == wanted
 
 
@@ -73,6 +89,9 @@ class ResultsScreen(DeckScreen):
     """The results of one batch (and of its retries, merged)."""
 
     CSS_PATH = str(styles_dir() / "results.tcss")
+    DEFAULT_CSS = """
+    #results-links { height: 1; padding: 0 1; color: $text-muted; }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="results.back"),
         Binding("slash", "focus_search", "Search", id="results.search"),
@@ -82,6 +101,8 @@ class ResultsScreen(DeckScreen):
         Binding("x", "export", "Export", id="results.export"),
         Binding("R", "retry", "Retry failed", id="results.retry"),
         Binding("r", "reload", "Reload", id="results.reload"),
+        Binding("v", "view_all", "View all", id="results.view_all"),
+        Binding("P", "open_parent", "Parent", id="results.parent"),
     ]
 
     # What the workers hand back; handled (painted) only while the screen is mounted.
@@ -101,10 +122,13 @@ class ResultsScreen(DeckScreen):
 
     @dataclass
     class Opened(Message, bubble=False):
-        """The batch's files (and its retries') are local: index them."""
+        """The batch's files (and its retries') are local: index them. ``links`` ties
+        it to its retries both ways; ``source`` is the rows file it was composed from."""
 
         attempts: list[Attempt]
         notes: list[str]
+        links: RetryLinks
+        source: Path | None
 
     @dataclass
     class Indexed(Message, bubble=False):
@@ -112,6 +136,12 @@ class ResultsScreen(DeckScreen):
 
         index: ResultIndex
         step: IndexProgress
+
+    @dataclass
+    class Linked(Message, bubble=False):
+        """The batch's retry links, read again (a retry was just submitted)."""
+
+        links: RetryLinks
 
     @dataclass
     class Searched(Message, bubble=False):
@@ -131,6 +161,8 @@ class ResultsScreen(DeckScreen):
         self._notes: list[str] = []
         self.ready = False  # every row is listed in input order (tests wait on it)
         self._percent = 0
+        self.links = RetryLinks()
+        self.source: Path | None = None  # the rows file the batch was composed from
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         """This screen's actions for the command palette (see tui.palette)."""
@@ -152,10 +184,16 @@ class ResultsScreen(DeckScreen):
         )
         yield SystemCommand(
             "Results: retry failed",
-            "Submit the failed, expired and missing requests again",
+            "Choose which failed, expired or missing requests to submit again",
             self.action_retry,
         )
         yield SystemCommand("Results: reload", "Open again (with new retries)", self.action_reload)
+        yield SystemCommand(
+            "Results: view all", "The shown row's lines, uncut, in the pager", self.action_view_all
+        )
+        yield SystemCommand(
+            "Results: open the batch this retries", "Its parent's results", self.action_open_parent
+        )
 
     def _set_outcome(self, value: str) -> None:
         self.query_one("#results-outcome", Select).value = value
@@ -163,6 +201,7 @@ class ResultsScreen(DeckScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="results-status")
+        yield Static("", id="results-links")
         with Horizontal(id="results-filters"):
             yield Select(
                 OUTCOME_FILTERS, value="all", allow_blank=False, id="results-outcome", compact=True
@@ -178,6 +217,7 @@ class ResultsScreen(DeckScreen):
 
     def on_mount(self) -> None:
         self.query_one(ResultDetail).display = False
+        self._show_links()
         self.query_one(ResultsList).focus()
         self._set_status(f"Opening the results of {self.batch_id}…")
         self.load()
@@ -216,6 +256,15 @@ class ResultsScreen(DeckScreen):
             tail += f" · merged with {retries} retr{'y' if retries == 1 else 'ies'}"
         return f"{head}: {', '.join(parts) or 'nothing yet'}{tail}"
 
+    def _show_links(self) -> None:
+        """The retry links on their own line, shown only when there are some."""
+        line = self.query_one("#results-links", Static)
+        text = self.links.describe()
+        if self.links.retry_of:
+            text += " (P: its results)"
+        line.update(Text(one_line(text)))
+        line.display = bool(text)
+
     def _refresh_status(self) -> None:
         if self.index is None:  # still opening, or why it failed: that line stays
             return
@@ -250,10 +299,13 @@ class ResultsScreen(DeckScreen):
             message = f"Cannot open the results: {type(exc).__name__}: {exc}"
             self.post_message(self.Status(message, error=True))
         else:
-            self.post_message(self.Opened(opened.attempts, opened.notes))
+            links, source = await asyncio.to_thread(_links_and_source, self.deck.registry, batch_id)
+            self.post_message(self.Opened(opened.attempts, opened.notes, links, source))
 
     @on(Opened)
     def _opened(self, event: Opened) -> None:
+        self.links, self.source = event.links, event.source
+        self._show_links()
         self._notes = list(event.notes)
         if event.attempts[0].input is None:
             self._notes.append("input file unavailable: missing requests cannot be listed")
@@ -320,6 +372,11 @@ class ResultsScreen(DeckScreen):
     @on(Status)
     def _status_posted(self, event: Status) -> None:
         self._set_status(event.text, error=event.error)
+
+    @on(Linked)
+    def _linked(self, event: Linked) -> None:
+        self.links = event.links
+        self._show_links()
 
     @on(Told)
     def _told(self, event: Told) -> None:
@@ -480,6 +537,16 @@ class ResultsScreen(DeckScreen):
         current = values.index(self._outcome()) if self._outcome() in values else 0
         select.value = values[(current + 1) % len(values)]
 
+    def action_view_all(self) -> None:
+        self.query_one(ResultDetail).action_view_all()
+
+    def action_open_parent(self) -> None:
+        parent = self.links.retry_of
+        if parent is None:
+            self.notify("This batch is not a retry of another.", markup=False)
+            return
+        self.app.push_screen(ResultsScreen(parent))
+
     def action_reload(self) -> None:
         self._set_status(f"Reopening the results of {self.batch_id}…")
         self.load()
@@ -493,19 +560,28 @@ class ResultsScreen(DeckScreen):
             self.notify("The results are still being indexed.", severity="warning")
             return
         default = Path.cwd() / f"{_safe(self.batch_id)}-results.csv"
-        self.app.push_screen(ExportDialog(default), self._export_chosen)
+        self.app.push_screen(ExportDialog(default, self.source), self._export_chosen)
 
     def _export_chosen(self, choice: ExportRequest | None) -> None:
         if choice is not None:
-            self.run_export(choice.path, choice.request_fields)
+            self.run_export(choice.path, choice.request_fields, choice.source_columns)
 
     @work(exclusive=True, group="results-export")
-    async def run_export(self, path: Path, fields: tuple[str, ...]) -> None:
-        index = self.index
+    async def run_export(
+        self, path: Path, fields: tuple[str, ...], source_columns: bool = False
+    ) -> None:
+        index, deck, batch_id = self.index, self.deck, self.batch_id
         if index is None:
             return
+
+        def write() -> int:
+            source = None
+            if source_columns:
+                source = load_source(deck.registry.find_by_batch(batch_id))
+            return export(index, path, fields, source=source)
+
         try:
-            count = await asyncio.to_thread(export, index, path, fields)
+            count = await asyncio.to_thread(write)
         except (BatchdeckError, OSError, ValueError) as exc:  # ValueError: the file's suffix
             self.post_message(self.Told(f"Export failed: {exc}", error=True))
         except Exception as exc:  # last resort: the screen says so, the app goes on
@@ -518,34 +594,33 @@ class ResultsScreen(DeckScreen):
     # -- retry ---------------------------------------------------------------------------------
 
     def action_retry(self) -> None:
-        from tui.dialogs.confirm import ConfirmDialog
+        from tui.dialogs.retry_choice import RetryDialog
 
         index = self.index
         if index is None or not index.done:
             self.notify("The results are still being indexed.", severity="warning")
             return
-        rows = retry_rows(index)
-        if not rows:
+        counts = retry_counts(index)
+        if not any(counts.values()):
             self.notify("Every request has an answer: nothing to retry.")
             return
-        question = f"Submit a new batch of the {len(rows)} failed, expired or missing requests?"
         detail = f"Same bodies and custom_ids, to {index.endpoint or 'the same endpoint'}."
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.submit_retry()
+        def chosen(groups: frozenset[str] | None) -> None:
+            if groups:
+                self.submit_retry(groups)
 
-        self.app.push_screen(ConfirmDialog(question, detail), answered)
+        self.app.push_screen(RetryDialog(counts, detail), chosen)
 
     @work(exclusive=True, group="results-retry")
-    async def submit_retry(self) -> None:
+    async def submit_retry(self, groups: frozenset[str] = DEFAULT_RETRY) -> None:
         from tui.core.journal import Journal
 
         index, batch_id = self.index, self.batch_id
         if index is None:
             return
         try:
-            planned = await asyncio.to_thread(write_retry_file, index, retry_path(batch_id))
+            planned = await asyncio.to_thread(write_retry_file, index, retry_path(batch_id), groups)
             journal = Journal(self.deck.registry, self.deck.client, self.deck.profile)
             job = await journal.submit(
                 planned.path,
@@ -554,6 +629,7 @@ class ResultsScreen(DeckScreen):
                 f"retry of {batch_id} ({planned.count} requests)",
                 retry_of=batch_id,
             )
+            links = await asyncio.to_thread(retry_links, self.deck.registry, batch_id)
         except (BatchdeckError, OSError) as exc:
             self.post_message(self.Told(f"Retry not submitted: {exc}", error=True))
         except Exception as exc:  # last resort (e.g. the registry): the app goes on
@@ -561,12 +637,19 @@ class ResultsScreen(DeckScreen):
             message = f"Retry not submitted: {type(exc).__name__}: {exc}"
             self.post_message(self.Told(message, error=True))
         else:
+            self.post_message(self.Linked(links))
             self.post_message(
                 self.Told(
                     f"Retry {job.batch_id} submitted with {planned.count} requests; reload (r) "
                     "once it is done to see the merged results."
                 )
             )
+
+
+def _links_and_source(registry: Registry, batch_id: str) -> tuple[RetryLinks, Path | None]:
+    """The batch's retry links and the rows file it was composed from (registry reads)."""
+    found = source_of(registry.find_by_batch(batch_id))
+    return retry_links(registry, batch_id), found[0] if found else None
 
 
 def _decode(raw: bytes | None) -> Any:

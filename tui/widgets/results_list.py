@@ -20,18 +20,21 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.core.results import Outcome, ResultRow
+from tui.core.results import ANSWERED, Outcome, ResultRow
 from tui.core.text import one_line
 
 OUTCOME_STYLES = {
     Outcome.OK: Style(color="green"),
+    Outcome.CUT_OFF: Style(color="yellow"),
     Outcome.HTTP_ERROR: Style(color="red"),
     Outcome.REQUEST_ERROR: Style(color="magenta"),
+    Outcome.NOT_RUN_CANCELLED: Style(color="magenta"),
+    Outcome.NOT_RUN_EXPIRED: Style(color="magenta"),
     Outcome.MISSING: Style(color="yellow"),
     Outcome.INVALID: Style(color="red", bold=True),
 }
 # (title, width); the preview takes what is left.
-COLUMNS = (("line", 6), ("custom_id", 24), ("outcome", 15), ("tokens", 7))
+COLUMNS = (("line", 6), ("custom_id", 24), ("outcome", 19), ("tokens", 7))
 
 
 def row_cells(row: ResultRow) -> list[tuple[str, Style | None]]:
@@ -45,7 +48,7 @@ def row_cells(row: ResultRow) -> list[tuple[str, Style | None]]:
         (one_line(row.custom_id), None),
         (one_line(label), OUTCOME_STYLES.get(row.outcome)),
         (str(row.tokens) if row.tokens else "", None),
-        (row.preview, Style(dim=True) if row.outcome is not Outcome.OK else None),
+        (row.preview, None if row.outcome in ANSWERED else Style(dim=True)),
     ]
 
 

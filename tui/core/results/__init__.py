@@ -11,6 +11,8 @@ None of these modules imports Textual; the index part loads no asyncio.
   detail pane and the export show it;
 - :mod:`~tui.core.results.exporting`: :func:`export` (CSV or JSONL) and
   :func:`write_retry_file`;
+- :mod:`~tui.core.results.sources`: the rows a batch was composed from
+  (:func:`record_source`, :func:`load_source`), for the export;
 - :mod:`~tui.core.results.store`: the files downloaded once into the data dir
   (:func:`fetch_results`, :func:`load_local`, :func:`open_attempts`).
 
@@ -30,12 +32,17 @@ from tui.core.results.describe import (
     describe_result,
 )
 from tui.core.results.exporting import (
+    DEFAULT_RETRY,
     EXPORT_COLUMNS,
     EXPORT_FORMATS,
+    RETRY_GROUPS,
     RetryFile,
+    RetryGroup,
     export,
     export_format,
     export_records,
+    retry_counts,
+    retry_group,
     retry_rows,
     write_retry_file,
 )
@@ -48,31 +55,44 @@ from tui.core.results.index import (
     search,
 )
 from tui.core.results.rows import (
+    ANSWERED,
     OUTCOME_LABELS,
     RETRYABLE,
     NoResultsError,
     Outcome,
     ResultRow,
 )
+from tui.core.results.sources import (
+    SourceTable,
+    load_source,
+    record_compose_source,
+    record_source,
+    source_of,
+)
 from tui.core.results.store import (
     MANIFEST,
     DownloadProgress,
     LocalResults,
     Opened,
+    RetryLinks,
     fetch_results,
     load_local,
     open_attempts,
     results_dir,
     retries_of,
+    retry_links,
     retry_path,
 )
 
 __all__ = [
+    "ANSWERED",
+    "DEFAULT_RETRY",
     "EXPORT_COLUMNS",
     "EXPORT_FORMATS",
     "MANIFEST",
     "OUTCOME_LABELS",
     "RETRYABLE",
+    "RETRY_GROUPS",
     "Attempt",
     "DownloadProgress",
     "IndexProgress",
@@ -86,7 +106,10 @@ __all__ = [
     "ResultInfo",
     "ResultRow",
     "RetryFile",
+    "RetryGroup",
+    "RetryLinks",
     "Source",
+    "SourceTable",
     "answer_text",
     "cut_texts",
     "describe_request",
@@ -97,12 +120,19 @@ __all__ = [
     "export_records",
     "fetch_results",
     "load_local",
+    "load_source",
     "open_attempts",
     "parse_result_line",
+    "record_compose_source",
+    "record_source",
     "results_dir",
     "retries_of",
+    "retry_counts",
+    "retry_group",
+    "retry_links",
     "retry_path",
     "retry_rows",
     "search",
+    "source_of",
     "write_retry_file",
 ]

@@ -16,11 +16,13 @@ from tui.core.results.describe import (
     moderation_text,
 )
 from tui.core.results.rows import (
+    ANSWERED,
     ANY_DECODER,
     DECODE_ERRORS,
     SNIPPET_BYTES,
     Outcome,
     ResultRow,
+    error_outcome,
 )
 
 
@@ -32,6 +34,7 @@ class _Message(msgspec.Struct, gc=False):
 class _Choice(msgspec.Struct, gc=False):
     message: _Message | None = None
     text: msgspec.Raw = msgspec.Raw()
+    finish_reason: str | None = None
 
 
 class _Part(msgspec.Struct, gc=False):
@@ -146,6 +149,19 @@ def _fast_snippet(body: _Body) -> bytes | str:
     return ""
 
 
+def _cut_off(body: _Body) -> bool:
+    """Whether the answer stopped at the token limit: a choice with ``finish_reason``
+    ``length``, or a response ``incomplete`` (``max_output_tokens``)."""
+    choices = body.choices
+    if choices is not None:
+        # a plain loop, not any(): once per answered row, 3x cheaper than a generator
+        for choice in choices:  # noqa: SIM110
+            if choice.finish_reason == "length":
+                return True
+        return False
+    return body.output is not None and body.status == "incomplete"
+
+
 def _tokens(usage: _Usage | None) -> tuple[int, int, int]:
     if usage is None:
         return 0, 0, 0
@@ -166,6 +182,7 @@ def parse_result_line(raw: bytes | memoryview) -> ResultRow:
 
 
 _OK = Outcome.OK  # looked up once: reading an enum member costs ~70 ns in Python 3.11
+_CUT_OFF = Outcome.CUT_OFF
 
 
 def row_from_struct(line: _ResultLine) -> ResultRow:
@@ -178,7 +195,8 @@ def row_from_struct(line: _ResultLine) -> ResultRow:
         inp, out, total = _tokens(body.usage if body else None)
         if 200 <= status < 300:  # once per row of a big output: arguments by position
             snippet = _fast_snippet(body) if body else ""
-            return ResultRow(line.custom_id, _OK, status, "", inp, out, total, snippet)
+            outcome = _CUT_OFF if body is not None and _cut_off(body) else _OK
+            return ResultRow(line.custom_id, outcome, status, "", inp, out, total, snippet)
         err = body.error if body else None
         code = (err.code or err.type or "") if err else ""
         message = (err.message or "") if err else ""
@@ -193,7 +211,7 @@ def row_from_struct(line: _ResultLine) -> ResultRow:
     if line.error is not None:
         return ResultRow(
             line.custom_id,
-            Outcome.REQUEST_ERROR,
+            error_outcome(line.error.code),
             error_code=line.error.code or "",
             snippet=(line.error.message or "")[:SNIPPET_BYTES],
         )
@@ -220,6 +238,6 @@ def _parse_result_slow(raw: bytes | memoryview) -> ResultRow:
         input_tokens=info.input_tokens,
         output_tokens=info.output_tokens,
         tokens=info.tokens,
-        snippet=(info.answer if info.outcome is Outcome.OK else info.error_message)[:SNIPPET_BYTES],
+        snippet=(info.answer if info.outcome in ANSWERED else info.error_message)[:SNIPPET_BYTES],
         note=info.note,
     )

@@ -14,7 +14,13 @@ from typing import Any
 
 import msgspec
 
-from tui.core.results.rows import ANY_DECODER, DECODE_ERRORS, Outcome
+from tui.core.results.rows import (
+    ANY_DECODER,
+    DECODE_ERRORS,
+    OUTCOME_LABELS,
+    Outcome,
+    error_outcome,
+)
 from tui.core.text import one_line
 
 
@@ -110,7 +116,7 @@ def describe_result(value: Any) -> ResultInfo:
         total = _int(usage.get("total_tokens")) or inp + out
         if 200 <= status < 300:
             return ResultInfo(
-                Outcome.OK,
+                Outcome.CUT_OFF if cut_off(body) else Outcome.OK,
                 status,
                 answer=answer_text(body),
                 input_tokens=inp,
@@ -128,12 +134,24 @@ def describe_result(value: Any) -> ResultInfo:
             tokens=total,
         )
     if isinstance(error, dict):
+        code = str(error.get("code") or "")
         return ResultInfo(
-            Outcome.REQUEST_ERROR,
-            error_code=str(error.get("code") or ""),
+            error_outcome(code),
+            error_code=code,
             error_message=str(error.get("message") or ""),
         )
     return ResultInfo(Outcome.INVALID, note="neither response nor error")
+
+
+def cut_off(body: Any) -> bool:
+    """Whether a success body's answer stopped at the token limit (a choice with
+    ``finish_reason`` ``length``, or a response ``incomplete``)."""
+    if not isinstance(body, dict):
+        return False
+    choices = body.get("choices")
+    if isinstance(choices, list):
+        return any(isinstance(c, dict) and c.get("finish_reason") == "length" for c in choices)
+    return isinstance(body.get("output"), list) and body.get("status") == "incomplete"
 
 
 def content_text(content: Any) -> str:
@@ -270,6 +288,11 @@ def _response_view(result: Any, vector_preview: int) -> ResponseView:
     if not isinstance(result, dict):
         return ResponseView("not a valid result line")
     info = describe_result(result)
+    if info.outcome in (Outcome.NOT_RUN_CANCELLED, Outcome.NOT_RUN_EXPIRED):
+        return ResponseView(
+            OUTCOME_LABELS[info.outcome],
+            lines=(f"code: {info.error_code}", f"message: {info.error_message}"),
+        )
     if info.outcome is Outcome.REQUEST_ERROR:
         return ResponseView(
             f"request error: {info.error_code or 'unknown'}",
@@ -287,6 +310,8 @@ def _response_view(result: Any, vector_preview: int) -> ResponseView:
     if info.outcome is Outcome.INVALID:
         return ResponseView(info.note or "invalid result line")
     tokens = f"{info.input_tokens} in / {info.output_tokens} out / {info.tokens} tokens"
+    if info.outcome is Outcome.CUT_OFF:
+        tokens += " · cut off by the token limit"
     if not isinstance(body, dict):
         return ResponseView(f"ok {info.status}", lines=("(no body)",))
     data = body.get("data")

@@ -1,11 +1,11 @@
 """Writing what an index holds to new files, atomically: :func:`export` (CSV or
-JSONL, one record per row) and :func:`write_retry_file` (the failed, expired and
-missing requests, byte for byte)."""
+JSONL, one record per row) and :func:`write_retry_file` (the requests of the chosen
+:data:`RETRY_GROUPS`, byte for byte)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,8 @@ import msgspec
 
 from tui.core.results.describe import describe_result
 from tui.core.results.index import LineReader, ResultIndex
-from tui.core.results.rows import RETRYABLE, NoResultsError, Outcome, ResultRow
+from tui.core.results.rows import ANSWERED, RETRYABLE, NoResultsError, Outcome, ResultRow
+from tui.core.results.sources import SourceTable, source_record
 
 EXPORT_FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
 EXPORT_COLUMNS = (
@@ -55,11 +56,12 @@ def _dig(value: Any, dotted: str) -> Any:
 
 
 def export_records(
-    index: ResultIndex, request_fields: Sequence[str] = ()
+    index: ResultIndex, request_fields: Sequence[str] = (), source: SourceTable | None = None
 ) -> Iterator[dict[str, Any]]:
     """One dict per row, in the index's order: the columns of :data:`EXPORT_COLUMNS`
     plus ``request.<field>`` for each dotted path into the request line (e.g.
-    ``body.model``, ``body.messages.0.content``)."""
+    ``body.model``, ``body.messages.0.content``), then ``source.<column>`` for each
+    column of the rows the batch was composed from (``source``, joined by custom_id)."""
     with LineReader(index) as reader:
         for row in index.rows:
             info = describe_result(reader.result(row)) if row.source >= 0 else None
@@ -69,7 +71,7 @@ def export_records(
                 "status_code": row.status or None,
                 "error_code": row.error_code or None,
                 "error_message": (info.error_message if info else "") or None,
-                "answer": info.answer if info and row.outcome is Outcome.OK else None,
+                "answer": info.answer if info and row.outcome in ANSWERED else None,
                 "input_tokens": row.input_tokens,
                 "output_tokens": row.output_tokens,
                 "total_tokens": row.tokens,
@@ -80,14 +82,22 @@ def export_records(
                 request = reader.request(row)
                 for name in request_fields:
                     record[f"request.{name}"] = _dig(request, name)
+            if source is not None:
+                record.update(source_record(source, row.custom_id))
             yield record
 
 
 def export(
-    index: ResultIndex, destination: Path, request_fields: Sequence[str] = (), fmt: str = ""
+    index: ResultIndex,
+    destination: Path,
+    request_fields: Sequence[str] = (),
+    fmt: str = "",
+    source: SourceTable | None = None,
 ) -> int:
     """Write the joined rows to ``destination`` (CSV or JSONL, from its extension
-    unless ``fmt`` says), atomically; returns the number of rows written.
+    unless ``fmt`` says), atomically; returns the number of rows written. With
+    ``source``, each row's source columns come after the answer's (see
+    :func:`export_records`).
 
     In CSV, a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
     return gets a leading ``'``, so a spreadsheet shows model output such as
@@ -103,14 +113,20 @@ def export(
     with atomic_file(Path(destination), export_mode()) as handle:
         if fmt == "jsonl":
             encoder = msgspec.json.Encoder()
-            for record in export_records(index, request_fields):
+            for record in export_records(index, request_fields, source):
                 handle.write(encoder.encode(record) + b"\n")
                 count += 1
             return count
         text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
         writer = csv.writer(text)
-        writer.writerow([*EXPORT_COLUMNS, *(f"request.{name}" for name in request_fields)])
-        for record in export_records(index, request_fields):
+        writer.writerow(
+            [
+                *EXPORT_COLUMNS,
+                *(f"request.{name}" for name in request_fields),
+                *(f"source.{name}" for name in (source.columns if source else ())),
+            ]
+        )
+        for record in export_records(index, request_fields, source):
             writer.writerow([_csv_cell(value) for value in record.values()])
             count += 1
         text.flush()
@@ -140,25 +156,73 @@ class RetryFile(msgspec.Struct, frozen=True):
     custom_ids: tuple[str, ...]
 
 
-def retry_rows(index: ResultIndex) -> list[ResultRow]:
-    """Requests whose latest outcome is a failure, an expiry/cancel, or nothing."""
-    return [
-        row
-        for row in index.rows
-        if row.outcome in RETRYABLE and row.input_line > 0 and row.note != "duplicate"
-    ]
+class RetryGroup(msgspec.Struct, frozen=True):
+    """A kind of failed request a retry may send again; ``default``: whether it can
+    succeed unchanged, so a retry includes it unless told otherwise."""
+
+    key: str
+    label: str
+    default: bool
 
 
-def write_retry_file(index: ResultIndex, destination: Path) -> RetryFile:
-    """Write the failed, expired and missing requests, their original lines byte for
+RETRY_GROUPS = (
+    RetryGroup("429", "HTTP 429 (rate limited)", True),
+    RetryGroup("5xx", "HTTP 5xx (server errors)", True),
+    RetryGroup("expired", "not run (expired)", True),
+    RetryGroup("cancelled", "not run (cancelled)", True),
+    RetryGroup("missing", "missing (no result line)", True),
+    RetryGroup("request_error", "other request errors", True),
+    RetryGroup("4xx", "HTTP 4xx (refused: unchanged, fails again)", False),
+)
+"""Every group, in the order a dialog lists them."""
+
+DEFAULT_RETRY = frozenset(group.key for group in RETRY_GROUPS if group.default)
+"""What a retry sends unless told otherwise: what can succeed unchanged."""
+
+_NOT_RUN_GROUPS = {Outcome.NOT_RUN_EXPIRED: "expired", Outcome.NOT_RUN_CANCELLED: "cancelled"}
+
+
+def retry_group(row: ResultRow) -> str | None:
+    """The key of the :data:`RETRY_GROUPS` entry of ``row``; ``None`` for a row a retry
+    cannot send (answered, invalid, a duplicate or not in the input)."""
+    if row.outcome not in RETRYABLE or row.input_line <= 0 or row.note == "duplicate":
+        return None
+    if row.outcome is Outcome.HTTP_ERROR:
+        return "429" if row.status == 429 else "5xx" if row.status >= 500 else "4xx"
+    if row.outcome is Outcome.MISSING:
+        return "missing"
+    return _NOT_RUN_GROUPS.get(row.outcome, "request_error")
+
+
+def retry_counts(index: ResultIndex) -> dict[str, int]:
+    """How many rows each retry group holds (every group, in :data:`RETRY_GROUPS` order)."""
+    counts = {group.key: 0 for group in RETRY_GROUPS}
+    for row in index.rows:
+        key = retry_group(row)
+        if key is not None:
+            counts[key] += 1
+    return counts
+
+
+def retry_rows(index: ResultIndex, groups: Collection[str] = DEFAULT_RETRY) -> list[ResultRow]:
+    """Requests whose latest outcome falls in one of ``groups`` (keys of
+    :data:`RETRY_GROUPS`; by default what can succeed unchanged)."""
+    return [row for row in index.rows if retry_group(row) in groups]
+
+
+def write_retry_file(
+    index: ResultIndex, destination: Path, groups: Collection[str] = DEFAULT_RETRY
+) -> RetryFile:
+    """Write the requests of the chosen retry ``groups`` (by default what can succeed
+    unchanged: 429, 5xx, expired, cancelled, missing), their original lines byte for
     byte (same custom_ids and bodies), to ``destination`` atomically."""
     from tui.core.fsutil import atomic_file
 
     if index.input is None:
         raise NoResultsError("the batch's input file is not available, so nothing can be retried")
-    rows = retry_rows(index)
+    rows = retry_rows(index, groups)
     if not rows:
-        raise NoResultsError("every request has an answer: nothing to retry")
+        raise NoResultsError("no request in the chosen groups: nothing to retry")
     with LineReader(index) as reader, atomic_file(Path(destination)) as handle:
         for row in rows:
             raw = reader.request_bytes(row)

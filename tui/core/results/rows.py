@@ -22,22 +22,50 @@ class Outcome(StrEnum):
     """What became of one request."""
 
     OK = "ok"
+    CUT_OFF = "cut_off"  # an answer, cut off by the token limit (finish_reason "length")
     HTTP_ERROR = "http_error"  # the model endpoint answered with a non-2xx status
-    REQUEST_ERROR = "request_error"  # no response: batch_expired, batch_cancelled...
+    REQUEST_ERROR = "request_error"  # no response, for another reason than the two below
+    NOT_RUN_CANCELLED = "not_run_cancelled"  # never run: the batch was cancelled first
+    NOT_RUN_EXPIRED = "not_run_expired"  # never run: the batch expired first
     MISSING = "missing"  # in the input, in neither result file
     INVALID = "invalid"  # a result line that is not a valid result (its line number says where)
 
 
-RETRYABLE = frozenset({Outcome.HTTP_ERROR, Outcome.REQUEST_ERROR, Outcome.MISSING})
-"""Outcomes a retry submits again."""
+ANSWERED = frozenset({Outcome.OK, Outcome.CUT_OFF})
+"""Outcomes that carry an answer."""
+
+RETRYABLE = frozenset(
+    {
+        Outcome.HTTP_ERROR,
+        Outcome.REQUEST_ERROR,
+        Outcome.NOT_RUN_CANCELLED,
+        Outcome.NOT_RUN_EXPIRED,
+        Outcome.MISSING,
+    }
+)
+"""Outcomes a retry can submit again (which of them: see ``exporting.retry_groups``)."""
 
 OUTCOME_LABELS = {
     Outcome.OK: "ok",
+    Outcome.CUT_OFF: "ok · cut off",
     Outcome.HTTP_ERROR: "HTTP error",
     Outcome.REQUEST_ERROR: "request error",
+    Outcome.NOT_RUN_CANCELLED: "not run (cancelled)",
+    Outcome.NOT_RUN_EXPIRED: "not run (expired)",
     Outcome.MISSING: "missing",
     Outcome.INVALID: "invalid line",
 }
+
+NOT_RUN_CODES = {
+    "batch_cancelled": Outcome.NOT_RUN_CANCELLED,
+    "batch_expired": Outcome.NOT_RUN_EXPIRED,
+}
+"""``error.code`` of a line with ``response: null`` that the batch never ran."""
+
+
+def error_outcome(code: str | None) -> Outcome:
+    """The outcome of a line with no response and this ``error.code``."""
+    return NOT_RUN_CODES.get(code or "", Outcome.REQUEST_ERROR)
 
 
 class NoResultsError(BatchdeckError):

@@ -206,6 +206,35 @@ def retries_of(registry: Registry, batch_id: str) -> list[str]:
     return out
 
 
+class RetryLinks(msgspec.Struct, frozen=True):
+    """How a batch is tied to retries in the registry: the batch it retries (if it is
+    a retry) and the batches that retry it, oldest first."""
+
+    retry_of: str | None = None
+    retried_by: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """``retry of X · retried by Y, Z``, or ``""`` when there is no link."""
+        parts = []
+        if self.retry_of:
+            parts.append(f"retry of {self.retry_of}")
+        if self.retried_by:
+            parts.append(f"retried by {', '.join(self.retried_by)}")
+        return " · ".join(parts)
+
+
+def retry_links(registry: Registry, batch_id: str) -> RetryLinks:
+    """Both directions of the retry link of ``batch_id``, from the registry."""
+    parent = None
+    children = []
+    for job in registry.load().values():
+        if job.batch_id == batch_id and job.retry_of:
+            parent = job.retry_of
+        elif job.retry_of == batch_id and job.batch_id:
+            children.append((job.created_at, job.batch_id))
+    return RetryLinks(parent, tuple(batch for _, batch in sorted(children)))
+
+
 class Opened(msgspec.Struct, frozen=True):
     """The attempts to index and what could not be included (as plain messages)."""
 

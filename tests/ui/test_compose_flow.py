@@ -204,3 +204,35 @@ async def test_escape_after_a_submit_goes_back_to_the_list(
         await wait_for_screen(pilot, "BatchesScreen")
         kept = drafts.load_last()
         assert kept is not None and kept.fields["rows-path"] == "reviews.csv"
+
+
+async def test_a_screen_letter_key_waits_while_a_select_has_focus(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.app import ComposeResult
+    from textual.binding import Binding
+    from textual.widgets import Select
+
+    from tui.screens.base import DeckScreen
+
+    class Lettered(DeckScreen):
+        BINDINGS = [Binding("x", "hit", "Hit", id="test.hit")]
+        hits = 0
+
+        def compose(self) -> ComposeResult:
+            yield Select([("one", "1"), ("two", "2")], allow_blank=False)
+            yield Button("a button")
+
+        def action_hit(self) -> None:
+            self.hits += 1
+
+    async with deck(server, monkeypatch, Registry()).run_test(size=SIZE) as pilot:
+        screen = Lettered()
+        await pilot.app.push_screen(screen)
+        screen.query_one(Select).focus()
+        await pilot.press("x")
+        await pilot.pause()
+        assert screen.hits == 0
+        screen.query_one(Button).focus()
+        await pilot.press("x")
+        await until(pilot, lambda: screen.hits == 1)

@@ -105,6 +105,8 @@ class ComposeScreen(DeckScreen):
         Binding("f2", "save", "Save", id="compose.save", tooltip="Save the JSONL, not sent"),
         Binding("f9", "submit", "Submit", id="compose.submit", tooltip="Upload and create"),
         Binding("f4", "next_tab", "Next tab", id="compose.next_tab"),
+        Binding("shift+f4", "previous_tab", "Previous tab", id="compose.prev_tab", show=False),
+        Binding("escape", "back", "Back", id="compose.back", tooltip="Back to the batches"),
         Binding(
             "f6",
             "save_template",
@@ -119,8 +121,6 @@ class ComposeScreen(DeckScreen):
             id="compose.open_draft",
             tooltip="Open a template or the last draft",
         ),
-        Binding("shift+f4", "previous_tab", "Previous tab", id="compose.prev_tab", show=False),
-        Binding("escape", "back", "Back", id="compose.back", tooltip="Back to the batches"),
     ]
 
     # What the workers hand back; handled (painted) only while the screen is mounted.

@@ -667,8 +667,13 @@ class ComposeScreen(DeckScreen):
         group = f" in job group {jobs[0].group_id}" if len(jobs) > 1 else ""
         self.set_status(f"Submitted {len(jobs)} batch(es){group}: {ids}")
         self.notify(f"Submitted {ids}{group}", markup=False)
-        if jobs[0].batch_id:  # in Compose's place: Escape there goes back to the list
-            self.app.switch_screen(BatchDetailScreen(jobs[0].batch_id))
+        if not jobs[0].batch_id:
+            return
+        inspector = BatchDetailScreen(jobs[0].batch_id)
+        if self.app.screen is self:  # in Compose's place: its Escape goes back to the list
+            self.app.switch_screen(inspector)
+        else:  # a dialog is on top: leave it be
+            self.app.push_screen(inspector)
 
     @on(Button.Pressed, "#save")
     def _save_pressed(self) -> None:

@@ -236,3 +236,25 @@ async def test_a_screen_letter_key_waits_while_a_select_has_focus(
         screen.query_one(Button).focus()
         await pilot.press("x")
         await until(pilot, lambda: screen.hits == 1)
+
+
+async def test_q_in_compose_with_changes_asks_before_quitting(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with deck(server, monkeypatch, Registry()).run_test(size=SIZE) as pilot:
+        await wait_for_screen(pilot, "BatchesScreen")
+        await pilot.app.push_screen(ComposeScreen())
+        screen = compose_screen(pilot)
+        screen.query_one("#body-prompt", TextArea).text = "Product names: {name}"
+        screen.query_one("#save", Button).focus()  # not a field: q is the quit key here
+        await pilot.press("q")
+        await wait_for_screen(pilot, "LeaveComposeDialog")
+        await pilot.press("escape")  # stay
+        await wait_for_screen(pilot, "ComposeScreen")
+        assert pilot.app.is_running
+        await pilot.press("q")
+        await wait_for_screen(pilot, "LeaveComposeDialog")
+        await pilot.press("s")  # keep the draft, then quit
+        await until(pilot, lambda: not pilot.app.is_running)
+        kept = drafts.load_last()
+        assert kept is not None and kept.fields["body-prompt"] == "Product names: {name}"

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -58,15 +59,14 @@ from tui.core.compose import columns_of
 from tui.core.drafts import Draft
 from tui.core.errors import BatchdeckError
 from tui.core.journal import Journal, SubmitError
-from tui.core.requests import InvalidRequestFileError
 from tui.core.submission import (
     CheckedFile,
     ComposeInputs,
-    NeedsSplitError,
     PartialSubmitError,
     SubmitOptions,
     check_inputs,
     default_output,
+    not_sent_message,
     preview_lines,
     save_inputs,
     send_plan,
@@ -107,6 +107,7 @@ class ComposeScreen(DeckScreen):
         Binding("f4", "next_tab", "Next tab", id="compose.next_tab"),
         Binding("shift+f4", "previous_tab", "Previous tab", id="compose.prev_tab", show=False),
         Binding("escape", "back", "Back", id="compose.back", tooltip="Back to the batches"),
+        Binding("q", "quit", "Quit", id="compose.quit", tooltip="Quit (asks about changes)"),
         Binding(
             "f6",
             "save_template",
@@ -227,7 +228,7 @@ class ComposeScreen(DeckScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._saved_draft = self.draft()
+        self._saved_draft = read_draft(self)
         self.call_after_refresh(self._focus_first, "tab-request")
 
     # -- reading the widgets ----------------------------------------------------------
@@ -391,32 +392,36 @@ class ComposeScreen(DeckScreen):
 
     def action_back(self) -> None:
         """Leave; with changes not kept anywhere, ask first (keep / discard / stay)."""
+        self._leave(lambda: self.dismiss(None))
+
+    def action_quit(self) -> None:
+        """``q`` (when no field has focus) quits, asking first as leaving does."""
+        self._leave(self.app.exit)
+
+    def _leave(self, go: Callable[[], object]) -> None:
         from tui.dialogs.compose_drafts import LeaveComposeDialog
 
         if not self.changed():
-            self.dismiss(None)
+            go()
             return
 
         def answered(answer: str | None) -> None:
             if answer == "save" and not self.keep_draft():
                 return  # not written: the status line says why; stay
             if answer in ("save", "discard"):
-                self.dismiss(None)
+                go()
 
         self.app.push_screen(LeaveComposeDialog(), answered)
 
     # -- drafts and templates (tui.core.drafts) ----------------------------------------------
 
-    def draft(self) -> Draft:
-        return read_draft(self)
-
     def changed(self) -> bool:
         """Whether the fields differ from what was last opened or kept."""
-        return self.draft() != self._saved_draft
+        return read_draft(self) != self._saved_draft
 
     def keep_draft(self) -> bool:
         """Keep the fields as the last draft; False (and said) if it cannot be written."""
-        draft = self.draft()
+        draft = read_draft(self)
         try:
             drafts.save_last(draft)
         except BatchdeckError as exc:
@@ -431,7 +436,7 @@ class ComposeScreen(DeckScreen):
         def named(name: str | None) -> None:
             if not name:
                 return
-            draft = self.draft()
+            draft = read_draft(self)
             try:
                 path = drafts.save_template(name, draft)
             except BatchdeckError as exc:
@@ -467,7 +472,7 @@ class ComposeScreen(DeckScreen):
         def replace(yes: bool | None = True) -> None:
             if yes:
                 write_draft(self, draft)
-                self._saved_draft = self.draft()
+                self._saved_draft = read_draft(self)
                 self.checked = None
                 self.show_tab("tab-request")
                 self.set_status(f"Opened {name}")
@@ -630,7 +635,7 @@ class ComposeScreen(DeckScreen):
         except PartialSubmitError as exc:
             self.post_message(self.SubmitEnded(exc.jobs, str(exc)))
         except (BatchdeckError, OSError) as exc:
-            self.post_message(self.SubmitEnded([], _not_sent(exc)))
+            self.post_message(self.SubmitEnded([], not_sent_message(exc)))
         except Exception as exc:  # last resort: the screen says so, the app goes on
             logger.exception("submitting the compose file failed")
             self.post_message(self.SubmitEnded([], f"Not sent: {type(exc).__name__}: {exc}"))
@@ -682,12 +687,3 @@ class ComposeScreen(DeckScreen):
     @on(Button.Pressed, "#submit")
     def _submit_pressed(self) -> None:
         self.action_submit()
-
-
-def _not_sent(exc: BatchdeckError | OSError) -> str:
-    """Why a submit sent nothing, pointing at the tab that can fix it."""
-    if isinstance(exc, NeedsSplitError):
-        return "The file is over the API's limits: tick “split” (Submit tab) to send it"
-    if isinstance(exc, InvalidRequestFileError):
-        return f"Not sent: {exc.count} problem(s) in the file (Check tab)"
-    return f"Not sent: {exc}"

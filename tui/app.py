@@ -13,7 +13,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
@@ -22,6 +22,7 @@ from tui.core.client import BatchClient
 from tui.core.config import Config, Profile
 from tui.core.registry import Registry
 from tui.core.text import printable
+from tui.keys import holding, letter_blocked
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -99,6 +100,13 @@ class BatchDeckApp(App[int]):
             timeout=timeout,
             markup=False,
         )
+
+    async def on_event(self, event: events.Event) -> None:
+        with holding(event):  # check_action sees the key in hand (tui.keys)
+            await super().on_event(event)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not letter_blocked(self.focused)  # letters go to a focused field
 
     def on_mount(self) -> None:
         from tui.screens.batches import BatchesScreen

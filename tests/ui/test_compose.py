@@ -221,7 +221,9 @@ async def test_leaving_during_a_check_paints_nothing(
         screen = compose_screen(pilot)
         await pilot.press("f5")
         await until(pilot, lambda: "Checking" in text_of(screen, "#compose-status"))
-        await pilot.press("escape")
+        await pilot.press("escape")  # changes not kept: it asks; d discards them
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "LeaveComposeDialog")
+        await pilot.press("d")
         await until(pilot, lambda: not screen.is_running)  # the screen is gone
         gate.set()
         await until(pilot, returned.is_set)

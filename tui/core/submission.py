@@ -37,6 +37,7 @@ from tui.core.compose import (
     request_line,
     write_requests,
 )
+from tui.core.errors import BatchdeckError
 from tui.core.journal import Journal, SubmitError, check_metadata
 from tui.core.pricing import Price, PriceError, load_prices
 from tui.core.registry import Job
@@ -399,3 +400,12 @@ async def send_plan(
         output_expires_after=options.output_expires_after,
         progress=progress,
     )
+
+
+def not_sent_message(exc: BatchdeckError | OSError) -> str:
+    """Why a submit sent nothing, pointing at the tab that can fix it."""
+    if isinstance(exc, NeedsSplitError):
+        return "The file is over the API's limits: tick “split” (Submit tab) to send it"
+    if isinstance(exc, InvalidRequestFileError):
+        return f"Not sent: {exc.count} problem(s) in the file (Check tab)"
+    return f"Not sent: {exc}"

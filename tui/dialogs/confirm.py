@@ -47,6 +47,11 @@ class ConfirmDialog(ModalScreen[bool]):
     ConfirmDialog Button {
         margin-left: 2;
     }
+    ConfirmDialog Button:focus {
+        background: $warning;
+        color: $text;
+        text-style: bold;
+    }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -71,7 +76,7 @@ class ConfirmDialog(ModalScreen[bool]):
                 yield Static(Text(printable(self.detail)), id="confirm-detail")
             with Horizontal():
                 yield Button(self.no_label, id="confirm-no")
-                yield Button(self.yes_label, variant="warning", id="confirm-yes")
+                yield Button(self.yes_label, id="confirm-yes")  # the focused one looks chosen
 
     def on_mount(self) -> None:
         self.query_one("#confirm-no", Button).focus()

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from textual.screen import Screen
 
+from tui.keys import letter_blocked
+
 if TYPE_CHECKING:
     from tui.app import BatchDeckApp
 
@@ -20,3 +22,8 @@ class DeckScreen(Screen[None]):
 
         assert isinstance(self.app, BatchDeckApp)
         return self.app
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A screen's letter keys do not fire while a field has focus (tui.keys);
+        screens that override this start with ``super().check_action(...)``."""
+        return not letter_blocked(self.focused)

@@ -13,10 +13,14 @@ Tabs, left to right, follow the work:
 - Submit: where the JSONL is saved, description, metadata, output expiry, split.
 
 F5 checks (builds the file, validates and estimates it), F8 previews, F2 saves, F9
-submits. The steps are :mod:`tui.core.submission`'s; this screen reads the widgets,
-runs each step in a worker (blocking ones in a thread) and paints what the workers
-post back. Nothing blocks the screen, and every failure is a message on the status
-line and a notification.
+submits. F6 keeps the fields as a named template, F7 opens a template or the last
+draft (:mod:`tui.core.drafts`); leaving with changes asks whether to keep them as the
+last draft. The screen opens with its first field focused.
+
+The steps are :mod:`tui.core.submission`'s; this screen reads the widgets, runs each
+step in a worker (blocking ones in a thread) and paints what the workers post back.
+Nothing blocks the screen, and every failure is a message on the status line and a
+notification.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -49,20 +54,20 @@ from textual.widgets import (
 )
 
 from tui.app import BatchDeckApp, styles_dir
-from tui.core import submission
+from tui.core import drafts, submission
 from tui.core.compose import columns_of
+from tui.core.drafts import Draft
 from tui.core.errors import BatchdeckError
 from tui.core.journal import Journal, SubmitError
-from tui.core.requests import InvalidRequestFileError
 from tui.core.results import record_compose_source
 from tui.core.submission import (
     CheckedFile,
     ComposeInputs,
-    NeedsSplitError,
     PartialSubmitError,
     SubmitOptions,
     check_inputs,
     default_output,
+    not_sent_message,
     preview_lines,
     save_inputs,
     send_plan,
@@ -70,6 +75,7 @@ from tui.core.submission import (
 )
 from tui.core.text import one_line, printable
 from tui.screens.base import DeckScreen
+from tui.screens.compose_fields import read_draft, write_draft
 from tui.widgets.body_form import BodyFormPanel
 from tui.widgets.estimate_view import EstimateView
 from tui.widgets.request_list import RequestList
@@ -102,6 +108,21 @@ class ComposeScreen(DeckScreen):
         Binding("f4", "next_tab", "Next tab", id="compose.next_tab"),
         Binding("shift+f4", "previous_tab", "Previous tab", id="compose.prev_tab", show=False),
         Binding("escape", "back", "Back", id="compose.back", tooltip="Back to the batches"),
+        Binding("q", "quit", "Quit", id="compose.quit", tooltip="Quit (asks about changes)"),
+        Binding(
+            "f6",
+            "save_template",
+            "Template",
+            id="compose.save_template",
+            tooltip="Save the fields as a named template",
+        ),
+        Binding(
+            "f7",
+            "open_draft",
+            "Open",
+            id="compose.open_draft",
+            tooltip="Open a template or the last draft",
+        ),
     ]
 
     # What the workers hand back; handled (painted) only while the screen is mounted.
@@ -138,10 +159,11 @@ class ComposeScreen(DeckScreen):
     @dataclass
     class SubmitEnded(Message, bubble=False):
         """A submit is over: ``jobs`` sent (maybe only some parts), ``problem`` why not
-        all; neither: the user said no."""
+        all; ``declined``: the user said no."""
 
         jobs: list[Job]
         problem: str = ""
+        declined: bool = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -151,6 +173,7 @@ class ComposeScreen(DeckScreen):
         self.busy = False
         self._editing: str | None = None
         self._upload_part = -1  # the part whose upload the progress bar shows
+        self._saved_draft = Draft()  # the fields as last kept (opened, saved); set on mount
 
     # -- layout ---------------------------------------------------------------------
 
@@ -204,6 +227,10 @@ class ComposeScreen(DeckScreen):
                     yield Button("Submit (F9)", id="submit", variant="success")
                 yield TransferProgress(id="compose-transfer")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self._saved_draft = read_draft(self)
+        self.call_after_refresh(self._focus_first, "tab-request")
 
     # -- reading the widgets ----------------------------------------------------------
 
@@ -365,7 +392,97 @@ class ComposeScreen(DeckScreen):
         self.action_next_tab(-1)
 
     def action_back(self) -> None:
-        self.dismiss(None)
+        """Leave; with changes not kept anywhere, ask first (keep / discard / stay)."""
+        self._leave(lambda: self.dismiss(None))
+
+    def action_quit(self) -> None:
+        """``q`` (when no field has focus) quits, asking first as leaving does."""
+        self._leave(self.app.exit)
+
+    def _leave(self, go: Callable[[], object]) -> None:
+        from tui.dialogs.compose_drafts import LeaveComposeDialog
+
+        if not self.changed():
+            go()
+            return
+
+        def answered(answer: str | None) -> None:
+            if answer == "save" and not self.keep_draft():
+                return  # not written: the status line says why; stay
+            if answer in ("save", "discard"):
+                go()
+
+        self.app.push_screen(LeaveComposeDialog(), answered)
+
+    # -- drafts and templates (tui.core.drafts) ----------------------------------------------
+
+    def changed(self) -> bool:
+        """Whether the fields differ from what was last opened or kept."""
+        return read_draft(self) != self._saved_draft
+
+    def keep_draft(self) -> bool:
+        """Keep the fields as the last draft; False (and said) if it cannot be written."""
+        draft = read_draft(self)
+        try:
+            drafts.save_last(draft)
+        except BatchdeckError as exc:
+            self.fail(str(exc))
+            return False
+        self._saved_draft = draft
+        return True
+
+    def action_save_template(self) -> None:
+        from tui.dialogs.compose_drafts import TemplateNameDialog
+
+        def named(name: str | None) -> None:
+            if not name:
+                return
+            draft = read_draft(self)
+            try:
+                path = drafts.save_template(name, draft)
+            except BatchdeckError as exc:
+                self.fail(str(exc))
+                return
+            self._saved_draft = draft
+            self.set_status(f"Template {name} saved ({path})")
+
+        self.app.push_screen(TemplateNameDialog(drafts.list_templates()), named)
+
+    def action_open_draft(self) -> None:
+        from tui.dialogs.compose_drafts import LAST_DRAFT, OpenDraftDialog
+
+        def chosen(choice: str | None) -> None:
+            if choice is None:
+                return
+            name = "the last draft" if choice == LAST_DRAFT else f"template {choice}"
+            try:
+                draft = drafts.load_last() if choice == LAST_DRAFT else drafts.load_template(choice)
+            except BatchdeckError as exc:
+                self.fail(str(exc))
+                return
+            if draft is not None:
+                self._open(draft, name)
+
+        has_last = drafts.last_draft_path().is_file()
+        self.app.push_screen(OpenDraftDialog(has_last, drafts.list_templates()), chosen)
+
+    def _open(self, draft: Draft, name: str) -> None:
+        """Fill the fields from ``draft``; changes not kept are asked about first."""
+        from tui.dialogs.confirm import ConfirmDialog
+
+        def replace(yes: bool | None = True) -> None:
+            if yes:
+                write_draft(self, draft)
+                self._saved_draft = read_draft(self)
+                self.checked = None
+                self.show_tab("tab-request")
+                self.set_status(f"Opened {name}")
+
+        if not self.changed():
+            replace()
+            return
+        question = f"Replace the fields with {name}? Your changes are not kept."
+        self.app.push_screen(ConfirmDialog(question, yes="Replace", no="Keep mine"), replace)
 
     # -- preview -------------------------------------------------------------------------------
 
@@ -506,7 +623,7 @@ class ComposeScreen(DeckScreen):
             )
             requests = checked.report.request_count
             if not await self._confirm_submit(len(plan.parts), requests, deck.profile.host()):
-                self.post_message(self.SubmitEnded([]))
+                self.post_message(self.SubmitEnded([], declined=True))
                 return
 
             def progress(index: int, total: int, sent: int, size: int | None) -> None:
@@ -520,7 +637,7 @@ class ComposeScreen(DeckScreen):
         except PartialSubmitError as exc:
             self.post_message(self.SubmitEnded(exc.jobs, str(exc)))
         except (BatchdeckError, OSError) as exc:
-            self.post_message(self.SubmitEnded([], _not_sent(exc)))
+            self.post_message(self.SubmitEnded([], not_sent_message(exc)))
         except Exception as exc:  # last resort: the screen says so, the app goes on
             logger.exception("submitting the compose file failed")
             self.post_message(self.SubmitEnded([], f"Not sent: {type(exc).__name__}: {exc}"))
@@ -539,6 +656,8 @@ class ComposeScreen(DeckScreen):
     def _submit_ended(self, event: SubmitEnded) -> None:
         self.busy = False
         self.query_one(TransferProgress).end()
+        if event.declined or event.jobs:
+            self.keep_draft()  # declined or sent: the fields can be reopened (F7)
         if event.jobs:
             self.submitted = event.jobs
         if event.problem:
@@ -555,8 +674,13 @@ class ComposeScreen(DeckScreen):
         group = f" in job group {jobs[0].group_id}" if len(jobs) > 1 else ""
         self.set_status(f"Submitted {len(jobs)} batch(es){group}: {ids}")
         self.notify(f"Submitted {ids}{group}", markup=False)
-        if jobs[0].batch_id:
-            self.app.push_screen(BatchDetailScreen(jobs[0].batch_id))
+        if not jobs[0].batch_id:
+            return
+        inspector = BatchDetailScreen(jobs[0].batch_id)
+        if self.app.screen is self:  # in Compose's place: its Escape goes back to the list
+            self.app.switch_screen(inspector)
+        else:  # a dialog is on top: leave it be
+            self.app.push_screen(inspector)
 
     @on(Button.Pressed, "#save")
     def _save_pressed(self) -> None:
@@ -565,12 +689,3 @@ class ComposeScreen(DeckScreen):
     @on(Button.Pressed, "#submit")
     def _submit_pressed(self) -> None:
         self.action_submit()
-
-
-def _not_sent(exc: BatchdeckError | OSError) -> str:
-    """Why a submit sent nothing, pointing at the tab that can fix it."""
-    if isinstance(exc, NeedsSplitError):
-        return "The file is over the API's limits: tick “split” (Submit tab) to send it"
-    if isinstance(exc, InvalidRequestFileError):
-        return f"Not sent: {exc.count} problem(s) in the file (Check tab)"
-    return f"Not sent: {exc}"

@@ -74,3 +74,8 @@ class RequestList(DataTable[Text]):
         if select is not None:
             ids = [cid for cid, _ in self.requests]
             self.move_cursor(row=ids.index(select))
+
+    def set_requests(self, requests: list[tuple[str, dict[str, Any]]]) -> None:
+        """Replace the whole list (a reopened draft)."""
+        self.requests = list(requests)
+        self._redraw()

@@ -1,0 +1,63 @@
+"""Typed letters belong to the field that has focus.
+
+While a text field (Input, TextArea) or a select (closed or open) has focus, no
+single-character binding of the app or of a screen fires: ``q`` in a select does not
+quit, ``p`` does not open the profiles. Keys with a modifier, function keys, Enter and
+Escape still work, and the widgets' own keys (space opening a select) are untouched.
+
+The app wraps each event in :func:`holding` so that ``check_action`` (which Textual
+calls with the action only) can ask :func:`letter_blocked` about the key in hand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+from textual import events
+from textual.widget import Widget
+from textual.widgets import Input, Select, TextArea
+
+_key_in_hand: ContextVar[events.Key | None] = ContextVar("batchdeck_key_in_hand", default=None)
+
+
+def typing_target(focused: Widget | None) -> bool:
+    """True when ``focused`` takes typed characters: a text field, or a select or its
+    open list."""
+    if focused is None:
+        return False
+    return isinstance(focused, (Input, TextArea)) or any(
+        isinstance(node, Select) for node in focused.ancestors_with_self
+    )
+
+
+def single_character(event: events.Key) -> bool:
+    """A key that types one visible character (``q``, ``T``, ``/``), no modifier."""
+    character = event.character
+    return (
+        character is not None
+        and len(character) == 1
+        and character.isprintable()
+        and not character.isspace()
+    )
+
+
+@contextlib.contextmanager
+def holding(event: events.Event) -> Iterator[None]:
+    """While ``event`` (a key) is being handled, :func:`letter_blocked` can see it."""
+    if not isinstance(event, events.Key):
+        yield
+        return
+    token = _key_in_hand.set(event)
+    try:
+        yield
+    finally:
+        _key_in_hand.reset(token)
+
+
+def letter_blocked(focused: Widget | None) -> bool:
+    """True when the key being handled types a character into the focused field, so
+    an app or screen binding on it must not fire."""
+    key = _key_in_hand.get()
+    return key is not None and single_character(key) and typing_target(focused)

@@ -15,11 +15,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from tui.core.requests import ValidationReport, validate
 from tui.core.text import one_line
+from tui.dialogs.base import Dialog
 
 SHOWN_PROBLEMS = 50
 
@@ -39,21 +39,13 @@ def report_text(report: ValidationReport) -> Text:
     return text
 
 
-class UploadDialog(ModalScreen[Path | None]):
+class UploadDialog(Dialog[Path | None]):
     """Enter a path; Upload checks the file and returns it if it is valid."""
 
     DEFAULT_CSS = """
-    UploadDialog {
-        align: center middle;
-    }
     UploadDialog > Vertical {
         width: 90;
-        max-width: 95%;
-        height: auto;
         max-height: 90%;
-        border: thick $primary;
-        background: $surface;
-        padding: 1 2;
     }
     UploadDialog #upload-problems {
         height: auto;
@@ -61,14 +53,6 @@ class UploadDialog(ModalScreen[Path | None]):
     }
     UploadDialog #upload-status.-error {
         color: $error;
-    }
-    UploadDialog Horizontal {
-        height: auto;
-        margin-top: 1;
-        align-horizontal: right;
-    }
-    UploadDialog Button {
-        margin-left: 2;
     }
     """
 

@@ -47,7 +47,6 @@ from textual.widgets import (
     TextArea,
 )
 
-from tui.app import styles_dir
 from tui.core import errors, paths
 from tui.core.bodies import BodyError
 from tui.core.compose import (
@@ -65,6 +64,7 @@ from tui.core.pricing import Price, PriceError, load_prices
 from tui.core.requests import InvalidRequestFileError, SplitError, ValidationReport, validate
 from tui.core.text import one_line, printable
 from tui.core.tokens import Estimate, Estimator, estimate_file
+from tui.deck import styles_dir
 from tui.widgets.body_form import BodyFormPanel
 from tui.widgets.estimate_view import EstimateView
 from tui.widgets.request_list import RequestList

@@ -25,7 +25,6 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, Select, Static
 from textual.worker import get_current_worker
 
-from tui.app import styles_dir
 from tui.core import errors
 from tui.core.results import (
     OUTCOME_LABELS,
@@ -43,7 +42,9 @@ from tui.core.results import (
     search,
     write_retry_file,
 )
+from tui.core.sizes import format_size
 from tui.core.text import one_line
+from tui.deck import styles_dir
 from tui.screens.base import DeckScreen
 from tui.widgets.result_detail import ResultDetail
 from tui.widgets.results_list import ResultsList, header_line
@@ -196,7 +197,7 @@ class ResultsScreen(DeckScreen):
         """Download what is not local yet, then index it in a thread."""
 
         def progress(kind: str, done: int, total: int | None) -> None:
-            share = f"{done * 100 // total}%" if total else f"{done // 1024} KiB"
+            share = f"{done * 100 // total}%" if total else format_size(done)
             self._set_status(f"Downloading the {kind} file of {self.batch_id}: {share}")
 
         try:

@@ -442,3 +442,31 @@ async def test_a_batch_handed_over_is_painted_before_the_server_answers(
         assert "Refreshing" in text_of(screen, "#detail-status")
         answer.set()
         await until(pilot, lambda: screen.is_live)
+
+
+async def test_a_retrieve_that_ends_after_the_inspector_closed_paints_nothing(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch_id = completed_batch(server)
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        answer = asyncio.Event()
+        answered: list[str] = []
+        retrieve = app.client.retrieve_batch
+
+        async def held(batch_id: str) -> Batch:
+            await answer.wait()
+            answered.append(batch_id)
+            return await retrieve(batch_id)
+
+        monkeypatch.setattr(app.client, "retrieve_batch", held)
+        screen = BatchDetailScreen(batch_id)
+        await pilot.app.push_screen(screen)
+        await until(pilot, lambda: screen.retrieves == 1)
+        await pilot.press("escape")
+        await until(pilot, lambda: not screen.is_attached)  # gone, children and all
+        answer.set()
+        await settle(pilot)
+        assert not screen.is_live  # its worker was cancelled, or its message dropped
+        assert app.is_running and app.screen is not screen

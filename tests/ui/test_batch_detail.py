@@ -407,11 +407,20 @@ async def test_download_shows_a_progress_bar_while_it_runs(
         screen = await open_detail(pilot, batch_id)
         progress = screen.query_one(TransferProgress)
         assert not progress.active and not progress.display
-        server.faults.add("latency", path="*/content", delay=0.3)
+        go_on = asyncio.Event()  # the download waits for the test
+        download = app.client.download_file
+
+        async def held(*args: Any, **kw: Any) -> Any:
+            await go_on.wait()
+            return await download(*args, **kw)
+
+        monkeypatch.setattr(app.client, "download_file", held)
         await pilot.press("o")
         await until(pilot, lambda: progress.active)
         assert progress.display
         await pilot.press("e")  # one transfer at a time: refused, not queued
+        await until(pilot, lambda: any("already running" in n.message for n in app._notifications))
+        go_on.set()
         await until(pilot, lambda: not screen._transferring)
         assert not progress.active
         job = app.registry.find_by_batch(batch_id)

@@ -37,6 +37,7 @@ from tui.core.downloads import (
     read_lines,
     record_download,
 )
+from tui.core.errors import BatchdeckError
 from tui.core.models import Batch
 from tui.core.poll import Backoff
 from tui.core.pricing import PriceError, price_for, read_prices
@@ -141,7 +142,7 @@ class BatchDetailScreen(DeckScreen):
 
     @dataclass
     class RetrieveFailed(Message):
-        error: errors.ApiError
+        error: BatchdeckError
 
     @dataclass
     class InputLines(Message):
@@ -266,7 +267,7 @@ class BatchDetailScreen(DeckScreen):
         self.retrieves += 1
         try:
             batch = await self.deck.client.retrieve_batch(self.batch_id)
-        except errors.ApiError as exc:
+        except BatchdeckError as exc:
             self.post_message(self.RetrieveFailed(exc))
             return
         await self._record(batch)
@@ -288,20 +289,19 @@ class BatchDetailScreen(DeckScreen):
             self.notify(f"Cancelling {one_line(self.batch_id)}", markup=False)
         if batch.is_final and not message.cancelled:
             self._set_status(f"{batch.status} · final, not refreshed again (r to refresh)")
-            self.poller.succeeded(None)
         else:
             self._set_status(f"{batch.status} · live, refreshed every {POLL_SECONDS:.0f}s")
-            self.poller.succeeded(None if batch.is_final else POLL_SECONDS)
+        self.poller.succeeded(None if batch.is_final else POLL_SECONDS)
 
     def on_batch_detail_screen_retrieve_failed(self, message: RetrieveFailed) -> None:
         exc = message.error
         if isinstance(exc, errors.NotFoundError):
             self.poller.stop()
-            self._set_status(exc.message, error=True)
+            self._set_status(str(exc), error=True)
             return
         delay = self.poller.failed(exc)
         shown = "last seen" if self.current_batch is not None else "nothing to show yet"
-        self._set_status(f"{exc.message} ({shown}; retrying in {delay:.0f}s)", error=True)
+        self._set_status(f"{exc} ({shown}; retrying in {delay:.0f}s)", error=True)
 
     def action_refresh(self) -> None:
         self.poller.now()
@@ -382,7 +382,7 @@ class BatchDetailScreen(DeckScreen):
     async def cancel_batch(self) -> None:
         try:
             batch = await self.deck.client.cancel_batch(self.batch_id)
-        except errors.ApiError as exc:
+        except BatchdeckError as exc:
             self.post_message(self.Failed("Cancel failed", exc))
             return
         await self._record(batch)

@@ -28,6 +28,7 @@ from tui.deck import styles_dir
 from tui.dialogs.help import HelpScreen
 from tui.dialogs.profiles import ProfilesScreen
 from tui.palette import deck_commands
+from tui.screens.base import reason
 from tui.screens.batches import BatchesScreen
 from tui.screens.files import FilesScreen
 
@@ -115,7 +116,7 @@ class BatchDeckApp(App[int]):
             if not isinstance(exc, BatchdeckError | OSError):
                 logging.getLogger(__name__).exception("reconciling submissions failed")
             self.notify(
-                f"Could not check unfinished submissions: {_reason(exc)}", severity="warning"
+                f"Could not check unfinished submissions: {reason(exc)}", severity="warning"
             )
             return
         for item in settled:
@@ -205,11 +206,6 @@ class BatchDeckApp(App[int]):
                 return screen
         return None
 
-    def selected_batch_id(self) -> str | None:
-        """The batch under the cursor of the batches screen, if any."""
-        batches = self.batches_screen()
-        return batches.table.selected_id() if batches is not None else None
-
     def action_open_files(self) -> None:
         self.push_screen(FilesScreen())
 
@@ -227,11 +223,6 @@ class BatchDeckApp(App[int]):
         batches = self.batches_screen()
         if batches is not None:
             batches.open_batch()
-
-
-def _reason(exc: BaseException) -> str:
-    """An error as a user reads it: batchdeck's and the disk's as they are, others named."""
-    return str(exc) if isinstance(exc, BatchdeckError | OSError) else f"{type(exc).__name__}: {exc}"
 
 
 def make_app(

@@ -25,6 +25,12 @@ REPORTED = (BatchdeckError, OSError, ValueError)
 """What a worker catches and reports: batchdeck's errors, the disk's, a bad value."""
 
 
+def reason(exc: BaseException) -> str:
+    """An error as a user reads it: batchdeck's and the disk's as they are, others named
+    (``ZeroDivisionError: surprise``)."""
+    return str(exc) if isinstance(exc, BatchdeckError | OSError) else f"{type(exc).__name__}: {exc}"
+
+
 class DeckScreen(Screen[None]):
     """A screen of batchdeck, with its client, registry and profile one attribute
     away (``self.deck.client``)."""

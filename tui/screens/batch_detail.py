@@ -27,7 +27,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from tui.core import errors
 from tui.core.downloads import (
@@ -61,6 +61,7 @@ from tui.widgets.batch_sections import (
     notice_text,
     usage_renderable,
 )
+from tui.widgets.header import DeckHeader
 from tui.widgets.timeline import StatusTimeline
 from tui.widgets.transfer import TransferProgress
 
@@ -179,7 +180,7 @@ class BatchDetailScreen(DeckScreen):
     # -- layout ---------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield DeckHeader()
         yield Static("", id="detail-status")
         with VerticalScroll(id="detail-body"):
             yield Static("", id="detail-head")

@@ -30,17 +30,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.core import poll, timefmt
 from tui.core.errors import BatchdeckError
 from tui.core.models import Batch
 from tui.core.text import one_line
 from tui.deck import styles_dir
-from tui.screens.base import REPORTED, DeckScreen
+from tui.screens.base import REPORTED, DeckScreen, reason
 from tui.screens.batch_detail import BatchDetailScreen
 from tui.screens.poller import ScreenPoller
 from tui.widgets.batch_table import BatchTable
+from tui.widgets.header import DeckHeader
 
 if TYPE_CHECKING:
     from tui.core.registry import Job
@@ -136,7 +137,7 @@ class BatchesScreen(DeckScreen):
         return self.query_one(BatchTable)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield DeckHeader()
         yield Static("", id="status-line")
         yield BatchTable(id="batches")
         yield Input(placeholder="filter: id, description, tag, metadata, model…", id="filter")
@@ -349,8 +350,7 @@ class BatchesScreen(DeckScreen):
     def on_batches_screen_poll_failed(self, message: PollFailed) -> None:
         exc = message.error
         delay = self.poller.failed(exc)
-        reason = str(exc) if isinstance(exc, BatchdeckError) else f"{type(exc).__name__}: {exc}"
-        self._say(f"{reason}  (retrying in {timefmt.duration(delay)})", error=True)
+        self._say(f"{reason(exc)}  (retrying in {timefmt.duration(delay)})", error=True)
 
     @work(group="batches-record", description="registry snapshots")
     async def record_snapshots(self, batches: list[Batch]) -> None:

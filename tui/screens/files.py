@@ -19,7 +19,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from tui.core.downloads import file_names, files_downloads_dir
 from tui.core.errors import BatchdeckError
@@ -32,6 +32,7 @@ from tui.dialogs.confirm import ConfirmDialog
 from tui.dialogs.upload import UploadDialog
 from tui.screens.base import REPORTED, DeckScreen
 from tui.screens.batch_detail import BatchDetailScreen
+from tui.widgets.header import DeckHeader
 from tui.widgets.transfer import TransferProgress
 
 COLUMNS = ("Name", "Purpose", "Size", "Used by", "Created", "Expires", "ID")
@@ -172,7 +173,7 @@ class FilesScreen(DeckScreen):
         self._widths: dict[str, int] | None = None  # the columns shown, see _fit_columns
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield DeckHeader()
         yield Static("", id="files-status")
         yield DataTable(id="files", cursor_type="row", zebra_stripes=True)
         yield TransferProgress(id="files-transfer")

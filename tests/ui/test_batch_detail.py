@@ -479,3 +479,17 @@ async def test_a_retrieve_that_ends_after_the_inspector_closed_paints_nothing(
         await settle(pilot)
         assert not screen.is_live  # its worker was cancelled, or its message dropped
         assert app.is_running and app.screen is not screen
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 4, 8])
+async def test_quitting_while_the_inspector_is_being_built_is_quiet(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, turns: int
+) -> None:
+    batch_id = completed_batch(server)
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.push_screen(BatchDetailScreen(batch_id))
+        for _ in range(turns):  # the app quits at some point of the inspector's building
+            await asyncio.sleep(0)
+    assert app.return_code in (0, None)

@@ -196,6 +196,8 @@ class BatchDetailScreen(DeckScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        if not self.app.is_running:  # the app quit while this screen was being built:
+            return  # its nested widgets were never mounted, and nothing needs showing
         titles = {
             "#detail-timeline": "Timeline",
             "#detail-counts": "Requests",

@@ -180,6 +180,8 @@ class FilesScreen(DeckScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        if not self.app.is_running:  # the app quit while this screen was being built
+            return
         self._fit_columns(self.app.size.width)
         self.action_refresh()
 

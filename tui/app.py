@@ -3,14 +3,15 @@
 The shell: a header with the active profile and its server, a footer with the keys
 that apply now, F1 help built from the live bindings, the command palette (every
 action, see :mod:`tui.palette`), a profile switcher and Textual's themes (the choice
-is kept in ``config.toml`` when there is one). Screens other than the batches list
-are imported when first opened.
+is kept in ``config.toml`` when there is one). The compose and results screens are
+imported when first opened (they are a tenth of a second of imports that start-up
+does not need); screens never import this module (see :mod:`tui.deck`).
 """
 
 from __future__ import annotations
 
-import importlib
-from pathlib import Path
+import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 from textual import events, work
@@ -19,10 +20,18 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 
 from tui.core.client import BatchClient
-from tui.core.config import Config, Profile
+from tui.core.config import Config, Profile, save_config
+from tui.core.errors import BatchdeckError
 from tui.core.registry import Registry
 from tui.core.text import printable
+from tui.deck import styles_dir
+from tui.dialogs.help import HelpScreen
+from tui.dialogs.profiles import ProfilesScreen
 from tui.keys import holding, letter_blocked
+from tui.palette import deck_commands
+from tui.screens.base import reason
+from tui.screens.batches import BatchesScreen
+from tui.screens.files import FilesScreen
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -30,16 +39,6 @@ if TYPE_CHECKING:
     from textual.app import SystemCommand
     from textual.screen import Screen
     from textual.theme import Theme
-
-
-def styles_dir() -> Path:
-    """The ``.tcss`` files: inside the package when installed from a wheel,
-    beside it (the repository's ``styles/``) in an editable install."""
-    package = Path(__file__).resolve().parent
-    for candidate in (package / "styles", package.parent / "styles"):
-        if (candidate / "app.tcss").is_file():
-            return candidate
-    raise FileNotFoundError(f"batchdeck's styles are missing (looked in {package})")
 
 
 class BatchDeckApp(App[int]):
@@ -109,8 +108,6 @@ class BatchDeckApp(App[int]):
         return not letter_blocked(self.focused)  # letters go to a focused field
 
     def on_mount(self) -> None:
-        from tui.screens.batches import BatchesScreen
-
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.push_screen(BatchesScreen())
         self.call_after_refresh(self.reconcile_submissions)  # after the first frame
@@ -118,28 +115,16 @@ class BatchDeckApp(App[int]):
     @work(exclusive=True, group="reconcile")
     async def reconcile_submissions(self) -> None:
         """Settle submits a crash or a lost connection left unfinished."""
-        import asyncio
-        import logging
-
-        from tui.core.errors import ApiError
-        from tui.core.journal import Journal
+        from tui.core.journal import Journal  # not needed for the first frame
 
         try:
             await asyncio.to_thread(self.registry.load)  # 10,000 jobs: not on the event loop
             settled = await Journal(self.registry, self.client, self.profile).reconcile()
-        except ApiError as exc:
+        except Exception as exc:  # the app goes on; an unexpected error is logged too
+            if not isinstance(exc, BatchdeckError | OSError):
+                logging.getLogger(__name__).exception("reconciling submissions failed")
             self.notify(
-                f"Could not check unfinished submissions: {exc.message}",
-                severity="warning",
-                markup=False,
-            )
-            return
-        except Exception as exc:  # last resort (a registry or lock error): the app goes on
-            logging.getLogger(__name__).exception("reconciling submissions failed")
-            self.notify(
-                f"Could not check unfinished submissions: {type(exc).__name__}: {exc}",
-                severity="warning",
-                markup=False,
+                f"Could not check unfinished submissions: {reason(exc)}", severity="warning"
             )
             return
         for item in settled:
@@ -147,7 +132,6 @@ class BatchDeckApp(App[int]):
             self.notify(
                 f"Interrupted submission {item.job_id}: {item.outcome}{where} ({item.detail})",
                 severity="error" if item.outcome == "failed" else "information",
-                markup=False,
             )
 
     async def on_unmount(self) -> None:
@@ -157,8 +141,6 @@ class BatchDeckApp(App[int]):
     # -- the command palette -------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        from tui.palette import deck_commands
-
         yield from super().get_system_commands(screen)
         yield from deck_commands(self, screen)
 
@@ -166,15 +148,11 @@ class BatchDeckApp(App[int]):
 
     def action_help(self) -> None:
         """F1: the keys that apply now (focused widget, screen, app)."""
-        from tui.dialogs.help import HelpScreen
-
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(self.screen.active_bindings, self.screen))
 
     def action_switch_profile(self) -> None:
-        from tui.dialogs.profiles import ProfilesScreen
-
         def chosen(name: str | None) -> None:
             if name:
                 self.switch_profile(name)
@@ -183,24 +161,19 @@ class BatchDeckApp(App[int]):
 
     def switch_profile(self, name: str) -> None:
         """Use profile ``name``: a new client, the header, and the batches reloaded."""
-        from tui.core.errors import ApiError
-
         try:
             profile = self.config.profile(name)
             client = BatchClient(profile)
-        except (ApiError, Exception) as exc:
-            message = getattr(exc, "message", None) or str(exc)
-            self.notify(f"Cannot switch to {name}: {message}", severity="error", markup=False)
+        except BatchdeckError as exc:
+            self.notify(f"Cannot switch to {name}: {exc}", severity="error")
             return
         old, self.client, self.profile = self.client, client, profile
         self.sub_title = f"{profile.name} · {profile.host()}"
         self._close_client(old)
-        from tui.screens.batches import BatchesScreen
-
-        for screen in self.screen_stack:
-            if isinstance(screen, BatchesScreen):
-                screen.reload()
-        self.notify(f"Profile {profile.name} ({profile.host()})", markup=False)
+        batches = self.batches_screen()
+        if batches is not None:
+            batches.reload()
+        self.notify(f"Profile {profile.name} ({profile.host()})")
 
     @work(group="close-client")
     async def _close_client(self, client: BatchClient) -> None:
@@ -222,8 +195,6 @@ class BatchDeckApp(App[int]):
 
     def _save_setting(self, key: str, value: object) -> None:
         """Remember a setting; written to ``config.toml`` only if that file exists."""
-        from tui.core.config import ConfigError, save_config
-
         if self.config.settings.get(key) == value:
             return
         self.config.settings[key] = value
@@ -231,44 +202,35 @@ class BatchDeckApp(App[int]):
         if path is not None and path.exists():
             try:
                 save_config(self.config)
-            except (OSError, ConfigError) as exc:
+            except (BatchdeckError, OSError) as exc:
                 self.notify(f"Could not save {path}: {exc}", severity="warning", markup=False)
 
-    # -- other screens (imported when first opened) ----------------------------------
+    # -- other screens ---------------------------------------------------------------
 
-    def _push(self, module: str, name: str, *args: Any) -> None:
-        try:
-            screen_class = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            self.notify(f"{name} is not available in this version.", severity="warning")
-            return
-        self.push_screen(screen_class(*args))
-
-    def selected_batch_id(self) -> str | None:
-        """The batch under the cursor of the batches screen, if any."""
-        from tui.screens.batches import BatchesScreen
-
+    def batches_screen(self) -> BatchesScreen | None:
+        """The batches screen (the bottom of the stack), wherever it is."""
         for screen in reversed(self.screen_stack):
             if isinstance(screen, BatchesScreen):
-                return screen.table.selected_id()
+                return screen
         return None
 
     def action_open_files(self) -> None:
-        self._push("tui.screens.files", "FilesScreen")
+        self.push_screen(FilesScreen())
 
     def action_open_compose(self) -> None:
-        self._push("tui.screens.compose", "ComposeScreen")
+        from tui.screens.compose import ComposeScreen  # imported when first opened
+
+        self.push_screen(ComposeScreen())
 
     def open_results(self, batch_id: str) -> None:
-        self._push("tui.screens.results", "ResultsScreen", batch_id)
+        from tui.screens.results import ResultsScreen  # imported when first opened
+
+        self.push_screen(ResultsScreen(batch_id))
 
     def action_open_selected(self) -> None:
-        from tui.screens.batches import BatchesScreen
-
-        for screen in reversed(self.screen_stack):
-            if isinstance(screen, BatchesScreen):
-                screen.open_batch()
-                return
+        batches = self.batches_screen()
+        if batches is not None:
+            batches.open_batch()
 
 
 def make_app(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from textual.app import SystemCommand
 
 from tui.core import poll
+from tui.dialogs.batch_id_prompt import BatchIdPrompt
 from tui.screen_commands import binding_commands
 
 if TYPE_CHECKING:
@@ -23,20 +24,11 @@ if TYPE_CHECKING:
     from tui.screens.batches import BatchesScreen
 
 
-def _batches_screen(app: BatchDeckApp) -> BatchesScreen | None:
-    from tui.screens.batches import BatchesScreen
-
-    for screen in reversed(app.screen_stack):
-        if isinstance(screen, BatchesScreen):
-            return screen
-    return None
-
-
 def _on_batches(app: BatchDeckApp, action: Callable[[BatchesScreen], Any]) -> Callable[[], None]:
     """A callback that runs ``action`` on the batches screen (brought to the top)."""
 
     def run() -> None:
-        screen = _batches_screen(app)
+        screen = app.batches_screen()
         if screen is None:
             return
         while app.screen is not screen and len(app.screen_stack) > 1:
@@ -121,8 +113,6 @@ def deck_commands(app: BatchDeckApp, screen: Screen[Any]) -> Iterable[SystemComm
 
 
 def _ask_results(app: BatchDeckApp) -> None:
-    from tui.widgets.batch_id_prompt import BatchIdPrompt
-
     def chosen(batch_id: str | None) -> None:
         if batch_id:
             app.open_results(batch_id)

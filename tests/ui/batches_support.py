@@ -21,6 +21,7 @@ from tui.core.config import Config, Profile
 from tui.core.registry import Job, Registry
 from tui.localapi.clock import ManualClock, Timing
 from tui.localapi.server import LocalServer
+from tui.screens.batches import BatchesScreen
 
 KEY_ENV = "BATCHDECK_TEST_KEY"
 STILL = Timing(validation=1e9, per_request=1.0, finalizing=1.0, cancelling=1.0)  # stays put
@@ -124,13 +125,11 @@ async def loaded(pilot: Pilot[Any], cycles: int = 1) -> None:
     await wait_for(pilot, lambda: screen.cycles >= cycles and not screen.table.loading_rows)
 
 
-def batches_screen(pilot: Pilot[Any]) -> Any:
-    from tui.screens.batches import BatchesScreen
-
-    for screen in pilot.app.screen_stack:
-        if isinstance(screen, BatchesScreen):
-            return screen
-    raise AssertionError("no batches screen")
+def batches_screen(pilot: Pilot[Any]) -> BatchesScreen:
+    assert isinstance(pilot.app, BatchDeckApp)
+    screen = pilot.app.batches_screen()
+    assert screen is not None, "no batches screen"
+    return screen
 
 
 Before = Callable[[Pilot[Any]], Awaitable[None]]

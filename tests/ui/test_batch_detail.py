@@ -3,6 +3,7 @@ input lines, live refresh, and every action (cancel, downloads, results, copy, e
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import types
 from pathlib import Path
@@ -27,7 +28,7 @@ from tests.ui.test_batch_detail_support import (
     text_of,
     until,
 )
-from tui.core import paths
+from tui.core import paths, pricing
 from tui.core.downloads import batch_file_path
 from tui.core.models import Batch
 from tui.core.pricing import Price, cost_of, format_usd, load_prices, price_for
@@ -125,7 +126,7 @@ async def test_the_price_table_is_read_once_and_again_after_a_price_is_saved(
         reads.append(1)
         return load_prices()
 
-    monkeypatch.setattr(batch_detail, "load_prices", counting_load_prices)
+    monkeypatch.setattr(pricing, "load_prices", counting_load_prices)
     batch_id = completed_batch(server)
     app = build_app(server, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
@@ -265,16 +266,16 @@ async def test_live_refresh_follows_the_batch_pauses_under_a_modal_and_stops_whe
         await until(pilot, lambda: "in_progress" in text_of(screen, "#detail-head"))
         await pilot.press("c")  # a modal is open: polling waits
         await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
+        await settle(pilot)  # a retrieve begun before the dialog opened has ended
         before = screen.retrieves
-        await pilot.pause(0.3)
+        screen.poller.due()  # the timer fires under the dialog
+        assert screen.poller.scheduled  # it looks again later instead
+        await settle(pilot)
         assert screen.retrieves == before
         await pilot.press("escape")
         server.advance(60)
         await until(pilot, lambda: "completed" in text_of(screen, "#detail-head"))
-        final = screen.retrieves
-        await pilot.pause(0.3)
-        assert screen.retrieves == final  # final: not polled again
-        assert screen._poll_timer is None
+        assert not screen.poller.scheduled  # final: no timer left, never polled again
 
 
 async def test_download_input_with_a_hostile_name_stays_in_the_batch_folder(
@@ -294,22 +295,6 @@ async def test_download_input_with_a_hostile_name_stays_in_the_batch_folder(
         assert not (paths.downloads_dir() / ".bashrc").exists()
         job = app.registry.find_by_batch(batch_id)
         assert job is not None and job.downloads == {"input": str(folder / "input.jsonl")}
-
-
-async def test_open_results_downloads_without_a_results_browser(
-    server: LocalServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "tui.screens.results", None)  # import fails
-    batch_id = completed_batch(server)
-    app = build_app(server, monkeypatch)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_detail(pilot, batch_id)
-        await pilot.press("enter")
-        await until(pilot, lambda: not screen._transferring)
-        await settle(pilot)
-        job = app.registry.find_by_batch(batch_id)
-        assert job is not None and set(job.downloads) == {"output", "error"}
-        assert all(Path(path).is_file() for path in job.downloads.values())
 
 
 async def test_open_results_pushes_the_results_browser_when_there_is_one(
@@ -421,11 +406,20 @@ async def test_download_shows_a_progress_bar_while_it_runs(
         screen = await open_detail(pilot, batch_id)
         progress = screen.query_one(TransferProgress)
         assert not progress.active and not progress.display
-        server.faults.add("latency", path="*/content", delay=0.3)
+        go_on = asyncio.Event()  # the download waits for the test
+        download = app.client.download_file
+
+        async def held(*args: Any, **kw: Any) -> Any:
+            await go_on.wait()
+            return await download(*args, **kw)
+
+        monkeypatch.setattr(app.client, "download_file", held)
         await pilot.press("o")
         await until(pilot, lambda: progress.active)
         assert progress.display
         await pilot.press("e")  # one transfer at a time: refused, not queued
+        await until(pilot, lambda: any("already running" in n.message for n in app._notifications))
+        go_on.set()
         await until(pilot, lambda: not screen._transferring)
         assert not progress.active
         job = app.registry.find_by_batch(batch_id)
@@ -440,11 +434,61 @@ async def test_a_batch_handed_over_is_painted_before_the_server_answers(
     app = build_app(server, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        server.faults.add("latency", path=f"*/batches/{batch_id}", delay=0.5)
+        answer = asyncio.Event()  # the server answers when the test says so
+        retrieve = app.client.retrieve_batch
+
+        async def held(batch_id: str) -> Batch:
+            await answer.wait()
+            return await retrieve(batch_id)
+
+        monkeypatch.setattr(app.client, "retrieve_batch", held)
         screen = BatchDetailScreen(batch_id, batch=handed)
         await pilot.app.push_screen(screen)
-        await pilot.pause()
+        await until(pilot, lambda: screen.retrieves == 1)
         assert not screen.is_live
         assert "5 total" in text_of(screen, "#detail-counts")
         assert "Refreshing" in text_of(screen, "#detail-status")
+        answer.set()
         await until(pilot, lambda: screen.is_live)
+
+
+async def test_a_retrieve_that_ends_after_the_inspector_closed_paints_nothing(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch_id = completed_batch(server)
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        answer = asyncio.Event()
+        answered: list[str] = []
+        retrieve = app.client.retrieve_batch
+
+        async def held(batch_id: str) -> Batch:
+            await answer.wait()
+            answered.append(batch_id)
+            return await retrieve(batch_id)
+
+        monkeypatch.setattr(app.client, "retrieve_batch", held)
+        screen = BatchDetailScreen(batch_id)
+        await pilot.app.push_screen(screen)
+        await until(pilot, lambda: screen.retrieves == 1)
+        await pilot.press("escape")
+        await until(pilot, lambda: not screen.is_attached)  # gone, children and all
+        answer.set()
+        await settle(pilot)
+        assert not screen.is_live  # its worker was cancelled, or its message dropped
+        assert app.is_running and app.screen is not screen
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 4, 8])
+async def test_quitting_while_the_inspector_is_being_built_is_quiet(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, turns: int
+) -> None:
+    batch_id = completed_batch(server)
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.push_screen(BatchDetailScreen(batch_id))
+        for _ in range(turns):  # the app quits at some point of the inspector's building
+            await asyncio.sleep(0)
+    assert app.return_code in (0, None)

@@ -134,12 +134,12 @@ async def test_polling_pauses_while_a_dialog_is_open(
         screen = batches_screen(pilot)
         await pilot.press("f1")
         assert type(app.screen).__name__ == "HelpScreen"
-        screen._poll_due()  # the timer fires under the dialog
-        await pilot.pause(0.1)
+        screen.poller.due()  # the timer fires under the dialog
+        assert screen.poller.scheduled  # it looks again later instead of polling
+        await app.workers.wait_for_complete()
         assert screen.cycles == 1
-        assert screen._poll_timer is not None  # looks again later
         await pilot.press("escape")
-        screen._poll_due()
+        screen.poller.due()
         await loaded(pilot, cycles=2)
 
 
@@ -158,7 +158,7 @@ async def test_rate_limit_backs_off_by_retry_after_then_recovers(
         screen.action_refresh()  # r: try now
         await loaded(pilot)
         assert not screen.query_one("#status-line", Static).has_class("-error")
-        assert screen.backoff.failures == 0
+        assert screen.poller.backoff.failures == 0
 
 
 async def test_bad_key_is_a_clear_state_not_a_crash(

@@ -4,7 +4,7 @@ the live listing only once the registry's descriptions are known."""
 
 from __future__ import annotations
 
-import time
+import threading
 from typing import Any
 
 import pytest
@@ -46,9 +46,10 @@ async def test_newest_cached_first_then_the_whole_registry(
         return used[-1]
 
     load = Registry.load
+    first_frame = threading.Event()
 
     def slow_load(self: Registry, **kw: Any) -> dict[str, Job]:
-        time.sleep(0.3)  # (in a thread) the listing's first page would come first
+        first_frame.wait(timeout=30)  # (in a thread) the whole registry comes later
         return load(self, **kw)
 
     monkeypatch.setattr(Registry, "newest_snapshots", spy)
@@ -59,6 +60,7 @@ async def test_newest_cached_first_then_the_whole_registry(
         first = used[0]
         assert first is not None and first.total == 300
         assert [job.batch_id for job in first.jobs[:2]] == ["batch_old0299", "batch_old0298"]
+        first_frame.set()
         await loaded(pilot)
         await wait_for(pilot, lambda: screen.table.row_count == 301)
         shown = shown_ids(screen)

@@ -38,8 +38,8 @@ async def test_the_poller_survives_an_unexpected_error_and_polls_again(
         screen = batches_screen(pilot)
         screen.action_refresh()
         await wait_for(pilot, lambda: "ZeroDivisionError" in status_text(pilot))
-        assert app.is_running and screen.backoff.failures == 1
-        assert screen._poll_timer is not None  # the next cycle is scheduled
+        assert app.is_running and screen.poller.backoff.failures == 1
+        assert screen.poller.scheduled  # the next cycle is scheduled
         screen.action_refresh()
         await loaded(pilot, cycles=2)
-        assert screen.backoff.failures == 0 and len(calls) == 2
+        assert screen.poller.backoff.failures == 0 and len(calls) == 2

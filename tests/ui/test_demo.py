@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Static
 
+from tests.ui.conftest import until
 from tui.commands.demo import DEMO_KEY_ENV, build_demo
 from tui.core.models import BATCH_STATUSES
 
@@ -18,10 +19,7 @@ async def test_demo_shows_every_state(tmp_path: Path, monkeypatch: pytest.Monkey
     try:
         async with app.run_test(size=(120, 36)) as pilot:
             status = pilot.app.screen.query_one("#status-line", Static)
-            for _ in range(200):
-                await pilot.pause(0.02)
-                if str(status.render()).startswith("11 batches"):
-                    break
+            await until(pilot, lambda: str(status.render()).startswith("11 batches"))
             table = pilot.app.screen.query_one(DataTable)
             states = {str(table.get_row_at(i)[2]) for i in range(table.row_count)}
             assert states == set(BATCH_STATUSES)

@@ -25,12 +25,13 @@ from tests.ui.test_batch_detail_support import (
     upload_lines,
 )
 from tui.core.downloads import files_downloads_dir
+from tui.core.sizes import format_size
 from tui.dialogs.confirm import ConfirmDialog
 from tui.dialogs.upload import UploadDialog
 from tui.localapi.server import LocalServer
 from tui.screen_commands import binding_commands
 from tui.screens.batch_detail import BatchDetailScreen
-from tui.screens.files import FilesScreen, human_size
+from tui.screens.files import FilesScreen
 
 SIZE = (120, 36)
 server = support.server  # the shared pinned-clock server fixture
@@ -67,7 +68,7 @@ async def test_files_show_purpose_size_and_the_batch_using_each(
         assert len(shown) == 4
         name, purpose, size, used_by, created, expires, file_id = shown[batch["input_file_id"]]
         assert (name, purpose, file_id) == ("tickets.jsonl", "batch", batch["input_file_id"])
-        assert size == human_size(sdk(server).files.retrieve(file_id).bytes)
+        assert size == format_size(sdk(server).files.retrieve(file_id).bytes)
         assert used_by == f"input  {batch_id[:21]}…"
         assert created == "1m ago" and expires == "in 29d 23h"
         assert shown[batch["output_file_id"]][3].startswith("output ")

@@ -9,6 +9,7 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from tests.api.conftest import API_KEY, FAST, chat_lines, jsonl
+from tests.ui.conftest import until
 from tui.app import make_app
 from tui.core.client import BatchClient
 from tui.core.config import Config, Profile
@@ -57,21 +58,19 @@ async def test_live_batches_merge_registry_and_show_text_literally(
     registry.add(Job(batch_id=batch_id, description=HOSTILE))
     app = make(server.base_url, monkeypatch, registry)
     async with app.run_test(size=(120, 36)) as pilot:  # type: ignore[attr-defined]
-        table = pilot.app.screen.query_one(DataTable)
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if table.row_count and "1 batches" in str(
-                pilot.app.screen.query_one("#status-line", Static).render()
-            ):
-                break
+        screen = pilot.app.screen
+        table = screen.query_one(DataTable)
+        status = screen.query_one("#status-line", Static)
+        await until(pilot, lambda: table.row_count > 0 and "1 batches" in str(status.render()))
         assert table.row_count == 1
         row = [str(cell) for cell in table.get_row(batch_id)]
         assert row[0] == "…" + batch_id[-12:]  # the id's tail; the whole id is the row key
         assert row[1] == "[bold red]x[/] [@click=app.quit]q[/] \\x…"  # literal, cut at 40
         assert row[2] == "validating"
         await pilot.click(DataTable, offset=(45, 1))  # clicking the hostile text does nothing
+        cycles = screen.cycles  # type: ignore[attr-defined]
         await pilot.press("r")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: screen.cycles > cycles)  # type: ignore[attr-defined]
         assert pilot.app.is_running
         await pilot.press("q")
     assert app.return_code in (0, None)  # type: ignore[attr-defined]
@@ -115,10 +114,7 @@ async def test_unreachable_server_shows_state_and_keeps_running(
     app.client._client = app.client._client.with_options(max_retries=0)  # type: ignore[attr-defined]
     async with app.run_test(size=(80, 24)) as pilot:  # type: ignore[attr-defined]
         status = pilot.app.screen.query_one("#status-line", Static)
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if "retrying" in str(status.render()):
-                break
+        await until(pilot, lambda: "retrying" in str(status.render()))
         assert "Cannot reach the server" in str(status.render())
         assert status.has_class("-error")
         assert pilot.app.is_running

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from tui.core.models import Usage
+from tui.core.models import Batch, Usage
 from tui.core.pricing import (
     DEFAULT_PRICES,
     Price,
     PriceError,
+    batch_cost,
     cost_of,
     format_usd,
     load_prices,
@@ -109,3 +111,18 @@ def test_save_price_changes_only_that_models_values(tmp_path: Path) -> None:
     table = load_prices(path)
     assert table["gpt-4o"] == Price(9.0, 11.0)
     assert table["embed-x"] == Price(0.05)
+
+
+def test_batch_cost_or_why_there_is_none() -> None:
+    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000, total_tokens=2_000_000)
+    batch = Batch("b", "completed", "/v1/chat/completions", "file-x", 0, model="gpt-4o")
+    priced = replace(batch, usage=usage)
+    found = batch_cost(priced, {"gpt-4o": Price(2.0, 8.0)})
+    assert found.cost is not None and found.cost.standard == 10.0 and found.cost.batch == 5.0
+    assert found.price == Price(2.0, 8.0) and not found.missing
+    assert batch_cost(batch, {}).missing == "usage"
+    unknown = batch_cost(priced, {"o3": Price(1.0)})
+    assert unknown.missing == "price" and unknown.note == "no price for model gpt-4o"
+    broken = batch_cost(priced, PriceError("prices.toml: models.'x' must be a table"))
+    assert broken.missing == "prices" and broken.cost is None
+    assert broken.note == "price table unusable: prices.toml: models.'x' must be a table"

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tui.core.errors import BatchdeckError
+from tui.core.sizes import format_size
 from tui.core.text import one_line
 
 if TYPE_CHECKING:
@@ -314,9 +315,9 @@ def stderr_progress(label: str) -> Progress | None:
 
     def show(done: int, total: int | None) -> None:
         if total:
-            line = f"\r{label}: {done / 1e6:.1f} / {total / 1e6:.1f} MB ({100 * done // total}%)"
+            line = f"\r{label}: {format_size(done)} / {format_size(total)} ({100 * done // total}%)"
         else:
-            line = f"\r{label}: {done / 1e6:.1f} MB"
+            line = f"\r{label}: {format_size(done)}"
         sys.stderr.write(line)
         if total is not None and done >= total:
             sys.stderr.write("\n")

@@ -34,13 +34,16 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     async def body(profile: Profile, client: BatchClient) -> int:
+        from tui.core.pricing import batch_cost
+
         batch = await retrieve_known(client, args.batch_id)
         registry = _shared.open_registry()
         job = registry.record_snapshot(batch) or registry.find_by_batch(batch.id)
         from tui.core.results import retry_links
 
         links = retry_links(registry, batch.id)
-        model, cost, price_note = _cost(batch)
+        found = batch_cost(batch)
+        model, cost, price_note = batch.model, found.cost, found.note
         if args.json:
             record = _shared.batch_record(batch, job)
             record["downloads"] = dict(job.downloads) if job else {}
@@ -66,21 +69,6 @@ async def retrieve_known(client: BatchClient, batch_id: str) -> Batch:
         return await client.retrieve_batch(batch_id)
     except errors.NotFoundError as exc:
         raise _shared.CommandError(f"unknown batch {batch_id!r} ({exc.message})") from exc
-
-
-def _cost(batch: Batch) -> tuple[str | None, Cost | None, str]:
-    """(model, cost, why there is none) from the editable price table."""
-    from tui.core.pricing import PriceError, cost_of, load_prices, price_for
-
-    if batch.usage is None:
-        return batch.model, None, "no usage reported"
-    try:
-        price = price_for(batch.model, load_prices())
-    except PriceError as exc:
-        return batch.model, None, f"price table unusable: {exc}"
-    if price is None:
-        return batch.model, None, f"no price for model {batch.model or '(none)'}"
-    return batch.model, cost_of(batch.usage, price), ""
 
 
 def describe(

@@ -24,7 +24,7 @@ from typing import Any
 
 from tui.core import paths
 from tui.core.errors import BatchdeckError
-from tui.core.models import Usage
+from tui.core.models import Batch, Usage
 
 BATCH_DISCOUNT = 0.5  # the Batch API costs half the synchronous price
 PER = 1_000_000
@@ -160,6 +160,41 @@ def cost_of(usage: Usage, price: Price) -> Cost:
         cached_input=cached * cached_rate / PER,
         output=usage.output_tokens * price.output / PER,
     )
+
+
+def read_prices() -> dict[str, Price] | PriceError:
+    """The price table, or the error that makes it unusable (to show, not raise)."""
+    try:
+        return load_prices()
+    except PriceError as exc:
+        return exc
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCost:
+    """What a batch cost at ``price``; without ``cost``, why not: ``missing`` is
+    ``"usage"``, ``"prices"`` (the table is unusable) or ``"price"`` (none for the
+    model), and ``note`` says it in words."""
+
+    cost: Cost | None = None
+    price: Price | None = None
+    missing: str = ""
+    note: str = ""
+
+
+def batch_cost(batch: Batch, prices: dict[str, Price] | PriceError | None = None) -> BatchCost:
+    """The cost of ``batch``'s usage from ``prices`` (read from disk if None); the
+    one computation behind the inspector and ``batchdeck show``."""
+    if batch.usage is None:
+        return BatchCost(missing="usage", note="no usage reported")
+    if prices is None:
+        prices = read_prices()
+    if isinstance(prices, PriceError):
+        return BatchCost(missing="prices", note=f"price table unusable: {prices}")
+    price = price_for(batch.model, prices)
+    if price is None:
+        return BatchCost(missing="price", note=f"no price for model {batch.model or '(none)'}")
+    return BatchCost(cost_of(batch.usage, price), price)
 
 
 def format_usd(amount: float) -> str:

@@ -8,29 +8,21 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from tui.core.text import printable
+from tui.dialogs.base import Dialog
 
 
-class ConfirmDialog(ModalScreen[bool]):
+class ConfirmDialog(Dialog[bool]):
     """Ask ``question``; ``y``/Enter on Yes confirms, ``n``/Escape declines.
 
     ``question`` and ``detail`` are shown literally (they may hold server text).
     """
 
     DEFAULT_CSS = """
-    ConfirmDialog {
-        align: center middle;
-    }
     ConfirmDialog > Vertical {
-        width: 64;
-        max-width: 95%;
-        height: auto;
         border: thick $warning;
-        background: $surface;
-        padding: 1 2;
     }
     ConfirmDialog #confirm-question {
         text-style: bold;
@@ -38,14 +30,6 @@ class ConfirmDialog(ModalScreen[bool]):
     ConfirmDialog #confirm-detail {
         color: $text-muted;
         margin-top: 1;
-    }
-    ConfirmDialog Horizontal {
-        height: auto;
-        margin-top: 1;
-        align-horizontal: right;
-    }
-    ConfirmDialog Button {
-        margin-left: 2;
     }
     ConfirmDialog Button:focus {
         background: $warning;

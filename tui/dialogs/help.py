@@ -14,8 +14,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import DataTable, Static
+
+from tui.dialogs.base import Dialog
 
 
 def binding_rows(bindings: dict[str, ActiveBinding], app: Any) -> list[tuple[str, str, str]]:
@@ -42,7 +44,7 @@ def binding_rows(bindings: dict[str, ActiveBinding], app: Any) -> list[tuple[str
     return [(display, description, where) for _, display, description, where in rows]
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """The keys of the screen below, as a table."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

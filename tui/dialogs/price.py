@@ -8,11 +8,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from tui.core.pricing import Price, PriceError, save_price
 from tui.core.text import one_line
+from tui.dialogs.base import Dialog
 
 
 def parse_rate(text: str, *, required: bool) -> float | None:
@@ -35,33 +35,14 @@ def _shown(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
-class PriceDialog(ModalScreen[Price | None]):
+class PriceDialog(Dialog[Price | None]):
     """Edit the standard (non-batch) price of ``model``; Save writes ``prices.toml``
     through :func:`tui.core.pricing.save_price` and returns the new price."""
 
     DEFAULT_CSS = """
-    PriceDialog {
-        align: center middle;
-    }
-    PriceDialog > Vertical {
-        width: 64;
-        max-width: 95%;
-        height: auto;
-        border: thick $primary;
-        background: $surface;
-        padding: 1 2;
-    }
     PriceDialog #price-error {
         color: $error;
         height: auto;
-    }
-    PriceDialog Horizontal {
-        height: auto;
-        margin-top: 1;
-        align-horizontal: right;
-    }
-    PriceDialog Button {
-        margin-left: 2;
     }
     """
 

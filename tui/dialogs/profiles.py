@@ -13,12 +13,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.core.config import Config, Profile
 from tui.core.text import one_line
+from tui.dialogs.base import Dialog
 
 
 def profile_label(profile: Profile, current: bool) -> Text:
@@ -34,7 +34,7 @@ def profile_label(profile: Profile, current: bool) -> Text:
     return label
 
 
-class ProfilesScreen(ModalScreen[str | None]):
+class ProfilesScreen(Dialog[str | None]):
     """Pick a profile; dismisses with its name, or ``None``."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

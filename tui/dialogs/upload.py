@@ -7,6 +7,8 @@ file the API would accept is returned to the caller, which uploads it.
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -15,11 +17,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.message import Message
 from textual.widgets import Button, Input, Label, Static
 
+from tui.core.errors import BatchdeckError
 from tui.core.requests import ValidationReport, validate
 from tui.core.text import one_line
+from tui.dialogs.base import Dialog
 
 SHOWN_PROBLEMS = 50
 
@@ -39,21 +43,13 @@ def report_text(report: ValidationReport) -> Text:
     return text
 
 
-class UploadDialog(ModalScreen[Path | None]):
+class UploadDialog(Dialog[Path | None]):
     """Enter a path; Upload checks the file and returns it if it is valid."""
 
     DEFAULT_CSS = """
-    UploadDialog {
-        align: center middle;
-    }
     UploadDialog > Vertical {
         width: 90;
-        max-width: 95%;
-        height: auto;
         max-height: 90%;
-        border: thick $primary;
-        background: $surface;
-        padding: 1 2;
     }
     UploadDialog #upload-problems {
         height: auto;
@@ -61,14 +57,6 @@ class UploadDialog(ModalScreen[Path | None]):
     }
     UploadDialog #upload-status.-error {
         color: $error;
-    }
-    UploadDialog Horizontal {
-        height: auto;
-        margin-top: 1;
-        align-horizontal: right;
-    }
-    UploadDialog Button {
-        margin-left: 2;
     }
     """
 
@@ -111,31 +99,44 @@ class UploadDialog(ModalScreen[Path | None]):
         status.update(Text(one_line(message)))
         status.set_class(error, "-error")
 
-    @work(exclusive=True, group="upload-check")
-    async def check(self, value: str) -> None:
-        """Validate the file (off the event loop); dismiss with it if it is valid."""
-        import asyncio
-
+    def check(self, value: str) -> None:
+        """Check the path typed; the file itself is validated by a worker."""
+        self.query_one("#upload-report", Static).update("")
         path = Path(value.strip()).expanduser()
-        report_view = self.query_one("#upload-report", Static)
-        report_view.update("")
         if not value.strip():
             self._status("Enter the path of a file.", error=True)
-            return
-        if not path.is_file():
+        elif not path.is_file():
             self._status(f"No such file: {one_line(str(path))}", error=True)
-            return
-        self._status("Checking…")
+        else:
+            self._status("Checking…")
+            self.validate_file(path)
+
+    @dataclass
+    class Checked(Message):
+        """What validating ``path`` found: a report, or why it could not be read."""
+
+        path: Path
+        report: ValidationReport | None
+        error: Exception | None = None
+
+    @work(exclusive=True, group="upload-check")
+    async def validate_file(self, path: Path) -> None:
+        """Validate the file off the event loop; :meth:`on_upload_dialog_checked` answers."""
         try:
-            report = await asyncio.to_thread(validate, path)
-        except (OSError, ValueError) as exc:
-            self._status(f"Cannot read {one_line(str(path))}: {exc}", error=True)
-            return
-        if not report.ok:
+            self.post_message(self.Checked(path, await asyncio.to_thread(validate, path)))
+        except (BatchdeckError, OSError, ValueError) as exc:
+            self.post_message(self.Checked(path, None, exc))
+
+    def on_upload_dialog_checked(self, message: Checked) -> None:
+        """Dismiss with the file if the API would take it; else say why not."""
+        report = message.report
+        if report is None:
+            self._status(f"Cannot read {one_line(str(message.path))}: {message.error}", error=True)
+        elif not report.ok:
             self._status("The API would refuse this file; nothing uploaded.", error=True)
-            report_view.update(report_text(report))
-            return
-        self.dismiss(path)
+            self.query_one("#upload-report", Static).update(report_text(report))
+        else:
+            self.dismiss(message.path)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

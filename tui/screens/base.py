@@ -1,29 +1,56 @@
-"""The base of batchdeck's screens: typed access to the app's services."""
+"""The base of batchdeck's screens: the app's services, and how workers report back.
+
+Workers never touch widgets after an ``await``: by then the screen may be on its
+way out (Textual removes its children before it cancels its workers). A worker
+posts a typed message to its screen instead; Textual delivers it only while the
+screen still runs, and the handler paints. A worker's error meant for the user
+(:data:`REPORTED`) goes back as :class:`DeckScreen.Failed`, shown by every screen
+as one notification.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
+from textual.message import Message
 from textual.screen import Screen
 
+from tui.core.errors import BatchdeckError
 from tui.keys import letter_blocked
 
 if TYPE_CHECKING:
-    from tui.app import BatchDeckApp
+    from tui.deck import Deck
+
+REPORTED = (BatchdeckError, OSError, ValueError)
+"""What a worker catches and reports: batchdeck's errors, the disk's, a bad value."""
+
+
+def reason(exc: BaseException) -> str:
+    """An error as a user reads it: batchdeck's and the disk's as they are, others named
+    (``ZeroDivisionError: surprise``)."""
+    return str(exc) if isinstance(exc, BatchdeckError | OSError) else f"{type(exc).__name__}: {exc}"
 
 
 class DeckScreen(Screen[None]):
-    """A screen of :class:`~tui.app.BatchDeckApp`, with its client, registry and
-    profile one attribute away (``self.deck.client``)."""
+    """A screen of batchdeck, with its client, registry and profile one attribute
+    away (``self.deck.client``)."""
 
     @property
-    def deck(self) -> BatchDeckApp:
-        from tui.app import BatchDeckApp
-
-        assert isinstance(self.app, BatchDeckApp)
-        return self.app
+    def deck(self) -> Deck:
+        return cast("Deck", self.app)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A screen's letter keys do not fire while a field has focus (tui.keys);
         screens that override this start with ``super().check_action(...)``."""
         return not letter_blocked(self.focused)
+
+    @dataclass
+    class Failed(Message):
+        """A worker could not do what ``doing`` says (``"Download failed"``)."""
+
+        doing: str
+        error: Exception
+
+    def on_deck_screen_failed(self, message: Failed) -> None:
+        self.notify(f"{message.doing}: {message.error}", severity="error", markup=False)

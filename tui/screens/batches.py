@@ -2,13 +2,17 @@
 
 - Start-up paints the registry's last-seen snapshots (instant, works offline), then
   lists the server page by page, updating rows in place and adding new ones.
-- Then a refresh cycle runs every few seconds (:mod:`tui.core.poll`): the next one
-  is scheduled when the last has ended, so they never overlap; failures back off
-  (a 429's ``Retry-After`` is honoured) and show in the status line; nothing is
-  fetched while a modal screen is open; final batches are not asked about again.
+- Then a refresh cycle runs every few seconds (:mod:`tui.core.poll`, driven by a
+  :class:`~tui.screens.poller.ScreenPoller`): the next one is scheduled when the
+  last has ended, so they never overlap; failures back off (a 429's
+  ``Retry-After`` is honoured) and show in the status line; nothing is fetched
+  while a modal or another screen covers this one; final batches are not asked
+  about again.
 - A batch seen running in this session that reaches a final state is announced
   (and rings the bell if that is on); registry jobs get their snapshot recorded,
   off the UI thread, when their status or counts change.
+- Workers fetch and read; they post what they got as messages, and the handlers
+  update the table (never a worker after an ``await``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING, ClassVar
 
@@ -23,16 +28,20 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import ModalScreen
+from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
-from tui.app import styles_dir
-from tui.core import errors, poll, timefmt
+from tui.core import poll, timefmt
+from tui.core.errors import BatchdeckError
 from tui.core.models import Batch
 from tui.core.text import one_line
-from tui.screens.base import DeckScreen
+from tui.deck import styles_dir
+from tui.screens.base import REPORTED, DeckScreen, reason
+from tui.screens.batch_detail import BatchDetailScreen
+from tui.screens.poller import ScreenPoller
 from tui.widgets.batch_table import BatchTable
+from tui.widgets.header import DeckHeader
 
 if TYPE_CHECKING:
     from tui.core.registry import Job
@@ -40,7 +49,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TIMES_EVERY = 15.0  # seconds between updates of the relative times on screen
-MODAL_RECHECK = 1.0  # seconds between looks while a modal keeps polling paused
 FIRST_CACHED = 200  # cached batches shown before the first frame (more than a screenful)
 SHOW_EVERY = 0.25  # seconds between table updates while a listing streams in
 FILTER_DELAY = 0.25  # seconds of typing quiet before the text filter applies
@@ -73,14 +81,50 @@ class BatchesScreen(DeckScreen):
         Binding("escape", "clear_filters", "Clear filters", id="batches.clear", show=False),
     ]
 
+    @dataclass
+    class Fetched(Message):
+        """Batches as the server has them now (a page of the listing, or a refresh)."""
+
+        batches: list[Batch]
+        note: str = ""  # for the status line while a listing streams in
+
+    @dataclass
+    class PollEnded(Message):
+        """A refresh cycle (``full``: the whole listing) ended well."""
+
+        requests: int
+        full: bool
+        missing: list[str] = field(default_factory=list)
+
+    @dataclass
+    class PollFailed(Message):
+        error: Exception
+
+    @dataclass
+    class JobsRead(Message):
+        """The registry's jobs, read again (``before``: the table's jobs back then)."""
+
+        jobs: dict[str, Job]
+        changed: bool
+        before: dict[str, Job]
+
+    @dataclass
+    class CacheRead(Message):
+        """The whole registry, read after the first frame (``paint_cached``)."""
+
+        jobs: dict[str, Job]
+
+    @dataclass
+    class CachedBatches(Message):
+        batches: dict[str, Batch]
+
     def __init__(self) -> None:
         super().__init__()
-        self.backoff = poll.Backoff()
+        self.poller = ScreenPoller(self, self._start_poll)
         self.watcher = poll.Watcher()
         self.requests_last_cycle = 0
         self.cycles = 0
         self._loaded = False  # a full listing has succeeded since start (or reload)
-        self._poll_timer: Timer | None = None
         self._filter_timer: Timer | None = None
         self._recorded: dict[str, tuple[object, ...]] = {}
         self._gone: set[str] = set()
@@ -93,7 +137,7 @@ class BatchesScreen(DeckScreen):
         return self.query_one(BatchTable)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield DeckHeader()
         yield Static("", id="status-line")
         yield BatchTable(id="batches")
         yield Input(placeholder="filter: id, description, tag, metadata, model…", id="filter")
@@ -143,16 +187,16 @@ class BatchesScreen(DeckScreen):
             self._recorded[batch.id] = _counts_key(batch)
         table.rebuild()
         self._say(f"{total} cached batches; loading…")
-        if rest is None or rest:
+        if rest is None:
+            self.call_after_refresh(self._read_whole_registry)
+        elif rest:
             self.call_after_refresh(self._load_rest_of_cache, rest)
 
-    async def _take_registry_changes(self) -> None:
+    async def _read_registry(self, before: dict[str, Job]) -> None:
         """Read the registry again (in a thread; cheap when nothing changed: it checks
-        a change token) and take in jobs added or edited meanwhile (by Compose, a
-        retry, ``d`` in the inspector): their descriptions show, "Mine" includes
-        them, their snapshots get recorded. Rows are redrawn only if what they show
-        or filter on changed."""
-        before = self.table.jobs
+        a change token) for jobs added or edited meanwhile (by Compose, a retry,
+        ``d`` in the inspector): their descriptions show, "Mine" includes them,
+        their snapshots get recorded."""
 
         def read() -> tuple[dict[str, Job], bool]:
             jobs = self._registry_jobs()
@@ -160,48 +204,62 @@ class BatchesScreen(DeckScreen):
 
         try:
             jobs, changed = await asyncio.to_thread(read)
-        except (OSError, ValueError) as exc:  # keep the jobs known so far
+        except REPORTED as exc:  # keep the jobs known so far
             logger.warning("registry unreadable: %s", exc)
             return
-        if self.table.jobs is not before:  # another read won meanwhile
+        self.post_message(self.JobsRead(jobs, changed, before))
+
+    def on_batches_screen_jobs_read(self, message: JobsRead) -> None:
+        """Take the jobs read; rows are redrawn only if what they show or filter on
+        changed."""
+        if self.table.jobs is not message.before:  # another read won meanwhile
             return
-        self.table.set_jobs(jobs)
-        if changed:
+        self.table.set_jobs(message.jobs)
+        if message.changed:
             self.table.rebuild()
 
     def on_screen_resume(self) -> None:
         """Back from the inspector (or any screen): show its edits at once."""
         if self._loaded:
-            self.take_registry_changes()
+            self.take_registry_changes(self.table.jobs)
 
     @work(exclusive=True, group="batches-jobs", description="registry changes")
-    async def take_registry_changes(self) -> None:
-        await self._take_registry_changes()
+    async def take_registry_changes(self, before: dict[str, Job]) -> None:
+        await self._read_registry(before)
 
     @work(exclusive=True, group="batches-cache", description="cached batches")
-    async def _load_rest_of_cache(self, jobs: list[Job] | None) -> None:
-        """Add the cached batches not shown yet; ``None``: read the registry first."""
-        if jobs is None:
-            try:
-                everything = await asyncio.to_thread(self._registry_jobs)
-                shown = self.table.batches
-                self.table.set_jobs(everything)
-            finally:
-                self._jobs_ready.set()  # a failed read must not hold up the listing
-            jobs = [
-                job
-                for batch_id, job in everything.items()
-                if job.snapshot and batch_id not in shown
-            ]
-        batches = await asyncio.to_thread(_snapshots, jobs)
-        self.table.add_cached(batches.values())
-        for batch in batches.values():
+    async def _read_whole_registry(self) -> None:
+        """Read every job (``paint_cached`` showed only the newest)."""
+        try:
+            jobs = await asyncio.to_thread(self._registry_jobs)
+        except REPORTED as exc:
+            logger.warning("registry unreadable: %s", exc)
+            self._jobs_ready.set()  # a failed read must not hold up the listing
+            return
+        self.post_message(self.CacheRead(jobs))
+
+    def on_batches_screen_cache_read(self, message: CacheRead) -> None:
+        shown = self.table.batches
+        self.table.set_jobs(message.jobs)
+        self._jobs_ready.set()
+        rest = [job for key, job in message.jobs.items() if job.snapshot and key not in shown]
+        if rest:
+            self._load_rest_of_cache(rest)
+
+    @work(exclusive=True, group="batches-cache-rest", description="cached batches")
+    async def _load_rest_of_cache(self, jobs: list[Job]) -> None:
+        """Turn the cached snapshots not shown yet into batches (in a thread)."""
+        self.post_message(self.CachedBatches(await asyncio.to_thread(_snapshots, jobs)))
+
+    def on_batches_screen_cached_batches(self, message: CachedBatches) -> None:
+        self.table.add_cached(message.batches.values())
+        for batch in message.batches.values():
             self._recorded.setdefault(batch.id, _counts_key(batch))
 
     def reload(self) -> None:
         """Start again (another profile): cached view, then a full listing."""
         self._loaded = False
-        self.backoff.success()
+        self.poller.backoff.success()
         self.watcher = poll.Watcher()
         self._gone.clear()
         self.paint_cached()
@@ -209,53 +267,35 @@ class BatchesScreen(DeckScreen):
 
     def action_refresh(self) -> None:
         """Fetch now (a full listing until one has succeeded, then a refresh cycle)."""
-        if self._poll_timer is not None:
-            self._poll_timer.stop()
-            self._poll_timer = None
-        self.poll_now()
+        self.poller.now()
 
-    def _schedule(self, delay: float) -> None:
-        if self._poll_timer is not None:
-            self._poll_timer.stop()
-        self._poll_timer = self.set_timer(delay, self._poll_due)
-
-    def _poll_due(self) -> None:
-        self._poll_timer = None
-        if isinstance(self.app.screen, ModalScreen):
-            self._schedule(MODAL_RECHECK)  # paused while a dialog is open
-            return
-        self.poll_now()
+    def _start_poll(self) -> None:
+        """The poller's poll: what to ask about is read here, the asking is a worker."""
+        table = self.table
+        active = [i for i, b in table.batches.items() if not b.is_final and i not in self._gone]
+        self.poll_now(self._loaded, active, table.jobs)
 
     @work(exclusive=True, group="batches-poll")
-    async def poll_now(self) -> None:
-        """One refresh cycle; the next is scheduled only when this one has ended."""
+    async def poll_now(self, loaded: bool, active: list[str], jobs: dict[str, Job]) -> None:
+        """One refresh cycle (``loaded``: of the ``active`` ids, else the full listing);
+        the poller schedules the next when :class:`PollEnded` or :class:`PollFailed`
+        arrives."""
         try:
             await self.deck.prepare_client()  # import the SDK off the event loop
             await self._jobs_ready.wait()  # descriptions and tags for the rows it adds
-            if self._loaded:
-                await self._take_registry_changes()
-                await self._refresh_cycle()
+            if loaded:
+                await self._read_registry(jobs)
+                result = await poll.refresh_active(self.deck.client, active)
+                self.post_message(self.Fetched(result.batches))
+                self.post_message(self.PollEnded(result.requests, False, result.missing))
             else:
                 await self._full_listing()
         except asyncio.CancelledError:
             raise
-        except errors.ApiError as exc:
-            delay = self.backoff.failure(exc)
-            self._say(f"{exc.message}  (retrying in {timefmt.duration(delay)})", error=True)
-            self._schedule(delay)
-            return
-        except Exception as exc:  # last resort: log it, say it, keep polling
-            logger.exception("refreshing the batches failed")
-            delay = self.backoff.failure(exc)
-            message = f"{type(exc).__name__}: {exc}"
-            self._say(f"{message}  (retrying in {timefmt.duration(delay)})", error=True)
-            self._schedule(delay)
-            return
-        self.backoff.success()
-        self.cycles += 1
-        self._say(self._summary())
-        active = any(not b.is_final for i, b in self.table.batches.items() if i not in self._gone)
-        self._schedule(poll.ACTIVE_INTERVAL if active else poll.IDLE_INTERVAL)
+        except Exception as exc:  # said in the status line; polling goes on
+            if not isinstance(exc, BatchdeckError):
+                logger.exception("refreshing the batches failed")
+            self.post_message(self.PollFailed(exc))
 
     async def _full_listing(self) -> None:
         """Every batch, page by page; the next page is fetched while this one is shown.
@@ -264,7 +304,6 @@ class BatchesScreen(DeckScreen):
         :data:`SHOW_EVERY` seconds: each change of the table costs a repaint of
         what is on screen, which would otherwise take longer than the listing.
         """
-        table = self.table
         loop = asyncio.get_running_loop()
         seen = requests = 0
         waiting: list[Batch] = []
@@ -274,49 +313,55 @@ class BatchesScreen(DeckScreen):
             seen += len(page)
             waiting.extend(page)
             if requests == 1 or loop.time() - shown_at >= SHOW_EVERY:
-                await self._absorb(waiting)
+                self.post_message(self.Fetched(waiting, f"{seen} batches · loading…"))
                 waiting = []
                 shown_at = loop.time()
-                self._say(f"{seen} batches · loading…")
         if waiting:
-            await self._absorb(waiting)
-        self.requests_last_cycle = requests
-        self._loaded = True
-        if table.row_count == 0 and not table.batches:
-            self._say("No batches yet.")
+            self.post_message(self.Fetched(waiting))
+        self.post_message(self.PollEnded(requests, True))
 
-    async def _refresh_cycle(self) -> None:
-        active = [
-            batch_id
-            for batch_id, batch in self.table.batches.items()
-            if not batch.is_final and batch_id not in self._gone
-        ]
-        result = await poll.refresh_active(self.deck.client, active)
-        self.requests_last_cycle = result.requests
-        self._gone.update(result.missing)
-        await self._absorb(result.batches)
-
-    async def _absorb(self, batches: list[Batch]) -> None:
+    def on_batches_screen_fetched(self, message: Fetched) -> None:
         """Show fetched batches, announce finished ones, record registry snapshots."""
         table = self.table
-        table.put(batches)
+        table.put(message.batches)
         table.finish_page()
         to_record: list[Batch] = []
-        for batch in batches:
+        for batch in message.batches:
             if self.watcher.finished(batch):
                 self._announce(batch)
             if batch.id in table.jobs and self._recorded.get(batch.id) != _counts_key(batch):
                 to_record.append(batch)
         self._refresh_detail()
+        if message.note:
+            self._say(message.note)
         if to_record:
-            await asyncio.to_thread(self._record, to_record)
+            self.record_snapshots(to_record)
+
+    def on_batches_screen_poll_ended(self, message: PollEnded) -> None:
+        self.requests_last_cycle = message.requests
+        self._gone.update(message.missing)
+        self._loaded = self._loaded or message.full
+        self.cycles += 1
+        self._say(self._summary())
+        table = self.table
+        active = any(not b.is_final for i, b in table.batches.items() if i not in self._gone)
+        self.poller.succeeded(poll.ACTIVE_INTERVAL if active else poll.IDLE_INTERVAL)
+
+    def on_batches_screen_poll_failed(self, message: PollFailed) -> None:
+        exc = message.error
+        delay = self.poller.failed(exc)
+        self._say(f"{reason(exc)}  (retrying in {timefmt.duration(delay)})", error=True)
+
+    @work(group="batches-record", description="registry snapshots")
+    async def record_snapshots(self, batches: list[Batch]) -> None:
+        await asyncio.to_thread(self._record, batches)
 
     def _record(self, batches: list[Batch]) -> None:
         """Keep the registry's cached view current (runs in a thread)."""
         for batch in batches:
             try:
                 self.deck.registry.record_snapshot(batch)
-            except (OSError, ValueError):
+            except REPORTED:
                 continue  # the cached view is a convenience; never fail the refresh
             self._recorded[batch.id] = _counts_key(batch)
 
@@ -402,11 +447,6 @@ class BatchesScreen(DeckScreen):
         batch_id = batch_id or self.table.selected_id()
         if batch_id is None:
             self.app.notify("No batch selected.", severity="warning")
-            return
-        try:
-            from tui.screens.batch_detail import BatchDetailScreen
-        except ImportError:
-            self.app.notify("The batch inspector is not available yet.", severity="warning")
             return
         self.app.push_screen(BatchDetailScreen(batch_id, self.table.batches.get(batch_id)))
 

@@ -53,7 +53,6 @@ from textual.widgets import (
     TextArea,
 )
 
-from tui.app import BatchDeckApp, styles_dir
 from tui.core import drafts, submission
 from tui.core.compose import columns_of
 from tui.core.drafts import Draft
@@ -74,6 +73,7 @@ from tui.core.submission import (
     submit_options,
 )
 from tui.core.text import one_line, printable
+from tui.deck import styles_dir
 from tui.screens.base import DeckScreen
 from tui.screens.compose_fields import read_draft, write_draft
 from tui.widgets.body_form import BodyFormPanel
@@ -578,7 +578,7 @@ class ComposeScreen(DeckScreen):
         if self.busy:
             self.notify("A submit is already running.", severity="warning")
             return
-        if not isinstance(self.app, BatchDeckApp):
+        if getattr(self.app, "registry", None) is None:  # a bare app hosting the screen
             self.fail("Submitting needs the batchdeck app's client")
             return
         try:

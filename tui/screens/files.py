@@ -4,7 +4,7 @@ Files arrive page by page; the batches list is read beside them to map each inpu
 output and error file id to its batch, so files no batch uses (candidates for
 clean-up) can be marked and filtered. Download, delete (after a confirmation) and
 upload (after validation) show their progress; file names are shown literally and
-saved under safe names.
+saved under safe names. Workers post what they got as messages; the handlers paint.
 """
 
 from __future__ import annotations
@@ -12,25 +12,28 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Static
 
-from tui.app import styles_dir
-from tui.core import errors
 from tui.core.downloads import file_names, files_downloads_dir
+from tui.core.errors import BatchdeckError
 from tui.core.models import Batch, FileInfo
+from tui.core.sizes import format_size
 from tui.core.text import one_line
 from tui.core.timefmt import relative
-from tui.screens.base import DeckScreen
+from tui.deck import styles_dir
+from tui.dialogs.confirm import ConfirmDialog
+from tui.dialogs.upload import UploadDialog
+from tui.screens.base import REPORTED, DeckScreen
+from tui.screens.batch_detail import BatchDetailScreen
+from tui.widgets.header import DeckHeader
 from tui.widgets.transfer import TransferProgress
-
-if TYPE_CHECKING:
-    pass
 
 COLUMNS = ("Name", "Purpose", "Size", "Used by", "Created", "Expires", "ID")
 NARROW = 110  # below this width the table leaves out Created, Expires and ID
@@ -70,16 +73,6 @@ def file_uses(batches: list[Batch]) -> dict[str, list[Use]]:
     return uses
 
 
-def human_size(size: int) -> str:
-    """``512 B``, ``1.5 KB``, ``12.0 MB`` (powers of 1024)."""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"  # pragma: no cover - the loop always returns
-
-
 def used_by_text(uses: list[Use] | None, known: bool) -> Text:
     """The "Used by" cell: the first batch and its role, how many more, or unused."""
     if not known:
@@ -98,7 +91,7 @@ def file_row(info: FileInfo, uses: list[Use] | None, known: bool) -> tuple[Text,
     return (
         Text(one_line(info.filename, 28), no_wrap=True, overflow="ellipsis"),
         Text(one_line(info.purpose), no_wrap=True, overflow="ellipsis"),
-        Text(human_size(info.bytes), justify="right"),
+        Text(format_size(info.bytes), justify="right"),
         used_by_text(uses, known),
         Text(relative(info.created_at)),
         Text(relative(info.expires_at) if info.expires_at else "never", style="dim"),
@@ -141,6 +134,33 @@ class FilesScreen(DeckScreen):
         Binding("r", "refresh", "Refresh", id="files.refresh", tooltip="Reload the files"),
     ]
 
+    @dataclass
+    class FilesListed(Message):
+        """The files listed so far (``complete``: all of them)."""
+
+        files: list[FileInfo]
+        complete: bool
+
+    @dataclass
+    class ListFailed(Message):
+        """Listing the files (``what`` = "files") or the batches ("uses") failed."""
+
+        what: str
+        error: BatchdeckError
+
+    @dataclass
+    class UsesFound(Message):
+        uses: dict[str, list[Use]]
+
+    @dataclass
+    class FileDeleted(Message):
+        file_id: str
+
+    @dataclass
+    class FileUploaded(Message):
+        info: FileInfo
+        name: str
+
     def __init__(self) -> None:
         super().__init__()
         self.files: list[FileInfo] = []
@@ -153,13 +173,15 @@ class FilesScreen(DeckScreen):
         self._widths: dict[str, int] | None = None  # the columns shown, see _fit_columns
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield DeckHeader()
         yield Static("", id="files-status")
         yield DataTable(id="files", cursor_type="row", zebra_stripes=True)
         yield TransferProgress(id="files-transfer")
         yield Footer()
 
     def on_mount(self) -> None:
+        if not self.app.is_running:  # the app quit while this screen was being built
+            return
         self._fit_columns(self.app.size.width)
         self.action_refresh()
 
@@ -265,14 +287,15 @@ class FilesScreen(DeckScreen):
         try:
             async for page in self.deck.client.iter_file_pages():
                 files.extend(page)
-                self.files = list(files)
-                self._repaint()
-        except errors.ApiError as exc:
-            self.fetching = False
-            self._paint_status(f"{exc.message} (r to retry)", error=True)
+                self.post_message(self.FilesListed(list(files), False))
+        except BatchdeckError as exc:
+            self.post_message(self.ListFailed("files", exc))
             return
-        self.files = files
-        self.fetching = False
+        self.post_message(self.FilesListed(files, True))
+
+    def on_files_screen_files_listed(self, message: FilesListed) -> None:
+        self.files = message.files
+        self.fetching = not message.complete
         self._repaint()
 
     @work(exclusive=True, group="files-uses")
@@ -280,12 +303,22 @@ class FilesScreen(DeckScreen):
         """Map file ids to the batches that use them."""
         try:
             batches = await self.deck.client.list_batches()
-        except errors.ApiError as exc:
-            self._paint_status(f"cannot tell which batches use files: {exc.message}", error=True)
+        except BatchdeckError as exc:
+            self.post_message(self.ListFailed("uses", exc))
             return
-        self.uses = file_uses(batches)
+        self.post_message(self.UsesFound(file_uses(batches)))
+
+    def on_files_screen_uses_found(self, message: UsesFound) -> None:
+        self.uses = message.uses
         self.uses_known = True
         self._repaint()
+
+    def on_files_screen_list_failed(self, message: ListFailed) -> None:
+        if message.what == "files":
+            self.fetching = False
+            self._paint_status(f"{message.error} (r to retry)", error=True)
+        else:
+            self._paint_status(f"cannot tell which batches use files: {message.error}", error=True)
 
     # -- filters ---------------------------------------------------------------------------
 
@@ -334,8 +367,6 @@ class FilesScreen(DeckScreen):
                 "No batch uses this file." if self.uses_known else "Still checking batches…"
             )
             return
-        from tui.screens.batch_detail import BatchDetailScreen
-
         self.app.push_screen(BatchDetailScreen(uses[0].batch_id))
 
     def action_download(self) -> None:
@@ -351,18 +382,20 @@ class FilesScreen(DeckScreen):
     @work(group="files-transfer")
     async def download(self, info: FileInfo) -> None:
         """Save a file under downloads/files/, under a safe version of its name."""
-        progress = self.query_one(TransferProgress)
+        report = self.query_one(TransferProgress).report  # stores numbers: safe from here
         try:
             names = file_names(files_downloads_dir(), info.filename, info.id)
             for target in itertools.islice(names, NAME_TRIES):
                 if target.exists():
                     continue
-                progress.begin(f"saving {target.name}", info.bytes or None)
+                self.post_message(
+                    TransferProgress.Began(f"saving {target.name}", info.bytes or None)
+                )
                 try:  # never over a file, even one that appears meanwhile
                     await self.deck.client.download_file(
                         info.id,
                         target,
-                        progress=progress.report,
+                        progress=report,
                         info=info,
                         replace=False,
                     )
@@ -371,23 +404,25 @@ class FilesScreen(DeckScreen):
                 self.notify(f"Saved {one_line(info.id)} to {target}", markup=False)
                 return
             self.notify(f"No free name to save {one_line(info.id)} under.", severity="error")
-        except errors.ApiError as exc:
-            self.notify(f"Download failed: {exc.message}", severity="error", markup=False)
-        except (OSError, ValueError) as exc:
-            self.notify(f"Could not save the file: {exc}", severity="error", markup=False)
+        except REPORTED as exc:
+            self.post_message(self.Failed("Download failed", exc))
         finally:
-            self._transferring = False
-            progress.end()
+            self.post_message(TransferProgress.Ended())
+
+    def on_transfer_progress_began(self, message: TransferProgress.Began) -> None:
+        self.query_one(TransferProgress).begin(message.label, message.total)
+
+    def on_transfer_progress_ended(self, message: TransferProgress.Ended) -> None:
+        self._transferring = False
+        self.query_one(TransferProgress).end()
 
     def action_delete(self) -> None:
         info = self.selected()
         if info is None:
             return
-        from tui.dialogs.confirm import ConfirmDialog
-
         uses = self.uses.get(info.id) or []
         purpose = one_line(info.purpose, 40)
-        detail = f"{one_line(info.filename, 60)} · {purpose} · {human_size(info.bytes)}"
+        detail = f"{one_line(info.filename, 60)} · {purpose} · {format_size(info.bytes)}"
         if uses:
             used = ", ".join(f"{one_line(use.batch_id, 40)} ({use.role})" for use in uses[:3])
             detail += f"\nStill used by {used}."
@@ -404,21 +439,23 @@ class FilesScreen(DeckScreen):
     async def delete(self, info: FileInfo) -> None:
         try:
             deleted = await self.deck.client.delete_file(info.id)
-        except errors.ApiError as exc:
-            self.notify(f"Delete failed: {exc.message}", severity="error", markup=False)
+        except BatchdeckError as exc:
+            self.post_message(self.Failed("Delete failed", exc))
             return
         if not deleted:
             self.notify(f"The server did not delete {one_line(info.id)}.", severity="warning")
             return
-        self.files = [other for other in self.files if other.id != info.id]
+        self.post_message(self.FileDeleted(info.id))
+
+    def on_files_screen_file_deleted(self, message: FileDeleted) -> None:
+        self.files = [other for other in self.files if other.id != message.file_id]
         self._repaint()
-        self.notify(f"Deleted {one_line(info.id)}", markup=False)
+        self.notify(f"Deleted {one_line(message.file_id)}", markup=False)
 
     def action_upload(self) -> None:
         if self._transferring:
             self.notify("A transfer is already running.", severity="warning")
             return
-        from tui.dialogs.upload import UploadDialog
 
         def chosen(path: Path | None) -> None:
             if path is not None and not self._transferring:
@@ -430,21 +467,19 @@ class FilesScreen(DeckScreen):
     @work(group="files-transfer")
     async def upload(self, path: Path) -> None:
         """Upload a checked file with purpose ``batch``; it appears at the top."""
-        progress = self.query_one(TransferProgress)
+        report = self.query_one(TransferProgress).report  # stores numbers: safe from here
         try:
-            progress.begin(f"uploading {path.name}", path.stat().st_size)
-            info = await self.deck.client.upload_file(
-                path, purpose="batch", progress=progress.report
-            )
-        except errors.ApiError as exc:
-            self.notify(f"Upload failed: {exc.message}", severity="error", markup=False)
-            return
-        except OSError as exc:
-            self.notify(f"Cannot read {path}: {exc}", severity="error", markup=False)
+            self.post_message(TransferProgress.Began(f"uploading {path.name}", path.stat().st_size))
+            info = await self.deck.client.upload_file(path, purpose="batch", progress=report)
+        except REPORTED as exc:
+            self.post_message(self.Failed(f"Upload of {path} failed", exc))
             return
         finally:
-            self._transferring = False
-            progress.end()
+            self.post_message(TransferProgress.Ended())
+        self.post_message(self.FileUploaded(info, path.name))
+
+    def on_files_screen_file_uploaded(self, message: FileUploaded) -> None:
+        info = message.info
         self.files = [info, *self.files]
         self._repaint()
-        self.notify(f"Uploaded {one_line(path.name)} as {one_line(info.id)}", markup=False)
+        self.notify(f"Uploaded {one_line(message.name)} as {one_line(info.id)}", markup=False)

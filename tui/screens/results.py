@@ -26,7 +26,6 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Footer, Header, Input, Select, Static
 
-from tui.app import styles_dir
 from tui.core.errors import BatchdeckError
 from tui.core.results import (
     DEFAULT_RETRY,
@@ -48,7 +47,9 @@ from tui.core.results import (
     source_of,
     write_retry_file,
 )
+from tui.core.sizes import format_size
 from tui.core.text import one_line
+from tui.deck import styles_dir
 from tui.screens.base import DeckScreen
 from tui.widgets.result_detail import ResultDetail
 from tui.widgets.results_list import ResultsList, header_line
@@ -281,7 +282,7 @@ class ResultsScreen(DeckScreen):
         batch_id = self.batch_id
 
         def progress(kind: str, done: int, total: int | None) -> None:
-            share = f"{done * 100 // total}%" if total else f"{done // 1024} KiB"
+            share = f"{done * 100 // total}%" if total else format_size(done)
             self.post_message(self.Status(f"Downloading the {kind} file of {batch_id}: {share}"))
 
         try:

@@ -1,14 +1,20 @@
 """TransferProgress: a label and a progress bar for one upload or download.
 
 Progress callbacks may come often (every chunk) and from any thread: they only
-store numbers, and a timer paints them a few times a second.
+store numbers, and a timer paints them a few times a second. A worker starts and
+ends a transfer by posting :class:`TransferProgress.Began` and
+:class:`TransferProgress.Ended` to its screen, whose handlers call :meth:`begin`
+and :meth:`end` (a worker never touches the widget after an ``await``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
 from tui.core.text import one_line
@@ -36,6 +42,17 @@ class TransferProgress(Horizontal):
         width: auto;
     }
     """
+
+    @dataclass
+    class Began(Message):
+        """A transfer called ``label`` of ``total`` bytes (None: unknown) started."""
+
+        label: str
+        total: int | None
+
+    @dataclass
+    class Ended(Message):
+        """The transfer is over (done, failed or given up)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)

@@ -7,23 +7,17 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from tui.dialogs.base import Dialog
 
-class BatchIdPrompt(ModalScreen[str | None]):
+
+class BatchIdPrompt(Dialog[str | None]):
     """One line for a batch id; Enter opens it, Escape cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="batch_id_prompt.cancel"),
     ]
-    DEFAULT_CSS = """
-    BatchIdPrompt { align: center middle; }
-    BatchIdPrompt > Vertical {
-        width: 64; max-width: 100%; height: auto; padding: 1 2;
-        border: thick $primary; background: $surface;
-    }
-    """
 
     def __init__(self, title: str = "Open the results of batch") -> None:
         super().__init__()

@@ -1,0 +1,28 @@
+"""The app imports its screens; the screens never import the app (no import circle):
+what they need from it is in :mod:`tui.deck`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_screens_dialogs_and_widgets_load_without_the_app() -> None:
+    code = (
+        "import sys\n"
+        "import tui.screens.batches, tui.screens.batch_detail, tui.screens.files\n"
+        "import tui.screens.poller, tui.dialogs.batch_id_prompt, tui.palette\n"
+        "print('tui.app' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_the_app_loads_its_screens_at_import() -> None:
+    code = "import sys, tui.app\nprint('tui.screens.batches' in sys.modules)\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "True"

@@ -13,27 +13,16 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.core.drafts import DraftError, check_name
 from tui.core.text import one_line
+from tui.dialogs.base import Dialog
 
 LAST_DRAFT = "\0last"  # the option id of the last draft (no template name can be this)
 
 DIALOG_CSS = """
-{name} {{
-    align: center middle;
-}}
-{name} > Vertical {{
-    width: 64;
-    max-width: 95%;
-    height: auto;
-    border: thick $primary;
-    background: $surface;
-    padding: 1 2;
-}}
 {name} .dialog-title {{
     text-style: bold;
 }}
@@ -43,14 +32,6 @@ DIALOG_CSS = """
 }}
 {name} .dialog-note.-error {{
     color: $error;
-}}
-{name} Horizontal {{
-    height: auto;
-    margin-top: 1;
-    align-horizontal: right;
-}}
-{name} Button {{
-    margin-left: 2;
 }}
 {name} Button:focus {{
     background: $accent;
@@ -65,7 +46,7 @@ DIALOG_CSS = """
 """
 
 
-class LeaveComposeDialog(ModalScreen[str]):
+class LeaveComposeDialog(Dialog[str]):
     """Leaving Compose with changes: ``"save"`` (keep the draft), ``"discard"`` or
     ``"stay"``."""
 
@@ -99,7 +80,7 @@ class LeaveComposeDialog(ModalScreen[str]):
         self.dismiss(answer)
 
 
-class TemplateNameDialog(ModalScreen[str | None]):
+class TemplateNameDialog(Dialog[str | None]):
     """Ask a template's name; Enter or Save returns it (checked), Escape None."""
 
     DEFAULT_CSS = DIALOG_CSS.format(name="TemplateNameDialog")
@@ -151,7 +132,7 @@ class TemplateNameDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class OpenDraftDialog(ModalScreen[str | None]):
+class OpenDraftDialog(Dialog[str | None]):
     """Choose the last draft (:data:`LAST_DRAFT`) or a template by name; Escape None."""
 
     DEFAULT_CSS = DIALOG_CSS.format(name="OpenDraftDialog")

@@ -15,11 +15,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from tui.core.registry import Job
 from tui.core.text import one_line
+from tui.dialogs.base import Dialog
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,31 +55,15 @@ def parse_tags(text: str) -> tuple[str, ...]:
     return tuple(tag for tag in seen if tag)
 
 
-class EditJobDialog(ModalScreen[JobEdit | None]):
+class EditJobDialog(Dialog[JobEdit | None]):
     """Two inputs; Enter or Save returns a :class:`JobEdit`, Escape returns None."""
 
     DEFAULT_CSS = """
-    EditJobDialog {
-        align: center middle;
-    }
     EditJobDialog > Vertical {
         width: 72;
-        max-width: 95%;
-        height: auto;
-        border: thick $primary;
-        background: $surface;
-        padding: 1 2;
     }
     EditJobDialog Label {
         margin-top: 1;
-    }
-    EditJobDialog Horizontal {
-        height: auto;
-        margin-top: 1;
-        align-horizontal: right;
-    }
-    EditJobDialog Button {
-        margin-left: 2;
     }
     """
 

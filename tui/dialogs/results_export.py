@@ -11,11 +11,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from tui.core.results import export_format
 from tui.core.text import printable
+from tui.dialogs.base import Dialog
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class ExportRequest:
     source_columns: bool = False  # the columns of the rows file the batch was composed from
 
 
-class ExportDialog(ModalScreen[ExportRequest | None]):
+class ExportDialog(Dialog[ExportRequest | None]):
     """A path (its extension picks the format), dotted request fields and, when the
     batch was composed from a rows file (``source``), whether to add its columns."""
 
@@ -33,11 +33,7 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
         Binding("escape", "cancel", "Cancel", id="export.cancel"),
     ]
     DEFAULT_CSS = """
-    ExportDialog { align: center middle; }
-    ExportDialog > Vertical {
-        width: 72; max-width: 100%; height: auto; padding: 1 2;
-        border: thick $primary; background: $surface;
-    }
+    ExportDialog > Vertical { width: 72; max-width: 100%; }
     ExportDialog Input { margin-bottom: 1; }
     ExportDialog Checkbox { margin-bottom: 1; }
     ExportDialog #export-error { color: $error; height: auto; }

@@ -15,28 +15,22 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Static
 
 from tui.core.results import RETRY_GROUPS
 from tui.core.text import printable
+from tui.dialogs.base import Dialog
 
 
-class RetryDialog(ModalScreen[frozenset[str] | None]):
+class RetryDialog(Dialog[frozenset[str] | None]):
     """Checkboxes of the retry groups in ``counts`` (group key -> rows); Enter on
     Retry submits the checked ones."""
 
     DEFAULT_CSS = """
-    RetryDialog { align: center middle; }
-    RetryDialog > Vertical {
-        width: 64; max-width: 95%; height: auto; padding: 1 2;
-        border: thick $warning; background: $surface;
-    }
+    RetryDialog > Vertical { border: thick $warning; }
     RetryDialog #retry-question { text-style: bold; margin-bottom: 1; }
     RetryDialog #retry-detail { color: $text-muted; margin-top: 1; }
     RetryDialog #retry-total { margin-top: 1; }
-    RetryDialog Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
-    RetryDialog Button { margin-left: 2; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [

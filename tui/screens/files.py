@@ -339,6 +339,8 @@ class FilesScreen(DeckScreen):
     # -- actions -----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not super().check_action(action, parameters):
+            return False
         if action in ("download", "delete", "copy_id", "open_batch"):
             return bool(self.is_mounted and self.query_one(DataTable).row_count)
         return True

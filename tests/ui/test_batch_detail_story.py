@@ -106,8 +106,10 @@ async def test_retry_links_show_both_ways_and_g_opens_the_parent(
         await pilot.press("g")
         await until(
             pilot,
-            lambda: isinstance(pilot.app.screen, BatchDetailScreen)
-            and pilot.app.screen.batch_id == parent,
+            lambda: (
+                isinstance(pilot.app.screen, BatchDetailScreen)
+                and pilot.app.screen.batch_id == parent
+            ),
         )
         opened = pilot.app.screen
         assert isinstance(opened, BatchDetailScreen)

@@ -166,10 +166,8 @@ async def test_a_batch_is_created_from_an_existing_input_file_and_registered(
         await until(pilot, lambda: isinstance(pilot.app.screen, CreateBatchDialog))
         dialog = pilot.app.screen
         dialog.query_one("#create-endpoint", Select).value = "/v1/embeddings"
-        assert dialog.query_one("#create-window", Select).value == "24h"
-        dialog.query_one("#create-description", Input).value = "from an old file"
-        dialog.query_one("#create-description", Input).focus()
-        await pilot.press("enter")
+        assert "24h" in text_of(dialog, "#create-window")
+        await pilot.press("tab", *"from an old file", "enter")  # to the description
         await until(pilot, lambda: isinstance(pilot.app.screen, BatchDetailScreen))
         inspector = pilot.app.screen
         assert isinstance(inspector, BatchDetailScreen)

@@ -1,7 +1,7 @@
 """CreateBatchDialog: a batch from an input file already on the server.
 
 The endpoint is chosen from the batch endpoints; the completion window is the
-API's only one (24h). The caller submits through :class:`tui.core.journal.Journal`.
+API's only one (24h), shown as such. The caller submits through :class:`tui.core.journal.Journal`.
 """
 
 from __future__ import annotations
@@ -62,13 +62,10 @@ class CreateBatchDialog(Dialog[NewBatch | None]):
                 allow_blank=False,
                 id="create-endpoint",
             )
-            yield Label("Completion window")
-            yield Select(
-                [(window, window) for window in WINDOWS],
-                value=WINDOWS[0],
-                allow_blank=False,
-                id="create-window",
-            )
+            window = Text("Completion window  ")
+            window.append(WINDOWS[0], style="bold")
+            window.append("  (the only one the Batch API takes)", style="dim")
+            yield Static(window, id="create-window")
             yield Label("Description (local)")
             yield Input(id="create-description", placeholder="what this is")
             with Horizontal():
@@ -91,9 +88,8 @@ class CreateBatchDialog(Dialog[NewBatch | None]):
 
     def action_create(self) -> None:
         endpoint = self.query_one("#create-endpoint", Select).value
-        window = self.query_one("#create-window", Select).value
         description = self.query_one("#create-description", Input).value.strip()
-        self.dismiss(NewBatch(str(endpoint), str(window), description))
+        self.dismiss(NewBatch(str(endpoint), WINDOWS[0], description))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -41,7 +41,7 @@ class FilePreviewDialog(Dialog[None]):
     }
     FilePreviewDialog #preview-lines {
         height: auto;
-        max-height: 24;
+        max-height: 50vh;
     }
     """
 

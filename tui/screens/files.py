@@ -41,6 +41,7 @@ from tui.dialogs.file_preview import FilePreviewDialog
 from tui.dialogs.upload import UploadDialog
 from tui.screens.base import REPORTED, DeckScreen
 from tui.screens.batch_detail import BatchDetailScreen
+from tui.widgets.file_sets import delete_question, saved_note
 from tui.widgets.header import DeckHeader
 from tui.widgets.transfer import TransferProgress
 
@@ -64,7 +65,6 @@ NARROW_WIDTHS = {"name": 20, "purpose": 12, "size": 9, "used by": 29}
 ROLES = ("input", "output", "error")
 NAME_TRIES = 100  # names tried before a download gives up finding a free one
 MARK = "● "  # before the name of a marked file
-LISTED = 5  # files named in a confirmation or a notification
 
 
 @dataclass(frozen=True, slots=True)
@@ -574,14 +574,7 @@ class FilesScreen(DeckScreen):
         return None
 
     def on_files_screen_files_saved(self, message: FilesSaved) -> None:
-        targets = message.targets
-        if len(targets) == 1:
-            self.notify(f"Saved {targets[0]}", markup=False)
-            return
-        names = ", ".join(target.name for target in targets[:LISTED])
-        more = f" and {len(targets) - LISTED} more" if len(targets) > LISTED else ""
-        folder = targets[0].parent
-        self.notify(f"Saved {len(targets)} files to {folder}: {names}{more}", markup=False)
+        self.notify(saved_note(message.targets), markup=False)
 
     def on_transfer_progress_began(self, message: TransferProgress.Began) -> None:
         self.query_one(TransferProgress).begin(message.label, message.total)
@@ -594,31 +587,13 @@ class FilesScreen(DeckScreen):
         infos = self.targets()
         if not infos:
             return
-        lines = [
-            f"{one_line(info.filename, 60)} · {one_line(info.purpose, 40)} · "
-            f"{format_size(info.bytes)}"
-            for info in infos[:LISTED]
-        ]
-        if len(infos) > LISTED:
-            lines.append(f"… and {len(infos) - LISTED} more")
-        used = [info for info in infos if self.uses.get(info.id)]
-        if len(infos) == 1 and used:
-            uses = self.uses[infos[0].id][:3]
-            named = ", ".join(f"{one_line(use.batch_id, 40)} ({use.role})" for use in uses)
-            lines.append(f"Still used by {named}.")
-        elif used:
-            lines.append(f"{len(used)} of them still used by a batch.")
-        question = (
-            f"Delete file {one_line(infos[0].id)}?"
-            if len(infos) == 1
-            else f"Delete {len(infos)} files?"
-        )
+        question, detail = delete_question(infos, self.uses)
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.delete(infos)
 
-        self.app.push_screen(ConfirmDialog(question, "\n".join(lines), yes="Delete"), answered)
+        self.app.push_screen(ConfirmDialog(question, detail, yes="Delete"), answered)
 
     @work(group="files-delete")
     async def delete(self, infos: list[FileInfo]) -> None:

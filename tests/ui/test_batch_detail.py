@@ -82,7 +82,10 @@ async def test_completed_batch_shows_every_field_and_its_cost(
         assert "job = nightly" in text_of(screen, "#detail-metadata")
         files = text_of(screen, "#detail-files")
         assert raw["output_file_id"] in files and raw["error_file_id"] in files
-        assert not screen.query_one("#detail-notice").display
+        assert text_of(screen, "#detail-notice") == (  # one request of five failed
+            "Completed: 4 of 5 requests succeeded, 1 failed (their errors are in the error "
+            "file). Press e to download the error file."
+        )
         assert not screen.query_one("#detail-errors").display
         assert "final" in text_of(screen, "#detail-status")
         assert screen.check_action("cancel_batch", ()) is False  # final: no cancel
@@ -250,7 +253,7 @@ async def test_cancelled_batch_offers_its_partial_results(
         await pilot.press("r")
         await until(pilot, lambda: "cancelled" in text_of(screen, "#detail-head"))
         notice = text_of(screen, "#detail-notice")
-        assert "was cancelled with" in notice and "Partial results" in notice
+        assert notice.startswith("Cancelled after ") and "Partial results" in notice
 
 
 async def test_live_refresh_follows_the_batch_pauses_under_a_modal_and_stops_when_final(

@@ -24,9 +24,10 @@ from tests.ui.test_batch_detail_support import (
     until,
     upload_lines,
 )
-from tui.core.downloads import files_downloads_dir
 from tui.core.sizes import format_size
 from tui.dialogs.confirm import ConfirmDialog
+from tui.dialogs.download_folder import DownloadFolderDialog
+from tui.dialogs.file_preview import FilePreviewDialog
 from tui.dialogs.upload import UploadDialog
 from tui.localapi.server import LocalServer
 from tui.screen_commands import binding_commands
@@ -87,32 +88,43 @@ async def test_files_show_purpose_size_and_the_batch_using_each(
         assert len(rows(screen)) == 4
 
         move_to(screen, batch["input_file_id"])
-        await pilot.press("enter")  # the batch using it
+        await pilot.press("b")  # the batch using it
         await until(pilot, lambda: isinstance(pilot.app.screen, BatchDetailScreen))
         assert pilot.app.screen.batch_id == batch_id  # type: ignore[attr-defined]
         await pilot.press("escape")
         await until(pilot, lambda: pilot.app.screen is screen)
 
 
-async def test_download_saves_a_hostile_name_inside_the_files_folder(
-    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+async def download_into(pilot: Any, screen: FilesScreen, folder: Path) -> None:
+    """``d``, the folder typed into the dialog, and the download run to its end."""
+    await pilot.press("d")
+    await until(pilot, lambda: isinstance(pilot.app.screen, DownloadFolderDialog))
+    pilot.app.screen.query_one("#folder-path", Input).value = str(folder)
+    await pilot.press("enter")
+    await until(pilot, lambda: pilot.app.screen is screen)
+    await until(pilot, lambda: not screen._transferring)
+    await settle(pilot)
+
+
+async def test_download_saves_a_hostile_name_inside_the_chosen_folder(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     file_id = upload_lines(server, chat_lines(3), "../../.bashrc")
+    folder = tmp_path / "nested" / "chosen"
+    folder.mkdir(parents=True)
     app = build_app(server, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_files(pilot)
         assert rows(screen)[file_id][0] == "../../.bashrc"  # shown as the server has it
         move_to(screen, file_id)
-        await pilot.press("d")
-        await until(pilot, lambda: not screen._transferring)
-        folder = files_downloads_dir()
+        await download_into(pilot, screen, folder)
         assert [p.name for p in folder.iterdir()] == ["bashrc"]
         assert (folder / "bashrc").read_text().count("\n") == 3
         assert not (folder.parent.parent / ".bashrc").exists()
 
 
 async def test_download_never_replaces_a_file_that_appears_meanwhile(
-    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from tui.core.client import BatchClient
 
@@ -130,9 +142,9 @@ async def test_download_never_replaces_a_file_that_appears_meanwhile(
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_files(pilot)
         move_to(screen, file_id)
-        await pilot.press("d")
-        await until(pilot, lambda: not screen._transferring)
-        folder = files_downloads_dir()
+        folder = tmp_path / "chosen"
+        folder.mkdir()
+        await download_into(pilot, screen, folder)
         assert (folder / "tickets.jsonl").read_text() == "theirs\n"
         saved = folder / f"tickets.{file_id}.jsonl"
         assert saved.read_text().count("\n") == 3
@@ -158,10 +170,12 @@ async def test_hostile_file_names_are_literal_and_harmless(
         await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
         assert HOSTILE_SHOWN in text_of(pilot.app.screen, "#confirm-detail")
         await pilot.press("n")
+        await until(pilot, lambda: pilot.app.screen is screen)
         await pilot.click(DataTable, offset=(5, 1))
-        await pilot.click(DataTable, offset=(20, 1))
-        await pilot.pause()
-        assert pilot.app.is_running and pilot.app.screen is screen
+        await pilot.click(DataTable, offset=(20, 1))  # on the cursor's row: its preview
+        await settle(pilot)
+        assert pilot.app.is_running
+        assert pilot.app.screen is screen or isinstance(pilot.app.screen, FilePreviewDialog)
 
 
 async def test_delete_asks_first(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -219,8 +233,10 @@ async def test_files_actions_are_palette_commands(
         screen = await open_files(pilot)
         titles = {title for title, _, _ in binding_commands(screen)}
         assert {
-            "Files: Download the file",
-            "Files: Delete the file",
+            "Files: Download the marked files (or this one) into a folder",
+            "Files: Delete the marked files (or this one)",
+            "Files: Show the file's first lines",
+            "Files: Mark the file (or unmark)",
             "Files: Upload a batch input file",
             "Files: Filter by purpose (cycles)",
             "Files: Show only files no batch uses",

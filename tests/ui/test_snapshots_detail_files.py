@@ -3,8 +3,9 @@
 Time (a ManualClock, ``timefmt.now`` pinned to it), ids (``id_seed``), the header's
 host, the terminal size and the theme are fixed, so the pictures are the same on
 every run. Scenarios: a completed batch with usage and cost, a batch that failed
-validation with each error beside its input line, and the files screen with a
-file no batch uses.
+validation with each error beside its input line, a running retry with its parent
+link, throughput and ETA, the files screen with a file no batch uses, and with a
+marked set.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from textual.widgets import DataTable
 
 from tests.api.conftest import chat_lines
 from tests.ui import test_batch_detail_support as support
 from tests.ui.test_batch_detail_support import (
     build_app,
     completed_batch,
+    create,
     failed_batch,
     settle,
     until,
@@ -81,6 +84,54 @@ def test_files_with_uses_and_an_unused_file(
         screen = FilesScreen()
         await pilot.app.push_screen(screen)
         await until(pilot, lambda: screen.uses_known and not screen.fetching)
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["120x36", "80x24"])
+def test_detail_running_retry_with_throughput_and_eta(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, snap_compare: Any, size: Any
+) -> None:
+    parent = completed_batch(server, metadata={"job": "first-try"})
+    batch_id = create(server, chat_lines(40), metadata={"job": "the-retry"})
+    server.advance(2)
+    registry = Registry(durable=False)
+    registry.add(Job(batch_id=parent, description="First try"))
+    registry.add(Job(batch_id=batch_id, retry_of=parent, description="Retry of the failures"))
+    app = build_app(server, monkeypatch, registry)
+
+    async def run_before(pilot: Any) -> None:
+        pilot.app.theme = "textual-dark"
+        screen = BatchDetailScreen(batch_id)
+        await pilot.app.push_screen(screen)
+        await until(pilot, lambda: screen.is_live and screen.links.retry_of == parent)
+        server.advance(3)
+        await pilot.press("r")  # a second sample: a rate and an ETA
+        await until(pilot, lambda: len(screen.pace.samples) == 2)
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["120x36", "80x24"])
+def test_files_with_a_marked_set(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, snap_compare: Any, size: Any
+) -> None:
+    completed_batch(server, name="tickets-2026-01-01.jsonl")
+    spare = upload_lines(server, chat_lines(4), "left-over.jsonl")
+    other = upload_lines(server, chat_lines(2), "old-draft.jsonl")
+    app = build_app(server, monkeypatch)
+
+    async def run_before(pilot: Any) -> None:
+        pilot.app.theme = "textual-dark"
+        screen = FilesScreen()
+        await pilot.app.push_screen(screen)
+        await until(pilot, lambda: screen.uses_known and not screen.fetching)
+        table = screen.query_one(DataTable)
+        for file_id in (spare, other):
+            table.move_cursor(row=table.get_row_index(file_id))
+            await pilot.press("space")
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -195,6 +195,34 @@ class Journal:
             await self._advance_off_loop(token, "uploaded", input_file_id=uploaded.id)
             return await self._create(token)
 
+    async def submit_file(self, file_id: str, endpoint: str, description: str = "") -> Job:
+        """Create a batch of an input file already on the server (``file_id``); the
+        registry knows it from the start, as ``uploaded``, like any submit."""
+        if endpoint not in BATCH_ENDPOINTS:
+            raise SubmitError(
+                f"endpoint {endpoint!r} is not a batch endpoint ({', '.join(BATCH_ENDPOINTS)})"
+            )
+        token = new_token()
+        submission: dict[str, object] = {
+            "state": "uploaded",
+            "token": token,
+            "endpoint": endpoint,
+            "metadata": {},
+            "input_file_id": file_id,
+            "started_at": int(time.time()),
+        }
+        intent = Job(
+            job_id=token,
+            description=description,
+            profile=self.profile.name,
+            base_url=self.profile.public_base_url(),
+            created_at=int(time.time()),
+            submission=submission,
+        )
+        with _hold(self._lock_path(token), wait=True):
+            await asyncio.to_thread(self.registry.add, intent)
+            return await self._create(token)
+
     def _lock_path(self, token: str) -> Path:
         return self.registry.root / ".submitting" / f"{token}.lock"
 

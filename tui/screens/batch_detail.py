@@ -29,7 +29,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Static
 
-from tui.core import errors
+from tui.core import errors, timefmt
 from tui.core.downloads import (
     batch_file_path,
     download_once,
@@ -42,7 +42,9 @@ from tui.core.models import Batch
 from tui.core.poll import Backoff
 from tui.core.pricing import PriceError, price_for, read_prices
 from tui.core.registry import Job
+from tui.core.results import RetryLinks, retry_links
 from tui.core.text import one_line
+from tui.core.throughput import Pace, pace_line
 from tui.deck import styles_dir
 from tui.dialogs.confirm import ConfirmDialog
 from tui.dialogs.edit_job import EditJobDialog
@@ -57,6 +59,7 @@ from tui.widgets.batch_sections import (
     files_text,
     has_usage,
     header_text,
+    links_text,
     metadata_text,
     notice_text,
     usage_renderable,
@@ -132,6 +135,13 @@ class BatchDetailScreen(DeckScreen):
             show=False,
         ),
         Binding("r", "refresh", "Refresh", id="detail.refresh", tooltip="Refresh now", show=False),
+        Binding(
+            "g",
+            "open_parent",
+            "Parent",
+            id="detail.open_parent",
+            tooltip="Inspect the batch this one retries",
+        ),
     ]
 
     @dataclass
@@ -162,6 +172,12 @@ class BatchDetailScreen(DeckScreen):
     class JobSaved(Message):
         job: Job
 
+    @dataclass
+    class LinksFound(Message):
+        """The batch this one retries and the batches that retry it (the registry's)."""
+
+        links: RetryLinks
+
     def __init__(self, batch_id: str, batch: Batch | None = None) -> None:
         super().__init__()
         self.batch_id = batch_id
@@ -176,6 +192,8 @@ class BatchDetailScreen(DeckScreen):
         self._errors_first = False
         self.retrieves = 0  # how many times this screen asked the server (tests watch it)
         self._prices: dict[str, Price] | PriceError | None = None  # read once, see _price_table
+        self.links = RetryLinks()
+        self.pace = Pace()  # request counts seen by each retrieve: throughput and ETA
 
     # -- layout ---------------------------------------------------------------------
 
@@ -184,6 +202,7 @@ class BatchDetailScreen(DeckScreen):
         yield Static("", id="detail-status")
         with VerticalScroll(id="detail-body"):
             yield Static("", id="detail-head")
+            yield Static("", id="detail-links")
             yield Static("", id="detail-notice")
             yield StatusTimeline(id="detail-timeline", classes="section")
             with Horizontal(id="detail-columns"):
@@ -213,6 +232,7 @@ class BatchDetailScreen(DeckScreen):
             self.current_batch = self.job.batch()
         self._paint()
         self._set_status("Loading…" if self.current_batch is None else "Refreshing…")
+        self.load_links()
         self.poller.now()
 
     # -- painting -------------------------------------------------------------------
@@ -223,6 +243,19 @@ class BatchDetailScreen(DeckScreen):
         except REPORTED as exc:
             self.job = None
             self.notify(f"Registry unreadable: {exc}", severity="warning", markup=False)
+
+    @work(exclusive=True, group="detail-links")
+    async def load_links(self) -> None:
+        """Read the retry links from the registry (in a thread: it reads every job)."""
+        try:
+            links = await asyncio.to_thread(retry_links, self.deck.registry, self.batch_id)
+        except REPORTED:
+            return  # the registry's trouble is reported once, by _load_job
+        self.post_message(self.LinksFound(links))
+
+    def on_batch_detail_screen_links_found(self, message: LinksFound) -> None:
+        self.links = message.links
+        self._paint()
 
     def _set_status(self, message: str, *, error: bool = False) -> None:
         line = self.query_one("#detail-status", Static)
@@ -237,12 +270,17 @@ class BatchDetailScreen(DeckScreen):
         message = notice_text(batch) if batch is not None else None
         notice.update(message or "")
         notice.display = message is not None
+        links = self.query_one("#detail-links", Static)
+        linked = links_text(self.links)
+        links.update(linked or "")
+        links.display = linked is not None
         sections = self.query(".section")
         sections.set(display=batch is not None)
         if batch is None:
             return
         self.query_one(StatusTimeline).show(batch)
-        self.query_one("#detail-counts", Static).update(counts_text(batch))
+        pace = pace_line(batch, self.pace, timefmt.now())
+        self.query_one("#detail-counts", Static).update(counts_text(batch, pace))
         self.query_one("#detail-usage", Static).update(usage_renderable(batch, self._price_table()))
         self.query_one("#detail-metadata", Static).update(metadata_text(batch))
         self.query_one("#detail-files", Static).update(files_text(batch, self.job))
@@ -283,6 +321,8 @@ class BatchDetailScreen(DeckScreen):
 
     def on_batch_detail_screen_retrieved(self, message: Retrieved) -> None:
         batch = self.current_batch = message.batch
+        if batch.status == "in_progress":
+            self.pace.add(timefmt.now(), batch.request_counts.done)
         self._live = True
         self._paint()
         if batch.errors and not self._inputs_requested:
@@ -345,6 +385,8 @@ class BatchDetailScreen(DeckScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide actions that do not apply to this batch (the footer shows the rest)."""
+        if not super().check_action(action, parameters):
+            return False
         batch = self.current_batch
         if action == "download":
             return batch is not None and file_id_of(batch, str(parameters[0])) is not None
@@ -354,6 +396,8 @@ class BatchDetailScreen(DeckScreen):
             return batch is not None and not batch.is_final and batch.status != "cancelling"
         if action == "edit":
             return batch is not None
+        if action == "open_parent":
+            return self.links.retry_of is not None
         if action == "set_price":
             return batch is not None and bool(batch.model) and has_usage(batch)
         return True
@@ -397,6 +441,11 @@ class BatchDetailScreen(DeckScreen):
             return
         self._transferring = True
         self.download_files((kind,))
+
+    def action_open_parent(self) -> None:
+        """The batch this one retries, in its own inspector (Escape comes back)."""
+        if self.links.retry_of:
+            self.app.push_screen(BatchDetailScreen(self.links.retry_of))
 
     def action_open_results(self) -> None:
         from tui.screens.results import ResultsScreen  # imported when first used: start-up

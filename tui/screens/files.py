@@ -2,9 +2,12 @@
 
 Files arrive page by page; the batches list is read beside them to map each input,
 output and error file id to its batch, so files no batch uses (candidates for
-clean-up) can be marked and filtered. Download, delete (after a confirmation) and
-upload (after validation) show their progress; file names are shown literally and
-saved under safe names. Workers post what they got as messages; the handlers paint.
+clean-up) can be marked and filtered. Enter previews a file's first lines; space
+marks files, and download (into a folder asked for) and delete (after one
+confirmation) act on the marked set, or else on the file under the cursor; a batch
+input file can become a batch (``s``, through the journal). Upload validates first.
+Transfers show their progress; file names are shown literally and saved under safe
+names. Workers post what they got as messages; the handlers paint.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -21,19 +24,29 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
-from tui.core.downloads import file_names, files_downloads_dir
+from tui.core.downloads import file_names
 from tui.core.errors import BatchdeckError
+from tui.core.journal import Journal
 from tui.core.models import Batch, FileInfo
+from tui.core.preview import Preview, first_lines
+from tui.core.registry import Job
 from tui.core.sizes import format_size
 from tui.core.text import one_line
 from tui.core.timefmt import relative
 from tui.deck import styles_dir
 from tui.dialogs.confirm import ConfirmDialog
+from tui.dialogs.create_batch import CreateBatchDialog, NewBatch
+from tui.dialogs.download_folder import DownloadFolderDialog, default_folder
+from tui.dialogs.file_preview import FilePreviewDialog
 from tui.dialogs.upload import UploadDialog
 from tui.screens.base import REPORTED, DeckScreen
 from tui.screens.batch_detail import BatchDetailScreen
+from tui.widgets.file_sets import delete_question, saved_note
 from tui.widgets.header import DeckHeader
 from tui.widgets.transfer import TransferProgress
+
+if TYPE_CHECKING:
+    from tui.core.client import Progress
 
 COLUMNS = ("Name", "Purpose", "Size", "Used by", "Created", "Expires", "ID")
 NARROW = 110  # below this width the table leaves out Created, Expires and ID
@@ -51,6 +64,7 @@ WIDE_WIDTHS = {
 NARROW_WIDTHS = {"name": 20, "purpose": 12, "size": 9, "used by": 29}
 ROLES = ("input", "output", "error")
 NAME_TRIES = 100  # names tried before a download gives up finding a free one
+MARK = "● "  # before the name of a marked file
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,14 +121,39 @@ class FilesScreen(DeckScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="files.back", tooltip="Back to the batches"),
         Binding(
-            "enter",
+            "enter", "preview", "Preview", id="files.preview", tooltip="Show the file's first lines"
+        ),
+        Binding(
+            "b",
             "open_batch",
             "Open batch",
             id="files.open_batch",
             tooltip="Inspect the batch that uses the file",
         ),
-        Binding("d", "download", "Download", id="files.download", tooltip="Download the file"),
-        Binding("x,delete", "delete", "Delete", id="files.delete", tooltip="Delete the file"),
+        Binding(
+            "space", "toggle_mark", "Mark", id="files.mark", tooltip="Mark the file (or unmark)"
+        ),
+        Binding(
+            "d",
+            "download",
+            "Download",
+            id="files.download",
+            tooltip="Download the marked files (or this one) into a folder",
+        ),
+        Binding(
+            "x,delete",
+            "delete",
+            "Delete",
+            id="files.delete",
+            tooltip="Delete the marked files (or this one)",
+        ),
+        Binding(
+            "s",
+            "create_batch",
+            "Create batch",
+            id="files.create_batch",
+            tooltip="Create a batch from this input file",
+        ),
         Binding("n", "upload", "Upload", id="files.upload", tooltip="Upload a batch input file"),
         Binding(
             "f",
@@ -153,8 +192,26 @@ class FilesScreen(DeckScreen):
         uses: dict[str, list[Use]]
 
     @dataclass
-    class FileDeleted(Message):
-        file_id: str
+    class FilesDeleted(Message):
+        """The files deleted, and how many the server refused to delete."""
+
+        file_ids: list[str]
+        kept: int
+
+    @dataclass
+    class FilesSaved(Message):
+        """Where the downloaded files went."""
+
+        targets: list[Path]
+
+    @dataclass
+    class Previewed(Message):
+        info: FileInfo
+        preview: Preview
+
+    @dataclass
+    class BatchCreated(Message):
+        job: Job
 
     @dataclass
     class FileUploaded(Message):
@@ -168,6 +225,8 @@ class FilesScreen(DeckScreen):
         self.uses_known = False
         self.purpose: str | None = None  # None: every purpose
         self.unused_only = False
+        self.marked: set[str] = set()  # ids of the files marked with space
+        self.folder: Path | None = None  # where the last download went
         self.fetching = False
         self._transferring = False
         self._widths: dict[str, int] | None = None  # the columns shown, see _fit_columns
@@ -229,6 +288,8 @@ class FilesScreen(DeckScreen):
         shown = self._widths or WIDE_WIDTHS
         for info in rows:
             cells = file_row(info, self.uses.get(info.id), self.uses_known)
+            if info.id in self.marked:
+                cells = (Text(MARK, style="bold yellow") + cells[0], *cells[1:])
             by_key = dict(zip((label.lower() for label in COLUMNS), cells, strict=True))
             table.add_row(*(by_key[key] for key in shown), key=info.id)
         if keep is not None and keep.id in table.rows:
@@ -250,6 +311,8 @@ class FilesScreen(DeckScreen):
         parts.append(f"purpose: {self.purpose or 'all'}")
         if self.unused_only:
             parts.append("unused only")
+        if self.marked:
+            parts.append(f"{len(self.marked)} marked")
         if self.fetching:
             parts.append("loading…")
         if extra:
@@ -295,6 +358,8 @@ class FilesScreen(DeckScreen):
 
     def on_files_screen_files_listed(self, message: FilesListed) -> None:
         self.files = message.files
+        if message.complete:  # marks of files that are gone go with them
+            self.marked &= {info.id for info in self.files}
         self.fetching = not message.complete
         self._repaint()
 
@@ -339,8 +404,13 @@ class FilesScreen(DeckScreen):
     # -- actions -----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("download", "delete", "copy_id", "open_batch"):
+        if not super().check_action(action, parameters):
+            return False
+        if action in ("download", "delete", "copy_id", "open_batch", "preview", "toggle_mark"):
             return bool(self.is_mounted and self.query_one(DataTable).row_count)
+        if action == "create_batch":
+            info = self.selected() if self.is_mounted else None
+            return info is not None and info.purpose == "batch"
         return True
 
     def action_back(self) -> None:
@@ -353,9 +423,84 @@ class FilesScreen(DeckScreen):
             self.notify(f"Copied {one_line(info.id)}", markup=False)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter on a row (the table takes the key first): the batch using the file."""
+        """Enter on a row (the table takes the key first): the file's first lines."""
         event.stop()
-        self.action_open_batch()
+        self.action_preview()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.refresh_bindings()  # Create batch depends on the file under the cursor
+
+    def targets(self) -> list[FileInfo]:
+        """The marked files (in the list's order), or else the one under the cursor."""
+        if self.marked:
+            return [info for info in self.files if info.id in self.marked]
+        info = self.selected()
+        return [info] if info is not None else []
+
+    def action_toggle_mark(self) -> None:
+        info = self.selected()
+        if info is None:
+            return
+        self.marked.symmetric_difference_update({info.id})
+        self._repaint()
+        table = self.query_one(DataTable)
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    # -- preview ------------------------------------------------------------------------
+
+    def action_preview(self) -> None:
+        info = self.selected()
+        if info is not None:
+            self._paint_status(f"reading the first lines of {one_line(info.id)}…")
+            self.preview(info)
+
+    @work(exclusive=True, group="files-preview")
+    async def preview(self, info: FileInfo) -> None:
+        try:
+            found = await first_lines(self.deck.client, info)
+        except REPORTED as exc:
+            self.post_message(self.Failed("Preview failed", exc))
+            return
+        self.post_message(self.Previewed(info, found))
+
+    def on_files_screen_previewed(self, message: Previewed) -> None:
+        self._paint_status()
+        info = message.info
+        title = f"{one_line(info.filename, 60)} · {one_line(info.id)}"
+        self.app.push_screen(FilePreviewDialog(title, message.preview))
+
+    # -- a batch from an input file ------------------------------------------------------
+
+    def action_create_batch(self) -> None:
+        info = self.selected()
+        if info is None or info.purpose != "batch":
+            return
+
+        def chosen(new: NewBatch | None) -> None:
+            if new is not None:
+                self.create_batch(info, new)
+
+        self.app.push_screen(CreateBatchDialog(info), chosen)
+
+    @work(group="files-create")
+    async def create_batch(self, info: FileInfo, new: NewBatch) -> None:
+        """Create the batch through the journal, so the registry knows it."""
+        deck = self.deck
+        try:
+            journal = Journal(deck.registry, deck.client, deck.profile)
+            job = await journal.submit_file(info.id, new.endpoint, new.description)
+        except REPORTED as exc:
+            self.post_message(self.Failed("Create batch failed", exc))
+            return
+        self.post_message(self.BatchCreated(job))
+
+    def on_files_screen_batch_created(self, message: BatchCreated) -> None:
+        batch_id = message.job.batch_id or ""
+        self.notify(f"Created batch {one_line(batch_id)}", markup=False)
+        self.load_uses()
+        if batch_id:
+            self.app.push_screen(BatchDetailScreen(batch_id))
 
     def action_open_batch(self) -> None:
         info = self.selected()
@@ -370,44 +515,66 @@ class FilesScreen(DeckScreen):
         self.app.push_screen(BatchDetailScreen(uses[0].batch_id))
 
     def action_download(self) -> None:
-        info = self.selected()
-        if info is None:
+        infos = self.targets()
+        if not infos:
             return
         if self._transferring:
             self.notify("A transfer is already running.", severity="warning")
             return
-        self._transferring = True
-        self.download(info)
+        what = (
+            f"{one_line(infos[0].filename or infos[0].id, 60)}"
+            if len(infos) == 1
+            else f"{len(infos)} files"
+        )
+
+        def chosen(folder: Path | None) -> None:
+            if folder is not None and not self._transferring:
+                self.folder = folder
+                self._transferring = True
+                self.download(infos, folder)
+
+        self.app.push_screen(DownloadFolderDialog(what, self.folder or default_folder()), chosen)
 
     @work(group="files-transfer")
-    async def download(self, info: FileInfo) -> None:
-        """Save a file under downloads/files/, under a safe version of its name."""
+    async def download(self, infos: list[FileInfo], folder: Path) -> None:
+        """Save each file in ``folder`` under a safe version of its name, never over
+        another file (even one that appears meanwhile)."""
         report = self.query_one(TransferProgress).report  # stores numbers: safe from here
+        saved: list[Path] = []
         try:
-            names = file_names(files_downloads_dir(), info.filename, info.id)
-            for target in itertools.islice(names, NAME_TRIES):
-                if target.exists():
-                    continue
-                self.post_message(
-                    TransferProgress.Began(f"saving {target.name}", info.bytes or None)
-                )
-                try:  # never over a file, even one that appears meanwhile
-                    await self.deck.client.download_file(
-                        info.id,
-                        target,
-                        progress=report,
-                        info=info,
-                        replace=False,
+            for info in infos:
+                target = await self._download_one(info, folder, report)
+                if target is None:
+                    self.notify(
+                        f"No free name to save {one_line(info.id)} under.", severity="error"
                     )
-                except FileExistsError:
-                    continue
-                self.notify(f"Saved {one_line(info.id)} to {target}", markup=False)
-                return
-            self.notify(f"No free name to save {one_line(info.id)} under.", severity="error")
+                else:
+                    saved.append(target)
         except REPORTED as exc:
             self.post_message(self.Failed("Download failed", exc))
         finally:
             self.post_message(TransferProgress.Ended())
+            if saved:
+                self.post_message(self.FilesSaved(saved))
+
+    async def _download_one(self, info: FileInfo, folder: Path, report: Progress) -> Path | None:
+        """The first free name in ``folder`` that the file was saved under, or None."""
+        names = file_names(folder, info.filename, info.id)
+        for target in itertools.islice(names, NAME_TRIES):
+            if target.exists():
+                continue
+            self.post_message(TransferProgress.Began(f"saving {target.name}", info.bytes or None))
+            try:
+                await self.deck.client.download_file(
+                    info.id, target, progress=report, info=info, replace=False
+                )
+            except FileExistsError:
+                continue
+            return target
+        return None
+
+    def on_files_screen_files_saved(self, message: FilesSaved) -> None:
+        self.notify(saved_note(message.targets), markup=False)
 
     def on_transfer_progress_began(self, message: TransferProgress.Began) -> None:
         self.query_one(TransferProgress).begin(message.label, message.total)
@@ -417,40 +584,43 @@ class FilesScreen(DeckScreen):
         self.query_one(TransferProgress).end()
 
     def action_delete(self) -> None:
-        info = self.selected()
-        if info is None:
+        infos = self.targets()
+        if not infos:
             return
-        uses = self.uses.get(info.id) or []
-        purpose = one_line(info.purpose, 40)
-        detail = f"{one_line(info.filename, 60)} · {purpose} · {format_size(info.bytes)}"
-        if uses:
-            used = ", ".join(f"{one_line(use.batch_id, 40)} ({use.role})" for use in uses[:3])
-            detail += f"\nStill used by {used}."
+        question, detail = delete_question(infos, self.uses)
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.delete(info)
+                self.delete(infos)
 
-        self.app.push_screen(
-            ConfirmDialog(f"Delete file {one_line(info.id)}?", detail, yes="Delete"), answered
-        )
+        self.app.push_screen(ConfirmDialog(question, detail, yes="Delete"), answered)
 
     @work(group="files-delete")
-    async def delete(self, info: FileInfo) -> None:
+    async def delete(self, infos: list[FileInfo]) -> None:
+        deleted: list[str] = []
+        kept = 0
         try:
-            deleted = await self.deck.client.delete_file(info.id)
+            for info in infos:
+                if await self.deck.client.delete_file(info.id):
+                    deleted.append(info.id)
+                else:
+                    kept += 1
         except BatchdeckError as exc:
             self.post_message(self.Failed("Delete failed", exc))
-            return
-        if not deleted:
-            self.notify(f"The server did not delete {one_line(info.id)}.", severity="warning")
-            return
-        self.post_message(self.FileDeleted(info.id))
+        finally:
+            self.post_message(self.FilesDeleted(deleted, kept))
 
-    def on_files_screen_file_deleted(self, message: FileDeleted) -> None:
-        self.files = [other for other in self.files if other.id != message.file_id]
+    def on_files_screen_files_deleted(self, message: FilesDeleted) -> None:
+        gone = set(message.file_ids)
+        self.files = [other for other in self.files if other.id not in gone]
+        self.marked -= gone
         self._repaint()
-        self.notify(f"Deleted {one_line(message.file_id)}", markup=False)
+        if len(gone) == 1:
+            self.notify(f"Deleted {one_line(message.file_ids[0])}", markup=False)
+        elif gone:
+            self.notify(f"Deleted {len(gone)} files", markup=False)
+        if message.kept:
+            self.notify(f"The server did not delete {message.kept} file(s).", severity="warning")
 
     def action_upload(self) -> None:
         if self._transferring:

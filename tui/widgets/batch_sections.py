@@ -1,18 +1,25 @@
 """The batch inspector's sections as Rich renderables, one function per section:
 header, notice, request counts, usage and cost, metadata, files and validation
-errors. Everything from the server or the registry is literal text."""
+errors; the retry links beside the header. Everything from the server or the
+registry is literal text."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from tui.core.explain import explain
 from tui.core.models import Batch
 from tui.core.pricing import Price, PriceError, batch_cost, format_usd
 from tui.core.registry import Job
 from tui.core.text import one_line
 from tui.widgets.batch_table import STATUS_STYLES
+
+if TYPE_CHECKING:
+    from tui.core.results import RetryLinks
 
 SHOWN_ERRORS = 200  # validation errors listed (the API reports at most a few hundred)
 INPUT_LINE_SHOWN = 300  # characters of an offending input line shown beside its error
@@ -54,37 +61,49 @@ def header_text(batch_id: str, batch: Batch | None, job: Job | None) -> Text:
 
 
 def notice_text(batch: Batch) -> Text | None:
-    """What a reader must not miss about this batch, or None."""
-    counts = batch.request_counts
-    if batch.status == "completed" and not batch.output_file_id:
-        message = "Every request failed: this batch has no output file."
-        if batch.error_file_id:
-            message += " Press e to download the error file (or Enter to open the results)."
-        return Text(message)
+    """What a reader must not miss about this batch (:func:`tui.core.explain.explain`)
+    and the keys that fetch what is left of it, or None."""
+    message = explain(batch)
+    if message is None:
+        return None
     if batch.status in ("expired", "cancelled"):
-        verb = "expired" if batch.status == "expired" else "was cancelled"
-        message = f"This batch {verb} with {counts.done} of {counts.total} requests done."
         offers = []
         if batch.output_file_id:
             offers.append("o: partial output")
         if batch.error_file_id:
             offers.append("e: errors")
         message += f" Partial results: {', '.join(offers)}." if offers else " No results were kept."
-        return Text(message)
-    if batch.status == "failed":
-        found = len(batch.errors)
-        return Text(f"Validation failed: the API refused the input file ({found} error(s) below).")
-    if batch.status == "cancelling":
-        return Text("Cancelling: requests already running finish, the rest are dropped.")
-    return None
+    elif batch.error_file_id:
+        message += " Press e to download the error file."
+    return Text(message)
 
 
-def counts_text(batch: Batch) -> Text:
-    """Request counts with a bar: done of total, completed and failed."""
+def links_text(links: RetryLinks) -> Text | None:
+    """``retry of X (g to open it) · retried by Y, Z``, or None without a link."""
+    if not links.retry_of and not links.retried_by:
+        return None
+    text = Text()
+    if links.retry_of:
+        text.append("retry of ", style="dim")
+        text.append(one_line(links.retry_of), style="bold")
+        text.append(" (g to open it)", style="dim")
+    if links.retried_by:
+        if links.retry_of:
+            text.append(" · ", style="dim")
+        text.append("retried by ", style="dim")
+        text.append(", ".join(one_line(batch_id) for batch_id in links.retried_by), style="bold")
+    return text
+
+
+def counts_text(batch: Batch, pace: str | None = None) -> Text:
+    """Request counts with a bar: done of total, completed and failed; then ``pace``
+    (throughput and ETA, :func:`tui.core.throughput.pace_line`) if there is one."""
     counts = batch.request_counts
     text = Text()
     if not counts.total:
         text.append("no requests counted yet" if not batch.is_final else "no requests")
+        if pace:
+            text.append(f"\n{pace}", style="cyan")
         return text
     width = 24
     filled = round(width * counts.done / counts.total)
@@ -98,6 +117,8 @@ def counts_text(batch: Batch) -> Text:
     text.append(f"{counts.failed} failed  ", style="red" if counts.failed else "")
     left = counts.total - counts.done
     text.append(f"{left} {'not run' if batch.is_final else 'pending'}", style="dim")
+    if pace:
+        text.append(f"\n{pace}", style="cyan")
     return text
 
 

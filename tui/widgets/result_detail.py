@@ -17,7 +17,7 @@ suspended; where the app cannot be suspended, a notification gives the file's pa
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import json
 import os
 import shutil
@@ -31,7 +31,6 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Markdown, Static
-from textual.worker import get_current_worker
 
 from tui.core.results import ResultRow, cut_texts, describe_request, describe_response
 from tui.core.text import one_line, printable
@@ -183,6 +182,7 @@ class ResultDetail(Horizontal):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.show_json = False
+        self._preparing = False  # v's text is being written
         self.shown: Shown | None = None
 
     def compose(self) -> ComposeResult:
@@ -281,25 +281,27 @@ class ResultDetail(Horizontal):
         if self.shown is None:
             self.notify("Choose a row first.", markup=False)
             return
+        if self._preparing:
+            return  # the text is being written: the pager opens when it is
+        self._preparing = True
         self._write_all(self.shown, self.show_json)
 
-    @work(thread=True, exclusive=True, group="result-detail-all")
-    def _write_all(self, shown: Shown, as_json: bool) -> None:
+    @work(group="result-detail-all")
+    async def _write_all(self, shown: Shown, as_json: bool) -> None:
+        def write() -> Path:
+            return write_private_text(all_text(shown, as_json=as_json))
+
         try:
-            path = write_private_text(all_text(shown, as_json=as_json))
+            path = await asyncio.to_thread(write)
         except OSError as exc:
-            self._from_thread(
-                self.notify, f"Cannot write the text: {exc}", severity="error", markup=False
-            )
+            self.notify(f"Cannot write the text: {exc}", severity="error", markup=False)
             return
-        if get_current_worker().is_cancelled:  # v again meanwhile: that one is paged
+        finally:
+            self._preparing = False
+        if not self.is_attached:  # the results screen went meanwhile: nothing to page
             path.unlink(missing_ok=True)
             return
-        self._from_thread(self._page, path)
-
-    def _from_thread(self, callback: Any, *args: object, **kw: object) -> None:
-        with contextlib.suppress(RuntimeError):  # the app closed meanwhile
-            self.app.call_from_thread(callback, *args, **kw)
+        self._page(path)
 
     def _page(self, path: Path) -> None:
         if open_in_pager(self.app, path):

@@ -19,7 +19,7 @@ import math
 import os
 import re
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -52,6 +52,9 @@ _FILE_CODES = LIMIT_CODES | {Code.EMPTY_FILE}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 _DECODER = msgspec.json.Decoder()
+
+OnRequest = Callable[[str | None, Mapping[str, Any]], object]
+"""Called with each parsed line's ``url`` and ``body`` (e.g. the token estimate)."""
 
 
 def _id_key(custom_id: str) -> int:
@@ -151,7 +154,8 @@ class Scanner:
 
     ``keep_input_counts`` keeps each line's embedding inputs (for splitting);
     ``keep_custom_ids`` each line's ``custom_id`` ("" where it has none; for the
-    embedded server, which runs the lines).
+    embedded server, which runs the lines); ``on_request`` is given every line that
+    parses to an object with a ``body`` object (so each line is parsed once).
     """
 
     def __init__(
@@ -163,8 +167,10 @@ class Scanner:
         *,
         keep_input_counts: bool = False,
         keep_custom_ids: bool = False,
+        on_request: OnRequest | None = None,
     ) -> None:
         self.fd = fd
+        self.on_request = on_request
         self.expected = endpoint
         self.endpoint = endpoint
         self.model: str | None = None
@@ -219,6 +225,9 @@ class Scanner:
             if type(obj) is dict:
                 self._count_request()
                 inputs = self._check_object(obj)
+                if self.on_request is not None and type(obj.get("body")) is dict:
+                    url = obj.get("url")
+                    self.on_request(url if type(url) is str else None, obj["body"])
             else:
                 inputs = self._feed_slow(raw)
         if self.input_counts is not None:
@@ -488,6 +497,7 @@ def scan(
     *,
     keep_input_counts: bool = False,
     keep_custom_ids: bool = False,
+    on_request: OnRequest | None = None,
 ) -> Scanner:
     """Check every line of ``path``; the scanner holds what was found."""
     if endpoint is not None and endpoint not in _ENDPOINTS:
@@ -500,6 +510,7 @@ def scan(
             max_problems,
             keep_input_counts=keep_input_counts,
             keep_custom_ids=keep_custom_ids,
+            on_request=on_request,
         )
         for raw in iter_lines(handle, CHUNK_SIZE, limits.max_bytes):
             scanner.feed(raw)

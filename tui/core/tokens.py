@@ -21,7 +21,16 @@ What is counted per endpoint (:func:`request_input_tokens`):
 The worst-case output bound (:func:`output_bound`) is the body's
 ``max_completion_tokens``, ``max_tokens`` or ``max_output_tokens``; embeddings and
 moderations produce none. A request without a limit has no bound: the estimate counts
-such requests (``unbounded``) instead of guessing.
+such requests (``unbounded``) instead of guessing, and then has no upper cost
+(:attr:`Estimate.max_cost` is None: "no upper bound").
+
+A whole file (:class:`FileEstimator`, fed by the validator's one parse of each line)
+is tokenized on every core: ``bpe-openai`` releases the GIL while it counts, so
+threads count batches of text while the main thread parses. A big file is estimated
+from a random sample of lines (a ratio estimator: tokens per character of the sample,
+times the characters of every line, which are counted exactly, as is the per-message
+overhead); the sample grows until the estimated error is well inside
+:data:`SAMPLE_ERROR` and the estimate carries its bound. ``exact=True`` counts all.
 """
 
 from __future__ import annotations
@@ -29,8 +38,13 @@ from __future__ import annotations
 import functools
 import importlib.machinery
 import importlib.util
+import math
+import os
+import random
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +61,7 @@ __all__ = [
     "REPLY_PRIMING",
     "Estimate",
     "Estimator",
+    "FileEstimator",
     "count_tokens",
     "counter_for",
     "encoding_for_model",
@@ -60,7 +75,16 @@ CL100K = "cl100k_base"
 MESSAGE_OVERHEAD = 3
 NAME_OVERHEAD = 1
 REPLY_PRIMING = 3
-_CACHE_LIMIT = 4096  # distinct strings whose counts are remembered (static prompts)
+_CACHE_CHARS = 256_000  # the first strings' counts are remembered (static prompts)
+EXACT_CHARS = 2_000_000
+"""Text a file's first lines hold that is always counted exactly (a small file is
+never sampled)."""
+SAMPLE_CHARS = 8_000_000
+"""About this much of a big file's text is tokenized when sampling (~0.2 s of CPU)."""
+SAMPLE_ERROR = 0.01
+"""The error a sampled estimate promises (three standard errors stay inside it)."""
+_BATCH_CHARS = 128_000  # text handed to a tokenizing thread at a time
+_MIN_SAMPLE = 100  # sampled lines before their spread may raise the rate
 
 Counter = Callable[[str], int]
 
@@ -113,15 +137,18 @@ def _tokenizer(encoding: str) -> Any:
 
 def counter_for(encoding: str) -> Counter:
     """A function counting the tokens of a string in ``encoding``, remembering the
-    counts of the first few thousand distinct strings (repeated static prompts)."""
+    counts of the first strings, up to :data:`_CACHE_CHARS` characters (repeated static
+    prompts; bounded by size, as a few thousand long messages held 30 MB)."""
     count = _tokenizer(encoding).count
     cache: dict[str, int] = {}
+    room = [_CACHE_CHARS]
 
     def counted(text: str) -> int:
         found = cache.get(text)
         if found is None:
             found = count(text)
-            if len(cache) < _CACHE_LIMIT:
+            if len(text) <= room[0]:
+                room[0] -= len(text)
                 cache[text] = found
         return found
 
@@ -224,8 +251,11 @@ class Estimate:
     """Tokens and cost of a batch before it is sent.
 
     ``output_tokens_max`` adds up the bounds of the requests that have one;
-    ``unbounded`` counts those that have none (their output is not in the total).
-    ``price`` is None for a model the price table does not know.
+    ``unbounded`` counts those that have none (their output is not in the total, and
+    the cost then has no upper bound). ``price`` is None for a model the price table
+    does not know. ``sampled`` is None when every line was tokenized, else the number
+    of lines whose text was (the rest estimated from them, within ``error_bound``, a
+    fraction of ``input_tokens``).
     """
 
     endpoint: str
@@ -236,14 +266,23 @@ class Estimate:
     output_tokens_max: int
     unbounded: int
     price: Price | None = None
+    sampled: int | None = None
+    error_bound: float = 0.0
 
     @property
     def cost(self) -> Cost | None:
-        """Worst-case cost: every bounded request writes its whole limit."""
+        """Input plus every bounded request writing its whole limit (a true upper bound
+        only when nothing is unbounded: see :attr:`max_cost`)."""
         if self.price is None:
             return None
         usage = Usage(input_tokens=self.input_tokens, output_tokens=self.output_tokens_max)
         return cost_of(usage, self.price)
+
+    @property
+    def max_cost(self) -> Cost | None:
+        """The most the batch can cost; None without a price or when some request has
+        no output limit (then there is no upper bound)."""
+        return None if self.unbounded else self.cost
 
     @property
     def input_cost(self) -> Cost | None:
@@ -253,22 +292,25 @@ class Estimate:
         return cost_of(Usage(input_tokens=self.input_tokens), self.price)
 
     def to_dict(self) -> dict[str, Any]:
-        cost, floor = self.cost, self.input_cost
+        """Plain data; ``max_*`` costs are null when there is no upper bound."""
+        cost, floor = self.max_cost, self.input_cost
         return {
             "endpoint": self.endpoint,
             "model": self.model,
             "encoding": self.encoding,
             "requests": self.requests,
             "input_tokens": self.input_tokens,
+            "input_tokens_sampled_lines": self.sampled,
+            "input_tokens_error_bound": self.error_bound,
             "output_tokens_max": self.output_tokens_max,
             "unbounded_requests": self.unbounded,
             "cost_usd": None
-            if cost is None or floor is None
+            if floor is None
             else {
                 "input_standard": floor.standard,
                 "input_batch": floor.batch,
-                "max_standard": cost.standard,
-                "max_batch": cost.batch,
+                "max_standard": None if cost is None else cost.standard,
+                "max_batch": None if cost is None else cost.batch,
             },
         }
 
@@ -331,27 +373,204 @@ class Estimator:
         )
 
 
+# One line's texts and how it was drawn: 0.0 counted in full, else its sampling rate.
+_Line = tuple[list[str], float]
+
+
+def _count_lines(count: Counter, lines: list[_Line]) -> list[int]:
+    """Tokens of each line's texts (runs in a worker thread; counting releases the GIL)."""
+    return [sum(count(text) for text in texts) for texts, _ in lines]
+
+
+class FileEstimator:
+    """Estimates a file fed one parsed request at a time (``add``, the validator's hook).
+
+    The per-message overhead, token-id inputs and every line's character count are
+    exact. The text is tokenized in full while the file's first :data:`EXACT_CHARS`
+    characters last, or everywhere with ``exact=True``; after that a random sample of
+    lines (each line drawn with probability ``rate``, at first about
+    :data:`SAMPLE_CHARS` of a file of ``size`` bytes) gives the tokens per character
+    of the rest. The rate doubles while the error bound (three standard errors of the
+    ratio estimate, which shrinks as the file goes on) is over half of
+    :data:`SAMPLE_ERROR`. Threads tokenize while the caller parses; memory is a few
+    batches of text.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        exact: bool = False,
+        size: int = 0,
+        workers: int | None = None,
+    ) -> None:
+        self.endpoint = endpoint or ""
+        self.model: str | None = None
+        self.exact = exact
+        self.rate = 1.0 if exact else min(1.0, SAMPLE_CHARS / max(size, 1))
+        self.requests = self.output_tokens_max = self.unbounded = 0
+        self._workers = workers or os.cpu_count() or 1
+        self._rng = random.Random(size)  # the same file gives the same figure
+        self._fixed = 0  # overhead and token ids: exact
+        self._full_tokens = 0  # tokens of the text counted in full
+        self._seen_chars = 0
+        self._rest_chars = 0  # characters of the lines past the exact start
+        self._sampled = 0
+        self._sx = self._sy = 0.0  # sample sums weighted 1/rate (chars, tokens)
+        self._vxx = self._vxy = self._vyy = 0.0  # weighted (1-p)/p^2 for the variance
+        self._texts: list[str] = []
+        self._batch: list[_Line] = []
+        self._batch_chars = 0
+        self._count: Counter | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[tuple[list[_Line], Future[list[int]]]] = deque()
+
+    def _take(self, text: str) -> int:
+        self._texts.append(text)
+        return 0
+
+    def add(self, url: str | None, body: Mapping[str, Any]) -> None:
+        """Count one request (its line's ``url`` and ``body``)."""
+        if not self.endpoint and url:
+            self.endpoint = url
+        if self.model is None:
+            model = body.get("model")
+            self.model = model if isinstance(model, str) else None
+        self.requests += 1
+        bound = output_bound(self.endpoint, body)
+        if bound is None:
+            self.unbounded += 1
+        else:
+            self.output_tokens_max += bound
+        texts = self._texts = []
+        self._fixed += request_input_tokens(self.endpoint, body, self._take)
+        if not texts:
+            return
+        chars = sum(map(len, texts))
+        if self.rate >= 1.0 or self._seen_chars < EXACT_CHARS:
+            self._queue(texts, 0.0, chars)
+        else:
+            self._rest_chars += chars
+            if self._rng.random() < self.rate:
+                self._queue(texts, self.rate, chars)
+        self._seen_chars += chars
+
+    def _queue(self, texts: list[str], rate: float, chars: int) -> None:
+        self._batch.append((texts, rate))
+        self._batch_chars += chars
+        if self._batch_chars >= _BATCH_CHARS:
+            self._submit()
+
+    def _counter(self) -> Counter:
+        if self._count is None:
+            self._count = counter_for(encoding_for_model(self.model))
+        return self._count
+
+    def _submit(self) -> None:
+        batch, self._batch, self._batch_chars = self._batch, [], 0
+        if not batch:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tokens")
+        self._pending.append((batch, self._pool.submit(_count_lines, self._counter(), batch)))
+        while len(self._pending) > 2 * self._workers:  # bounded memory: wait for the oldest
+            self._fold(*self._pending.popleft())
+
+    def _fold(self, batch: list[_Line], done: Future[list[int]]) -> None:
+        for (texts, rate), tokens in zip(batch, done.result(), strict=True):
+            if not rate:
+                self._full_tokens += tokens
+                continue
+            chars = sum(map(len, texts))
+            self._sampled += 1
+            self._sx += chars / rate
+            self._sy += tokens / rate
+            spread = (1 - rate) / rate**2
+            self._vxx += spread * chars * chars
+            self._vxy += spread * chars * tokens
+            self._vyy += spread * tokens * tokens
+        if self._sampled >= _MIN_SAMPLE and self.rate < 1.0 and self._error() > SAMPLE_ERROR / 2:
+            self.rate = min(1.0, 2 * self.rate)
+
+    def _rest_tokens(self) -> tuple[float, float]:
+        """The estimated tokens of the sampled part, and their standard error."""
+        if not self._rest_chars:
+            return 0.0, 0.0
+        if not self._sx:
+            return 0.0, math.inf
+        ratio = self._sy / self._sx
+        variance = self._vyy - 2 * ratio * self._vxy + ratio * ratio * self._vxx
+        scale = self._rest_chars / self._sx
+        return ratio * self._rest_chars, scale * math.sqrt(max(variance, 0.0))
+
+    def _error(self) -> float:
+        """Three standard errors as a fraction of the input tokens estimated so far."""
+        rest, spread = self._rest_tokens()
+        total = self._fixed + self._full_tokens + rest
+        if self._sampled < 2 and self._rest_chars:
+            return math.inf
+        return 3 * spread / total if total else 0.0
+
+    def close(self) -> None:
+        """Stop the worker threads (``result`` does it too)."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def result(self, prices: Mapping[str, Price] | None = None) -> Estimate:
+        """Finish counting; the totals, priced from ``prices`` if given."""
+        batch, self._batch, self._batch_chars = self._batch, [], 0
+        if batch:  # the last batch, counted here rather than waited for
+            self._pending.append((batch, _done(_count_lines(self._counter(), batch))))
+        while self._pending:
+            self._fold(*self._pending.popleft())
+        self.close()
+        rest, _ = self._rest_tokens()
+        sampled = self._rest_chars > 0
+        return Estimate(
+            endpoint=self.endpoint,
+            model=self.model,
+            encoding=encoding_for_model(self.model),
+            requests=self.requests,
+            input_tokens=self._fixed + self._full_tokens + round(rest),
+            output_tokens_max=self.output_tokens_max,
+            unbounded=self.unbounded,
+            price=price_for(self.model, dict(prices)) if prices is not None else None,
+            sampled=self._sampled if sampled else None,
+            error_bound=self._error() if sampled else 0.0,
+        )
+
+
+def _done(value: list[int]) -> Future[list[int]]:
+    future: Future[list[int]] = Future()
+    future.set_result(value)
+    return future
+
+
 def estimate_file(
-    path: str | Path, endpoint: str | None = None, prices: Mapping[str, Price] | None = None
+    path: str | Path,
+    endpoint: str | None = None,
+    prices: Mapping[str, Price] | None = None,
+    *,
+    exact: bool = True,
 ) -> Estimate:
     """Estimate a batch input file line by line (lines that are not requests, or that
     :func:`tui.core.jsonsafe.loads` refuses, are skipped: run
-    :func:`tui.core.requests.validate` for those). ``endpoint`` defaults to the first
+    :func:`tui.core.requests.validate` for those, or pass a :class:`FileEstimator`'s
+    ``add`` to it to parse each line once). ``endpoint`` defaults to the first
     line's ``url``. Only a regular file is read
     (:func:`~tui.core.request_file.open_request_file`)."""
-    estimator: Estimator | None = None
     with open_request_file(path) as handle:
-        for raw in handle:
-            try:
-                obj = loads(raw)
-            except JsonInputError:
-                continue
-            if not isinstance(obj, dict) or not isinstance(obj.get("body"), dict):
-                continue
-            if estimator is None:
-                url = obj.get("url")
-                estimator = Estimator(endpoint or (url if isinstance(url, str) else ""))
-            estimator.add(obj["body"])
-    if estimator is None:
-        estimator = Estimator(endpoint or "")
-    return estimator.result(prices)
+        estimator = FileEstimator(endpoint, exact=exact, size=os.fstat(handle.fileno()).st_size)
+        try:
+            for raw in handle:
+                try:
+                    obj = loads(raw)
+                except JsonInputError:
+                    continue
+                if isinstance(obj, dict) and isinstance(obj.get("body"), dict):
+                    url = obj.get("url")
+                    estimator.add(url if isinstance(url, str) else None, obj["body"])
+            return estimator.result(prices)
+        finally:
+            estimator.close()

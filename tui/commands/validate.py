@@ -94,11 +94,13 @@ def estimate_lines(estimate: Estimate) -> list[str]:
         f"requests:      {estimate.requests:,}",
         f"input tokens:  {estimate.input_tokens:,} ({how})",
     ]
-    if estimate.unbounded:
+    if estimate.unbounded == estimate.requests:
+        output = "output tokens: no upper bound (no request has max tokens)"
+    elif estimate.unbounded:
         output = (
-            f"output tokens: no upper bound ({estimate.unbounded:,} requests have no max tokens"
+            f"output tokens: no upper bound ({estimate.unbounded:,} of {estimate.requests:,} "
+            f"requests have no max tokens; the others at most {estimate.output_tokens_max:,})"
         )
-        output += f"; the others at most {estimate.output_tokens_max:,})"
     else:
         output = f"output tokens: at most {estimate.output_tokens_max:,}"
     lines.append(output)

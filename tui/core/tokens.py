@@ -84,6 +84,7 @@ SAMPLE_CHARS = 8_000_000
 SAMPLE_ERROR = 0.01
 """The error a sampled estimate promises (three standard errors stay inside it)."""
 _BATCH_CHARS = 128_000  # text handed to a tokenizing thread at a time
+_BATCH_LINES = 64  # or this many lines (so the sample's spread is seen early)
 _MIN_SAMPLE = 100  # sampled lines before their spread may raise the rate
 
 Counter = Callable[[str], int]
@@ -377,6 +378,14 @@ class Estimator:
 _Line = tuple[list[str], float]
 
 
+def _size(texts: list[str]) -> int:
+    """UTF-8 bytes of ``texts``: tokens per byte vary less between scripts than per
+    character (a CJK character is about one token, a Latin one about a fifth)."""
+    return sum(
+        len(text) if text.isascii() else len(text.encode("utf-8", "replace")) for text in texts
+    )
+
+
 def _count_lines(count: Counter, lines: list[_Line]) -> list[int]:
     """Tokens of each line's texts (runs in a worker thread; counting releases the GIL)."""
     return [sum(count(text) for text in texts) for texts, _ in lines]
@@ -413,7 +422,7 @@ class FileEstimator:
         self._rng = random.Random(size)  # the same file gives the same figure
         self._fixed = 0  # overhead and token ids: exact
         self._full_tokens = 0  # tokens of the text counted in full
-        self._seen_chars = 0
+        self._seen_chars = self._text_lines = 0
         self._rest_chars = 0  # characters of the lines past the exact start
         self._sampled = 0
         self._sx = self._sy = 0.0  # sample sums weighted 1/rate (chars, tokens)
@@ -446,19 +455,24 @@ class FileEstimator:
         self._fixed += request_input_tokens(self.endpoint, body, self._take)
         if not texts:
             return
-        chars = sum(map(len, texts))
-        if self.rate >= 1.0 or self._seen_chars < EXACT_CHARS:
+        chars = _size(texts)
+        # A line is drawn with a chance that grows with its size (long lines weigh most).
+        chance = 1.0
+        if self.rate < 1.0 and self._seen_chars >= EXACT_CHARS:
+            chance = self.rate * chars * self._text_lines / self._seen_chars
+        if chance >= 1.0:
             self._queue(texts, 0.0, chars)
         else:
             self._rest_chars += chars
-            if self._rng.random() < self.rate:
-                self._queue(texts, self.rate, chars)
+            if self._rng.random() < chance:
+                self._queue(texts, chance, chars)
         self._seen_chars += chars
+        self._text_lines += 1
 
     def _queue(self, texts: list[str], rate: float, chars: int) -> None:
         self._batch.append((texts, rate))
         self._batch_chars += chars
-        if self._batch_chars >= _BATCH_CHARS:
+        if self._batch_chars >= _BATCH_CHARS or len(self._batch) >= _BATCH_LINES:
             self._submit()
 
     def _counter(self) -> Counter:
@@ -473,7 +487,10 @@ class FileEstimator:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tokens")
         self._pending.append((batch, self._pool.submit(_count_lines, self._counter(), batch)))
-        while len(self._pending) > 2 * self._workers:  # bounded memory: wait for the oldest
+        while self._pending and (
+            len(self._pending) > 2 * self._workers  # bounded memory: wait for the oldest
+            or self._pending[0][1].done()
+        ):
             self._fold(*self._pending.popleft())
 
     def _fold(self, batch: list[_Line], done: Future[list[int]]) -> None:
@@ -481,7 +498,7 @@ class FileEstimator:
             if not rate:
                 self._full_tokens += tokens
                 continue
-            chars = sum(map(len, texts))
+            chars = _size(texts)
             self._sampled += 1
             self._sx += chars / rate
             self._sy += tokens / rate

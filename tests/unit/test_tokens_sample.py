@@ -117,43 +117,53 @@ def _body(endpoint: str, rng: random.Random) -> dict[str, Any]:
     return {"model": "gpt-3.5-turbo-instruct", "prompt": _text(rng), "max_tokens": 16}
 
 
+@pytest.mark.parametrize("ascii_only", [False, True])
 @pytest.mark.parametrize(
     "endpoint",
     ["/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/completions"],
 )
-def test_a_sampled_estimate_is_within_one_percent(endpoint: str) -> None:
-    """Realistic files (varied lengths and vocabularies, four endpoints) estimated from
-    a sample stay within 1% of the exact count, and within the bound they print."""
+def test_a_sampled_estimate_is_within_one_percent(
+    endpoint: str, ascii_only: bool, tmp_path: Path
+) -> None:
+    """Realistic files (varied lengths and scripts, four endpoints, written with and
+    without \\u escapes) estimated from a sample stay within 1% of the exact count,
+    and within the bound they print."""
     rng = random.Random(endpoint)
-    bodies = [_body(endpoint, rng) for _ in range(5000)]
-    chars = sum(len(json.dumps(body)) for body in bodies)
-    exact = FileEstimator(endpoint, exact=True)
+    path = tmp_path / "in.jsonl"
+    _write(path, [_body(endpoint, rng) for _ in range(5000)], endpoint, ascii_only)
     # The file size sets the sampling rate: saying it is four times as big samples as
     # sparsely as in a bigger file, so the test runs quickly.
-    sampled = FileEstimator(endpoint, size=chars * 4)
-    for body in bodies:
-        exact.add(endpoint, body)
-        sampled.add(endpoint, body)
+    exact = FileEstimator(exact=True)
+    sampled = FileEstimator(size=path.stat().st_size * 4)
+
+    def both(url: str | None, body: Any, size: int) -> None:
+        exact.add(url, body, size)
+        sampled.add(url, body, size)
+
+    assert validate(path, on_request=both).ok
     truth, guess = exact.result(), sampled.result()
     assert truth.sampled is None and truth.error_bound == 0
-    assert guess.sampled is not None and 100 <= guess.sampled < len(bodies) // 2
+    assert guess.sampled is not None and 100 <= guess.sampled < 2500
     error = abs(guess.input_tokens - truth.input_tokens) / truth.input_tokens
     assert error <= guess.error_bound <= SAMPLE_ERROR
     assert (guess.requests, guess.output_tokens_max) == (truth.requests, truth.output_tokens_max)
+    assert truth == tokens.estimate_file(path)  # estimate_file counts all, by default
 
 
 def test_a_small_file_is_counted_exactly() -> None:
     estimator = FileEstimator("/v1/completions", size=10_000_000_000)  # however big it says
-    estimator.add(None, {"model": "gpt-4o", "prompt": "hello world"})
+    estimator.add(None, {"model": "gpt-4o", "prompt": "hello world"}, 1_000_000)
     result = estimator.result()
     assert (result.input_tokens, result.sampled, result.endpoint) == (2, None, "/v1/completions")
 
 
-def _write(path: Path, bodies: list[dict[str, Any]], endpoint: str) -> None:
+def _write(
+    path: Path, bodies: list[dict[str, Any]], endpoint: str, ascii_only: bool = False
+) -> None:
     with open(path, "w", encoding="utf-8") as out:
         for i, body in enumerate(bodies):
             line = {"custom_id": f"r{i}", "method": "POST", "url": endpoint, "body": body}
-            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+            out.write(json.dumps(line, ensure_ascii=ascii_only) + "\n")
 
 
 def test_the_validator_feeds_the_estimate_from_its_one_parse(tmp_path: Path) -> None:
@@ -167,9 +177,9 @@ def test_the_validator_feeds_the_estimate_from_its_one_parse(tmp_path: Path) -> 
     seen: list[str | None] = []
     estimator = FileEstimator()
 
-    def add(url: str | None, body: Any) -> None:
+    def add(url: str | None, body: Any, size: int) -> None:
         seen.append(url)
-        estimator.add(url, body)
+        estimator.add(url, body, size)
 
     report = validate(path, on_request=add)
     assert not report.ok and len(seen) == 50
@@ -179,8 +189,8 @@ def test_the_validator_feeds_the_estimate_from_its_one_parse(tmp_path: Path) -> 
 def test_cli_says_when_the_estimate_is_from_a_sample(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tokens, "EXACT_CHARS", 20_000)  # a small file behaves like a big one
-    monkeypatch.setattr(tokens, "SAMPLE_CHARS", 1_000_000)
+    monkeypatch.setattr(tokens, "EXACT_BYTES", 20_000)  # a small file behaves like a big one
+    monkeypatch.setattr(tokens, "SAMPLE_BYTES", 1_000_000)
     path = tmp_path / "in.jsonl"
     rng = random.Random(5)
     _write(path, [_body("/v1/responses", rng) for _ in range(3000)], "/v1/responses")
@@ -198,7 +208,8 @@ def test_cli_says_when_the_estimate_is_from_a_sample(
 
 def _unbounded() -> Estimate:
     estimator = FileEstimator("/v1/chat/completions")
-    estimator.add(None, {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    estimator.add(None, body, 100)
     return estimator.result(DEFAULT_PRICES)
 
 

@@ -53,8 +53,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 _DECODER = msgspec.json.Decoder()
 
-OnRequest = Callable[[str | None, Mapping[str, Any]], object]
-"""Called with each parsed line's ``url`` and ``body`` (e.g. the token estimate)."""
+OnRequest = Callable[[str | None, Mapping[str, Any], int], object]
+"""Called with each parsed line's ``url``, ``body`` and size in bytes (e.g. the token
+estimate)."""
 
 
 def _id_key(custom_id: str) -> int:
@@ -227,7 +228,7 @@ class Scanner:
                 inputs = self._check_object(obj)
                 if self.on_request is not None and type(obj.get("body")) is dict:
                     url = obj.get("url")
-                    self.on_request(url if type(url) is str else None, obj["body"])
+                    self.on_request(url if type(url) is str else None, obj["body"], len(raw))
             else:
                 inputs = self._feed_slow(raw)
         if self.input_counts is not None:

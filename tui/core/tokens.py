@@ -27,10 +27,9 @@ such requests (``unbounded``) instead of guessing, and then has no upper cost
 A whole file (:class:`FileEstimator`, fed by the validator's one parse of each line)
 is tokenized on every core: ``bpe-openai`` releases the GIL while it counts, so
 threads count batches of text while the main thread parses. A big file is estimated
-from a random sample of lines (a ratio estimator: tokens per character of the sample,
-times the characters of every line, which are counted exactly, as is the per-message
-overhead); the sample grows until the estimated error is well inside
-:data:`SAMPLE_ERROR` and the estimate carries its bound. ``exact=True`` counts all.
+from a random sample of lines (a ratio estimator: tokens per byte of the sampled
+lines times the bytes of the others); the sample grows until the estimated error is
+well inside :data:`SAMPLE_ERROR` and the estimate carries its bound. ``exact=True`` counts all.
 """
 
 from __future__ import annotations
@@ -76,14 +75,14 @@ MESSAGE_OVERHEAD = 3
 NAME_OVERHEAD = 1
 REPLY_PRIMING = 3
 _CACHE_CHARS = 256_000  # the first strings' counts are remembered (static prompts)
-EXACT_CHARS = 2_000_000
-"""Text a file's first lines hold that is always counted exactly (a small file is
+EXACT_BYTES = 2_000_000
+"""A file's first lines up to this size are always counted in full (a small file is
 never sampled)."""
-SAMPLE_CHARS = 8_000_000
-"""About this much of a big file's text is tokenized when sampling (~0.2 s of CPU)."""
+SAMPLE_BYTES = 8_000_000
+"""About this much of a big file is tokenized when sampling (~0.2 s of CPU)."""
 SAMPLE_ERROR = 0.01
 """The error a sampled estimate promises (three standard errors stay inside it)."""
-_BATCH_CHARS = 128_000  # text handed to a tokenizing thread at a time
+_BATCH_BYTES = 128_000  # lines handed to a tokenizing thread at a time
 _BATCH_LINES = 64  # or this many lines (so the sample's spread is seen early)
 _MIN_SAMPLE = 100  # sampled lines before their spread may raise the rate
 
@@ -374,35 +373,29 @@ class Estimator:
         )
 
 
-# One line's texts and how it was drawn: 0.0 counted in full, else its sampling rate.
-_Line = tuple[list[str], float]
-
-
-def _size(texts: list[str]) -> int:
-    """UTF-8 bytes of ``texts``: tokens per byte vary less between scripts than per
-    character (a CJK character is about one token, a Latin one about a fifth)."""
-    return sum(
-        len(text) if text.isascii() else len(text.encode("utf-8", "replace")) for text in texts
-    )
+# A counted line: its texts, the chance it was drawn with (0.0: counted in full), its
+# exact tokens (overhead, token ids) and its size in bytes.
+_Line = tuple[list[str], float, int, int]
 
 
 def _count_lines(count: Counter, lines: list[_Line]) -> list[int]:
-    """Tokens of each line's texts (runs in a worker thread; counting releases the GIL)."""
-    return [sum(count(text) for text in texts) for texts, _ in lines]
+    """Tokens of each line (runs in a worker thread; counting releases the GIL)."""
+    return [fixed + sum(count(text) for text in texts) for texts, _, fixed, _ in lines]
 
 
 class FileEstimator:
     """Estimates a file fed one parsed request at a time (``add``, the validator's hook).
 
-    The per-message overhead, token-id inputs and every line's character count are
-    exact. The text is tokenized in full while the file's first :data:`EXACT_CHARS`
-    characters last, or everywhere with ``exact=True``; after that a random sample of
-    lines (each line drawn with probability ``rate``, at first about
-    :data:`SAMPLE_CHARS` of a file of ``size`` bytes) gives the tokens per character
-    of the rest. The rate doubles while the error bound (three standard errors of the
-    ratio estimate, which shrinks as the file goes on) is over half of
-    :data:`SAMPLE_ERROR`. Threads tokenize while the caller parses; memory is a few
-    batches of text.
+    The file's first :data:`EXACT_BYTES` are counted in full, as is everything with
+    ``exact=True``. After that a random sample of lines gives the tokens per byte of
+    the rest (a ratio estimator; a line's JSON size is known without looking inside
+    it, and tokens per JSON byte vary less between scripts than per character, as
+    ``\\u`` escapes and UTF-8 make a CJK character, about one token, several bytes).
+    A line is drawn with a chance proportional to its size times ``rate`` (at first
+    about :data:`SAMPLE_BYTES` of a file of ``size`` bytes); the rate doubles while the
+    error bound (three standard errors, which shrink as the file goes on) is over half
+    of :data:`SAMPLE_ERROR`. Threads tokenize while the caller parses; memory is a
+    few batches of text.
     """
 
     def __init__(
@@ -416,20 +409,19 @@ class FileEstimator:
         self.endpoint = endpoint or ""
         self.model: str | None = None
         self.exact = exact
-        self.rate = 1.0 if exact else min(1.0, SAMPLE_CHARS / max(size, 1))
+        self.rate = 1.0 if exact else min(1.0, SAMPLE_BYTES / max(size, 1))
         self.requests = self.output_tokens_max = self.unbounded = 0
         self._workers = workers or os.cpu_count() or 1
         self._rng = random.Random(size)  # the same file gives the same figure
-        self._fixed = 0  # overhead and token ids: exact
-        self._full_tokens = 0  # tokens of the text counted in full
-        self._seen_chars = self._text_lines = 0
-        self._rest_chars = 0  # characters of the lines past the exact start
+        self._full_tokens = 0  # tokens of the lines counted in full
+        self._seen_bytes = 0
+        self._rest_bytes = 0  # bytes of the lines left to the sample
         self._sampled = 0
-        self._sx = self._sy = 0.0  # sample sums weighted 1/rate (chars, tokens)
-        self._vxx = self._vxy = self._vyy = 0.0  # weighted (1-p)/p^2 for the variance
+        self._sx = self._sy = 0.0  # sample sums weighted 1/chance (bytes, tokens)
+        self._vxx = self._vxy = self._vyy = 0.0  # weighted (1-p)/p^2, for the variance
         self._texts: list[str] = []
         self._batch: list[_Line] = []
-        self._batch_chars = 0
+        self._batch_bytes = 0
         self._count: Counter | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._pending: deque[tuple[list[_Line], Future[list[int]]]] = deque()
@@ -438,8 +430,8 @@ class FileEstimator:
         self._texts.append(text)
         return 0
 
-    def add(self, url: str | None, body: Mapping[str, Any]) -> None:
-        """Count one request (its line's ``url`` and ``body``)."""
+    def add(self, url: str | None, body: Mapping[str, Any], size: int) -> None:
+        """Count one request: its line's ``url``, ``body`` and size in bytes."""
         if not self.endpoint and url:
             self.endpoint = url
         if self.model is None:
@@ -451,28 +443,19 @@ class FileEstimator:
             self.unbounded += 1
         else:
             self.output_tokens_max += bound
-        texts = self._texts = []
-        self._fixed += request_input_tokens(self.endpoint, body, self._take)
-        if not texts:
-            return
-        chars = _size(texts)
-        # A line is drawn with a chance that grows with its size (long lines weigh most).
         chance = 1.0
-        if self.rate < 1.0 and self._seen_chars >= EXACT_CHARS:
-            chance = self.rate * chars * self._text_lines / self._seen_chars
-        if chance >= 1.0:
-            self._queue(texts, 0.0, chars)
-        else:
-            self._rest_chars += chars
-            if self._rng.random() < chance:
-                self._queue(texts, chance, chars)
-        self._seen_chars += chars
-        self._text_lines += 1
-
-    def _queue(self, texts: list[str], rate: float, chars: int) -> None:
-        self._batch.append((texts, rate))
-        self._batch_chars += chars
-        if self._batch_chars >= _BATCH_CHARS or len(self._batch) >= _BATCH_LINES:
+        if self.rate < 1.0 and self._seen_bytes >= EXACT_BYTES:
+            chance = self.rate * size * self.requests / self._seen_bytes
+        self._seen_bytes += size
+        if chance < 1.0:
+            self._rest_bytes += size
+            if self._rng.random() >= chance:
+                return  # left to the sample: nothing to look at
+        texts = self._texts = []
+        fixed = request_input_tokens(self.endpoint, body, self._take)
+        self._batch.append((texts, 0.0 if chance >= 1.0 else chance, fixed, size))
+        self._batch_bytes += size
+        if self._batch_bytes >= _BATCH_BYTES or len(self._batch) >= _BATCH_LINES:
             self._submit()
 
     def _counter(self) -> Counter:
@@ -481,7 +464,7 @@ class FileEstimator:
         return self._count
 
     def _submit(self) -> None:
-        batch, self._batch, self._batch_chars = self._batch, [], 0
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
         if not batch:
             return
         if self._pool is None:
@@ -494,38 +477,37 @@ class FileEstimator:
             self._fold(*self._pending.popleft())
 
     def _fold(self, batch: list[_Line], done: Future[list[int]]) -> None:
-        for (texts, rate), tokens in zip(batch, done.result(), strict=True):
-            if not rate:
+        for (_, chance, _, size), tokens in zip(batch, done.result(), strict=True):
+            if not chance:
                 self._full_tokens += tokens
                 continue
-            chars = _size(texts)
             self._sampled += 1
-            self._sx += chars / rate
-            self._sy += tokens / rate
-            spread = (1 - rate) / rate**2
-            self._vxx += spread * chars * chars
-            self._vxy += spread * chars * tokens
+            self._sx += size / chance
+            self._sy += tokens / chance
+            spread = (1 - chance) / chance**2
+            self._vxx += spread * size * size
+            self._vxy += spread * size * tokens
             self._vyy += spread * tokens * tokens
         if self._sampled >= _MIN_SAMPLE and self.rate < 1.0 and self._error() > SAMPLE_ERROR / 2:
             self.rate = min(1.0, 2 * self.rate)
 
     def _rest_tokens(self) -> tuple[float, float]:
-        """The estimated tokens of the sampled part, and their standard error."""
-        if not self._rest_chars:
+        """The estimated tokens of the lines left to the sample, and their standard error."""
+        if not self._rest_bytes:
             return 0.0, 0.0
         if not self._sx:
             return 0.0, math.inf
         ratio = self._sy / self._sx
         variance = self._vyy - 2 * ratio * self._vxy + ratio * ratio * self._vxx
-        scale = self._rest_chars / self._sx
-        return ratio * self._rest_chars, scale * math.sqrt(max(variance, 0.0))
+        scale = self._rest_bytes / self._sx
+        return ratio * self._rest_bytes, scale * math.sqrt(max(variance, 0.0))
 
     def _error(self) -> float:
         """Three standard errors as a fraction of the input tokens estimated so far."""
-        rest, spread = self._rest_tokens()
-        total = self._fixed + self._full_tokens + rest
-        if self._sampled < 2 and self._rest_chars:
+        if self._sampled < 2 and self._rest_bytes:
             return math.inf
+        rest, spread = self._rest_tokens()
+        total = self._full_tokens + rest
         return 3 * spread / total if total else 0.0
 
     def close(self) -> None:
@@ -536,20 +518,20 @@ class FileEstimator:
 
     def result(self, prices: Mapping[str, Price] | None = None) -> Estimate:
         """Finish counting; the totals, priced from ``prices`` if given."""
-        batch, self._batch, self._batch_chars = self._batch, [], 0
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
         if batch:  # the last batch, counted here rather than waited for
             self._pending.append((batch, _done(_count_lines(self._counter(), batch))))
         while self._pending:
             self._fold(*self._pending.popleft())
         self.close()
         rest, _ = self._rest_tokens()
-        sampled = self._rest_chars > 0
+        sampled = self._rest_bytes > 0
         return Estimate(
             endpoint=self.endpoint,
             model=self.model,
             encoding=encoding_for_model(self.model),
             requests=self.requests,
-            input_tokens=self._fixed + self._full_tokens + round(rest),
+            input_tokens=self._full_tokens + round(rest),
             output_tokens_max=self.output_tokens_max,
             unbounded=self.unbounded,
             price=price_for(self.model, dict(prices)) if prices is not None else None,
@@ -587,7 +569,7 @@ def estimate_file(
                     continue
                 if isinstance(obj, dict) and isinstance(obj.get("body"), dict):
                     url = obj.get("url")
-                    estimator.add(url if isinstance(url, str) else None, obj["body"])
+                    estimator.add(url if isinstance(url, str) else None, obj["body"], len(raw))
             return estimator.result(prices)
         finally:
             estimator.close()

@@ -412,6 +412,7 @@ class FileEstimator:
         self.rate = 1.0 if exact else min(1.0, SAMPLE_BYTES / max(size, 1))
         self.requests = self.output_tokens_max = self.unbounded = 0
         self._workers = workers or os.cpu_count() or 1
+        self._size = size
         self._rng = random.Random(size)  # the same file gives the same figure
         self._full_tokens = 0  # tokens of the lines counted in full
         self._seen_bytes = 0
@@ -488,8 +489,20 @@ class FileEstimator:
             self._vxx += spread * size * size
             self._vxy += spread * size * tokens
             self._vyy += spread * tokens * tokens
-        if self._sampled >= _MIN_SAMPLE and self.rate < 1.0 and self._error() > SAMPLE_ERROR / 2:
+        if (
+            self._sampled >= _MIN_SAMPLE
+            and self.rate < 1.0
+            and self._projected() > SAMPLE_ERROR / 2
+        ):
             self.rate = min(1.0, 2 * self.rate)
+
+    def _projected(self) -> float:
+        """The error bound expected at the end of the file at this rate (it shrinks as
+        the square root of the part read)."""
+        error = self._error()
+        if self._size > self._seen_bytes:
+            error *= math.sqrt(self._seen_bytes / self._size)
+        return error
 
     def _rest_tokens(self) -> tuple[float, float]:
         """The estimated tokens of the lines left to the sample, and their standard error."""

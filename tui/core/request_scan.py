@@ -42,7 +42,7 @@ from tui.core.request_report import (
     json_type_name,
 )
 
-CHUNK_SIZE = 1024 * 1024  # bigger chunks measured no faster, only larger
+CHUNK_SIZE = 256 * 1024  # 1 MB measured no faster and 2.4 MB larger at peak
 MAX_INT_DIGITS = 4300  # Python's own limit for int(str); msgspec refuses longer too
 _BOM = b"\xef\xbb\xbf"
 _JSON_SPACE = " \t\r"

@@ -40,6 +40,7 @@ import importlib.util
 import math
 import os
 import random
+import threading
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -75,16 +76,16 @@ MESSAGE_OVERHEAD = 3
 NAME_OVERHEAD = 1
 REPLY_PRIMING = 3
 _CACHE_CHARS = 256_000  # the first strings' counts are remembered (static prompts)
-EXACT_BYTES = 2_000_000
+EXACT_BYTES = 1_000_000
 """A file's first lines up to this size are always counted in full (a small file is
 never sampled)."""
-SAMPLE_BYTES = 8_000_000
-"""About this much of a big file is tokenized when sampling (~0.2 s of CPU)."""
+SAMPLE_BYTES = 4_000_000
+"""About this much of a big file is tokenized when sampling (~0.1 s of CPU)."""
 SAMPLE_ERROR = 0.01
 """The error a sampled estimate promises (three standard errors stay inside it)."""
 _BATCH_BYTES = 128_000  # lines handed to a tokenizing thread at a time
-_BATCH_LINES = 64  # or this many lines (so the sample's spread is seen early)
-_MIN_SAMPLE = 100  # sampled lines before their spread may raise the rate
+_BATCH_LINES = 16  # or this many lines (so the sample's spread is seen early)
+_MIN_SAMPLE = 30  # sampled lines before their spread may raise the rate
 
 Counter = Callable[[str], int]
 
@@ -130,8 +131,16 @@ def _bindings() -> Any:
     return _bindings
 
 
-@functools.cache
+_TABLES_LOCK = threading.Lock()  # a table is 30-70 MB: never build one twice at once
+
+
 def _tokenizer(encoding: str) -> Any:
+    with _TABLES_LOCK:
+        return _built_tokenizer(encoding)
+
+
+@functools.cache
+def _built_tokenizer(encoding: str) -> Any:
     return _bindings().tokenizer_for_encoding(encoding)
 
 
@@ -383,6 +392,26 @@ def _count_lines(count: Counter, lines: list[_Line]) -> list[int]:
     return [fixed + sum(count(text) for text in texts) for texts, _, fixed, _ in lines]
 
 
+class _LazyCounter:
+    """``counter_for(encoding)``, built on first use by whichever thread needs it (the
+    table takes ~0.1 s to build, with the GIL released: a worker builds it while the
+    validator reads on)."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._count: Counter | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> int:
+        count = self._count
+        if count is None:
+            with self._lock:
+                if self._count is None:
+                    self._count = counter_for(self.encoding)
+                count = self._count
+        return count(text)
+
+
 class FileEstimator:
     """Estimates a file fed one parsed request at a time (``add``, the validator's hook).
 
@@ -393,7 +422,7 @@ class FileEstimator:
     ``\\u`` escapes and UTF-8 make a CJK character, about one token, several bytes).
     A line is drawn with a chance proportional to its size times ``rate`` (at first
     about :data:`SAMPLE_BYTES` of a file of ``size`` bytes); the rate doubles while the
-    error bound (three standard errors, which shrink as the file goes on) is over half
+    error bound (three standard errors, which shrink as the file goes on) is over a third
     of :data:`SAMPLE_ERROR`. Threads tokenize while the caller parses; memory is a
     few batches of text.
     """
@@ -423,7 +452,7 @@ class FileEstimator:
         self._texts: list[str] = []
         self._batch: list[_Line] = []
         self._batch_bytes = 0
-        self._count: Counter | None = None
+        self._count: _LazyCounter | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._pending: deque[tuple[list[_Line], Future[list[int]]]] = deque()
 
@@ -435,9 +464,10 @@ class FileEstimator:
         """Count one request: its line's ``url``, ``body`` and size in bytes."""
         if not self.endpoint and url:
             self.endpoint = url
-        if self.model is None:
+        if self.requests == 0:
             model = body.get("model")
             self.model = model if isinstance(model, str) else None
+            self._counter()  # a worker builds the table while the caller reads on
         self.requests += 1
         bound = output_bound(self.endpoint, body)
         if bound is None:
@@ -461,16 +491,18 @@ class FileEstimator:
 
     def _counter(self) -> Counter:
         if self._count is None:
-            self._count = counter_for(encoding_for_model(self.model))
+            self._count = _LazyCounter(encoding_for_model(self.model))
+            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tokens")
+            self._pool.submit(_tokenizer, self._count.encoding)  # build it meanwhile
         return self._count
 
     def _submit(self) -> None:
         batch, self._batch, self._batch_bytes = self._batch, [], 0
         if not batch:
             return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tokens")
-        self._pending.append((batch, self._pool.submit(_count_lines, self._counter(), batch)))
+        count = self._counter()
+        assert self._pool is not None
+        self._pending.append((batch, self._pool.submit(_count_lines, count, batch)))
         while self._pending and (
             len(self._pending) > 2 * self._workers  # bounded memory: wait for the oldest
             or self._pending[0][1].done()
@@ -492,7 +524,7 @@ class FileEstimator:
         if (
             self._sampled >= _MIN_SAMPLE
             and self.rate < 1.0
-            and self._projected() > SAMPLE_ERROR / 2
+            and self._projected() > SAMPLE_ERROR / 3
         ):
             self.rate = min(1.0, 2 * self.rate)
 

@@ -253,6 +253,12 @@ class Scanner:
         ):
             model = body.get("model")
             if type(model) is str:
+                if method == "POST" and url == self.endpoint in _ENDPOINTS and model == self.model:
+                    # Same endpoint and model as the lines before (both checked then).
+                    self._check_custom_id(custom_id)
+                    if url != EMBEDDINGS_ENDPOINT:
+                        return 0
+                    return self._count_inputs(body.get("input"))
                 return self._check(custom_id, method, url, model, body.get("input"))
         return self._check(*self._fields(obj))
 

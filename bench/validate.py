@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -32,6 +33,7 @@ TARGET_BYTES = 198_000_000  # just under the API's 200 MB, so the file is valid
 RATIO_GOAL = 0.2
 RSS_GOAL = 100_000_000
 JQ = shutil.which("jq") or "/usr/bin/jq"
+CLI = "import sys; from tui.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def build_input(path: Path) -> None:
@@ -66,13 +68,6 @@ def build_input(path: Path) -> None:
             out.write(json.dumps(request, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
-def child(args: list[str]) -> None:
-    """Run ``batchdeck validate ARGS`` in this process (its output goes to stdout)."""
-    from tui.cli import main
-
-    raise SystemExit(main(["validate", *args]))
-
-
 def interleaved(rounds: int, cmds: list[list[str]]) -> list[Run]:
     """Run every command once per round, in turn; the fastest run of each."""
     runs: list[list[Run]] = [[] for _ in cmds]
@@ -86,23 +81,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--exact", action="store_true", help="also time validate --exact")
-    parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     parser.add_argument("--child-baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_baseline:
         import tui.cli  # the import is what is measured
-        import tui.core.requests  # noqa: F401
+        import tui.core.requests
+        import tui.core.tokens  # noqa: F401
 
         return
-    if args.child:
-        child(args.child)
-        return
-
     path = cached_file(f"requests-chat-{LINES}-{TARGET_BYTES}.jsonl", build_input)
     size = path.stat().st_size
     me = [sys.executable, str(Path(__file__).resolve())]
-    validate_cmd = [*me, "--child", str(path)]
-    exact_cmd = [*me, "--child", "--exact", str(path)]
+    cli = [sys.executable, "-c", CLI]  # what the installed `batchdeck` script runs
+    validate_cmd = [*cli, "validate", str(path)]
+    exact_cmd = [*cli, "validate", "--exact", str(path)]
     jq_cmd = [JQ, "-c", ".", str(path)]
 
     floor = check_ok(run_measured([*me, "--child-baseline"]), "import baseline")
@@ -134,7 +126,8 @@ def main() -> None:
 
 def shown(cmd: list[str]) -> str:
     """A command as one string, paths inside the repo made relative to it."""
-    return " ".join(os.path.relpath(arg, REPO) if arg.startswith(str(REPO)) else arg for arg in cmd)
+    inside = str(REPO)
+    return shlex.join(os.path.relpath(arg, REPO) if arg.startswith(inside) else arg for arg in cmd)
 
 
 if __name__ == "__main__":

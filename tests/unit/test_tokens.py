@@ -157,7 +157,15 @@ def test_estimator_totals_and_cost() -> None:
     expected = (result.input_tokens * price.input + 100_000 * price.output) / 1_000_000
     assert cost.standard == pytest.approx(expected)
     assert cost.batch == pytest.approx(expected / 2)
-    assert result.to_dict()["cost_usd"]["max_batch"] == pytest.approx(expected / 2)
+    # One request has no output limit, so the cost has no upper bound.
+    assert result.max_cost is None
+    assert result.to_dict()["cost_usd"]["max_batch"] is None
+    assert result.to_dict()["cost_usd"]["input_batch"] == pytest.approx(
+        result.input_tokens * price.input / 2_000_000
+    )
+    bounded = Estimator("/v1/chat/completions")
+    bounded.add(body)
+    assert bounded.result(DEFAULT_PRICES).max_cost == bounded.result(DEFAULT_PRICES).cost
 
 
 def test_unknown_model_has_no_cost() -> None:

@@ -5,19 +5,25 @@ and CI logs link to); the exit code is 0 for a file the API accepts, 1 for one w
 problems or cannot be read (missing, not permitted, or not a regular file: a FIFO, a
 directory or a device is refused at once, never read), 2 for a bad ``--endpoint``.
 ``--json`` prints one JSON object instead.
+
+The estimate comes from the same parse as the check. A big file's input tokens are
+estimated from a random sample of lines, within 1% (the output says so; ``--exact``
+tokenizes every line, on every core).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 from tui.commands import _shared
 
 if TYPE_CHECKING:
+    from tui.core.pricing import Price
     from tui.core.requests import ValidationReport
-    from tui.core.tokens import Estimate
+    from tui.core.tokens import Estimate, FileEstimator
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = _shared.EXIT_OK, _shared.EXIT_FAILURE, _shared.EXIT_USAGE
 
@@ -35,6 +41,11 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "--no-estimate", action="store_true", help="skip the token and cost estimate"
+    )
+    parser.add_argument(
+        "--exact",
+        action="store_true",
+        help="tokenize every line (a big file is otherwise estimated from a sample, within 1%%)",
     )
 
 
@@ -76,17 +87,32 @@ def estimate_lines(estimate: Estimate) -> list[str]:
     """The estimate for people: tokens, output bound, cost with and without the discount."""
     from tui.core.pricing import format_usd
 
+    how = f"{estimate.encoding}, estimated"
+    if estimate.sampled is not None:
+        how += f" from a sample of {estimate.sampled:,} lines ({_bound(estimate.error_bound)})"
     lines = [
         f"requests:      {estimate.requests:,}",
-        f"input tokens:  {estimate.input_tokens:,} ({estimate.encoding}, estimated)",
+        f"input tokens:  {estimate.input_tokens:,} ({how})",
     ]
-    output = f"output tokens: at most {estimate.output_tokens_max:,}"
-    if estimate.unbounded:
-        output += f" (+ {estimate.unbounded:,} requests with no max tokens: unbounded)"
+    if estimate.unbounded == estimate.requests:
+        output = "output tokens: no upper bound (no request has max tokens)"
+    elif estimate.unbounded:
+        output = (
+            f"output tokens: no upper bound ({estimate.unbounded:,} of {estimate.requests:,} "
+            f"requests have no max tokens; the others at most {estimate.output_tokens_max:,})"
+        )
+    else:
+        output = f"output tokens: at most {estimate.output_tokens_max:,}"
     lines.append(output)
-    cost, floor = estimate.cost, estimate.input_cost
-    if cost is None or floor is None:
+    cost, floor = estimate.max_cost, estimate.input_cost
+    if floor is None:
         lines.append(f"cost:          no price for {estimate.model!r} (add it to prices.toml)")
+    elif cost is None:
+        lines.append(f"cost (batch):  {format_usd(floor.batch)} input, no upper bound")
+        lines.append(
+            f"cost (standard, without the Batch discount): {format_usd(floor.standard)} input, "
+            "no upper bound"
+        )
     else:
         lines.append(
             f"cost (batch):  {format_usd(floor.batch)} input, up to {format_usd(cost.batch)}"
@@ -97,17 +123,36 @@ def estimate_lines(estimate: Estimate) -> list[str]:
     return lines
 
 
-def estimate_for(path: str, endpoint: str | None) -> Estimate:
-    """Estimate a file with the editable price table (a broken table is a warning)."""
+def _bound(error: float) -> str:
+    """The sample's error bound as printed: "±1%" when inside the promise."""
+    from tui.core.tokens import SAMPLE_ERROR
+
+    if error <= SAMPLE_ERROR:
+        return f"±{SAMPLE_ERROR:.0%}"
+    if error == float("inf"):
+        return "error unknown: too few lines sampled; --exact counts all"
+    return f"±{error:.1%}; --exact counts all"
+
+
+def _prices() -> dict[str, Price] | None:
+    """The editable price table (a broken one is a warning: no costs)."""
     from tui.core.pricing import PriceError, load_prices
-    from tui.core.tokens import estimate_file
 
     try:
-        prices = load_prices()
+        return dict(load_prices())
     except PriceError as exc:
         _shared.error(f"warning: {exc}; costs not shown")
-        prices = None
-    return estimate_file(path, endpoint, prices)
+        return None
+
+
+def _estimator(path: str, endpoint: str | None, exact: bool) -> FileEstimator:
+    from tui.core.tokens import FileEstimator
+
+    try:
+        size = os.stat(path).st_size
+    except OSError:  # validate says why
+        size = 0
+    return FileEstimator(endpoint, exact=exact, size=size)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,15 +162,24 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from tui.core.requests import validate
 
+    estimator = None if args.no_estimate else _estimator(args.file, args.endpoint, args.exact)
     try:
-        report = validate(args.file, endpoint=args.endpoint)
-    except OSError as exc:  # UnreadableFileError: a plain message naming the file
-        raise _shared.CommandError(f"batchdeck validate: {exc}", EXIT_PROBLEMS) from exc
-    except ValueError as exc:
-        raise _shared.CommandError(f"batchdeck validate: {exc}", EXIT_USAGE) from exc
-    estimate = None
-    if not args.no_estimate and (report.ok or report.only_limit_problems):
-        estimate = estimate_for(args.file, args.endpoint or report.endpoint)
+        try:
+            report = validate(
+                args.file,
+                endpoint=args.endpoint,
+                on_request=estimator.add if estimator is not None else None,
+            )
+        except OSError as exc:  # UnreadableFileError: a plain message naming the file
+            raise _shared.CommandError(f"batchdeck validate: {exc}", EXIT_PROBLEMS) from exc
+        except ValueError as exc:
+            raise _shared.CommandError(f"batchdeck validate: {exc}", EXIT_USAGE) from exc
+        estimate = None
+        if estimator is not None and (report.ok or report.only_limit_problems):
+            estimate = estimator.result(_prices())
+    finally:
+        if estimator is not None:
+            estimator.close()
     if args.json:
         data = report_dict(report)
         data["estimate"] = estimate.to_dict() if estimate is not None else None

@@ -19,7 +19,7 @@ import math
 import os
 import re
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -42,7 +42,7 @@ from tui.core.request_report import (
     json_type_name,
 )
 
-CHUNK_SIZE = 1024 * 1024  # bigger chunks measured no faster, only larger
+CHUNK_SIZE = 256 * 1024  # 1 MB measured no faster and 2.4 MB larger at peak
 MAX_INT_DIGITS = 4300  # Python's own limit for int(str); msgspec refuses longer too
 _BOM = b"\xef\xbb\xbf"
 _JSON_SPACE = " \t\r"
@@ -52,6 +52,10 @@ _FILE_CODES = LIMIT_CODES | {Code.EMPTY_FILE}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 _DECODER = msgspec.json.Decoder()
+
+OnRequest = Callable[[str | None, Mapping[str, Any], int], object]
+"""Called with each parsed line's ``url``, ``body`` and size in bytes (e.g. the token
+estimate)."""
 
 
 def _id_key(custom_id: str) -> int:
@@ -151,7 +155,8 @@ class Scanner:
 
     ``keep_input_counts`` keeps each line's embedding inputs (for splitting);
     ``keep_custom_ids`` each line's ``custom_id`` ("" where it has none; for the
-    embedded server, which runs the lines).
+    embedded server, which runs the lines); ``on_request`` is given every line that
+    parses to an object with a ``body`` object (so each line is parsed once).
     """
 
     def __init__(
@@ -163,8 +168,10 @@ class Scanner:
         *,
         keep_input_counts: bool = False,
         keep_custom_ids: bool = False,
+        on_request: OnRequest | None = None,
     ) -> None:
         self.fd = fd
+        self.on_request = on_request
         self.expected = endpoint
         self.endpoint = endpoint
         self.model: str | None = None
@@ -219,6 +226,9 @@ class Scanner:
             if type(obj) is dict:
                 self._count_request()
                 inputs = self._check_object(obj)
+                if self.on_request is not None and type(obj.get("body")) is dict:
+                    url = obj.get("url")
+                    self.on_request(url if type(url) is str else None, obj["body"], len(raw))
             else:
                 inputs = self._feed_slow(raw)
         if self.input_counts is not None:
@@ -243,6 +253,12 @@ class Scanner:
         ):
             model = body.get("model")
             if type(model) is str:
+                if method == "POST" and url == self.endpoint in _ENDPOINTS and model == self.model:
+                    # Same endpoint and model as the lines before (both checked then).
+                    self._check_custom_id(custom_id)
+                    if url != EMBEDDINGS_ENDPOINT:
+                        return 0
+                    return self._count_inputs(body.get("input"))
                 return self._check(custom_id, method, url, model, body.get("input"))
         return self._check(*self._fields(obj))
 
@@ -488,6 +504,7 @@ def scan(
     *,
     keep_input_counts: bool = False,
     keep_custom_ids: bool = False,
+    on_request: OnRequest | None = None,
 ) -> Scanner:
     """Check every line of ``path``; the scanner holds what was found."""
     if endpoint is not None and endpoint not in _ENDPOINTS:
@@ -500,6 +517,7 @@ def scan(
             max_problems,
             keep_input_counts=keep_input_counts,
             keep_custom_ids=keep_custom_ids,
+            on_request=on_request,
         )
         for raw in iter_lines(handle, CHUNK_SIZE, limits.max_bytes):
             scanner.feed(raw)

@@ -69,7 +69,7 @@ from tui.core.request_report import (
     count_embedding_inputs,
     json_type_name,
 )
-from tui.core.request_scan import Scanner, scan
+from tui.core.request_scan import OnRequest, Scanner, scan
 from tui.core.request_split import part_path, split
 
 __all__ = [
@@ -84,6 +84,7 @@ __all__ = [
     "Code",
     "InvalidRequestFileError",
     "Limits",
+    "OnRequest",
     "Problem",
     "RequestFileError",
     "Scanner",
@@ -106,13 +107,16 @@ def validate(
     endpoint: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
     max_problems: int = MAX_PROBLEMS,
+    on_request: OnRequest | None = None,
 ) -> ValidationReport:
     """Check a batch input file against every rule the API applies.
 
     ``endpoint`` is the batch's endpoint when already chosen: every ``url`` must equal
     it. Raises :class:`UnreadableFileError` (an ``OSError``) if the file cannot be read
     or is not a regular file, and ``ValueError`` for an unknown ``endpoint``; problems
-    in the file are in the report, never raised.
+    in the file are in the report, never raised. ``on_request`` sees each parsed
+    line's ``url`` and ``body`` (a :class:`tui.core.tokens.FileEstimator`'s ``add``
+    estimates the file from the same parse).
     """
     path = Path(path)
-    return scan(path, endpoint, limits, max_problems).report(path)
+    return scan(path, endpoint, limits, max_problems, on_request=on_request).report(path)

@@ -21,7 +21,15 @@ What is counted per endpoint (:func:`request_input_tokens`):
 The worst-case output bound (:func:`output_bound`) is the body's
 ``max_completion_tokens``, ``max_tokens`` or ``max_output_tokens``; embeddings and
 moderations produce none. A request without a limit has no bound: the estimate counts
-such requests (``unbounded``) instead of guessing.
+such requests (``unbounded``) instead of guessing, and then has no upper cost
+(:attr:`Estimate.max_cost` is None: "no upper bound").
+
+A whole file (:class:`FileEstimator`, fed by the validator's one parse of each line)
+is tokenized on every core: ``bpe-openai`` releases the GIL while it counts, so
+threads count batches of text while the main thread parses. A big file is estimated
+from a random sample of lines (a ratio estimator: tokens per byte of the sampled
+lines times the bytes of the others); the sample grows until the estimated error is
+well inside :data:`SAMPLE_ERROR` and the estimate carries its bound. ``exact=True`` counts all.
 """
 
 from __future__ import annotations
@@ -29,8 +37,14 @@ from __future__ import annotations
 import functools
 import importlib.machinery
 import importlib.util
+import math
+import os
+import random
+import threading
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +61,7 @@ __all__ = [
     "REPLY_PRIMING",
     "Estimate",
     "Estimator",
+    "FileEstimator",
     "count_tokens",
     "counter_for",
     "encoding_for_model",
@@ -60,7 +75,17 @@ CL100K = "cl100k_base"
 MESSAGE_OVERHEAD = 3
 NAME_OVERHEAD = 1
 REPLY_PRIMING = 3
-_CACHE_LIMIT = 4096  # distinct strings whose counts are remembered (static prompts)
+_CACHE_CHARS = 256_000  # the first strings' counts are remembered (static prompts)
+EXACT_BYTES = 1_000_000
+"""A file's first lines up to this size are always counted in full (a small file is
+never sampled)."""
+SAMPLE_BYTES = 4_000_000
+"""About this much of a big file is tokenized when sampling (~0.1 s of CPU)."""
+SAMPLE_ERROR = 0.01
+"""The error a sampled estimate promises (three standard errors stay inside it)."""
+_BATCH_BYTES = 128_000  # lines handed to a tokenizing thread at a time
+_BATCH_LINES = 16  # or this many lines (so the sample's spread is seen early)
+_MIN_SAMPLE = 30  # sampled lines before their spread may raise the rate
 
 Counter = Callable[[str], int]
 
@@ -106,22 +131,33 @@ def _bindings() -> Any:
     return _bindings
 
 
-@functools.cache
+_TABLES_LOCK = threading.Lock()  # a table is 30-70 MB: never build one twice at once
+
+
 def _tokenizer(encoding: str) -> Any:
+    with _TABLES_LOCK:
+        return _built_tokenizer(encoding)
+
+
+@functools.cache
+def _built_tokenizer(encoding: str) -> Any:
     return _bindings().tokenizer_for_encoding(encoding)
 
 
 def counter_for(encoding: str) -> Counter:
     """A function counting the tokens of a string in ``encoding``, remembering the
-    counts of the first few thousand distinct strings (repeated static prompts)."""
+    counts of the first strings, up to :data:`_CACHE_CHARS` characters (repeated static
+    prompts; bounded by size, as a few thousand long messages held 30 MB)."""
     count = _tokenizer(encoding).count
     cache: dict[str, int] = {}
+    room = [_CACHE_CHARS]
 
     def counted(text: str) -> int:
         found = cache.get(text)
         if found is None:
             found = count(text)
-            if len(cache) < _CACHE_LIMIT:
+            if len(text) <= room[0]:
+                room[0] -= len(text)
                 cache[text] = found
         return found
 
@@ -224,8 +260,11 @@ class Estimate:
     """Tokens and cost of a batch before it is sent.
 
     ``output_tokens_max`` adds up the bounds of the requests that have one;
-    ``unbounded`` counts those that have none (their output is not in the total).
-    ``price`` is None for a model the price table does not know.
+    ``unbounded`` counts those that have none (their output is not in the total, and
+    the cost then has no upper bound). ``price`` is None for a model the price table
+    does not know. ``sampled`` is None when every line was tokenized, else the number
+    of lines whose text was (the rest estimated from them, within ``error_bound``, a
+    fraction of ``input_tokens``).
     """
 
     endpoint: str
@@ -236,14 +275,23 @@ class Estimate:
     output_tokens_max: int
     unbounded: int
     price: Price | None = None
+    sampled: int | None = None
+    error_bound: float = 0.0
 
     @property
     def cost(self) -> Cost | None:
-        """Worst-case cost: every bounded request writes its whole limit."""
+        """Input plus every bounded request writing its whole limit (a true upper bound
+        only when nothing is unbounded: see :attr:`max_cost`)."""
         if self.price is None:
             return None
         usage = Usage(input_tokens=self.input_tokens, output_tokens=self.output_tokens_max)
         return cost_of(usage, self.price)
+
+    @property
+    def max_cost(self) -> Cost | None:
+        """The most the batch can cost; None without a price or when some request has
+        no output limit (then there is no upper bound)."""
+        return None if self.unbounded else self.cost
 
     @property
     def input_cost(self) -> Cost | None:
@@ -253,22 +301,25 @@ class Estimate:
         return cost_of(Usage(input_tokens=self.input_tokens), self.price)
 
     def to_dict(self) -> dict[str, Any]:
-        cost, floor = self.cost, self.input_cost
+        """Plain data; ``max_*`` costs are null when there is no upper bound."""
+        cost, floor = self.max_cost, self.input_cost
         return {
             "endpoint": self.endpoint,
             "model": self.model,
             "encoding": self.encoding,
             "requests": self.requests,
             "input_tokens": self.input_tokens,
+            "input_tokens_sampled_lines": self.sampled,
+            "input_tokens_error_bound": self.error_bound,
             "output_tokens_max": self.output_tokens_max,
             "unbounded_requests": self.unbounded,
             "cost_usd": None
-            if cost is None or floor is None
+            if floor is None
             else {
                 "input_standard": floor.standard,
                 "input_batch": floor.batch,
-                "max_standard": cost.standard,
-                "max_batch": cost.batch,
+                "max_standard": None if cost is None else cost.standard,
+                "max_batch": None if cost is None else cost.batch,
             },
         }
 
@@ -331,27 +382,239 @@ class Estimator:
         )
 
 
+# A counted line: its texts, the chance it was drawn with (0.0: counted in full), its
+# exact tokens (overhead, token ids) and its size in bytes.
+_Line = tuple[list[str], float, int, int]
+
+
+def _count_lines(count: Counter, lines: list[_Line]) -> list[int]:
+    """Tokens of each line (runs in a worker thread; counting releases the GIL)."""
+    return [fixed + sum(count(text) for text in texts) for texts, _, fixed, _ in lines]
+
+
+class _LazyCounter:
+    """``counter_for(encoding)``, built on first use by whichever thread needs it (the
+    table takes ~0.1 s to build, with the GIL released: a worker builds it while the
+    validator reads on)."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._count: Counter | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> int:
+        count = self._count
+        if count is None:
+            with self._lock:
+                if self._count is None:
+                    self._count = counter_for(self.encoding)
+                count = self._count
+        return count(text)
+
+
+class FileEstimator:
+    """Estimates a file fed one parsed request at a time (``add``, the validator's hook).
+
+    The file's first :data:`EXACT_BYTES` are counted in full, as is everything with
+    ``exact=True``. After that a random sample of lines gives the tokens per byte of
+    the rest (a ratio estimator; a line's JSON size is known without looking inside
+    it, and tokens per JSON byte vary less between scripts than per character, as
+    ``\\u`` escapes and UTF-8 make a CJK character, about one token, several bytes).
+    A line is drawn with a chance proportional to its size times ``rate`` (at first
+    about :data:`SAMPLE_BYTES` of a file of ``size`` bytes); the rate doubles while the
+    error bound (three standard errors, which shrink as the file goes on) is over a third
+    of :data:`SAMPLE_ERROR`. Threads tokenize while the caller parses; memory is a
+    few batches of text.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        exact: bool = False,
+        size: int = 0,
+        workers: int | None = None,
+    ) -> None:
+        self.endpoint = endpoint or ""
+        self.model: str | None = None
+        self.exact = exact
+        self.rate = 1.0 if exact else min(1.0, SAMPLE_BYTES / max(size, 1))
+        self.requests = self.output_tokens_max = self.unbounded = 0
+        self._workers = workers or os.cpu_count() or 1
+        self._size = size
+        self._rng = random.Random(size)  # the same file gives the same figure
+        self._full_tokens = 0  # tokens of the lines counted in full
+        self._seen_bytes = 0
+        self._rest_bytes = 0  # bytes of the lines left to the sample
+        self._sampled = 0
+        self._sx = self._sy = 0.0  # sample sums weighted 1/chance (bytes, tokens)
+        self._vxx = self._vxy = self._vyy = 0.0  # weighted (1-p)/p^2, for the variance
+        self._texts: list[str] = []
+        self._batch: list[_Line] = []
+        self._batch_bytes = 0
+        self._count: _LazyCounter | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[tuple[list[_Line], Future[list[int]]]] = deque()
+
+    def _take(self, text: str) -> int:
+        self._texts.append(text)
+        return 0
+
+    def add(self, url: str | None, body: Mapping[str, Any], size: int) -> None:
+        """Count one request: its line's ``url``, ``body`` and size in bytes."""
+        if not self.endpoint and url:
+            self.endpoint = url
+        if self.requests == 0:
+            model = body.get("model")
+            self.model = model if isinstance(model, str) else None
+            self._counter()  # a worker builds the table while the caller reads on
+        self.requests += 1
+        bound = output_bound(self.endpoint, body)
+        if bound is None:
+            self.unbounded += 1
+        else:
+            self.output_tokens_max += bound
+        chance = 1.0
+        if self.rate < 1.0 and self._seen_bytes >= EXACT_BYTES:
+            chance = self.rate * size * self.requests / self._seen_bytes
+        self._seen_bytes += size
+        if chance < 1.0:
+            self._rest_bytes += size
+            if self._rng.random() >= chance:
+                return  # left to the sample: nothing to look at
+        texts = self._texts = []
+        fixed = request_input_tokens(self.endpoint, body, self._take)
+        self._batch.append((texts, 0.0 if chance >= 1.0 else chance, fixed, size))
+        self._batch_bytes += size
+        if self._batch_bytes >= _BATCH_BYTES or len(self._batch) >= _BATCH_LINES:
+            self._submit()
+
+    def _counter(self) -> Counter:
+        if self._count is None:
+            self._count = _LazyCounter(encoding_for_model(self.model))
+            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tokens")
+            self._pool.submit(_tokenizer, self._count.encoding)  # build it meanwhile
+        return self._count
+
+    def _submit(self) -> None:
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        if not batch:
+            return
+        count = self._counter()
+        assert self._pool is not None
+        self._pending.append((batch, self._pool.submit(_count_lines, count, batch)))
+        while self._pending and (
+            len(self._pending) > 2 * self._workers  # bounded memory: wait for the oldest
+            or self._pending[0][1].done()
+        ):
+            self._fold(*self._pending.popleft())
+
+    def _fold(self, batch: list[_Line], done: Future[list[int]]) -> None:
+        for (_, chance, _, size), tokens in zip(batch, done.result(), strict=True):
+            if not chance:
+                self._full_tokens += tokens
+                continue
+            self._sampled += 1
+            self._sx += size / chance
+            self._sy += tokens / chance
+            spread = (1 - chance) / chance**2
+            self._vxx += spread * size * size
+            self._vxy += spread * size * tokens
+            self._vyy += spread * tokens * tokens
+        if (
+            self._sampled >= _MIN_SAMPLE
+            and self.rate < 1.0
+            and self._projected() > SAMPLE_ERROR / 3
+        ):
+            self.rate = min(1.0, 2 * self.rate)
+
+    def _projected(self) -> float:
+        """The error bound expected at the end of the file at this rate (it shrinks as
+        the square root of the part read)."""
+        error = self._error()
+        if self._size > self._seen_bytes:
+            error *= math.sqrt(self._seen_bytes / self._size)
+        return error
+
+    def _rest_tokens(self) -> tuple[float, float]:
+        """The estimated tokens of the lines left to the sample, and their standard error."""
+        if not self._rest_bytes:
+            return 0.0, 0.0
+        if not self._sx:
+            return 0.0, math.inf
+        ratio = self._sy / self._sx
+        variance = self._vyy - 2 * ratio * self._vxy + ratio * ratio * self._vxx
+        scale = self._rest_bytes / self._sx
+        return ratio * self._rest_bytes, scale * math.sqrt(max(variance, 0.0))
+
+    def _error(self) -> float:
+        """Three standard errors as a fraction of the input tokens estimated so far."""
+        if self._sampled < 2 and self._rest_bytes:
+            return math.inf
+        rest, spread = self._rest_tokens()
+        total = self._full_tokens + rest
+        return 3 * spread / total if total else 0.0
+
+    def close(self) -> None:
+        """Stop the worker threads (``result`` does it too)."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def result(self, prices: Mapping[str, Price] | None = None) -> Estimate:
+        """Finish counting; the totals, priced from ``prices`` if given."""
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        if batch:  # the last batch, counted here rather than waited for
+            self._pending.append((batch, _done(_count_lines(self._counter(), batch))))
+        while self._pending:
+            self._fold(*self._pending.popleft())
+        self.close()
+        rest, _ = self._rest_tokens()
+        sampled = self._rest_bytes > 0
+        return Estimate(
+            endpoint=self.endpoint,
+            model=self.model,
+            encoding=encoding_for_model(self.model),
+            requests=self.requests,
+            input_tokens=self._full_tokens + round(rest),
+            output_tokens_max=self.output_tokens_max,
+            unbounded=self.unbounded,
+            price=price_for(self.model, dict(prices)) if prices is not None else None,
+            sampled=self._sampled if sampled else None,
+            error_bound=self._error() if sampled else 0.0,
+        )
+
+
+def _done(value: list[int]) -> Future[list[int]]:
+    future: Future[list[int]] = Future()
+    future.set_result(value)
+    return future
+
+
 def estimate_file(
-    path: str | Path, endpoint: str | None = None, prices: Mapping[str, Price] | None = None
+    path: str | Path,
+    endpoint: str | None = None,
+    prices: Mapping[str, Price] | None = None,
+    *,
+    exact: bool = True,
 ) -> Estimate:
     """Estimate a batch input file line by line (lines that are not requests, or that
     :func:`tui.core.jsonsafe.loads` refuses, are skipped: run
-    :func:`tui.core.requests.validate` for those). ``endpoint`` defaults to the first
+    :func:`tui.core.requests.validate` for those, or pass a :class:`FileEstimator`'s
+    ``add`` to it to parse each line once). ``endpoint`` defaults to the first
     line's ``url``. Only a regular file is read
     (:func:`~tui.core.request_file.open_request_file`)."""
-    estimator: Estimator | None = None
     with open_request_file(path) as handle:
-        for raw in handle:
-            try:
-                obj = loads(raw)
-            except JsonInputError:
-                continue
-            if not isinstance(obj, dict) or not isinstance(obj.get("body"), dict):
-                continue
-            if estimator is None:
-                url = obj.get("url")
-                estimator = Estimator(endpoint or (url if isinstance(url, str) else ""))
-            estimator.add(obj["body"])
-    if estimator is None:
-        estimator = Estimator(endpoint or "")
-    return estimator.result(prices)
+        estimator = FileEstimator(endpoint, exact=exact, size=os.fstat(handle.fileno()).st_size)
+        try:
+            for raw in handle:
+                try:
+                    obj = loads(raw)
+                except JsonInputError:
+                    continue
+                if isinstance(obj, dict) and isinstance(obj.get("body"), dict):
+                    url = obj.get("url")
+                    estimator.add(url if isinstance(url, str) else None, obj["body"], len(raw))
+            return estimator.result(prices)
+        finally:
+            estimator.close()

@@ -27,13 +27,19 @@ def estimate_text(estimate: Estimate) -> Text:
         text.append(one_line(estimate.model or "?", 40), style="yellow")
         text.append(" (set one in prices.toml)\n", style="yellow")
         return text
+    top = estimate.max_cost  # None: some request has no max tokens, so no upper bound
+    batch, standard = (None, None) if top is None else (top.batch, top.standard)
     text.append("  cost, Batch    ")
-    text.append(f"{format_usd(floor.batch)} – {format_usd(cost.batch)}", style="bold green")
+    text.append(f"{format_usd(floor.batch)} – {_usd(batch)}", style="bold green")
     text.append("  (input only – every output at its limit)\n", style="dim")
     text.append("  cost, standard ")
-    text.append(f"{format_usd(floor.standard)} – {format_usd(cost.standard)}")
+    text.append(f"{format_usd(floor.standard)} – {_usd(standard)}")
     text.append("  (the same requests without the Batch discount)\n", style="dim")
     return text
+
+
+def _usd(amount: float | None) -> str:
+    return "no upper bound" if amount is None else format_usd(amount)
 
 
 class EstimateView(Static):

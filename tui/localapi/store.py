@@ -9,6 +9,7 @@ Layout under the data dir::
     batches/<batch_id>/       a running batch's work: input link, line index,
                               partial output/error files (see workfiles)
 
+Every directory the store makes is 0700 and every file 0600, whatever the umask.
 Records are replaced atomically (:func:`tui.core.fsutil.atomic_write`), so a crash
 leaves the old record or the new one. Everything is loaded at start and served from
 memory; the store is used from the server's event loop thread only. Fields whose
@@ -25,7 +26,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from tui.core import jsonsafe
-from tui.core.fsutil import atomic_write
+from tui.core.fsutil import PRIVATE_FILE, atomic_write
+from tui.core.paths import ensure_private_dir
 from tui.localapi.ids import IdFactory
 
 log = logging.getLogger(__name__)
@@ -58,8 +60,10 @@ class Store:
 
     def lock(self) -> None:
         """Take the data dir for this process (RuntimeError if another server has it)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        handle = (self.root / "server.lock").open("a+b")
+        ensure_private_dir(self.root)
+        fd = os.open(self.root / "server.lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+        os.fchmod(fd, PRIVATE_FILE)  # one left by an older version may be 0644
+        handle = os.fdopen(fd, "r+b")
         try:
             import fcntl
 
@@ -79,8 +83,8 @@ class Store:
     def load(self) -> list[str]:
         """Read every record; corrupt ones are moved aside. Returns warnings."""
         warnings: list[str] = []
-        self.files_dir.mkdir(parents=True, exist_ok=True)
-        self.batches_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.files_dir)
+        ensure_private_dir(self.batches_dir)
         for stray in self.files_dir.glob(".*.upload"):  # uploads cut off by a crash
             stray.unlink(missing_ok=True)
         meta_path = self.root / "server.json"

@@ -18,7 +18,7 @@ from tui.localapi.errors import (
     not_found,
 )
 from tui.localapi.params import expires_after_param, limit_param, metadata_param, unknown_param
-from tui.localapi.store import public
+from tui.localapi.store import Record, json_bytes
 
 CREATE_FIELDS = (
     "input_file_id",
@@ -37,6 +37,15 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/batches", list_batches)
     app.router.add_get("/v1/batches/{batch_id}", retrieve)
     app.router.add_post("/v1/batches/{batch_id}/cancel", cancel)
+
+
+def _batch_response(request: web.Request, record: Record) -> web.Response:
+    return json_body_response(context(request).store.batch_json(record))
+
+
+def json_body_response(body: bytes) -> web.Response:
+    """A 200 with ``body``, JSON already encoded (the headers of ``web.json_response``)."""
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 def _no_batch(batch_id: str) -> ApiError:
@@ -106,7 +115,7 @@ async def create(request: web.Request) -> web.Response:
         timing=ctx.timing(),
         output_expires_after=output_expires_after,
     )
-    return web.json_response(public(batch))
+    return _batch_response(request, batch)
 
 
 async def list_batches(request: web.Request) -> web.Response:
@@ -122,17 +131,17 @@ async def list_batches(request: web.Request) -> web.Response:
         start = position + 1
     chosen = batches[start : start + limit]
     for record in chosen:
-        await ctx.engine.refresh(record["id"])
-    data = [public(r) for r in chosen]
-    out: dict[str, Any] = {
-        "object": "list",
-        "data": data,
-        "has_more": start + limit < len(batches),
-    }
-    if data:
-        out["first_id"] = data[0]["id"]
-        out["last_id"] = data[-1]["id"]
-    return web.json_response(out)
+        if ctx.engine.is_active(record["id"]):
+            await ctx.engine.refresh(record["id"])
+    # {"object": "list", "data": [...], "has_more": ..., "first_id": ..., "last_id": ...}
+    # put together from each batch's JSON (kept for finished batches: see Store.batch_json)
+    parts = [b'{"object":"list","data":[', b",".join(map(ctx.store.batch_json, chosen))]
+    parts.append(b'],"has_more":' + (b"true" if start + limit < len(batches) else b"false"))
+    if chosen:
+        ends = json_bytes(chosen[0]["id"]), json_bytes(chosen[-1]["id"])
+        parts.append(b',"first_id":%b,"last_id":%b' % ends)
+    parts.append(b"}")
+    return json_body_response(b"".join(parts))
 
 
 async def retrieve(request: web.Request) -> web.Response:
@@ -140,7 +149,7 @@ async def retrieve(request: web.Request) -> web.Response:
     record = await context(request).engine.refresh(batch_id)
     if record is None:
         raise _no_batch(batch_id)
-    return web.json_response(public(record))
+    return _batch_response(request, record)
 
 
 async def cancel(request: web.Request) -> web.Response:
@@ -151,4 +160,4 @@ async def cancel(request: web.Request) -> web.Response:
         raise conflict(f"Cannot cancel a batch with status '{exc}'.") from None
     if record is None:
         raise _no_batch(batch_id)
-    return web.json_response(public(record))
+    return _batch_response(request, record)

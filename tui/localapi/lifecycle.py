@@ -208,6 +208,10 @@ class Engine:
         self.wake()
         return record
 
+    def is_active(self, batch_id: str) -> bool:
+        """Whether the batch may still change (a finished one never needs a refresh)."""
+        return batch_id in self._active
+
     async def refresh(self, batch_id: str) -> Record | None:
         """The batch as of now (None if unknown)."""
         record = self.store.batches.get(batch_id)

@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
+
 from tui.core import jsonsafe
 from tui.core.fsutil import PRIVATE_FILE, atomic_write
 from tui.core.paths import ensure_private_dir
@@ -35,9 +37,22 @@ log = logging.getLogger(__name__)
 Record = dict[str, Any]
 
 
+FINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
+_encoder = msgspec.json.Encoder()
+
+
 def public(record: Record) -> Record:
     """The record as the API shows it: without private ``_`` fields."""
     return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+def json_bytes(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON (msgspec; the stdlib for what msgspec refuses,
+    e.g. a lone surrogate, which it writes as an escape)."""
+    try:
+        return _encoder.encode(value)
+    except (TypeError, ValueError, OverflowError):
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 class Store:
@@ -54,6 +69,7 @@ class Store:
         self.meta: Record = {}
         self._seq = 0
         self._batch_order: list[Record] | None = None
+        self._batch_json: dict[str, bytes] = {}  # public JSON of finished batches
         self._lock_handle: IO[bytes] | None = None
 
     # --- loading ---------------------------------------------------------------------
@@ -106,6 +122,7 @@ class Store:
                     into[str(record["id"])] = record
                     self._seq = max(self._seq, int(record.get("_seq", 0)))
         self._batch_order = None
+        self._batch_json.clear()
         return warnings
 
     def _read(self, path: Path, kind_field: str, warnings: list[str]) -> Record | None:
@@ -225,7 +242,18 @@ class Store:
         self._batch_order = None
 
     def save_batch(self, record: Record) -> None:
+        self._batch_json.pop(record["id"], None)
         self._write(self.batches_dir / f"{record['id']}.json", record)
+
+    def batch_json(self, record: Record) -> bytes:
+        """The batch's public JSON. A finished batch's is kept until :meth:`save_batch`
+        (the only way a finished batch changes); an active one's is made each time."""
+        if record["status"] not in FINAL_STATUSES:
+            return json_bytes(public(record))
+        data = self._batch_json.get(record["id"])
+        if data is None:
+            data = self._batch_json[record["id"]] = json_bytes(public(record))
+        return data
 
     def list_batches(self) -> list[Record]:
         """Every batch, newest first."""
@@ -236,8 +264,7 @@ class Store:
     # --- writing ---------------------------------------------------------------------
 
     def _write(self, path: Path, record: Record) -> None:
-        data = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
-        atomic_write(path, data, sync=self.durable)
+        atomic_write(path, _encoder.encode(record), sync=self.durable)
 
 
 def _order_key(record: Record) -> tuple[int, int]:

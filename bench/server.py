@@ -1,0 +1,249 @@
+"""Benchmark: requests/s of ``GET /v1/batches?limit=100`` on the embedded server
+holding 1,000 finished batches vs a bare aiohttp handler returning the same bytes.
+
+Usage: ``.venv/bin/python bench/server.py [--batches N] [--requests N] [--rounds N]``
+
+Two child processes listen on 127.0.0.1: the embedded server (``LocalServer``,
+durable=False, with an API key), seeded straight into its store, and a bare aiohttp
+app with one route that returns the embedded server's own first page, fetched once
+and precomputed as bytes. This process is the load generator for both: ``--clients``
+keep-alive HTTP/1.1 connections (plain asyncio streams, so the client costs little)
+send ``--requests`` requests in all, one at a time per connection, and every answer
+is checked (status 200, the expected length). Rounds alternate between the two
+servers; the best round of each counts. Goal: embedded / bare >= 0.8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from _common import REPO, child_environment
+
+GOAL = 0.8
+KEY = "sk-bench-local"
+PATH = "/v1/batches?limit=100"
+ROUND_TIMEOUT = 120.0
+
+
+# --- the two servers (child processes) ---------------------------------------------
+
+
+def serve_embedded(data: Path, count: int) -> None:
+    """Seed ``count`` completed batches, start the embedded server, print its port,
+    serve until stdin closes."""
+    from tui.localapi.clock import Timing
+    from tui.localapi.server import LocalServer
+
+    server = LocalServer(data, api_key=KEY, durable=False)
+    server.start()
+    still = Timing(validation=1e9, per_request=1.0, finalizing=1.0, cancelling=1.0)
+
+    def seed() -> None:
+        now = server.engine.now()
+        line = {
+            "custom_id": "r1",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+        }
+        source = server.store.create_file(
+            (json.dumps(line) + "\n").encode(),
+            filename="in.jsonl",
+            purpose="batch",
+            created_at=now - 10 * 86_400,
+        )
+        for i in range(count):
+            record = server.engine.create_batch(
+                input_file_id=source["id"],
+                endpoint="/v1/chat/completions",
+                metadata={"project": "bench", "n": str(i)},
+                timing=still,
+                created_at=now - 9 * 86_400 + i * 60,
+            )
+            start = record["created_at"]
+            record.update(
+                status="completed",
+                model="gpt-4o-mini",
+                in_progress_at=start + 5,
+                finalizing_at=start + 50,
+                completed_at=start + 55,
+                request_counts={"total": 1, "completed": 1, "failed": 0},
+                output_file_id="file-bench",
+            )
+            server.engine._active.discard(record["id"])
+            server.store.save_batch(record)
+
+    server.call(seed, timeout=600)
+    print(server.port, flush=True)
+    try:
+        sys.stdin.read()
+    finally:
+        server.stop()
+
+
+def serve_bare(body_file: Path) -> None:
+    """A bare aiohttp app answering every GET of PATH's path with the bytes of
+    ``body_file``; prints its port, serves until stdin closes."""
+    from aiohttp import web
+
+    body = body_file.read_bytes()
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get(PATH.split("?")[0], handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and isinstance(server, asyncio.Server)
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def start_child(*args: str) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    assert proc.stdout is not None
+    port = proc.stdout.readline().strip()
+    if not port.isdigit():
+        proc.kill()
+        raise SystemExit(f"server child {args[0]} did not start")
+    return proc, int(port)
+
+
+def stop_child(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.close()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# --- the load generator -------------------------------------------------------------
+
+
+def request_bytes(port: int) -> bytes:
+    return (
+        f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Bearer {KEY}\r\nAccept: application/json\r\n\r\n"
+    ).encode()
+
+
+async def connection(port: int, count: int, expected: int) -> None:
+    """Send ``count`` requests on one keep-alive connection, one at a time."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = request_bytes(port)
+    try:
+        for _ in range(count):
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = head.split(b" ", 2)[1]
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            await reader.readexactly(length)
+            if status != b"200" or length != expected:
+                raise SystemExit(f"unexpected answer: {status!r}, {length} bytes")
+    finally:
+        writer.close()
+
+
+async def load(port: int, requests: int, clients: int, expected: int) -> float:
+    """Requests per second for ``requests`` requests over ``clients`` connections."""
+    shares = [requests // clients + (i < requests % clients) for i in range(clients)]
+    start = time.perf_counter()
+    await asyncio.wait_for(
+        asyncio.gather(*(connection(port, n, expected) for n in shares)), ROUND_TIMEOUT
+    )
+    return requests / (time.perf_counter() - start)
+
+
+def fetch_page(port: int) -> bytes:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{PATH}", headers={"Authorization": f"Bearer {KEY}"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        body: bytes = response.read()
+    page = json.loads(body)
+    if len(page["data"]) != 100 or not page["has_more"]:
+        raise SystemExit("the embedded server's page is not 100 batches with more to come")
+    return body
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=1_000)
+    parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--child-embedded", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child-bare", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_embedded:
+        serve_embedded(Path(args.child_embedded[0]), int(args.child_embedded[1]))
+        return
+    if args.child_bare:
+        serve_bare(Path(args.child_bare))
+        return
+
+    tmp = Path(tempfile.mkdtemp(prefix="batchdeck-bench-"))
+    child_environment(tmp, private_dirs=True)
+    data, count = str(tmp / "server"), str(args.batches)
+    embedded, embedded_port = start_child("--child-embedded", data, count)
+    bare = None
+    try:
+        body = fetch_page(embedded_port)
+        (tmp / "page.json").write_bytes(body)
+        bare, bare_port = start_child("--child-bare", str(tmp / "page.json"))
+        ours: list[float] = []
+        theirs: list[float] = []
+        warm = max(args.clients, args.requests // 10)
+        for port in (embedded_port, bare_port):
+            asyncio.run(load(port, warm, args.clients, len(body)))
+        for _ in range(args.rounds):
+            ours.append(asyncio.run(load(embedded_port, args.requests, args.clients, len(body))))
+            theirs.append(asyncio.run(load(bare_port, args.requests, args.clients, len(body))))
+    finally:
+        stop_child(embedded)
+        if bare is not None:
+            stop_child(bare)
+    ratio = max(ours) / max(theirs)
+    verdict = "PASS" if ratio >= GOAL else "FAIL"
+    print(
+        f"{verdict} GET {PATH} with {args.batches} batches ({len(body) / 1000:.1f} kB a page): "
+        f"embedded server {max(ours):.0f} req/s vs bare aiohttp {max(theirs):.0f} req/s, "
+        f"ratio {ratio:.2f} (goal >= {GOAL}); {args.requests} requests over {args.clients} "
+        f"connections a round, best of {args.rounds} interleaved rounds "
+        f"(embedded {', '.join(f'{x:.0f}' for x in ours)}; "
+        f"bare {', '.join(f'{x:.0f}' for x in theirs)})"
+    )
+    if verdict != "PASS":
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

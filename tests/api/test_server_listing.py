@@ -45,12 +45,20 @@ def test_pages_show_every_batch_as_it_is_now(
         manual_server.store.save_batch(record)
 
     manual_server.call(retag)
+    _, retagged = page(manual_server, "?limit=3")  # the same page again, now changed
+    assert retagged["data"][2]["metadata"] == {"note": "changed, ü"}
     _, last = page(manual_server, f"?after={done[2]}")
     assert last["data"][0]["metadata"] == {"note": "changed, ü"}
     assert last["has_more"] is False and last["last_id"] == done[0]
     assert manual_client.batches.retrieve(done[1]).metadata == {"note": "changed, ü"}
     _, empty = page(manual_server, f"?after={done[0]}")
     assert empty == {"object": "list", "data": [], "has_more": False}
+
+    newest = submit(manual_client, chat_lines(1)).id  # a new batch: on the first page
+    _, grown = page(manual_server, "?limit=3")
+    assert [b["id"] for b in grown["data"]] == [newest, running, done[2]]
+    _, none_left = page(manual_server, f"?after={done[0]}")
+    assert none_left["data"] == [] and grown["has_more"] is True
 
 
 def test_a_lone_surrogate_in_memory_is_still_answered(

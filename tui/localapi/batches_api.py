@@ -18,7 +18,7 @@ from tui.localapi.errors import (
     not_found,
 )
 from tui.localapi.params import expires_after_param, limit_param, metadata_param, unknown_param
-from tui.localapi.store import Record, json_bytes
+from tui.localapi.store import Record, Store, json_bytes
 
 CREATE_FIELDS = (
     "input_file_id",
@@ -121,8 +121,11 @@ async def create(request: web.Request) -> web.Response:
 async def list_batches(request: web.Request) -> web.Response:
     ctx = context(request)
     limit = limit_param(request.query, default=LIST_DEFAULT, maximum=LIST_MAX)
+    after = request.query.get("after", "")
+    kept = ctx.store.batch_page(after, limit)
+    if kept is not None:
+        return json_body_response(kept)
     batches = ctx.store.list_batches()
-    after = request.query.get("after")
     start = 0
     if after:
         position = next((i for i, r in enumerate(batches) if r["id"] == after), None)
@@ -133,15 +136,25 @@ async def list_batches(request: web.Request) -> web.Response:
     for record in chosen:
         if ctx.engine.is_active(record["id"]):
             await ctx.engine.refresh(record["id"])
-    # {"object": "list", "data": [...], "has_more": ..., "first_id": ..., "last_id": ...}
-    # put together from each batch's JSON (kept for finished batches: see Store.batch_json)
-    parts = [b'{"object":"list","data":[', b",".join(map(ctx.store.batch_json, chosen))]
-    parts.append(b'],"has_more":' + (b"true" if start + limit < len(batches) else b"false"))
+    data = _list_json(ctx.store, chosen, has_more=start + limit < len(batches))
+    ctx.store.keep_batch_page(after, limit, chosen, data)
+    return json_body_response(data)
+
+
+def _list_json(store: Store, chosen: list[Record], *, has_more: bool) -> bytes:
+    """``{"object": "list", "data": [...], "has_more": ..., "first_id": ..., "last_id":
+    ...}`` put together from each batch's JSON (see :meth:`Store.batch_json`)."""
+    parts = [b'{"object":"list","data":[']
+    for record in chosen:
+        parts += (store.batch_json(record), b",")
+    if chosen:
+        parts.pop()  # the last comma
+    parts.append(b'],"has_more":true' if has_more else b'],"has_more":false')
     if chosen:
         ends = json_bytes(chosen[0]["id"]), json_bytes(chosen[-1]["id"])
         parts.append(b',"first_id":%b,"last_id":%b' % ends)
     parts.append(b"}")
-    return json_body_response(b"".join(parts))
+    return b"".join(parts)
 
 
 async def retrieve(request: web.Request) -> web.Response:

@@ -38,6 +38,7 @@ Record = dict[str, Any]
 
 
 FINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
+PAGES_KEPT = 64
 _encoder = msgspec.json.Encoder()
 
 
@@ -70,6 +71,7 @@ class Store:
         self._seq = 0
         self._batch_order: list[Record] | None = None
         self._batch_json: dict[str, bytes] = {}  # public JSON of finished batches
+        self._pages: dict[tuple[str, int], bytes] = {}  # list pages of finished batches
         self._lock_handle: IO[bytes] | None = None
 
     # --- loading ---------------------------------------------------------------------
@@ -123,6 +125,7 @@ class Store:
                     self._seq = max(self._seq, int(record.get("_seq", 0)))
         self._batch_order = None
         self._batch_json.clear()
+        self._pages.clear()
         return warnings
 
     def _read(self, path: Path, kind_field: str, warnings: list[str]) -> Record | None:
@@ -243,6 +246,7 @@ class Store:
 
     def save_batch(self, record: Record) -> None:
         self._batch_json.pop(record["id"], None)
+        self._pages.clear()
         self._write(self.batches_dir / f"{record['id']}.json", record)
 
     def batch_json(self, record: Record) -> bytes:
@@ -254,6 +258,18 @@ class Store:
         if data is None:
             data = self._batch_json[record["id"]] = json_bytes(public(record))
         return data
+
+    def batch_page(self, after: str, limit: int) -> bytes | None:
+        """A list page kept by :meth:`keep_batch_page` (None if there is none)."""
+        return self._pages.get((after, limit))
+
+    def keep_batch_page(self, after: str, limit: int, chosen: list[Record], data: bytes) -> None:
+        """Keep a list page's JSON if every batch on it is finished: until the next
+        :meth:`save_batch` (which any new or changed batch goes through) it is the same."""
+        if all(record["status"] in FINAL_STATUSES for record in chosen):
+            if len(self._pages) >= PAGES_KEPT:
+                self._pages.clear()
+            self._pages[after, limit] = data
 
     def list_batches(self) -> list[Record]:
         """Every batch, newest first."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -114,6 +115,15 @@ def serve_bare(body_file: Path) -> None:
         await runner.cleanup()
 
     asyncio.run(main())
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux's /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_child(*args: str) -> tuple[subprocess.Popen[str], int]:
@@ -222,18 +232,22 @@ def main() -> None:
         bare, bare_port = start_child("--child-bare", str(tmp / "page.json"))
         ours: list[float] = []
         theirs: list[float] = []
+        cpu = {embedded.pid: 0.0, bare.pid: 0.0}  # the servers' CPU seconds in the rounds
         warm = max(args.clients, args.requests // 10)
         for port in (embedded_port, bare_port):
             asyncio.run(load(port, warm, args.clients, len(body)))
         for _ in range(args.rounds):
-            ours.append(asyncio.run(load(embedded_port, args.requests, args.clients, len(body))))
-            theirs.append(asyncio.run(load(bare_port, args.requests, args.clients, len(body))))
+            for proc, port, rates in ((embedded, embedded_port, ours), (bare, bare_port, theirs)):
+                before = cpu_seconds(proc.pid)
+                rates.append(asyncio.run(load(port, args.requests, args.clients, len(body))))
+                cpu[proc.pid] += cpu_seconds(proc.pid) - before
     finally:
         stop_child(embedded)
         if bare is not None:
             stop_child(bare)
     ratio = max(ours) / max(theirs)
     paired = sorted(a / b for a, b in zip(ours, theirs, strict=True))[len(ours) // 2]
+    per_request = [cpu[p.pid] / (args.rounds * args.requests) * 1e6 for p in (embedded, bare)]
     verdict = "PASS" if ratio >= GOAL else "FAIL"
     print(
         f"{verdict} GET {PATH} with {args.batches} batches ({len(body) / 1000:.1f} kB a page): "
@@ -242,7 +256,8 @@ def main() -> None:
         f"{paired:.2f}); {args.requests} requests over {args.clients} "
         f"connections a round, best of {args.rounds} interleaved rounds "
         f"(embedded {', '.join(f'{x:.0f}' for x in ours)}; "
-        f"bare {', '.join(f'{x:.0f}' for x in theirs)})"
+        f"bare {', '.join(f'{x:.0f}' for x in theirs)}); server CPU a request: embedded "
+        f"{per_request[0]:.0f} us, bare {per_request[1]:.0f} us"
     )
     if verdict != "PASS":
         raise SystemExit(1)

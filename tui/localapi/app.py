@@ -1,4 +1,5 @@
-"""The aiohttp application: middlewares (errors, faults, auth) and the route table.
+"""The aiohttp application: one middleware (request id, faults, auth, URL text, errors)
+and the route table.
 
 Routes live in :mod:`files_api` (``/v1/files``), :mod:`batches_api` (``/v1/batches``)
 and :mod:`sync_api` (the synchronous model endpoints, answered by echo). Every

@@ -18,7 +18,7 @@ from tui.localapi.errors import (
     not_found,
 )
 from tui.localapi.params import expires_after_param, limit_param, metadata_param, unknown_param
-from tui.localapi.store import public
+from tui.localapi.store import Record, Store, json_bytes
 
 CREATE_FIELDS = (
     "input_file_id",
@@ -37,6 +37,15 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/batches", list_batches)
     app.router.add_get("/v1/batches/{batch_id}", retrieve)
     app.router.add_post("/v1/batches/{batch_id}/cancel", cancel)
+
+
+def _batch_response(request: web.Request, record: Record) -> web.Response:
+    return json_body_response(context(request).store.batch_json(record))
+
+
+def json_body_response(body: bytes) -> web.Response:
+    """A 200 with ``body``, JSON already encoded (the headers of ``web.json_response``)."""
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 def _no_batch(batch_id: str) -> ApiError:
@@ -106,14 +115,17 @@ async def create(request: web.Request) -> web.Response:
         timing=ctx.timing(),
         output_expires_after=output_expires_after,
     )
-    return web.json_response(public(batch))
+    return _batch_response(request, batch)
 
 
 async def list_batches(request: web.Request) -> web.Response:
     ctx = context(request)
     limit = limit_param(request.query, default=LIST_DEFAULT, maximum=LIST_MAX)
+    after = request.query.get("after", "")
+    kept = ctx.store.batch_page(after, limit)
+    if kept is not None:
+        return json_body_response(kept)
     batches = ctx.store.list_batches()
-    after = request.query.get("after")
     start = 0
     if after:
         position = next((i for i, r in enumerate(batches) if r["id"] == after), None)
@@ -122,17 +134,27 @@ async def list_batches(request: web.Request) -> web.Response:
         start = position + 1
     chosen = batches[start : start + limit]
     for record in chosen:
-        await ctx.engine.refresh(record["id"])
-    data = [public(r) for r in chosen]
-    out: dict[str, Any] = {
-        "object": "list",
-        "data": data,
-        "has_more": start + limit < len(batches),
-    }
-    if data:
-        out["first_id"] = data[0]["id"]
-        out["last_id"] = data[-1]["id"]
-    return web.json_response(out)
+        if ctx.engine.is_active(record["id"]):
+            await ctx.engine.refresh(record["id"])
+    data = _list_json(ctx.store, chosen, has_more=start + limit < len(batches))
+    ctx.store.keep_batch_page(after, limit, chosen, data)
+    return json_body_response(data)
+
+
+def _list_json(store: Store, chosen: list[Record], *, has_more: bool) -> bytes:
+    """``{"object": "list", "data": [...], "has_more": ..., "first_id": ..., "last_id":
+    ...}`` put together from each batch's JSON (see :meth:`Store.batch_json`)."""
+    parts = [b'{"object":"list","data":[']
+    for record in chosen:
+        parts += (store.batch_json(record), b",")
+    if chosen:
+        parts.pop()  # the last comma
+    parts.append(b'],"has_more":true' if has_more else b'],"has_more":false')
+    if chosen:
+        ends = json_bytes(chosen[0]["id"]), json_bytes(chosen[-1]["id"])
+        parts.append(b',"first_id":%b,"last_id":%b' % ends)
+    parts.append(b"}")
+    return b"".join(parts)
 
 
 async def retrieve(request: web.Request) -> web.Response:
@@ -140,7 +162,7 @@ async def retrieve(request: web.Request) -> web.Response:
     record = await context(request).engine.refresh(batch_id)
     if record is None:
         raise _no_batch(batch_id)
-    return web.json_response(public(record))
+    return _batch_response(request, record)
 
 
 async def cancel(request: web.Request) -> web.Response:
@@ -151,4 +173,4 @@ async def cancel(request: web.Request) -> web.Response:
         raise conflict(f"Cannot cancel a batch with status '{exc}'.") from None
     if record is None:
         raise _no_batch(batch_id)
-    return web.json_response(public(record))
+    return _batch_response(request, record)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import secrets
 import string
 
 ALNUM = string.ascii_letters + string.digits
@@ -20,11 +21,14 @@ class IdFactory:
     """Makes new ids; with ``seed`` the sequence is the same on every run."""
 
     def __init__(self, seed: int | None = None) -> None:
+        self._seeded = seed is not None
         self._rng: random.Random = (
             random.Random(seed) if seed is not None else random.SystemRandom()
         )
 
     def make(self, prefix: str, length: int, alphabet: str = ALNUM) -> str:
+        if alphabet == HEX and not self._seeded:  # one system call, not one per digit
+            return prefix + secrets.token_hex((length + 1) // 2)[:length]
         return prefix + "".join(self._rng.choice(alphabet) for _ in range(length))
 
     def file_id(self) -> str:
@@ -40,6 +44,10 @@ class IdFactory:
 def derived_id(prefix: str, *parts: str, length: int = 32, alphabet: str = HEX) -> str:
     """A stable id computed from ``parts`` (the same parts always give the same id)."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    if alphabet == HEX and length <= 2 * len(digest):
+        # The digits below, least significant first, are the digest's last nibbles
+        # in reverse: the same id without a divmod per character.
+        return prefix + digest.hex()[::-1][:length]
     number = int.from_bytes(digest, "big")
     chars = []
     for _ in range(length):

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.core.fsutil import atomic_write
+from tui.core.paths import ensure_private_dir
 from tui.localapi.clock import COMPLETION_WINDOW_SECONDS, Clock, Timing
 from tui.localapi.executors import ExecResult, Executor
 from tui.localapi.ids import ALNUM, derived_id
@@ -171,7 +172,7 @@ class Engine:
         now = self.now() if created_at is None else float(created_at)
         batch_id = self.store.new_batch_id()
         work = self.store.work_dir(batch_id)
-        work.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(work)
         link_or_copy(self.store.blob_path(input_file_id), work / "input.jsonl")
         record: Record = {
             "id": batch_id,
@@ -206,6 +207,10 @@ class Engine:
         self._active.add(batch_id)
         self.wake()
         return record
+
+    def is_active(self, batch_id: str) -> bool:
+        """Whether the batch may still change (a finished one never needs a refresh)."""
+        return batch_id in self._active
 
     async def refresh(self, batch_id: str) -> Record | None:
         """The batch as of now (None if unknown)."""

@@ -9,6 +9,7 @@ Layout under the data dir::
     batches/<batch_id>/       a running batch's work: input link, line index,
                               partial output/error files (see workfiles)
 
+Every directory the store makes is 0700 and every file 0600, whatever the umask.
 Records are replaced atomically (:func:`tui.core.fsutil.atomic_write`), so a crash
 leaves the old record or the new one. Everything is loaded at start and served from
 memory; the store is used from the server's event loop thread only. Fields whose
@@ -24,8 +25,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
+
 from tui.core import jsonsafe
-from tui.core.fsutil import atomic_write
+from tui.core.fsutil import PRIVATE_FILE, atomic_write
+from tui.core.paths import ensure_private_dir
 from tui.localapi.ids import IdFactory
 
 log = logging.getLogger(__name__)
@@ -33,9 +37,23 @@ log = logging.getLogger(__name__)
 Record = dict[str, Any]
 
 
+FINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
+PAGES_KEPT = 64
+_encoder = msgspec.json.Encoder()
+
+
 def public(record: Record) -> Record:
     """The record as the API shows it: without private ``_`` fields."""
     return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+def json_bytes(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON (msgspec; the stdlib for what msgspec refuses,
+    e.g. a lone surrogate, which it writes as an escape)."""
+    try:
+        return _encoder.encode(value)
+    except (TypeError, ValueError, OverflowError):
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 class Store:
@@ -52,14 +70,18 @@ class Store:
         self.meta: Record = {}
         self._seq = 0
         self._batch_order: list[Record] | None = None
+        self._batch_json: dict[str, bytes] = {}  # public JSON of finished batches
+        self._pages: dict[tuple[str, int], bytes] = {}  # list pages of finished batches
         self._lock_handle: IO[bytes] | None = None
 
     # --- loading ---------------------------------------------------------------------
 
     def lock(self) -> None:
         """Take the data dir for this process (RuntimeError if another server has it)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        handle = (self.root / "server.lock").open("a+b")
+        ensure_private_dir(self.root)
+        fd = os.open(self.root / "server.lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+        os.fchmod(fd, PRIVATE_FILE)  # one left by an older version may be 0644
+        handle = os.fdopen(fd, "r+b")
         try:
             import fcntl
 
@@ -79,8 +101,8 @@ class Store:
     def load(self) -> list[str]:
         """Read every record; corrupt ones are moved aside. Returns warnings."""
         warnings: list[str] = []
-        self.files_dir.mkdir(parents=True, exist_ok=True)
-        self.batches_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.files_dir)
+        ensure_private_dir(self.batches_dir)
         for stray in self.files_dir.glob(".*.upload"):  # uploads cut off by a crash
             stray.unlink(missing_ok=True)
         meta_path = self.root / "server.json"
@@ -102,6 +124,8 @@ class Store:
                     into[str(record["id"])] = record
                     self._seq = max(self._seq, int(record.get("_seq", 0)))
         self._batch_order = None
+        self._batch_json.clear()
+        self._pages.clear()
         return warnings
 
     def _read(self, path: Path, kind_field: str, warnings: list[str]) -> Record | None:
@@ -221,7 +245,31 @@ class Store:
         self._batch_order = None
 
     def save_batch(self, record: Record) -> None:
+        self._batch_json.pop(record["id"], None)
+        self._pages.clear()
         self._write(self.batches_dir / f"{record['id']}.json", record)
+
+    def batch_json(self, record: Record) -> bytes:
+        """The batch's public JSON. A finished batch's is kept until :meth:`save_batch`
+        (the only way a finished batch changes); an active one's is made each time."""
+        if record["status"] not in FINAL_STATUSES:
+            return json_bytes(public(record))
+        data = self._batch_json.get(record["id"])
+        if data is None:
+            data = self._batch_json[record["id"]] = json_bytes(public(record))
+        return data
+
+    def batch_page(self, after: str, limit: int) -> bytes | None:
+        """A list page kept by :meth:`keep_batch_page` (None if there is none)."""
+        return self._pages.get((after, limit))
+
+    def keep_batch_page(self, after: str, limit: int, chosen: list[Record], data: bytes) -> None:
+        """Keep a list page's JSON if every batch on it is finished: until the next
+        :meth:`save_batch` (which any new or changed batch goes through) it is the same."""
+        if all(record["status"] in FINAL_STATUSES for record in chosen):
+            if len(self._pages) >= PAGES_KEPT:
+                self._pages.clear()
+            self._pages[after, limit] = data
 
     def list_batches(self) -> list[Record]:
         """Every batch, newest first."""
@@ -232,8 +280,7 @@ class Store:
     # --- writing ---------------------------------------------------------------------
 
     def _write(self, path: Path, record: Record) -> None:
-        data = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
-        atomic_write(path, data, sync=self.durable)
+        atomic_write(path, _encoder.encode(record), sync=self.durable)
 
 
 def _order_key(record: Record) -> tuple[int, int]:

@@ -335,3 +335,4 @@ def link_or_copy(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copyfile(source, target)
+        os.chmod(target, PRIVATE_FILE)  # copyfile's new file follows the umask

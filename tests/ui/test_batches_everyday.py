@@ -148,6 +148,23 @@ async def test_help_title_is_in_words(server: LocalServer, monkeypatch: pytest.M
         assert str(title) == "Keys · Batches"
 
 
+def test_screen_titles_are_words() -> None:
+    from textual.screen import Screen
+
+    from tui.dialogs.help import screen_title
+    from tui.screens.batches import BatchesScreen
+
+    class BatchDetailScreen(Screen[None]):
+        pass
+
+    class ResultsScreen(Screen[None]):
+        PALETTE_GROUP = "Results"
+
+    assert screen_title(BatchesScreen()) == "Batches"
+    assert screen_title(BatchDetailScreen()) == "Batch detail"
+    assert screen_title(ResultsScreen()) == "Results"
+
+
 async def test_the_inspector_shows_the_metadata_description(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

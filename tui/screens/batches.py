@@ -34,7 +34,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.core import poll, timefmt
 from tui.core.errors import BatchdeckError
-from tui.core.models import Batch
+from tui.core.models import Batch, batch_description
 from tui.core.text import one_line
 from tui.deck import styles_dir
 from tui.dialogs.confirm import ConfirmDialog
@@ -379,8 +379,8 @@ class BatchesScreen(DeckScreen):
             self._recorded[batch.id] = _counts_key(batch)
 
     def _announce(self, batch: Batch) -> None:
-        job = self.table.jobs.get(batch.id)
-        name = f"{batch.id} ({job.description})" if job and job.description else batch.id
+        description = batch_description(batch, self.table.jobs.get(batch.id))
+        name = f"{batch.id} ({description})" if description else batch.id
         self.app.notify(
             one_line(f"Batch {name} is {batch.status}.", 200),
             title="Batch finished",

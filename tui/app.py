@@ -31,6 +31,7 @@ from tui.deck import styles_dir
 from tui.dialogs.help import HelpScreen
 from tui.dialogs.profiles import ProfilesScreen
 from tui.keys import holding, letter_blocked, typing_target
+from tui.list_keys import EDGE_BINDINGS, LETTER_BINDINGS
 from tui.palette import deck_commands
 from tui.screens.base import reason
 from tui.screens.batches import BatchesScreen
@@ -42,18 +43,6 @@ if TYPE_CHECKING:
     from textual.app import SystemCommand
     from textual.screen import Screen
     from textual.theme import Theme
-
-
-LIST_BINDINGS = (
-    # Every list of the app (tables, option lists, the results list) moves with these;
-    # "home"/"end" go first (priority) because DataTable takes them for sideways scrolling.
-    Binding("home", "list_edge('home')", "First row", id="list.first", show=False, priority=True),
-    Binding("end", "list_edge('end')", "Last row", id="list.last", show=False, priority=True),
-    Binding("g", "list_key('home')", "First row", id="list.g", show=False),
-    Binding("G", "list_key('end')", "Last row", id="list.G", show=False),
-    Binding("j", "list_key('down')", "Down", id="list.j", show=False),
-    Binding("k", "list_key('up')", "Up", id="list.k", show=False),
-)
 
 
 class BatchDeckApp(App[int]):
@@ -68,7 +57,8 @@ class BatchDeckApp(App[int]):
         Binding("T", "cycle_theme", "Next theme", id="app.theme", show=False),
         Binding("b", "toggle_bell", "Bell on finish", id="app.bell", show=False),
         Binding("q", "quit", "Quit", id="quit"),
-        *LIST_BINDINGS,
+        *EDGE_BINDINGS,  # Home, End, g, G, j, k in every list (tui.list_keys)
+        *LETTER_BINDINGS,
     ]
 
     def __init__(

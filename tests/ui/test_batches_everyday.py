@@ -96,6 +96,35 @@ async def test_every_list_moves_with_home_end_g_G_j_k(
         assert help_table.scroll_y == 0
 
 
+async def test_lists_in_dialogs_move_with_g_G_j_k(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.widgets import OptionList
+
+    from tui.core.config import Config, Profile
+
+    profiles = {
+        name: Profile(name, base_url=server.base_url, api_key_env="BATCHDECK_TEST_KEY")
+        for name in ("test", "b", "c", "d")
+    }
+    config = Config(profiles=profiles, default_profile="test")
+    app = build_app(server, monkeypatch, config=config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ProfilesScreen")
+        options = app.screen.query_one(OptionList)
+        assert options.highlighted == 0
+        await pilot.press("j", "j")
+        assert options.highlighted == 2
+        await pilot.press("k")
+        assert options.highlighted == 1
+        await pilot.press("G")
+        assert options.highlighted == 3
+        await pilot.press("g")
+        assert options.highlighted == 0
+
+
 async def test_marked_batches_are_cancelled_after_one_question(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -235,3 +235,19 @@ async def test_results_footer_keeps_export_retry_reload_at_80_columns(
             if key is not palette and key.region.right <= palette.region.x
         }
         assert {"Export", "Retry failed", "Reload"} <= whole
+
+
+async def test_mark_and_cancel_are_in_the_palette(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.palette import deck_commands
+
+    ids = seed(server, active=2)
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await loaded(pilot)
+        commands = {command.title: command for command in deck_commands(app, app.screen)}
+        commands["Mark batch"].callback()
+        assert batches_screen(pilot).table.marked == {ids[0]}
+        commands["Cancel batches"].callback()
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmDialog")

@@ -247,7 +247,7 @@ async def test_mark_and_cancel_are_in_the_palette(
     async with app.run_test(size=(120, 36)) as pilot:
         await loaded(pilot)
         commands = {command.title: command for command in deck_commands(app, app.screen)}
-        commands["Mark batch"].callback()
-        assert batches_screen(pilot).table.marked == {ids[0]}
-        commands["Cancel batches"].callback()
+        app.call_later(commands["Mark batch"].callback)  # as the palette runs them
+        await wait_for(pilot, lambda: batches_screen(pilot).table.marked == {ids[0]})
+        app.call_later(commands["Cancel batches"].callback)
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmDialog")

@@ -11,13 +11,16 @@ does not need); screens never import this module (see :mod:`tui.deck`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
 from textual import events, work
+from textual.actions import SkipAction
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
+from textual.widgets import DataTable
 
 from tui.core.client import BatchClient
 from tui.core.config import Config, Profile, save_config
@@ -27,7 +30,8 @@ from tui.core.text import printable
 from tui.deck import styles_dir
 from tui.dialogs.help import HelpScreen
 from tui.dialogs.profiles import ProfilesScreen
-from tui.keys import holding, letter_blocked
+from tui.keys import holding, letter_blocked, typing_target
+from tui.list_keys import EDGE_BINDINGS, LETTER_BINDINGS
 from tui.palette import deck_commands
 from tui.screens.base import reason
 from tui.screens.batches import BatchesScreen
@@ -53,6 +57,8 @@ class BatchDeckApp(App[int]):
         Binding("T", "cycle_theme", "Next theme", id="app.theme", show=False),
         Binding("b", "toggle_bell", "Bell on finish", id="app.bell", show=False),
         Binding("q", "quit", "Quit", id="quit"),
+        *EDGE_BINDINGS,  # Home, End, g, G, j, k in every list (tui.list_keys)
+        *LETTER_BINDINGS,
     ]
 
     def __init__(
@@ -106,6 +112,35 @@ class BatchDeckApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not letter_blocked(self.focused)  # letters go to a focused field
+
+    def action_list_edge(self, key: str) -> None:
+        """Home/End: a row table's cursor to its first/last row; any other widget
+        keeps its own Home/End."""
+        table = self.focused
+        if not isinstance(table, DataTable) or table.cursor_type != "row":
+            raise SkipAction()
+        if key == "home":
+            table.action_scroll_top()
+        else:
+            table.action_scroll_bottom()
+
+    async def action_list_key(self, key: str) -> None:
+        """``g``/``G``/``j``/``k``: what Home/End/Down/Up do in the focused list (run
+        now, so that the next key sees the cursor moved)."""
+        focused = self.focused
+        if focused is None or typing_target(focused):
+            raise SkipAction()
+        if key in ("home", "end") and isinstance(focused, DataTable):
+            with contextlib.suppress(SkipAction):
+                self.action_list_edge(key)
+                return
+        for node in focused.ancestors_with_self:  # the nearest binding of the key
+            for binding in node._bindings.key_to_bindings.get(key, ()):
+                if not binding.priority and await self.run_action(binding.action, node):
+                    return
+            if node is self.screen:
+                break
+        raise SkipAction()
 
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._theme_changed)

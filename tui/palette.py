@@ -80,6 +80,16 @@ def deck_commands(app: BatchDeckApp, screen: Screen[Any]) -> Iterable[SystemComm
         _on_batches(app, lambda s: s.action_toggle_mine()),
     )
     yield SystemCommand(
+        "Mark batch",
+        "Mark or unmark the highlighted batch (space); cancel acts on the marked ones",
+        _on_batches(app, lambda s: s.action_toggle_mark()),
+    )
+    yield SystemCommand(
+        "Cancel batches",
+        "Cancel the marked batches, or the highlighted one (c); asks once",
+        _on_batches(app, lambda s: s.action_cancel_batches()),
+    )
+    yield SystemCommand(
         "Clear filters", "Show every batch", _on_batches(app, lambda s: s.action_clear_filters())
     )
     for column in poll.SORT_COLUMNS:

@@ -354,9 +354,11 @@ def batch_record(batch: Any, job: Job | None) -> dict[str, Any]:
     (``null``/empty when batchdeck has no job for it)."""
     import msgspec
 
+    from tui.core.models import batch_description
+
     record: dict[str, Any] = msgspec.to_builtins(batch)
     record["job_id"] = job.job_id if job else None
-    record["description"] = job.description if job else ""
+    record["description"] = batch_description(batch, job)
     record["tags"] = list(job.tags) if job else []
     record["input_path"] = job.input_path if job else None
     return record

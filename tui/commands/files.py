@@ -75,6 +75,7 @@ async def _ls(args: argparse.Namespace, client: BatchClient) -> int:
 
 
 def _row(info: FileInfo) -> tuple[str, ...]:
+    from tui.core.models import display_filename
     from tui.core.text import one_line
     from tui.core.timefmt import exact
 
@@ -84,7 +85,7 @@ def _row(info: FileInfo) -> tuple[str, ...]:
         str(info.bytes),
         exact(info.created_at).removesuffix(" UTC"),
         exact(info.expires_at).removesuffix(" UTC"),
-        one_line(info.filename),
+        one_line(display_filename(info.filename)),
     )
 
 

@@ -98,6 +98,7 @@ async def _collect(
 
 
 def _table(batches: list[Batch], jobs: dict[str, Job]) -> str:
+    from tui.core.models import batch_description
     from tui.core.text import one_line
     from tui.core.timefmt import exact
 
@@ -113,7 +114,7 @@ def _table(batches: list[Batch], jobs: dict[str, Job]) -> str:
                 one_line(batch.endpoint.removeprefix("/v1/")),
                 one_line(batch.model or ""),
                 exact(batch.created_at)[:16],  # minutes are enough in a list
-                one_line(job.description, DESCRIPTION_WIDTH) if job else "",
+                one_line(batch_description(batch, job), DESCRIPTION_WIDTH),
                 one_line(",".join(job.tags)) if job else "",
             )
         )

@@ -75,6 +75,7 @@ def describe(
     batch: Batch, job: Job | None, cost: Cost | None, price_note: str, links: str = ""
 ) -> str:
     """The plain text page; untrusted text made printable, one line per value."""
+    from tui.core.models import batch_description, shown_metadata
     from tui.core.notes import note_lines
     from tui.core.pricing import format_usd
     from tui.core.text import one_line
@@ -87,9 +88,10 @@ def describe(
         ("Model", batch.model or ""),
         ("Window", batch.completion_window),
     ]
+    if description := batch_description(batch, job):
+        lines.append(("Description", description))
     if job:
         known = [
-            ("Description", job.description),
             *note_lines(job),
             ("Tags", ", ".join(job.tags)),
             ("Job", job.job_id),
@@ -134,9 +136,9 @@ def describe(
         )
     else:
         out.append(f"Cost:         unknown ({one_line(price_note)})")
-    if batch.metadata:
+    if metadata := shown_metadata(batch.metadata):
         out.append("Metadata:")
-        out += [f"  {one_line(k)} = {one_line(v)}" for k, v in sorted(batch.metadata.items())]
+        out += [f"  {one_line(k)} = {one_line(v)}" for k, v in sorted(metadata.items())]
     if batch.errors:
         out.append(f"Validation errors ({len(batch.errors)}):")
         for item in batch.errors:

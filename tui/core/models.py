@@ -7,11 +7,20 @@ than the schema: statuses are strings, most fields may be missing.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tui.core.registry_records import Job
 
 TOKEN_METADATA_KEY = "batchdeck_token"
 """The metadata key of the client token batchdeck puts on the batches it submits."""
+DESCRIPTION_METADATA_KEY = "description"
+"""The metadata key other tools (the OpenAI dashboard) keep a batch's description in."""
+_UPLOAD_PREFIX = re.compile(r"bd-[0-9a-f]{6,64}--(?=.)")
+"""The submission token batchdeck puts before an uploaded file's name (tui.core.journal)."""
 FINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
 BATCH_STATUSES = (
     "validating",
@@ -48,6 +57,27 @@ METADATA_MAX_PAIRS = 16
 """The API's limits on a batch's metadata: pairs, characters per key, per value."""
 METADATA_MAX_KEY = 64
 METADATA_MAX_VALUE = 512
+
+
+def batch_description(batch: Batch | None, job: Job | None) -> str:
+    """A batch's description: the registry job's, else ``metadata.description``."""
+    if job is not None and job.description:
+        return job.description
+    if batch is None:
+        return ""
+    return batch.metadata.get(DESCRIPTION_METADATA_KEY, "")
+
+
+def shown_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    """The metadata a user set: without batchdeck's submission token."""
+    return {key: value for key, value in metadata.items() if key != TOKEN_METADATA_KEY}
+
+
+def display_filename(filename: str) -> str:
+    """An uploaded file's name as its user chose it: without the ``bd-<token>--``
+    prefix batchdeck adds to find the upload again after a crash."""
+    prefix = _UPLOAD_PREFIX.match(filename)
+    return filename[prefix.end() :] if prefix else filename
 
 
 @dataclass(frozen=True, slots=True)

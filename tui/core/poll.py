@@ -21,7 +21,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from tui.core import errors
-from tui.core.models import BATCH_STATUSES, TOKEN_METADATA_KEY, Batch
+from tui.core.models import BATCH_STATUSES, Batch, batch_description, shown_metadata
 from tui.core.timefmt import duration
 
 if TYPE_CHECKING:
@@ -150,13 +150,11 @@ def flags(batch: Batch, now: float) -> list[str]:
 
 
 def describe(batch: Batch, job: Job | None) -> str:
-    """The text shown for a batch: the registry's description, else its metadata
+    """The text shown for a batch: its description (``models.batch_description``), else its metadata
     (without batchdeck's own token), else the name of its local input file."""
-    if job is not None and job.description:
-        return job.description
-    shown = ", ".join(
-        f"{key}={value}" for key, value in batch.metadata.items() if key != TOKEN_METADATA_KEY
-    )
+    if described := batch_description(batch, job):
+        return described
+    shown = ", ".join(f"{key}={value}" for key, value in shown_metadata(batch.metadata).items())
     if not shown and job is not None and job.input_path:
         return PurePath(job.input_path).name
     return shown
@@ -177,7 +175,7 @@ def matches(
     if text:
         needle = text.casefold()
         haystack = [batch.id, batch.status, batch.endpoint, batch.model or ""]
-        haystack.extend(batch.metadata.values())
+        haystack.extend(shown_metadata(batch.metadata).values())
         if job is not None:
             haystack.extend((job.description, job.input_path or "", *job.tags))
         return any(needle in item.casefold() for item in haystack)

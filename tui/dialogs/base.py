@@ -7,15 +7,20 @@ width, a border colour), and wins over this frame's.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
+from textual.binding import BindingType
 from textual.screen import ModalScreen
+
+from tui.list_keys import LETTER_BINDINGS
 
 ResultType = TypeVar("ResultType")
 
 
 class Dialog(ModalScreen[ResultType]):
     """A modal screen in batchdeck's dialog frame."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [*LETTER_BINDINGS]  # g G j k move its lists
 
     DEFAULT_CSS = """
     Dialog {

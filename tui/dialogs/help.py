@@ -7,6 +7,7 @@ hidden footer keys included.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -44,6 +45,17 @@ def binding_rows(bindings: dict[str, ActiveBinding], app: Any) -> list[tuple[str
     return [(display, description, where) for _, display, description, where in rows]
 
 
+def screen_title(screen: Screen[Any]) -> str:
+    """A screen's name in words: its ``HELP_TITLE``, else its ``PALETTE_GROUP``, else
+    its class name spelled out (``BatchDetailScreen``: "Batch detail")."""
+    for name in ("HELP_TITLE", "PALETTE_GROUP"):
+        title = getattr(screen, name, None)
+        if isinstance(title, str) and title:
+            return title
+    words = re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", type(screen).__name__.removesuffix("Screen"))
+    return " ".join(words).capitalize() or "Screen"
+
+
 class HelpScreen(Dialog[None]):
     """The keys of the screen below, as a table."""
 
@@ -58,7 +70,7 @@ class HelpScreen(Dialog[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box"):
-            yield Static(Text(f"Keys · {type(self._below).__name__}"), id="help-title")
+            yield Static(Text(f"Keys · {screen_title(self._below)}"), id="help-title")
             yield DataTable(id="help-keys", cursor_type="row", show_cursor=False)
             yield Static(Text("Ctrl+P: every command by name · Esc: close"), id="help-hint")
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING, ClassVar
@@ -34,9 +34,10 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.core import poll, timefmt
 from tui.core.errors import BatchdeckError
-from tui.core.models import Batch
+from tui.core.models import Batch, batch_description
 from tui.core.text import one_line
 from tui.deck import styles_dir
+from tui.dialogs.confirm import ConfirmDialog
 from tui.screens.base import REPORTED, DeckScreen, reason
 from tui.screens.batch_detail import BatchDetailScreen
 from tui.screens.poller import ScreenPoller
@@ -68,6 +69,7 @@ class BatchesScreen(DeckScreen):
     """All batches, newest first (or as sorted), with filters."""
 
     CSS_PATH = str(styles_dir() / "batches.tcss")
+    HELP_TITLE = "Batches"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter_text", "Filter", id="batches.filter"),
@@ -75,6 +77,8 @@ class BatchesScreen(DeckScreen):
         Binding("o", "cycle_sort", "Sort", id="batches.sort"),
         Binding("O", "reverse_sort", "Reverse sort", id="batches.reverse", show=False),
         Binding("m", "toggle_mine", "Mine", id="batches.mine"),
+        Binding("space", "toggle_mark", "Mark", id="batches.mark", show=False),
+        Binding("c", "cancel_batches", "Cancel batch", id="batches.cancel", show=False),
         Binding("t", "toggle_times", "Exact times", id="batches.times", show=False),
         Binding("r", "refresh", "Refresh", id="batches.refresh", show=False),
         Binding("v", "open_results", "Results", id="batches.results", show=False),
@@ -118,6 +122,13 @@ class BatchesScreen(DeckScreen):
     class CachedBatches(Message):
         batches: dict[str, Batch]
 
+    @dataclass
+    class CancelsEnded(Message):
+        """Cancels asked for: the batches as the server returned them, and failures."""
+
+        batches: list[Batch]
+        failures: list[tuple[str, Exception]]
+
     def __init__(self) -> None:
         super().__init__()
         self.poller = ScreenPoller(self, self._start_poll)
@@ -152,12 +163,14 @@ class BatchesScreen(DeckScreen):
     # -- loading -------------------------------------------------------------------
 
     def _registry_jobs(self) -> dict[str, Job]:
+        """Every job with a batch id, by batch id: a job belongs to its batch, whatever
+        its profile is called now (descriptions, tags and "Mine" follow the batch)."""
+        return {job.batch_id: job for job in self.deck.registry.load().values() if job.batch_id}
+
+    def _cached(self, jobs: Iterable[Job]) -> list[Job]:
+        """The jobs whose snapshots the cached view shows: this profile's (or none's)."""
         profile = self.deck.profile.name
-        return {
-            job.batch_id: job
-            for job in self.deck.registry.load().values()
-            if job.batch_id and job.profile in (None, profile)
-        }
+        return [job for job in jobs if job.snapshot and job.profile in (None, profile)]
 
     def paint_cached(self) -> None:
         """Show what the registry saw last, before the server answers.
@@ -176,7 +189,7 @@ class BatchesScreen(DeckScreen):
             head, rest, total = list(jobs.values()), None, newest.total
         else:
             jobs = self._registry_jobs()
-            cached = [job for job in jobs.values() if job.snapshot]
+            cached = self._cached(jobs.values())
             cached.sort(key=attrgetter("snapshot_created_at"), reverse=True)
             head, rest, total = cached[:FIRST_CACHED], cached[FIRST_CACHED:], len(cached)
             self._jobs_ready.set()
@@ -242,7 +255,7 @@ class BatchesScreen(DeckScreen):
         shown = self.table.batches
         self.table.set_jobs(message.jobs)
         self._jobs_ready.set()
-        rest = [job for key, job in message.jobs.items() if job.snapshot and key not in shown]
+        rest = [job for job in self._cached(message.jobs.values()) if job.batch_id not in shown]
         if rest:
             self._load_rest_of_cache(rest)
 
@@ -366,8 +379,8 @@ class BatchesScreen(DeckScreen):
             self._recorded[batch.id] = _counts_key(batch)
 
     def _announce(self, batch: Batch) -> None:
-        job = self.table.jobs.get(batch.id)
-        name = f"{batch.id} ({job.description})" if job and job.description else batch.id
+        description = batch_description(batch, self.table.jobs.get(batch.id))
+        name = f"{batch.id} ({description})" if description else batch.id
         self.app.notify(
             one_line(f"Batch {name} is {batch.status}.", 200),
             title="Batch finished",
@@ -396,6 +409,8 @@ class BatchesScreen(DeckScreen):
             filters.append("mine")
         if filters:
             parts.append(f"showing {shown}: {', '.join(filters)}")
+        if marked := len(table.marked_shown()):
+            parts.append(f"{marked} marked (c: cancel, Esc: unmark)")
         arrow = "↓" if table.sort_reverse else "↑"
         parts.append(f"sort {SORT_TITLES[table.sort_column]} {arrow}")
         return " · ".join(parts)
@@ -457,6 +472,83 @@ class BatchesScreen(DeckScreen):
             return
         self.deck.open_results(batch_id)
 
+    # -- marks and cancel ----------------------------------------------------------
+
+    def action_toggle_mark(self) -> None:
+        """Space: mark the highlighted batch (cancel acts on every marked one)."""
+        batch_id = self.table.selected_id()
+        if batch_id is not None:
+            self.table.toggle_mark(batch_id)
+            self._say(self._summary())
+
+    def cancel_targets(self) -> list[str]:
+        """The marked batches on show, else the highlighted one."""
+        table = self.table
+        chosen = table.marked_shown()
+        if not chosen and (selected := table.selected_id()) is not None:
+            chosen = [selected]
+        return chosen
+
+    def action_cancel_batches(self) -> None:
+        """Cancel the marked batches (or the highlighted one), asking once."""
+        batches = self.table.batches
+        chosen = self.cancel_targets()
+        running = [i for i in chosen if i in batches and _cancellable(batches[i])]
+        if not running:
+            what = "the marked batches are" if len(chosen) > 1 else "this batch is"
+            self.app.notify(
+                f"Nothing to cancel: {what} finished or cancelling." if chosen else "No batch.",
+                severity="warning",
+            )
+            return
+        names = ", ".join(one_line(i) for i in running[:5]) if len(running) > 1 else ""
+        more = f" and {len(running) - 5} more" if len(running) > 5 else ""
+        skipped = len(chosen) - len(running)
+        note = f"{skipped} of the marked already finished: left alone. " if skipped else ""
+        question = (
+            f"Cancel batch {one_line(running[0])}?"
+            if len(running) == 1
+            else f"Cancel {len(running)} batches?"
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.cancel_now(running)
+
+        self.app.push_screen(
+            ConfirmDialog(
+                question,
+                (f"{names}{more}. " if names else "")
+                + f"{note}Requests already running finish; the rest are dropped. "
+                "Partial results stay available.",
+                yes="Cancel " + ("batch" if len(running) == 1 else f"{len(running)} batches"),
+                no="Keep running",
+            ),
+            answered,
+        )
+
+    @work(exclusive=True, group="batches-cancel", description="cancel batches")
+    async def cancel_now(self, batch_ids: list[str]) -> None:
+        done: list[Batch] = []
+        failures: list[tuple[str, Exception]] = []
+        for batch_id in batch_ids:
+            try:
+                done.append(await self.deck.client.cancel_batch(batch_id))
+            except BatchdeckError as exc:
+                failures.append((batch_id, exc))
+        self.post_message(self.CancelsEnded(done, failures))
+
+    def on_batches_screen_cancels_ended(self, message: CancelsEnded) -> None:
+        self.post_message(self.Fetched(message.batches))
+        self.table.clear_marks()
+        self._say(self._summary())
+        if message.batches:
+            count = len(message.batches)
+            self.app.notify(f"Cancelling {count} batch{'es' if count > 1 else ''}.")
+        for batch_id, exc in message.failures:
+            self.post_message(self.Failed(f"Cancel {one_line(batch_id)} failed", exc))
+        self.action_refresh()
+
     # -- filters and order ---------------------------------------------------------
 
     @on(DataTable.HeaderSelected)
@@ -507,7 +599,12 @@ class BatchesScreen(DeckScreen):
         box.focus()
 
     def action_clear_filters(self) -> None:
+        """Escape: drop the marks, else the filters, else close the filter box."""
         table = self.table
+        if table.marked:
+            table.clear_marks()
+            self._say(self._summary())
+            return
         box = self.query_one("#filter", Input)
         if not (table.text_filter or table.only_mine or table.status_filter != "all"):
             box.remove_class("-shown")
@@ -544,6 +641,10 @@ class BatchesScreen(DeckScreen):
         if not self._error:
             self._say(self._summary())
         self._refresh_detail()
+
+
+def _cancellable(batch: Batch) -> bool:
+    return not batch.is_final and batch.status != "cancelling"
 
 
 def _shown_fields(jobs: dict[str, Job]) -> dict[str, tuple[object, ...]]:

@@ -27,7 +27,7 @@ from textual.widgets import DataTable, Footer, Static
 from tui.core.downloads import file_names
 from tui.core.errors import BatchdeckError
 from tui.core.journal import Journal
-from tui.core.models import Batch, FileInfo
+from tui.core.models import Batch, FileInfo, display_filename
 from tui.core.preview import Preview, first_lines
 from tui.core.registry import Job
 from tui.core.sizes import format_size
@@ -103,7 +103,7 @@ def used_by_text(uses: list[Use] | None, known: bool) -> Text:
 def file_row(info: FileInfo, uses: list[Use] | None, known: bool) -> tuple[Text, ...]:
     """The cells of one file; the name and every server value are literal."""
     return (
-        Text(one_line(info.filename, 28), no_wrap=True, overflow="ellipsis"),
+        Text(one_line(display_filename(info.filename), 28), no_wrap=True, overflow="ellipsis"),
         Text(one_line(info.purpose), no_wrap=True, overflow="ellipsis"),
         Text(format_size(info.bytes), justify="right"),
         used_by_text(uses, known),

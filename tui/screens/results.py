@@ -95,15 +95,15 @@ class ResultsScreen(DeckScreen):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="results.back"),
-        Binding("slash", "focus_search", "Search", id="results.search"),
-        Binding("i", "focus_id", "Filter id", id="results.filter_id"),
-        Binding("o", "cycle_outcome", "Outcome", id="results.outcome"),
-        Binding("j", "toggle_json", "JSON", id="results.json"),
         Binding("x", "export", "Export", id="results.export"),
         Binding("R", "retry", "Retry failed", id="results.retry"),
         Binding("r", "reload", "Reload", id="results.reload"),
-        Binding("v", "view_all", "View all", id="results.view_all"),
-        Binding("P", "open_parent", "Parent", id="results.parent"),
+        Binding("j", "toggle_json", "JSON", id="results.json"),
+        Binding("slash", "focus_search", "Search", id="results.search", show=False),
+        Binding("i", "focus_id", "Filter id", id="results.filter_id", show=False),
+        Binding("o", "cycle_outcome", "Outcome", id="results.outcome", show=False),
+        Binding("v", "view_all", "View all", id="results.view_all", show=False),
+        Binding("P", "open_parent", "Parent", id="results.parent", show=False),
     ]
 
     # What the workers hand back; handled (painted) only while the screen is mounted.

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tui.core.explain import explain
-from tui.core.models import Batch
+from tui.core.models import Batch, batch_description
 from tui.core.pricing import Price, PriceError, batch_cost, format_usd
 from tui.core.registry import Job
 from tui.core.text import one_line
@@ -47,7 +47,7 @@ def header_text(batch_id: str, batch: Batch | None, job: Job | None) -> Text:
         if batch.model:
             text.append(f"  {one_line(batch.model)}", style="cyan")
         text.append(f"  window {one_line(batch.completion_window)}", style="dim")
-    description = job.description if job else ""
+    description = batch_description(batch, job)
     tags = job.tags if job else ()
     text.append("\n")
     if description:

@@ -28,7 +28,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
 from tui.core import poll, timefmt
-from tui.core.models import Batch
+from tui.core.models import Batch, RequestCounts
 from tui.core.text import one_line
 
 if TYPE_CHECKING:
@@ -48,13 +48,14 @@ NARROW = 110  # below this width, fewer columns
 CHUNK = 400  # rows added per step when (re)building
 FIRST_CHUNK = 100  # rows added at once: more than a screenful
 BAR_WIDTH = 6
+PROGRESS_WIDTH = 20  # the bar shrinks to leave room for "20/20 · 3 failed"
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 # key, title, width (None: takes what is left), shown when narrow
 COLUMNS: tuple[tuple[str, str, int | None, bool], ...] = (
     ("id", "ID", 13, True),
     ("description", "Description", None, True),
     ("status", "Status", 11, True),
-    ("progress", "Progress", 16, True),
+    ("progress", "Progress", PROGRESS_WIDTH, True),
     ("endpoint", "Endpoint", 11, False),
     ("model", "Model", 13, False),
     ("created", "Created", 9, False),
@@ -68,11 +69,19 @@ ENDPOINT_NAMES = {
 }
 
 
-class IdCell(Text):
-    """The id cell: a short id on screen, the whole id kept for sorting."""
+MARK = "● "
 
-    def __init__(self, batch_id: str) -> None:
-        super().__init__(short_id(batch_id))
+
+class IdCell(Text):
+    """The id cell: a short id on screen (after a mark if the row is marked), the
+    whole id kept for sorting."""
+
+    def __init__(self, batch_id: str, *, marked: bool = False) -> None:
+        if marked:
+            super().__init__(MARK, style="bold")
+            self.append(short_id(batch_id, 13 - len(MARK)))
+        else:
+            super().__init__(short_id(batch_id))
         self.batch_id = batch_id
 
 
@@ -92,11 +101,26 @@ def compact(number: int) -> str:
 
 
 def progress_cell(batch: Batch) -> Text:
-    """A bar (completed green, failed red) and ``done/total``."""
+    """A bar (completed green, failed red) and ``done/total``, then ``· 3 failed`` in
+    words when lines failed (colour alone is lost under the cursor); the bar gives
+    way to the words when the cell is short of room."""
     counts = batch.request_counts
     if not counts.total:
         return Text("░" * BAR_WIDTH + " –", style="bright_black")
-    eighths = BAR_WIDTH * 8
+    numbers = f"{compact(counts.done)}/{compact(counts.total)}"
+    failed = f" · {compact(counts.failed)} failed" if counts.failed else ""
+    width = min(BAR_WIDTH, PROGRESS_WIDTH - len(numbers) - len(failed) - 1)
+    bar = _bar(counts, width) if width > 0 else Text()
+    bar.no_wrap, bar.overflow = True, "ellipsis"
+    bar.append(numbers)
+    if failed:
+        bar.append(failed, style="red")
+    return bar
+
+
+def _bar(counts: RequestCounts, width: int) -> Text:
+    """``width`` cells of bar and a space: completed green, failed red."""
+    eighths = width * 8
     ok = min(eighths, round(eighths * counts.completed / counts.total))
     bad = min(eighths - ok, round(eighths * counts.failed / counts.total))
     bar = Text()
@@ -105,11 +129,11 @@ def progress_cell(batch: Batch) -> Text:
     used = full + (1 if part else 0)
     if bad:
         cells = max(1, round(bad / 8))
-        cells = min(cells, BAR_WIDTH - used)
+        cells = min(cells, width - used)
         bar.append("█" * cells, style="red")
         used += cells
-    bar.append("░" * (BAR_WIDTH - used), style="bright_black")
-    bar.append(f" {compact(counts.done)}/{compact(counts.total)}")
+    bar.append("░" * (width - used), style="bright_black")
+    bar.append(" ")
     return bar
 
 
@@ -146,6 +170,7 @@ class BatchTable(DataTable[Text]):
         self.sort_reverse = True
         self.exact_times = False
         self.narrow = False
+        self.marked: set[str] = set()  # batch ids marked with space (for cancel)
         self._pending: list[str] = []  # ids waiting to be added (chunked rebuild)
         self._unordered = False  # a row was appended out of order
         self._columns_ready = False
@@ -221,7 +246,7 @@ class BatchTable(DataTable[Text]):
             else timefmt.relative(batch.created_at, now)
         )
         return {
-            "id": IdCell(batch.id),
+            "id": IdCell(batch.id, marked=batch.id in self.marked),
             "description": Text(
                 one_line(poll.describe(batch, job), 40), no_wrap=True, overflow="ellipsis"
             ),
@@ -296,6 +321,24 @@ class BatchTable(DataTable[Text]):
             before = old_cells.get(key)
             if before is None or before.plain != cell.plain or before.spans != cell.spans:
                 self.update_cell(batch.id, key, cell)
+
+    def toggle_mark(self, batch_id: str) -> None:
+        """Mark the row of ``batch_id``, or unmark it."""
+        self.marked.symmetric_difference_update({batch_id})
+        self._redraw_id(batch_id)
+
+    def clear_marks(self) -> None:
+        marked, self.marked = self.marked, set()
+        for batch_id in marked:
+            self._redraw_id(batch_id)
+
+    def marked_shown(self) -> list[str]:
+        """The marked batches that pass the filters, in the table's order."""
+        return [str(row.key.value) for row in self.ordered_rows if row.key.value in self.marked]
+
+    def _redraw_id(self, batch_id: str) -> None:
+        if batch_id in self.rows:
+            self.update_cell(batch_id, "id", IdCell(batch_id, marked=batch_id in self.marked))
 
     def set_jobs(self, jobs: dict[str, Job]) -> None:
         """The registry's jobs by batch id (descriptions, tags, "mine")."""

@@ -185,37 +185,59 @@ _OK = Outcome.OK  # looked up once: reading an enum member costs ~70 ns in Pytho
 _CUT_OFF = Outcome.CUT_OFF
 
 
-def row_from_struct(line: _ResultLine) -> ResultRow:
-    if line.custom_id is None:
-        return ResultRow("", Outcome.INVALID, note="no custom_id")
+Facts = tuple[str, Outcome, int, str, int, int, int, str]
+"""What the index keeps of a result line: custom_id, outcome, status, error code,
+input, output and total tokens, note (the answer's start is read again when shown)."""
+
+
+def facts_of(line: _ResultLine) -> Facts:
+    """The :data:`Facts` of a decoded line; once per line of a big output."""
+    custom_id = line.custom_id
+    if custom_id is None:
+        return "", Outcome.INVALID, 0, "", 0, 0, 0, "no custom_id"
     response = line.response
     if response is not None:
         body = response.body
         status = response.status_code
         inp, out, total = _tokens(body.usage if body else None)
-        if 200 <= status < 300:  # once per row of a big output: arguments by position
-            snippet = _fast_snippet(body) if body else ""
+        if 200 <= status < 300:
             outcome = _CUT_OFF if body is not None and _cut_off(body) else _OK
-            return ResultRow(line.custom_id, outcome, status, "", inp, out, total, snippet)
+            return custom_id, outcome, status, "", inp, out, total, ""
         err = body.error if body else None
         code = (err.code or err.type or "") if err else ""
-        message = (err.message or "") if err else ""
-        return ResultRow(
-            line.custom_id,
-            Outcome.HTTP_ERROR,
-            status=response.status_code,
-            error_code=code,
-            tokens=total,
-            snippet=message[:SNIPPET_BYTES],
-        )
+        return custom_id, Outcome.HTTP_ERROR, status, code, 0, 0, total, ""
     if line.error is not None:
-        return ResultRow(
-            line.custom_id,
-            error_outcome(line.error.code),
-            error_code=line.error.code or "",
-            snippet=(line.error.message or "")[:SNIPPET_BYTES],
-        )
-    return ResultRow(line.custom_id, Outcome.INVALID, note="neither response nor error")
+        error_code = line.error.code
+        return custom_id, error_outcome(error_code), 0, error_code or "", 0, 0, 0, ""
+    return custom_id, Outcome.INVALID, 0, "", 0, 0, 0, "neither response nor error"
+
+
+def facts_of_row(row: ResultRow) -> Facts:
+    """The :data:`Facts` of a row parsed on its own (an odd line)."""
+    return (
+        row.custom_id,
+        row.outcome,
+        row.status,
+        row.error_code,
+        row.input_tokens,
+        row.output_tokens,
+        row.tokens,
+        row.note,
+    )
+
+
+def row_from_struct(line: _ResultLine) -> ResultRow:
+    custom_id, outcome, status, code, inp, out, total, note = facts_of(line)
+    snippet: bytes | str = ""
+    response = line.response
+    if outcome in ANSWERED and response is not None and response.body is not None:
+        snippet = _fast_snippet(response.body)
+    elif outcome is Outcome.HTTP_ERROR and response is not None and response.body is not None:
+        err = response.body.error
+        snippet = ((err.message or "") if err else "")[:SNIPPET_BYTES]
+    elif outcome is not Outcome.INVALID and line.error is not None:
+        snippet = (line.error.message or "")[:SNIPPET_BYTES]
+    return ResultRow(custom_id, outcome, status, code, inp, out, total, snippet, note=note)
 
 
 def _parse_result_slow(raw: bytes | memoryview) -> ResultRow:

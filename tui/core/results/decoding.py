@@ -96,11 +96,37 @@ class _ResultLine(msgspec.Struct, gc=False):
     error: _LineError | None = None
 
 
+class _Finish(msgspec.Struct, gc=False):
+    finish_reason: str | None = None
+
+
+class _IndexBody(msgspec.Struct, gc=False):
+    """What the index reads of a body: no answer text (10% faster than :class:`_Body`)."""
+
+    status: str | None = None
+    choices: list[_Finish] | None = None
+    output: list[msgspec.Raw] | None = None
+    usage: _Usage | None = None
+    error: _ApiError | None = None
+
+
+class _IndexResponse(msgspec.Struct, gc=False):
+    status_code: int = 0
+    body: _IndexBody | None = None
+
+
+class IndexLine(msgspec.Struct, gc=False):
+    custom_id: str | None = None
+    response: _IndexResponse | None = None
+    error: _LineError | None = None
+
+
 class InputLine(msgspec.Struct, gc=False):
     custom_id: str | None = None
 
 
 RESULT_DECODER = msgspec.json.Decoder(_ResultLine)
+INDEX_DECODER = msgspec.json.Decoder(IndexLine)
 INPUT_DECODER = msgspec.json.Decoder(InputLine)
 
 
@@ -149,7 +175,7 @@ def _fast_snippet(body: _Body) -> bytes | str:
     return ""
 
 
-def _cut_off(body: _Body) -> bool:
+def _cut_off(body: _Body | _IndexBody) -> bool:
     """Whether the answer stopped at the token limit: a choice with ``finish_reason``
     ``length``, or a response ``incomplete`` (``max_output_tokens``)."""
     choices = body.choices
@@ -190,7 +216,7 @@ Facts = tuple[str, Outcome, int, str, int, int, int, str]
 input, output and total tokens, note (the answer's start is read again when shown)."""
 
 
-def facts_of(line: _ResultLine) -> Facts:
+def facts_of(line: _ResultLine | IndexLine) -> Facts:
     """The :data:`Facts` of a decoded line; once per line of a big output."""
     custom_id = line.custom_id
     if custom_id is None:

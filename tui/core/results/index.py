@@ -33,8 +33,8 @@ import msgspec
 
 from tui.core.results.columns import ROW_FIELDS, Rows, RowTable
 from tui.core.results.decoding import (
+    INDEX_DECODER,
     INPUT_DECODER,
-    RESULT_DECODER,
     Facts,
     InputLine,
     facts_of,
@@ -248,10 +248,8 @@ class ResultIndex:
         seen_here = self._seen.setdefault(source.attempt, set())  # ids of this retry
         retry = source.attempt > 0
         primary = self._primary
-        table = self.table
-        add = table.add
-        invalid = Outcome.INVALID
-        decode_lines = RESULT_DECODER.decode_lines
+        extend = self.table.extend
+        decode_lines = INDEX_DECODER.decode_lines
         updated = False
         pending = 0
         pending_bytes = 0
@@ -262,42 +260,66 @@ class ResultIndex:
                 # The whole piece at once, in C; a piece with an odd line goes line by line.
                 with contextlib.suppress(*DECODE_ERRORS):
                     items = decode_lines(piece)
-            facts: list[Facts | None]
             if items is not None and len(items) == count:
                 facts = [facts_of(item) for item in items]
+                ids = [fact[0] for fact in facts]
+                # The common case, in bulk: new ids, each once, in the batch's own results.
+                if (
+                    not retry
+                    and len(set(ids)) == count
+                    and primary.keys().isdisjoint(ids)
+                    and (slots := extend(facts, source_no, before + 1)) is not None
+                ):
+                    primary.update(zip(ids, slots, strict=True))
+                else:
+                    updated |= self._result_facts(facts, source_no, before, seen_here)
             else:
                 if lines is None:
                     lines = _split_lines(piece)  # type: ignore[arg-type]
-                facts = [_facts_or_blank(raw) for raw in lines]
-            number = before
-            for fact in facts:
-                number += 1
-                if fact is None:
-                    continue  # a blank line (e.g. at the end) holds no result
-                if fact[1] is invalid:
-                    add(fact, source_no, number)
-                    continue
-                cid = fact[0]
-                known = primary.get(cid)
-                if known is None:
-                    if retry:
-                        fact = (*fact[:7], "not in input")
-                        seen_here.add(cid)
-                    primary[cid] = add(fact, source_no, number)
-                elif retry and cid not in seen_here:
-                    seen_here.add(cid)
-                    table.take(known, fact, source_no, number)
-                    self._changed(known)
-                    updated = True
-                else:  # twice in this batch's results (or in its output and its error file)
-                    slot = add((*fact[:7], "duplicate"), source_no, number, table.input_line[known])
-                    self._duplicates.setdefault(cid, []).append(slot)
-            pending += len(facts)
+                odd = [_facts_or_blank(raw) for raw in lines]
+                updated |= self._result_facts(odd, source_no, before, seen_here)
+            pending += count
             pending_bytes += nbytes
             if pending >= step or first:
                 yield updated, pending_bytes
                 updated, pending, pending_bytes, first = False, 0, 0, False
         yield updated, pending_bytes
+
+    def _result_facts(
+        self, facts: Sequence[Facts | None], source_no: int, before: int, seen_here: set[str]
+    ) -> bool:
+        """Add result lines one by one (an odd line, a retry, an id seen before);
+        whether known rows changed."""
+        retry = self.sources[source_no].attempt > 0
+        primary = self._primary
+        table = self.table
+        add = table.add
+        invalid = Outcome.INVALID
+        updated = False
+        number = before
+        for fact in facts:
+            number += 1
+            if fact is None:
+                continue  # a blank line (e.g. at the end) holds no result
+            if fact[1] is invalid:
+                add(fact, source_no, number)
+                continue
+            cid = fact[0]
+            known = primary.get(cid)
+            if known is None:
+                if retry:
+                    fact = (*fact[:7], "not in input")
+                    seen_here.add(cid)
+                primary[cid] = add(fact, source_no, number)
+            elif retry and cid not in seen_here:
+                seen_here.add(cid)
+                table.take(known, fact, source_no, number)
+                self._changed(known)
+                updated = True
+            else:  # twice in this batch's results (or in its output and its error file)
+                slot = add((*fact[:7], "duplicate"), source_no, number, table.input_line[known])
+                self._duplicates.setdefault(cid, []).append(slot)
+        return updated
 
     def _input_lines(self, source: Source, step: int) -> Iterator[_Step]:
         """Attach each request to its result; requests with none are ``missing``."""

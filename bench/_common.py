@@ -44,6 +44,7 @@ class Run:
     peak_rss: int  # bytes
     returncode: int
     stdout: str
+    cpu: float = 0.0  # user + system seconds of the child
 
 
 def child_environment(tmp: Path, *, private_dirs: bool = False) -> None:
@@ -71,7 +72,8 @@ def run_measured(cmd: Sequence[str], *, capture: bool = True) -> Run:
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         text = out.read().decode("utf-8", "replace") if capture else ""
-    return Run(seconds, usage.ru_maxrss * 1024, proc.returncode, text)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, usage.ru_maxrss * 1024, proc.returncode, text, cpu)
 
 
 def best_of(rounds: int, fn: Callable[[], Run]) -> Run:

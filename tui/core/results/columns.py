@@ -61,11 +61,12 @@ class RowTable:
             self.note[slot] = note
         return slot
 
-    def extend(self, facts: Sequence[Facts], source: int, first_line: int) -> range | None:
+    def extend(self, columns: Sequence[tuple], source: int, first_line: int) -> range | None:
         """New rows from consecutive lines, in bulk (the common case of a big output:
-        no line odd, no custom_id seen before); None, adding nothing, when a number
-        does not fit or a line is invalid (add them one by one then)."""
-        ids, outcomes, status, error_codes, inp, out, total, notes = zip(*facts, strict=True)
+        no line odd, no custom_id seen before); ``columns``: the lines' facts
+        transposed (``zip(*facts)``). None, adding nothing, when a line is invalid or
+        a number does not fit (add them one by one then)."""
+        ids, outcomes, status, error_codes, inp, out, total, notes = columns
         if Outcome.INVALID in outcomes:
             return None
         slot = len(self.ids)

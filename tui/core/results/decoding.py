@@ -175,27 +175,6 @@ def _fast_snippet(body: _Body) -> bytes | str:
     return ""
 
 
-def _cut_off(body: _Body | _IndexBody) -> bool:
-    """Whether the answer stopped at the token limit: a choice with ``finish_reason``
-    ``length``, or a response ``incomplete`` (``max_output_tokens``)."""
-    choices = body.choices
-    if choices is not None:
-        # a plain loop, not any(): once per answered row, 3x cheaper than a generator
-        for choice in choices:  # noqa: SIM110
-            if choice.finish_reason == "length":
-                return True
-        return False
-    return body.output is not None and body.status == "incomplete"
-
-
-def _tokens(usage: _Usage | None) -> tuple[int, int, int]:
-    if usage is None:
-        return 0, 0, 0
-    inp = usage.input_tokens or usage.prompt_tokens
-    out = usage.output_tokens or usage.completion_tokens
-    return inp, out, usage.total_tokens or inp + out
-
-
 def parse_result_line(raw: bytes | memoryview) -> ResultRow:
     """One line of an output or error file as a row (without its position)."""
     try:
@@ -217,7 +196,8 @@ input, output and total tokens, note (the answer's start is read again when show
 
 
 def facts_of(line: _ResultLine | IndexLine) -> Facts:
-    """The :data:`Facts` of a decoded line; once per line of a big output."""
+    """The :data:`Facts` of a decoded line; once per line of a big output, so written
+    out in one function (each call saved is ~5% of the index's time)."""
     custom_id = line.custom_id
     if custom_id is None:
         return "", Outcome.INVALID, 0, "", 0, 0, 0, "no custom_id"
@@ -225,11 +205,28 @@ def facts_of(line: _ResultLine | IndexLine) -> Facts:
     if response is not None:
         body = response.body
         status = response.status_code
-        inp, out, total = _tokens(body.usage if body else None)
+        usage = body.usage if body is not None else None
+        if usage is not None:
+            inp = usage.input_tokens or usage.prompt_tokens
+            out = usage.output_tokens or usage.completion_tokens
+            total = usage.total_tokens or inp + out
+        else:
+            inp = out = total = 0
         if 200 <= status < 300:
-            outcome = _CUT_OFF if body is not None and _cut_off(body) else _OK
+            # Cut off at the token limit: a choice with finish_reason "length", or a
+            # response "incomplete" (max_output_tokens). A plain loop, not any(): 3x cheaper.
+            outcome = _OK
+            if body is not None:
+                choices = body.choices
+                if choices is not None:
+                    for choice in choices:
+                        if choice.finish_reason == "length":
+                            outcome = _CUT_OFF
+                            break
+                elif body.output is not None and body.status == "incomplete":
+                    outcome = _CUT_OFF
             return custom_id, outcome, status, "", inp, out, total, ""
-        err = body.error if body else None
+        err = body.error if body is not None else None
         code = (err.code or err.type or "") if err else ""
         return custom_id, Outcome.HTTP_ERROR, status, code, 0, 0, total, ""
     if line.error is not None:

@@ -262,13 +262,15 @@ class ResultIndex:
                     items = decode_lines(piece)
             if items is not None and len(items) == count:
                 facts = [facts_of(item) for item in items]
-                ids = [fact[0] for fact in facts]
+                columns = list(zip(*facts, strict=True)) if facts else []
+                ids = columns[0] if columns else ()
                 # The common case, in bulk: new ids, each once, in the batch's own results.
                 if (
-                    not retry
+                    columns
+                    and not retry
                     and len(set(ids)) == count
                     and primary.keys().isdisjoint(ids)
-                    and (slots := extend(facts, source_no, before + 1)) is not None
+                    and (slots := extend(columns, source_no, before + 1)) is not None
                 ):
                     primary.update(zip(ids, slots, strict=True))
                 else:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 from tests.unit.test_results import answered, build, expired, request
-from tui.core.results import Outcome, ResultIndex, export, search
+from tui.core.results import Outcome, ResultIndex, ResultRow, export, search
 
 ANSWER = "A long answer, the kind a batch returns by the thousand. " * 40  # ~2.3 KB
 
@@ -62,9 +63,10 @@ def test_a_row_is_made_when_read_and_stays_the_same_while_held(tmp_path: Path) -
 
 
 def test_a_row_held_while_indexing_takes_the_retry_outcome(tmp_path: Path) -> None:
-    reqs = [request(f"r{i}", f"q {i}") for i in range(3)]
+    reqs = [request(f"r{i}", f"q {i}") for i in range(4)]
     first = build(tmp_path, reqs, [answered(reqs[0])], [expired("r1"), expired("r2")])
-    retry = build(tmp_path, reqs[1:], [answered(reqs[1])], [], name="retry", attempt=1)
+    retry_out = [answered(reqs[1]), answered(reqs[3])]  # r3: missing, then answered
+    retry = build(tmp_path, reqs[1:], retry_out, [], name="retry", attempt=1)
     index = ResultIndex([first, retry])
     shown = []
     for step in index.build(rows_per_step=1):
@@ -72,7 +74,9 @@ def test_a_row_held_while_indexing_takes_the_retry_outcome(tmp_path: Path) -> No
     r1 = next(row for row in shown if row.custom_id == "r1")
     assert (r1.outcome, r1.attempt, r1.input_line) == (Outcome.OK, 1, 2)
     assert r1.preview.startswith("Echo")
-    assert list(index.rows) == [shown[0], r1, shown[2]]
+    r3 = next(row for row in shown if row.custom_id == "r3")
+    assert (r3.outcome, r3.attempt, r3.preview) == (Outcome.OK, 1, "Echo: q 3")
+    assert list(index.rows) == [shown[0], r1, shown[2], r3]
     assert index.counts()[Outcome.NOT_RUN_EXPIRED] == 1
 
 
@@ -83,3 +87,22 @@ def test_a_token_count_too_big_for_a_column_is_kept_bounded(tmp_path: Path) -> N
     index = ResultIndex([build(tmp_path, reqs, outs)]).build_all()
     assert [row.outcome for row in index.rows] == [Outcome.OK, Outcome.OK]
     assert index.rows[0].tokens > 0 and index.rows[1].tokens == 1 << 62
+
+
+def test_a_row_made_while_indexing_changes_it_is_not_left_stale(tmp_path: Path) -> None:
+    # The screen makes rows on its thread while indexing goes on in another: a change
+    # between reading a row's columns and keeping the row must still reach it.
+    reqs = [request("r0", "a")]
+    index = ResultIndex([build(tmp_path, None, [answered(reqs[0])])]).build_all()
+    table = index.table
+    make = table.make
+
+    def make_then_change(*args: Any) -> ResultRow:
+        row = make(*args)
+        if table.input_line[0] == 0:  # the other thread, right after the columns were read
+            table.input_line[0] = 7
+            index._changed(0)
+        return row
+
+    table.make = make_then_change  # type: ignore[method-assign]
+    assert index.rows[0].input_line == 7

@@ -147,9 +147,8 @@ class RowTable:
         return {outcome: self.outcome.count(code) for outcome, code in CODES.items()}
 
 
-ROW_FIELDS = tuple(
-    name for name in ResultRow.__struct_fields__ if name not in ("custom_id", "load")
-)
+ROW_FIELDS = tuple(name for name in ResultRow.__struct_fields__ if name != "custom_id")
+"""What a held row takes again when its columns change (its custom_id never does)."""
 
 
 class Rows(Sequence[ResultRow]):

@@ -165,6 +165,7 @@ class ResultIndex:
         self._order: array[int] | None = None  # slots in their final order
         self._alive: weakref.WeakValueDictionary[int, ResultRow] = weakref.WeakValueDictionary()
         self._load = self._snippet_of  # one bound method, shared by every row
+        self._changes = 0  # how many times a row's columns changed in place
         self.done = False
 
     @property
@@ -178,17 +179,25 @@ class ResultIndex:
         """The row in ``slot`` (the same object as long as one is held)."""
         row = self._alive.get(slot)
         if row is None:
+            changes = self._changes
             row = self.table.make(slot, self._attempt_of, self._load)
             self._alive[slot] = row
+            while changes != self._changes:  # indexing (in a thread) changed a row meanwhile
+                changes = self._changes
+                self._refresh(row, slot)
         return row
 
     def _changed(self, slot: int) -> None:
-        """A held row of ``slot`` takes its new fields."""
+        """After a row's columns changed: a held row of ``slot`` takes its new fields."""
+        self._changes += 1
         row = self._alive.get(slot)
         if row is not None:
-            fresh = self.table.make(slot, self._attempt_of, self._load)
-            for name in ROW_FIELDS:
-                setattr(row, name, getattr(fresh, name))
+            self._refresh(row, slot)
+
+    def _refresh(self, row: ResultRow, slot: int) -> None:
+        fresh = self.table.make(slot, self._attempt_of, self._load)
+        for name in ROW_FIELDS:
+            setattr(row, name, getattr(fresh, name))
 
     def _snippet_of(self, row: ResultRow) -> bytes | str:
         """The start of ``row``'s answer (or error message), read from its line."""

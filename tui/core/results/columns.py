@@ -61,14 +61,14 @@ class RowTable:
             self.note[slot] = note
         return slot
 
-    def extend(self, columns: Sequence[tuple], source: int, first_line: int) -> range | None:
+    def extend(self, columns: Sequence[tuple], source: int, first_line: int) -> bool:
         """New rows from consecutive lines, in bulk (the common case of a big output:
         no line odd, no custom_id seen before); ``columns``: the lines' facts
-        transposed (``zip(*facts)``). None, adding nothing, when a line is invalid or
+        transposed (``zip(*facts)``). False, adding nothing, when a line is invalid or
         a number does not fit (add them one by one then)."""
         ids, outcomes, status, error_codes, inp, out, total, notes = columns
         if Outcome.INVALID in outcomes:
-            return None
+            return False
         slot = len(self.ids)
         count = len(ids)
         numbers = (self.status, self.input_tokens, self.output_tokens, self.tokens)
@@ -78,7 +78,7 @@ class RowTable:
         except OverflowError:
             for column in numbers:
                 del column[slot:]
-            return None
+            return False
         self.ids.extend(ids)
         self.outcome.extend(bytes(map(CODES.__getitem__, outcomes)))
         self.input_line.extend(array("q", bytes(8 * count)))
@@ -88,7 +88,7 @@ class RowTable:
             self.error_code.update((slot + i, code) for i, code in enumerate(error_codes) if code)
         if any(notes):
             self.note.update((slot + i, note) for i, note in enumerate(notes) if note)
-        return range(slot, slot + count)
+        return True
 
     def take(self, slot: int, facts: Facts, source: int, line: int) -> None:
         """``slot`` (joined to the input) takes the outcome of a later attempt's line."""

@@ -272,16 +272,17 @@ class ResultIndex:
             if items is not None and len(items) == count:
                 facts = [facts_of(item) for item in items]
                 columns = list(zip(*facts, strict=True)) if facts else []
-                ids = columns[0] if columns else ()
+                slots = range(len(self.table), len(self.table) + count)
+                fresh = dict(zip(columns[0], slots, strict=True)) if columns else {}
                 # The common case, in bulk: new ids, each once, in the batch's own results.
                 if (
-                    columns
+                    fresh
                     and not retry
-                    and len(set(ids)) == count
-                    and primary.keys().isdisjoint(ids)
-                    and (slots := extend(columns, source_no, before + 1)) is not None
+                    and len(fresh) == count
+                    and primary.keys().isdisjoint(fresh)
+                    and extend(columns, source_no, before + 1)
                 ):
-                    primary.update(zip(ids, slots, strict=True))
+                    primary.update(fresh)
                 else:
                     updated |= self._result_facts(facts, source_no, before, seen_here)
             else:

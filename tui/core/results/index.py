@@ -2,13 +2,14 @@
 
 :class:`ResultIndex` streams the files once, 256 KiB pieces of whole lines decoded
 by msgspec in C (``decode_lines`` into structs that skip the answer text; a piece
-with an odd line is read line by line), and keeps per request only a
-:class:`~tui.core.results.rows.ResultRow`; a line is read again by its byte offsets
-when it is shown (:class:`LineReader`; each piece's line starts are found when a
-line of it is first read). Output lines come first (rows appear while indexing),
-then the error file, then the input (requests with no result line become
-``missing``), then each retry, whose lines replace the outcome of the same
-custom_id (the latest attempt wins). At the end rows are put in input order. A line
+with an odd line is read line by line), and keeps per request a few numbers in
+columns (:class:`~tui.core.results.columns.RowTable`): a
+:class:`~tui.core.results.rows.ResultRow` is made only when read. A line is read
+again by its byte offsets when it is shown (:class:`LineReader`; each piece's line
+starts are found when a line of it is first read). Output lines come first (rows
+appear while indexing), then the error file, then the input (requests with no
+result line become ``missing``), then each retry, whose lines replace the outcome
+of the same custom_id (the latest attempt wins). At the end rows are put in input order. A line
 that is not JSON, a duplicate custom_id and a result whose custom_id is not in the
 input each get a row of their own and never stop the rest. :func:`search` finds
 text across requests and answers without decoding them.

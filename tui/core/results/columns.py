@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 OUTCOMES = tuple(Outcome)
 CODES = {outcome: code for code, outcome in enumerate(OUTCOMES)}
-INVALID_CODE = CODES[Outcome.INVALID]
 LIMIT = 1 << 62  # a number beyond this (from an odd line) is kept as this
 
 

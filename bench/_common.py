@@ -44,7 +44,7 @@ class Run:
     peak_rss: int  # bytes
     returncode: int
     stdout: str
-    cpu_seconds: float = 0.0  # user + system time of the child (and its threads)
+    cpu: float = 0.0  # user + system seconds of the child (and its threads)
 
 
 def child_environment(tmp: Path, *, private_dirs: bool = False) -> None:

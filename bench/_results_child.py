@@ -1,6 +1,7 @@
 """The measured child of ``bench/results.py``: index result files, print JSON.
 
-Usage: ``python bench/_results_child.py DIRECTORY [--output-only]`` or
+Usage: ``python bench/_results_child.py DIRECTORY [--output-only | --export FILE]``
+(``--export``: then write the rows to FILE, as ``batchdeck results --export`` does) or
 ``python bench/_results_child.py --import-only`` (the floor: start-up and imports),
 or ``python bench/_results_child.py --detail`` (the detail pane, headless, painting
 a ~10 MB answer and a short one).
@@ -44,12 +45,19 @@ def main(argv: list[str]) -> None:
         if first is None and step.new_rows:
             first = time.perf_counter() - begin
     full = time.perf_counter() - begin
+    exported = 0.0
+    if "--export" in argv:
+        from tui.core.results import export
+
+        export(index, Path(argv[argv.index("--export") + 1]))
+        exported = time.perf_counter() - begin - full
     counts = {k.value: v for k, v in index.counts().items()}
     print(
         json.dumps(
             {
                 "first_rows": first,
                 "full": full,
+                "export": exported,
                 "import": begin - start,
                 "rows": len(index.rows),
                 "counts": counts,

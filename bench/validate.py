@@ -105,18 +105,18 @@ def main() -> None:
     verdict = "PASS" if ratio <= RATIO_GOAL and ours.peak_rss < RSS_GOAL else "FAIL"
     print(f"validate {size / 1e6:.1f} MB / {LINES} lines, best of {args.rounds}, interleaved:")
     print(
-        f"  validate (estimate included): {ours.seconds:.2f} s wall, {ours.cpu_seconds:.2f} s "
+        f"  validate (estimate included): {ours.seconds:.2f} s wall, {ours.cpu:.2f} s "
         f"CPU, peak RSS {mb(ours.peak_rss)} (import-only child {mb(floor.peak_rss)})"
     )
-    print(f"  jq -c .:                      {jq.seconds:.2f} s wall, {jq.cpu_seconds:.2f} s CPU")
+    print(f"  jq -c .:                      {jq.seconds:.2f} s wall, {jq.cpu:.2f} s CPU")
     for run in exact:
         print(
-            f"  validate --exact:             {run.seconds:.2f} s wall, {run.cpu_seconds:.2f} s "
+            f"  validate --exact:             {run.seconds:.2f} s wall, {run.cpu:.2f} s "
             f"CPU, peak RSS {mb(run.peak_rss)} (ratio {run.seconds / jq.seconds:.3f})"
         )
     print(f"  {tokens_line.strip()}")
     print(
-        f"{verdict} ratio {ratio:.3f} wall, {ours.cpu_seconds / jq.cpu_seconds:.3f} CPU "
+        f"{verdict} ratio {ratio:.3f} wall, {ours.cpu / jq.cpu:.3f} CPU "
         f"(goal <= {RATIO_GOAL}, wall); peak RSS {mb(ours.peak_rss)} (goal < {mb(RSS_GOAL)}); "
         f"cmds: `{shown(validate_cmd)}` vs `{shown(jq_cmd)} >/dev/null`"
     )

@@ -365,7 +365,7 @@ class ResultsScreen(DeckScreen):
             if self._filters_active():
                 listing.append_rows([r for r in step.new_rows if self._keep(r)])
             else:
-                listing.append_rows(step.new_rows)
+                listing.append_rows(list(step.new_rows))
             if step.updated:
                 listing.refresh()
         self._refresh_status()

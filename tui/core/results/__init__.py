@@ -3,7 +3,9 @@
 None of these modules imports Textual; the index part loads no asyncio.
 
 - :mod:`~tui.core.results.rows`: :class:`ResultRow`, one request and what became of
-  it (:class:`Outcome`), small enough for 50,000 of them;
+  it (:class:`Outcome`);
+- :mod:`~tui.core.results.columns`: the index's rows kept in columns (a few bytes a
+  row), a :class:`ResultRow` made when read;
 - :mod:`~tui.core.results.decoding`: result and input lines decoded fast into rows;
 - :mod:`~tui.core.results.index`: :class:`ResultIndex` (the files streamed once and
   joined), :class:`LineReader` (one line by its byte offsets) and :func:`search`;

@@ -96,11 +96,37 @@ class _ResultLine(msgspec.Struct, gc=False):
     error: _LineError | None = None
 
 
+class _Finish(msgspec.Struct, gc=False):
+    finish_reason: str | None = None
+
+
+class _IndexBody(msgspec.Struct, gc=False):
+    """What the index reads of a body: no answer text (10% faster than :class:`_Body`)."""
+
+    status: str | None = None
+    choices: list[_Finish] | None = None
+    output: list[msgspec.Raw] | None = None
+    usage: _Usage | None = None
+    error: _ApiError | None = None
+
+
+class _IndexResponse(msgspec.Struct, gc=False):
+    status_code: int = 0
+    body: _IndexBody | None = None
+
+
+class IndexLine(msgspec.Struct, gc=False):
+    custom_id: str | None = None
+    response: _IndexResponse | None = None
+    error: _LineError | None = None
+
+
 class InputLine(msgspec.Struct, gc=False):
     custom_id: str | None = None
 
 
 RESULT_DECODER = msgspec.json.Decoder(_ResultLine)
+INDEX_DECODER = msgspec.json.Decoder(IndexLine)
 INPUT_DECODER = msgspec.json.Decoder(InputLine)
 
 
@@ -149,27 +175,6 @@ def _fast_snippet(body: _Body) -> bytes | str:
     return ""
 
 
-def _cut_off(body: _Body) -> bool:
-    """Whether the answer stopped at the token limit: a choice with ``finish_reason``
-    ``length``, or a response ``incomplete`` (``max_output_tokens``)."""
-    choices = body.choices
-    if choices is not None:
-        # a plain loop, not any(): once per answered row, 3x cheaper than a generator
-        for choice in choices:  # noqa: SIM110
-            if choice.finish_reason == "length":
-                return True
-        return False
-    return body.output is not None and body.status == "incomplete"
-
-
-def _tokens(usage: _Usage | None) -> tuple[int, int, int]:
-    if usage is None:
-        return 0, 0, 0
-    inp = usage.input_tokens or usage.prompt_tokens
-    out = usage.output_tokens or usage.completion_tokens
-    return inp, out, usage.total_tokens or inp + out
-
-
 def parse_result_line(raw: bytes | memoryview) -> ResultRow:
     """One line of an output or error file as a row (without its position)."""
     try:
@@ -185,37 +190,77 @@ _OK = Outcome.OK  # looked up once: reading an enum member costs ~70 ns in Pytho
 _CUT_OFF = Outcome.CUT_OFF
 
 
-def row_from_struct(line: _ResultLine) -> ResultRow:
-    if line.custom_id is None:
-        return ResultRow("", Outcome.INVALID, note="no custom_id")
+Facts = tuple[str, Outcome, int, str, int, int, int, str]
+"""What the index keeps of a result line: custom_id, outcome, status, error code,
+input, output and total tokens, note (the answer's start is read again when shown)."""
+
+
+def facts_of(line: _ResultLine | IndexLine) -> Facts:
+    """The :data:`Facts` of a decoded line; once per line of a big output, so written
+    out in one function (each call saved is ~5% of the index's time)."""
+    custom_id = line.custom_id
+    if custom_id is None:
+        return "", Outcome.INVALID, 0, "", 0, 0, 0, "no custom_id"
     response = line.response
     if response is not None:
         body = response.body
         status = response.status_code
-        inp, out, total = _tokens(body.usage if body else None)
-        if 200 <= status < 300:  # once per row of a big output: arguments by position
-            snippet = _fast_snippet(body) if body else ""
-            outcome = _CUT_OFF if body is not None and _cut_off(body) else _OK
-            return ResultRow(line.custom_id, outcome, status, "", inp, out, total, snippet)
-        err = body.error if body else None
+        usage = body.usage if body is not None else None
+        if usage is not None:
+            inp = usage.input_tokens or usage.prompt_tokens
+            out = usage.output_tokens or usage.completion_tokens
+            total = usage.total_tokens or inp + out
+        else:
+            inp = out = total = 0
+        if 200 <= status < 300:
+            # Cut off at the token limit: a choice with finish_reason "length", or a
+            # response "incomplete" (max_output_tokens). A plain loop, not any(): 3x cheaper.
+            outcome = _OK
+            if body is not None:
+                choices = body.choices
+                if choices is not None:
+                    for choice in choices:
+                        if choice.finish_reason == "length":
+                            outcome = _CUT_OFF
+                            break
+                elif body.output is not None and body.status == "incomplete":
+                    outcome = _CUT_OFF
+            return custom_id, outcome, status, "", inp, out, total, ""
+        err = body.error if body is not None else None
         code = (err.code or err.type or "") if err else ""
-        message = (err.message or "") if err else ""
-        return ResultRow(
-            line.custom_id,
-            Outcome.HTTP_ERROR,
-            status=response.status_code,
-            error_code=code,
-            tokens=total,
-            snippet=message[:SNIPPET_BYTES],
-        )
+        return custom_id, Outcome.HTTP_ERROR, status, code, 0, 0, total, ""
     if line.error is not None:
-        return ResultRow(
-            line.custom_id,
-            error_outcome(line.error.code),
-            error_code=line.error.code or "",
-            snippet=(line.error.message or "")[:SNIPPET_BYTES],
-        )
-    return ResultRow(line.custom_id, Outcome.INVALID, note="neither response nor error")
+        error_code = line.error.code
+        return custom_id, error_outcome(error_code), 0, error_code or "", 0, 0, 0, ""
+    return custom_id, Outcome.INVALID, 0, "", 0, 0, 0, "neither response nor error"
+
+
+def facts_of_row(row: ResultRow) -> Facts:
+    """The :data:`Facts` of a row parsed on its own (an odd line)."""
+    return (
+        row.custom_id,
+        row.outcome,
+        row.status,
+        row.error_code,
+        row.input_tokens,
+        row.output_tokens,
+        row.tokens,
+        row.note,
+    )
+
+
+def row_from_struct(line: _ResultLine) -> ResultRow:
+    custom_id, outcome, status, code, inp, out, total, note = facts_of(line)
+    snippet: bytes | str = ""
+    response = line.response
+    if outcome in ANSWERED and response is not None and response.body is not None:
+        snippet = _fast_snippet(response.body)
+    elif outcome is Outcome.HTTP_ERROR and response is not None and response.body is not None:
+        err = response.body.error
+        snippet = ((err.message or "") if err else "")[:SNIPPET_BYTES]
+    elif outcome is not Outcome.INVALID and line.error is not None:
+        snippet = (line.error.message or "")[:SNIPPET_BYTES]
+    return ResultRow(custom_id, outcome, status, code, inp, out, total, snippet, note=note)
 
 
 def _parse_result_slow(raw: bytes | memoryview) -> ResultRow:

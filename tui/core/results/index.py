@@ -2,13 +2,14 @@
 
 :class:`ResultIndex` streams the files once, 256 KiB pieces of whole lines decoded
 by msgspec in C (``decode_lines`` into structs that skip the answer text; a piece
-with an odd line is read line by line), and keeps per request only a
-:class:`~tui.core.results.rows.ResultRow`; a line is read again by its byte offsets
-when it is shown (:class:`LineReader`; each piece's line starts are found when a
-line of it is first read). Output lines come first (rows appear while indexing),
-then the error file, then the input (requests with no result line become
-``missing``), then each retry, whose lines replace the outcome of the same
-custom_id (the latest attempt wins). At the end rows are put in input order. A line
+with an odd line is read line by line), and keeps per request a few numbers in
+columns (:class:`~tui.core.results.columns.RowTable`): a
+:class:`~tui.core.results.rows.ResultRow` is made only when read. A line is read
+again by its byte offsets when it is shown (:class:`LineReader`; each piece's line
+starts are found when a line of it is first read). Output lines come first (rows
+appear while indexing), then the error file, then the input (requests with no
+result line become ``missing``), then each retry, whose lines replace the outcome
+of the same custom_id (the latest attempt wins). At the end rows are put in input order. A line
 that is not JSON, a duplicate custom_id and a result whose custom_id is not in the
 input each get a row of their own and never stop the rest. :func:`search` finds
 text across requests and answers without decoding them.
@@ -23,6 +24,7 @@ import contextlib
 import json
 import os
 import re
+import weakref
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -30,12 +32,15 @@ from typing import Any
 
 import msgspec
 
+from tui.core.results.columns import ROW_FIELDS, Rows, RowTable
 from tui.core.results.decoding import (
+    INDEX_DECODER,
     INPUT_DECODER,
-    RESULT_DECODER,
+    Facts,
     InputLine,
+    facts_of,
+    facts_of_row,
     parse_result_line,
-    row_from_struct,
 )
 from tui.core.results.rows import ANY_DECODER, DECODE_ERRORS, Outcome, ResultRow
 
@@ -121,13 +126,13 @@ class Attempt(msgspec.Struct, frozen=True):
 class IndexProgress(msgspec.Struct, frozen=True):
     """What one step of :meth:`ResultIndex.build` did.
 
-    ``new_rows`` were appended (show them); ``updated`` is true when existing rows
-    changed (repaint); ``final`` is true once, at the end, when ``rows`` is in its
-    final (input) order.
+    ``new_rows`` were appended (show them; each is made when read); ``updated`` is
+    true when existing rows changed (repaint); ``final`` is true once, at the end,
+    when ``rows`` is in its final (input) order.
     """
 
     phase: str
-    new_rows: list[ResultRow]
+    new_rows: Sequence[ResultRow]
     updated: bool
     bytes_done: int
     bytes_total: int
@@ -135,7 +140,13 @@ class IndexProgress(msgspec.Struct, frozen=True):
 
 
 class ResultIndex:
-    """The joined view of a batch (and its retries); built by :meth:`build`."""
+    """The joined view of a batch (and its retries); built by :meth:`build`.
+
+    Rows are kept in columns (:class:`~tui.core.results.columns.RowTable`) and made
+    when read: ``rows`` is a sequence over them, and a row read twice is the same
+    object while someone holds it (so rows can go in sets; a held row sees later
+    attempts' outcomes as they are indexed).
+    """
 
     def __init__(self, attempts: Sequence[Attempt]) -> None:
         if not attempts:
@@ -145,13 +156,58 @@ class ResultIndex:
         self.endpoint = attempts[0].endpoint
         self.sources: list[Source] = []
         self.input: Source | None = None
-        self.rows: list[ResultRow] = []
-        self._primary: dict[str, ResultRow] = {}  # custom_id -> the row joined to the input
-        self._duplicates: dict[str, list[ResultRow]] = {}  # custom_id -> its extra rows
+        self.table = RowTable()
+        self._attempt_of: list[int] = []  # the attempt of each source
+        self._primary: dict[str, int] = {}  # custom_id -> slot of the row joined to the input
+        self._duplicates: dict[str, list[int]] = {}  # custom_id -> slots of its extra rows
         self._seen: dict[int, set[str]] = {}  # retry attempt -> custom_ids in its results
-        self._ordered: list[ResultRow] | None = None  # rows in input order, once known
-        self._late: list[ResultRow] = []  # rows made after the input was read
+        self._ordered: array[int] | None = None  # slots in input order, once known
+        self._late = 0  # the first slot made after the input was read
+        self._order: array[int] | None = None  # slots in their final order
+        self._alive: weakref.WeakValueDictionary[int, ResultRow] = weakref.WeakValueDictionary()
+        self._load = self._snippet_of  # one bound method, shared by every row
+        self._changes = 0  # how many times a row's columns changed in place
         self.done = False
+
+    @property
+    def rows(self) -> Rows:
+        """Every row: as read while indexing, in input order once done."""
+        if self._order is not None:
+            return Rows(self, self._order)
+        return Rows(self, range(len(self.table)))
+
+    def row_at(self, slot: int) -> ResultRow:
+        """The row in ``slot`` (the same object as long as one is held)."""
+        row = self._alive.get(slot)
+        if row is None:
+            changes = self._changes
+            row = self.table.make(slot, self._attempt_of, self._load)
+            self._alive[slot] = row
+            while changes != self._changes:  # indexing (in a thread) changed a row meanwhile
+                changes = self._changes
+                self._refresh(row, slot)
+        return row
+
+    def _changed(self, slot: int) -> None:
+        """After a row's columns changed: a held row of ``slot`` takes its new fields."""
+        self._changes += 1
+        row = self._alive.get(slot)
+        if row is not None:
+            self._refresh(row, slot)
+
+    def _refresh(self, row: ResultRow, slot: int) -> None:
+        fresh = self.table.make(slot, self._attempt_of, self._load)
+        for name in ROW_FIELDS:
+            setattr(row, name, getattr(fresh, name))
+
+    def _snippet_of(self, row: ResultRow) -> bytes | str:
+        """The start of ``row``'s answer (or error message), read from its line."""
+        try:
+            with LineReader(self) as reader:
+                raw = reader.result_bytes(row)
+        except (OSError, IndexError):
+            return ""
+        return parse_result_line(raw).snippet or "" if raw else ""
 
     # -- building ---------------------------------------------------------------
 
@@ -176,19 +232,20 @@ class ResultIndex:
         for kind, attempt, path in plan:
             source = Source(kind, path, attempt.batch_id, attempt.attempt)
             self.sources.append(source)
+            self._attempt_of.append(attempt.attempt)
             if kind == "input":
                 self.input = source
                 steps = self._input_lines(source, rows_per_step)
             else:
                 steps = self._result_lines(source, len(self.sources) - 1, rows_per_step)
-            for new_rows, updated, consumed in steps:
+            shown = len(self.table)
+            for updated, consumed in steps:
                 done += consumed
-                self.rows.extend(new_rows)
-                if self._ordered is not None and kind != "input":
-                    self._late.extend(new_rows)
+                new_rows = Rows(self, range(shown, len(self.table)))
+                shown = len(self.table)
                 yield IndexProgress(kind, new_rows, updated, done, total)
         self._finish()
-        yield IndexProgress("done", [], True, total, total, final=True)
+        yield IndexProgress("done", (), True, total, total, final=True)
 
     def build_all(self) -> ResultIndex:
         """Index everything now (no progress); returns ``self``."""
@@ -201,10 +258,8 @@ class ResultIndex:
         seen_here = self._seen.setdefault(source.attempt, set())  # ids of this retry
         retry = source.attempt > 0
         primary = self._primary
-        attempt = source.attempt
-        invalid = Outcome.INVALID
-        decode_lines = RESULT_DECODER.decode_lines
-        new_rows: list[ResultRow] = []
+        extend = self.table.extend
+        decode_lines = INDEX_DECODER.decode_lines
         updated = False
         pending = 0
         pending_bytes = 0
@@ -215,54 +270,77 @@ class ResultIndex:
                 # The whole piece at once, in C; a piece with an odd line goes line by line.
                 with contextlib.suppress(*DECODE_ERRORS):
                     items = decode_lines(piece)
-            rows: list[ResultRow | None]
             if items is not None and len(items) == count:
-                rows = [row_from_struct(item) for item in items]
+                facts = [facts_of(item) for item in items]
+                columns = list(zip(*facts, strict=True)) if facts else []
+                slots = range(len(self.table), len(self.table) + count)
+                fresh = dict(zip(columns[0], slots, strict=True)) if columns else {}
+                # The common case, in bulk: new ids, each once, in the batch's own results.
+                if (
+                    fresh
+                    and not retry
+                    and len(fresh) == count
+                    and primary.keys().isdisjoint(fresh)
+                    and extend(columns, source_no, before + 1)
+                ):
+                    primary.update(fresh)
+                else:
+                    updated |= self._result_facts(facts, source_no, before, seen_here)
             else:
                 if lines is None:
                     lines = _split_lines(piece)  # type: ignore[arg-type]
-                rows = [_parse_or_blank(raw) for raw in lines]
-            number = before
-            for row in rows:
-                number += 1
-                if row is None:
-                    continue  # a blank line (e.g. at the end) holds no result
-                row.source = source_no
-                row.line = number
-                row.attempt = attempt
-                if row.outcome is invalid:
-                    new_rows.append(row)
-                    continue
-                cid = row.custom_id
-                known = primary.get(cid)
-                if known is None:
-                    if retry:
-                        row.note = "not in input"
-                        seen_here.add(cid)
-                    primary[cid] = row
-                    new_rows.append(row)
-                elif retry and cid not in seen_here:
-                    seen_here.add(cid)
-                    _take_result(known, row)
-                    updated = True
-                else:  # twice in this batch's results (or in its output and its error file)
-                    row.note = "duplicate"
-                    row.input_line = known.input_line
-                    self._duplicates.setdefault(cid, []).append(row)
-                    new_rows.append(row)
-            pending += len(rows)
+                odd = [_facts_or_blank(raw) for raw in lines]
+                updated |= self._result_facts(odd, source_no, before, seen_here)
+            pending += count
             pending_bytes += nbytes
             if pending >= step or first:
-                yield new_rows, updated, pending_bytes
-                new_rows, updated, pending, pending_bytes, first = [], False, 0, 0, False
-        yield new_rows, updated, pending_bytes
+                yield updated, pending_bytes
+                updated, pending, pending_bytes, first = False, 0, 0, False
+        yield updated, pending_bytes
+
+    def _result_facts(
+        self, facts: Sequence[Facts | None], source_no: int, before: int, seen_here: set[str]
+    ) -> bool:
+        """Add result lines one by one (an odd line, a retry, an id seen before);
+        whether known rows changed."""
+        retry = self.sources[source_no].attempt > 0
+        primary = self._primary
+        table = self.table
+        add = table.add
+        invalid = Outcome.INVALID
+        updated = False
+        number = before
+        for fact in facts:
+            number += 1
+            if fact is None:
+                continue  # a blank line (e.g. at the end) holds no result
+            if fact[1] is invalid:
+                add(fact, source_no, number)
+                continue
+            cid = fact[0]
+            known = primary.get(cid)
+            if known is None:
+                if retry:
+                    fact = (*fact[:7], "not in input")
+                    seen_here.add(cid)
+                primary[cid] = add(fact, source_no, number)
+            elif retry and cid not in seen_here:
+                seen_here.add(cid)
+                table.take(known, fact, source_no, number)
+                self._changed(known)
+                updated = True
+            else:  # twice in this batch's results (or in its output and its error file)
+                slot = add((*fact[:7], "duplicate"), source_no, number, table.input_line[known])
+                self._duplicates.setdefault(cid, []).append(slot)
+        return updated
 
     def _input_lines(self, source: Source, step: int) -> Iterator[_Step]:
         """Attach each request to its result; requests with none are ``missing``."""
         primary = self._primary
         duplicates = self._duplicates
-        new_rows: list[ResultRow] = []
-        ordered: list[ResultRow] = []
+        table = self.table
+        input_line = table.input_line
+        ordered = array("q")
         decode = INPUT_DECODER.decode
         decode_lines = INPUT_DECODER.decode_lines
         pending = 0
@@ -286,60 +364,66 @@ class ResultIndex:
                     continue  # a blank or broken line: nothing to join
                 known = primary.get(custom_id)
                 if known is None:
-                    row = ResultRow(custom_id, Outcome.MISSING, input_line=number)
-                    primary[custom_id] = row
-                    new_rows.append(row)
-                    ordered.append(row)
-                elif known.input_line == 0:
-                    known.input_line = number
+                    slot = table.add((custom_id, *_MISSING), -1, 0, number)
+                    primary[custom_id] = slot
+                    ordered.append(slot)
+                elif input_line[known] == 0:
+                    input_line[known] = number
                     ordered.append(known)
+                    self._changed(known)
                     if duplicates and custom_id in duplicates:
                         for extra in duplicates[custom_id]:
-                            extra.input_line = number
+                            input_line[extra] = number
                             ordered.append(extra)
+                            self._changed(extra)
                 # else: the id is repeated in the input (the API refuses that): first wins
             pending += len(ids)
             pending_bytes += nbytes
             if pending >= step:
-                yield new_rows, True, pending_bytes
-                new_rows, pending, pending_bytes = [], 0, 0
-        yield new_rows, True, pending_bytes
-        for row in primary.values():
-            if row.input_line == 0 and not row.note:
-                row.note = "not in input"
+                yield True, pending_bytes
+                pending, pending_bytes = 0, 0
+        yield True, pending_bytes
+        notes = table.note
+        for slot in primary.values():
+            if input_line[slot] == 0 and slot not in notes:
+                notes[slot] = "not in input"
+                self._changed(slot)
         # Results not joined to a request (invalid lines, ids not in the input) follow.
-        ordered.extend(row for row in self.rows if row.input_line == 0)
+        ordered.extend(slot for slot in range(len(table)) if input_line[slot] == 0)
         self._ordered = ordered
+        self._late = len(table)
 
     def _finish(self) -> None:
         """Rows in input order, then results not joined to a request (as read)."""
         if self._ordered is not None:
-            self.rows = self._ordered + self._late
+            self._order = self._ordered
+            self._order.extend(range(self._late, len(self.table)))
         self.done = True
 
     # -- reading ------------------------------------------------------------------
 
     def row_for(self, custom_id: str) -> ResultRow | None:
         """The row joined to ``custom_id``'s request (its latest attempt)."""
-        return self._primary.get(custom_id)
+        slot = self._primary.get(custom_id)
+        return None if slot is None else self.row_at(slot)
 
     def counts(self) -> dict[Outcome, int]:
-        out = dict.fromkeys(Outcome, 0)
-        for row in self.rows:
-            out[row.outcome] += 1
-        return out
+        return self.table.counts()
 
     def reader(self) -> LineReader:
         return LineReader(self)
 
 
-def _parse_or_blank(raw: bytes | int) -> ResultRow | None:
-    """A result line read on its own; None for a blank line."""
+_MISSING = (Outcome.MISSING, 0, "", 0, 0, 0, "")
+
+
+def _facts_or_blank(raw: bytes | int) -> Facts | None:
+    """The facts of a result line read on its own; None for a blank line."""
     if isinstance(raw, int):
-        return ResultRow("", Outcome.INVALID, note=f"line of {raw} bytes, too long")
+        return "", Outcome.INVALID, 0, "", 0, 0, 0, f"line of {raw} bytes, too long"
     if not raw.strip():
         return None
-    return parse_result_line(raw)
+    return facts_of_row(parse_result_line(raw))
 
 
 def _input_id(decode: Callable[[bytes], InputLine], raw: bytes | int) -> str | None:
@@ -352,24 +436,6 @@ def _input_id(decode: Callable[[bytes], InputLine], raw: bytes | int) -> str | N
         return None
 
 
-def _take_result(target: ResultRow, newer: ResultRow) -> None:
-    """``target`` (joined to the input) takes the outcome of a later attempt."""
-    for name in (
-        "outcome",
-        "status",
-        "error_code",
-        "input_tokens",
-        "output_tokens",
-        "tokens",
-        "snippet",
-        "source",
-        "line",
-        "attempt",
-    ):
-        setattr(target, name, getattr(newer, name))
-    target.note = ""
-
-
 def file_size(path: Path) -> int:
     try:
         return path.stat().st_size
@@ -377,8 +443,9 @@ def file_size(path: Path) -> int:
         return 0
 
 
-_Step = tuple[list[ResultRow], bool, int]
-"""One step of indexing a file: new rows, whether known rows changed, bytes read."""
+_Step = tuple[bool, int]
+"""One step of indexing a file: whether known rows changed, bytes read (its new rows
+are the slots made during it)."""
 
 
 CHUNK_SIZE = 1 << 18  # a piece stays in the L2 cache between reading and decoding it
@@ -578,21 +645,24 @@ def search(index: ResultIndex, text: str) -> set[ResultRow]:
     needle = text.strip()
     if not needle:
         return set(index.rows)
+    table = index.table
     lowered = needle.lower()
-    found = {row for row in index.rows if lowered in row.custom_id.lower()}
+    found = {slot for slot, cid in enumerate(table.ids) if lowered in cid.lower()}
     variants = {needle.encode("utf-8"), json.dumps(needle)[1:-1].encode("ascii")}
     pattern = re.compile(b"|".join(re.escape(v) for v in variants), re.IGNORECASE)
-    by_line: dict[tuple[int, int], list[ResultRow]] = {}
+    by_line: dict[tuple[int, int], list[int]] = {}
     input_no = index.sources.index(index.input) if index.input is not None else -1
-    for row in index.rows:
-        if row.source >= 0:
-            by_line.setdefault((row.source, row.line), []).append(row)
-        if row.input_line > 0:
-            by_line.setdefault((input_no, row.input_line), []).append(row)
-    for number, source in enumerate(index.sources):
-        for line in _matching_lines(source, pattern):
+    for slot, (source, line, input_line) in enumerate(
+        zip(table.source, table.line, table.input_line, strict=True)
+    ):
+        if source >= 0:
+            by_line.setdefault((source, line), []).append(slot)
+        if input_line > 0:
+            by_line.setdefault((input_no, input_line), []).append(slot)
+    for number, source_file in enumerate(index.sources):
+        for line in _matching_lines(source_file, pattern):
             found.update(by_line.get((number, line), ()))
-    return found
+    return {index.row_at(slot) for slot in found}
 
 
 def _matching_lines(source: Source, pattern: re.Pattern[bytes]) -> Iterator[int]:

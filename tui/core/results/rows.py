@@ -7,6 +7,7 @@ its byte offsets when shown.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 
 import msgspec
@@ -72,11 +73,13 @@ class NoResultsError(BatchdeckError):
     """The batch has no results to show (yet); the message says why, plainly."""
 
 
-class ResultRow(msgspec.Struct, gc=False, eq=False):
+class ResultRow(msgspec.Struct, eq=False, weakref=True):
     """One request (or one stray result line) and what became of it.
 
     Only small fields: the answer itself stays in the file at ``source``/``line``.
-    Rows compare by identity, so a set of rows is cheap.
+    Rows compare by identity, so a set of rows is cheap. An index keeps its rows in
+    columns and makes a row when asked (see :class:`~tui.core.results.columns.RowTable`);
+    such a row reads its ``snippet`` from the file when its preview is first shown.
     """
 
     custom_id: str
@@ -86,17 +89,20 @@ class ResultRow(msgspec.Struct, gc=False, eq=False):
     input_tokens: int = 0
     output_tokens: int = 0
     tokens: int = 0  # total
-    snippet: bytes | str = ""  # the answer's start: a JSON string prefix, or text
+    snippet: bytes | str | None = ""  # the answer's start: a JSON string prefix, or text
     input_line: int = 0  # 1-based line of the request in the input; 0 when unknown
     source: int = -1  # index of the result line's file in ResultIndex.sources
     line: int = 0  # 1-based line in that file
     attempt: int = 0  # which attempt the outcome comes from (0 = the batch itself)
     note: str = ""  # "duplicate", "not in input", "not valid JSON", ...
+    load: Callable[[ResultRow], bytes | str] | None = None  # reads the snippet when None
 
     @property
     def preview(self) -> str:
         """One line of the answer (or error message), at most PREVIEW_CHARS."""
         snippet = self.snippet
+        if snippet is None:
+            snippet = self.snippet = self.load(self) if self.load is not None else ""
         if isinstance(snippet, bytes):
             text = _json_prefix(snippet)
             if not _closed(snippet):  # only the start of a longer answer was kept

@@ -10,7 +10,6 @@ export puts the row's columns beside the answer, as ``source.<column>``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,6 @@ if TYPE_CHECKING:
     from tui.core.registry import Job, Registry
     from tui.core.submission import ComposeInputs
 
-logger = logging.getLogger(__name__)
 
 SOURCE_KEY = "source"
 """The key of the job's ``extra`` table that names its source file."""
@@ -58,7 +56,11 @@ def record_source(
         try:
             registry.modify(job.job_id, with_source)
         except (OSError, KeyError, ValueError) as exc:
-            logger.warning("could not record the source of job %s: %s", job.job_id, exc)
+            import logging  # here: logging costs ~5 ms at start-up, an index needs none
+
+            logging.getLogger(__name__).warning(
+                "could not record the source of job %s: %s", job.job_id, exc
+            )
 
 
 def record_compose_source(registry: Registry, jobs: Iterable[Job], inputs: ComposeInputs) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from tui.core.results import (
     retry_path,
     write_retry_file,
 )
+from tui.core.results.store import LEFTOVER_AGE
 from tui.localapi import echo
 from tui.localapi.server import LocalServer
 
@@ -91,11 +93,16 @@ async def test_a_copy_with_a_wrong_size_is_downloaded_again(
     with open(local.output, "ab") as handle:
         handle.write(b"garbage")  # a changed or torn copy is not trusted
     assert load_local(batch_id) is None
-    (results_dir(batch_id) / ".output.jsonl.stray.tmp").write_bytes(b"half")
+    crashed = results_dir(batch_id) / ".output.jsonl.stray.tmp"
+    crashed.write_bytes(b"half")
+    old = time.time() - LEFTOVER_AGE - 60
+    os.utime(crashed, (old, old))  # a crashed download's: untouched for long
+    running = results_dir(batch_id) / ".error.jsonl.running.tmp"
+    running.write_bytes(b"being written")  # e.g. the inspector's download, now
     fresh = await fetch_results(bclient, batch_id)
     assert fresh.output is not None
     assert b"garbage" not in fresh.output.read_bytes()
-    assert not list(results_dir(batch_id).glob(".*.tmp"))
+    assert sorted(results_dir(batch_id).glob(".*.tmp")) == [running]
 
 
 async def test_no_results_yet_and_unknown_batch(

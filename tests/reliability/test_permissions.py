@@ -73,13 +73,11 @@ def ok(capsys: Capsys, *argv: str) -> str:
 
 
 def app_downloads(batch_id: str) -> None:
-    """What the app does: a batch's files in their one place (results/<batch>/), a file
-    from the files screen under downloads/files/, and the inspector's input lines."""
+    """What the app does: a batch's files in their one place (results/<batch>/) and the
+    inspector's input lines. (The files screen saves into a folder the user picks.)"""
     from tui.commands import _shared
     from tui.core.downloads import (
         batch_file_path,
-        file_names,
-        files_downloads_dir,
         record_download,
     )
 
@@ -95,9 +93,6 @@ def app_downloads(batch_id: str) -> None:
                 target = batch_file_path(batch.id, kind)
                 await client.download_file(file_id, target, info=info)
                 record_download(registry, batch, kind, target, profile=profile.name)
-            info = await client.retrieve_file(batch.input_file_id)
-            target = next(file_names(files_downloads_dir(), info.filename, info.id))
-            await client.download_file(info.id, target, info=info, replace=False)
             await client.download_file(batch.input_file_id, batch_file_path(batch.id, "input"))
         finally:
             await client.close()
@@ -152,7 +147,7 @@ def test_every_file_and_directory_is_private_but_the_export(
     assert job is not None and job.description == "checked modes" and "modes" in job.tags
 
     config, data = paths.config_dir(), paths.data_dir()
-    for expected in (paths.registry_dir(), paths.downloads_dir(), data / "results"):
+    for expected in (paths.registry_dir(), data / "results"):
         assert expected.is_dir()
     checked, bad = audit(config, data, work / "got")
     ok(capsys, "registry", "forget", job.job_id, "--yes")  # rewrites the registry's cache

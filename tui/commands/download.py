@@ -20,7 +20,7 @@ from tui.commands import _shared
 if TYPE_CHECKING:
     from tui.core.client import BatchClient
     from tui.core.config import Profile
-    from tui.core.models import FileInfo
+    from tui.core.models import Batch, FileInfo
 
 KINDS = ("output", "error", "input")
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             )
         saved = await save_file(client, file_id, args.output, force=args.force)
         if saved is not None:
-            _remember(batch.id, args.file, saved)
+            _remember(batch, args.file, saved)
         return _shared.EXIT_OK
 
     return _shared.run_with_client(args, body)
@@ -96,13 +96,10 @@ async def save_file(
     return path
 
 
-def _remember(batch_id: str, kind: str, path: Path) -> None:
-    """Note the download in the batch's job, if batchdeck has one."""
-    registry = _shared.open_registry()
-    job = registry.find_by_batch(batch_id)
-    if job is None:
-        return
-    from dataclasses import replace
+def _remember(batch: Batch, kind: str, path: Path) -> None:
+    """Note the download in the batch's job, if batchdeck has one (none is made)."""
+    from tui.core.downloads import record_download
 
-    where = str(path.resolve())
-    registry.modify(job.job_id, lambda j: replace(j, downloads={**j.downloads, kind: where}))
+    registry = _shared.open_registry()
+    if registry.find_by_batch(batch.id) is not None:
+        record_download(registry, batch, kind, path.resolve())

@@ -6,8 +6,8 @@ inspector's downloads, the input lines shown beside validation errors and the
 results browser (:func:`tui.core.results.fetch_results`) all use it, and
 :func:`download_once` keeps a copy that is already there (size as the Files API
 says), so a file is downloaded and kept once whichever of them asks first, and the
-results still open offline. A file saved from the files screen goes to
-``downloads/files/`` under its own (safe) name.
+results still open offline. A file saved from the files screen goes to the folder
+the user picks, under its own (safe) name (:func:`file_names`).
 
 File names come from the server (a batch's input file keeps whatever name its
 uploader gave it), so they are untrusted: :func:`safe_name` keeps only the last
@@ -28,7 +28,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from tui.core import paths
 from tui.core.models import Batch
 from tui.core.registry import Job, Registry
 
@@ -66,11 +65,6 @@ def inside(directory: Path, name: str, fallback: str = "download") -> Path:
     if target.resolve().parent != directory.resolve():
         raise ValueError(f"refusing to write outside {directory}: {name!r}")
     return target
-
-
-def files_downloads_dir() -> Path:
-    """``downloads/files/``: files saved from the files screen."""
-    return paths.downloads_dir() / "files"
 
 
 def file_names(directory: Path, filename: str, file_id: str) -> Iterator[Path]:

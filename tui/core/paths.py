@@ -41,10 +41,6 @@ def registry_dir() -> Path:
     return config_dir() / "jobs"
 
 
-def downloads_dir() -> Path:
-    return data_dir() / "downloads"
-
-
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` and its missing parents, each readable by the owner only (0700)."""
     from tui.core.fsutil import make_private_dirs

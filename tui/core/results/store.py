@@ -12,6 +12,7 @@ jobs whose ``retry_of`` is its id) are fetched the same way by
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import time
@@ -91,11 +92,20 @@ def load_local(batch_id: str) -> LocalResults | None:
     return LocalResults(batch, directory, found["output"], found["error"], found["input"])
 
 
-def _clear_leftovers(directory: Path) -> None:
-    """Temp files of downloads a crash interrupted (atomic_file names them ``.*.tmp``)."""
+LEFTOVER_AGE = 600.0
+"""A temp file untouched this long (seconds) is a crashed download's, not a running one's."""
+
+
+def _clear_leftovers(directory: Path, now: float | None = None) -> None:
+    """Temp files of downloads a crash interrupted (atomic_file names them ``.*.tmp``).
+
+    The inspector downloads into the same folder, and a running download writes its
+    temp file all the time: only one left untouched for :data:`LEFTOVER_AGE` goes."""
+    now = time.time() if now is None else now
     for stray in directory.glob(".*.tmp"):
         with contextlib.suppress(OSError):
-            stray.unlink()
+            if now - stray.stat().st_mtime > LEFTOVER_AGE:
+                stray.unlink()
 
 
 async def fetch_results(
@@ -117,6 +127,7 @@ async def fetch_results(
     import asyncio  # here, not at the top: it costs an index-only process ~25 ms
 
     from tui.core import errors, paths
+    from tui.core.downloads import batch_file_path, download_once
     from tui.core.fsutil import atomic_write
 
     local = load_local(batch_id)
@@ -139,9 +150,11 @@ async def fetch_results(
         if not file_id:
             continue
         try:
-            path, size = await _download_one(
-                client, file_id, directory / f"{kind}.jsonl", kind, progress
+            report = functools.partial(progress, kind) if progress else None
+            path = await download_once(
+                client, file_id, batch_file_path(batch_id, kind), progress=report
             )
+            size = file_size(path)
         except errors.NotFoundError:
             if kind != "input":
                 raise
@@ -167,30 +180,6 @@ def _record_results(
     """Remember in the job where its files were saved and the batch as last seen."""
     registry.update(job_id, downloads=downloads)
     registry.record_snapshot(batch)
-
-
-async def _download_one(
-    client: BatchClient,
-    file_id: str,
-    destination: Path,
-    kind: str,
-    progress: DownloadProgress | None,
-) -> tuple[Path, int]:
-    from tui.core import errors
-
-    info = await client.retrieve_file(file_id)
-    if destination.is_file() and info.bytes and file_size(destination) == info.bytes:
-        return destination, info.bytes  # downloaded before the manifest was written
-    report = (lambda done, total: progress(kind, done, total)) if progress else None
-    await client.download_file(file_id, destination, progress=report, info=info)
-    size = file_size(destination)
-    if info.bytes and size != info.bytes:
-        with contextlib.suppress(OSError):
-            destination.unlink()
-        raise errors.NetworkError(
-            f"{kind} file {file_id}: downloaded {size} bytes, the server says {info.bytes}"
-        )
-    return destination, size
 
 
 def retries_of(registry: Registry, batch_id: str) -> list[str]:

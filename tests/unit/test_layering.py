@@ -2,9 +2,10 @@
 
 - tui/core and tui/localapi never load Textual or Rich: every module of both is
   found on disk, all are imported in a fresh interpreter, and sys.modules is read.
-- Nothing in tui/core imports tui.localapi, and nothing under screens, widgets or
-  dialogs does either (read from each file's syntax tree, imports inside functions
-  included).
+- The arrows of ARCHITECTURE.md, read from each file's syntax tree (imports inside
+  functions included): nothing in core or the UI (screens, widgets, dialogs) imports
+  tui.localapi; the UI never imports tui.app (tui.deck is its way to the app); localapi
+  imports no UI.
 - Start-up modules do not pull in heavy ones (the client, the CLI).
 """
 
@@ -52,10 +53,20 @@ def _imported_names(path: Path) -> set[str]:
     return names
 
 
+def _imports(path: Path, module: str) -> bool:
+    """Whether ``path`` imports ``module`` or anything inside it."""
+    return any(name == module or name.startswith(f"{module}.") for name in _imported_names(path))
+
+
 def _imports_localapi(path: Path) -> bool:
-    return any(
-        name == "tui.localapi" or name.startswith("tui.localapi.") for name in _imported_names(path)
-    )
+    return _imports(path, "tui.localapi")
+
+
+FORBIDDEN = [
+    *((package, "tui.localapi") for package in ("core", *UI_PACKAGES)),
+    *((package, "tui.app") for package in UI_PACKAGES),
+    *(("localapi", f"tui.{ui}") for ui in ("app", *UI_PACKAGES)),
+]
 
 
 def test_every_core_and_localapi_module_is_found() -> None:
@@ -73,11 +84,11 @@ def test_core_and_localapi_load_neither_textual_nor_rich() -> None:
     assert heavy == []
 
 
-@pytest.mark.parametrize("package", ["core", *UI_PACKAGES])
-def test_no_localapi_imports_in(package: str) -> None:
+@pytest.mark.parametrize(("package", "module"), FORBIDDEN)
+def test_no_forbidden_imports(package: str, module: str) -> None:
     files = sorted((TUI / package).rglob("*.py"))
     assert files
-    offenders = [str(path.relative_to(TUI.parent)) for path in files if _imports_localapi(path)]
+    offenders = [str(path.relative_to(TUI.parent)) for path in files if _imports(path, module)]
     assert offenders == []
 
 

@@ -7,6 +7,10 @@ Escape still work, and the widgets' own keys (space opening a select) are untouc
 
 The app wraps each event in :func:`holding` so that ``check_action`` (which Textual
 calls with the action only) can ask :func:`letter_blocked` about the key in hand.
+The key lives in a context variable (other tasks, such as the footer's, never see
+it) *and* counts only while its handling lasts: tasks started during the handling
+(the widgets of a screen that ``n`` opened) copy the variable, and without the
+check they would go on seeing ``n`` in hand for good (an empty footer).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Select, TextArea
 
 _key_in_hand: ContextVar[events.Key | None] = ContextVar("batchdeck_key_in_hand", default=None)
+_handling: set[int] = set()  # ids of the key events whose handling has not ended
 
 
 def typing_target(focused: Widget | None) -> bool:
@@ -50,9 +55,11 @@ def holding(event: events.Event) -> Iterator[None]:
         yield
         return
     token = _key_in_hand.set(event)
+    _handling.add(id(event))
     try:
         yield
     finally:
+        _handling.discard(id(event))
         _key_in_hand.reset(token)
 
 
@@ -60,4 +67,9 @@ def letter_blocked(focused: Widget | None) -> bool:
     """True when the key being handled types a character into the focused field, so
     an app or screen binding on it must not fire."""
     key = _key_in_hand.get()
-    return key is not None and single_character(key) and typing_target(focused)
+    return (
+        key is not None
+        and id(key) in _handling
+        and single_character(key)
+        and typing_target(focused)
+    )

@@ -42,7 +42,7 @@ class BodyFormPanel(Vertical):
     """The request's endpoint, model and body."""
 
     DEFAULT_CSS = """
-    BodyFormPanel { height: auto; }
+    BodyFormPanel, BodyFormPanel #body-fields { height: auto; }
     BodyFormPanel Horizontal { height: auto; }
     BodyFormPanel .field { width: auto; height: auto; }
     BodyFormPanel Label { padding: 1 1 0 1; }

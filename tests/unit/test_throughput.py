@@ -40,6 +40,13 @@ def test_two_samples_give_a_rate_and_an_eta() -> None:
     assert pace_line(running(40), pace, T0 + 120) == "running 2m · 30.0 req/min · ETA ~2m"
 
 
+def test_the_eta_rounds_up_to_the_minute() -> None:
+    pace = Pace()
+    pace.add(T0 + 60, 0)
+    pace.add(T0 + 120, 60)  # 60 a minute, 173 left: 2.9 minutes
+    assert pace_line(running(60, total=233), pace, T0 + 120).endswith("ETA ~3m")
+
+
 def test_no_progress_has_a_zero_rate_and_no_eta() -> None:
     pace = Pace()
     pace.add(T0, 5)

@@ -10,6 +10,7 @@ only says how long the batch has been running.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from tui.core.models import Batch
@@ -91,6 +92,12 @@ def pace_line(batch: Batch, pace: Pace, now: float) -> str | None:
             parts.append(
                 "all done, finishing"
                 if found.seconds_left == 0
-                else f"ETA ~{duration(found.seconds_left)}"
+                else f"ETA ~{duration(rounded_up(found.seconds_left))}"
             )
     return " · ".join(parts)
+
+
+def rounded_up(seconds: float) -> float:
+    """``seconds`` up to the whole minute past a minute: an ETA of 2.9 minutes is "~3m",
+    not "~2m" (:func:`duration` cuts)."""
+    return seconds if seconds < 60 else math.ceil(seconds / 60) * 60

@@ -448,9 +448,7 @@ class BatchDetailScreen(DeckScreen):
             self.app.push_screen(BatchDetailScreen(self.links.retry_of))
 
     def action_open_results(self) -> None:
-        from tui.screens.results import ResultsScreen  # imported when first used: start-up
-
-        self.app.push_screen(ResultsScreen(self.batch_id))
+        self.deck.open_results(self.batch_id)
 
     @work(group="detail-transfer")
     async def download_files(self, kinds: tuple[str, ...]) -> None:
@@ -513,7 +511,7 @@ class BatchDetailScreen(DeckScreen):
 
         try:
             job = await asyncio.to_thread(save)
-        except (*REPORTED, KeyError) as exc:
+        except REPORTED as exc:  # JobNotFoundError too: the job left the registry
             self.post_message(self.Failed("Could not save", exc))
             return
         self.post_message(self.JobSaved(job))

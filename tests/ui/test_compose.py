@@ -86,6 +86,17 @@ async def check(pilot: Pilot[Any]) -> ComposeScreen:
     return screen
 
 
+async def test_the_header_survives_the_screen_going_away_while_it_mounts() -> None:
+    """Textual's Header raises NoMatches then; batchdeck's DeckHeader does not."""
+    from textual.widgets import Header
+
+    from tui.widgets.header import DeckHeader
+
+    async with ComposeOnly().run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(pilot.app.screen, ComposeScreen))
+        assert type(compose_screen(pilot).query_one(Header)) is DeckHeader
+
+
 async def test_csv_template_preview_check_and_estimate(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

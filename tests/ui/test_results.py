@@ -370,3 +370,18 @@ async def test_a_failed_export_is_one_error_notification(
         await until(pilot, lambda: len(errors()) == 2)
         assert errors()[1] == "Export failed: ZeroDivisionError: surprise"
         assert app.is_running and app.screen is screen
+
+
+async def test_the_header_survives_the_screen_going_away_while_it_mounts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Textual's Header raises NoMatches then; batchdeck's DeckHeader does not."""
+    from textual.widgets import Header
+
+    from tui.widgets.header import DeckHeader
+
+    local_copy()
+    app = offline_app(monkeypatch)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_results(pilot)
+        assert type(screen.query_one(Header)) is DeckHeader

@@ -23,6 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
+from textual.widgets.data_table import CellDoesNotExist
 
 from tui.core.downloads import file_names
 from tui.core.errors import BatchdeckError
@@ -329,7 +330,7 @@ class FilesScreen(DeckScreen):
             return None
         try:
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:  # the cursor is off the table
+        except CellDoesNotExist:  # the cursor is off the table
             return None
         for info in self.files:
             if info.id == key.value:

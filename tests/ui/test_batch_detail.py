@@ -517,3 +517,25 @@ async def test_a_download_whose_job_left_the_registry_says_so_and_the_app_goes_o
             ),
         )
         assert app.is_running and app.screen is screen
+
+
+async def test_the_registry_is_read_off_the_event_loop(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening the inspector reads the batch's job in a thread, and still shows it."""
+    import threading
+
+    batch_id = completed_batch(server)
+    on_loop: list[bool] = []
+    find = Registry.find_by_batch
+
+    def watched(self: Registry, wanted: str) -> Job | None:
+        if wanted == batch_id:
+            on_loop.append(threading.current_thread() is threading.main_thread())
+        return find(self, wanted)
+
+    monkeypatch.setattr(Registry, "find_by_batch", watched)
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_detail(pilot, batch_id)
+    assert on_loop and not any(on_loop)

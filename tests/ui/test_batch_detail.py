@@ -494,3 +494,47 @@ async def test_quitting_while_the_inspector_is_being_built_is_quiet(
         for _ in range(turns):  # the app quits at some point of the inspector's building
             await asyncio.sleep(0)
     assert app.return_code in (0, None)
+
+
+async def test_a_download_whose_job_left_the_registry_says_so_and_the_app_goes_on(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is saved, but its job was removed meanwhile: one notification, no exit."""
+    from tui.core import downloads
+
+    monkeypatch.setattr(downloads, "job_for_batch", lambda *a, **kw: Job(job_id="job_gone"))
+    batch_id = completed_batch(server)
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, batch_id)
+        await pilot.press("o")
+        await until(pilot, lambda: not screen._transferring)
+        await until(
+            pilot,
+            lambda: any(
+                "Download failed: no job 'job_gone'" in n.message for n in app._notifications
+            ),
+        )
+        assert app.is_running and app.screen is screen
+
+
+async def test_the_registry_is_read_off_the_event_loop(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening the inspector reads the batch's job in a thread, and still shows it."""
+    import threading
+
+    batch_id = completed_batch(server)
+    on_loop: list[bool] = []
+    find = Registry.find_by_batch
+
+    def watched(self: Registry, wanted: str) -> Job | None:
+        if wanted == batch_id:
+            on_loop.append(threading.current_thread() is threading.main_thread())
+        return find(self, wanted)
+
+    monkeypatch.setattr(Registry, "find_by_batch", watched)
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_detail(pilot, batch_id)
+    assert on_loop and not any(on_loop)

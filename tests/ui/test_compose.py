@@ -86,6 +86,17 @@ async def check(pilot: Pilot[Any]) -> ComposeScreen:
     return screen
 
 
+async def test_the_header_survives_the_screen_going_away_while_it_mounts() -> None:
+    """Textual's Header raises NoMatches then; batchdeck's DeckHeader does not."""
+    from textual.widgets import Header
+
+    from tui.widgets.header import DeckHeader
+
+    async with ComposeOnly().run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(pilot.app.screen, ComposeScreen))
+        assert type(compose_screen(pilot).query_one(Header)) is DeckHeader
+
+
 async def test_csv_template_preview_check_and_estimate(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -332,12 +343,14 @@ async def test_split_submit_makes_a_job_group(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     write_csv(tmp_path / "reviews.csv", [(f"r{i}", f"text {i}") for i in range(5)])
-    real = submission.plan_submit
 
-    def small_parts(*args: Any, **kwargs: Any) -> Any:
-        return real(*args, **kwargs, limits=Limits(max_requests=2))
+    def small_parts(checked: Any, endpoint: str, options: Any) -> Any:
+        limits = Limits(max_requests=2)
+        return submission.plan_submit(
+            checked.path, endpoint, allow_split=options.split, limits=limits
+        )
 
-    monkeypatch.setattr(submission, "plan_submit", small_parts)
+    monkeypatch.setattr(submission, "plan_checked", small_parts)
     registry = Registry()
     async with deck(server, monkeypatch, registry).run_test(size=SIZE) as pilot:
         await pilot.pause()

@@ -245,3 +245,33 @@ async def test_files_actions_are_palette_commands(
         assert titles <= in_palette  # what the palette offers on this screen
         for binding in FilesScreen.BINDINGS:
             assert binding.id and binding.description  # type: ignore[union-attr]
+
+
+async def test_a_file_with_no_free_name_is_reported_by_the_screen(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The worker hands the skipped id to the screen, whose handler says so."""
+    from tui.screens import files
+
+    file_id = upload_lines(server, chat_lines(2), "tickets.jsonl")
+    monkeypatch.setattr(files, "NAME_TRIES", 0)  # every name taken
+    posted: list[FilesScreen.FilesSaved] = []
+    handler = FilesScreen.on_files_screen_files_saved
+
+    def seen(self: FilesScreen, message: FilesScreen.FilesSaved) -> None:
+        posted.append(message)
+        handler(self, message)
+
+    monkeypatch.setattr(FilesScreen, "on_files_screen_files_saved", seen)
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_files(pilot)
+        move_to(screen, file_id)
+        folder = tmp_path / "chosen"
+        folder.mkdir()
+        await download_into(pilot, screen, folder)
+        await until(pilot, lambda: len(posted) == 1)
+        assert posted[0].targets == [] and posted[0].skipped == [file_id]
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert errors == [f"No free name to save {file_id} under."]
+        assert list(folder.iterdir()) == []

@@ -179,3 +179,46 @@ async def test_without_a_pager_the_note_gives_the_file(
     assert path.parent == temp_dir
     assert ANSWER in path.read_text(encoding="utf-8")
     assert path.stat().st_mode & 0o077 == 0  # only its owner can read it
+
+
+def in_a_worker() -> bool:
+    from textual.worker import NoActiveWorker, get_current_worker
+
+    try:
+        get_current_worker()
+    except NoActiveWorker:
+        return False
+    return True
+
+
+async def test_the_pager_and_a_write_failure_are_handled_by_the_pane_not_its_worker(
+    monkeypatch: pytest.MonkeyPatch, temp_dir: Path
+) -> None:
+    """After its await the worker only posts; the pane's handlers page or notify."""
+    big_copy()
+    paged: list[bool] = []
+    told: list[tuple[str, bool]] = []
+
+    def pager(app: Any, path: Path) -> bool:
+        paged.append(in_a_worker())
+        return True
+
+    monkeypatch.setattr(result_detail, "open_in_pager", pager)
+    app = offline_app(monkeypatch)
+    async with app.run_test(size=(120, 36)) as pilot:
+        detail = await open_detail(pilot)
+        detail.query_one("#detail-response").focus()
+        await pilot.press("v")
+        await until(pilot, lambda: bool(paged))
+        assert paged == [False]
+
+        def broken(text: str) -> Path:
+            raise OSError("disk full")
+
+        monkeypatch.setattr(result_detail, "write_private_text", broken)
+        monkeypatch.setattr(
+            detail, "notify", lambda message, **kw: told.append((message, in_a_worker()))
+        )
+        await pilot.press("v")
+        await until(pilot, lambda: bool(told))
+        assert told == [("Cannot write the text: disk full", False)]

@@ -342,3 +342,46 @@ async def test_opening_the_detail_keeps_the_chosen_row_in_sight(
             return detail.display and shrunk and top <= listing.cursor < top + height
 
         await until(pilot, in_sight)
+
+
+async def test_a_failed_export_is_one_error_notification(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A bad suffix reads as it is; an unexpected error is named; the app goes on."""
+    from tui.screens import results as results_screen
+
+    local_copy()
+    app = offline_app(monkeypatch)
+
+    def errors() -> list[str]:
+        return [n.message for n in app._notifications if n.severity == "error"]
+
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_results(pilot)
+        screen.run_export(tmp_path / "out.txt", ())
+        await until(pilot, lambda: len(errors()) == 1)
+        assert errors()[0].startswith("Export failed: ") and "ValueError" not in errors()[0]
+
+        def broken(*args: object, **kw: object) -> int:
+            raise ZeroDivisionError("surprise")
+
+        monkeypatch.setattr(results_screen, "export", broken)
+        screen.run_export(tmp_path / "out.csv", ())
+        await until(pilot, lambda: len(errors()) == 2)
+        assert errors()[1] == "Export failed: ZeroDivisionError: surprise"
+        assert app.is_running and app.screen is screen
+
+
+async def test_the_header_survives_the_screen_going_away_while_it_mounts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Textual's Header raises NoMatches then; batchdeck's DeckHeader does not."""
+    from textual.widgets import Header
+
+    from tui.widgets.header import DeckHeader
+
+    local_copy()
+    app = offline_app(monkeypatch)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_results(pilot)
+        assert type(screen.query_one(Header)) is DeckHeader

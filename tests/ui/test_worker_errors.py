@@ -11,6 +11,7 @@ from tests.ui import test_batch_detail_support as support
 from tests.ui.conftest import until
 from tests.ui.test_batch_detail_support import build_app, completed_batch, text_of
 from tui.core.journal import Journal
+from tui.core.registry import JobNotFoundError
 from tui.localapi.server import LocalServer
 from tui.screens import results as results_screen
 from tui.screens.results import ResultsScreen
@@ -31,13 +32,13 @@ async def test_reconcile_failing_with_an_os_error_is_a_warning(
         assert app.is_running
 
 
-async def test_results_load_failing_with_a_key_error_is_a_status_line(
+async def test_results_load_whose_job_left_the_registry_is_a_status_line(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     batch_id = completed_batch(server)
 
     async def broken(*args: object, **kw: object) -> Any:
-        raise KeyError("job-1")
+        raise JobNotFoundError("job-1")
 
     monkeypatch.setattr(results_screen, "open_attempts", broken)
     app = build_app(server, monkeypatch)
@@ -45,8 +46,27 @@ async def test_results_load_failing_with_a_key_error_is_a_status_line(
         screen = ResultsScreen(batch_id)
         await pilot.app.push_screen(screen)
         await until(
-            pilot, lambda: "Cannot record the results" in text_of(screen, "#results-status")
+            pilot,
+            lambda: "Cannot open the results: no job 'job-1'" in text_of(screen, "#results-status"),
         )
+        assert app.is_running and app.screen is screen
+
+
+async def test_results_load_with_an_unreadable_registry_is_a_status_line(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files are local, then reading the retry links fails: the screen says so."""
+    batch_id = completed_batch(server)
+
+    def broken(*args: object) -> Any:
+        raise OSError("registry unreadable")
+
+    monkeypatch.setattr(results_screen, "_links_and_source", broken)
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = ResultsScreen(batch_id)
+        await pilot.app.push_screen(screen)
+        await until(pilot, lambda: "registry unreadable" in text_of(screen, "#results-status"))
         assert app.is_running and app.screen is screen
 
 

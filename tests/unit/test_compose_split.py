@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tui.core import submission
 from tui.core.compose import RequestTemplate, build_file
 from tui.core.journal import SubmitError
 from tui.core.requests import InvalidRequestFileError, Limits, validate
@@ -21,7 +22,9 @@ from tui.core.submission import (
     new_group_id,
     parse_expiry,
     parse_metadata,
+    plan_checked,
     plan_submit,
+    submit_options,
 )
 
 EMBED = "/v1/embeddings"
@@ -140,3 +143,18 @@ def test_parse_metadata_refuses(pairs: list[str], message: str) -> None:
 def test_group_ids_are_fresh() -> None:
     assert new_group_id() != new_group_id()
     assert new_group_id().startswith("grp-")
+
+
+def test_a_checked_file_is_planned_from_its_check_not_validated_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template = RequestTemplate(CHAT, {"model": "m", "messages": [{"content": "{text}"}]})
+    source = tmp_path / "in.jsonl"
+    result = build_file(({"text": str(i)} for i in range(3)), template, source, estimate=False)
+    checked = submission.CheckedFile(source, result.report, None)
+    validated: list[Path] = []
+    monkeypatch.setattr(submission, "validate", lambda path, **kw: validated.append(path))
+    options = submit_options(description="", metadata_lines=[], expiry="", split=False)
+    plan = plan_checked(checked, CHAT, options)
+    assert plan.parts == (source,) and plan.report is result.report
+    assert validated == []

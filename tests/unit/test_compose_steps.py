@@ -120,6 +120,34 @@ def test_saving_an_existing_file_elsewhere_copies_it(tmp_path: Path) -> None:
     assert in_place.path == source
 
 
+def test_saving_elsewhere_is_atomic_and_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy that fails half-way (disk full) leaves the old file as it was."""
+    import errno
+    import shutil
+    from typing import IO
+
+    source = tmp_path / "old.jsonl"
+    source.write_text(line("a") + "\n" + line("b") + "\n")
+    target = tmp_path / "copy.jsonl"
+    target.write_text("theirs\n")
+
+    def disk_full(src: IO[bytes], dst: IO[bytes], length: int = 0) -> None:
+        dst.write(src.read(10))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(shutil, "copyfileobj", disk_full)
+        with pytest.raises(OSError, match="No space"):
+            save_inputs(inputs("jsonl", jsonl_path=source, output=target))
+    assert target.read_text() == "theirs\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.jsonl", "old.jsonl"]
+    save_inputs(inputs("jsonl", jsonl_path=source, output=target))
+    assert target.read_bytes() == source.read_bytes()
+    assert target.stat().st_mode & 0o777 == 0o600  # like a built file (write_requests)
+
+
 def test_preview_of_a_jsonl_file_refuses_hostile_json_with_a_plain_error(tmp_path: Path) -> None:
     path = tmp_path / "deep.jsonl"
     path.write_text(line("a") + "\n\n" + "[" * 100_000 + "\n")

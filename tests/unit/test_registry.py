@@ -18,6 +18,7 @@ import tomli_w
 
 from tui.core import paths, registry_cache
 from tui.core import registry as registry_module
+from tui.core.errors import BatchdeckError
 from tui.core.models import Batch, BatchErrorItem, RequestCounts, Usage
 from tui.core.registry import (
     CACHE_DIR,
@@ -26,6 +27,7 @@ from tui.core.registry import (
     FORMAT_VERSION,
     LOCK_NAME,
     Job,
+    JobNotFoundError,
     RecordError,
     Registry,
     clean,
@@ -225,6 +227,16 @@ def test_bad_values_are_refused_before_writing(reg: Registry, root: Path) -> Non
         reg.add(Job(job_id="job_1"))
     assert Registry(root).load()["job_1"] == reg.get("job_1")
     assert not Registry(root).problems
+
+
+def test_a_missing_job_is_a_batchdeck_error_and_a_key_error(reg: Registry) -> None:
+    """Screens catch BatchdeckError once; code that looks ids up still sees a KeyError."""
+    with pytest.raises(JobNotFoundError) as caught:
+        reg.modify("job_gone", lambda job: job)
+    assert isinstance(caught.value, BatchdeckError) and isinstance(caught.value, KeyError)
+    assert str(caught.value) == "no job 'job_gone' in the registry (removed meanwhile?)"
+    with pytest.raises(JobNotFoundError):
+        reg.update("job_gone", description="x")
 
 
 # -- file names ------------------------------------------------------------------

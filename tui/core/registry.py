@@ -78,6 +78,7 @@ from tui.core.registry_records import (
     RECORD_SUFFIX,
     SUBMISSION_STATES,
     Job,
+    JobNotFoundError,
     RecordError,
     Stamp,
     canonical,
@@ -106,6 +107,7 @@ __all__ = [
     "RECORD_SUFFIX",
     "SUBMISSION_STATES",
     "Job",
+    "JobNotFoundError",
     "Newest",
     "RecordError",
     "Registry",
@@ -261,7 +263,8 @@ class Registry:
     def update(self, job_id: str, /, **changes: Any) -> Job:
         """Set fields of a job (read-modify-write under the lock); the new job.
 
-        ``KeyError`` if there is no such job, ``TypeError`` for an unknown field,
+        :class:`JobNotFoundError` (a ``KeyError``) if there is no such job,
+        ``TypeError`` for an unknown field,
         ``ValueError`` for a value that could not be stored.
         """
         if "job_id" in changes:
@@ -278,7 +281,8 @@ class Registry:
 
         ``change`` gets the record as it is on disk now and returns the new job, e.g.
         ``lambda job: job.with_submission(state="uploaded")``; nothing is written if
-        it returns an equal job. ``KeyError`` if there is no such job. ``change``
+        it returns an equal job. :class:`JobNotFoundError` (a :class:`BatchdeckError`
+        and a ``KeyError``) if there is no such job. ``change``
         runs under the lock: it must not call the registry.
         """
         with self._mutex:
@@ -286,7 +290,7 @@ class Registry:
             with self._locked() as fd:
                 current = self._read_locked(fd, name)
                 if current is None:
-                    raise KeyError(job_id)
+                    raise JobNotFoundError(job_id)
                 new = change(current)
                 if new.job_id != job_id:
                     raise ValueError("a job's id cannot change")

@@ -47,6 +47,19 @@ class RecordError(BatchdeckError, ValueError):
     stamp: Stamp | None = None  # the record file that failed, when known
 
 
+class JobNotFoundError(RecordError, KeyError):
+    """No job has this id (any more): it was removed, or its record was unreadable.
+
+    A :class:`KeyError` too, for code that looks jobs up by id."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job {job_id!r} in the registry (removed meanwhile?)")
+        self.job_id = job_id
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
 def new_job_id() -> str:
     """A fresh local job id, e.g. ``job_20250101-120000_1a2b3c4d`` (sorts by creation)."""
     return f"job_{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}_{os.urandom(4).hex()}"

@@ -38,6 +38,7 @@ from tui.core.compose import (
     write_requests,
 )
 from tui.core.errors import BatchdeckError
+from tui.core.fsutil import atomic_file
 from tui.core.journal import Journal, SubmitError, check_metadata
 from tui.core.pricing import Price, PriceError, load_prices
 from tui.core.registry import Job
@@ -171,6 +172,19 @@ def plan_submit(
     """
     path = Path(path)
     report = validate(path, endpoint=endpoint, limits=limits)
+    return plan_from_report(path, endpoint, report, allow_split=allow_split, limits=limits)
+
+
+def plan_from_report(
+    path: Path,
+    endpoint: str | None,
+    report: ValidationReport,
+    *,
+    allow_split: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+) -> SubmitPlan:
+    """What to send for ``path``, already validated as ``report`` (same errors as
+    :func:`plan_submit`); the file is read again only to split it."""
     endpoint = endpoint or report.endpoint
     if report.ok and endpoint:
         return SubmitPlan(path, endpoint, (path,), report)
@@ -342,12 +356,15 @@ def _check(inputs: ComposeInputs, prices: Mapping[str, Price] | None) -> Checked
 
 def save_inputs(inputs: ComposeInputs) -> CheckedFile:
     """Check ``inputs``; an existing JSONL file is also copied to ``inputs.output`` when
-    that is another path (and the copy is what the result names)."""
+    that is another path (and the copy is what the result names). The copy replaces
+    ``inputs.output`` atomically and is private, like a built file
+    (:func:`~tui.core.compose.write_requests`)."""
     checked = check_inputs(inputs)
     target = inputs.output
     if inputs.source != "jsonl" or target.resolve() == checked.path.resolve():
         return checked
-    shutil.copyfile(checked.path, target)
+    with open(checked.path, "rb") as source, atomic_file(target) as copy:
+        shutil.copyfileobj(source, copy)
     return replace(checked, path=target, report=validate(target, endpoint=inputs.endpoint))
 
 
@@ -381,8 +398,9 @@ def submit_options(
 
 
 def plan_checked(checked: CheckedFile, endpoint: str, options: SubmitOptions) -> SubmitPlan:
-    """What to send for a checked file: itself, or its parts when split is allowed."""
-    return plan_submit(checked.path, endpoint, allow_split=options.split)
+    """What to send for a checked file: itself, or its parts when split is allowed
+    (its check's report is used: the file is not validated again)."""
+    return plan_from_report(checked.path, endpoint, checked.report, allow_split=options.split)
 
 
 async def send_plan(

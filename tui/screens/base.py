@@ -53,4 +53,6 @@ class DeckScreen(Screen[None]):
         error: Exception
 
     def on_deck_screen_failed(self, message: Failed) -> None:
-        self.notify(f"{message.doing}: {message.error}", severity="error", markup=False)
+        error = message.error  # batchdeck's, the disk's or a bad value as it is; others named
+        text = str(error) if isinstance(error, REPORTED) else reason(error)
+        self.notify(f"{message.doing}: {text}", severity="error", markup=False)

@@ -173,10 +173,13 @@ class BatchDetailScreen(DeckScreen):
         job: Job
 
     @dataclass
-    class LinksFound(Message):
-        """The batch this one retries and the batches that retry it (the registry's)."""
+    class JobLoaded(Message):
+        """What the registry knows: the batch's job, the batch this one retries and
+        the batches that retry it; ``problem`` if the registry could not be read."""
 
+        job: Job | None
         links: RetryLinks
+        problem: Exception | None = None
 
     def __init__(self, batch_id: str, batch: Batch | None = None) -> None:
         super().__init__()
@@ -227,35 +230,38 @@ class BatchDetailScreen(DeckScreen):
         }
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
-        self._load_job()
-        if self.current_batch is None and self.job is not None:
-            self.current_batch = self.job.batch()
         self._paint()
         self._set_status("Loading…" if self.current_batch is None else "Refreshing…")
-        self.load_links()
-        self.poller.now()
+        self.load_job()
 
     # -- painting -------------------------------------------------------------------
 
-    def _load_job(self) -> None:
+    @work(exclusive=True, group="detail-job")
+    async def load_job(self) -> None:
+        """Read the batch's job and retry links (in a thread: it reads every job); the
+        handler paints them, then the server is asked."""
+        registry, batch_id = self.deck.registry, self.batch_id
+
+        def read() -> tuple[Job | None, RetryLinks]:
+            return registry.find_by_batch(batch_id), retry_links(registry, batch_id)
+
         try:
-            self.job = self.deck.registry.find_by_batch(self.batch_id)
+            job, links = await asyncio.to_thread(read)
         except REPORTED as exc:
-            self.job = None
-            self.notify(f"Registry unreadable: {exc}", severity="warning", markup=False)
+            self.post_message(self.JobLoaded(None, RetryLinks(), exc))
+        else:
+            self.post_message(self.JobLoaded(job, links))
 
-    @work(exclusive=True, group="detail-links")
-    async def load_links(self) -> None:
-        """Read the retry links from the registry (in a thread: it reads every job)."""
-        try:
-            links = await asyncio.to_thread(retry_links, self.deck.registry, self.batch_id)
-        except REPORTED:
-            return  # the registry's trouble is reported once, by _load_job
-        self.post_message(self.LinksFound(links))
-
-    def on_batch_detail_screen_links_found(self, message: LinksFound) -> None:
-        self.links = message.links
+    def on_batch_detail_screen_job_loaded(self, message: JobLoaded) -> None:
+        if message.problem is not None:
+            note = f"Registry unreadable: {message.problem}"
+            self.notify(note, severity="warning", markup=False)
+        self.job, self.links = message.job, message.links
+        if self.current_batch is None and self.job is not None:
+            self.current_batch = self.job.batch()  # the last view, until the server answers
+            self._set_status("Refreshing…")
         self._paint()
+        self.poller.now()
 
     def _set_status(self, message: str, *, error: bool = False) -> None:
         line = self.query_one("#detail-status", Static)
@@ -448,9 +454,7 @@ class BatchDetailScreen(DeckScreen):
             self.app.push_screen(BatchDetailScreen(self.links.retry_of))
 
     def action_open_results(self) -> None:
-        from tui.screens.results import ResultsScreen  # imported when first used: start-up
-
-        self.app.push_screen(ResultsScreen(self.batch_id))
+        self.deck.open_results(self.batch_id)
 
     @work(group="detail-transfer")
     async def download_files(self, kinds: tuple[str, ...]) -> None:
@@ -513,7 +517,7 @@ class BatchDetailScreen(DeckScreen):
 
         try:
             job = await asyncio.to_thread(save)
-        except (*REPORTED, KeyError) as exc:
+        except REPORTED as exc:  # JobNotFoundError too: the job left the registry
             self.post_message(self.Failed("Could not save", exc))
             return
         self.post_message(self.JobSaved(job))

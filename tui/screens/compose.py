@@ -43,7 +43,6 @@ from textual.widgets import (
     Button,
     Checkbox,
     Footer,
-    Header,
     Input,
     Label,
     Select,
@@ -74,10 +73,11 @@ from tui.core.submission import (
 )
 from tui.core.text import one_line, printable
 from tui.deck import styles_dir
-from tui.screens.base import DeckScreen
+from tui.screens.base import DeckScreen, reason
 from tui.screens.compose_fields import read_draft, write_draft
 from tui.widgets.body_form import BodyFormPanel
 from tui.widgets.estimate_view import EstimateView
+from tui.widgets.header import DeckHeader
 from tui.widgets.request_list import RequestList
 from tui.widgets.transfer import TransferProgress
 from tui.widgets.validation_panel import ValidationPanel
@@ -178,7 +178,7 @@ class ComposeScreen(DeckScreen):
     # -- layout ---------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield DeckHeader()
         yield Static("", id="compose-status")
         with TabbedContent(id="compose-tabs", initial="tab-request"):
             with TabPane("Request", id="tab-request"), VerticalScroll():
@@ -503,7 +503,7 @@ class ComposeScreen(DeckScreen):
             self.post_message(self.Said(f"Preview: {exc}", error=True))
         except Exception as exc:  # last resort: the screen says so, the app goes on
             logger.exception("previewing the requests failed")
-            self.post_message(self.Said(f"Preview: {type(exc).__name__}: {exc}", error=True))
+            self.post_message(self.Said(f"Preview: {reason(exc)}", error=True))
         else:
             self.post_message(self.Previewed(lines))
 
@@ -544,7 +544,7 @@ class ComposeScreen(DeckScreen):
             self.post_message(self.Checked(None, str(exc)))
         except Exception as exc:  # last resort: the screen says so, the app goes on
             logger.exception("checking the requests failed")
-            self.post_message(self.Checked(None, f"{type(exc).__name__}: {exc}"))
+            self.post_message(self.Checked(None, reason(exc)))
         else:
             self.post_message(self.Checked(result, saved=save))
 
@@ -640,7 +640,7 @@ class ComposeScreen(DeckScreen):
             self.post_message(self.SubmitEnded([], not_sent_message(exc)))
         except Exception as exc:  # last resort: the screen says so, the app goes on
             logger.exception("submitting the compose file failed")
-            self.post_message(self.SubmitEnded([], f"Not sent: {type(exc).__name__}: {exc}"))
+            self.post_message(self.SubmitEnded([], f"Not sent: {reason(exc)}"))
         else:
             self.post_message(self.SubmitEnded(jobs))
 

@@ -23,6 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
+from textual.widgets.data_table import CellDoesNotExist
 
 from tui.core.downloads import file_names
 from tui.core.errors import BatchdeckError
@@ -200,9 +201,10 @@ class FilesScreen(DeckScreen):
 
     @dataclass
     class FilesSaved(Message):
-        """Where the downloaded files went."""
+        """Where the downloaded files went, and the ids of those with no free name."""
 
         targets: list[Path]
+        skipped: list[str]
 
     @dataclass
     class Previewed(Message):
@@ -328,7 +330,7 @@ class FilesScreen(DeckScreen):
             return None
         try:
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:  # the cursor is off the table
+        except CellDoesNotExist:  # the cursor is off the table
             return None
         for info in self.files:
             if info.id == key.value:
@@ -541,21 +543,20 @@ class FilesScreen(DeckScreen):
         another file (even one that appears meanwhile)."""
         report = self.query_one(TransferProgress).report  # stores numbers: safe from here
         saved: list[Path] = []
+        skipped: list[str] = []
         try:
             for info in infos:
                 target = await self._download_one(info, folder, report)
                 if target is None:
-                    self.notify(
-                        f"No free name to save {one_line(info.id)} under.", severity="error"
-                    )
+                    skipped.append(info.id)
                 else:
                     saved.append(target)
         except REPORTED as exc:
             self.post_message(self.Failed("Download failed", exc))
         finally:
             self.post_message(TransferProgress.Ended())
-            if saved:
-                self.post_message(self.FilesSaved(saved))
+            if saved or skipped:
+                self.post_message(self.FilesSaved(saved, skipped))
 
     async def _download_one(self, info: FileInfo, folder: Path, report: Progress) -> Path | None:
         """The first free name in ``folder`` that the file was saved under, or None."""
@@ -574,7 +575,11 @@ class FilesScreen(DeckScreen):
         return None
 
     def on_files_screen_files_saved(self, message: FilesSaved) -> None:
-        self.notify(saved_note(message.targets), markup=False)
+        if message.targets:
+            self.notify(saved_note(message.targets), markup=False)
+        for file_id in message.skipped:
+            note = f"No free name to save {one_line(file_id)} under."
+            self.notify(note, severity="error", markup=False)
 
     def on_transfer_progress_began(self, message: TransferProgress.Began) -> None:
         self.query_one(TransferProgress).begin(message.label, message.total)

@@ -24,7 +24,7 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import Footer, Header, Input, Select, Static
+from textual.widgets import Footer, Input, Select, Static
 
 from tui.core.errors import BatchdeckError
 from tui.core.results import (
@@ -50,7 +50,8 @@ from tui.core.results import (
 from tui.core.sizes import format_size
 from tui.core.text import one_line
 from tui.deck import styles_dir
-from tui.screens.base import DeckScreen
+from tui.screens.base import REPORTED, DeckScreen, reason
+from tui.widgets.header import DeckHeader
 from tui.widgets.result_detail import ResultDetail
 from tui.widgets.results_list import ResultsList, header_line
 
@@ -116,10 +117,9 @@ class ResultsScreen(DeckScreen):
 
     @dataclass
     class Told(Message, bubble=False):
-        """A notification: how an export or a retry went."""
+        """A notification: an export or a retry went well (failures post ``Failed``)."""
 
         text: str
-        error: bool = False
 
     @dataclass
     class Opened(Message, bubble=False):
@@ -200,7 +200,7 @@ class ResultsScreen(DeckScreen):
         self.query_one("#results-outcome", Select).value = value
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield DeckHeader()
         yield Static("", id="results-status")
         yield Static("", id="results-links")
         with Horizontal(id="results-filters"):
@@ -289,18 +289,15 @@ class ResultsScreen(DeckScreen):
             opened = await open_attempts(
                 self.deck.client, batch_id, registry=self.deck.registry, progress=progress
             )
-        except BatchdeckError as exc:  # not ready, no files, the server said no...
+            links, source = await asyncio.to_thread(_links_and_source, self.deck.registry, batch_id)
+        except BatchdeckError as exc:  # not ready, no files, the job left the registry...
             self.post_message(self.Status(f"Cannot open the results: {exc}", error=True))
         except OSError as exc:
             self.post_message(self.Status(f"Cannot save the results: {exc}", error=True))
-        except KeyError as exc:  # the job left the registry meanwhile
-            self.post_message(self.Status(f"Cannot record the results: {exc}", error=True))
         except Exception as exc:  # last resort: the screen says so, the app goes on
             logger.exception("opening the results of %s failed", batch_id)
-            message = f"Cannot open the results: {type(exc).__name__}: {exc}"
-            self.post_message(self.Status(message, error=True))
+            self.post_message(self.Status(f"Cannot open the results: {reason(exc)}", error=True))
         else:
-            links, source = await asyncio.to_thread(_links_and_source, self.deck.registry, batch_id)
             self.post_message(self.Opened(opened.attempts, opened.notes, links, source))
 
     @on(Opened)
@@ -344,8 +341,7 @@ class ResultsScreen(DeckScreen):
             self.post_message(self.Status(f"Cannot read the results: {exc}", error=True))
         except Exception as exc:  # last resort: the screen says so, the app goes on
             logger.exception("indexing the results failed")
-            message = f"Cannot index the results: {type(exc).__name__}: {exc}"
-            self.post_message(self.Status(message, error=True))
+            self.post_message(self.Status(f"Cannot index the results: {reason(exc)}", error=True))
 
     @on(Indexed)
     def _indexed(self, event: Indexed) -> None:
@@ -381,7 +377,7 @@ class ResultsScreen(DeckScreen):
 
     @on(Told)
     def _told(self, event: Told) -> None:
-        self.notify(event.text, severity="error" if event.error else "information", markup=False)
+        self.notify(event.text, markup=False)
 
     # -- filters ------------------------------------------------------------------------
 
@@ -459,8 +455,7 @@ class ResultsScreen(DeckScreen):
             self.post_message(self.Status(f"Search failed: {exc}", error=True))
         except Exception as exc:  # last resort: the screen says so, the app goes on
             logger.exception("searching the results failed")
-            message = f"Search failed: {type(exc).__name__}: {exc}"
-            self.post_message(self.Status(message, error=True))
+            self.post_message(self.Status(f"Search failed: {reason(exc)}", error=True))
         else:
             self.post_message(self.Searched(index, text, found))
 
@@ -583,12 +578,11 @@ class ResultsScreen(DeckScreen):
 
         try:
             count = await asyncio.to_thread(write)
-        except (BatchdeckError, OSError, ValueError) as exc:  # ValueError: the file's suffix
-            self.post_message(self.Told(f"Export failed: {exc}", error=True))
+        except REPORTED as exc:  # ValueError: the file's suffix
+            self.post_message(self.Failed("Export failed", exc))
         except Exception as exc:  # last resort: the screen says so, the app goes on
             logger.exception("exporting the results failed")
-            message = f"Export failed: {type(exc).__name__}: {exc}"
-            self.post_message(self.Told(message, error=True))
+            self.post_message(self.Failed("Export failed", exc))
         else:
             self.post_message(self.Told(f"Exported {count} rows to {path}"))
 
@@ -632,11 +626,10 @@ class ResultsScreen(DeckScreen):
             )
             links = await asyncio.to_thread(retry_links, self.deck.registry, batch_id)
         except (BatchdeckError, OSError) as exc:
-            self.post_message(self.Told(f"Retry not submitted: {exc}", error=True))
+            self.post_message(self.Failed("Retry not submitted", exc))
         except Exception as exc:  # last resort (e.g. the registry): the app goes on
             logger.exception("submitting the retry of %s failed", batch_id)
-            message = f"Retry not submitted: {type(exc).__name__}: {exc}"
-            self.post_message(self.Told(message, error=True))
+            self.post_message(self.Failed("Retry not submitted", exc))
         else:
             self.post_message(self.Linked(links))
             self.post_message(

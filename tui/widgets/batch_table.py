@@ -25,7 +25,7 @@ from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.geometry import Size
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
+from textual.widgets.data_table import CellDoesNotExist, RowKey
 
 from tui.core import poll, timefmt
 from tui.core.models import Batch, RequestCounts
@@ -425,7 +425,7 @@ class BatchTable(DataTable[Text]):
             return None
         try:
             return str(self.coordinate_to_cell_key(self.cursor_coordinate)[0].value)
-        except Exception:
+        except CellDoesNotExist:
             return None
 
     def refresh_times(self) -> None:

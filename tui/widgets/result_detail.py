@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
@@ -30,6 +31,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.widgets import Markdown, Static
 
 from tui.core.results import ResultRow, cut_texts, describe_request, describe_response
@@ -286,22 +288,40 @@ class ResultDetail(Horizontal):
         self._preparing = True
         self._write_all(self.shown, self.show_json)
 
+    @dataclass
+    class Written(Message, bubble=False):
+        """The shown row's text is in ``path``, ready for the pager."""
+
+        path: Path
+
+    @dataclass
+    class WriteFailed(Message, bubble=False):
+        """The shown row's text could not be written."""
+
+        error: OSError
+
     @work(group="result-detail-all")
     async def _write_all(self, shown: Shown, as_json: bool) -> None:
+        """Write the text in a thread; the handlers page it or say why not."""
+
         def write() -> Path:
             return write_private_text(all_text(shown, as_json=as_json))
 
         try:
             path = await asyncio.to_thread(write)
         except OSError as exc:
-            self.notify(f"Cannot write the text: {exc}", severity="error", markup=False)
+            self.post_message(self.WriteFailed(exc))
             return
         finally:
             self._preparing = False
-        if not self.is_attached:  # the results screen went meanwhile: nothing to page
+        if not self.post_message(self.Written(path)):  # the pane went meanwhile: no pager
             path.unlink(missing_ok=True)
-            return
-        self._page(path)
+
+    def on_result_detail_written(self, message: Written) -> None:
+        self._page(message.path)
+
+    def on_result_detail_write_failed(self, message: WriteFailed) -> None:
+        self.notify(f"Cannot write the text: {message.error}", severity="error", markup=False)
 
     def _page(self, path: Path) -> None:
         if open_in_pager(self.app, path):

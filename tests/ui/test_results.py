@@ -260,6 +260,16 @@ async def test_not_ready_batch_says_so(tmp_path: Path, monkeypatch: pytest.Monke
             await until(pilot, lambda: "not ready yet" in status_of(app.screen))
             assert "is validating: its results are not ready yet" in status_of(app.screen)
             assert app.is_running
+            for key in ("x", "R"):  # export and retry say why, not "still being indexed"
+                await pilot.press(key)
+                await until(
+                    pilot,
+                    lambda: (
+                        sum("not ready yet" in n.message for n in app._notifications)
+                        == ("x", "R").index(key) + 1
+                    ),  # noqa: B023 - read at once
+                )
+            assert not any("indexed" in n.message for n in app._notifications)
 
 
 async def test_retry_submits_the_failed_requests_linked_to_the_batch(

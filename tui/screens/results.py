@@ -116,6 +116,12 @@ class ResultsScreen(DeckScreen):
         error: bool = False
 
     @dataclass
+    class Unavailable(Message, bubble=False):
+        """The results cannot be opened (not ready, no files, ...): ``text`` says why."""
+
+        text: str
+
+    @dataclass
     class Told(Message, bubble=False):
         """A notification: an export or a retry went well (failures post ``Failed``)."""
 
@@ -164,6 +170,7 @@ class ResultsScreen(DeckScreen):
         self._percent = 0
         self.links = RetryLinks()
         self.source: Path | None = None  # the rows file the batch was composed from
+        self.unavailable: str | None = None  # why the results could not be opened
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         """This screen's actions for the command palette (see tui.palette)."""
@@ -291,12 +298,12 @@ class ResultsScreen(DeckScreen):
             )
             links, source = await asyncio.to_thread(_links_and_source, self.deck.registry, batch_id)
         except BatchdeckError as exc:  # not ready, no files, the job left the registry...
-            self.post_message(self.Status(f"Cannot open the results: {exc}", error=True))
+            self.post_message(self.Unavailable(f"Cannot open the results: {exc}"))
         except OSError as exc:
-            self.post_message(self.Status(f"Cannot save the results: {exc}", error=True))
+            self.post_message(self.Unavailable(f"Cannot save the results: {exc}"))
         except Exception as exc:  # last resort: the screen says so, the app goes on
             logger.exception("opening the results of %s failed", batch_id)
-            self.post_message(self.Status(f"Cannot open the results: {reason(exc)}", error=True))
+            self.post_message(self.Unavailable(f"Cannot open the results: {reason(exc)}"))
         else:
             self.post_message(self.Opened(opened.attempts, opened.notes, links, source))
 
@@ -369,6 +376,19 @@ class ResultsScreen(DeckScreen):
     @on(Status)
     def _status_posted(self, event: Status) -> None:
         self._set_status(event.text, error=event.error)
+
+    @on(Unavailable)
+    def _unavailable(self, event: Unavailable) -> None:
+        self.unavailable = event.text
+        self._set_status(event.text, error=True)
+
+    def _indexed_or_say_why(self) -> ResultIndex | None:
+        """The finished index, or None after telling why there is none (yet)."""
+        if self.index is not None and self.index.done:
+            return self.index
+        why = self.unavailable or "The results are still being indexed."
+        self.notify(why, severity="warning", markup=False)
+        return None
 
     @on(Linked)
     def _linked(self, event: Linked) -> None:
@@ -544,6 +564,7 @@ class ResultsScreen(DeckScreen):
         self.app.push_screen(ResultsScreen(parent))
 
     def action_reload(self) -> None:
+        self.unavailable = None
         self._set_status(f"Reopening the results of {self.batch_id}…")
         self.load()
 
@@ -552,8 +573,7 @@ class ResultsScreen(DeckScreen):
     def action_export(self) -> None:
         from tui.dialogs.results_export import ExportDialog
 
-        if self.index is None or not self.index.done:
-            self.notify("The results are still being indexed.", severity="warning")
+        if self._indexed_or_say_why() is None:
             return
         default = Path.cwd() / f"{_safe(self.batch_id)}-results.csv"
         self.app.push_screen(ExportDialog(default, self.source), self._export_chosen)
@@ -591,9 +611,8 @@ class ResultsScreen(DeckScreen):
     def action_retry(self) -> None:
         from tui.dialogs.retry_choice import RetryDialog
 
-        index = self.index
-        if index is None or not index.done:
-            self.notify("The results are still being indexed.", severity="warning")
+        index = self._indexed_or_say_why()
+        if index is None:
             return
         counts = retry_counts(index)
         if not any(counts.values()):

@@ -260,15 +260,13 @@ async def test_not_ready_batch_says_so(tmp_path: Path, monkeypatch: pytest.Monke
             await until(pilot, lambda: "not ready yet" in status_of(app.screen))
             assert "is validating: its results are not ready yet" in status_of(app.screen)
             assert app.is_running
-            for key in ("x", "R"):  # export and retry say why, not "still being indexed"
+            for told, key in enumerate(("x", "R"), start=1):  # export, retry: they say why
+
+                def said(told: int = told) -> bool:
+                    return sum("not ready yet" in n.message for n in app._notifications) == told
+
                 await pilot.press(key)
-                await until(
-                    pilot,
-                    lambda: (
-                        sum("not ready yet" in n.message for n in app._notifications)
-                        == ("x", "R").index(key) + 1
-                    ),  # noqa: B023 - read at once
-                )
+                await until(pilot, said)
             assert not any("indexed" in n.message for n in app._notifications)
 
 

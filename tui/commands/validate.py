@@ -89,7 +89,7 @@ def estimate_lines(estimate: Estimate) -> list[str]:
 
     how = f"{estimate.encoding}, estimated"
     if estimate.sampled is not None:
-        how += f" from a sample of {estimate.sampled:,} lines ({_bound(estimate.error_bound)})"
+        how += " " + estimate.sample_note("--exact counts all")
     lines = [
         f"requests:      {estimate.requests:,}",
         f"input tokens:  {estimate.input_tokens:,} ({how})",
@@ -121,17 +121,6 @@ def estimate_lines(estimate: Estimate) -> list[str]:
             f"cost (standard, without the Batch discount): up to {format_usd(cost.standard)}"
         )
     return lines
-
-
-def _bound(error: float) -> str:
-    """The sample's error bound as printed: "±1%" when inside the promise."""
-    from tui.core.tokens import SAMPLE_ERROR
-
-    if error <= SAMPLE_ERROR:
-        return f"±{SAMPLE_ERROR:.0%}"
-    if error == float("inf"):
-        return "error unknown: too few lines sampled; --exact counts all"
-    return f"±{error:.1%}; --exact counts all"
 
 
 def _prices() -> dict[str, Price] | None:

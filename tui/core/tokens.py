@@ -300,6 +300,21 @@ class Estimate:
             return None
         return cost_of(Usage(input_tokens=self.input_tokens), self.price)
 
+    def sample_note(self, hint: str = "") -> str:
+        """How a sampled count was made: ``from a sample of 1,234 lines (±1%)``, with
+        ``hint`` (how to count all) added when the error is over the promise; "" when
+        every line was counted."""
+        if self.sampled is None:
+            return ""
+        more = f"; {hint}" if hint else ""
+        if self.error_bound <= SAMPLE_ERROR:
+            bound = f"±{SAMPLE_ERROR:.0%}"
+        elif self.error_bound == math.inf:
+            bound = f"error unknown: too few lines sampled{more}"
+        else:
+            bound = f"±{self.error_bound:.1%}{more}"
+        return f"from a sample of {self.sampled:,} lines ({bound})"
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data; ``max_*`` costs are null when there is no upper bound."""
         cost, floor = self.max_cost, self.input_cost

@@ -16,7 +16,10 @@ def estimate_text(estimate: Estimate) -> Text:
     text.append("Estimate ", style="bold")
     text.append(f"({estimate.encoding} tokenizer; chat overhead estimated)\n", style="dim")
     text.append(f"  requests       {estimate.requests:>14,}\n")
-    text.append(f"  input tokens   {estimate.input_tokens:>14,}\n")
+    text.append(f"  input tokens   {estimate.input_tokens:>14,}")
+    if estimate.sampled is not None:
+        text.append(f"  (estimated {estimate.sample_note()})", style="dim")
+    text.append("\n")
     text.append(f"  output tokens  {'≤ ' + format(estimate.output_tokens_max, ','):>14}")
     if estimate.unbounded:
         text.append(f"  + {estimate.unbounded:,} with no max tokens (unbounded)", style="yellow")

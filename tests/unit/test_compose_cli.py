@@ -64,8 +64,8 @@ def test_validate_problems_are_line_numbered(bad: Path, capsys: pytest.CaptureFi
     )
     assert any(x.startswith(f"{bad}:3: ") and x.endswith("[invalid_json_line]") for x in lines)
     assert any(x.startswith(f"{bad}:4: ") and x.endswith("[invalid_method]") for x in lines)
-    assert "3 problem(s)" in captured.err
-    assert "Traceback" not in captured.out + captured.err
+    assert lines[-1].endswith(": 3 problem(s)")  # the report's summary, on stdout too
+    assert captured.err == ""
 
 
 def test_validate_json(bad: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -103,8 +103,27 @@ def test_submit_refuses_bad_file_before_any_network(
     bad: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["submit", str(bad), "--endpoint", CHAT]) == 1
-    err = capsys.readouterr().err
-    assert f"{bad}:2: " in err and "nothing sent" in err
+    captured = capsys.readouterr()
+    assert f"{bad}:2: " in captured.out and "nothing sent" in captured.err
+    assert f"{bad}:2: " not in captured.err
+
+
+def test_validate_and_submit_print_a_files_problems_alike(
+    bad: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Problems are data, on stdout, the same lines from both commands (the README's
+    rule); only submit's reason for sending nothing is on stderr."""
+    assert main(["validate", "--no-estimate", str(bad)]) == 1
+    validated = capsys.readouterr()
+    assert main(["submit", str(bad)]) == 1
+    submitted = capsys.readouterr()
+    problems = [x for x in validated.out.splitlines() if x.endswith("]")]
+    assert len(problems) == 3 and submitted.out.splitlines() == problems
+    assert validated.err == "" and submitted.err.count("\n") == 1
+    assert "3 problem(s); nothing sent" in submitted.err
+    assert main(["submit", "--json", str(bad)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and report["problem_count"] == 3
 
 
 def test_submit_checks_options(good: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,8 +3,10 @@
 The submit goes through the registry's submission journal, so an interrupted submit
 is settled on the next start and never makes a second batch. A file over the API's
 limits is refused unless ``--split`` is given; then each part becomes its own batch
-and the parts share a job group. Exit codes: 0 submitted, 1 the file has problems or
-the API refused, 2 bad arguments or configuration.
+and the parts share a job group. A refused file's problems go to stdout as
+``batchdeck validate`` prints them (``--json``: its report object), the reason nothing
+was sent to stderr. Exit codes: 0 submitted, 1 the file has problems or the API
+refused, 2 bad arguments or configuration.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tui.commands.validate import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 if TYPE_CHECKING:
     from tui.core.client import Progress
     from tui.core.registry import Job
+    from tui.core.requests import ValidationReport
     from tui.core.submission import PartProgress
 
 PREFIX = "batchdeck submit: "
@@ -68,7 +71,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tui.commands.validate import problem_lines
     from tui.core.journal import SubmitError
     from tui.core.requests import InvalidRequestFileError, SplitError, UnreadableFileError
     from tui.core.submission import NeedsSplitError, parse_expiry, parse_metadata, plan_submit
@@ -81,14 +83,12 @@ def _run(args: argparse.Namespace) -> int:
     try:
         plan = plan_submit(args.file, args.endpoint, allow_split=args.split)
     except NeedsSplitError as exc:
-        for line in problem_lines(exc.report):
-            _shared.info(line)
+        _print_problems(exc.report, as_json=args.json)
         raise _shared.CommandError(
             f"{PREFIX}{exc}: add --split to send it in parts", EXIT_PROBLEMS
         ) from exc
     except InvalidRequestFileError as exc:
-        for line in problem_lines(exc.report):
-            _shared.info(line)
+        _print_problems(exc.report, as_json=args.json)
         raise _shared.CommandError(
             f"{PREFIX}{exc.report.path}: {exc.count} problem(s); nothing sent", EXIT_PROBLEMS
         ) from exc
@@ -97,6 +97,17 @@ def _run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise _shared.CommandError(f"{PREFIX}{exc}", EXIT_USAGE) from exc
     return _send(args, plan, metadata, expiry)
+
+
+def _print_problems(report: ValidationReport, *, as_json: bool) -> None:
+    """A refused file's problems on stdout, as ``batchdeck validate`` prints them (they
+    are data; the reason nothing was sent goes to stderr)."""
+    from tui.commands.validate import problem_lines, report_dict
+
+    if as_json:
+        _shared.write(json.dumps(report_dict(report), indent=2) + "\n")
+    else:
+        _shared.write("".join(f"{line}\n" for line in problem_lines(report)))
 
 
 def _send(args: argparse.Namespace, plan: Any, metadata: dict[str, str], expiry: int | None) -> int:

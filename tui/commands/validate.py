@@ -1,9 +1,11 @@
 """``batchdeck validate FILE``: check a batch input file as the API would, and estimate it.
 
 Problems are printed one per line as ``FILE:LINE: message [code]`` (the form editors
-and CI logs link to); the exit code is 0 for a file the API accepts, 1 for one with
-problems or cannot be read (missing, not permitted, or not a regular file: a FIFO, a
-directory or a device is refused at once, never read), 2 for a bad ``--endpoint``.
+and CI logs link to), then a summary, all on stdout: the report is the command's data
+(``submit`` prints a refused file's problems the same way). The exit code is 0 for a
+file the API accepts, 1 for one with problems or cannot be read (missing, not
+permitted, or not a regular file: a FIFO, a directory or a device is refused at once,
+never read), 2 for a bad ``--endpoint``.
 ``--json`` prints one JSON object instead.
 
 The estimate comes from the same parse as the check. A big file's input tokens are
@@ -175,10 +177,7 @@ def _run(args: argparse.Namespace) -> int:
         _shared.write(json.dumps(data, indent=2) + "\n")
     else:
         _shared.write("".join(f"{line}\n" for line in problem_lines(report)))
-        if report.ok:
-            _shared.write(f"{_summary(report)}\n")
-        else:
-            _shared.info(_summary(report))
+        _shared.write(f"{_summary(report)}\n")
         lines = estimate_lines(estimate) if estimate is not None else []
         _shared.write("".join(f"{line}\n" for line in lines))
     return EXIT_OK if report.ok else EXIT_PROBLEMS

@@ -182,6 +182,22 @@ async def test_unreachable_server_is_a_network_error(monkeypatch: pytest.MonkeyP
     await client.close()
 
 
+async def test_an_unreachable_server_is_named_without_its_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = client_for(f"http://proxyuser:hunter2pw@127.0.0.1:{port}/v1", monkeypatch)
+    client._client = client._client.with_options(max_retries=0)
+    with pytest.raises(errors.NetworkError) as info:
+        await client.list_batches()
+    await client.close()
+    message = str(info.value)
+    assert message.startswith(f"Cannot reach the server at http://127.0.0.1:{port}: ")
+    assert "hunter2pw" not in message and "proxyuser" not in message
+
+
 def test_no_key_for_openai_is_an_auth_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(KEY_ENV, raising=False)
     with pytest.raises(errors.AuthError, match=KEY_ENV):

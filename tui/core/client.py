@@ -190,14 +190,28 @@ def translate_errors() -> Iterator[None]:
     except openai.APIStatusError as exc:
         raise _status_error(exc) from exc
     except openai.APITimeoutError as exc:
-        raise errors.NetworkError("The server did not answer in time.") from exc
+        raise errors.NetworkError(f"The server{_at(exc)} did not answer in time.") from exc
     except openai.APIConnectionError as exc:
         cause = exc.__cause__ or exc
-        raise errors.NetworkError(f"Cannot reach the server: {cause}") from exc
+        raise errors.NetworkError(f"Cannot reach the server{_at(exc)}: {cause}") from exc
     except openai.OpenAIError as exc:
         raise errors.ApiError(str(exc)) from exc
     except (httpx2.TransportError, httpx2.StreamError) as exc:  # mid-body, outside the SDK
         raise errors.NetworkError(f"The connection broke: {exc}") from exc
+
+
+def _at(exc: Any) -> str:
+    """`` at scheme://host:port`` of the request that failed (never its credentials:
+    :func:`tui.core.text.public_url`), or "" when the error has no request."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(str(exc.request.url))
+    except (AttributeError, RuntimeError, ValueError):
+        return ""
+    if not parts.netloc:
+        return ""
+    return f" at {text.one_line(text.public_url(f'{parts.scheme}://{parts.netloc}'))}"
 
 
 def _build(raw: Any, factory: Callable[[dict[str, Any]], T], what: str) -> T:

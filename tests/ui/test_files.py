@@ -123,6 +123,21 @@ async def test_download_saves_a_hostile_name_inside_the_chosen_folder(
         assert not (folder.parent.parent / ".bashrc").exists()
 
 
+async def test_download_into_a_missing_folder_creates_it_private(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    file_id = upload_lines(server, chat_lines(2), "new.jsonl")
+    folder = tmp_path / "not" / "yet"
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_files(pilot)
+        move_to(screen, file_id)
+        await download_into(pilot, screen, folder)
+        assert [p.name for p in folder.iterdir()] == ["new.jsonl"]
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert folder.parent.stat().st_mode & 0o777 == 0o700
+
+
 async def test_download_never_replaces_a_file_that_appears_meanwhile(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Markdown, Select, Static
+from textual.widgets import Checkbox, Input, Markdown, Select, Static
 
 from tests.api.conftest import API_KEY, FAST, chat_lines, jsonl
 from tests.ui.conftest import WAIT_SECONDS, until
@@ -238,6 +238,30 @@ async def test_text_search_and_export(monkeypatch: pytest.MonkeyPatch, tmp_path:
         await until(pilot, lambda: any("Exported 13 rows" in n.message for n in app._notifications))
         lines = [json.loads(x) for x in target.read_text().splitlines()]
         assert len(lines) == 13 and lines[0]["request.body.model"] == "gpt-4o-mini"
+
+
+async def test_export_says_all_rows_and_offers_only_the_shown_ones(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    local_copy()
+    app = offline_app(monkeypatch)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_results(pilot)
+        await pilot.press("slash", *"question 7", "enter")
+        await until(pilot, lambda: shown_ids(screen) == ["req-07"])
+        await pilot.press("x")
+        await until(pilot, lambda: bool(app.screen.query("#export-only-shown")))
+        dialog = app.screen
+        assert str(dialog.query_one("#export-rows", Static).render()) == "All 13 rows"
+        only = dialog.query_one("#export-only-shown", Checkbox)
+        assert only.value and "Only the 1 shown row" in str(only.label)
+        target = tmp_path / "shown.jsonl"
+        dialog.query_one("#export-path", Input).value = str(target)
+        await pilot.click("#export-ok")
+        notes = app._notifications
+        await until(pilot, lambda: any(n.message.startswith("Exported") for n in notes))
+        assert any(f"Exported 1 row to {target}" == n.message for n in notes)
+        assert [json.loads(x)["custom_id"] for x in target.read_text().splitlines()] == ["req-07"]
 
 
 async def test_not_ready_batch_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

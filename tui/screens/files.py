@@ -32,7 +32,7 @@ from tui.core.models import Batch, FileInfo, display_filename
 from tui.core.preview import Preview, first_lines
 from tui.core.registry import Job
 from tui.core.sizes import format_size
-from tui.core.text import one_line
+from tui.core.text import one_line, plural
 from tui.core.timefmt import relative
 from tui.deck import styles_dir
 from tui.dialogs.confirm import ConfirmDialog
@@ -623,9 +623,10 @@ class FilesScreen(DeckScreen):
         if len(gone) == 1:
             self.notify(f"Deleted {one_line(message.file_ids[0])}", markup=False)
         elif gone:
-            self.notify(f"Deleted {len(gone)} files", markup=False)
+            self.notify(f"Deleted {plural(len(gone), 'file')}", markup=False)
         if message.kept:
-            self.notify(f"The server did not delete {message.kept} file(s).", severity="warning")
+            kept = plural(message.kept, "file")
+            self.notify(f"The server did not delete {kept}.", severity="warning")
 
     def action_upload(self) -> None:
         if self._transferring:

@@ -115,13 +115,19 @@ async def test_rows_filters_and_detail(monkeypatch: pytest.MonkeyPatch) -> None:
 
         await pilot.press("o")  # failed (any)
         assert shown_ids(screen) == ["req-02", "req-03"]
-        await pilot.press("o", "o", "o")  # only ok, only cut off... then only HTTP error
+        await pilot.press("o", "o")  # only ok, then (no row is cut off) only HTTP error
         assert shown_ids(screen) == ["req-02"]
-        await pilot.press("o", "o", "o")  # request error, not run (cancelled), (expired)
+        await pilot.press("o")  # no request error, none cancelled: only expired
         assert shown_ids(screen) == ["req-03"]
-        for _ in range(3):  # missing, invalid line, and round to all
-            await pilot.press("o")
+        await pilot.press("o")
+        assert shown_ids(screen) == ["req-04"]  # missing
+        await pilot.press("o", "o")  # invalid line, and round to all
         assert len(shown_ids(screen)) == 13
+        screen.query_one("#results-outcome", Select).value = Outcome.CUT_OFF.value
+        await until(pilot, lambda: not shown_ids(screen))  # from the palette: says so
+        assert listing.render_line(0).text.strip() == "No rows match the filters."
+        screen.query_one("#results-outcome", Select).value = "all"
+        await until(pilot, lambda: len(shown_ids(screen)) == 13)
 
         await pilot.press("i")
         await pilot.press(*"req-1")

@@ -427,6 +427,7 @@ class ResultsScreen(DeckScreen):
         rows = (
             [r for r in self._all if self._keep(r)] if self._filters_active() else list(self._all)
         )
+        listing.empty_text = "No rows match the filters." if self._all else ""
         listing.set_rows(rows, follow=follow)
         self._refresh_status()
 
@@ -548,8 +549,14 @@ class ResultsScreen(DeckScreen):
         self.query_one("#results-id", Input).focus()
 
     def action_cycle_outcome(self) -> None:
+        """The next outcome filter that shows some row (and back to all)."""
         select = self.query_one("#results-outcome", Select)
-        values = [value for _, value in OUTCOME_FILTERS]
+        values = [
+            value
+            for _, value in OUTCOME_FILTERS
+            if value in ("all", self._outcome())
+            or any(matches_outcome(row, value) for row in self._all)
+        ]
         current = values.index(self._outcome()) if self._outcome() in values else 0
         select.value = values[(current + 1) % len(values)]
 

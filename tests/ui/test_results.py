@@ -92,6 +92,19 @@ def status_of(screen: Any) -> str:
     return str(lines.first(Static).render()) if lines else ""
 
 
+def footer_overlaps(app: Any) -> list[str]:
+    """The footer keys cut off: past the command palette's key, at the right edge."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    keys = list(app.screen.query_one(Footer).query(FooterKey))
+    palette = next((key for key in keys if "palette" in key.action), None)
+    if palette is None:
+        return ["(the footer is not drawn yet)"]
+    edge = palette.region.x
+    return [key.description for key in keys if key is not palette and key.region.right > edge]
+
+
 def shown_ids(screen: ResultsScreen) -> list[str]:
     return [row.custom_id for row in screen.query_one(ResultsList).rows]
 
@@ -268,6 +281,19 @@ async def test_export_says_all_rows_and_offers_only_the_shown_ones(
         await until(pilot, lambda: any(n.message.startswith("Exported") for n in notes))
         assert any(f"Exported 1 row to {target}" == n.message for n in notes)
         assert [json.loads(x)["custom_id"] for x in target.read_text().splitlines()] == ["req-07"]
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_the_footer_fits(monkeypatch: pytest.MonkeyPatch, width: int) -> None:
+    local_copy()
+    app = offline_app(monkeypatch)
+    async with app.run_test(size=(width, 36)) as pilot:
+        screen = await open_results(pilot)
+        await until(pilot, lambda: not footer_overlaps(app))
+        await pilot.press("enter", "tab")  # the detail open and focused: still fits
+        await until(pilot, lambda: screen.query_one(ResultDetail).display)
+        await pilot.pause()
+        assert footer_overlaps(app) == []
 
 
 async def test_not_ready_batch_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

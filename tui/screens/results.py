@@ -98,8 +98,9 @@ class ResultsScreen(DeckScreen):
         Binding("escape", "back", "Back", id="results.back"),
         Binding("x", "export", "Export", id="results.export"),
         Binding("R", "retry", "Retry failed", id="results.retry"),
-        Binding("r", "reload", "Reload", id="results.reload"),
-        Binding("j", "toggle_json", "JSON", id="results.json"),
+        # the rest only in F1 and the palette: the footer fits 80 columns
+        Binding("r", "reload", "Reload", id="results.reload", show=False),
+        Binding("j", "toggle_json", "JSON", id="results.json", show=False),
         Binding("slash", "focus_search", "Search", id="results.search", show=False),
         Binding("i", "focus_id", "Filter id", id="results.filter_id", show=False),
         Binding("o", "cycle_outcome", "Outcome", id="results.outcome", show=False),

@@ -68,7 +68,7 @@ class ResultsList(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False, id="results.page_down"),
         Binding("home", "jump(0)", "First", show=False, id="results.first"),
         Binding("end", "jump(-1)", "Last", show=False, id="results.last"),
-        Binding("enter", "select", "Details", id="results.select"),
+        Binding("enter", "select", "Details", id="results.select", show=False),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {"results-list--cursor"}
     DEFAULT_CSS = """

@@ -95,11 +95,12 @@ class ResultsScreen(DeckScreen):
     #results-links { height: 1; padding: 0 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="results.back"),
+        # the footer (80 columns) shows Export, Retry failed and Reload; the rest are in
+        # F1 and the palette (Escape goes back on every screen)
+        Binding("escape", "back", "Back", id="results.back", show=False),
         Binding("x", "export", "Export", id="results.export"),
         Binding("R", "retry", "Retry failed", id="results.retry"),
-        # the rest only in F1 and the palette: the footer fits 80 columns
-        Binding("r", "reload", "Reload", id="results.reload", show=False),
+        Binding("r", "reload", "Reload", id="results.reload"),
         Binding("j", "toggle_json", "JSON", id="results.json", show=False),
         Binding("slash", "focus_search", "Search", id="results.search", show=False),
         Binding("i", "focus_id", "Filter id", id="results.filter_id", show=False),

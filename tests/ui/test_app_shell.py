@@ -68,8 +68,17 @@ async def test_f1_help_lists_the_live_bindings(
         described = {row[1]: row for row in rows}
         assert described["Filter"] == ["/", "Filter", "screen"]
         assert described["Help"][2] == "app"
-        assert described["Open"] == ["⏎", "Open", "BatchTable"]  # the focused table
+        assert described["Open"] == ["⏎", "Open", "Batch table"]  # the focused table
         assert described["Bell on finish"][0] == "b"  # hidden from the footer, not here
+        assert described["Down"] == ["j ↓", "Down", "lists"]  # one row: arrows and letters
+        assert described["First row"] == ["home g", "First row", "lists"]
+        assert described["Command palette"] == ["^p", "Command palette", "app"]
+        assert described["Quit"] == ["q ^q", "Quit", "app"]
+        keys = " ".join(row[0] for row in rows)
+        for useless in ("super+c", "⊞", "Cursor left", "Page Left", "Copy selected text"):
+            assert useless not in keys and useless not in described
+        assert "palette" not in described  # Textual's lowercase name
+        assert [row[2] for row in rows].index("lists") > [row[2] for row in rows].index("screen")
         await pilot.press("f1")  # F1 again closes
         assert type(app.screen).__name__ == "BatchesScreen"
 

@@ -65,10 +65,11 @@ async def test_completed_batch_shows_every_field_and_its_cost(
         head = text_of(screen, "#detail-head")
         assert batch_id in head and "completed" in head and "gpt-4o-mini" in head
         timeline = text_of(screen, "#detail-timeline")
-        for label in ("created", "in progress", "finalizing", "completed", "expires"):
+        for label in ("created", "in progress", "finalizing", "completed"):
             assert label in timeline
         assert "2026-01-01 00:00:00 UTC" in timeline  # exact
-        assert "1m ago" in timeline and "in 23h 59m" in timeline  # relative
+        assert "1m ago" in timeline  # relative
+        assert "expires" not in timeline and "in 23h 59m" not in timeline  # final: moot
         counts = text_of(screen, "#detail-counts")
         assert "5 total" in counts and "4 completed" in counts and "1 failed" in counts
         usage_text = text_of(screen, "#detail-usage")
@@ -104,8 +105,10 @@ async def test_unknown_model_offers_the_price_dialog_which_saves(
     app = build_app(server, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_detail(pilot, batch_id)
-        assert "No price known for house-model-7b" in text_of(screen, "#detail-usage")
-        await pilot.press("p")
+        assert "No price known for house-model-7b. Press $ to set it." in text_of(
+            screen, "#detail-usage"
+        )
+        await pilot.press("$")  # not p: p is Profile everywhere
         await until(pilot, lambda: isinstance(pilot.app.screen, PriceDialog))
         await pilot.press("x", "enter")  # not a number: stays, says why
         assert isinstance(pilot.app.screen, PriceDialog)
@@ -137,7 +140,7 @@ async def test_the_price_table_is_read_once_and_again_after_a_price_is_saved(
         for _ in range(3):  # what each poll does
             screen._paint()
         assert len(reads) == 1
-        await pilot.press("p")
+        await pilot.press("$")
         await until(pilot, lambda: isinstance(pilot.app.screen, PriceDialog))
         pilot.app.screen.query_one("#price-input", Input).value = "7"
         pilot.app.screen.query_one("#price-output", Input).value = "9"
@@ -145,7 +148,7 @@ async def test_the_price_table_is_read_once_and_again_after_a_price_is_saved(
         await until(pilot, lambda: pilot.app.screen is screen)
         assert len(reads) == 2
         rates = text_of(screen, "#detail-usage")
-        assert "input $7" in rates and "output $9" in rates
+        assert "input $7" in rates and "output $9 per 1M ($ to edit)" in rates
 
 
 async def test_validation_errors_show_the_downloaded_input_lines_literally(

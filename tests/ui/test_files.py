@@ -95,6 +95,20 @@ async def test_files_show_purpose_size_and_the_batch_using_each(
         await until(pilot, lambda: pilot.app.screen is screen)
 
 
+def footer_overlaps(app: Any) -> list[str]:
+    """The footer keys cut off: past the command palette's key, at the right edge."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    keys = list(app.screen.query_one(Footer).query(FooterKey))
+    palette = next(key for key in keys if "palette" in key.action)
+    return [
+        key.description
+        for key in keys
+        if key is not palette and key.region.right > palette.region.x
+    ]
+
+
 async def download_into(pilot: Any, screen: FilesScreen, folder: Path) -> None:
     """``d``, the folder typed into the dialog, and the download run to its end."""
     await pilot.press("d")
@@ -121,6 +135,32 @@ async def test_download_saves_a_hostile_name_inside_the_chosen_folder(
         assert [p.name for p in folder.iterdir()] == ["bashrc"]
         assert (folder / "bashrc").read_text().count("\n") == 3
         assert not (folder.parent.parent / ".bashrc").exists()
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_the_footer_fits(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, width: int
+) -> None:
+    upload_lines(server, chat_lines(2), "one.jsonl")
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=(width, 36)) as pilot:
+        await open_files(pilot)
+        await until(pilot, lambda: not footer_overlaps(app))
+
+
+async def test_download_into_a_missing_folder_creates_it_private(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    file_id = upload_lines(server, chat_lines(2), "new.jsonl")
+    folder = tmp_path / "not" / "yet"
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_files(pilot)
+        move_to(screen, file_id)
+        await download_into(pilot, screen, folder)
+        assert [p.name for p in folder.iterdir()] == ["new.jsonl"]
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert folder.parent.stat().st_mode & 0o777 == 0o700
 
 
 async def test_download_never_replaces_a_file_that_appears_meanwhile(

@@ -128,7 +128,8 @@ async def test_a_marked_set_downloads_into_the_chosen_folder_and_says_where(
         dialog = pilot.app.screen
         field = dialog.query_one("#folder-path", Input)
         assert field.value == str(home / "Downloads")  # the user's downloads folder
-        field.value = str(tmp_path / "missing")
+        (tmp_path / "a-file").write_text("")
+        field.value = str(tmp_path / "a-file")
         await pilot.press("enter")  # not a folder: said, and the dialog stays
         await until(pilot, lambda: "Not a folder" in text_of(dialog, "#folder-status"))
         chosen = tmp_path / "chosen"

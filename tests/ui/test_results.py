@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Markdown, Select, Static
+from textual.widgets import Checkbox, Input, Markdown, Select, Static
 
 from tests.api.conftest import API_KEY, FAST, chat_lines, jsonl
 from tests.ui.conftest import WAIT_SECONDS, until
@@ -92,6 +92,19 @@ def status_of(screen: Any) -> str:
     return str(lines.first(Static).render()) if lines else ""
 
 
+def footer_overlaps(app: Any) -> list[str]:
+    """The footer keys cut off: past the command palette's key, at the right edge."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    keys = list(app.screen.query_one(Footer).query(FooterKey))
+    palette = next((key for key in keys if "palette" in key.action), None)
+    if palette is None:
+        return ["(the footer is not drawn yet)"]
+    edge = palette.region.x
+    return [key.description for key in keys if key is not palette and key.region.right > edge]
+
+
 def shown_ids(screen: ResultsScreen) -> list[str]:
     return [row.custom_id for row in screen.query_one(ResultsList).rows]
 
@@ -115,13 +128,19 @@ async def test_rows_filters_and_detail(monkeypatch: pytest.MonkeyPatch) -> None:
 
         await pilot.press("o")  # failed (any)
         assert shown_ids(screen) == ["req-02", "req-03"]
-        await pilot.press("o", "o", "o")  # only ok, only cut off... then only HTTP error
+        await pilot.press("o", "o")  # only ok, then (no row is cut off) only HTTP error
         assert shown_ids(screen) == ["req-02"]
-        await pilot.press("o", "o", "o")  # request error, not run (cancelled), (expired)
+        await pilot.press("o")  # no request error, none cancelled: only expired
         assert shown_ids(screen) == ["req-03"]
-        for _ in range(3):  # missing, invalid line, and round to all
-            await pilot.press("o")
+        await pilot.press("o")
+        assert shown_ids(screen) == ["req-04"]  # missing
+        await pilot.press("o", "o")  # invalid line, and round to all
         assert len(shown_ids(screen)) == 13
+        screen.query_one("#results-outcome", Select).value = Outcome.CUT_OFF.value
+        await until(pilot, lambda: not shown_ids(screen))  # from the palette: says so
+        assert listing.render_line(0).text.strip() == "No rows match the filters."
+        screen.query_one("#results-outcome", Select).value = "all"
+        await until(pilot, lambda: len(shown_ids(screen)) == 13)
 
         await pilot.press("i")
         await pilot.press(*"req-1")
@@ -238,6 +257,43 @@ async def test_text_search_and_export(monkeypatch: pytest.MonkeyPatch, tmp_path:
         await until(pilot, lambda: any("Exported 13 rows" in n.message for n in app._notifications))
         lines = [json.loads(x) for x in target.read_text().splitlines()]
         assert len(lines) == 13 and lines[0]["request.body.model"] == "gpt-4o-mini"
+
+
+async def test_export_says_all_rows_and_offers_only_the_shown_ones(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    local_copy()
+    app = offline_app(monkeypatch)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_results(pilot)
+        await pilot.press("slash", *"question 7", "enter")
+        await until(pilot, lambda: shown_ids(screen) == ["req-07"])
+        await pilot.press("x")
+        await until(pilot, lambda: bool(app.screen.query("#export-only-shown")))
+        dialog = app.screen
+        assert str(dialog.query_one("#export-rows", Static).render()) == "All 13 rows"
+        only = dialog.query_one("#export-only-shown", Checkbox)
+        assert only.value and "Only the 1 shown row" in str(only.label)
+        target = tmp_path / "shown.jsonl"
+        dialog.query_one("#export-path", Input).value = str(target)
+        await pilot.click("#export-ok")
+        notes = app._notifications
+        await until(pilot, lambda: any(n.message.startswith("Exported") for n in notes))
+        assert any(f"Exported 1 row to {target}" == n.message for n in notes)
+        assert [json.loads(x)["custom_id"] for x in target.read_text().splitlines()] == ["req-07"]
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_the_footer_fits(monkeypatch: pytest.MonkeyPatch, width: int) -> None:
+    local_copy()
+    app = offline_app(monkeypatch)
+    async with app.run_test(size=(width, 36)) as pilot:
+        screen = await open_results(pilot)
+        await until(pilot, lambda: not footer_overlaps(app))
+        await pilot.press("enter", "tab")  # the detail open and focused: still fits
+        await until(pilot, lambda: screen.query_one(ResultDetail).display)
+        await pilot.pause()
+        assert footer_overlaps(app) == []
 
 
 async def test_not_ready_batch_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

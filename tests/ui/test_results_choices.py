@@ -135,10 +135,10 @@ async def test_retry_dialog_sends_the_chosen_groups_and_links_both_ways(
             dialog = app.screen
             boxes = {box.id: box.value for box in dialog.query(Checkbox)}
             assert boxes == {"retry-429": True, "retry-5xx": True, "retry-4xx": False}
-            assert "2 request(s) to send" in str(dialog.query_one("#retry-total").render())
+            assert "2 requests to send" in str(dialog.query_one("#retry-total").render())
             dialog.query_one("#retry-429", Checkbox).value = False
             await until(
-                pilot, lambda: "1 request(s)" in str(dialog.query_one("#retry-total").render())
+                pilot, lambda: "1 request to send" in str(dialog.query_one("#retry-total").render())
             )
             await pilot.click("#retry-yes")
 

@@ -115,3 +115,11 @@ def public_url(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def plural(count: int, word: str, many: str = "") -> str:
+    """The count and its word agreeing: ``1 row``, ``2 rows``, ``0 rows``.
+
+    ``many`` is the plural when it is not ``word + "s"`` (``plural(n, "copy", "copies")``).
+    """
+    return f"{count} {word if count == 1 else many or word + 's'}"

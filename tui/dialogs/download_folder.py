@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Static
 
+from tui.core.fsutil import make_private_dirs
 from tui.core.text import one_line
 from tui.dialogs.base import Dialog
 
@@ -22,7 +23,7 @@ def default_folder() -> Path:
 
 
 class DownloadFolderDialog(Dialog[Path | None]):
-    """Enter a folder (an existing directory); Save returns it, absolute."""
+    """Enter a folder (created if missing); Download returns it, absolute."""
 
     DEFAULT_CSS = """
     DownloadFolderDialog > Vertical {
@@ -67,13 +68,23 @@ class DownloadFolderDialog(Dialog[Path | None]):
             self.action_cancel()
 
     def choose(self, value: str) -> None:
-        """Dismiss with the folder typed if it is a directory; else say why not."""
+        """Dismiss with the folder typed, created (0700) if missing; else say why not."""
         folder = Path(value.strip()).expanduser()
+        shown = one_line(str(folder)) if value.strip() else "(nothing)"
+        if value.strip() and not folder.exists():
+            try:
+                make_private_dirs(folder)
+            except OSError as exc:
+                reason = one_line(exc.strerror or str(exc))
+                self.say(f"Could not create {shown}: {reason}")
+                return
         if not value.strip() or not folder.is_dir():
-            shown = one_line(str(folder)) if value.strip() else "(nothing)"
-            self.query_one("#folder-status", Static).update(Text(f"Not a folder: {shown}"))
+            self.say(f"Not a folder: {shown}")
             return
         self.dismiss(folder.resolve())
+
+    def say(self, message: str) -> None:
+        self.query_one("#folder-status", Static).update(Text(message))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -2,7 +2,8 @@
 
 The app hands over ``screen.active_bindings`` of the screen below (focused widget,
 then its screen, then the app), so what is listed is what the keys do right now,
-hidden footer keys included.
+hidden footer keys included. Textual's own navigation keys are listed only where they
+are of use (:data:`TEXTUAL_KEPT`).
 """
 
 from __future__ import annotations
@@ -20,29 +21,60 @@ from textual.widgets import DataTable, Static
 
 from tui.dialogs.base import Dialog
 
+# Textual's own bindings (no id) worth listing, by action, in words; the rest (sideways
+# scrolling of a row table, copying a selection there is none of, ...) are left out.
+TEXTUAL_KEPT = {
+    "cursor_up": "Up",
+    "cursor_down": "Down",
+    "page_up": "Page up",
+    "page_down": "Page down",
+    "app.focus_next": "Next field",
+    "app.focus_previous": "Previous field",
+    "quit": "Quit",
+    "command_palette": "Command palette",
+}
+LIST_WORDS = "lists"  # where the list keys (tui.list_keys) and arrows apply
+WHERE_RANK = {"screen": 0, LIST_WORDS: 1, "app": 3}  # a widget's keys: 2
+
+
+def words(name: str) -> str:
+    """A class name spelled out: ``BatchTable`` is "Batch table"."""
+    found = re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", name)
+    return " ".join(found).capitalize()
+
+
+def where_of(active: ActiveBinding, app: Any) -> str:
+    """Where a key applies, in a word: the app, the screen, lists, or the widget's
+    ``HELP_TITLE`` (else its class name spelled out)."""
+    binding, node = active.binding, active.node
+    textual_move = not binding.id and binding.action.startswith(("cursor_", "page_"))
+    if textual_move or (binding.id or "").startswith("list."):
+        return LIST_WORDS
+    if node is app:
+        return "app"
+    if isinstance(node, Screen):
+        return "screen"
+    title = getattr(node, "HELP_TITLE", None)
+    return title if isinstance(title, str) and title else words(type(node).__name__)
+
 
 def binding_rows(bindings: dict[str, ActiveBinding], app: Any) -> list[tuple[str, str, str]]:
-    """(key, description, where) for every described binding, in a stable order."""
-    rows: list[tuple[tuple[int, int], str, str, str]] = []
-    seen: set[tuple[str, str]] = set()
-    for key, active in bindings.items():
-        binding = active.binding
-        description = binding.description or binding.action
-        if (key, description) in seen or not binding.description:
+    """(keys, description, where) for batchdeck's bindings and the few useful ones of
+    Textual's (:data:`TEXTUAL_KEPT`); keys that do the same thing in the same place share
+    a row. Ordered screen, lists, widgets, app; in binding order within each."""
+    merged: dict[tuple[str, str], list[str]] = {}
+    for active in sorted(bindings.values(), key=lambda active: not active.binding.id):
+        binding = active.binding  # batchdeck's own first: ``q`` before ``^q``
+        kept = TEXTUAL_KEPT.get(binding.action, "")
+        description = binding.description if binding.id else kept
+        if not description:
             continue
-        seen.add((key, description))
         display = binding.key_display or app.get_key_display(binding)
-        node = active.node
-        where = (
-            "app"
-            if node is app
-            else ("screen" if isinstance(node, Screen) else type(node).__name__)
-        )
-        rank = (0 if binding.id else 1, {"screen": 0, "app": 1}.get(where, 2))
-        rows.append((rank, display, description, where))
-    # batchdeck's own keys (they have ids) first: screen, app, focused widget
-    rows.sort(key=lambda row: row[0])
-    return [(display, description, where) for _, display, description, where in rows]
+        keys = merged.setdefault((description, where_of(active, app)), [])
+        if display not in keys:
+            keys.append(display)
+    rows = [(" ".join(keys), description, where) for (description, where), keys in merged.items()]
+    return sorted(rows, key=lambda row: WHERE_RANK.get(row[2], 2))
 
 
 def screen_title(screen: Screen[Any]) -> str:
@@ -52,8 +84,7 @@ def screen_title(screen: Screen[Any]) -> str:
         title = getattr(screen, name, None)
         if isinstance(title, str) and title:
             return title
-    words = re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", type(screen).__name__.removesuffix("Screen"))
-    return " ".join(words).capitalize() or "Screen"
+    return words(type(screen).__name__.removesuffix("Screen")) or "Screen"
 
 
 class HelpScreen(Dialog[None]):

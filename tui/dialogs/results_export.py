@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from tui.core.results import export_format
-from tui.core.text import printable
+from tui.core.text import plural, printable
 from tui.dialogs.base import Dialog
 
 
@@ -23,10 +23,12 @@ class ExportRequest:
     path: Path
     request_fields: tuple[str, ...]
     source_columns: bool = False  # the columns of the rows file the batch was composed from
+    only_shown: bool = False  # only the rows the filters show, not every row
 
 
 class ExportDialog(Dialog[ExportRequest | None]):
-    """A path (its extension picks the format), dotted request fields and, when the
+    """A path (its extension picks the format), dotted request fields, whether to write
+    only the ``shown`` rows when a filter hides some of the ``total``, and, when the
     batch was composed from a rows file (``source``), whether to add its columns."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -39,10 +41,14 @@ class ExportDialog(Dialog[ExportRequest | None]):
     ExportDialog #export-error { color: $error; height: auto; }
     """
 
-    def __init__(self, default_path: Path, source: Path | None = None) -> None:
+    def __init__(
+        self, default_path: Path, source: Path | None = None, total: int = 0, shown: int = 0
+    ) -> None:
         super().__init__()
         self.default_path = default_path
         self.source = source
+        self.total = total
+        self.shown = shown
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -50,6 +56,14 @@ class ExportDialog(Dialog[ExportRequest | None]):
             yield Input(str(self.default_path), id="export-path")
             yield Label("Request fields to include (comma-separated, e.g. body.model)")
             yield Input("body.model", id="export-fields")
+            yield Static(f"All {plural(self.total, 'row')}", id="export-rows")
+            if self.shown != self.total:
+                yield Checkbox(
+                    f"Only the {plural(self.shown, 'shown row')}",
+                    True,
+                    id="export-only-shown",
+                    compact=True,
+                )
             if self.source is not None:
                 yield Checkbox(
                     Text(f"Include the columns of {printable(self.source.name)}"),
@@ -78,7 +92,8 @@ class ExportDialog(Dialog[ExportRequest | None]):
         names = tuple(name.strip() for name in fields.split(",") if name.strip())
         boxes = self.query("#export-source").results(Checkbox)
         source_columns = any(box.value for box in boxes)
-        self.dismiss(ExportRequest(path, names, source_columns))
+        only = any(box.value for box in self.query("#export-only-shown").results(Checkbox))
+        self.dismiss(ExportRequest(path, names, source_columns, only))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Static
 
 from tui.core.results import RETRY_GROUPS
-from tui.core.text import printable
+from tui.core.text import plural, printable
 from tui.dialogs.base import Dialog
 
 
@@ -78,7 +78,7 @@ class RetryDialog(Dialog[frozenset[str] | None]):
 
     def _show_total(self) -> None:
         total = sum(self.counts.get(key, 0) for key in self.chosen())
-        self.query_one("#retry-total", Static).update(f"{total} request(s) to send")
+        self.query_one("#retry-total", Static).update(f"{plural(total, 'request')} to send")
         self.query_one("#retry-yes", Button).disabled = total == 0
 
     def on_checkbox_changed(self) -> None:

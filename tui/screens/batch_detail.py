@@ -127,12 +127,13 @@ class BatchDetailScreen(DeckScreen):
             "y", "copy_id", "Copy id", id="detail.copy_id", tooltip="Copy the batch id", show=False
         ),
         Binding(
-            "p",
+            "dollar_sign",
             "set_price",
             "Price",
             id="detail.price",
             tooltip="Set the model's price",
             show=False,
+            key_display="$",
         ),
         Binding("r", "refresh", "Refresh", id="detail.refresh", tooltip="Refresh now", show=False),
         Binding(

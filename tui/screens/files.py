@@ -32,7 +32,7 @@ from tui.core.models import Batch, FileInfo, display_filename
 from tui.core.preview import Preview, first_lines
 from tui.core.registry import Job
 from tui.core.sizes import format_size
-from tui.core.text import one_line
+from tui.core.text import one_line, plural
 from tui.core.timefmt import relative
 from tui.deck import styles_dir
 from tui.dialogs.confirm import ConfirmDialog
@@ -119,20 +119,33 @@ class FilesScreen(DeckScreen):
 
     CSS_PATH = str(styles_dir() / "files.tcss")
     PALETTE_GROUP = "Files"
+    # the footer shows Back, Download, Delete and Upload (it fits 80 columns); every key
+    # is in F1 and the palette
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="files.back", tooltip="Back to the batches"),
         Binding(
-            "enter", "preview", "Preview", id="files.preview", tooltip="Show the file's first lines"
+            "enter",
+            "preview",
+            "Preview",
+            id="files.preview",
+            show=False,
+            tooltip="Show the file's first lines",
         ),
         Binding(
             "b",
             "open_batch",
             "Open batch",
             id="files.open_batch",
+            show=False,
             tooltip="Inspect the batch that uses the file",
         ),
         Binding(
-            "space", "toggle_mark", "Mark", id="files.mark", tooltip="Mark the file (or unmark)"
+            "space",
+            "toggle_mark",
+            "Mark",
+            id="files.mark",
+            show=False,
+            tooltip="Mark the file (or unmark)",
         ),
         Binding(
             "d",
@@ -153,6 +166,7 @@ class FilesScreen(DeckScreen):
             "create_batch",
             "Create batch",
             id="files.create_batch",
+            show=False,
             tooltip="Create a batch from this input file",
         ),
         Binding("n", "upload", "Upload", id="files.upload", tooltip="Upload a batch input file"),
@@ -161,6 +175,7 @@ class FilesScreen(DeckScreen):
             "cycle_purpose",
             "Purpose filter",
             id="files.filter_purpose",
+            show=False,
             tooltip="Filter by purpose (cycles)",
         ),
         Binding(
@@ -168,10 +183,15 @@ class FilesScreen(DeckScreen):
             "toggle_unused",
             "Unused only",
             id="files.filter_unused",
+            show=False,
             tooltip="Show only files no batch uses",
         ),
-        Binding("y", "copy_id", "Copy id", id="files.copy_id", tooltip="Copy the file id"),
-        Binding("r", "refresh", "Refresh", id="files.refresh", tooltip="Reload the files"),
+        Binding(
+            "y", "copy_id", "Copy id", id="files.copy_id", show=False, tooltip="Copy the file id"
+        ),
+        Binding(
+            "r", "refresh", "Refresh", id="files.refresh", show=False, tooltip="Reload the files"
+        ),
     ]
 
     @dataclass
@@ -623,9 +643,10 @@ class FilesScreen(DeckScreen):
         if len(gone) == 1:
             self.notify(f"Deleted {one_line(message.file_ids[0])}", markup=False)
         elif gone:
-            self.notify(f"Deleted {len(gone)} files", markup=False)
+            self.notify(f"Deleted {plural(len(gone), 'file')}", markup=False)
         if message.kept:
-            self.notify(f"The server did not delete {message.kept} file(s).", severity="warning")
+            kept = plural(message.kept, "file")
+            self.notify(f"The server did not delete {kept}.", severity="warning")
 
     def action_upload(self) -> None:
         if self._transferring:

@@ -48,7 +48,7 @@ from tui.core.results import (
     write_retry_file,
 )
 from tui.core.sizes import format_size
-from tui.core.text import one_line
+from tui.core.text import one_line, plural
 from tui.deck import styles_dir
 from tui.screens.base import REPORTED, DeckScreen, reason
 from tui.widgets.header import DeckHeader
@@ -95,11 +95,13 @@ class ResultsScreen(DeckScreen):
     #results-links { height: 1; padding: 0 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="results.back"),
+        # the footer (80 columns) shows Export, Retry failed and Reload; the rest are in
+        # F1 and the palette (Escape goes back on every screen)
+        Binding("escape", "back", "Back", id="results.back", show=False),
         Binding("x", "export", "Export", id="results.export"),
         Binding("R", "retry", "Retry failed", id="results.retry"),
         Binding("r", "reload", "Reload", id="results.reload"),
-        Binding("j", "toggle_json", "JSON", id="results.json"),
+        Binding("j", "toggle_json", "JSON", id="results.json", show=False),
         Binding("slash", "focus_search", "Search", id="results.search", show=False),
         Binding("i", "focus_id", "Filter id", id="results.filter_id", show=False),
         Binding("o", "cycle_outcome", "Outcome", id="results.outcome", show=False),
@@ -255,7 +257,7 @@ class ResultsScreen(DeckScreen):
             counts[row.outcome] += 1
         parts = [f"{counts[o]} {OUTCOME_LABELS[o]}" for o in Outcome if counts[o]]
         shown = len(self.query_one(ResultsList).rows)
-        head = f"{one_line(self.batch_id)} · {len(self._all)} rows"
+        head = f"{one_line(self.batch_id)} · {plural(len(self._all), 'row')}"
         if shown != len(self._all):
             head += f" ({shown} shown)"
         tail = "" if index.done else f" · indexing {self._percent}%"
@@ -427,6 +429,7 @@ class ResultsScreen(DeckScreen):
         rows = (
             [r for r in self._all if self._keep(r)] if self._filters_active() else list(self._all)
         )
+        listing.empty_text = "No rows match the filters." if self._all else ""
         listing.set_rows(rows, follow=follow)
         self._refresh_status()
 
@@ -548,8 +551,14 @@ class ResultsScreen(DeckScreen):
         self.query_one("#results-id", Input).focus()
 
     def action_cycle_outcome(self) -> None:
+        """The next outcome filter that shows some row (and back to all)."""
         select = self.query_one("#results-outcome", Select)
-        values = [value for _, value in OUTCOME_FILTERS]
+        values = [
+            value
+            for _, value in OUTCOME_FILTERS
+            if value in ("all", self._outcome())
+            or any(matches_outcome(row, value) for row in self._all)
+        ]
         current = values.index(self._outcome()) if self._outcome() in values else 0
         select.value = values[(current + 1) % len(values)]
 
@@ -576,16 +585,24 @@ class ResultsScreen(DeckScreen):
         if self._indexed_or_say_why() is None:
             return
         default = Path.cwd() / f"{_safe(self.batch_id)}-results.csv"
-        self.app.push_screen(ExportDialog(default, self.source), self._export_chosen)
+        total, shown = len(self._all), len(self.query_one(ResultsList).rows)
+        dialog = ExportDialog(default, self.source, total, shown)
+        self.app.push_screen(dialog, self._export_chosen)
 
     def _export_chosen(self, choice: ExportRequest | None) -> None:
         if choice is not None:
-            self.run_export(choice.path, choice.request_fields, choice.source_columns)
+            rows = list(self.query_one(ResultsList).rows) if choice.only_shown else None
+            self.run_export(choice.path, choice.request_fields, choice.source_columns, rows)
 
     @work(exclusive=True, group="results-export")
     async def run_export(
-        self, path: Path, fields: tuple[str, ...], source_columns: bool = False
+        self,
+        path: Path,
+        fields: tuple[str, ...],
+        source_columns: bool = False,
+        rows: list[ResultRow] | None = None,
     ) -> None:
+        """Write ``rows`` (default: every row) of the results to ``path``."""
         index, deck, batch_id = self.index, self.deck, self.batch_id
         if index is None:
             return
@@ -594,7 +611,7 @@ class ResultsScreen(DeckScreen):
             source = None
             if source_columns:
                 source = load_source(deck.registry.find_by_batch(batch_id))
-            return export(index, path, fields, source=source)
+            return export(index, path, fields, source=source, rows=rows)
 
         try:
             count = await asyncio.to_thread(write)
@@ -604,7 +621,7 @@ class ResultsScreen(DeckScreen):
             logger.exception("exporting the results failed")
             self.post_message(self.Failed("Export failed", exc))
         else:
-            self.post_message(self.Told(f"Exported {count} rows to {path}"))
+            self.post_message(self.Told(f"Exported {plural(count, 'row')} to {path}"))
 
     # -- retry ---------------------------------------------------------------------------------
 
@@ -640,7 +657,7 @@ class ResultsScreen(DeckScreen):
                 planned.path,
                 index.endpoint,
                 {"retry_of": batch_id[:512]},
-                f"retry of {batch_id} ({planned.count} requests)",
+                f"retry of {batch_id} ({plural(planned.count, 'request')})",
                 retry_of=batch_id,
             )
             links = await asyncio.to_thread(retry_links, self.deck.registry, batch_id)
@@ -653,7 +670,8 @@ class ResultsScreen(DeckScreen):
             self.post_message(self.Linked(links))
             self.post_message(
                 self.Told(
-                    f"Retry {job.batch_id} submitted with {planned.count} requests; reload (r) "
+                    f"Retry {job.batch_id} submitted with {plural(planned.count, 'request')}; "
+                    "reload (r) "
                     "once it is done to see the merged results."
                 )
             )

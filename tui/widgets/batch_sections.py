@@ -152,7 +152,7 @@ def usage_renderable(batch: Batch, prices: dict[str, Price] | PriceError) -> Ren
         model = one_line(batch.model or "this batch's model")
         return Group(
             table,
-            Text(f"\nNo price known for {model}. Press p to set it.", style="yellow"),
+            Text(f"\nNo price known for {model}. Press $ to set it.", style="yellow"),
         )
     costs = Table.grid(padding=(0, 2))
     costs.add_column(justify="right", style="bold")
@@ -163,7 +163,7 @@ def usage_renderable(batch: Batch, prices: dict[str, Price] | PriceError) -> Ren
     rates = f"input ${price.input:g}"
     if price.cached_input is not None:
         rates += f", cached ${price.cached_input:g}"
-    rates += f", output ${price.output:g} per 1M (p to edit)"
+    rates += f", output ${price.output:g} per 1M ($ to edit)"
     return Group(table, Text(""), costs, Text(rates, style="dim"))
 
 

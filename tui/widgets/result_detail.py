@@ -178,7 +178,7 @@ class ResultDetail(Horizontal):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("v", "view_all", "View all", id="results.view_all"),
+        Binding("v", "view_all", "View all", id="results.view_all", show=False),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:

@@ -68,7 +68,7 @@ class ResultsList(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False, id="results.page_down"),
         Binding("home", "jump(0)", "First", show=False, id="results.first"),
         Binding("end", "jump(-1)", "Last", show=False, id="results.last"),
-        Binding("enter", "select", "Details", id="results.select"),
+        Binding("enter", "select", "Details", id="results.select", show=False),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {"results-list--cursor"}
     DEFAULT_CSS = """
@@ -100,6 +100,7 @@ class ResultsList(ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.rows: list[ResultRow] = []
+        self.empty_text = ""  # said on the first line when no row is shown
 
     # -- content ---------------------------------------------------------------
 
@@ -183,6 +184,10 @@ class ResultsList(ScrollView, can_focus=True):
         index = int(self.scroll_offset.y) + y
         base = self.rich_style
         if index >= len(self.rows):
+            if index == 0 and self.empty_text:
+                muted = base + Style(dim=True)
+                text = set_cell_size(f" {self.empty_text}", width)
+                return Strip([Segment(text, muted)], width)
             return Strip.blank(width, base)
         row = self.rows[index]
         cursor = index == self.cursor

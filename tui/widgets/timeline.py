@@ -24,7 +24,8 @@ LABELS = {
 
 def timeline_table(batch: Batch, reference: float | None = None) -> Table:
     """One row per timestamp the server set: step, exact time, relative time and the
-    time spent until the next step; ``expires`` last, flagged when close or past."""
+    time spent until the next step; ``expires`` last while the batch can still run,
+    flagged when close or past (a final batch's expiry no longer matters)."""
     now = timefmt.now() if reference is None else reference
     table = Table.grid(padding=(0, 2))
     table.add_column(justify="right", style="bold", no_wrap=True)
@@ -49,10 +50,8 @@ def timeline_table(batch: Batch, reference: float | None = None) -> Table:
             took,
         )
     expires = stamps.get("expires_at")
-    if expires is not None:
-        style = ""
-        if not batch.is_final:
-            style = "bold red" if expires <= now else "yellow" if expires - now < 3600 else ""
+    if expires is not None and not batch.is_final:
+        style = "bold red" if expires <= now else "yellow" if expires - now < 3600 else ""
         table.add_row(
             Text("expires", style=style or "bold"),
             Text(timefmt.exact(expires), style=style),

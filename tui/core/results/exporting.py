@@ -56,14 +56,18 @@ def _dig(value: Any, dotted: str) -> Any:
 
 
 def export_records(
-    index: ResultIndex, request_fields: Sequence[str] = (), source: SourceTable | None = None
+    index: ResultIndex,
+    request_fields: Sequence[str] = (),
+    source: SourceTable | None = None,
+    rows: Sequence[ResultRow] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """One dict per row, in the index's order: the columns of :data:`EXPORT_COLUMNS`
     plus ``request.<field>`` for each dotted path into the request line (e.g.
     ``body.model``, ``body.messages.0.content``), then ``source.<column>`` for each
-    column of the rows the batch was composed from (``source``, joined by custom_id)."""
+    column of the rows the batch was composed from (``source``, joined by custom_id).
+    ``rows`` (default: every row of the index) are the rows to write, e.g. those shown."""
     with LineReader(index) as reader:
-        for row in index.rows:
+        for row in index.rows if rows is None else rows:
             info = describe_result(reader.result(row)) if row.source >= 0 else None
             record: dict[str, Any] = {
                 "custom_id": row.custom_id,
@@ -93,11 +97,12 @@ def export(
     request_fields: Sequence[str] = (),
     fmt: str = "",
     source: SourceTable | None = None,
+    rows: Sequence[ResultRow] | None = None,
 ) -> int:
     """Write the joined rows to ``destination`` (CSV or JSONL, from its extension
     unless ``fmt`` says), atomically; returns the number of rows written. With
-    ``source``, each row's source columns come after the answer's (see
-    :func:`export_records`).
+    ``source``, each row's source columns come after the answer's; ``rows`` picks the
+    rows to write (see :func:`export_records`).
 
     In CSV, a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
     return gets a leading ``'``, so a spreadsheet shows model output such as
@@ -113,7 +118,7 @@ def export(
     with atomic_file(Path(destination), export_mode()) as handle:
         if fmt == "jsonl":
             encoder = msgspec.json.Encoder()
-            for record in export_records(index, request_fields, source):
+            for record in export_records(index, request_fields, source, rows):
                 handle.write(encoder.encode(record) + b"\n")
                 count += 1
             return count
@@ -126,7 +131,7 @@ def export(
                 *(f"source.{name}" for name in (source.columns if source else ())),
             ]
         )
-        for record in export_records(index, request_fields, source):
+        for record in export_records(index, request_fields, source, rows):
             writer.writerow([_csv_cell(value) for value in record.values()])
             count += 1
         text.flush()

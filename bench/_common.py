@@ -17,6 +17,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tui.localapi.server import LocalServer
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE_DIR = REPO / ".bench"
@@ -111,3 +115,50 @@ def paragraphs(count: int, words: int, seed: int = 0) -> list[str]:
 def mb(nbytes: float) -> str:
     """Bytes as MB (10**6), for printing."""
     return f"{nbytes / 1e6:.1f} MB"
+
+
+def seed_completed(server: LocalServer, count: int) -> None:
+    """``count`` completed batches, written straight into the server's store (the
+    listing and server benches' data)."""
+    import json
+
+    from tui.localapi.clock import Timing
+
+    still = Timing(validation=1e9, per_request=1.0, finalizing=1.0, cancelling=1.0)
+
+    def make() -> None:
+        now = server.engine.now()
+        line = {
+            "custom_id": "r1",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+        }
+        source = server.store.create_file(
+            (json.dumps(line) + "\n").encode(),
+            filename="in.jsonl",
+            purpose="batch",
+            created_at=now - 10 * 86_400,
+        )
+        for i in range(count):
+            record = server.engine.create_batch(
+                input_file_id=source["id"],
+                endpoint="/v1/chat/completions",
+                metadata={"project": "bench", "n": str(i)},
+                timing=still,
+                created_at=now - 9 * 86_400 + i * 60,
+            )
+            start = record["created_at"]
+            record.update(
+                status="completed",
+                model="gpt-4o-mini",
+                in_progress_at=start + 5,
+                finalizing_at=start + 50,
+                completed_at=start + 55,
+                request_counts={"total": 1, "completed": 1, "failed": 0},
+                output_file_id="file-bench",
+            )
+            server.engine._active.discard(record["id"])
+            server.store.save_batch(record)
+
+    server.call(make, timeout=600)

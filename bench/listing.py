@@ -37,15 +37,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import Run, check_ok, child_environment, run_measured
+from _common import Run, check_ok, child_environment, run_measured, seed_completed
 
-from tui.localapi.clock import Timing
 from tui.localapi.server import LocalServer
 
 GOAL = 1.2
 PYTHON = sys.executable
 KEY = "sk-bench-local"
-STILL = Timing(validation=1e9, per_request=1.0, finalizing=1.0, cancelling=1.0)
 
 SDK_LOOP = """
 import json, sys, time
@@ -126,47 +124,6 @@ app.run(headless=True, size=(120, 36))
 """
 
 
-def seed(server: LocalServer, count: int) -> None:
-    """``count`` completed batches, written straight into the server's store."""
-
-    def make() -> None:
-        now = server.engine.now()
-        line = {
-            "custom_id": "r1",
-            "method": "POST",
-            "url": "/v1/chat/completions",
-            "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
-        }
-        source = server.store.create_file(
-            (json.dumps(line) + "\n").encode(),
-            filename="in.jsonl",
-            purpose="batch",
-            created_at=now - 10 * 86_400,
-        )
-        for i in range(count):
-            record = server.engine.create_batch(
-                input_file_id=source["id"],
-                endpoint="/v1/chat/completions",
-                metadata={"project": "bench", "n": str(i)},
-                timing=STILL,
-                created_at=now - 9 * 86_400 + i * 60,
-            )
-            start = record["created_at"]
-            record.update(
-                status="completed",
-                model="gpt-4o-mini",
-                in_progress_at=start + 5,
-                finalizing_at=start + 50,
-                completed_at=start + 55,
-                request_counts={"total": 1, "completed": 1, "failed": 0},
-                output_file_id="file-bench",
-            )
-            server.engine._active.discard(record["id"])
-            server.store.save_batch(record)
-
-    server.call(make, timeout=600)
-
-
 def child(script: str, server: LocalServer, count: int, what: str) -> tuple[Run, dict[str, float]]:
     run = check_ok(run_measured([PYTHON, "-c", script, server.base_url, KEY, str(count)]), what)
     result = json.loads(run.stdout.strip().splitlines()[-1])
@@ -185,7 +142,7 @@ def main() -> None:
     server = LocalServer(tmp / "server", api_key=KEY, durable=False)
     server.start()
     try:
-        seed(server, args.batches)
+        seed_completed(server, args.batches)
         child(SDK_LOOP, server, args.batches, "SDK loop")  # warm-up
         child(APP, server, args.batches, "batchdeck")
         sdk: list[dict[str, float]] = []

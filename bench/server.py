@@ -31,7 +31,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import REPO, child_environment
+from _common import REPO, child_environment, seed_completed
 
 GOAL = 0.8
 KEY = "sk-bench-local"
@@ -45,49 +45,11 @@ ROUND_TIMEOUT = 120.0
 def serve_embedded(data: Path, count: int) -> None:
     """Seed ``count`` completed batches, start the embedded server, print its port,
     serve until stdin closes."""
-    from tui.localapi.clock import Timing
     from tui.localapi.server import LocalServer
 
     server = LocalServer(data, api_key=KEY, durable=False)
     server.start()
-    still = Timing(validation=1e9, per_request=1.0, finalizing=1.0, cancelling=1.0)
-
-    def seed() -> None:
-        now = server.engine.now()
-        line = {
-            "custom_id": "r1",
-            "method": "POST",
-            "url": "/v1/chat/completions",
-            "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
-        }
-        source = server.store.create_file(
-            (json.dumps(line) + "\n").encode(),
-            filename="in.jsonl",
-            purpose="batch",
-            created_at=now - 10 * 86_400,
-        )
-        for i in range(count):
-            record = server.engine.create_batch(
-                input_file_id=source["id"],
-                endpoint="/v1/chat/completions",
-                metadata={"project": "bench", "n": str(i)},
-                timing=still,
-                created_at=now - 9 * 86_400 + i * 60,
-            )
-            start = record["created_at"]
-            record.update(
-                status="completed",
-                model="gpt-4o-mini",
-                in_progress_at=start + 5,
-                finalizing_at=start + 50,
-                completed_at=start + 55,
-                request_counts={"total": 1, "completed": 1, "failed": 0},
-                output_file_id="file-bench",
-            )
-            server.engine._active.discard(record["id"])
-            server.store.save_batch(record)
-
-    server.call(seed, timeout=600)
+    seed_completed(server, count)
     print(server.port, flush=True)
     try:
         sys.stdin.read()

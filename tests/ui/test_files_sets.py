@@ -22,6 +22,7 @@ from tests.ui.test_batch_detail_support import (
     until,
     upload_lines,
 )
+from tests.ui.test_files import move_to, open_files
 from tui.core.preview import PREVIEW_LINES
 from tui.core.registry import Registry
 from tui.dialogs import download_folder
@@ -35,19 +36,6 @@ from tui.screens.files import FilesScreen
 
 SIZE = (120, 36)
 server = support.server  # the shared pinned-clock server fixture
-
-
-async def open_files(pilot: Any) -> FilesScreen:
-    screen = FilesScreen()
-    await pilot.app.push_screen(screen)
-    await until(pilot, lambda: screen.uses_known and not screen.fetching)
-    await settle(pilot)
-    return screen
-
-
-def move_to(screen: FilesScreen, file_id: str) -> None:
-    table = screen.query_one(DataTable)
-    table.move_cursor(row=table.get_row_index(file_id))
 
 
 def name_cell(screen: FilesScreen, file_id: str) -> str:

@@ -6,7 +6,6 @@ closed port, so nothing but the files is read.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +13,10 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Markdown, Static
 
-from tests.api.conftest import API_KEY, jsonl
 from tests.ui.conftest import until
+from tests.ui.test_results import offline_app, write_local_results
 from tests.unit.test_results import request
-from tui.app import BatchDeckApp, make_app
-from tui.core.client import BatchClient
-from tui.core.config import Config, Profile
-from tui.core.models import Batch
-from tui.core.registry import Registry
-from tui.core.results import MANIFEST, results_dir
+from tui.app import BatchDeckApp
 from tui.screens.results import ResultsScreen
 from tui.widgets import result_detail
 from tui.widgets.result_detail import MARKDOWN_LINES, PANE_CHARS, ResultDetail
@@ -46,29 +40,7 @@ def big_copy() -> None:
         }
         response = {"status_code": 200, "request_id": "r", "body": body}
         outs.append({"id": "x", "custom_id": req["custom_id"], "response": response})
-    folder = results_dir(BATCH)
-    folder.mkdir(parents=True)
-    files = {}
-    for kind, lines in (("input", reqs), ("output", outs)):
-        path = folder / f"{kind}.jsonl"
-        path.write_bytes(jsonl(lines))
-        files[kind] = {"id": f"file-{kind}", "path": str(path), "bytes": path.stat().st_size}
-    batch = Batch(
-        id=BATCH,
-        status="completed",
-        endpoint="/v1/chat/completions",
-        input_file_id="file-input",
-        created_at=1_700_000_000,
-        output_file_id="file-output",
-    )
-    (folder / MANIFEST).write_text(json.dumps({"batch": batch.to_dict(), "files": files}))
-
-
-def offline_app(monkeypatch: pytest.MonkeyPatch) -> BatchDeckApp:
-    monkeypatch.setenv(KEY_ENV, API_KEY)
-    profile = Profile("test", base_url="http://127.0.0.1:9/v1", api_key_env=KEY_ENV)
-    config = Config(profiles={"test": profile}, default_profile="test")
-    return make_app(config, BatchClient(profile), Registry(), profile=profile)
+    write_local_results(BATCH, input=reqs, output=outs)
 
 
 async def open_detail(pilot: Pilot[Any]) -> ResultDetail:

@@ -45,10 +45,16 @@ def local_copy(batch_id: str = BATCH, count: int = 12) -> None:
     outs: list[Any] = [answered(r) for i, r in enumerate(reqs) if i not in (2, 3, 4)]
     outs.insert(2, '{"custom_id": "req-04", "respo')
     errs = [answered(reqs[2]), expired("req-03")]
+    write_local_results(batch_id, input=reqs, output=outs, error=errs)
+
+
+def write_local_results(batch_id: str, **kinds: list[Any]) -> None:
+    """A complete local copy of a finished batch: each ``kind`` file (``input``,
+    ``output``, ``error``) holding those lines, and the manifest that makes it one."""
     folder = results_dir(batch_id)
     folder.mkdir(parents=True)
     files = {}
-    for kind, lines in (("input", reqs), ("output", outs), ("error", errs)):
+    for kind, lines in kinds.items():
         path = folder / f"{kind}.jsonl"
         path.write_bytes(jsonl(lines))
         files[kind] = {"id": f"file-{kind}", "path": str(path), "bytes": path.stat().st_size}
@@ -58,8 +64,8 @@ def local_copy(batch_id: str = BATCH, count: int = 12) -> None:
         endpoint="/v1/chat/completions",
         input_file_id="file-input",
         created_at=1_700_000_000,
-        output_file_id="file-output",
-        error_file_id="file-error",
+        output_file_id="file-output" if "output" in kinds else None,
+        error_file_id="file-error" if "error" in kinds else None,
     )
     (folder / MANIFEST).write_text(json.dumps({"batch": batch.to_dict(), "files": files}))
 

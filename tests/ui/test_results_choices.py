@@ -65,28 +65,12 @@ def links_of(screen: Any) -> str:
 
 def answered_copy(batch_id: str) -> None:
     """A local copy where one answer stopped at the token limit (echo's max_tokens)."""
+    from tests.ui.test_results import write_local_results
     from tests.unit.test_results import answered
-    from tui.core.models import Batch
-    from tui.core.results import MANIFEST, results_dir
 
     text = "please write a rather long answer about many things at once"
     reqs = [request("whole", text), request("cut", text, max_tokens=2)]
-    folder = results_dir(batch_id)
-    folder.mkdir(parents=True)
-    files = {}
-    for kind, lines in (("input", reqs), ("output", [answered(r) for r in reqs])):
-        path = folder / f"{kind}.jsonl"
-        path.write_bytes(jsonl(lines))
-        files[kind] = {"id": f"file-{kind}", "path": str(path), "bytes": path.stat().st_size}
-    batch = Batch(
-        id=batch_id,
-        status="completed",
-        endpoint="/v1/chat/completions",
-        input_file_id="file-input",
-        created_at=1_700_000_000,
-        output_file_id="file-output",
-    )
-    (folder / MANIFEST).write_text(json.dumps({"batch": batch.to_dict(), "files": files}))
+    write_local_results(batch_id, input=reqs, output=[answered(r) for r in reqs])
 
 
 async def test_cut_off_answers_are_flagged_and_filterable(

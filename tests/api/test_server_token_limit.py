@@ -24,6 +24,7 @@ from tests.api.conftest import (
 )
 from tui.core.tokens import estimate_file
 from tui.localapi.clock import ManualClock, Timing
+from tui.localapi.faults import Faults
 from tui.localapi.server import LocalServer
 from tui.localapi.token_limits import parse_token_limit
 
@@ -93,6 +94,7 @@ def test_batches_add_up_to_the_limit(make_server: MakeServer, per_part: int) -> 
         server.advance(2)
         statuses = [client.batches.retrieve(b.id).status for b in (first, second, third)]
         assert statuses == ["in_progress", "in_progress", "failed"]
+        assert server.call(lambda: server.engine.enqueued_tokens("gpt-4o-mini")) == 2 * per_part
         assert client.batches.retrieve(other_model.id).status == "in_progress"  # no limit
 
 
@@ -218,6 +220,14 @@ def test_a_just_uploaded_file_is_missing_for_the_next_tries(manual_server: Local
     assert batch.status == "validating"
     assert [kind for kind, _, _ in manual_server.faults.fired] == ["file_404", "file_404"]
     assert [method for _, method, _ in manual_server.faults.fired] == ["GET", "POST"]
+
+
+def test_file_404_from_the_command_line_fires_at_random() -> None:
+    plan = Faults(seed=1)
+    plan.add_spec("file_404:0.5")
+    hidden = [plan.file_missing("file-x", "GET", "/v1/files/file-x") for _ in range(200)]
+    assert 60 < sum(hidden) < 140
+    assert plan.pick("GET", "/v1/files/file-x") == (0.0, None)  # not a transport fault
 
 
 def test_the_file_404_fault_leaves_other_requests_alone(manual_server: LocalServer) -> None:

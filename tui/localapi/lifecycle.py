@@ -424,15 +424,19 @@ class Engine:
         record["status"] = "in_progress"
         self._runs[batch_id] = self._open_run(record)
 
+    def enqueued_tokens(self, model: str) -> int:
+        """The input tokens ``model``'s unfinished, validated batches hold now (as last
+        refreshed; see :mod:`tui.localapi.token_limits`)."""
+        active = (self.store.batches[i] for i in self._active if i in self.store.batches)
+        return enqueued_tokens(active, model)
+
     def _over_token_limit(self, record: Record) -> dict[str, Any] | None:
         """The ``token_limit_exceeded`` error if the batch does not fit its model's limit."""
         model = record.get("model")
-        limit = self.token_limits.get(model) if isinstance(model, str) else None
-        if limit is None or not isinstance(model, str):
+        if not isinstance(model, str) or model not in self.token_limits:
             return None
-        others = (self.store.batches[i] for i in self._active if i in self.store.batches)
-        held = enqueued_tokens(others, model)
-        if held + int(record.get("_input_tokens") or 0) <= limit:
+        limit = self.token_limits[model]
+        if self.enqueued_tokens(model) + int(record.get("_input_tokens") or 0) <= limit:
             return None
         return limit_error(model, limit)
 

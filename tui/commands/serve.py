@@ -49,6 +49,19 @@ def add_parser(sub: Any) -> None:
         metavar="KIND:RATE",
         help="inject faults at random, e.g. 429:0.1, 500:0.05, drop:0.02, latency:0.2",
     )
+    serve.add_argument(
+        "--dialect",
+        choices=("openai", "azure", "groq"),
+        default="openai",
+        help="speak this provider's dialect: its paths, auth header, ids and limits "
+        "(default openai)",
+    )
+    serve.add_argument(
+        "--quirks",
+        action="store_true",
+        help="answer batches the odd ways other services do: ISO timestamps, upper-case "
+        "and unknown statuses, null or missing request_counts, extra fields",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,4 +79,6 @@ def run(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
         faults=args.fault,
+        dialect=args.dialect,
+        quirks=args.quirks,
     )

@@ -37,6 +37,7 @@ import logging
 import math
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ from tui.localapi.clock import COMPLETION_WINDOW_SECONDS, Clock, Timing
 from tui.localapi.executors import ExecResult, Executor
 from tui.localapi.ids import ALNUM, derived_id
 from tui.localapi.store import Record, Store
-from tui.localapi.validate import validate_input
+from tui.localapi.validate import Validation, validate_input
 from tui.localapi.workfiles import (
     Checkpoint,
     Run,
@@ -83,6 +84,7 @@ class Engine:
         self.tick = tick
         self.persist_interval = persist_interval
         self.max_inflight = max_inflight
+        self.validate: Callable[[Path, str], Validation] = validate_input  # the dialect's limits
         self._last_now = float(store.meta.get("clock", 0.0))
         self._runs: dict[str, Run] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -167,6 +169,8 @@ class Engine:
         output_expires_after: dict[str, Any] | None = None,
         created_at: float | None = None,
         cancel_at: float | None = None,
+        completion_window: str = "24h",
+        window_seconds: float = COMPLETION_WINDOW_SECONDS,
     ) -> Record:
         """A new batch in ``validating``; ``created_at``/``cancel_at`` are for seeding."""
         now = self.now() if created_at is None else float(created_at)
@@ -181,13 +185,13 @@ class Engine:
             "model": None,
             "errors": None,
             "input_file_id": input_file_id,
-            "completion_window": "24h",
+            "completion_window": completion_window,
             "status": "validating",
             "output_file_id": None,
             "error_file_id": None,
             "created_at": int(now),
             "in_progress_at": None,
-            "expires_at": int(now + COMPLETION_WINDOW_SECONDS),
+            "expires_at": int(now + window_seconds),
             "finalizing_at": None,
             "completed_at": None,
             "failed_at": None,
@@ -202,6 +206,7 @@ class Engine:
             "_t": {"created": now},
             "_cancel_at": cancel_at,
             "_output_expires_after": output_expires_after,
+            "_window": window_seconds,
         }
         self.store.add_batch(record)
         self._active.add(batch_id)
@@ -260,7 +265,7 @@ class Engine:
         batch_id = record["id"]
         timing = Timing.from_dict(record["_timing"])
         times = record["_t"]
-        expires = times["created"] + COMPLETION_WINDOW_SECONDS
+        expires = times["created"] + record.get("_window", COMPLETION_WINDOW_SECONDS)
         cancel_at = record.get("_cancel_at")
         limit = expires if cancel_at is None else min(expires, float(cancel_at))
         cancel_first = cancel_at is not None and float(cancel_at) <= expires
@@ -336,7 +341,7 @@ class Engine:
         status = record["status"]
         timing = Timing.from_dict(record["_timing"])
         times = record["_t"]
-        limit = times["created"] + COMPLETION_WINDOW_SECONDS
+        limit = times["created"] + record.get("_window", COMPLETION_WINDOW_SECONDS)
         if record.get("_cancel_at") is not None:
             limit = min(limit, float(record["_cancel_at"]))
         if status == "validating":
@@ -372,7 +377,7 @@ class Engine:
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(
-                None, validate_input, work / "input.jsonl", record["endpoint"]
+                None, self.validate, work / "input.jsonl", record["endpoint"]
             )
         except OSError as exc:
             self._broken(record, at, f"The input file could not be read: {exc}")

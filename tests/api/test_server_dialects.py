@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import re
+import signal
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -27,6 +32,7 @@ from tests.api.conftest import (
     upload,
     wait_for,
 )
+from tui.cli import main
 from tui.localapi.clock import ManualClock
 from tui.localapi.dialects import AZURE, GROQ
 from tui.localapi.server import LocalServer
@@ -311,3 +317,46 @@ def test_quirks_and_a_dialect_combine(make_server: MakeServer) -> None:
             input_file_id=file_id, endpoint="/v1/chat/completions", completion_window="24h"
         )
         assert batch.status == "queued" and isinstance(batch.created_at, str)
+
+
+# --- batchdeck serve ------------------------------------------------------------------
+
+
+def test_batchdeck_serve_speaks_the_dialect_it_is_given(tmp_path: Path) -> None:
+    env = {**os.environ, "BATCHDECK_SERVE_API_KEY": API_KEY}
+    command = [sys.executable, "-m", "tui.cli", "serve", "--port", "0"]
+    command += ["--data-dir", str(tmp_path / "data"), "--dialect", "azure", "--quirks"]
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert proc.stdout is not None
+        banner = [proc.stdout.readline()]
+        while "Ctrl+C" not in banner[-1]:
+            banner.append(proc.stdout.readline())
+            assert banner[-1], "batchdeck serve stopped early"
+        url = banner[0].split(" at ")[1].strip().removesuffix("/openai")
+        query = f"?api-version={API_VERSION}"
+        key = {"api-key": API_KEY}
+        status, _, body = raw(url, "GET", "/openai/batches" + query, key=None, headers=key)
+        assert status == 200 and body["object"] == "list"
+        assert raw(url, "GET", "/openai/batches", key=None, headers=key)[0] == 404
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    shown = "".join(banner)
+    assert "dialect:    azure with quirks" in shown and "AzureOpenAI(azure_endpoint=" in shown
+    assert API_KEY not in shown
+
+
+def test_batchdeck_serve_refuses_an_unknown_dialect(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--dialect", "bedrock"])
+    assert info.value.code == 2
+    assert "argument --dialect: invalid choice: 'bedrock'" in capsys.readouterr().err

@@ -212,6 +212,10 @@ def test_groq_serves_chat_batches_under_openai_v1(make_server: MakeServer) -> No
             client.batches.create(
                 input_file_id=file_id, endpoint="/v1/embeddings", completion_window="24h"
             )
+        chat = client.chat.completions.create(
+            model="llama-3.1-8b-instant", messages=[{"role": "user", "content": "hi"}]
+        )
+        assert chat.model == "llama-3.1-8b-instant"
     assert raw(server.url, "GET", "/v1/batches")[0] == 404
 
 

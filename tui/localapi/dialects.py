@@ -291,7 +291,8 @@ def add_routes(
 
 def _at_openai_path(handler: Handler, path: str) -> Handler:
     async def at_openai_path(request: web.Request) -> Any:
-        url = URL.build(path=path, query_string=request.rel_url.query_string)
+        query = request.rel_url.raw_query_string
+        url = URL.build(path=path, query_string=query, encoded=True)
         return await handler(request.clone(rel_url=url))
 
     return at_openai_path

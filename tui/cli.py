@@ -35,10 +35,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command:
             command = importlib.import_module(f"tui.commands.{args.command}")
+            if (code := _profile_from_ref(args)) is not None:
+                return code
             return int(command.run(args))
         return _run_app(args.profile)
     except KeyboardInterrupt:
         return 130
+
+
+def _profile_from_ref(args: argparse.Namespace) -> int | None:
+    """``show PROFILE:BATCH_ID`` (and ``cancel``, ``download``, ``results``): the prefix
+    picks the profile (see :func:`tui.core.fleet.split_ref`). Returns an exit code (2)
+    for a prefix that names no profile or contradicts ``--profile``, else ``None``."""
+    ref = getattr(args, "batch_id", None)
+    if not isinstance(ref, str) or ":" not in ref:
+        return None
+    from tui.commands import _shared
+    from tui.core.config import load_config
+    from tui.core.errors import BatchdeckError
+    from tui.core.fleet import split_ref
+
+    try:
+        name, batch_id = split_ref(ref, load_config().profiles)
+    except BatchdeckError as exc:
+        _shared.error(str(exc))
+        return _shared.EXIT_USAGE
+    if name is not None and getattr(args, "profile", None) not in (None, name):
+        _shared.error(f"{ref!r} names profile {name!r}, but --profile is {args.profile!r}")
+        return _shared.EXIT_USAGE
+    args.profile, args.batch_id = name, batch_id
+    return None
 
 
 def _run_app(profile_name: str | None) -> int:

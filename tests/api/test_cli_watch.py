@@ -53,7 +53,7 @@ def test_every_batch_is_waited_for_and_a_failed_one_is_exit_1(
     assert ran.code == 1
     final = {}
     for event in ran.json_lines():
-        assert set(event) == {"time", "id", "status", "request_counts"}
+        assert set(event) == {"time", "profile", "id", "status", "request_counts"}
         final[event["id"]] = event["status"]
     assert final == {good.id: "completed", bad.id: "failed"}
     assert ran.err == f"batchdeck: {bad.id}: failed\n"

@@ -3,6 +3,13 @@ description and tags.
 
 Plain output is a table (ids are never cut; descriptions are shortened to one line);
 ``--json`` prints JSON lines, one batch per line (see ``_shared.batch_record``).
+
+``--all-profiles`` lists every configured profile at once (``tui.core.fleet``): the
+table gains a PROFILE column and each JSON object a ``profile`` field. A profile
+that fails (no key, key refused, rate limited, unreachable, server error) is one
+``batchdeck: profile NAME: STATE: reason`` line on stderr and does not stop the
+others. Exit 0 while at least one profile answered; when none did, 2 if every
+profile lacks its key (as a missing key is for one profile), else 1.
 """
 
 from __future__ import annotations
@@ -47,10 +54,19 @@ def add_parser(sub: Any) -> None:
         help="only batches created within this age, e.g. 2d, 12h, 30m",
     )
     parser.add_argument("--mine", action="store_true", help="only batches the local registry knows")
+    parser.add_argument(
+        "--all-profiles",
+        action="store_true",
+        help="every configured profile's batches in one list, each row with its profile "
+        "(a failing profile is reported on stderr; exit 1 only if all failed)",
+    )
     _shared.add_common(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.all_profiles:
+        return _shared.guarded(lambda: _run_all_profiles(args))
+
     async def body(profile: Profile, client: BatchClient) -> int:
         jobs = _jobs_by_batch()
         batches = await _collect(client, args, jobs)
@@ -63,6 +79,36 @@ def run(args: argparse.Namespace) -> int:
         return _shared.EXIT_OK
 
     return _shared.run_with_client(args, body)
+
+
+def _run_all_profiles(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tui.core import fleet
+
+    config, _ = _shared.resolve_profile(getattr(args, "profile", None))
+    jobs = _jobs_by_batch()
+    listing = asyncio.run(
+        fleet.list_profiles(
+            list(config.profiles.values()), lambda client: _collect(client, args, jobs)
+        )
+    )
+    for health in listing.failed:
+        _shared.error(f"profile {health.profile}: {health.state}: {health.reason}")
+    if len(listing.failed) == len(listing.health):
+        no_key = all(health.state == fleet.NO_KEY for health in listing.failed)
+        return _shared.EXIT_USAGE if no_key else _shared.EXIT_FAILURE
+    if args.json:
+        _shared.emit_json_lines(
+            {"profile": row.profile, **_shared.batch_record(row.batch, jobs.get(row.batch.id))}
+            for row in listing.rows
+        )
+    elif listing.rows:
+        batches = [row.batch for row in listing.rows]
+        _shared.write(_table(batches, jobs, [row.profile for row in listing.rows]))
+    else:
+        _shared.info("No batches.")
+    return _shared.EXIT_OK
 
 
 def _jobs_by_batch() -> dict[str, Job]:
@@ -97,7 +143,8 @@ async def _collect(
     return out
 
 
-def _table(batches: list[Batch], jobs: dict[str, Job]) -> str:
+def _table(batches: list[Batch], jobs: dict[str, Job], profiles: list[str] | None = None) -> str:
+    """The plain table; with ``profiles`` (one per batch), a PROFILE column first."""
     from tui.core.models import batch_description
     from tui.core.text import one_line
     from tui.core.timefmt import exact
@@ -118,4 +165,7 @@ def _table(batches: list[Batch], jobs: dict[str, Job]) -> str:
                 one_line(",".join(job.tags)) if job else "",
             )
         )
+    if profiles is not None:
+        named = [(one_line(name), *row) for name, row in zip(profiles, rows, strict=True)]
+        return _shared.table(("PROFILE", *HEADERS), named)
     return _shared.table(HEADERS, rows)

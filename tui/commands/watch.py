@@ -1,5 +1,9 @@
 """``batchdeck watch BATCH_ID...``: wait until every named batch is final.
 
+A batch of another profile is named ``PROFILE:BATCH_ID`` (a plain id is the active
+profile's), so one watch can follow batches on several servers; each is retrieved
+with its own profile's client.
+
 Each state change is one line on stdout (time, id, status, request counts; with
 ``--json`` one JSON object per line). Every interval, each batch that is not yet
 final is retrieved once (a few at a time); a rate limit that outlived the client's
@@ -21,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from tui.commands import _shared
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from tui.core.client import BatchClient
     from tui.core.models import Batch
 
@@ -37,7 +43,12 @@ def add_parser(sub: Any) -> None:
         "failures (or an API error beyond the retries), 124 on timeout, 130 on Ctrl+C "
         "(the batches keep running).",
     )
-    parser.add_argument("batch_ids", nargs="+", metavar="BATCH_ID")
+    parser.add_argument(
+        "batch_ids",
+        nargs="+",
+        metavar="BATCH_ID",
+        help="a batch id of the active profile, or PROFILE:BATCH_ID for another profile's",
+    )
     parser.add_argument(
         "--interval",
         type=_shared.parse_duration,
@@ -59,23 +70,64 @@ def run(args: argparse.Namespace) -> int:
     # started us with SIGINT ignored, as it does for background jobs.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        return _shared.run_with_client(args, lambda _p, client: Watcher(args, client).run())
+        return _shared.guarded(lambda: _watch(args))
     except KeyboardInterrupt:
         _shared.info("batchdeck: stopped watching; the batches keep running on the server.")
         return _shared.EXIT_INTERRUPTED
 
 
+class Target:
+    """A watched batch: its id, its profile, and the client of that profile."""
+
+    def __init__(self, label: str, profile: str, batch_id: str, client: BatchClient) -> None:
+        self.label = label  # as the user named it: a plain id or PROFILE:BATCH_ID
+        self.profile = profile
+        self.batch_id = batch_id
+        self.client = client
+
+
+def _watch(args: argparse.Namespace) -> int:
+    """Resolve each named batch to its profile and client, watch them all, close the
+    clients; a ``PROFILE:`` that names no profile is a usage error (exit 2)."""
+    import asyncio
+
+    from tui.core.fleet import RefError, split_ref
+
+    config, active = _shared.resolve_profile(getattr(args, "profile", None))
+    clients: dict[str, BatchClient] = {}  # the SDK is built on first use: none yet to close
+    targets: dict[str, Target] = {}
+    for ref in args.batch_ids:
+        try:
+            name, batch_id = split_ref(ref, config.profiles)
+        except RefError as exc:
+            raise _shared.CommandError(str(exc), _shared.EXIT_USAGE) from exc
+        profile = config.profiles[name] if name else active
+        if profile.name not in clients:
+            clients[profile.name] = _shared.make_client(profile)
+        label = ref if name else batch_id
+        key = f"{profile.name}:{batch_id}"
+        targets.setdefault(key, Target(label, profile.name, batch_id, clients[profile.name]))
+
+    async def main() -> int:
+        try:
+            return await Watcher(args, targets).run()
+        finally:
+            await asyncio.gather(*(client.close() for client in clients.values()))
+
+    return asyncio.run(main())
+
+
 class Watcher:
     """Polls the named batches and reports changes."""
 
-    def __init__(self, args: argparse.Namespace, client: BatchClient) -> None:
+    def __init__(self, args: argparse.Namespace, targets: Mapping[str, Target]) -> None:
         import asyncio
 
-        self.ids = list(dict.fromkeys(args.batch_ids))
+        self.targets = dict(targets)
+        self.ids = list(self.targets)
         self.interval = max(float(args.interval), 0.01)  # never a busy loop
         self.timeout: float | None = args.timeout
         self.json: bool = args.json
-        self.client = client
         self.latest: dict[str, Batch] = {}
         self.backoff = 0.0
         self._gate = asyncio.Semaphore(PARALLEL_RETRIEVES)
@@ -91,7 +143,7 @@ class Watcher:
         deadline = time.monotonic() + self.timeout if self.timeout is not None else None
         while True:
             self.backoff = 0.0
-            await asyncio.gather(*(self._poll(batch_id) for batch_id in self.pending()))
+            await asyncio.gather(*(self._poll(key) for key in self.pending()))
             waiting = self.pending()
             if not waiting:
                 return self._verdict()
@@ -99,34 +151,34 @@ class Watcher:
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    _shared.error(
-                        f"timed out after {self.timeout:g}s; not final yet: {' '.join(waiting)}"
-                    )
+                    labels = " ".join(self.targets[key].label for key in waiting)
+                    _shared.error(f"timed out after {self.timeout:g}s; not final yet: {labels}")
                     return _shared.EXIT_TIMEOUT
                 pause = min(pause, remaining)
             if output_gone():  # `watch ... | head -1`: nobody reads the next line
                 raise BrokenPipeError
             await asyncio.sleep(pause)
 
-    async def _poll(self, batch_id: str) -> None:
+    async def _poll(self, key: str) -> None:
         from tui.commands.show import retrieve_known
         from tui.core import errors
 
+        target = self.targets[key]
         async with self._gate:
             try:
-                batch = await retrieve_known(self.client, batch_id)
+                batch = await retrieve_known(target.client, target.batch_id)
             except errors.RateLimitedError as exc:
                 self.backoff = max(self.backoff, exc.retry_after or 2 * self.interval)
                 return
-        before = self.latest.get(batch_id)
-        self.latest[batch_id] = batch
+        before = self.latest.get(key)
+        self.latest[key] = batch
         if before is None or (before.status, before.request_counts) != (
             batch.status,
             batch.request_counts,
         ):
-            self._report(batch)
+            self._report(batch, target)
 
-    def _report(self, batch: Batch) -> None:
+    def _report(self, batch: Batch, target: Target) -> None:
         from tui.core import timefmt
         from tui.core.text import one_line
 
@@ -136,6 +188,7 @@ class Watcher:
             _shared.emit_json(
                 {
                     "time": int(now),
+                    "profile": target.profile,
                     "id": batch.id,
                     "status": batch.status,
                     "request_counts": {
@@ -147,20 +200,20 @@ class Watcher:
             )
             return
         text = _shared.counts_text(counts.total, counts.completed, counts.failed)
-        line = f"{timefmt.exact(now)}  {one_line(batch.id)}  {one_line(batch.status)}  {text}"
+        line = f"{timefmt.exact(now)}  {one_line(target.label)}  {one_line(batch.status)}  {text}"
         _shared.write(line.rstrip() + "\n")
 
     def _verdict(self) -> int:
         bad = [
-            b
-            for b in (self.latest[i] for i in self.ids)
-            if b.status != "completed" or b.request_counts.failed
+            (self.targets[key].label, batch)
+            for key, batch in ((key, self.latest[key]) for key in self.ids)
+            if batch.status != "completed" or batch.request_counts.failed
         ]
-        for batch in bad:
+        for label, batch in bad:
             reason = (
                 f"{batch.request_counts.failed} failed requests"
                 if batch.status == "completed"
                 else batch.status
             )
-            _shared.error(f"{batch.id}: {reason}")
+            _shared.error(f"{label}: {reason}")
         return _shared.EXIT_FAILURE if bad else _shared.EXIT_OK

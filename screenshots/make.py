@@ -4,7 +4,8 @@ Usage: ``.venv/bin/python screenshots/make.py [--size 120x36]``
 
 Starts ``batchdeck demo``'s seeded server and app headless (``build_demo``), visits
 each screen that exists (batches, F1 help, the batch inspector, files, results and
-its retry choice, compose), exports each as SVG with Textual and converts it to PNG with cairosvg
+its retry choice, the fleet view with more profiles beside the demo's, compose),
+exports each as SVG with Textual and converts it to PNG with cairosvg
 (libcairo). The demo key is random and never shown, so it cannot appear in a picture.
 """
 
@@ -44,6 +45,81 @@ async def shoot(app: Any, name: str, made: list[Path]) -> None:
     path = HERE / f"{name}.png"
     to_png(app.export_screenshot(), path)
     made.append(path)
+
+
+TEAM_BATCHES = (  # (description, age in hours, lines, seconds per line)
+    ("Weekly churn-risk scoring", 1.0, 400, 30.0),
+    ("Invoice field extraction (EU)", 3.0, 120, 20.0),
+    ("Call-centre transcript summaries", 7.0, 60, 5.0),
+)
+
+
+def start_fleet_servers(root: Path) -> dict[str, Any]:
+    """Two more servers for the fleet view: a team's (a few batches, one running) and
+    one whose batch list fails (503); same demo key, loopback only."""
+    import json
+    import os
+
+    from tests.api.conftest import chat_lines
+    from tui.commands.demo import DEMO_KEY_ENV
+    from tui.localapi.clock import Timing
+    from tui.localapi.server import LocalServer
+
+    servers = {}
+    for name in ("eu-team", "research"):
+        server = LocalServer(root / name, api_key=os.environ[DEMO_KEY_ENV], durable=False)
+        server.start()
+        servers[name] = server
+    team = servers["eu-team"]
+
+    def seed() -> None:
+        now = team.engine.now()
+        for description, hours, count, per_line in TEAM_BATCHES:
+            data = "".join(json.dumps(line) + "\n" for line in chat_lines(count)).encode()
+            source = team.store.create_file(
+                data, filename="in.jsonl", purpose="batch", created_at=now - hours * 3600 - 60
+            )
+            team.engine.create_batch(
+                input_file_id=source["id"],
+                endpoint="/v1/chat/completions",
+                metadata={"description": description},
+                timing=Timing(validation=60, per_request=per_line, finalizing=60),
+                created_at=now - hours * 3600,
+            )
+
+    team.call(seed)
+    team.settle()
+    servers["research"].faults.add("503", times=None, path="/v1/batches*", retry_after=0.01)
+    return servers
+
+
+async def shoot_fleet(app: Any, pilot: Any, root: Path, made: list[Path]) -> None:
+    """The fleet view: the demo's profile, the two servers above, and a profile whose
+    key variable is empty (never contacted: a hosted service without a key)."""
+    import os
+
+    from tui.commands.demo import DEMO_KEY_ENV
+    from tui.core.config import Profile
+    from tui.screens.fleet import FleetScreen
+
+    servers = start_fleet_servers(root)
+    try:
+        for name, server in servers.items():
+            app.config.profiles[name] = Profile(
+                name, base_url=server.base_url, api_key_env=DEMO_KEY_ENV
+            )
+        os.environ.pop("AZURE_WEST_KEY", None)
+        app.config.profiles["azure-west"] = Profile("azure-west", api_key_env="AZURE_WEST_KEY")
+        app.push_screen(FleetScreen())
+        await settle(pilot, 2.0)
+        app.screen.query_one("#fleet").move_cursor(row=1)
+        await settle(pilot, 0.2)
+        await shoot(app, "fleet", made)
+        app.pop_screen()
+        await settle(pilot, 0.2)
+    finally:
+        for server in servers.values():
+            server.stop()
 
 
 def has_screen(module: str) -> bool:
@@ -101,6 +177,8 @@ async def make(size: tuple[int, int]) -> list[Path]:
                         await settle(pilot, 0.2)
                     app.pop_screen()
                     await settle(pilot, 0.2)
+                if has_screen("fleet"):
+                    await shoot_fleet(app, pilot, Path(tmp), made)
                 if has_screen("compose"):
                     app.action_open_compose()
                     await settle(pilot)

@@ -10,10 +10,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tui import __version__
 from tui.commands import COMMANDS
+
+if TYPE_CHECKING:
+    from tui.core.config import Profile
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"batchdeck {__version__}")
     parser.add_argument("--profile", help="profile from config.toml to use")
+    parser.add_argument(
+        "--all-profiles",
+        action="store_true",
+        help="open the app on the fleet view: every profile's batches in one table",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"tui.commands.{name}").add_parser(sub)
@@ -38,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if (code := _profile_from_ref(args)) is not None:
                 return code
             return int(command.run(args))
-        return _run_app(args.profile)
+        return _run_app(args.profile, all_profiles=args.all_profiles)
     except KeyboardInterrupt:
         return 130
 
@@ -67,11 +76,13 @@ def _profile_from_ref(args: argparse.Namespace) -> int | None:
     return None
 
 
-def _run_app(profile_name: str | None) -> int:
+def _run_app(profile_name: str | None, *, all_profiles: bool = False) -> int:
     from tui.commands import _shared
 
     try:
         config, profile = _shared.resolve_profile(profile_name)  # config, key, server
+        if all_profiles:  # a profile without its key must not keep the others away
+            profile = _first_usable(profile, config.profiles.values())
         client = _shared.make_client(profile)  # the SDK loads after the first paint
     except _shared.CommandError as exc:
         _shared.error(exc.message, multiline=True)
@@ -80,7 +91,31 @@ def _run_app(profile_name: str | None) -> int:
     from tui.core.registry import Registry
     from tui.hangup import run_app
 
-    return run_app(make_app(config, client, Registry(), profile=profile))
+    app = make_app(config, client, Registry(), profile=profile)
+    if not all_profiles:
+        return run_app(app)
+
+    async def open_fleet(pilot: Any) -> None:
+        from tui.screens.fleet import FleetScreen
+
+        app.push_screen(FleetScreen())
+
+    return run_app(app, auto_pilot=open_fleet)
+
+
+def _first_usable(wanted: Profile, profiles: Iterable[Profile]) -> Profile:
+    """``wanted`` if it has what a client needs (a key for a hosted service), else the
+    first profile that has (else ``wanted``, whose error then says what is missing)."""
+    from tui.core.client import api_key_for
+    from tui.core.errors import ApiError
+
+    for profile in (wanted, *profiles):
+        try:
+            api_key_for(profile)
+        except ApiError:
+            continue
+        return profile
+    return wanted
 
 
 if __name__ == "__main__":  # pragma: no cover

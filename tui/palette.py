@@ -107,6 +107,11 @@ def deck_commands(app: BatchDeckApp, screen: Screen[Any]) -> Iterable[SystemComm
         _on_batches(app, lambda s: s.action_toggle_times()),
     )
     yield SystemCommand(
+        "Fleet view: all profiles",
+        "Every profile's batches in one table, and each profile's health (A; again: back)",
+        partial(_toggle_fleet, app),
+    )
+    yield SystemCommand(
         "Switch profile", "Use another profile from config.toml", app.action_switch_profile
     )
     yield SystemCommand("Next theme", "Cycle through the themes", app.action_cycle_theme)
@@ -128,6 +133,15 @@ def _ask_results(app: BatchDeckApp) -> None:
             app.open_results(batch_id)
 
     app.push_screen(BatchIdPrompt(), chosen)
+
+
+def _toggle_fleet(app: BatchDeckApp) -> None:
+    from tui.screens.fleet import FleetScreen
+
+    if isinstance(app.screen, FleetScreen):
+        app.pop_screen()
+    else:
+        _on_batches(app, lambda s: s.action_toggle_fleet())()
 
 
 def _set_status(screen: BatchesScreen, *, status: str) -> None:

@@ -168,7 +168,7 @@ class ProfileFeed:
                 await self._refresh()
             else:
                 await self._load()
-        except errors.BatchdeckError as exc:  # an API error, or an answer off the schema
+        except (errors.BatchdeckError, OSError, ValueError) as exc:  # never stops the others
             self._set_health(state_of(exc, self.profile), str(exc))
             delay = self.backoff.failure(exc)
             self.health = replace(self.health, failures=self.backoff.failures)

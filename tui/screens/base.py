@@ -36,9 +36,13 @@ class DeckScreen(Screen[None]):
     """A screen of batchdeck, with its client, registry and profile one attribute
     away (``self.deck.client``)."""
 
+    deck_view: Deck | None = None
+    """Other services than the app's to act through, set before the screen is pushed
+    (the fleet view opens a batch on its own profile: ``screens/fleet.ProfileDeck``)."""
+
     @property
     def deck(self) -> Deck:
-        return cast("Deck", self.app)
+        return self.deck_view if self.deck_view is not None else cast("Deck", self.app)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A screen's letter keys do not fire while a field has focus (tui.keys);

@@ -1,0 +1,122 @@
+"""FleetTable: every profile's batches in one DataTable, newest first, with a Profile
+column. Rows are keyed ``PROFILE:BATCH_ID`` (two servers may use the same id).
+
+:meth:`FleetTable.show` takes the fleet's rows: when they are the same rows in the
+same order, only the changed cells are updated; otherwise the table is refilled and
+the cursor stays on its batch. The cells are the batches table's
+(:mod:`tui.widgets.batch_table`), all ``rich.text.Text`` from ``one_line``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist
+
+from tui.core import poll, timefmt
+from tui.core.fleet import FleetBatch
+from tui.core.text import one_line
+from tui.widgets.batch_table import (
+    PROGRESS_WIDTH,
+    STATUS_STYLES,
+    IdCell,
+    progress_cell,
+    state_cell,
+)
+
+if TYPE_CHECKING:
+    from tui.core.registry import Job
+
+# key, title, width (None: what the others leave)
+COLUMNS: tuple[tuple[str, str, int | None], ...] = (
+    ("profile", "Profile", 12),
+    ("id", "ID", 13),
+    ("status", "Status", 11),
+    ("progress", "Progress", PROGRESS_WIDTH),
+    ("created", "Created", 9),
+    ("state", "In state", 9),
+    ("description", "Description", None),
+)
+DESCRIPTION_WIDTH = 40
+
+
+class FleetTable(DataTable[Text]):
+    """The fleet's batches; see the module docstring."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Open", id="fleet.open"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.shown: dict[str, FleetBatch] = {}  # by ref, in the table's order
+        self.jobs: dict[str, Job] = {}  # the registry's, by batch id
+
+    def on_mount(self) -> None:
+        for key, title, width in COLUMNS:
+            self.add_column(title, key=key, width=width or self._description_width())
+
+    def _description_width(self) -> int:
+        used = sum(width or 0 for _, _, width in COLUMNS)
+        padding = 2 * self.cell_padding * len(COLUMNS)
+        return max(12, self.size.width - used - padding - 2)  # 2: the scrollbar
+
+    def on_resize(self) -> None:
+        column = self.columns.get("description")  # type: ignore[call-overload]
+        if column is not None and column.width != self._description_width():
+            column.width = self._description_width()
+            self._require_update_dimensions = True
+            self.refresh()
+
+    def cells(self, row: FleetBatch, now: float) -> dict[str, Text]:
+        batch = row.batch
+        job = self.jobs.get(batch.id)
+        return {
+            "profile": Text(one_line(row.profile), no_wrap=True, overflow="ellipsis"),
+            "id": IdCell(batch.id),
+            "status": Text(one_line(batch.status), style=STATUS_STYLES.get(batch.status, "")),
+            "progress": progress_cell(batch),
+            "created": Text(timefmt.relative(batch.created_at, now)),
+            "state": state_cell(batch, now),
+            "description": Text(
+                one_line(poll.describe(batch, job), DESCRIPTION_WIDTH),
+                no_wrap=True,
+                overflow="ellipsis",
+            ),
+        }
+
+    def show(self, rows: Sequence[FleetBatch]) -> None:
+        """Show ``rows`` (newest first, as :meth:`tui.core.fleet.Fleet.rows` gives them)."""
+        now = timefmt.now()
+        refs = [row.ref for row in rows]
+        if refs == list(self.shown):
+            for row in rows:
+                if self.shown[row.ref].batch != row.batch:
+                    for key, cell in self.cells(row, now).items():
+                        self.update_cell(row.ref, key, cell)
+        else:
+            selected = self.selected_ref()
+            self.clear()
+            for row in rows:
+                cells = self.cells(row, now)
+                self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=row.ref)
+            if selected is not None and selected in self.rows:
+                self.move_cursor(row=self.get_row_index(selected))
+        self.shown = {row.ref: row for row in rows}
+
+    def selected_ref(self) -> str | None:
+        """``PROFILE:BATCH_ID`` of the row under the cursor, if any."""
+        if not self.row_count:
+            return None
+        try:
+            return str(self.coordinate_to_cell_key(self.cursor_coordinate)[0].value)
+        except CellDoesNotExist:
+            return None
+
+    def selected(self) -> FleetBatch | None:
+        ref = self.selected_ref()
+        return self.shown.get(ref) if ref is not None else None

@@ -64,6 +64,11 @@ def fleet_screen(pilot: Pilot[Any]) -> FleetScreen:
     return screen
 
 
+def ready(screen: FleetScreen) -> bool:
+    """Mounted, and every profile has answered (or failed) once."""
+    return bool(states(screen)) and "waiting" not in states(screen).values()
+
+
 def refs(screen: FleetScreen) -> list[str]:
     return list(screen.table.shown)
 
@@ -85,7 +90,7 @@ async def test_every_profile_in_one_table_acting_on_its_own_profile(
         await loaded(pilot)
         await pilot.press("A")
         screen = fleet_screen(pilot)
-        await until(pilot, lambda: "waiting" not in states(screen).values() and refs(screen))
+        await until(pilot, lambda: ready(screen) and len(refs(screen)) == 3)
         assert refs(screen) == [f"b:{b_id}", f"a:{a_ids[0]}", f"a:{a_ids[1]}"]
         assert states(screen) == {
             "a": fleet.OK,
@@ -121,6 +126,11 @@ async def test_every_profile_in_one_table_acting_on_its_own_profile(
         await until(pilot, lambda: servers["b"].batch(b_id)["status"] == "cancelling")
         assert servers["a"].batch(b_id)["status"] == "completed"
         await until(pilot, lambda: screen.table.shown[f"b:{b_id}"].batch.status == "cancelling")
+        servers["b"].advance(60)  # cancelled now; the next poll says so
+        await pilot.press("r")
+        await until(pilot, lambda: any(n.title == "Batch finished" for n in app._notifications))
+        (note,) = [n for n in app._notifications if n.title == "Batch finished"]
+        assert note.message == f"Batch {b_id} of b is cancelled."
 
         await pilot.press("A")  # back to the one-profile screen
         assert isinstance(app.screen, BatchesScreen)
@@ -176,6 +186,6 @@ async def test_all_profiles_opens_the_app_on_the_fleet_view(
     async with app.run_test(size=(140, 36)) as pilot:
         await ran["auto_pilot"](pilot)
         screen = fleet_screen(pilot)
-        await until(pilot, lambda: states(screen).get("b") == fleet.OK)
+        await until(pilot, lambda: ready(screen) and bool(refs(screen)))
         assert states(screen)["openai"] == fleet.NO_KEY
         assert [ref.split(":")[0] for ref in refs(screen)] == ["b"]

@@ -8,7 +8,8 @@
 - A batch opened here (Enter), its results (``v``) and a cancel (``c``) act on that
   batch's own profile: the inspector and the results screen are given a
   :class:`ProfileDeck`, the app's services with that profile and its client.
-- ``A`` goes back to the one-profile batches screen.
+- A batch seen running that reaches a final state is announced, as on the batches
+  screen. ``A`` goes back to the one-profile batches screen.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
-from tui.core import fleet
+from tui.core import fleet, poll
 from tui.core.text import one_line, plural
 from tui.deck import styles_dir
 from tui.dialogs.confirm import ConfirmDialog
@@ -108,6 +109,7 @@ class FleetScreen(DeckScreen):
         self._client_factory = client_factory
         self.fleet: fleet.Fleet | None = None
         self._views: dict[str, ProfileDeck] = {}
+        self._watchers: dict[str, poll.Watcher] = {}  # per profile: ids may repeat
         self._paint_due = False
 
     @property
@@ -180,6 +182,9 @@ class FleetScreen(DeckScreen):
             return
         rows = self.fleet.rows()
         healths = self.fleet.health()
+        for row in rows:
+            if self._watchers.setdefault(row.profile, poll.Watcher()).finished(row.batch):
+                self._announce(row)
         self.table.show(rows)
         self.query_one(FleetHealth).show(healths)
         active = sum(h.active for h in healths)
@@ -189,6 +194,17 @@ class FleetScreen(DeckScreen):
             parts.append(f"{failing} not answering")
         parts.append("A: one profile")
         self.query_one("#fleet-status", Static).update(Text(" · ".join(parts)))
+
+    def _announce(self, row: fleet.FleetBatch) -> None:
+        """A batch seen running in this session is final now (as the batches screen says)."""
+        batch = row.batch
+        self.notify(
+            one_line(f"Batch {batch.id} of {row.profile} is {batch.status}.", 200),
+            title="Batch finished",
+            severity="information" if batch.status == "completed" else "warning",
+        )
+        if self.deck.bell_enabled:
+            self.app.bell()
 
     def action_refresh(self) -> None:
         if self.fleet is not None:

@@ -21,6 +21,7 @@ from tui.commands.validate import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 
 if TYPE_CHECKING:
     from tui.core.client import Progress
+    from tui.core.config import Profile
     from tui.core.registry import Job
     from tui.core.requests import ValidationReport
     from tui.core.submission import PartProgress
@@ -57,6 +58,12 @@ def add_parser(sub: Any) -> None:
         metavar="TIME",
         help="delete the output files this long after creation: 1h to 30d (e.g. 7d)",
     )
+    parser.add_argument(
+        "--completion-window",
+        metavar="WINDOW",
+        help="how long the service may take: one the profile's provider offers "
+        "(default: its shortest, 24h on OpenAI; Groq: 24h to 7d)",
+    )
     parser.add_argument("--tag", action="append", default=[], help="a registry tag (repeatable)")
     parser.add_argument(
         "--split",
@@ -72,16 +79,26 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from tui.core.journal import SubmitError
+    from tui.core.providers import ProviderError
     from tui.core.requests import InvalidRequestFileError, SplitError, UnreadableFileError
     from tui.core.submission import NeedsSplitError, parse_expiry, parse_metadata, plan_submit
 
+    profile = _profile_for_limits(args)
+    limits, provider = profile.limits, profile.provider_name
     try:
         metadata = parse_metadata(args.metadata)
         expiry = parse_expiry(args.expires_after) if args.expires_after else None
-    except SubmitError as exc:
+        if expiry is not None:
+            limits.check_expiry(expiry, provider)
+        args.completion_window = limits.check_window(
+            args.completion_window or limits.default_window, provider
+        )
+    except (SubmitError, ProviderError) as exc:
         raise _shared.CommandError(f"{PREFIX}{exc}", EXIT_USAGE) from exc
     try:
-        plan = plan_submit(args.file, args.endpoint, allow_split=args.split)
+        plan = plan_submit(
+            args.file, args.endpoint, allow_split=args.split, limits=limits.request_limits()
+        )
     except NeedsSplitError as exc:
         _print_problems(exc.report, as_json=args.json)
         raise _shared.CommandError(
@@ -97,6 +114,17 @@ def _run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise _shared.CommandError(f"{PREFIX}{exc}", EXIT_USAGE) from exc
     return _send(args, plan, metadata, expiry)
+
+
+def _profile_for_limits(args: argparse.Namespace) -> Profile:
+    """The profile whose provider's limits the file is checked against (its key is
+    only needed to send, so it is not asked for yet)."""
+    from tui.core.config import ConfigError, load_config
+
+    try:
+        return load_config().profile(getattr(args, "profile", None))
+    except ConfigError as exc:
+        raise _shared.CommandError(str(exc), EXIT_USAGE) from exc
 
 
 def _print_problems(report: ValidationReport, *, as_json: bool) -> None:
@@ -128,6 +156,7 @@ def _send(args: argparse.Namespace, plan: Any, metadata: dict[str, str], expiry:
                 description=args.description,
                 metadata=metadata,
                 output_expires_after=expiry,
+                completion_window=args.completion_window,
                 tags=tuple(args.tag),
                 progress=None if args.json else _upload_progress(),
             )

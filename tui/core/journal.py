@@ -155,6 +155,7 @@ class Journal:
         group_id: str | None = None,
         retry_of: str | None = None,
         progress: Progress | None = None,
+        completion_window: str | None = None,
     ) -> Job:
         """Upload ``path`` and create its batch; the registry knows each step first."""
         path = Path(path).resolve()
@@ -175,6 +176,8 @@ class Journal:
         }
         if output_expires_after is not None:
             submission["output_expires_after"] = int(output_expires_after)
+        if completion_window is not None:
+            submission["completion_window"] = completion_window
         intent = Job(
             job_id=token,
             description=description,
@@ -190,7 +193,7 @@ class Journal:
         with _hold(self._lock_path(token), wait=True):
             await asyncio.to_thread(self.registry.add, intent)
             uploaded = await self.client.upload_file(
-                path, purpose="batch", filename=upload_name(token, path), progress=progress
+                path, filename=upload_name(token, path), progress=progress
             )
             await self._advance_off_loop(token, "uploaded", input_file_id=uploaded.id)
             return await self._create(token)
@@ -246,6 +249,7 @@ class Journal:
                     sub["endpoint"],
                     metadata={**sub.get("metadata", {}), TOKEN_KEY: token},
                     output_expires_after=sub.get("output_expires_after"),
+                    completion_window=sub.get("completion_window"),
                     retry=False,
                 )
             except (errors.RequestError, errors.NotFoundError, errors.AuthError) as exc:

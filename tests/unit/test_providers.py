@@ -56,6 +56,7 @@ def test_preset_base_url_and_key_variable(tmp_path: Path) -> None:
     assert profile.api_key_env == "GROQ_API_KEY"
     assert profile.host() == "api.groq.com"
     assert profile.label() == "g · groq · api.groq.com"
+    assert Profile("o", base_url="http://127.0.0.1:9/v1").label() == "o · 127.0.0.1:9"
 
 
 def test_azure_profile_fields_and_deployments(tmp_path: Path) -> None:

@@ -119,8 +119,10 @@ class Profile:
         return dict(self.deployments).get(model or "", model)
 
     def label(self) -> str:
-        """``name · provider · host``, for the header and the profile switcher."""
-        return f"{self.name} · {self.provider_name} · {self.host()}"
+        """``name · provider · host`` for the header (``name · host`` when the
+        profile names no provider: OpenAI or any compatible server, as before)."""
+        provider = f" · {self.provider}" if self.provider else ""
+        return f"{self.name}{provider} · {self.host()}"
 
     def public_base_url(self) -> str:
         """:meth:`resolved_base_url` without a ``user:password@``: what may be

@@ -10,6 +10,7 @@ from tui.core import providers
 from tui.core.client import api_key_for, make_openai
 from tui.core.config import ConfigError, Profile, load_config
 from tui.core.errors import AuthError
+from tui.core.pricing import PriceError, load_prices
 from tui.core.providers import PRESETS, ProviderError
 from tui.core.requests import Code, validate
 
@@ -68,8 +69,11 @@ def test_azure_profile_fields_and_deployments(tmp_path: Path) -> None:
     profile = load_config(path).profile("az")
     assert profile.api_key_env == "AZURE_OPENAI_API_KEY"
     assert profile.resolved_base_url() == "https://res.openai.azure.com/openai"
-    assert profile.model_for_prices("mini-batch") == "gpt-4o-mini"
-    assert profile.model_for_prices("other") == "other"
+    table = profile.priced(load_prices())
+    assert not isinstance(table, PriceError)
+    assert table["mini-batch"] == table["gpt-4o-mini"]
+    error = PriceError("unusable")
+    assert profile.priced(error) is error
     assert profile.limits.max_requests == 100_000
 
 

@@ -37,12 +37,23 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.core import paths
 from tui.core.errors import BatchdeckError
-from tui.core.providers import PROVIDERS, Preset, ProviderError, ProviderLimits, limits_from, preset
+from tui.core.providers import (
+    PROVIDERS,
+    Preset,
+    ProviderError,
+    ProviderLimits,
+    limits_from,
+    preset,
+    with_deployments,
+)
 from tui.core.text import public_url
+
+if TYPE_CHECKING:
+    from tui.core.pricing import Price, PriceError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -114,9 +125,9 @@ class Profile:
         """An Entra ID token from ``azure_ad_token_env``, read now; never stored."""
         return os.environ.get(self.azure_ad_token_env) if self.azure_ad_token_env else None
 
-    def model_for_prices(self, model: str | None) -> str | None:
-        """The model a price table knows: an Azure deployment's model, else ``model``."""
-        return dict(self.deployments).get(model or "", model)
+    def priced(self, prices: dict[str, Price] | PriceError) -> dict[str, Price] | PriceError:
+        """The price table with this profile's Azure deployments priced as their models."""
+        return with_deployments(prices, dict(self.deployments))
 
     def label(self) -> str:
         """``name · provider · host`` for the header (``name · host`` when the

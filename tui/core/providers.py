@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.core.errors import BatchdeckError
 from tui.core.models import BATCH_ENDPOINTS
@@ -26,6 +26,9 @@ PROVIDERS = ("openai", "azure", "groq", "gemini", "deepinfra", "compatible")
 DEFAULT_PROVIDER = "openai"
 MIN_EXPIRY = 3600  # OpenAI: output_expires_after.seconds from 1 hour ...
 MAX_EXPIRY = 30 * 24 * 3600  # ... to 30 days
+if TYPE_CHECKING:
+    from tui.core.pricing import Price, PriceError
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
 _WINDOW = re.compile(r"^[1-9][0-9]*[hd]$")
@@ -201,6 +204,24 @@ PRESETS: dict[str, Preset] = {
 
 def preset(name: str | None) -> Preset:
     return PRESETS[name or DEFAULT_PROVIDER]
+
+
+def with_deployments(
+    prices: dict[str, Price] | PriceError, deployments: Mapping[str, str]
+) -> dict[str, Price] | PriceError:
+    """The price table with each Azure deployment name priced as its model
+    (``[profiles.NAME.deployments]``), so a batch whose ``model`` is a deployment
+    is priced; a table that is unusable, or no deployments, come back as they are."""
+    from tui.core.pricing import PriceError, price_for
+
+    if isinstance(prices, PriceError) or not deployments:
+        return prices
+    aliased = dict(prices)
+    for deployment, model in deployments.items():
+        price = price_for(model, prices)
+        if price is not None:
+            aliased[deployment] = price
+    return aliased
 
 
 # -- [profiles.NAME.limits] ------------------------------------------------------------

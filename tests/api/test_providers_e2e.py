@@ -213,3 +213,29 @@ def test_quirks_ls_show_and_watch_work(
     assert ran.code == 0, ran.err
     (row,) = [r for r in ran.json_lines() if r["id"] == batch_id]
     assert row["status"] == "completed"
+
+
+def test_an_unknown_status_is_shown_as_sent_and_watch_goes_on(
+    make_server: MakeServer, tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Quirks answer ``queued`` (no OpenAI status) early in validation: ``show`` prints
+    it as it is, and ``watch`` does not take it for an end (it times out, exit 124)."""
+    from tui.localapi.clock import ManualClock
+
+    server = make_server(quirks=True, clock=ManualClock())
+    write_config(
+        f'[profiles.quirky]\nbase_url = "{server.base_url}"\napi_key_env = "{KEY_ENV}"\n',
+        monkeypatch,
+    )
+    path = requests_file(tmp_path, chat_lines(1))
+    batch_id = submitted(run(capsys, "--profile", "quirky", "submit", str(path), "--json"))[
+        "batch_id"
+    ]
+    ran = run(capsys, "--profile", "quirky", "show", batch_id, "--json")
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out)["status"] == "queued"
+    ran = run(
+        capsys, "--profile", "quirky", "watch", batch_id, "--interval", "0.01s", "--timeout", "0.2s"
+    )
+    assert ran.code == 124, ran.err
+    assert "queued" in ran.out

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
-from tests.ui.batches_support import KEY_ENV, build_app, loaded, wait_for
+from tests.ui.batches_support import (
+    KEY_ENV,
+    batches_screen,
+    build_app,
+    loaded,
+    seed,
+    start_server,
+    wait_for,
+)
 from tui.core.config import Config, Profile
 from tui.core.journal import SubmitError
 from tui.dialogs.profiles import profile_label
@@ -74,3 +83,36 @@ async def test_compose_on_openai_offers_24h_only(
         select = screen.query_one("#completion-window", Select)
         assert [value for _, value in select._options] == ["24h"]
         assert screen.gather_options().completion_window == "24h"
+
+
+@pytest.mark.parametrize("quirks", [False, True])
+async def test_the_app_lists_an_azure_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quirks: bool
+) -> None:
+    """The app on an Azure-shaped endpoint (api-key header, api-version parameter),
+    plain and with odd answers: the same list as on OpenAI."""
+    server = start_server(tmp_path / "azure", dialect="azure", quirks=quirks)
+    try:
+        ids = seed(server, active=1, final=2)
+        azure = Profile(
+            "az",
+            provider="azure",
+            azure_endpoint=server.url,
+            api_version="2024-10-21",
+            api_key_env=KEY_ENV,
+        )
+        app = build_app(
+            server, monkeypatch, config=Config(profiles={"az": azure}, default_profile="az")
+        )
+        async with app.run_test(size=(100, 30)) as pilot:
+            await loaded(pilot)
+            table = batches_screen(pilot).table
+            assert set(table.batches) == set(ids)
+            assert app.sub_title.startswith("az · azure · 127.0.0.1:")
+            batches = list(table.batches.values())
+            assert [b.status for b in batches].count("completed") == 2  # "COMPLETED" lowered
+            assert all(b.created_at > 1_600_000_000 for b in batches)  # ISO read as seconds
+            early = {b.status for b in batches} - {"completed"}
+            assert early == ({"queued"} if quirks else {"validating"})  # unknown kept as is
+    finally:
+        server.stop()

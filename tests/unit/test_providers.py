@@ -211,3 +211,17 @@ def test_hosted_preset_without_key_is_an_auth_error(monkeypatch: pytest.MonkeyPa
         api_key_for(groq)
     local = Profile("l", provider="groq", base_url="http://127.0.0.1:9/v1")
     assert api_key_for(local) == "no-key"  # a local stand-in needs none
+
+
+def test_the_readme_provider_examples_load(tmp_path: Path) -> None:
+    """Every TOML example of the README's Providers section is a valid config."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Providers\n", 1)[1].split("\n## ", 1)[0]
+    blocks = [part.split("```", 1)[0] for part in section.split("```toml\n")[1:]]
+    assert len(blocks) >= 5
+    for index, block in enumerate(blocks):
+        if block.startswith("[profiles.groq.limits]"):
+            block = '[profiles.groq]\nprovider = "groq"\n' + block
+        config = load_config(write(tmp_path, block, f"readme-{index}.toml"))
+        for profile in config.profiles.values():
+            assert profile.provider in providers.PROVIDERS

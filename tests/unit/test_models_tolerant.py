@@ -116,3 +116,11 @@ def test_file_info_iso_dates() -> None:
         {"id": "file-1", "created_at": "2024-01-01T00:00:00Z", "bytes": "12", "status": None}
     )
     assert (info.created_at, info.bytes, info.status) == (1704067200, 12, None)
+
+
+def test_a_created_at_that_is_no_time_is_no_batch() -> None:
+    """Optional timestamps that make no sense are dropped; the required one refuses
+    the object (the client reports it as not a valid API object)."""
+    with pytest.raises(ValueError, match="created_at 'soon' is not a time"):
+        Batch.from_dict(raw(created_at="soon"))
+    assert Batch.from_dict(raw(created_at=None)).created_at == 0

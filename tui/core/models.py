@@ -244,6 +244,9 @@ class Batch:
         )
         metadata = _mapping(raw.get("metadata"))
         times = {name: seconds_of(raw.get(name)) for name in TIMESTAMP_FIELDS}
+        if times["created_at"] is None and raw.get("created_at") not in (None, ""):
+            # Required by the schema: a value that is no time at all is no batch.
+            raise ValueError(f"created_at {str(raw['created_at'])[:40]!r} is not a time")
         return cls(
             id=str(raw["id"]),
             status=status_of(raw.get("status")),

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._hooks import recorder, runs
 from tui.core import alerts, hooks
 from tui.core.config import ConfigError, load_config
 from tui.core.hooks import Event, HookSettings
@@ -23,28 +23,6 @@ from tui.core.registry import Job, Registry
 REPO = Path(__file__).resolve().parents[2]
 NOW = 1_800_000_000.0
 HOSTILE = "nightly $(rm -rf ~) `id`; touch x && echo 'q\" | cat"
-
-# Writes its argv and the BATCHDECK_* environment to one new file per run.
-RECORDER = """
-import json, os, sys, uuid
-from pathlib import Path
-out = Path(sys.argv[1])
-facts = {k: v for k, v in os.environ.items() if k.startswith("BATCHDECK_")}
-(out / uuid.uuid4().hex).write_text(json.dumps({"argv": sys.argv[1:], "env": facts}))
-"""
-
-
-def recorder(tmp_path: Path) -> tuple[Path, str]:
-    """A hook command line (as config.toml holds it) and the folder it writes to."""
-    script = tmp_path / "record.py"
-    script.write_text(RECORDER)
-    out = tmp_path / "runs"
-    out.mkdir()
-    return out, shlex.join([sys.executable, str(script), str(out), "--flag"])
-
-
-def runs(out: Path) -> list[dict]:
-    return [json.loads(path.read_text()) for path in sorted(out.iterdir())]
 
 
 def settings_for(command: str, **extra: object) -> HookSettings:

@@ -240,6 +240,24 @@ def test_notify_batch_fires_each_event_once(tmp_path: Path) -> None:
     assert set(Registry(tmp_path / "jobs").get("j").notified) == {"stuck:finalizing", "final"}  # type: ignore[union-attr]
 
 
+def test_expiry_alert_fires_once_and_the_final_event_still_follows(tmp_path: Path) -> None:
+    out, command = recorder(tmp_path)
+    registry = Registry(tmp_path / "jobs", durable=False)
+    registry.add(Job(job_id="j", batch_id="batch_1"))
+    settings = settings_for(command, expiry_warning=3600.0)
+    late = batch("in_progress", in_progress_at=int(NOW) - 60, expires_at=int(NOW) + 600)
+    for minute in range(3):  # polled again and again: one alert
+        fired = alerts.notify_batch(registry, late, settings, now=NOW + 60 * minute).fired
+        assert [e.key for e in fired] == (["expiring"] if minute == 0 else [])
+    [alert] = runs(out)
+    assert alert["env"]["BATCHDECK_EVENT"] == "expiring"
+    assert alert["env"]["BATCHDECK_DETAIL"] == "in_progress, expires in 10m"
+    expired = batch("expired", expired_at=int(NOW) + 600)
+    assert [
+        e.key for e in alerts.notify_batch(registry, expired, settings, now=NOW + 601).fired
+    ] == ["final"]
+
+
 def test_unknown_batches_fire_only_when_adopted(tmp_path: Path) -> None:
     out, command = recorder(tmp_path)
     registry = Registry(tmp_path / "jobs", durable=False)

@@ -87,7 +87,7 @@ class Watcher:
         self.latest: dict[str, Batch] = {}
         self.backoff = 0.0
         self._gate = asyncio.Semaphore(PARALLEL_RETRIEVES)
-        self.hooks = _hook_settings()
+        self.hooks = hook_settings()
         self._seen_active: set[str] = set()
         self._registry: Registry | None = None
 
@@ -157,7 +157,7 @@ class Watcher:
                 self.hooks,
                 seen_active=batch.id in self._seen_active,
                 adopt=True,
-                terminal=terminal_writer(),
+                terminal=terminal_writer(prefer_stderr=self.json),
             )
         except (BatchdeckError, OSError) as exc:
             _shared.error(f"notifying about {batch.id} failed: {exc}")
@@ -205,18 +205,21 @@ class Watcher:
         return _shared.EXIT_FAILURE if bad else _shared.EXIT_OK
 
 
-def _hook_settings() -> HookSettings:
+def hook_settings() -> HookSettings:
+    """The ``[hooks]`` table of config.toml."""
     from tui.core.config import load_config
 
     return load_config().hooks  # already read once without error by resolve_profile
 
 
-def terminal_writer() -> Writer | None:
+def terminal_writer(*, prefer_stderr: bool = False) -> Writer | None:
     """Where terminal notifications go: stdout or stderr, the first that is a
-    terminal (never into a pipe or a file, where they would be noise)."""
+    terminal (never into a pipe or a file, where they would be noise); stderr
+    first when stdout carries data (``--json``)."""
     import sys
 
-    for stream in (sys.stdout, sys.stderr):
+    streams = (sys.stderr, sys.stdout) if prefer_stderr else (sys.stdout, sys.stderr)
+    for stream in streams:
         if stream is not None and stream.isatty():
 
             def write(text: str, stream: Any = stream) -> None:

@@ -80,14 +80,14 @@ class WebhookServer:
     """The aiohttp app: one delivery acted on at a time (they are rare)."""
 
     def __init__(self, client: BatchClient, secret: str) -> None:
-        from tui.commands.watch import _hook_settings
+        from tui.commands.watch import hook_settings
         from tui.core import paths
         from tui.core.registry import Registry
         from tui.core.webhooks import Receiver, SeenIds
 
         self.client = client
         self.registry: Registry = Registry()
-        self.hooks: HookSettings = _hook_settings()
+        self.hooks: HookSettings = hook_settings()
         seen = SeenIds(paths.data_dir() / "webhooks" / "seen.json")
         self.receiver: Receiver = Receiver(secret, seen)
         self._one_at_a_time = asyncio.Lock()

@@ -83,6 +83,15 @@ def test_hook_gets_the_facts_in_its_environment_and_never_a_shell(tmp_path: Path
     assert not (tmp_path / "x").exists() and not Path("x").exists()
 
 
+def test_shell_syntax_in_the_command_line_is_just_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    command = f"{shlex.quote(sys.executable)} -c 'import sys' ; touch pwned && touch $(echo also)"
+    assert hooks.deliver(event(), settings_for(command)) == []  # python ignores the rest
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_server_text_that_an_environment_cannot_hold_is_dropped(tmp_path: Path) -> None:
     out, command = recorder(tmp_path)
     assert hooks.deliver(event(description="a\0b\ud800c"), settings_for(command)) == []

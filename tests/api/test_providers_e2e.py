@@ -18,6 +18,7 @@ import pytest
 from tests.api._cli import Ran, run
 from tests.api.conftest import API_KEY, MakeServer, chat_line, chat_lines, jsonl
 from tui.core import paths
+from tui.localapi.clock import ManualClock
 from tui.localapi.server import LocalServer
 
 Capsys = pytest.CaptureFixture[str]
@@ -220,8 +221,6 @@ def test_an_unknown_status_is_shown_as_sent_and_watch_goes_on(
 ) -> None:
     """Quirks answer ``queued`` (no OpenAI status) early in validation: ``show`` prints
     it as it is, and ``watch`` does not take it for an end (it times out, exit 124)."""
-    from tui.localapi.clock import ManualClock
-
     server = make_server(quirks=True, clock=ManualClock())
     write_config(
         f'[profiles.quirky]\nbase_url = "{server.base_url}"\napi_key_env = "{KEY_ENV}"\n',
@@ -239,3 +238,66 @@ def test_an_unknown_status_is_shown_as_sent_and_watch_goes_on(
     )
     assert ran.code == 124, ran.err
     assert "queued" in ran.out
+
+
+def dialect_profile(dialect: str, server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A profile for ``server`` in ``dialect``; returns its name."""
+    if dialect == "azure":
+        azure_profile(server, monkeypatch)
+        return "azure"
+    if dialect == "groq":
+        groq_profile(server, monkeypatch)
+        return "groq"
+    write_config(
+        f'[profiles.openai]\nbase_url = "{server.base_url}"\napi_key_env = "{KEY_ENV}"\n',
+        monkeypatch,
+    )
+    return "openai"
+
+
+@pytest.mark.parametrize("dialect", ["openai", "azure", "groq"])
+def test_every_command_works_on_each_dialect(
+    dialect: str,
+    make_server: MakeServer,
+    tmp_path: Path,
+    capsys: Capsys,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = make_server(dialect=dialect, time_scale=100_000)
+    name = dialect_profile(dialect, server, monkeypatch)
+    profile = ("--profile", name)
+    path = requests_file(tmp_path, chat_lines(2))
+
+    assert run(capsys, *profile, "validate", "--no-estimate", str(path)).code == 0
+    done = submitted(run(capsys, *profile, "submit", str(path), "--json"))["batch_id"]
+    assert run(capsys, *profile, "watch", done, *FAST).code == 0
+    ran = run(capsys, *profile, "results", done, "--json")
+    assert ran.code == 0, ran.err
+    assert sorted(row["custom_id"] for row in ran.json_lines()) == ["req-0", "req-1"]
+    out = tmp_path / "output.jsonl"
+    ran = run(capsys, *profile, "download", done, "--output", str(out))
+    assert ran.code == 0, ran.err
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 2
+    ran = run(capsys, *profile, "files", "ls", "--json")
+    assert ran.code == 0, ran.err
+    assert {row["purpose"] for row in ran.json_lines()} >= {"batch", "batch_output"}
+
+    slow = make_server(dialect=dialect, clock=ManualClock())
+    name = dialect_profile(dialect, slow, monkeypatch)
+    pending = submitted(run(capsys, "--profile", name, "submit", str(path), "--json"))["batch_id"]
+    ran = run(capsys, "--profile", name, "cancel", pending, "--yes")
+    assert ran.code == 0, ran.err
+    ran = run(capsys, "--profile", name, "show", pending, "--json")
+    assert json.loads(ran.out)["status"] in ("cancelling", "cancelled")
+
+
+def test_validate_uses_the_profile_limits(
+    make_server: MakeServer, tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_server(dialect="groq")
+    groq_profile(server, monkeypatch)
+    body = {"model": "m", "input": "x"}
+    line = {"custom_id": "e", "method": "POST", "url": "/v1/embeddings", "body": body}
+    path = requests_file(tmp_path, [line])
+    ran = run(capsys, "--profile", "groq", "validate", "--no-estimate", str(path))
+    assert ran.code == 1 and "not offered" in ran.out

@@ -21,7 +21,6 @@ from tui.commands.validate import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 
 if TYPE_CHECKING:
     from tui.core.client import Progress
-    from tui.core.config import Profile
     from tui.core.registry import Job
     from tui.core.requests import ValidationReport
     from tui.core.submission import PartProgress
@@ -83,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     from tui.core.requests import InvalidRequestFileError, SplitError, UnreadableFileError
     from tui.core.submission import NeedsSplitError, parse_expiry, parse_metadata, plan_submit
 
-    profile = _profile_for_limits(args)
+    profile = _shared.profile_for_limits(getattr(args, "profile", None))
     limits, provider = profile.limits, profile.provider_name
     try:
         metadata = parse_metadata(args.metadata)
@@ -114,17 +113,6 @@ def _run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise _shared.CommandError(f"{PREFIX}{exc}", EXIT_USAGE) from exc
     return _send(args, plan, metadata, expiry)
-
-
-def _profile_for_limits(args: argparse.Namespace) -> Profile:
-    """The profile whose provider's limits the file is checked against (its key is
-    only needed to send, so it is not asked for yet)."""
-    from tui.core.config import ConfigError, load_config
-
-    try:
-        return load_config().profile(getattr(args, "profile", None))
-    except ConfigError as exc:
-        raise _shared.CommandError(str(exc), EXIT_USAGE) from exc
 
 
 def _print_problems(report: ValidationReport, *, as_json: bool) -> None:

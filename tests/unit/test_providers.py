@@ -225,3 +225,21 @@ def test_the_readme_provider_examples_load(tmp_path: Path) -> None:
         config = load_config(write(tmp_path, block, f"readme-{index}.toml"))
         for profile in config.profiles.values():
             assert profile.provider in providers.PROVIDERS
+
+
+def test_saving_settings_keeps_provider_tables(tmp_path: Path) -> None:
+    from tui.core.config import save_config
+
+    text = (
+        '[profiles.az]\nprovider = "azure"\nazure_endpoint = "https://r.openai.azure.com"\n'
+        'api_version = "2024-10-21"\n[profiles.az.deployments]\n"d" = "gpt-4o"\n'
+        "[profiles.az.limits]\nmax_requests = 7\n"
+    )
+    path = write(tmp_path, text)
+    config = load_config(path)
+    config.settings["theme"] = "nord"
+    save_config(config)
+    again = load_config(path).profile("az")
+    assert again == config.profile("az")
+    assert again.limits.max_requests == 7 and again.deployments == (("d", "gpt-4o"),)
+    assert path.read_text(encoding="utf-8").startswith(text)  # the user's text kept

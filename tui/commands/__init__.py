@@ -21,5 +21,6 @@ COMMANDS = (
     "web",
     "validate",
     "submit",
+    "queue",
     "results",
 )

@@ -99,7 +99,7 @@ async def create(request: web.Request) -> web.Response:
             code="invalid_type",
         )
     record = ctx.store.live_file(file_id, ctx.engine.now())
-    if record is None:
+    if record is None or ctx.faults.file_missing(file_id, request.method, request.path):
         raise not_found(f"No such File object: {file_id[:100]}", param="input_file_id")
     if record["purpose"] != "batch":
         raise invalid_request(

@@ -7,6 +7,7 @@ Deterministic use (tests)::
     server.faults.add("drop", times=1, method="GET")      # close, no response
     server.faults.add("drop_after", path="/v1/batches")   # do it, then close
     server.faults.add("latency", delay=0.2, times=None)   # every request, +0.2 s
+    server.faults.add("file_404", times=2)                # the next 2 file lookups 404
 
 Kinds: ``latency`` (sleep ``delay`` real seconds, then carry on), a status code
 (``"429"``, ``"500"``, ``"502"``, ``"503"``, any 4xx/5xx: answer with that error and,
@@ -14,6 +15,15 @@ if ``retry_after`` is set, ``Retry-After``/``retry-after-ms`` headers; a 429 has
 ``Retry-After: 1`` unless told otherwise), ``drop`` (close the connection without a
 response, before handling) and ``drop_after`` (handle the request, so its effect
 happens, then close without a response: the "did my create go through?" case).
+
+``file_404`` reproduces the real API's eventual consistency under load: a file just
+uploaded is not found for a moment. While it lasts, a lookup of a file that exists
+answers 404 ``No such File object: <id>`` exactly as for an unknown file: ``GET
+/v1/files/{id}`` and ``POST /v1/batches`` naming it as ``input_file_id`` (uploads,
+lists, content downloads and deletes are left alone). For this kind ``path`` is an
+fnmatch pattern on the *file id* (``"*"`` = any file), and ``times`` counts lookups:
+``add("file_404", times=2)`` makes the next two lookups fail, whichever file they
+name; the handlers ask :meth:`Faults.file_missing`.
 
 ``path`` is an fnmatch pattern on the URL path (``"*"`` = any), ``method`` an HTTP
 method or None for any, ``times`` how often it fires (None = forever) and
@@ -34,6 +44,7 @@ import threading
 from dataclasses import dataclass
 
 TERMINAL_KINDS = ("drop", "drop_after")
+FILE_404 = "file_404"
 
 
 @dataclass(slots=True)
@@ -85,10 +96,12 @@ class Faults:
         retry_after: float | None = None,
     ) -> Fault:
         kind = str(kind).lower()
-        if kind not in ("latency", *TERMINAL_KINDS) and not (
+        if kind not in ("latency", FILE_404, *TERMINAL_KINDS) and not (
             kind.isdigit() and 400 <= int(kind) <= 599
         ):
-            raise ValueError(f"unknown fault kind {kind!r}: latency, drop, drop_after or 4xx/5xx")
+            raise ValueError(
+                f"unknown fault kind {kind!r}: latency, drop, drop_after, file_404 or 4xx/5xx"
+            )
         if not 0.0 <= probability <= 1.0:
             raise ValueError("probability must be between 0 and 1")
         if kind == "429" and retry_after is None:
@@ -125,7 +138,7 @@ class Faults:
         chosen: Fault | None = None
         with self._lock:
             for fault in self._faults:
-                if not fault.matches(method, path):
+                if fault.kind == FILE_404 or not fault.matches(method, path):
                     continue
                 if fault.kind != "latency" and chosen is not None:
                     continue
@@ -138,3 +151,17 @@ class Faults:
                 else:
                     chosen = fault
         return delay, chosen
+
+    def file_missing(self, file_id: str, method: str, path: str) -> bool:
+        """Whether a ``file_404`` fault hides ``file_id`` from this lookup (the handler
+        of ``method path`` then answers as for an unknown file)."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind != FILE_404 or not fault.matches(method, file_id):
+                    continue
+                if fault.probability < 1.0 and self._rng.random() >= fault.probability:
+                    continue
+                fault.fired += 1
+                self.fired.append((fault.kind, method, path))
+                return True
+        return False

@@ -25,7 +25,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -39,6 +39,7 @@ from tui.localapi.faults import Faults
 from tui.localapi.ids import IdFactory
 from tui.localapi.lifecycle import Engine
 from tui.localapi.store import Record, Store, public
+from tui.localapi.token_limits import checked_limits
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,6 +62,9 @@ class LocalServer:
       each batch keeps the timing it was created with. Change ``server.timing``
       between creates to give batches different paces.
     - ``faults``: a fault plan (default: an empty one at ``server.faults``).
+    - ``token_limits``: model -> enqueued-token limit (see
+      :mod:`tui.localapi.token_limits`); ``server.token_limits`` may be changed from
+      any thread, and applies to the next batch validated.
     - ``id_seed``: make new ids reproducible.
     - ``durable``: fsync writes (turn off only for throwaway data).
     - ``tick``: real seconds between background lifecycle refreshes.
@@ -83,6 +87,7 @@ class LocalServer:
         upstream_retries: int = 3,
         timing: Timing | None = None,
         faults: Faults | None = None,
+        token_limits: Mapping[str, int] | None = None,
         id_seed: int | None = None,
         durable: bool = True,
         tick: float = 0.05,
@@ -105,6 +110,7 @@ class LocalServer:
         self.upstream_retries = upstream_retries
         self.timing = timing or Timing()
         self.faults = faults if faults is not None else Faults()
+        self.token_limits = checked_limits(token_limits)
         self.id_seed = id_seed
         self.durable = durable
         self.tick = tick
@@ -222,7 +228,7 @@ class LocalServer:
             )
         else:
             executor = EchoExecutor()
-        engine = Engine(store, self.clock, executor, tick=self.tick)
+        engine = Engine(store, self.clock, executor, tick=self.tick, token_limits=self.token_limits)
         await engine.start()
         ctx = Context(
             store=store,
@@ -346,11 +352,13 @@ def serve_main(
     faults: Iterable[str] = (),
     *,
     upstream_api_key: str | None = None,
+    token_limits: Mapping[str, int] | None = None,
     out: Any = None,
 ) -> int:
     """Run the server in the foreground until Ctrl+C (``batchdeck serve``).
 
-    ``faults`` are ``KIND:RATE[:ARG]`` specs (see :mod:`tui.localapi.faults`). The
+    ``faults`` are ``KIND:RATE[:ARG]`` specs (see :mod:`tui.localapi.faults`);
+    ``token_limits`` maps models to enqueued-token limits. The
     upstream's key comes from ``upstream_api_key`` or ``BATCHDECK_UPSTREAM_API_KEY``.
     Returns the process exit code.
     """
@@ -368,6 +376,7 @@ def serve_main(
             upstream=upstream,
             upstream_api_key=upstream_api_key or os.environ.get("BATCHDECK_UPSTREAM_API_KEY"),
             faults=plan,
+            token_limits=token_limits,
             access_log=True,
         )
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -426,4 +435,6 @@ def _announce(
     print(f"  api key:    {'required' if api_key else 'none (any key is accepted)'}", file=stream)
     if faults:
         print(f"  faults:     {', '.join(faults)}", file=stream)
+    for model, tokens in server.token_limits.items():
+        print(f"  limit:      {model}: {tokens:,} enqueued tokens", file=stream)
     print(f"Use OPENAI_BASE_URL={base_url}. Press Ctrl+C to stop.", file=stream, flush=True)

@@ -270,15 +270,19 @@ def _requeue_over_limit(journal: Journal, report: PassReport) -> None:
     """Learn from each part that failed over the limit and queue it again, once."""
     registry, profile = journal.registry, journal.profile
     book = LimitBook(queue_dir(registry))
-    for group in _groups(registry, profile).values():
-        for part in group.latest.values():
-            if part.phase != OVER_LIMIT or part.alone_over_limit:
-                continue
-            below = part.in_flight_at_send or part.tokens
-            if book.learn(profile.name, part.model, below, part.job.batch_id or ""):
-                report.learned.append((part.model, below - 1))
-            if group.dropped:
-                continue
+    groups = _groups(registry, profile)
+    failed = [
+        part
+        for group in groups.values()
+        for part in group.latest.values()
+        if part.phase == OVER_LIMIT and not part.alone_over_limit
+    ]
+    failed.sort(key=lambda part: part.in_flight_at_send or part.tokens)  # the lowest teaches
+    for part in failed:
+        below = part.in_flight_at_send or part.tokens
+        if book.learn(profile.name, part.model, below, part.job.batch_id or ""):
+            report.learned.append((part.model, below - 1))
+        if not groups[part.group_id].dropped:
             report.requeued.append(_requeue(journal, part).job_id)
 
 

@@ -14,6 +14,8 @@ import pytest
 
 from tests.api._cli import run
 from tests.api.conftest import API_KEY, FAST, MakeServer, chat_line, jsonl, make_client
+from tui.core import errors
+from tui.core import journal as journal_module
 from tui.core.client import BatchClient
 from tui.core.config import Profile
 from tui.core.journal import Journal
@@ -164,3 +166,30 @@ async def test_an_unknown_limit_is_learned_from_the_first_failure(
     with make_client(server) as sdk:
         assert limit_failures(sdk) == PARTS - 3
         assert joined_ids(sdk) == Counter({line["custom_id"]: 1 for line in job_lines()})
+
+
+@pytest.fixture
+def journal_at(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> Journal:
+    monkeypatch.setenv("BATCHDECK_TEST_KEY", API_KEY)
+    profile = Profile("t", base_url=server.base_url, api_key_env="BATCHDECK_TEST_KEY")
+    return Journal(Registry(durable=False), BatchClient(profile), profile)
+
+
+async def test_a_file_missing_just_after_its_upload_is_waited_for(
+    server: LocalServer, journal_at: Journal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal_module, "FILE_404_WAITS", (0.01, 0.02, 0.04))
+    source = write_job(tmp_path)
+    server.faults.add("file_404", times=2)  # the create sees "No such File object" twice
+    job = await journal_at.submit(source, "/v1/chat/completions")
+    assert job.submission and job.submission["state"] == "created" and job.batch_id
+    assert [kind for kind, _, _ in server.faults.fired] == ["file_404", "file_404"]
+
+    server.faults.add("file_404", times=None)  # gone for good: abandoned, and says why
+    with pytest.raises(errors.NotFoundError):
+        await journal_at.submit(source, "/v1/chat/completions")
+    await journal_at.client.close()
+    (abandoned,) = [j for j in journal_at.registry.load().values() if j.batch_id is None]
+    note = (abandoned.submission or {}).get("note", "")
+    assert abandoned.submission and abandoned.submission["state"] == "abandoned"
+    assert "still not found after 3 retries over 0.07 s" in note

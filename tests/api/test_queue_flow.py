@@ -163,6 +163,9 @@ async def test_an_unknown_limit_is_learned_from_the_first_failure(
     assert learned_at == [learned.tokens]  # learned once, from the first failure's figure
     (group,) = groups_of(registry.load().values()).values()
     assert group.status == "completed" and group.attempts > PARTS
+    again = [part for part in group.latest.values() if part.job.retry_of]
+    assert len(again) == PARTS - 3  # sent again once each, within the learned limit
+    assert all((part.in_flight_at_send or 0) <= learned.tokens for part in again)
     with make_client(server) as sdk:
         assert limit_failures(sdk) == PARTS - 3
         assert joined_ids(sdk) == Counter({line["custom_id"]: 1 for line in job_lines()})

@@ -2,14 +2,16 @@
 token limit whole: no request lost, none sent twice, the limit kept.
 
 The embedded server runs in this process with an enqueued-token limit of 3 parts'
-worth (configured in ``config.toml`` too). ``batchdeck queue run --until-done`` runs
-in a child forked from a small parent that imported batchdeck once (a restart costs
-milliseconds, as in ``test_server_kills``); it is killed with SIGKILL at seeded
-random moments: right after its k-th registry change (k from 1 to 12, so kills land
-between every pair of journal steps: marked, intent, uploaded, creating, created,
-snapshots) or as soon as it starts. Then one last runner finishes the job. The
-output and error files of every batch on the server must hold each ``custom_id``
-exactly once.
+worth, configured in ``config.toml`` too (then it is never exceeded) or not (then
+the runner sends everything and learns the limit from the failures).
+``batchdeck queue run --until-done`` runs in a child forked from a small parent that
+imported batchdeck once (a restart costs milliseconds, as in ``test_server_kills``);
+it is killed with SIGKILL at seeded random moments: right after its k-th registry
+change (k from 1 to 12, so kills land between every pair of journal steps: marked,
+intent, uploaded, creating, created, snapshots) or as soon as it starts. Then one
+last runner finishes the job. The output and error files of every batch on the
+server must hold each ``custom_id`` exactly once, and each part must have completed
+once.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from tests.api.test_queue_flow import (
     write_job,
 )
 from tests.reliability.conftest import Figures
+from tui.core.queue import queue_dir
+from tui.core.queue_limits import LimitBook
 from tui.core.registry import Registry
 from tui.localapi.server import LocalServer
 
@@ -125,15 +129,23 @@ def wait_for_changes(registry_dir: Path, count: int) -> int:
     return seen
 
 
+@pytest.fixture(params=[True, False], ids=["configured", "learned"])
+def known(request: pytest.FixtureRequest) -> bool:
+    """Whether config.toml says the limit (else the runner has to learn it)."""
+    return bool(request.param)
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalServer]:
+def server(tmp_path: Path, known: bool) -> Iterator[LocalServer]:
+    """A batch lasts 0.1 s (configured) or 0.5 s (learned: long enough for the first
+    pass's flood of parts to overlap and go over the limit)."""
     limit = 3 * part_tokens(tmp_path)
     server = LocalServer(
         tmp_path / "server",
         api_key=API_KEY,
         timing=FAST,
         durable=False,
-        time_scale=50,
+        time_scale=50 if known else 10,
         token_limits={MODEL: limit},
     )
     server.start()
@@ -148,6 +160,7 @@ def mid_submit_now() -> int:
 
 
 def test_runner_kills_lose_and_repeat_nothing(
+    known: bool,
     server: LocalServer,
     tmp_path: Path,
     figures: Figures,
@@ -159,10 +172,8 @@ def test_runner_kills_lose_and_repeat_nothing(
     limit = 3 * per_part
     config = Path(os.environ["BATCHDECK_CONFIG_DIR"]) / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(
-        f'[profiles.default]\nbase_url = "{server.base_url}"\n\n'
-        f'[profiles.default.token_limits]\n"{MODEL}" = {limit}\n'
-    )
+    limits = f'\n[profiles.default.token_limits]\n"{MODEL}" = {limit}\n' if known else ""
+    config.write_text(f'[profiles.default]\nbase_url = "{server.base_url}"\n{limits}')
     env = env_for(server, tmp_path)
     with monkeypatch.context() as patch:
         patch.setenv("OPENAI_API_KEY", API_KEY)
@@ -195,17 +206,23 @@ def test_runner_kills_lose_and_repeat_nothing(
         ids = joined_ids(client)
         over = limit_failures(client)
         peak = peak_enqueued(client, per_part)
-        batches = sum(1 for _ in client.batches.list(limit=100))
+        batches = sum(1 for b in client.batches.list(limit=100) if b.status == "completed")
     expected = {line["custom_id"] for line in job_lines()}
     lost = len(expected - set(ids))
     duplicates = sum(count - 1 for count in ids.values() if count > 1)
-    figures("queue runner kills survived", kills)
-    figures("queue ids lost", lost)
-    figures("queue ids sent twice", duplicates)
-    figures("queue batches for 60 parts", batches)
-    figures("queue kills mid-submit", mid_submit)
+    case = "configured" if known else "learned"
+    figures(f"queue runner kills survived ({case})", kills)
+    figures(f"queue kills mid-submit ({case})", mid_submit)
+    figures(f"queue ids lost ({case})", lost)
+    figures(f"queue ids sent twice ({case})", duplicates)
+    figures(f"queue completed batches / 60 ({case})", batches)
+    figures(f"queue limit failures ({case})", over)
     assert final == 0, (tmp_path / "runner.log").read_text()[-2000:]
     assert kills == KILLS and early_exits == 0 and mid_submit > 0
     assert lost == 0 and duplicates == 0 and set(ids) == expected
-    assert over == 0 and peak <= limit
-    assert batches == PARTS
+    assert batches == PARTS  # each part completed once
+    learned = LimitBook(queue_dir(Registry())).learned("default", MODEL)
+    if known:
+        assert over == 0 and peak <= limit and learned is None
+    else:
+        assert over > 0 and learned is not None and learned.tokens >= limit

@@ -179,8 +179,11 @@ def _say(report: PassReport, *, as_json: bool) -> None:
     if report.busy:
         _shared.info("batchdeck: another queue runner is busy; nothing done")
         return
+    from tui.core.text import one_line
+
     for model, tokens in report.learned:
-        _shared.info(f"batchdeck: learned: the {model} limit is at most {tokens:,} tokens")
+        limit = f"the {one_line(model)} limit is at most {tokens:,} tokens"
+        _shared.info(f"batchdeck: learned: {limit}")
     for problem in report.problems:
         _shared.error(problem)
     if report.sent or report.requeued:

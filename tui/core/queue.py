@@ -378,9 +378,9 @@ def _set_flag(registry: Registry, job: str, name: str, value: bool) -> tuple[str
         for member in members:
 
             def change(current: Job) -> Job:
-                table = {**(queue_table(current) or {}), name: value}
-                if not value:
-                    table.pop(name)
+                table = {k: v for k, v in (queue_table(current) or {}).items() if k != name}
+                if value:
+                    table[name] = True
                 return current.with_submission(queue=table)
 
             registry.modify(member.job_id, change)

@@ -49,6 +49,8 @@ class Profile:
     api_key_env: str = DEFAULT_KEY_ENV
     organization: str | None = None
     project: str | None = None
+    # [profiles.NAME.token_limits]: enqueued input tokens allowed per model (the queue's)
+    token_limits: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
 
     def resolved_base_url(self) -> str:
         """The profile's URL, else ``OPENAI_BASE_URL``, else OpenAI's."""
@@ -94,7 +96,11 @@ def _profile_from(name: str, raw: Any, path: Path) -> Profile:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: [profiles.{name}] must be a table")
     values: dict[str, str] = {}
+    limits: dict[str, int] = {}
     for key, value in raw.items():
+        if key == "token_limits":
+            limits = _token_limits_from(name, value, path)
+            continue
         if key == "api_key":
             raise ConfigError(
                 f"{path}: [profiles.{name}] has api_key; keys are never stored in files. "
@@ -111,7 +117,20 @@ def _profile_from(name: str, raw: Any, path: Path) -> Profile:
                 f"variable (like OPENAI_API_KEY), not the key itself"
             )
         values[key] = value
-    return Profile(name=name, **values)
+    return Profile(name=name, **values, token_limits=limits)
+
+
+def _token_limits_from(name: str, raw: Any, path: Path) -> dict[str, int]:
+    """``[profiles.NAME.token_limits]``: ``"MODEL" = TOKENS``, a positive integer each."""
+    where = f"{path}: [profiles.{name}.token_limits]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f'{where} must be a table of "MODEL" = TOKENS')
+    limits: dict[str, int] = {}
+    for model, tokens in raw.items():
+        if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens <= 0:
+            raise ConfigError(f"{where}: {model!r} must be a positive whole number of tokens")
+        limits[model] = tokens
+    return limits
 
 
 def load_config(path: Path | None = None) -> Config:

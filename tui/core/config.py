@@ -85,6 +85,8 @@ class Profile:
     api_key_env: str = DEFAULT_KEY_ENV
     organization: str | None = None
     project: str | None = None
+    # [profiles.NAME.token_limits]: enqueued input tokens allowed per model (the queue's)
+    token_limits: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
     provider: str | None = None
     azure_endpoint: str | None = None
     api_version: str | None = None
@@ -172,7 +174,11 @@ def _profile_from(name: str, raw: Any, path: Path) -> Profile:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: [profiles.{name}] must be a table")
     values: dict[str, Any] = {}
+    limits: dict[str, int] = {}
     for key, value in raw.items():
+        if key == "token_limits":
+            limits = _token_limits_from(name, value, path)
+            continue
         if key in PROFILE_TABLES:
             continue
         if key == "api_key":
@@ -192,7 +198,20 @@ def _profile_from(name: str, raw: Any, path: Path) -> Profile:
             )
         values[key] = value
     values.update(_provider_fields(name, raw, values, path))
-    return Profile(name=name, **values)
+    return Profile(name=name, **values, token_limits=limits)
+
+
+def _token_limits_from(name: str, raw: Any, path: Path) -> dict[str, int]:
+    """``[profiles.NAME.token_limits]``: ``"MODEL" = TOKENS``, a positive integer each."""
+    where = f"{path}: [profiles.{name}.token_limits]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f'{where} must be a table of "MODEL" = TOKENS')
+    limits: dict[str, int] = {}
+    for model, tokens in raw.items():
+        if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens <= 0:
+            raise ConfigError(f"{where}: {model!r} must be a positive whole number of tokens")
+        limits[model] = tokens
+    return limits
 
 
 def _provider_fields(

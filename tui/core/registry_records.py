@@ -26,7 +26,7 @@ FORMAT_VERSION = 1
 """The ``version`` key of a record; a record from a newer batchdeck is left alone."""
 
 SUBMISSION_STATES = frozenset(
-    {"intent", "uploading", "uploaded", "creating", "created", "abandoned"}
+    {"queued", "intent", "uploading", "uploaded", "creating", "created", "abandoned"}
 )
 """Values of ``submission.state`` that batchdeck writes (the journal's states)."""
 

@@ -21,5 +21,7 @@ COMMANDS = (
     "web",
     "validate",
     "submit",
+    "queue",
     "results",
+    "webhooks",
 )

@@ -39,7 +39,9 @@ from tui.core.text import one_line
 from tui.deck import styles_dir
 from tui.dialogs.confirm import ConfirmDialog
 from tui.screens.base import REPORTED, DeckScreen, reason
+from tui.screens.batch_alerts import notify_batches
 from tui.screens.batch_detail import BatchDetailScreen
+from tui.screens.fleet import FleetScreen
 from tui.screens.poller import ScreenPoller
 from tui.widgets.batch_table import BatchTable
 from tui.widgets.header import DeckHeader
@@ -339,6 +341,7 @@ class BatchesScreen(DeckScreen):
         table = self.table
         table.put(message.batches)
         table.finish_page()
+        notify_batches(self, message.batches, table.jobs, self.watcher.watching)
         to_record: list[Batch] = []
         for batch in message.batches:
             if self.watcher.finished(batch):
@@ -468,8 +471,6 @@ class BatchesScreen(DeckScreen):
 
     def action_toggle_fleet(self) -> None:
         """``A``: every profile's batches (the fleet view; its own ``A`` comes back)."""
-        from tui.screens.fleet import FleetScreen
-
         self.app.push_screen(FleetScreen())
 
     def action_open_results(self) -> None:

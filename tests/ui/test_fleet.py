@@ -189,3 +189,35 @@ async def test_all_profiles_opens_the_app_on_the_fleet_view(
         await until(pilot, lambda: ready(screen) and bool(refs(screen)))
         assert states(screen)["openai"] == fleet.NO_KEY
         assert [ref.split(":")[0] for ref in refs(screen)] == ["b"]
+
+
+async def test_a_batch_of_another_profile_finishing_fires_the_hooks(
+    servers: dict[str, LocalServer], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import shlex
+
+    from tests._hooks import recorder, runs
+    from tests.ui.batches_support import QUICK, register
+    from tui.core.hooks import HookSettings
+    from tui.core.registry import Registry
+
+    monkeypatch.setenv("FLEET_UI_NO_KEY", API_KEY)
+    (b_id,) = seed(servers["b"], active=1, timing=QUICK, age=0)
+    registry = Registry(durable=False)
+    register(registry, [b_id], description="the b team's batch")
+    out, command = recorder(tmp_path)
+    config = fleet_config(servers)
+    config.hooks = HookSettings(on_final=tuple(shlex.split(command)))
+    app = build_app(servers["a"], monkeypatch, registry, config=config)
+    async with app.run_test(size=(140, 36)) as pilot:
+        await loaded(pilot)
+        await pilot.press("A")
+        screen = fleet_screen(pilot)
+        await until(pilot, lambda: ready(screen) and bool(refs(screen)))
+        assert runs(out) == []
+        servers["b"].advance(60)  # b's batch completes
+        await pilot.press("r")
+        await until(pilot, lambda: len(runs(out)) == 1)
+        [hook] = runs(out)
+        assert hook["env"]["BATCHDECK_BATCH_ID"] == b_id
+        assert hook["env"]["BATCHDECK_STATUS"] == "completed"

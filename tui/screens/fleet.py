@@ -8,7 +8,8 @@
 - A batch opened here (Enter), its results (``v``) and a cancel (``c``) act on that
   batch's own profile: the inspector and the results screen are given a
   :class:`ProfileDeck`, the app's services with that profile and its client.
-- A batch seen running that reaches a final state is announced, as on the batches
+- A batch seen running that reaches a final state is announced and fires the
+  ``[hooks]`` notifications (:mod:`tui.screens.batch_alerts`), as on the batches
   screen. ``A`` goes back to the one-profile batches screen.
 """
 
@@ -32,6 +33,7 @@ from tui.core.text import one_line, plural
 from tui.deck import styles_dir
 from tui.dialogs.confirm import ConfirmDialog
 from tui.screens.base import REPORTED, DeckScreen, reason
+from tui.screens.batch_alerts import notify_batches
 from tui.screens.batch_detail import BatchDetailScreen
 from tui.widgets.fleet_health import FleetHealth
 from tui.widgets.fleet_table import FleetTable
@@ -182,6 +184,8 @@ class FleetScreen(DeckScreen):
             return
         rows = self.fleet.rows()
         healths = self.fleet.health()
+        seen: frozenset[str] = frozenset().union(*(w.watching for w in self._watchers.values()))
+        notify_batches(self, [row.batch for row in rows], self.table.jobs, seen)  # [hooks]
         for row in rows:
             if self._watchers.setdefault(row.profile, poll.Watcher()).finished(row.batch):
                 self._announce(row)

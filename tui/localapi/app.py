@@ -26,7 +26,7 @@ from tui.localapi.errors import (
     server_error,
     unauthorized,
 )
-from tui.localapi.faults import Faults
+from tui.localapi.faults import CONTENT_KINDS, Faults, content_fault
 from tui.localapi.ids import IdFactory
 from tui.localapi.lifecycle import Engine
 from tui.localapi.params import text_param
@@ -97,6 +97,10 @@ async def _with_faults(request: web.Request, handler: Handler, ctx: Context) -> 
         _check_key(request, ctx.api_key)
         _check_url_text(request)
         return await handler(request)
+    if fault.kind in CONTENT_KINDS:
+        _check_key(request, ctx.api_key)
+        _check_url_text(request)
+        return await content_fault(request, handler, fault)
     if fault.kind == "drop":
         _drop(request)
     if fault.kind == "drop_after":

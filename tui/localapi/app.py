@@ -162,7 +162,7 @@ def _check_url_text(request: web.Request) -> None:
 
 
 def make_app(ctx: Context) -> web.Application:
-    from tui.localapi import batches_api, files_api, sync_api
+    from tui.localapi import batches_api, costs_api, files_api, sync_api
 
     app = web.Application(
         middlewares=[api_middleware],
@@ -172,6 +172,7 @@ def make_app(ctx: Context) -> web.Application:
     files_api.add_routes(app)
     batches_api.add_routes(app)
     sync_api.add_routes(app)
+    costs_api.add_routes(app)
     return app
 
 

@@ -23,4 +23,6 @@ COMMANDS = (
     "submit",
     "results",
     "spend",
+    "retry",
+    "estimate",
 )

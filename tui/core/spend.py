@@ -38,6 +38,7 @@ NO_MODEL = "(no model)"
 ADMIN_KEY_ENV = "OPENAI_ADMIN_KEY"
 COSTS_PATH = "/organization/costs"
 COSTS_PAGE_LIMIT = 180  # the API's largest page of daily buckets
+DAY = 86_400
 
 
 @dataclass
@@ -177,6 +178,21 @@ def compute_spend(
         ordered.sort(key=lambda t: t.billed, reverse=True)
     unpriced.sort(key=lambda u: u.batch_id)
     return Spend(by, since, ordered, total, unpriced)
+
+
+def daily_amounts(by_day: Spend, until: float) -> list[tuple[str, float]]:
+    """Every UTC day from ``by_day.since`` to ``until`` with its Batch-price spend (a
+    day without batches is 0: nothing was spent), for a chart. ``by_day`` is grouped
+    by day."""
+    if by_day.by != "day":
+        raise ValueError("daily_amounts needs a spend grouped by day")
+    billed = {group.key: group.billed for group in by_day.groups}
+    days: list[tuple[str, float]] = []
+    start = int(by_day.since) - int(by_day.since) % DAY
+    for moment in range(start, int(until) + 1, DAY):
+        day = day_of(moment)
+        days.append((day, billed.get(day, 0.0)))
+    return days
 
 
 # -- what the Costs API says was billed ------------------------------------------------

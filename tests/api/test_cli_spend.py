@@ -208,3 +208,23 @@ def test_admin_key_shows_the_costs_api_beside_it(
     ran = run(capsys, "spend", "--since", "1d")
     assert "difference: -$0.07" in ran.out
     assert API_KEY not in ran.out + ran.err
+
+
+def test_zero_usage_is_not_priced_until_the_batch_is_final(
+    monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    monkeypatch.setattr(timefmt, "now", lambda: NOW)
+    monkeypatch.delenv("OPENAI_ADMIN_KEY", raising=False)
+    seed("running", days_ago=1, model="", usage=None)
+    zero = Batch("failed", "failed", "/v1/chat/completions", "f", int(NOW - DAY), usage=Usage())
+    zero_running = Batch(
+        "early", "validating", "/v1/chat/completions", "f", int(NOW - DAY), usage=Usage()
+    )
+    Registry().add(Job(batch_id="failed", snapshot=zero.to_dict()))
+    Registry().add(Job(batch_id="early", snapshot=zero_running.to_dict()))
+    record = spend_json(capsys)
+    assert money(record["total"]) == ("total", 3, 2, 0.0, 0.0, 0.0)
+    assert [(u["batch_id"], u["reason"]) for u in record["not_priced"]] == [
+        ("early", "no usage yet"),
+        ("running", "no usage yet"),
+    ]

@@ -8,9 +8,10 @@ counts it once) or profile. Each group holds the tokens, what they cost at the
 standard price, what the Batch API bills (the discount applied) and the difference,
 the money saved.
 
-A batch without usage yet (still validating, or a server that reports none) or
+A batch without usage yet (none reported, or no tokens while it is not final) or
 whose model has no price is never a silent zero: it is counted as *not priced yet*
-in its group and listed with the reason.
+in its group and listed with the reason. (A final batch whose usage is zero tokens
+ran nothing and cost nothing.)
 
 With an admin key, :func:`fetch_billed` asks the Costs API
 (``GET /v1/organization/costs``, grouped by line item) what was billed for batches
@@ -65,10 +66,16 @@ class Tally:
             self.input_tokens += batch.usage.input_tokens
             self.cached_tokens += batch.usage.cached_tokens
             self.output_tokens += batch.usage.output_tokens
+        usage = batch.usage
+        if usage is None or (not usage.input_tokens and not usage.output_tokens):
+            if batch.is_final and usage is not None:
+                return ""  # it ended having run nothing: it cost nothing
+            self.not_priced += 1
+            return "no usage yet"
         priced = batch_cost(batch, prices)
         if priced.cost is None:
             self.not_priced += 1
-            return "no usage yet" if priced.missing == "usage" else priced.note
+            return priced.note
         self.standard += priced.cost.standard
         self.billed += priced.cost.batch
         return ""

@@ -27,7 +27,8 @@ one fires. :attr:`Faults.fired` records what fired, for assertions.
 
 Chaos from the command line: :meth:`Faults.add_spec` takes ``KIND:RATE[:ARG]``, e.g.
 ``429:0.1`` (10 % of requests), ``drop:0.02``, ``latency:0.2:1.5`` (20 % of requests
-wait 1.5 s; the default wait is 0.5 s).
+wait 1.5 s; the default wait is 0.5 s), ``cut:0.1:0.3`` (10 % of downloads stop after
+30 % of their bytes; the default is half).
 """
 
 from __future__ import annotations
@@ -126,6 +127,10 @@ class Faults:
         arg = float(parts[2]) if len(parts) == 3 else None
         if kind == "latency":
             return self.add(kind, times=None, probability=rate, delay=arg or 0.5)
+        if kind == "cut":
+            return self.add(
+                kind, times=None, probability=rate, fraction=0.5 if arg is None else arg
+            )
         return self.add(kind, times=None, probability=rate, retry_after=arg)
 
     def clear(self) -> None:

@@ -228,3 +228,18 @@ def test_zero_usage_is_not_priced_until_the_batch_is_final(
         ("early", "no usage yet"),
         ("running", "no usage yet"),
     ]
+
+
+def test_the_admin_key_alone_is_enough_and_a_refused_one_is_exit_1(
+    manual_server: LocalServer, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    point_at(manual_server, monkeypatch)
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setattr(timefmt, "now", manual_server.clock)
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", API_KEY)
+    record = spend_json(capsys)
+    assert record["billed"] == {"batch_usd": 0.0, "line_items": {}, "difference_usd": 0.0}
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-admin-not-this-one")
+    ran = run(capsys, "spend")
+    assert ran.code == 1 and "Incorrect API key" in ran.err
+    assert "sk-admin-not-this-one" not in ran.out + ran.err and "Traceback" not in ran.err

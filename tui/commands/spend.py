@@ -76,9 +76,13 @@ def _run(args: argparse.Namespace) -> int:
 def _billed(args: argparse.Namespace, admin_key: str, since: float) -> Billed:
     import asyncio
 
+    from tui.core.config import ConfigError, load_config
     from tui.core.spend import fetch_billed
 
-    _, profile = _shared.resolve_profile(getattr(args, "profile", None))
+    try:  # the admin key is enough: no API key needed for the profile
+        profile = load_config().profile(getattr(args, "profile", None))
+    except ConfigError as exc:
+        raise _shared.CommandError(str(exc), _shared.EXIT_USAGE) from exc
     return asyncio.run(fetch_billed(profile.resolved_base_url(), admin_key, since))
 
 

@@ -9,8 +9,8 @@ and :meth:`end` (a worker never touches the widget after an ``await``).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from time import monotonic
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -86,7 +86,7 @@ class TransferProgress(Horizontal):
     def report(self, done: int, total: int | None) -> None:
         """Progress callback: ``done`` bytes of ``total`` (None if unknown)."""
         self._done, self._total = done, total
-        self._pace.add(time.monotonic(), done)
+        self._pace.add(monotonic(), done)
 
     def end(self) -> None:
         """Hide the bar."""

@@ -129,3 +129,12 @@ def test_cli_progress_shows_rate_and_time_left_on_a_terminal(
     show(0, 12_000_000)
     show(2_000_000, 12_000_000)
     assert err.getvalue().endswith("file-1: 2.0 MB / 12.0 MB (16%), 1.0 MB/s, 10s left\x1b[K")
+
+
+def test_progress_line_adds_a_sample_and_words_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    ticks = iter([10.0, 12.0, 13.0])
+    monkeypatch.setattr("time.monotonic", lambda: next(ticks))
+    pace = Pace()
+    assert downloads.progress_line(pace, 0, 12_000_000) == "0%"
+    assert downloads.progress_line(pace, 2_000_000, 12_000_000) == "16% (1.0 MB/s, 10s left)"
+    assert downloads.progress_line(Pace(), 2_000_000, None) == "2.0 MB"

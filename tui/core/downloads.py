@@ -253,6 +253,17 @@ def _resumes_at(response: Any, start: int) -> bool:
     return encoding == "identity" and match is not None and int(match.group(1)) == start
 
 
+def progress_line(pace: Pace, done: int, total: int | None) -> str:
+    """``45% (1.0 MB/s, 10s left)``, or the bytes done without a total: ``done`` is
+    added to ``pace`` (a sample now) first."""
+    import time
+
+    pace.add(time.monotonic(), done)
+    share = f"{done * 100 // total}%" if total else format_size(done)
+    rate = rate_line(pace, done, total)
+    return f"{share} ({rate})" if rate else share
+
+
 def rate_line(pace: Pace, done: int, total: int | None) -> str:
     """``3.2 MB/s, 12s left`` from ``pace``'s samples of bytes done; ``""`` until
     there are two samples; no time left without a total or a rate."""

@@ -26,6 +26,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Footer, Input, Select, Static
 
+from tui.core.downloads import progress_line
 from tui.core.errors import BatchdeckError
 from tui.core.results import (
     DEFAULT_RETRY,
@@ -45,8 +46,8 @@ from tui.core.results import (
     search,
     source_of,
 )
-from tui.core.sizes import format_size
 from tui.core.text import one_line, plural
+from tui.core.throughput import Pace
 from tui.deck import styles_dir
 from tui.screens.base import REPORTED, DeckScreen, reason
 from tui.widgets.header import DeckHeader
@@ -286,10 +287,10 @@ class ResultsScreen(DeckScreen):
     @work(exclusive=True, group="results-load")
     async def load(self) -> None:
         """Download what is not local yet; the handler of :class:`Opened` indexes it."""
-        batch_id = self.batch_id
+        batch_id, paces = self.batch_id, dict[str, Pace]()
 
         def progress(kind: str, done: int, total: int | None) -> None:
-            share = f"{done * 100 // total}%" if total else format_size(done)
+            share = progress_line(paces.setdefault(kind, Pace()), done, total)
             self.post_message(self.Status(f"Downloading the {kind} file of {batch_id}: {share}"))
 
         try:

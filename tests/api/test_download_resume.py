@@ -138,3 +138,25 @@ def test_progress_line_adds_a_sample_and_words_it(monkeypatch: pytest.MonkeyPatc
     assert downloads.progress_line(pace, 0, 12_000_000) == "0%"
     assert downloads.progress_line(pace, 2_000_000, 12_000_000) == "16% (1.0 MB/s, 10s left)"
     assert downloads.progress_line(Pace(), 2_000_000, None) == "2.0 MB"
+
+
+def test_cli_download_resumes_a_cut_download(
+    server: LocalServer,
+    client: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    answers: list[tuple[int, int, str]],
+) -> None:
+    from tests.api._cli import point_at, run
+    from tests.api.conftest import submit
+
+    point_at(server, monkeypatch)
+    batch = submit(client, chat_lines(2000))
+    data = client.files.content(batch.input_file_id).read()
+    server.faults.add("cut", path=CONTENT, method="GET", fraction=0.5)
+    target = tmp_path / "input.jsonl"
+    ran = run(capsys, "download", batch.id, "--file", "input", "-o", str(target))
+    assert ran.code == 0, ran.err
+    assert [start for start, _, _ in answers] == [len(data) // 2]
+    assert sha(target.read_bytes()) == sha(data)

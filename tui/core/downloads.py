@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from tui.core.client import BatchClient, ContentCheck, Progress
     from tui.core.models import FileInfo
 
-MAX_RESUMES = 1000  # breaks a download survives (each resume must have brought bytes)
+MAX_RESUMES = 1000  # breaks a download survives (each must have got the file further)
 WRITE_BLOCK = 1 << 20  # bytes written to disk at a time
 MAX_NAME = 120  # characters in a saved file name
 LINE_LIMIT = 2000  # characters of an input line kept for display
@@ -147,8 +147,8 @@ async def fetch_resuming(
 
     The bytes go to a private temp file beside ``destination`` (renamed over it only
     when complete and checked, :class:`~tui.core.client.ContentCheck`). A break after
-    some bytes arrived asks for the rest with ``Range``; a break that brought nothing
-    new (the SDK has already retried the request) is raised as it is."""
+    the file got further asks for the rest with ``Range``; a break that left it no
+    further (the SDK has already retried the request) is raised as it is."""
     from tui.core.client import _flush_and_sync
     from tui.core.fsutil import atomic_file
 
@@ -156,13 +156,13 @@ async def fetch_resuming(
     with atomic_file(destination, sync=False, overwrite=replace) as out:
         transfer = _Transfer(sdk, info, out, progress)
         for _ in range(MAX_RESUMES + 1):
-            arrived = transfer.arrived
+            before = transfer.check.received
             try:
-                await transfer.stream(transfer.check.received)
+                await transfer.stream(before)
                 break
             except errors.NetworkError:
-                if transfer.arrived == arrived:
-                    raise  # nothing new came: not a break to resume from
+                if transfer.check.received <= before:
+                    raise  # the file got no further: not a break to resume from
         else:
             raise errors.NetworkError(f"Download of {info.id} broke {MAX_RESUMES} times.")
         transfer.check.finish()
@@ -180,15 +180,12 @@ class _Transfer:
 
         self.sdk, self.info, self.out, self.progress = sdk, info, out, progress
         self.check: ContentCheck = ContentCheck(info)
-        self.requests: list[int] = []  # the first byte each request asked for
-        self.arrived = 0  # bytes received by every request together
 
     async def stream(self, start: int) -> None:
         """One request from byte ``start`` to the end (a NetworkError if it breaks)."""
         from tui.core.client import translate_errors
 
         headers = {"Range": f"bytes={start}-", "Accept-Encoding": "identity"} if start else {}
-        self.requests.append(start)
         with translate_errors():
             async with self.sdk.files.with_streaming_response.content(
                 self.info.id, extra_headers=headers
@@ -224,7 +221,6 @@ class _Transfer:
 
         if block:
             await asyncio.to_thread(_write_checked, self.out, self.check, bytes(block))
-            self.arrived += len(block)
 
     def _restart(self) -> None:
         from tui.core.client import ContentCheck

@@ -7,6 +7,7 @@ Deterministic use (tests)::
     server.faults.add("drop", times=1, method="GET")      # close, no response
     server.faults.add("drop_after", path="/v1/batches")   # do it, then close
     server.faults.add("latency", delay=0.2, times=None)   # every request, +0.2 s
+    server.faults.add("file_404", times=2)                # the next 2 file lookups 404
 
 Kinds: ``latency`` (sleep ``delay`` real seconds, then carry on), a status code
 (``"429"``, ``"500"``, ``"502"``, ``"503"``, any 4xx/5xx: answer with that error and,
@@ -18,6 +19,15 @@ Content faults (for downloads, see :func:`content_fault`): ``cut`` sends the ful
 ``Content-Length`` but only ``fraction`` of the bytes of a download without a Range
 header, then closes the connection; ``no_range`` answers as a server that ignores
 ``Range`` (the whole file, status 200).
+
+``file_404`` reproduces the real API's eventual consistency under load: a file just
+uploaded is not found for a moment. While it lasts, a lookup of a file that exists
+answers 404 ``No such File object: <id>`` exactly as for an unknown file: ``GET
+/v1/files/{id}`` and ``POST /v1/batches`` naming it as ``input_file_id`` (uploads,
+lists, content downloads and deletes are left alone). For this kind ``path`` is an
+fnmatch pattern on the *file id* (``"*"`` = any file), and ``times`` counts lookups:
+``add("file_404", times=2)`` makes the next two lookups fail, whichever file they
+name; the handlers ask :meth:`Faults.file_missing`.
 
 ``path`` is an fnmatch pattern on the URL path (``"*"`` = any), ``method`` an HTTP
 method or None for any, ``times`` how often it fires (None = forever) and
@@ -48,6 +58,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 TERMINAL_KINDS = ("drop", "drop_after")
 CONTENT_KINDS = ("cut", "no_range")
+FILE_404 = "file_404"
 
 
 @dataclass(slots=True)
@@ -101,11 +112,12 @@ class Faults:
         fraction: float = 0.5,
     ) -> Fault:
         kind = str(kind).lower()
-        if kind not in ("latency", *TERMINAL_KINDS, *CONTENT_KINDS) and not (
+        if kind not in ("latency", FILE_404, *TERMINAL_KINDS, *CONTENT_KINDS) and not (
             kind.isdigit() and 400 <= int(kind) <= 599
         ):
             raise ValueError(
-                f"unknown fault kind {kind!r}: latency, drop, drop_after, cut, no_range or 4xx/5xx"
+                f"unknown fault kind {kind!r}: latency, drop, drop_after, file_404, cut, "
+                "no_range or 4xx/5xx"
             )
         if not 0.0 <= probability <= 1.0:
             raise ValueError("probability must be between 0 and 1")
@@ -149,7 +161,7 @@ class Faults:
         chosen: Fault | None = None
         with self._lock:
             for fault in self._faults:
-                if not fault.matches(method, path):
+                if fault.kind == FILE_404 or not fault.matches(method, path):
                     continue
                 if fault.kind != "latency" and chosen is not None:
                     continue
@@ -162,6 +174,20 @@ class Faults:
                 else:
                     chosen = fault
         return delay, chosen
+
+    def file_missing(self, file_id: str, method: str, path: str) -> bool:
+        """Whether a ``file_404`` fault hides ``file_id`` from this lookup (the handler
+        of ``method path`` then answers as for an unknown file)."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind != FILE_404 or not fault.matches(method, file_id):
+                    continue
+                if fault.probability < 1.0 and self._rng.random() >= fault.probability:
+                    continue
+                fault.fired += 1
+                self.fired.append((fault.kind, method, path))
+                return True
+        return False
 
 
 async def content_fault(request: web.Request, handler: Handler, fault: Fault) -> web.StreamResponse:

@@ -221,3 +221,9 @@ async def test_a_batch_of_another_profile_finishing_fires_the_hooks(
         [hook] = runs(out)
         assert hook["env"]["BATCHDECK_BATCH_ID"] == b_id
         assert hook["env"]["BATCHDECK_STATUS"] == "completed"
+
+        def snapshot_status() -> str | None:  # kept current: the cached view, spend
+            job = registry.find_by_batch(b_id)
+            return job.status if job is not None else None
+
+        await until(pilot, lambda: snapshot_status() == "completed")

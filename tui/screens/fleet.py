@@ -9,7 +9,8 @@
   batch's own profile: the inspector and the results screen are given a
   :class:`ProfileDeck`, the app's services with that profile and its client.
 - A batch seen running that reaches a final state is announced and fires the
-  ``[hooks]`` notifications (:mod:`tui.screens.batch_alerts`), as on the batches
+  ``[hooks]`` notifications (:mod:`tui.screens.batch_alerts`), and the registry's
+  snapshots of its jobs are kept current (the cached view, spend), as on the batches
   screen. ``A`` goes back to the one-profile batches screen.
 """
 
@@ -112,6 +113,7 @@ class FleetScreen(DeckScreen):
         self.fleet: fleet.Fleet | None = None
         self._views: dict[str, ProfileDeck] = {}
         self._watchers: dict[str, poll.Watcher] = {}  # per profile: ids may repeat
+        self._recorded: dict[str, tuple[object, ...]] = {}  # by ref: what the registry has
         self._paint_due = False
 
     @property
@@ -189,6 +191,7 @@ class FleetScreen(DeckScreen):
         for row in rows:
             if self._watchers.setdefault(row.profile, poll.Watcher()).finished(row.batch):
                 self._announce(row)
+        self._record_changed(rows)
         self.table.show(rows)
         self.query_one(FleetHealth).show(healths)
         active = sum(h.active for h in healths)
@@ -209,6 +212,30 @@ class FleetScreen(DeckScreen):
         )
         if self.deck.bell_enabled:
             self.app.bell()
+
+    def _record_changed(self, rows: list[fleet.FleetBatch]) -> None:
+        """Keep the registry's snapshots of its jobs current (the cached view, spend),
+        for every profile's batches; written off the UI thread."""
+        due = []
+        for row in rows:
+            counts = row.batch.request_counts
+            key = (row.batch.status, counts.total, counts.completed, counts.failed)
+            if row.batch.id in self.table.jobs and self._recorded.get(row.ref) != key:
+                self._recorded[row.ref] = key
+                due.append(row.batch)
+        if due:
+            self.record_snapshots(due)
+
+    @work(group="fleet-record", description="registry snapshots")
+    async def record_snapshots(self, batches: list[Batch]) -> None:
+        def record() -> None:
+            for batch in batches:
+                try:
+                    self.deck.registry.record_snapshot(batch)
+                except REPORTED:
+                    continue  # a convenience: never fails the view
+
+        await asyncio.to_thread(record)
 
     def action_refresh(self) -> None:
         if self.fleet is not None:

@@ -227,3 +227,38 @@ async def test_a_batch_of_another_profile_finishing_fires_the_hooks(
             return job.status if job is not None else None
 
         await until(pilot, lambda: snapshot_status() == "completed")
+
+
+async def test_the_table_updates_in_place_and_keeps_the_cursor_on_its_batch() -> None:
+    from dataclasses import replace
+
+    from textual.app import App, ComposeResult
+
+    from tui.core.models import Batch
+    from tui.widgets.fleet_table import FleetTable
+
+    def row(profile: str, batch_id: str, created: int, status: str = "completed") -> Any:
+        batch = Batch(batch_id, status, "/v1/chat/completions", "file-1", created)
+        return fleet.FleetBatch(profile, batch)
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield FleetTable()
+
+    old, mid, new = row("a", "batch_1", 100), row("b", "batch_1", 200), row("a", "batch_2", 300)
+    async with Host().run_test(size=(140, 20)) as pilot:
+        table = pilot.app.query_one(FleetTable)
+
+        def order() -> list[str]:
+            return [str(r.key.value) for r in table.ordered_rows]
+
+        table.show([mid, old])
+        table.move_cursor(row=1)  # on a:batch_1
+        table.show([new, mid, old])  # a newer batch of a: sorted in, the cursor follows
+        assert order() == ["a:batch_2", "b:batch_1", "a:batch_1"]
+        assert table.selected_ref() == "a:batch_1"
+        cancelled = fleet.FleetBatch("b", replace(mid.batch, status="cancelled"))
+        table.show([new, cancelled])  # a's old batch went; b's changed in place
+        assert order() == ["a:batch_2", "b:batch_1"]
+        assert str(table.get_cell("b:batch_1", "status")) == "cancelled"
+        await pilot.pause()

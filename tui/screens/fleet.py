@@ -254,8 +254,7 @@ class FleetScreen(DeckScreen):
             logger.warning("registry unreadable: %s", exc)
 
     def on_fleet_screen_jobs_read(self, message: JobsRead) -> None:
-        self.table.jobs = message.jobs
-        self.table.shown = {}  # refill: the descriptions changed
+        self.table.set_jobs(message.jobs)
         self._paint()
 
     # -- acting on a batch, through its own profile --------------------------------

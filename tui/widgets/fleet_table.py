@@ -1,10 +1,12 @@
 """FleetTable: every profile's batches in one DataTable, newest first, with a Profile
 column. Rows are keyed ``PROFILE:BATCH_ID`` (two servers may use the same id).
 
-:meth:`FleetTable.show` takes the fleet's rows: when they are the same rows in the
-same order, only the changed cells are updated; otherwise the table is refilled and
-the cursor stays on its batch. The cells are the batches table's
-(:mod:`tui.widgets.batch_table`), all ``rich.text.Text`` from ``one_line``.
+:meth:`FleetTable.show` takes the fleet's rows: rows that went are removed, changed
+ones have their changed cells updated, new ones are appended, and then, only if the
+order is off (a page of another profile interleaves), the rows are sorted in place;
+nothing is rebuilt, so a long listing arriving page by page stays cheap. The cells
+are the batches table's (:mod:`tui.widgets.batch_table`), all ``rich.text.Text``
+from ``one_line``.
 """
 
 from __future__ import annotations
@@ -44,6 +46,14 @@ COLUMNS: tuple[tuple[str, str, int | None], ...] = (
 DESCRIPTION_WIDTH = 40
 
 
+class RefCell(IdCell):
+    """The id cell, which also knows its row's ``PROFILE:BATCH_ID`` (for sorting)."""
+
+    def __init__(self, row: FleetBatch) -> None:
+        super().__init__(row.batch.id)
+        self.ref = row.ref
+
+
 class FleetTable(DataTable[Text]):
     """The fleet's batches; see the module docstring."""
 
@@ -77,7 +87,7 @@ class FleetTable(DataTable[Text]):
         job = self.jobs.get(batch.id)
         return {
             "profile": Text(one_line(row.profile), no_wrap=True, overflow="ellipsis"),
-            "id": IdCell(batch.id),
+            "id": RefCell(row),
             "status": Text(one_line(batch.status), style=STATUS_STYLES.get(batch.status, "")),
             "progress": progress_cell(batch),
             "created": Text(timefmt.relative(batch.created_at, now)),
@@ -92,21 +102,34 @@ class FleetTable(DataTable[Text]):
     def show(self, rows: Sequence[FleetBatch]) -> None:
         """Show ``rows`` (newest first, as :meth:`tui.core.fleet.Fleet.rows` gives them)."""
         now = timefmt.now()
-        refs = [row.ref for row in rows]
-        if refs == list(self.shown):
-            for row in rows:
-                if self.shown[row.ref].batch != row.batch:
-                    for key, cell in self.cells(row, now).items():
-                        self.update_cell(row.ref, key, cell)
-        else:
-            selected = self.selected_ref()
-            self.clear()
-            for row in rows:
+        wanted = {row.ref: row for row in rows}
+        for gone in [ref for ref in self.shown if ref not in wanted]:
+            self.remove_row(gone)
+        for row in rows:
+            old = self.shown.get(row.ref)
+            if old is None:
                 cells = self.cells(row, now)
                 self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=row.ref)
-            if selected is not None and selected in self.rows:
-                self.move_cursor(row=self.get_row_index(selected))
-        self.shown = {row.ref: row for row in rows}
+            elif old.batch != row.batch:
+                for key, cell in self.cells(row, now).items():
+                    self.update_cell(row.ref, key, cell)
+        self.shown = wanted
+        if [row.key.value for row in self.ordered_rows] != list(wanted):
+            self._reorder()
+
+    def _reorder(self) -> None:
+        """Rows in :attr:`shown`'s order, the cursor staying on its batch."""
+        selected = self.selected_ref()
+        position = {ref: index for index, ref in enumerate(self.shown)}
+        self.sort(key=lambda values: position[values[1].ref])
+        if selected is not None and selected in self.rows:
+            self.move_cursor(row=self.get_row_index(selected))
+
+    def set_jobs(self, jobs: dict[str, Job]) -> None:
+        """The registry's jobs (descriptions): the rows are made again at the next show."""
+        self.jobs = jobs
+        self.clear()
+        self.shown = {}
 
     def selected_ref(self) -> str | None:
         """``PROFILE:BATCH_ID`` of the row under the cursor, if any."""

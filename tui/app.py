@@ -268,6 +268,17 @@ class BatchDeckApp(App[int]):
 
         self.push_screen(ResultsScreen(batch_id))
 
+    def action_toggle_fleet(self) -> None:
+        """``A`` (and the palette): the fleet view over the batches screen, or back."""
+        from tui.screens.fleet import FleetScreen  # imported when first opened
+
+        if isinstance(self.screen, FleetScreen):
+            self.pop_screen()
+            return
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, BatchesScreen):
+            self.pop_screen()
+        self.push_screen(FleetScreen())
+
     def action_open_selected(self) -> None:
         batches = self.batches_screen()
         if batches is not None:

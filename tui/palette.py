@@ -112,7 +112,7 @@ def deck_commands(app: BatchDeckApp, screen: Screen[Any]) -> Iterable[SystemComm
     yield SystemCommand(
         "Fleet view: all profiles",
         "Every profile's batches in one table, and each profile's health (A; again: back)",
-        partial(_toggle_fleet, app),
+        app.action_toggle_fleet,
     )
     yield SystemCommand(
         "Switch profile", "Use another profile from config.toml", app.action_switch_profile
@@ -136,15 +136,6 @@ def _ask_results(app: BatchDeckApp) -> None:
             app.open_results(batch_id)
 
     app.push_screen(BatchIdPrompt(), chosen)
-
-
-def _toggle_fleet(app: BatchDeckApp) -> None:
-    from tui.screens.fleet import FleetScreen
-
-    if isinstance(app.screen, FleetScreen):
-        app.pop_screen()
-    else:
-        _on_batches(app, lambda s: s.action_toggle_fleet())()
 
 
 def _set_status(screen: BatchesScreen, *, status: str) -> None:

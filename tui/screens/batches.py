@@ -41,7 +41,6 @@ from tui.dialogs.confirm import ConfirmDialog
 from tui.screens.base import REPORTED, DeckScreen, reason
 from tui.screens.batch_alerts import notify_batches
 from tui.screens.batch_detail import BatchDetailScreen
-from tui.screens.fleet import FleetScreen
 from tui.screens.poller import ScreenPoller
 from tui.widgets.batch_table import BatchTable
 from tui.widgets.header import DeckHeader
@@ -79,7 +78,7 @@ class BatchesScreen(DeckScreen):
         Binding("o", "cycle_sort", "Sort", id="batches.sort"),
         Binding("O", "reverse_sort", "Reverse sort", id="batches.reverse", show=False),
         Binding("m", "toggle_mine", "Mine", id="batches.mine"),
-        Binding("A", "toggle_fleet", "All profiles", id="batches.fleet", show=False),
+        Binding("A", "app.toggle_fleet", "All profiles", id="batches.fleet", show=False),
         Binding("space", "toggle_mark", "Mark", id="batches.mark", show=False),
         Binding("c", "cancel_batches", "Cancel batch", id="batches.cancel", show=False),
         Binding("t", "toggle_times", "Exact times", id="batches.times", show=False),
@@ -468,10 +467,6 @@ class BatchesScreen(DeckScreen):
             self.app.notify("No batch selected.", severity="warning")
             return
         self.app.push_screen(BatchDetailScreen(batch_id, self.table.batches.get(batch_id)))
-
-    def action_toggle_fleet(self) -> None:
-        """``A``: every profile's batches (the fleet view; its own ``A`` comes back)."""
-        self.app.push_screen(FleetScreen())
 
     def action_open_results(self) -> None:
         batch_id = self.table.selected_id()

@@ -229,7 +229,7 @@ async def test_a_batch_of_another_profile_finishing_fires_the_hooks(
         await until(pilot, lambda: snapshot_status() == "completed")
 
 
-async def test_the_table_updates_in_place_and_keeps_the_cursor_on_its_batch() -> None:
+async def test_the_table_updates_in_place_keeps_the_cursor_and_fits_the_width() -> None:
     from dataclasses import replace
 
     from textual.app import App, ComposeResult
@@ -261,4 +261,8 @@ async def test_the_table_updates_in_place_and_keeps_the_cursor_on_its_batch() ->
         table.show([new, cancelled])  # a's old batch went; b's changed in place
         assert order() == ["a:batch_2", "b:batch_1"]
         assert str(table.get_cell("b:batch_1", "status")) == "cancelled"
-        await pilot.pause()
+        assert len(table.columns) == 7
+        await pilot.resize_terminal(80, 20)  # narrow: no Created, no In state
+        await until(pilot, lambda: len(table.columns) == 5)
+        assert order() == ["a:batch_2", "b:batch_1"]
+        assert table.virtual_size.width <= 80  # no sideways scrolling

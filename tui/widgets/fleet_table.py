@@ -33,16 +33,17 @@ from tui.widgets.batch_table import (
 if TYPE_CHECKING:
     from tui.core.registry import Job
 
-# key, title, width (None: what the others leave)
-COLUMNS: tuple[tuple[str, str, int | None], ...] = (
-    ("profile", "Profile", 12),
-    ("id", "ID", 13),
-    ("status", "Status", 11),
-    ("progress", "Progress", PROGRESS_WIDTH),
-    ("created", "Created", 9),
-    ("state", "In state", 9),
-    ("description", "Description", None),
+# key, title, width (None: what the others leave), shown when narrow
+COLUMNS: tuple[tuple[str, str, int | None, bool], ...] = (
+    ("profile", "Profile", 12, True),
+    ("id", "ID", 13, True),
+    ("status", "Status", 11, True),
+    ("progress", "Progress", PROGRESS_WIDTH, True),
+    ("created", "Created", 9, False),
+    ("state", "In state", 9, False),
+    ("description", "Description", None, True),
 )
+NARROW = 110  # below this width, fewer columns (as in the batches table)
 DESCRIPTION_WIDTH = 40
 
 
@@ -65,17 +66,36 @@ class FleetTable(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.shown: dict[str, FleetBatch] = {}  # by ref, in the table's order
         self.jobs: dict[str, Job] = {}  # the registry's, by batch id
+        self.narrow = False
 
     def on_mount(self) -> None:
-        for key, title, width in COLUMNS:
-            self.add_column(title, key=key, width=width or self._description_width())
+        self._add_columns()
+
+    def _shown_columns(self) -> list[str]:
+        return [key for key, _, _, wide_only in COLUMNS if wide_only or not self.narrow]
+
+    def _add_columns(self) -> None:
+        for key, title, width, _ in COLUMNS:
+            if key in self._shown_columns():
+                self.add_column(title, key=key, width=width or self._description_width())
 
     def _description_width(self) -> int:
-        used = sum(width or 0 for _, _, width in COLUMNS)
-        padding = 2 * self.cell_padding * len(COLUMNS)
+        shown = self._shown_columns()
+        used = sum(width or 0 for key, _, width, _ in COLUMNS if key in shown)
+        padding = 2 * self.cell_padding * len(shown)
         return max(12, self.size.width - used - padding - 2)  # 2: the scrollbar
 
     def on_resize(self) -> None:
+        """Fewer columns below :data:`NARROW`; the description takes what is left."""
+        narrow = 0 < self.size.width < NARROW
+        if narrow != self.narrow:
+            self.narrow = narrow
+            rows = list(self.shown.values())
+            self.clear(columns=True)
+            self.shown = {}
+            self._add_columns()
+            self.show(rows)
+            return
         column = self.columns.get("description")  # type: ignore[call-overload]
         if column is not None and column.width != self._description_width():
             column.width = self._description_width()
@@ -109,10 +129,11 @@ class FleetTable(DataTable[Text]):
             old = self.shown.get(row.ref)
             if old is None:
                 cells = self.cells(row, now)
-                self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=row.ref)
+                self.add_row(*(cells[key] for key in self._shown_columns()), key=row.ref)
             elif old.batch != row.batch:
-                for key, cell in self.cells(row, now).items():
-                    self.update_cell(row.ref, key, cell)
+                cells = self.cells(row, now)
+                for key in self._shown_columns():
+                    self.update_cell(row.ref, key, cells[key])
         self.shown = wanted
         if [row.key.value for row in self.ordered_rows] != list(wanted):
             self._reorder()

@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _profile_from_ref(args: argparse.Namespace) -> int | None:
-    """``show PROFILE:BATCH_ID`` (and ``cancel``, ``download``, ``results``): the prefix
+    """``show PROFILE:BATCH_ID`` (and ``cancel``, ``download``, ``results``, ``retry``): the prefix
     picks the profile (see :func:`tui.core.fleet.split_ref`). Returns an exit code (2)
     for a prefix that names no profile or contradicts ``--profile``, else ``None``."""
     ref = getattr(args, "batch_id", None)

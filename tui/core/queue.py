@@ -124,10 +124,13 @@ def enqueue_file(
     part_tokens: int | None = None,
     parts_dir: Path | None = None,
     completion_window: str | None = None,
+    retry_of_batch: str | None = None,
 ) -> list[Job]:
     """Validate ``path``, split it into parts that each fit the model's known limit
     (and ``part_tokens``, when given) and the profile's per-file limits, and record
     them as ``queued``, to be sent with ``completion_window``: one job group.
+    ``retry_of_batch``: the group retries that batch (``tui.core.retry``); every
+    attempt of every part keeps it (``tui.core.results.retry_parent``).
     Parts are copied into ``parts_dir/<group>/`` (default: the data dir's
     ``queue/``), so editing the source later changes nothing that waits.
 
@@ -168,6 +171,8 @@ def enqueue_file(
             "model": model,
             "enqueued_at": now,
         }
+        if retry_of_batch:
+            table["retry_of_batch"] = retry_of_batch
         jobs.append(
             journal.enqueue(
                 part.path,

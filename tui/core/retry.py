@@ -56,6 +56,14 @@ class Retried:
     def group_id(self) -> str | None:
         return self.job.group_id if self.queued else None
 
+    def summary(self) -> str:
+        """What was done, in one line for people."""
+        count = plural(self.planned.count, "request")
+        if self.queued:
+            parts = plural(len(self.jobs), "part")
+            return f"Retry queued with {count} in {parts} (job group {self.group_id})"
+        return f"Retry {self.job.batch_id} submitted with {count}"
+
 
 async def submit_retry(
     index: ResultIndex,

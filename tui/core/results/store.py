@@ -194,8 +194,12 @@ def retry_parent(job: Job) -> str | None:
 
 
 def retries_of(registry: Registry, batch_id: str) -> list[str]:
-    """Batch ids of the retries of ``batch_id`` and of their retries, oldest first."""
-    jobs = [job for job in registry.load().values() if job.batch_id and retry_parent(job)]
+    """Batch ids of the retries of ``batch_id`` and of their retries, oldest first
+    (a queue part's attempt that was sent again, e.g. after ``token_limit_exceeded``,
+    is left out: the later attempt has its requests)."""
+    every = registry.load().values()
+    again = {job.retry_of for job in every if job.retry_of and retry_parent(job) != job.retry_of}
+    jobs = [j for j in every if j.batch_id and retry_parent(j) and j.job_id not in again]
     jobs.sort(key=lambda job: job.created_at)
     lineage = {batch_id}
     out: list[str] = []

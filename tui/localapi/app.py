@@ -123,8 +123,14 @@ def _drop(request: web.Request) -> None:
 
 
 def _check_key(request: web.Request, key: str | None) -> None:
-    """With an API key set, every request needs ``Authorization: Bearer <key>``."""
+    """With an API key set, every request needs ``Authorization: Bearer <key>`` (or
+    Anthropic's ``x-api-key: <key>``)."""
     if not key:
+        return
+    anthropic_key = request.headers.get("x-api-key")
+    if anthropic_key is not None:
+        if not hmac.compare_digest(anthropic_key.strip().encode(), key.encode()):
+            raise unauthorized("Incorrect API key provided.")
         return
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
@@ -158,7 +164,7 @@ def _check_url_text(request: web.Request) -> None:
 
 
 def make_app(ctx: Context) -> web.Application:
-    from tui.localapi import batches_api, files_api, sync_api
+    from tui.localapi import anthropic_api, batches_api, files_api, sync_api
 
     app = web.Application(
         middlewares=[api_middleware],
@@ -168,6 +174,7 @@ def make_app(ctx: Context) -> web.Application:
     files_api.add_routes(app)
     batches_api.add_routes(app)
     sync_api.add_routes(app)
+    anthropic_api.add_routes(app, ctx)
     return app
 
 

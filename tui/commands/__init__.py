@@ -22,4 +22,5 @@ COMMANDS = (
     "validate",
     "submit",
     "results",
+    "convert",
 )

@@ -179,3 +179,18 @@ def test_batches_survive_a_restart(make_server: MakeServer, tmp_path: Any) -> No
     with anthropic.Anthropic(base_url=second.url, api_key=API_KEY, max_retries=0) as sdk:
         assert sdk.messages.batches.retrieve(batch_id).processing_status == "ended"
         assert [r.custom_id for r in sdk.messages.batches.results(batch_id)] == ["k"]
+
+
+def test_the_anthropic_dialect_and_its_401(make_server: MakeServer) -> None:
+    server = make_server(clock=ManualClock(), dialect="anthropic")
+    with anthropic.Anthropic(base_url=server.url, api_key=API_KEY, max_retries=0) as sdk:
+        assert sdk.messages.batches.create(requests=[req("d")]).request_counts.processing == 1
+    answer = httpx2.get(
+        server.url + "/v1/messages/batches",
+        headers={"x-api-key": "nope", "anthropic-version": "2023-06-01"},
+    )
+    assert answer.status_code == 401
+    assert answer.json()["error"] == {
+        "type": "authentication_error",
+        "message": "invalid x-api-key",
+    }

@@ -58,6 +58,19 @@ def add_parser(sub: Any) -> None:
         help="fail a batch whose input tokens plus those of the model's unfinished batches "
         "exceed TOKENS, as OpenAI does (token_limit_exceeded); repeat for more models",
     )
+    serve.add_argument(
+        "--dialect",
+        choices=("openai", "azure", "groq", "anthropic"),
+        default="openai",
+        help="speak this provider's dialect: its paths, auth header, ids and limits "
+        "(default openai)",
+    )
+    serve.add_argument(
+        "--quirks",
+        action="store_true",
+        help="answer batches the odd ways other services do: ISO timestamps, upper-case "
+        "and unknown statuses, null or missing request_counts, extra fields",
+    )
 
 
 def token_limit(text: str) -> tuple[str, int]:
@@ -92,4 +105,6 @@ def run(args: argparse.Namespace) -> int:
         api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
         faults=args.fault,
         token_limits=limits,
+        dialect=args.dialect,
+        quirks=args.quirks,
     )

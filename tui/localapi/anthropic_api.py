@@ -2,8 +2,8 @@
 
 Create (requests inline), list (newest first; ``after_id``/``before_id``/``limit``),
 retrieve, cancel, delete (ended batches only) and the results JSONL at each batch's
-``results_url``. Requests authenticate with ``x-api-key`` (checked by the app's
-middleware like a bearer key) and must send ``anthropic-version``. Errors are
+``results_url``. Requests authenticate with ``x-api-key`` or a bearer key (checked
+by the app's middleware) and must send ``anthropic-version``. Errors are
 Anthropic's ``{"type": "error", "error": {"type", "message"}}``. A batch's state is a
 function of simulated time (:mod:`tui.localapi.anthropic_shapes`); what is kept on
 disk, under ``anthropic/`` in the server's data dir, is each batch's record and its
@@ -25,6 +25,7 @@ from tui.core.fsutil import atomic_write
 from tui.core.paths import ensure_private_dir
 from tui.localapi.anthropic_shapes import (
     MAX_BODY_BYTES,
+    MESSAGE_BATCHES,
     AnthropicApiError,
     Record,
     batch_json,
@@ -135,12 +136,12 @@ BATCHES = web.AppKey("message_batches", MessageBatches)
 
 def add_routes(app: web.Application, ctx: Context) -> None:
     app[BATCHES] = MessageBatches(ctx.store.root / "anthropic", ctx)
-    app.router.add_post("/v1/messages/batches", create)
-    app.router.add_get("/v1/messages/batches", list_batches)
-    app.router.add_get("/v1/messages/batches/{batch_id}", retrieve)
-    app.router.add_delete("/v1/messages/batches/{batch_id}", delete)
-    app.router.add_post("/v1/messages/batches/{batch_id}/cancel", cancel)
-    app.router.add_get("/v1/messages/batches/{batch_id}/results", results)
+    app.router.add_post(MESSAGE_BATCHES, create)
+    app.router.add_get(MESSAGE_BATCHES, list_batches)
+    app.router.add_get(MESSAGE_BATCHES + "/{batch_id}", retrieve)
+    app.router.add_delete(MESSAGE_BATCHES + "/{batch_id}", delete)
+    app.router.add_post(MESSAGE_BATCHES + "/{batch_id}/cancel", cancel)
+    app.router.add_get(MESSAGE_BATCHES + "/{batch_id}/results", results)
 
 
 def _anthropic(handler: Handler) -> Handler:

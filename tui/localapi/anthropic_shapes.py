@@ -15,6 +15,7 @@ so counts and results are a function of (record, now).
 from __future__ import annotations
 
 import bisect
+import hmac
 import math
 import random
 import re
@@ -22,11 +23,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from aiohttp import web
+
 from tui.localapi import echo
 from tui.localapi.clock import COMPLETION_WINDOW_SECONDS, Timing
+from tui.localapi.dialects import RawApiError
 from tui.localapi.ids import ALNUM, derived_id
 
 Record = dict[str, Any]
+MESSAGE_BATCHES = "/v1/messages/batches"
 
 MAX_REQUESTS = 100_000
 MAX_BODY_BYTES = 256 * 1024**2
@@ -65,6 +70,20 @@ def error_type(status: int) -> str:
 
 def error_response(kind: str, message: str, request_id: str | None = None) -> dict[str, Any]:
     return {"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id}
+
+
+def check_anthropic_key(request: web.Request, key: str | None) -> None:
+    """With a key set, Anthropic's routes need ``x-api-key: <key>`` or ``Authorization:
+    Bearer <key>`` (what the ``anthropic`` SDK 2.x sends); else a 401 in Anthropic's shape."""
+    if not key:
+        return
+    given = request.headers.get("x-api-key")
+    if given is None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        given = token if scheme.lower() == "bearer" else None
+    if given is None or not hmac.compare_digest(given.strip().encode(), key.encode()):
+        message = "x-api-key header is required" if given is None else "invalid x-api-key"
+        raise RawApiError(401, error_response("authentication_error", message))
 
 
 def iso(seconds: float | None) -> str | None:

@@ -39,6 +39,7 @@ import logging
 import math
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ from tui.localapi.executors import ExecResult, Executor
 from tui.localapi.ids import ALNUM, derived_id
 from tui.localapi.store import Record, Store
 from tui.localapi.token_limits import enqueued_tokens, limit_error
-from tui.localapi.validate import validate_input
+from tui.localapi.validate import Validation, validate_input
 from tui.localapi.workfiles import (
     Checkpoint,
     Run,
@@ -90,6 +91,7 @@ class Engine:
         self.tick = tick
         self.persist_interval = persist_interval
         self.max_inflight = max_inflight
+        self.validate: Callable[..., Validation] = validate_input  # the dialect's limits
         self._last_now = float(store.meta.get("clock", 0.0))
         self._runs: dict[str, Run] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -186,6 +188,8 @@ class Engine:
         output_expires_after: dict[str, Any] | None = None,
         created_at: float | None = None,
         cancel_at: float | None = None,
+        completion_window: str = "24h",
+        window_seconds: float = COMPLETION_WINDOW_SECONDS,
     ) -> Record:
         """A new batch in ``validating``; ``created_at``/``cancel_at`` are for seeding."""
         now = self.now() if created_at is None else float(created_at)
@@ -200,13 +204,13 @@ class Engine:
             "model": None,
             "errors": None,
             "input_file_id": input_file_id,
-            "completion_window": "24h",
+            "completion_window": completion_window,
             "status": "validating",
             "output_file_id": None,
             "error_file_id": None,
             "created_at": int(now),
             "in_progress_at": None,
-            "expires_at": int(now + COMPLETION_WINDOW_SECONDS),
+            "expires_at": int(now + window_seconds),
             "finalizing_at": None,
             "completed_at": None,
             "failed_at": None,
@@ -221,6 +225,7 @@ class Engine:
             "_t": {"created": now},
             "_cancel_at": cancel_at,
             "_output_expires_after": output_expires_after,
+            "_window": window_seconds,
         }
         self.store.add_batch(record)
         self._active.add(batch_id)
@@ -279,7 +284,7 @@ class Engine:
         batch_id = record["id"]
         timing = Timing.from_dict(record["_timing"])
         times = record["_t"]
-        expires = times["created"] + COMPLETION_WINDOW_SECONDS
+        expires = times["created"] + record.get("_window", COMPLETION_WINDOW_SECONDS)
         cancel_at = record.get("_cancel_at")
         limit = expires if cancel_at is None else min(expires, float(cancel_at))
         cancel_first = cancel_at is not None and float(cancel_at) <= expires
@@ -355,7 +360,7 @@ class Engine:
         status = record["status"]
         timing = Timing.from_dict(record["_timing"])
         times = record["_t"]
-        limit = times["created"] + COMPLETION_WINDOW_SECONDS
+        limit = times["created"] + record.get("_window", COMPLETION_WINDOW_SECONDS)
         if record.get("_cancel_at") is not None:
             limit = min(limit, float(record["_cancel_at"]))
         if status == "validating":
@@ -391,7 +396,7 @@ class Engine:
         loop = asyncio.get_running_loop()
         try:
             check = functools.partial(
-                validate_input,
+                self.validate,
                 work / "input.jsonl",
                 record["endpoint"],
                 count_tokens=bool(self.token_limits),

@@ -34,6 +34,7 @@ from aiohttp import web
 
 from tui.localapi.app import Context, make_app
 from tui.localapi.clock import Clock, ManualClock, ScaledClock, Timing
+from tui.localapi.dialects import AZURE_API_VERSIONS, Dialect, dialect_named
 from tui.localapi.executors import EchoExecutor, Executor, UpstreamExecutor
 from tui.localapi.faults import Faults
 from tui.localapi.ids import IdFactory
@@ -69,6 +70,11 @@ class LocalServer:
     - ``durable``: fsync writes (turn off only for throwaway data).
     - ``tick``: real seconds between background lifecycle refreshes.
     - ``access_log``: log each request to the ``aiohttp.access`` logger.
+    - ``dialect``: ``"openai"`` (default), ``"azure"`` or ``"groq"`` (or a
+      :class:`~tui.localapi.dialects.Dialect`): the paths, auth header, ids and limits
+      of that provider (see :mod:`tui.localapi.dialects`; :attr:`base_url` follows it).
+    - ``quirks``: answer batches the odd ways other services do (ISO timestamps,
+      upper-case and unknown statuses, null or missing ``request_counts``, extra fields).
     """
 
     def __init__(
@@ -92,6 +98,8 @@ class LocalServer:
         durable: bool = True,
         tick: float = 0.05,
         access_log: bool = False,
+        dialect: str | Dialect = "openai",
+        quirks: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
@@ -115,6 +123,8 @@ class LocalServer:
         self.durable = durable
         self.tick = tick
         self.access_log = access_log
+        self.dialect = dialect_named(dialect)
+        self.quirks = quirks
         self.clock: Clock = clock if clock is not None else ScaledClock(self.time_scale)
         self.warnings: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -135,8 +145,10 @@ class LocalServer:
 
     @property
     def base_url(self) -> str:
-        """The OpenAI base URL, ``http://host:port/v1``."""
-        return self.url + "/v1"
+        """The SDK's base URL: ``http://host:port/v1`` (the openai dialect),
+        ``.../openai/v1`` (groq) or ``.../openai`` (azure, what ``AzureOpenAI`` makes of
+        ``azure_endpoint=server.url``)."""
+        return self.url + self.dialect.prefix
 
     @property
     def running(self) -> bool:
@@ -206,7 +218,7 @@ class LocalServer:
             loop.close()
 
     async def _startup(self) -> None:
-        store = Store(self.data_dir, IdFactory(self.id_seed), durable=self.durable)
+        store = Store(self.data_dir, self.dialect.ids(self.id_seed), durable=self.durable)
         store.lock()
         try:
             self.warnings = store.load()
@@ -229,6 +241,7 @@ class LocalServer:
         else:
             executor = EchoExecutor()
         engine = Engine(store, self.clock, executor, tick=self.tick, token_limits=self.token_limits)
+        engine.validate = self.dialect.validator()
         await engine.start()
         ctx = Context(
             store=store,
@@ -237,6 +250,8 @@ class LocalServer:
             api_key=self.api_key,
             timing=lambda: self.timing,
             request_ids=IdFactory(),
+            dialect=self.dialect,
+            quirks=self.quirks,
         )
         access = logging.getLogger("aiohttp.access") if self.access_log else None
         runner = web.AppRunner(make_app(ctx), access_log=access, handle_signals=False)
@@ -354,11 +369,14 @@ def serve_main(
     upstream_api_key: str | None = None,
     token_limits: Mapping[str, int] | None = None,
     out: Any = None,
+    dialect: str = "openai",
+    quirks: bool = False,
 ) -> int:
     """Run the server in the foreground until Ctrl+C (``batchdeck serve``).
 
     ``faults`` are ``KIND:RATE[:ARG]`` specs (see :mod:`tui.localapi.faults`);
-    ``token_limits`` maps models to enqueued-token limits. The
+    ``token_limits`` maps models to enqueued-token limits; ``dialect`` and ``quirks``
+    as for :class:`LocalServer`. The
     upstream's key comes from ``upstream_api_key`` or ``BATCHDECK_UPSTREAM_API_KEY``.
     Returns the process exit code.
     """
@@ -378,6 +396,8 @@ def serve_main(
             faults=plan,
             token_limits=token_limits,
             access_log=True,
+            dialect=dialect,
+            quirks=quirks,
         )
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
         server.start()
@@ -437,4 +457,16 @@ def _announce(
         print(f"  faults:     {', '.join(faults)}", file=stream)
     for model, tokens in server.token_limits.items():
         print(f"  limit:      {model}: {tokens:,} enqueued tokens", file=stream)
-    print(f"Use OPENAI_BASE_URL={base_url}. Press Ctrl+C to stop.", file=stream, flush=True)
+    dialect = server.dialect.name
+    if dialect != "openai" or server.quirks:
+        print(f"  dialect:    {dialect}" + (" with quirks" if server.quirks else ""), file=stream)
+    if dialect == "azure":
+        use = (
+            f"Use AzureOpenAI(azure_endpoint={server.url!r}, "
+            f"api_version={AZURE_API_VERSIONS[-1]!r}) with the api-key header."
+        )
+    elif dialect == "anthropic":
+        use = f"Use ANTHROPIC_BASE_URL={server.url} (Message Batches at /v1/messages/batches)."
+    else:
+        use = f"Use OPENAI_BASE_URL={base_url}."
+    print(f"{use} Press Ctrl+C to stop.", file=stream, flush=True)

@@ -131,3 +131,40 @@ def test_no_key_for_anthropic_itself_is_an_auth_error(monkeypatch: pytest.Monkey
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
     with pytest.raises(errors.AuthError, match="ANTHROPIC_API_KEY"):
         AnthropicBatchClient(Profile("c", api_key_env="ANTHROPIC_API_KEY"))
+
+
+async def test_results_join_in_the_results_store_and_price_the_batch(
+    aserver: LocalServer, ac: AnthropicBatchClient, tmp_path: Path
+) -> None:
+    from tui.core.pricing import DEFAULT_PRICES, batch_cost
+    from tui.core.registry import Registry
+    from tui.core.registry_records import Job
+    from tui.core.results import Outcome, ResultIndex, answer_text, fetch_results
+
+    sent = requests(5, fail={1})
+    source = tmp_path / "claude.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in sent))
+    made = await ac.create_message_batch(sent)
+    aserver.advance(1.2)  # two requests ran
+    await ac.cancel_batch(made.id)
+    aserver.advance(5)
+    registry = Registry()
+    job = registry.add(Job(batch_id=made.id, input_path=str(source)))
+    local = await fetch_results(ac, made.id, registry=registry)
+    assert local.batch.status == "cancelled" and local.input is not None
+    assert local.batch.model == "claude-haiku-4-5"
+    assert local.batch.usage is not None and local.batch.usage.output_tokens > 0
+    cost = batch_cost(local.batch, DEFAULT_PRICES)
+    assert cost.cost is not None and cost.cost.batch > 0
+    index = ResultIndex([local.attempt(0)]).build_all()
+    counts = index.counts()
+    assert (counts[Outcome.OK], counts[Outcome.HTTP_ERROR]) == (1, 1)
+    assert counts[Outcome.NOT_RUN_CANCELLED] == 3
+    with index.reader() as reader:
+        row = index.row_for("r0")
+        assert row is not None
+        assert answer_text(reader.result(row)["response"]["body"]) == "Echo: q0"
+        assert reader.request(row)["body"]["model"] == "claude-haiku-4-5"
+    assert registry.get(job.job_id).downloads["output"] == str(local.output)  # type: ignore[union-attr]
+    aserver.stop()  # offline: the local copy opens without the server
+    assert await fetch_results(ac, made.id) == local

@@ -194,3 +194,20 @@ def test_the_anthropic_dialect_and_its_401(make_server: MakeServer) -> None:
         "type": "authentication_error",
         "message": "invalid x-api-key",
     }
+
+
+def test_the_demo_seed_shows_every_state(make_server: MakeServer) -> None:
+    from tui.localapi.anthropic_demo import seed_anthropic_demo
+
+    server = make_server(clock=ManualClock())
+    seeded = seed_anthropic_demo(server, ahead=100.0)
+    with anthropic.Anthropic(base_url=server.url, api_key=API_KEY, max_retries=0) as sdk:
+        got = {s["id"]: sdk.messages.batches.retrieve(s["id"]) for s in seeded}
+        counts = [got[s["id"]].request_counts for s in seeded]
+        statuses = [got[s["id"]].processing_status for s in seeded]
+        assert statuses == ["ended", "in_progress", "ended", "ended"]
+        assert (counts[0].succeeded, counts[0].errored) == (10, 2)
+        assert (counts[2].succeeded, counts[2].canceled) == (8, 12)
+        assert counts[3].expired == 8
+        server.advance(110)
+        assert sdk.messages.batches.retrieve(seeded[1]["id"]).processing_status == "ended"

@@ -35,6 +35,7 @@ from tui.localapi.anthropic_shapes import (
     state,
 )
 from tui.localapi.app import Context, Handler, context
+from tui.localapi.clock import Timing
 
 LIST_DEFAULT = 20
 LIST_MAX = 1000
@@ -70,17 +71,26 @@ class MessageBatches:
                 records[record["id"]] = record
         return records
 
-    def create(self, requests: list[dict[str, Any]]) -> Record:
+    def create(
+        self,
+        requests: list[dict[str, Any]],
+        *,
+        created: float | None = None,
+        timing: Timing | None = None,
+        cancel_at: float | None = None,
+    ) -> Record:
+        """A new batch of checked ``requests``; ``created``, ``timing`` and
+        ``cancel_at`` (simulated seconds) are for seeding the demo."""
         ensure_private_dir(self.root)
         ids = self.ctx.store.ids
         while (batch_id := ids.make("msgbatch_", 24)) in self.records:
             pass
         record: Record = {
             "id": batch_id,
-            "created": self.ctx.engine.now(),
+            "created": self.ctx.engine.now() if created is None else float(created),
             "total": len(requests),
-            "timing": self.ctx.timing().to_dict(),
-            "cancel_at": None,
+            "timing": (timing or self.ctx.timing()).to_dict(),
+            "cancel_at": cancel_at,
             "errored": errored_indexes(requests),
             "seq": len(self.records) + 1,
         }
@@ -132,16 +142,24 @@ class MessageBatches:
 
 
 BATCHES = web.AppKey("message_batches", MessageBatches)
+_SERVED: dict[Path, MessageBatches] = {}
 
 
 def add_routes(app: web.Application, ctx: Context) -> None:
-    app[BATCHES] = MessageBatches(ctx.store.root / "anthropic", ctx)
+    root = ctx.store.root / "anthropic"
+    app[BATCHES] = _SERVED[root] = MessageBatches(root, ctx)
     app.router.add_post(MESSAGE_BATCHES, create)
     app.router.add_get(MESSAGE_BATCHES, list_batches)
     app.router.add_get(MESSAGE_BATCHES + "/{batch_id}", retrieve)
     app.router.add_delete(MESSAGE_BATCHES + "/{batch_id}", delete)
     app.router.add_post(MESSAGE_BATCHES + "/{batch_id}/cancel", cancel)
     app.router.add_get(MESSAGE_BATCHES + "/{batch_id}/results", results)
+
+
+def served_batches(data_dir: Path) -> MessageBatches:
+    """The message batches a running server with this data dir serves (KeyError if
+    none): seeding and tests use it on the server's loop (``server.call``)."""
+    return _SERVED[Path(data_dir) / "anthropic"]
 
 
 def _anthropic(handler: Handler) -> Handler:
@@ -291,4 +309,4 @@ async def results(request: web.Request) -> web.StreamResponse:
     return response
 
 
-__all__ = ["BATCHES", "MessageBatches", "add_routes"]
+__all__ = ["BATCHES", "MessageBatches", "add_routes", "served_batches"]

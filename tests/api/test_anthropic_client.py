@@ -168,3 +168,21 @@ async def test_results_join_in_the_results_store_and_price_the_batch(
     assert registry.get(job.job_id).downloads["output"] == str(local.output)  # type: ignore[union-attr]
     aserver.stop()  # offline: the local copy opens without the server
     assert await fetch_results(ac, made.id) == local
+
+
+async def test_it_is_a_batch_client_without_files(ac: AnthropicBatchClient, tmp_path: Path) -> None:
+    from tui.core.client import BatchClient
+
+    assert isinstance(ac, BatchClient)
+    for call in (
+        ac.list_files(),
+        ac.retrieve_file("file-x"),
+        ac.upload_file(tmp_path / "x.jsonl"),
+        ac.download_file("file-x", tmp_path / "y"),
+        ac.delete_file("file-x"),
+    ):
+        with pytest.raises(NoFilesError):
+            await call
+    with pytest.raises(NoFilesError):
+        async for _ in ac.iter_file_pages():
+            pass

@@ -45,12 +45,13 @@ from tui.core.client import (  # one error mapping for both SDKs
     BATCH_PAGE_LIMIT,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
+    BatchClient,
     _at,
     _status_error,
 )
 from tui.core.config import Profile
 from tui.core.fsutil import atomic_file
-from tui.core.models import Batch, RequestCounts
+from tui.core.models import Batch, FileInfo, RequestCounts
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
@@ -61,6 +62,9 @@ ENDPOINT = "/v1/messages"
 BATCHES_PATH = "/v1/messages/batches"
 ANTHROPIC_PAGE_LIMIT = 1000  # the API's maximum page size
 _decode = msgspec.json.Decoder()
+
+
+NO_FILES = "Anthropic's Message Batches have no files: a batch's results come with it."
 
 
 class NoFilesError(errors.RequestError):
@@ -176,8 +180,12 @@ def _path(batch_id: str, tail: str = "") -> str:
     return f"{BATCHES_PATH}/{quote(batch_id, safe='')}{tail}"
 
 
-class AnthropicBatchClient:
-    """The Message Batches API of one profile's server, as core models."""
+class AnthropicBatchClient(BatchClient):
+    """The Message Batches API of one profile's server, as core models.
+
+    A :class:`BatchClient` to the code that holds one (the screens, the commands,
+    the results store), with every method answered by Anthropic's API or, for the
+    Files API it does not have, by a :class:`NoFilesError`."""
 
     provider = "anthropic"
     uploads = False
@@ -187,34 +195,35 @@ class AnthropicBatchClient:
         text.register_client_secrets(anthropic_key_for(profile), base_url_for(profile))
         self.profile = profile
         self._max_retries = max_retries
-        self._sdk: AsyncAnthropic | None = None
+        self._sdk = None  # the OpenAI SDK's slot: never used here
+        self._claude: AsyncAnthropic | None = None
 
     @property
-    def _client(self) -> AsyncAnthropic:
-        if self._sdk is None:
+    def _anthropic(self) -> AsyncAnthropic:
+        if self._claude is None:
             import anthropic
 
-            self._sdk = anthropic.AsyncAnthropic(
+            self._claude = anthropic.AsyncAnthropic(
                 api_key=anthropic_key_for(self.profile),
                 base_url=base_url_for(self.profile),
                 max_retries=self._max_retries,
                 timeout=DEFAULT_TIMEOUT,
             )
-        return self._sdk
+        return self._claude
 
     async def prepare(self) -> None:
         """Import the SDK in a thread, so that the first call does not block the loop."""
-        if self._sdk is None:
+        if self._claude is None:
             await asyncio.to_thread(importlib.import_module, "anthropic")
-            self._client  # noqa: B018 - build it now, the import is done
+            self._anthropic  # noqa: B018 - build it now, the import is done
 
     @property
     def base_url(self) -> str:
-        return base_url_for(self.profile) if self._sdk is None else str(self._sdk.base_url)
+        return base_url_for(self.profile) if self._claude is None else str(self._claude.base_url)
 
     async def close(self) -> None:
-        if self._sdk is not None:
-            await self._sdk.close()
+        if self._claude is not None:
+            await self._claude.close()
 
     # -- batches -------------------------------------------------------------------
 
@@ -222,7 +231,7 @@ class AnthropicBatchClient:
         self, *, page_size: int = BATCH_PAGE_LIMIT, after: str | None = None
     ) -> AsyncIterator[list[Batch]]:
         """Every message batch of the account, newest first, one page at a time."""
-        return self._iter_pages(min(page_size, ANTHROPIC_PAGE_LIMIT), after)
+        return self._batch_pages(min(page_size, ANTHROPIC_PAGE_LIMIT), after)
 
     async def list_batches(self, *, limit: int | None = None) -> list[Batch]:
         out: list[Batch] = []
@@ -261,11 +270,31 @@ class AnthropicBatchClient:
 
     # -- files: none ---------------------------------------------------------------
 
-    async def upload_file(self, path: Path, **_: Any) -> Any:
+    def iter_file_pages(self, **_: Any) -> AsyncIterator[list[FileInfo]]:
+        return self._no_files()
+
+    async def _no_files(self) -> AsyncIterator[list[FileInfo]]:
+        raise NoFilesError(NO_FILES)
+        yield []  # pragma: no cover - makes this an async generator
+
+    async def list_files(self, **_: Any) -> list[FileInfo]:
+        raise NoFilesError(NO_FILES)
+
+    async def retrieve_file(self, file_id: str) -> FileInfo:
+        raise NoFilesError(NO_FILES)
+
+    async def upload_file(self, path: Path, **_: Any) -> FileInfo:
         raise NoFilesError("Anthropic has no Files API for batches: nothing to upload.")
 
-    async def list_files(self, *, purpose: str | None = None) -> list[Any]:
-        raise NoFilesError("Anthropic has no Files API for batches: there are no files.")
+    async def download_file(self, file_id: str, destination: Path, **_: Any) -> Path:
+        raise NoFilesError(NO_FILES)
+
+    async def iter_file_content(self, file_id: str, **_: Any) -> AsyncIterator[bytes]:
+        raise NoFilesError(NO_FILES)
+        yield b""  # pragma: no cover - makes this an async generator
+
+    async def delete_file(self, file_id: str) -> bool:
+        raise NoFilesError(NO_FILES)
 
     # -- results -------------------------------------------------------------------
 
@@ -273,7 +302,7 @@ class AnthropicBatchClient:
         """The batch's results JSONL as it arrives (chunks of bytes); the batch must
         have ended (else a :class:`~tui.core.errors.RequestError`)."""
         with translate_anthropic_errors():
-            streaming = self._client.messages.batches.with_streaming_response
+            streaming = self._anthropic.messages.batches.with_streaming_response
             async with streaming.results(batch_id) as response:
                 async for chunk in response.iter_bytes(1 << 20):
                     yield chunk
@@ -295,7 +324,7 @@ class AnthropicBatchClient:
 
     # -- internals -----------------------------------------------------------------
 
-    async def _iter_pages(self, limit: int, after: str | None) -> AsyncIterator[list[Batch]]:
+    async def _batch_pages(self, limit: int, after: str | None) -> AsyncIterator[list[Batch]]:
         while True:
             query: dict[str, Any] = {"limit": limit}
             if after:
@@ -331,7 +360,7 @@ class AnthropicBatchClient:
         """One request through the SDK (auth, version header, retries), answered raw."""
         import httpx2
 
-        sdk = self._client if retry else self._client.with_options(max_retries=0)
+        sdk = self._anthropic if retry else self._anthropic.with_options(max_retries=0)
         with translate_anthropic_errors():
             if method == "get":
                 response = await sdk.get(

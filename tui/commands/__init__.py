@@ -21,6 +21,8 @@ COMMANDS = (
     "web",
     "validate",
     "submit",
+    "queue",
     "results",
     "convert",
+    "webhooks",
 )

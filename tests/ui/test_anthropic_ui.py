@@ -1,0 +1,79 @@
+"""The app on an Anthropic profile: message batches in the list, the inspector, and
+their results joined by custom_id, through the same screens as OpenAI's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable, Static
+
+from tests.api.conftest import API_KEY
+from tests.ui.conftest import until
+from tui.app import make_app
+from tui.core.anthropic_client import AnthropicBatchClient
+from tui.core.config import Config, Profile
+from tui.core.registry import Job, Registry
+from tui.localapi.anthropic_demo import seed_anthropic_demo
+from tui.localapi.clock import ManualClock
+from tui.localapi.server import LocalServer
+from tui.screens.batch_detail import BatchDetailScreen
+from tui.screens.results import ResultsScreen
+from tui.widgets.results_list import ResultsList
+
+KEY_ENV = "BATCHDECK_TEST_ANTHROPIC_KEY"
+
+
+@pytest.fixture
+def claude_server(tmp_path: Path) -> Iterator[LocalServer]:
+    server = LocalServer(tmp_path / "server", api_key=API_KEY, clock=ManualClock(), durable=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def claude_app(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, list[dict[str, Any]]]:
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    seeded = seed_anthropic_demo(server, ahead=100.0)
+    profile = Profile("claude", base_url=server.url, api_key_env=KEY_ENV)
+    registry = Registry(durable=False)
+    for each in seeded:
+        registry.add(Job(batch_id=each["id"], description=each["description"], profile="claude"))
+    config = Config(profiles={"claude": profile}, default_profile="claude")
+    return make_app(config, AnthropicBatchClient(profile), registry, profile=profile), seeded
+
+
+async def test_the_list_the_inspector_and_the_results(
+    claude_server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, seeded = claude_app(claude_server, monkeypatch)
+    async with app.run_test(size=(120, 36)) as pilot:
+        status = pilot.app.screen.query_one("#status-line", Static)
+        await until(pilot, lambda: str(status.render()).startswith("4 batches"))
+        table = pilot.app.screen.query_one(DataTable)
+        rows = {str(table.get_row_at(i)[1]): str(table.get_row_at(i)[2]) for i in range(4)}
+        assert rows["Claude: support-ticket summaries"] == "completed"
+        assert rows["Claude: product copy (running)"] == "in_progress"
+        assert rows["Claude: catalogue in French, canceled"] == "cancelled"
+        assert rows["Claude: 2019 ticket backfill, expired"] == "expired"
+
+        detail = BatchDetailScreen(seeded[0]["id"])
+        await pilot.app.push_screen(detail)
+        await until(pilot, lambda: detail.is_live)
+        await until(pilot, lambda: "/v1/messages" in _text(detail))
+        await pilot.press("escape")
+
+        app.open_results(seeded[0]["id"])
+        await until(pilot, lambda: isinstance(app.screen, ResultsScreen) and app.screen.ready)
+        ids = [row.custom_id for row in app.screen.query_one(ResultsList).rows]
+        assert len(ids) == 12 and "req-005" in ids
+
+
+def _text(screen: Any) -> str:
+    return " ".join(str(widget.render()) for widget in screen.query(Static))

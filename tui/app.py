@@ -150,11 +150,11 @@ class BatchDeckApp(App[int]):
     @work(exclusive=True, group="reconcile")
     async def reconcile_submissions(self) -> None:
         """Settle submits a crash or a lost connection left unfinished."""
-        from tui.core.journal import Journal  # not needed for the first frame
+        from tui.core.anthropic_journal import journal_for  # not needed for the first frame
 
         try:
             await asyncio.to_thread(self.registry.load)  # 10,000 jobs: not on the event loop
-            settled = await Journal(self.registry, self.client, self.profile).reconcile()
+            settled = await journal_for(self.registry, self.client, self.profile).reconcile()
         except Exception as exc:  # the app goes on; an unexpected error is logged too
             if not isinstance(exc, BatchdeckError | OSError):
                 logging.getLogger(__name__).exception("reconciling submissions failed")
@@ -166,7 +166,7 @@ class BatchDeckApp(App[int]):
             where = f" as {item.batch_id}" if item.batch_id else ""
             self.notify(
                 f"Interrupted submission {item.job_id}: {item.outcome}{where} ({item.detail})",
-                severity="error" if item.outcome == "failed" else "information",
+                severity="error" if item.outcome in ("failed", "ambiguous") else "information",
             )
 
     async def on_unmount(self) -> None:

@@ -154,3 +154,18 @@ async def test_a_lost_answer_among_lookalikes_is_not_guessed(
     with pytest.raises(AmbiguousBatchError) as caught:
         await journal.submit(write(tmp_path / "a.jsonl", lines(3)))
     assert len(caught.value.candidates) == 2
+
+
+async def test_the_token_journal_leaves_anthropic_submits_alone(
+    journal: AnthropicJournal, tmp_path: Path
+) -> None:
+    from tui.core.anthropic_journal import journal_for
+    from tui.core.journal import Journal
+
+    token = crashed_intent(journal, write(tmp_path / "a.jsonl", lines(1)), 1)
+    assert isinstance(
+        journal_for(journal.registry, journal.client, journal.profile), AnthropicJournal
+    )
+    openai_journal = Journal(journal.registry, journal.client, journal.profile)
+    assert token not in [job.job_id for job in openai_journal.unsettled()]
+    assert [job.job_id for job in journal.unsettled()] == [token]

@@ -28,11 +28,13 @@ from pathlib import Path
 from tui.core import errors
 from tui.core.anthropic_client import AnthropicBatchClient, base_url_for
 from tui.core.anthropic_lines import ENDPOINT, read_requests
+from tui.core.client import BatchClient
 from tui.core.config import Profile
 from tui.core.journal import (
     CLOCK_SKEW,
     CREATE_ATTEMPTS,
     LOOKUP_WAITS,
+    Journal,
     Settled,
     SubmitError,
     _hold,
@@ -224,3 +226,13 @@ class AnthropicJournal:
             state = (self._job(token).submission or {}).get("state")
             outcome = "abandoned" if state == "abandoned" else "failed"
             return Settled(token, outcome, None, str(exc))
+
+
+def journal_for(
+    registry: Registry, client: BatchClient, profile: Profile
+) -> Journal | AnthropicJournal:
+    """The journal for ``client``'s API: Anthropic's for an :class:`AnthropicBatchClient`
+    (submits matched by time and count), else the token journal."""
+    if isinstance(client, AnthropicBatchClient):
+        return AnthropicJournal(registry, client, profile)
+    return Journal(registry, client, profile)

@@ -70,7 +70,7 @@ class BatchDeckApp(App[int]):
         self.registry = registry
         self.profile = profile
         self.bell_enabled = bool(config.settings.get("bell", False))
-        self.sub_title = f"{profile.name} · {profile.host()}"
+        self.sub_title = profile.label()
         saved = config.settings.get("theme")
         if isinstance(saved, str) and saved in self.available_themes:
             self.theme = saved
@@ -203,7 +203,7 @@ class BatchDeckApp(App[int]):
             self.notify(f"Cannot switch to {name}: {exc}", severity="error")
             return
         old, self.client, self.profile = self.client, client, profile
-        self.sub_title = f"{profile.name} · {profile.host()}"
+        self.sub_title = profile.label()
         self._close_client(old)
         batches = self.batches_screen()
         if batches is not None:

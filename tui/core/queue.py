@@ -55,7 +55,6 @@ from tui.core.queue_view import (
 from tui.core.queue_view import queue_view as _view
 from tui.core.registry import Job, Registry
 from tui.core.request_file import open_request_file
-from tui.core.request_report import DEFAULT_LIMITS
 from tui.core.request_split import split_counted
 
 __all__ = [
@@ -124,9 +123,11 @@ def enqueue_file(
     output_expires_after: int | None = None,
     part_tokens: int | None = None,
     parts_dir: Path | None = None,
+    completion_window: str | None = None,
 ) -> list[Job]:
     """Validate ``path``, split it into parts that each fit the model's known limit
-    (and ``part_tokens``, when given) and record them as ``queued``: one job group.
+    (and ``part_tokens``, when given) and the profile's per-file limits, and record
+    them as ``queued``, to be sent with ``completion_window``: one job group.
     Parts are copied into ``parts_dir/<group>/`` (default: the data dir's
     ``queue/``), so editing the source later changes nothing that waits.
 
@@ -150,7 +151,7 @@ def enqueue_file(
     parts = split_counted(
         source,
         out,
-        DEFAULT_LIMITS,
+        journal.profile.limits.request_limits(),
         endpoint=endpoint,
         max_tokens=min(caps) if caps else None,
         count_tokens=True,
@@ -177,6 +178,7 @@ def enqueue_file(
                 tags=tags,
                 output_expires_after=output_expires_after,
                 group_id=group_id,
+                completion_window=completion_window,
             )
         )
     return jobs
@@ -300,6 +302,7 @@ def _requeue(journal: Journal, part: Part) -> Job:
         output_expires_after=sub.get("output_expires_after"),
         group_id=job.group_id,
         retry_of=job.job_id,
+        completion_window=sub.get("completion_window"),
     )
 
 

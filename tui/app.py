@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.widgets import DataTable
 
+from tui.core.anthropic_client import client_for
 from tui.core.client import BatchClient
 from tui.core.config import Config, Profile, save_config
 from tui.core.errors import BatchdeckError
@@ -198,7 +199,7 @@ class BatchDeckApp(App[int]):
         """Use profile ``name``: a new client, the header, and the batches reloaded."""
         try:
             profile = self.config.profile(name)
-            client = BatchClient(profile)
+            client = client_for(profile)
         except BatchdeckError as exc:
             self.notify(f"Cannot switch to {name}: {exc}", severity="error")
             return

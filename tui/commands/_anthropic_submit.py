@@ -14,22 +14,21 @@ from typing import TYPE_CHECKING
 from tui.commands import _shared
 
 if TYPE_CHECKING:
-    from tui.core.anthropic_client import AnthropicBatchClient
-    from tui.core.config import Profile
     from tui.core.registry import Job
 
 PREFIX = "batchdeck submit: "
 NOT_FOR_ANTHROPIC = ("endpoint", "metadata", "expires_after", "split", "queue", "part_tokens")
 
 
-def submit_anthropic(
-    args: argparse.Namespace, profile: Profile, client: AnthropicBatchClient
-) -> int:
+def submit_anthropic(args: argparse.Namespace) -> int:
+    from tui.core.anthropic_client import AnthropicBatchClient
     from tui.core.anthropic_journal import AnthropicJournal
     from tui.core.anthropic_lines import check_file
     from tui.core.text import one_line
 
     given = [name for name in NOT_FOR_ANTHROPIC if getattr(args, name, None)]
+    if getattr(args, "completion_window", None) not in (None, "24h"):
+        given.append("completion_window")
     if given:
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
         raise _shared.CommandError(
@@ -44,6 +43,9 @@ def submit_anthropic(
             f"{PREFIX}{check.path}: {check.problem_count} problem(s); nothing sent",
             _shared.EXIT_FAILURE,
         )
+    _, profile = _shared.resolve_profile(getattr(args, "profile", None))
+    client = _shared.make_client(profile)
+    assert isinstance(client, AnthropicBatchClient)
 
     async def go() -> Job:
         try:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import os
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -72,8 +71,17 @@ class NoFilesError(errors.RequestError):
 
 
 def base_url_for(profile: Profile) -> str:
-    """The profile's URL, else ``ANTHROPIC_BASE_URL``, else Anthropic's."""
-    return profile.base_url or os.environ.get("ANTHROPIC_BASE_URL") or ANTHROPIC_BASE_URL
+    """The profile's URL, else Anthropic's (the ``anthropic`` preset's, so this is
+    ``profile.resolved_base_url()`` for an Anthropic profile)."""
+    return profile.base_url or ANTHROPIC_BASE_URL
+
+
+def client_for(profile: Profile, *, max_retries: int = DEFAULT_MAX_RETRIES) -> BatchClient:
+    """The client of ``profile``'s API: :class:`AnthropicBatchClient` for ``provider =
+    "anthropic"``, else :class:`BatchClient` (the key is read from the environment now)."""
+    if profile.provider == "anthropic":
+        return AnthropicBatchClient(profile, max_retries=max_retries)
+    return BatchClient(profile, max_retries=max_retries)
 
 
 def anthropic_key_for(profile: Profile) -> str:

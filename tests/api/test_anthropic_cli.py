@@ -1,0 +1,192 @@
+"""The headless commands on an Anthropic profile (``provider = "anthropic"``) against
+the embedded server's Message Batches API: submit, ls, show, watch, results,
+download, cancel and reconcile, with the same exit codes as on OpenAI."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api._cli import Ran, run
+from tests.api.conftest import API_KEY, MakeServer
+from tui.core import paths
+from tui.localapi.clock import ManualClock, Timing
+from tui.localapi.server import LocalServer
+
+Capsys = pytest.CaptureFixture[str]
+FAST = ("--interval", "0.01s", "--timeout", "30s")
+KEY_ENV = "BD_ANTHROPIC_TEST_KEY"
+
+
+def claude_profile(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    path = paths.config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f'[settings]\nprofile = "claude"\n\n[profiles.claude]\nprovider = "anthropic"\n'
+        f'base_url = "{server.url}"\napi_key_env = "{KEY_ENV}"\n',
+        encoding="utf-8",
+    )
+
+
+def requests_file(
+    tmp_path: Path, count: int, fail: tuple[int, ...] = (), name: str = "in.jsonl"
+) -> Path:
+    lines = []
+    for i in range(count):
+        text = f"question {i}" + (" [fail:500]" if i in fail else "")
+        params = {
+            "model": "claude-haiku-4-5",
+            "max_tokens": 64,
+            "messages": [{"role": "user", "content": text}],
+        }
+        lines.append(json.dumps({"custom_id": f"req-{i}", "params": params}) + "\n")
+    path = tmp_path / name
+    path.write_text("".join(lines))
+    return path
+
+
+def submitted(ran: Ran) -> str:
+    assert ran.code == 0, ran.err
+    (batch,) = json.loads(ran.out)["batches"]
+    return str(batch["batch_id"])
+
+
+def test_submit_watch_show_ls_results_download(
+    make_server: MakeServer, tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_server(time_scale=100_000)
+    claude_profile(server, monkeypatch)
+    batch_id = submitted(run(capsys, "submit", str(requests_file(tmp_path, 4)), "--json"))
+    assert batch_id.startswith("msgbatch_")
+
+    ran = run(capsys, "watch", batch_id, *FAST)
+    assert ran.code == 0, ran.err
+    assert "completed" in ran.out
+
+    ran = run(capsys, "show", batch_id, "--json")
+    assert ran.code == 0, ran.err
+    shown = json.loads(ran.out)
+    assert shown["status"] == "completed" and shown["endpoint"] == "/v1/messages"
+    assert shown["request_counts"] == {"total": 4, "completed": 4, "failed": 0}
+
+    ran = run(capsys, "ls", "--json")
+    assert ran.code == 0, ran.err
+    assert [row["id"] for row in ran.json_lines()] == [batch_id]
+
+    ran = run(capsys, "results", batch_id, "--json")
+    assert ran.code == 0, ran.err
+    rows = ran.json_lines()
+    assert [r["custom_id"] for r in rows] == [f"req-{i}" for i in range(4)]
+    assert {r["outcome"] for r in rows} == {"ok"}
+
+    target = tmp_path / "results.jsonl"
+    ran = run(capsys, "download", batch_id, "--output", str(target))
+    assert ran.code == 0, ran.err
+    kinds = [json.loads(x)["result"]["type"] for x in target.read_text().splitlines()]
+    assert kinds == ["succeeded"] * 4
+    assert run(capsys, "download", batch_id, "--output", str(target)).code == 1  # exists
+    assert run(capsys, "download", batch_id, "--file", "error", "--output", "-").code == 1
+
+
+def test_a_failed_request_makes_watch_exit_1(
+    make_server: MakeServer, tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_server(time_scale=100_000)
+    claude_profile(server, monkeypatch)
+    batch_id = submitted(
+        run(capsys, "submit", str(requests_file(tmp_path, 3, fail=(1,))), "--json")
+    )
+    ran = run(capsys, "watch", batch_id, *FAST)
+    assert ran.code == 1
+    ran = run(capsys, "results", batch_id, "--json")
+    outcomes = {r["custom_id"]: r["outcome"] for r in ran.json_lines()}
+    assert outcomes == {"req-0": "ok", "req-1": "http_error", "req-2": "ok"}
+
+
+def test_cancel_then_watch(
+    make_server: MakeServer, tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_server(clock=ManualClock(start=time.time()), timing=Timing(per_request=60.0))
+    claude_profile(server, monkeypatch)
+    batch_id = submitted(run(capsys, "submit", str(requests_file(tmp_path, 5)), "--json"))
+    server.advance(130)  # two requests ran
+    ran = run(capsys, "cancel", batch_id, "--yes", "--json")
+    assert ran.code == 0, ran.err
+    assert ran.json_lines()[0]["status"] == "cancelling"
+    server.advance(60)
+    ran = run(capsys, "watch", batch_id, *FAST)
+    assert ran.code == 1 and "cancelled" in ran.out
+    ran = run(capsys, "results", batch_id, "--json")
+    outcomes = sorted(r["outcome"] for r in ran.json_lines())
+    assert outcomes == ["not_run_cancelled"] * 3 + ["ok"] * 2
+
+
+def test_refusals_and_unknowns(
+    make_server: MakeServer, tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_server(clock=ManualClock())
+    claude_profile(server, monkeypatch)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"custom_id": "a b", "params": {"model": "m", "messages": []}}\n')
+    ran = run(capsys, "submit", str(bad))
+    assert ran.code == 1
+    assert f"{bad}:1: custom_id:" in ran.out and f"{bad}:1: params.max_tokens:" in ran.out
+    assert run(capsys, "submit", str(requests_file(tmp_path, 1)), "--split").code == 2
+    assert run(capsys, "show", "msgbatch_nope").code == 1
+    assert run(capsys, "watch", "msgbatch_nope", *FAST).code == 1
+    monkeypatch.delenv(KEY_ENV)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "https://api.anthropic.com")
+    path = paths.config_file()
+    path.write_text('[profiles.real]\nprovider = "anthropic"\n', encoding="utf-8")
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    assert run(capsys, "--profile", "real", "ls").code == 2
+
+
+def test_reconcile_reports_an_ambiguous_submit(
+    make_server: MakeServer, tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anthropic
+
+    from tui.core.journal import new_token
+    from tui.core.registry import Job, Registry
+
+    server = make_server(clock=ManualClock(start=time.time()))
+    claude_profile(server, monkeypatch)
+    token = new_token()
+    Registry().add(
+        Job(
+            job_id=token,
+            input_path=str(requests_file(tmp_path, 2)),
+            profile="claude",
+            base_url=server.url,
+            submission={
+                "state": "creating",
+                "token": token,
+                "provider": "anthropic",
+                "endpoint": "/v1/messages",
+                "requests": 2,
+                "started_at": int(time.time()),
+            },
+        )
+    )
+    params: dict[str, Any] = {
+        "model": "m",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "x"}],
+    }
+    with anthropic.Anthropic(base_url=server.url, api_key=API_KEY, max_retries=0) as sdk:
+        for tag in "ab":
+            sdk.messages.batches.create(
+                requests=[{"custom_id": f"{tag}{i}", "params": params} for i in range(2)]  # type: ignore[misc]
+            )
+    ran = run(capsys, "reconcile", "--json")
+    assert ran.code == 1
+    (row,) = ran.json_lines()
+    assert row["job_id"] == token and row["outcome"] == "ambiguous"

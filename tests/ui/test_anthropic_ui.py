@@ -77,3 +77,25 @@ async def test_the_list_the_inspector_and_the_results(
 
 def _text(screen: Any) -> str:
     return " ".join(str(widget.render()) for widget in screen.query(Static))
+
+
+async def test_the_demo_has_a_claude_profile_beside_the_openai_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.commands.demo import DEMO_KEY_ENV, build_demo
+
+    monkeypatch.delenv(DEMO_KEY_ENV, raising=False)  # restored after the test
+    app, server = build_demo(tmp_path)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            status = pilot.app.screen.query_one("#status-line", Static)
+            await until(pilot, lambda: str(status.render()).startswith("11 batches"))
+            app.switch_profile("claude-demo")
+            await until(pilot, lambda: str(status.render()).startswith("4 batches"))
+            assert pilot.app.sub_title.startswith("claude-demo · anthropic · 127.0.0.1:")
+            table = pilot.app.screen.query_one(DataTable)
+            states = {str(table.get_row_at(i)[2]) for i in range(table.row_count)}
+            assert states == {"completed", "in_progress", "cancelled", "expired"}
+            await pilot.press("q")
+    finally:
+        server.stop()

@@ -85,6 +85,9 @@ def test_submit_watch_show_ls_results_download(
     rows = ran.json_lines()
     assert [r["custom_id"] for r in rows] == [f"req-{i}" for i in range(4)]
     assert {r["outcome"] for r in rows} == {"ok"}
+    ran = run(capsys, "show", batch_id, "--json")  # priced from the usage in the results
+    cost = json.loads(ran.out)["cost"]
+    assert cost is not None and cost["model"] == "claude-haiku-4-5" and cost["batch_usd"] > 0
 
     target = tmp_path / "results.jsonl"
     ran = run(capsys, "download", batch_id, "--output", str(target))

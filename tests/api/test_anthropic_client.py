@@ -186,3 +186,18 @@ async def test_it_is_a_batch_client_without_files(ac: AnthropicBatchClient, tmp_
     with pytest.raises(NoFilesError):
         async for _ in ac.iter_file_pages():
             pass
+
+
+async def test_once_results_are_fetched_the_batch_has_model_and_usage(
+    aserver: LocalServer, ac: AnthropicBatchClient
+) -> None:
+    from tui.core.results import fetch_results
+
+    made = await ac.create_message_batch(requests(2))
+    aserver.advance(10)
+    before = await ac.retrieve_batch(made.id)
+    assert before.usage is None and before.model is None
+    await fetch_results(ac, made.id)
+    after = await ac.retrieve_batch(made.id)
+    assert after.model == "claude-haiku-4-5"
+    assert after.usage is not None and after.usage.input_tokens > 0

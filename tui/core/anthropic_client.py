@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import importlib
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -250,7 +251,17 @@ class AnthropicBatchClient(BatchClient):
         return out
 
     async def retrieve_batch(self, batch_id: str) -> Batch:
-        return _batch(await self._call("get", _path(batch_id)), f"retrieve {batch_id}")
+        """The batch; once its results were fetched (:mod:`tui.core.anthropic_results`),
+        with the model and usage read from them, so the inspector and ``show`` can
+        price it (Anthropic's batch object has neither)."""
+        batch = _batch(await self._call("get", _path(batch_id)), f"retrieve {batch_id}")
+        if batch.is_final:
+            from tui.core.results.store import load_local
+
+            local = await asyncio.to_thread(load_local, batch_id)
+            if local is not None and local.batch.usage is not None:
+                return replace(batch, model=local.batch.model, usage=local.batch.usage)
+        return batch
 
     async def cancel_batch(self, batch_id: str) -> Batch:
         return _batch(await self._call("post", _path(batch_id, "/cancel")), f"cancel {batch_id}")

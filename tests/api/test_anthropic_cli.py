@@ -193,3 +193,22 @@ def test_reconcile_reports_an_ambiguous_submit(
     assert ran.code == 1
     (row,) = ran.json_lines()
     assert row["job_id"] == token and row["outcome"] == "ambiguous"
+
+
+def test_validate_checks_and_estimates_an_anthropic_file(
+    make_server: MakeServer, tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_server(clock=ManualClock())
+    claude_profile(server, monkeypatch)
+    good = requests_file(tmp_path, 3)
+    ran = run(capsys, "validate", str(good))
+    assert ran.code == 0, ran.err
+    assert f"{good}: 3 requests" in ran.out and "/v1/messages" in ran.out
+    assert "cost (batch):" in ran.out  # Claude's prices are in the table
+    data = json.loads(run(capsys, "validate", str(good), "--json").out)
+    assert data["ok"] and data["estimate"]["output_tokens_max"] == 3 * 64
+    bad = tmp_path / "bad.jsonl"
+    params = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    bad.write_text(json.dumps({"custom_id": "x", "params": params}) + "\n")
+    ran = run(capsys, "validate", str(bad))
+    assert ran.code == 1 and f"{bad}:1: params.max_tokens: required by Anthropic" in ran.out

@@ -106,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
 
     profile = _shared.profile_for_limits(getattr(args, "profile", None))
     if profile.provider == "anthropic":  # one inline message batch: its own path
-        from tui.commands._anthropic_submit import submit_anthropic
+        from tui.commands._anthropic_cli import submit_anthropic
 
         return submit_anthropic(args)
     limits, provider = profile.limits, profile.provider_name

@@ -169,3 +169,28 @@ async def test_the_token_journal_leaves_anthropic_submits_alone(
     openai_journal = Journal(journal.registry, journal.client, journal.profile)
     assert token not in [job.job_id for job in openai_journal.unsettled()]
     assert [job.job_id for job in journal.unsettled()] == [token]
+
+
+async def test_retry_of_what_failed_is_a_linked_message_batch(
+    aserver: LocalServer, journal: AnthropicJournal, tmp_path: Path
+) -> None:
+    from tui.core.anthropic_journal import submit_retry
+    from tui.core.results import DEFAULT_RETRY, ResultIndex, open_attempts, write_retry_file
+    from tui.core.results.store import retry_path
+
+    requests = lines(4)
+    requests[2]["params"]["messages"][0]["content"] = "boom [fail:500]"
+    first = await journal.submit(write(tmp_path / "a.jsonl", requests))
+    assert first.batch_id is not None
+    aserver.advance(3600)
+    opened = await open_attempts(journal.client, first.batch_id, registry=journal.registry)
+    index = ResultIndex(opened.attempts).build_all()
+    planned = write_retry_file(index, retry_path(first.batch_id), DEFAULT_RETRY)
+    assert planned.custom_ids == ("r2",)
+    retry = await submit_retry(journal, planned.path, first.batch_id, planned.count)
+    assert retry.retry_of == first.batch_id and retry.batch_id != first.batch_id
+    sent = json.loads(planned.path.read_text())
+    assert sent["custom_id"] == "r2" and sent["params"]["max_tokens"] == 16
+    aserver.advance(3600)
+    merged = await open_attempts(journal.client, first.batch_id, registry=journal.registry)
+    assert len(merged.attempts) == 2

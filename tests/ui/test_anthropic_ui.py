@@ -16,7 +16,7 @@ from tui.app import make_app
 from tui.core.anthropic_client import AnthropicBatchClient
 from tui.core.config import Config, Profile
 from tui.core.registry import Job, Registry
-from tui.localapi.anthropic_demo import seed_anthropic_demo
+from tui.localapi.anthropic_demo import _requests, seed_anthropic_demo
 from tui.localapi.clock import ManualClock
 from tui.localapi.server import LocalServer
 from tui.screens.batch_detail import BatchDetailScreen
@@ -99,3 +99,28 @@ async def test_the_demo_has_a_claude_profile_beside_the_openai_one(
             await pilot.press("q")
     finally:
         server.stop()
+
+
+async def test_retry_from_the_results_screen_sends_a_message_batch(
+    claude_server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import json
+
+    from tui.core.results import DEFAULT_RETRY
+
+    app, seeded = claude_app(claude_server, monkeypatch)
+    source = tmp_path / "summaries.jsonl"  # the request file the first batch came from
+    source.write_text(
+        "".join(json.dumps(r) + "\n" for r in _requests(12, "Summarise ticket", {4: 529, 9: 400}))
+    )
+    job = app.registry.find_by_batch(seeded[0]["id"])
+    app.registry.update(job.job_id, input_path=str(source))
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.open_results(seeded[0]["id"])
+        await until(pilot, lambda: isinstance(app.screen, ResultsScreen) and app.screen.ready)
+        app.screen.submit_retry(DEFAULT_RETRY)  # what `R` and the dialog's default send
+        await until(
+            pilot, lambda: any("submitted with 1 request" in n.message for n in app._notifications)
+        )
+    retries = [j for j in app.registry.load().values() if j.retry_of == seeded[0]["id"]]
+    assert len(retries) == 1 and retries[0].batch_id.startswith("msgbatch_")

@@ -236,3 +236,34 @@ def journal_for(
     if isinstance(client, AnthropicBatchClient):
         return AnthropicJournal(registry, client, profile)
     return Journal(registry, client, profile)
+
+
+def anthropic_lines_of(path: Path) -> None:
+    """Rewrite a retry file written from an Anthropic batch's results index (input lines
+    ``{custom_id, method, url, body}``, see :mod:`tui.core.anthropic_results`) as the
+    ``{custom_id, params}`` lines Anthropic takes, atomically."""
+    import msgspec
+
+    from tui.core import jsonsafe
+    from tui.core.fsutil import atomic_file
+
+    encode = msgspec.json.Encoder().encode
+    with path.open("rb") as source, atomic_file(path) as out:
+        for raw in source:
+            if not raw.strip():
+                continue
+            line = jsonsafe.loads(raw)
+            if not isinstance(line, dict):
+                raise SubmitError(f"{path}: a retry line is not a request")
+            params = line.get("params", line.get("body"))
+            out.write(encode({"custom_id": line.get("custom_id"), "params": params}) + b"\n")
+
+
+async def submit_retry(journal: AnthropicJournal, path: Path, batch_id: str, count: int) -> Job:
+    """Submit the retry file ``path`` (from :func:`write_retry_file`) of ``batch_id``
+    as a new message batch whose job has ``retry_of`` = ``batch_id``."""
+    from tui.core.text import plural
+
+    await asyncio.to_thread(anthropic_lines_of, path)
+    description = f"retry of {batch_id} ({plural(count, 'request')})"
+    return await journal.submit(path, description, retry_of=batch_id)

@@ -645,21 +645,25 @@ class ResultsScreen(DeckScreen):
 
     @work(exclusive=True, group="results-retry")
     async def submit_retry(self, groups: frozenset[str] = DEFAULT_RETRY) -> None:
-        from tui.core.journal import Journal
+        from tui.core.anthropic_journal import AnthropicJournal, journal_for
+        from tui.core.anthropic_journal import submit_retry as submit_anthropic_retry
 
         index, batch_id = self.index, self.batch_id
         if index is None:
             return
         try:
             planned = await asyncio.to_thread(write_retry_file, index, retry_path(batch_id), groups)
-            journal = Journal(self.deck.registry, self.deck.client, self.deck.profile)
-            job = await journal.submit(
-                planned.path,
-                index.endpoint,
-                {"retry_of": batch_id[:512]},
-                f"retry of {batch_id} ({plural(planned.count, 'request')})",
-                retry_of=batch_id,
-            )
+            journal = journal_for(self.deck.registry, self.deck.client, self.deck.profile)
+            if isinstance(journal, AnthropicJournal):  # inline {custom_id, params} lines
+                job = await submit_anthropic_retry(journal, planned.path, batch_id, planned.count)
+            else:
+                job = await journal.submit(
+                    planned.path,
+                    index.endpoint,
+                    {"retry_of": batch_id[:512]},
+                    f"retry of {batch_id} ({plural(planned.count, 'request')})",
+                    retry_of=batch_id,
+                )
             links = await asyncio.to_thread(retry_links, self.deck.registry, batch_id)
         except (BatchdeckError, OSError) as exc:
             self.post_message(self.Failed("Retry not submitted", exc))

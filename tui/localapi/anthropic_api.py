@@ -13,6 +13,7 @@ requests (so a restarted server keeps them).
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -142,7 +143,8 @@ class MessageBatches:
 
 
 BATCHES = web.AppKey("message_batches", MessageBatches)
-_SERVED: dict[Path, MessageBatches] = {}
+_SERVED: weakref.WeakValueDictionary[Path, MessageBatches] = weakref.WeakValueDictionary()
+"""Each running server's batches by data dir (gone with its app): for seeding."""
 
 
 def add_routes(app: web.Application, ctx: Context) -> None:

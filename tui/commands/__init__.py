@@ -25,4 +25,7 @@ COMMANDS = (
     "results",
     "convert",
     "webhooks",
+    "spend",
+    "retry",
+    "estimate",
 )

@@ -212,3 +212,25 @@ def test_validate_checks_and_estimates_an_anthropic_file(
     bad.write_text(json.dumps({"custom_id": "x", "params": params}) + "\n")
     ran = run(capsys, "validate", str(bad))
     assert ran.code == 1 and f"{bad}:1: params.max_tokens: required by Anthropic" in ran.out
+
+
+def test_retry_command_sends_what_failed_as_a_linked_message_batch(
+    make_server: MakeServer, tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_server(time_scale=100_000)
+    claude_profile(server, monkeypatch)
+    parent = submitted(
+        run(capsys, "submit", str(requests_file(tmp_path, 4, fail=(1, 3))), "--json")
+    )
+    assert run(capsys, "watch", parent, *FAST).code == 1  # two requests failed
+    ran = run(capsys, "retry", parent, "--outcome", "failed", "--json")
+    assert ran.code == 0, ran.err
+    (record,) = ran.json_lines()
+    assert record["retry_of"] == parent and record["custom_ids"] == ["req-1", "req-3"]
+    child = record["batch_id"]
+    assert child.startswith("msgbatch_") and child != parent
+    assert run(capsys, "watch", child, *FAST).code == 1  # the markers fail again
+    ran = run(capsys, "results", parent, "--json")
+    assert ran.code == 0, ran.err
+    attempts = {r["custom_id"]: r.get("attempt") for r in ran.json_lines()}
+    assert set(attempts) == {f"req-{i}" for i in range(4)}

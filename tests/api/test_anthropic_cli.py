@@ -234,3 +234,32 @@ def test_retry_command_sends_what_failed_as_a_linked_message_batch(
     assert ran.code == 0, ran.err
     attempts = {r["custom_id"]: r.get("attempt") for r in ran.json_lines()}
     assert set(attempts) == {f"req-{i}" for i in range(4)}
+
+
+def test_delete_an_ended_batch_only(
+    make_server: MakeServer, tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_server(clock=ManualClock(start=time.time()))
+    claude_profile(server, monkeypatch)
+    batch_id = submitted(run(capsys, "submit", str(requests_file(tmp_path, 2)), "--json"))
+    ran = run(capsys, "delete", batch_id, "--yes")
+    assert ran.code == 1 and "cancel it first" in ran.err
+    server.advance(60)
+    assert run(capsys, "delete", batch_id).code == 2  # a question, and no terminal
+    ran = run(capsys, "delete", batch_id, "--yes", "--json")
+    assert ran.code == 0, ran.err
+    assert ran.json_lines() == [{"id": batch_id, "deleted": True}]
+    assert run(capsys, "show", batch_id).code == 1
+
+
+def test_delete_is_refused_on_an_openai_profile(
+    make_server: MakeServer, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_server(clock=ManualClock())
+    claude_profile(server, monkeypatch)
+    with paths.config_file().open("a", encoding="utf-8") as config:
+        config.write(
+            f'\n[profiles.oa]\nbase_url = "{server.base_url}"\napi_key_env = "{KEY_ENV}"\n'
+        )
+    ran = run(capsys, "--profile", "oa", "delete", "batch_x", "--yes")
+    assert ran.code == 2 and "only Anthropic message batches" in ran.err

@@ -24,6 +24,7 @@ COMMANDS = (
     "queue",
     "results",
     "convert",
+    "delete",
     "webhooks",
     "spend",
     "retry",

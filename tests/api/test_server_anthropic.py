@@ -211,3 +211,40 @@ def test_the_demo_seed_shows_every_state(make_server: MakeServer) -> None:
         assert counts[3].expired == 8
         server.advance(110)
         assert sdk.messages.batches.retrieve(seeded[1]["id"]).processing_status == "ended"
+
+
+def test_batchdeck_serve_dialect_anthropic(tmp_path: Any) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "BATCHDECK_SERVE_API_KEY": API_KEY}
+    command = [sys.executable, "-m", "tui.cli", "serve", "--port", "0"]
+    command += ["--data-dir", str(tmp_path / "data"), "--dialect", "anthropic"]
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert proc.stdout is not None
+        banner = [proc.stdout.readline()]
+        while "Ctrl+C" not in banner[-1]:
+            banner.append(proc.stdout.readline())
+            assert banner[-1], "batchdeck serve stopped early"
+        url = banner[0].split(" at ")[1].strip().removesuffix("/v1")
+        with anthropic.Anthropic(base_url=url, api_key=API_KEY, max_retries=0) as sdk:
+            made = sdk.messages.batches.create(requests=[req("s")])
+            assert sdk.messages.batches.retrieve(made.id).id == made.id
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    shown = "".join(banner)
+    assert "dialect:    anthropic" in shown and f"ANTHROPIC_BASE_URL={url}" in shown
+    assert API_KEY not in shown

@@ -93,7 +93,7 @@ class MessageBatches:
             "timing": (timing or self.ctx.timing()).to_dict(),
             "cancel_at": cancel_at,
             "errored": errored_indexes(requests),
-            "seq": len(self.records) + 1,
+            "seq": max((int(r.get("seq", 0)) for r in self.records.values()), default=0) + 1,
         }
         lines = b"".join(_encode.encode(r) + b"\n" for r in requests)
         durable = self.ctx.store.durable

@@ -625,7 +625,7 @@ class ResultsScreen(DeckScreen):
     # -- retry ---------------------------------------------------------------------------------
 
     def action_retry(self) -> None:
-        from tui.dialogs.retry_choice import RetryDialog
+        from tui.dialogs.retry_choice import RetryChoice, RetryDialog
 
         index = self._indexed_or_say_why()
         if index is None:
@@ -636,14 +636,16 @@ class ResultsScreen(DeckScreen):
             return
         detail = f"Same bodies and custom_ids, to {index.endpoint or 'the same endpoint'}."
 
-        def chosen(groups: frozenset[str] | None) -> None:
-            if groups:
-                self.submit_retry(groups)
+        def chosen(choice: RetryChoice | None) -> None:
+            if choice and choice.groups:
+                self.submit_retry(choice.groups, queue=choice.queue)
 
         self.app.push_screen(RetryDialog(counts, detail), chosen)
 
     @work(exclusive=True, group="results-retry")
-    async def submit_retry(self, groups: frozenset[str] = DEFAULT_RETRY) -> None:
+    async def submit_retry(
+        self, groups: frozenset[str] = DEFAULT_RETRY, queue: bool = False
+    ) -> None:
         from tui.core.retry import submit_retry
 
         index, batch_id, deck = self.index, self.batch_id, self.deck
@@ -657,6 +659,7 @@ class ResultsScreen(DeckScreen):
                 registry=deck.registry,
                 client=deck.client,
                 profile=deck.profile,
+                queue=queue,
             )
         except (BatchdeckError, OSError) as exc:
             self.post_message(self.Failed("Retry not submitted", exc))
@@ -665,13 +668,8 @@ class ResultsScreen(DeckScreen):
             self.post_message(self.Failed("Retry not submitted", exc))
         else:
             self.post_message(self.Linked(retried.links))
-            self.post_message(
-                self.Told(
-                    f"Retry {retried.job.batch_id} submitted with "
-                    f"{plural(retried.planned.count, 'request')}; reload (r) "
-                    "once it is done to see the merged results."
-                )
-            )
+            done = f"{retried.summary()}; reload (r) once it is done to see the merged results."
+            self.post_message(self.Told(done))
 
 
 def _links_and_source(registry: Registry, batch_id: str) -> tuple[RetryLinks, Path | None]:

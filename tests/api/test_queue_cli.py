@@ -44,7 +44,7 @@ def test_queue_ls_pause_resume_drop(
     group = enqueue(capsys, tmp_path)
     listed = run(capsys, "queue", "ls")
     assert listed.code == 0
-    assert "default / gpt-4o-mini: 0 tokens in flight, limit unknown (unknown)" in listed.out
+    assert "default / gpt-4o-mini: 0 tokens in flight, limit unknown, " in listed.out
     assert f"{group}  waiting" in listed.out and "ready: the next pass sends it" in listed.out
     assert run(capsys, "queue", "pause", group).out == f"paused {group}\n"
     assert "paused" in run(capsys, "queue", "ls").out
@@ -121,3 +121,34 @@ async def test_a_second_runner_does_nothing_while_one_runs(
     report = await run_queue_pass(registry, client, profile)
     assert not report.busy and report.done
     await client.close()
+
+
+def test_queue_run_fires_the_hooks_once_for_each_part_that_ends(
+    server: LocalServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A job left to ``queue run`` from cron tells people when its parts end, as
+    ``watch`` and the app do: the hook once per part's batch, never again."""
+    from tests._hooks import hooks_config, recorder, runs
+
+    point_at(server, monkeypatch)
+    out, command = recorder(tmp_path)
+    hooks_config(tmp_path, command)
+    from tui.core.tokens import estimate_file
+
+    one = small_job(tmp_path, 1)
+    each = estimate_file(one, exact=True).input_tokens
+    source = small_job(tmp_path, 3)
+    queued = run(capsys, "submit", str(source), "--queue", "--part-tokens", str(each), "--json")
+    group = json.loads(queued.out)["group_id"]
+    done = run(capsys, "queue", "run", "--until-done", "--interval", "10ms", "--timeout", "60")
+    assert done.code == 0, done.err
+    jobs = [job for job in Registry().load().values() if job.group_id == group]
+    assert len(jobs) == 3 and all(job.notified.keys() == {"final"} for job in jobs)
+    fired = sorted(hook["env"]["BATCHDECK_BATCH_ID"] for hook in runs(out))
+    assert fired == sorted(job.batch_id or "" for job in jobs)
+    assert {hook["env"]["BATCHDECK_STATUS"] for hook in runs(out)} == {"completed"}
+    assert run(capsys, "queue", "run", "--once").code == 0
+    assert len(runs(out)) == len(jobs)

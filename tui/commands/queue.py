@@ -107,10 +107,10 @@ def _view_text(view: QueueView) -> str:
     lines: list[str] = []
     for lane in view.lanes:
         limit = lane.limit
-        shown = f"{limit.tokens:,}" if limit.tokens is not None else "unknown"
+        shown = "unknown" if limit.tokens is None else f"{limit.tokens:,} ({limit.source})"
         lines.append(
             f"{one_line(lane.profile)} / {one_line(lane.model)}: {lane.in_flight:,} tokens in "
-            f"flight, limit {shown} ({limit.source}), {len(lane.waiting)} part(s) waiting"
+            f"flight, limit {shown}, {len(lane.waiting)} part(s) waiting"
         )
         for wait in lane.waiting:
             lines.append(
@@ -138,16 +138,18 @@ def _view_text(view: QueueView) -> str:
 async def _run(args: argparse.Namespace, profile: Profile, client: BatchClient) -> int:
     import asyncio
 
+    from tui.commands.watch import hook_settings, terminal_writer
     from tui.core.queue import run_queue_pass
 
     registry = _shared.open_registry()
+    hooks, terminal = hook_settings(), terminal_writer(prefer_stderr=args.json)
     started = time.monotonic()
     interval = max(float(args.interval), 0.01)
     carried: set[str] = set()
     while True:
         if args.until_done:
             carried |= _open_groups(registry, profile)
-        report = await run_queue_pass(registry, client, profile)
+        report = await run_queue_pass(registry, client, profile, hooks=hooks, terminal=terminal)
         _say(report, as_json=args.json)
         if not args.until_done:
             return _shared.EXIT_OK

@@ -12,7 +12,8 @@ queue run`` loops it, the app can call it from a worker. A pass
    it makes the pass a no-op, so two runners never send a part twice);
 2. settles interrupted submits (``Journal.reconcile``: a part cut before its upload
    goes back to ``queued``, one cut after it is finished);
-3. refreshes the parts in flight from the API;
+3. refreshes the parts in flight from the API (with ``hooks``, a part that ended
+   fires the ``[hooks]`` notifications, once per batch);
 4. for a part that failed with ``token_limit_exceeded``: learns that the limit is
    below what was in flight when it was sent, and queues it again as a new job
    (``retry_of`` = the failed one, same file, so the same custom_ids), once;
@@ -34,10 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from tui.core import jsonsafe, paths
+from tui.core.alerts import notify_batch
 from tui.core.client import BatchClient
 from tui.core.config import Config, Profile
 from tui.core.errors import BatchdeckError
+from tui.core.hooks import HookSettings, Writer
 from tui.core.journal import Journal, _hold
+from tui.core.models import Batch
+from tui.core.providers import ProviderError
 from tui.core.queue_limits import LimitBook, TokenLimit, limit_for
 from tui.core.queue_view import (
     IN_FLIGHT,
@@ -143,6 +148,10 @@ def enqueue_file(
         raise QueueError(f"{source}: line 1 has no url; give the endpoint")
     if model is None:
         raise QueueError(f"{source}: line 1 has no body.model; the queue keeps limits per model")
+    try:  # what validate refuses for the profile (the split checks only the lines)
+        journal.profile.limits.check_endpoint(endpoint, journal.profile.provider_name)
+    except ProviderError as exc:
+        raise QueueError(f"{source}: {exc}") from exc
     learned = LimitBook(queue_dir(journal.registry)).learned(journal.profile.name, model)
     limit = limit_for(journal.profile, model, learned)
     caps = [cap for cap in (limit.tokens, part_tokens) if cap is not None]
@@ -233,9 +242,18 @@ def _groups(registry: Registry, profile: Profile) -> dict[str, Group]:
     return groups_of(jobs)
 
 
-async def run_queue_pass(registry: Registry, client: BatchClient, profile: Profile) -> PassReport:
+async def run_queue_pass(
+    registry: Registry,
+    client: BatchClient,
+    profile: Profile,
+    *,
+    hooks: HookSettings | None = None,
+    terminal: Writer | None = None,
+) -> PassReport:
     """One pass of the scheduler for ``profile`` (see the module docstring). Never
-    raises for one part's trouble: it is in ``problems`` and the next pass tries again."""
+    raises for one part's trouble: it is in ``problems`` and the next pass tries again.
+    With ``hooks``, a part seen reaching a final state (or stuck, or near its expiry)
+    fires the ``[hooks]`` notifications, once per batch (``tui.core.alerts``)."""
     with _hold(_runner_lock(registry), wait=False) as mine:
         if not mine:
             return PassReport(busy=True)
@@ -245,7 +263,7 @@ async def run_queue_pass(registry: Registry, client: BatchClient, profile: Profi
             await journal.reconcile()
         except BatchdeckError as exc:
             report.problems.append(f"settling interrupted submits: {exc}")
-        await _refresh(registry, client, profile, report)
+        await _refresh(registry, client, profile, report, hooks, terminal)
         await asyncio.to_thread(_requeue_over_limit, journal, report)
         await _send_what_fits(journal, report)
         _tally(_groups(registry, profile), report)
@@ -253,7 +271,12 @@ async def run_queue_pass(registry: Registry, client: BatchClient, profile: Profi
 
 
 async def _refresh(
-    registry: Registry, client: BatchClient, profile: Profile, report: PassReport
+    registry: Registry,
+    client: BatchClient,
+    profile: Profile,
+    report: PassReport,
+    hooks: HookSettings | None,
+    terminal: Writer | None,
 ) -> None:
     groups = await asyncio.to_thread(_groups, registry, profile)
     for group in groups.values():
@@ -266,6 +289,24 @@ async def _refresh(
                 report.problems.append(f"{part.job.batch_id}: {exc}")
                 continue
             await asyncio.to_thread(registry.record_snapshot, batch)
+            if hooks is not None and hooks.active:
+                await asyncio.to_thread(_notify, registry, batch, hooks, terminal, report)
+
+
+def _notify(
+    registry: Registry,
+    batch: Batch,
+    hooks: HookSettings,
+    terminal: Writer | None,
+    report: PassReport,
+) -> None:
+    """The part was in flight when this pass began: its final state is news."""
+    try:
+        outcome = notify_batch(registry, batch, hooks, seen_active=True, terminal=terminal)
+    except (BatchdeckError, OSError) as exc:
+        report.problems.append(f"notifying about {batch.id} failed: {exc}")
+        return
+    report.problems.extend(outcome.problems)
 
 
 def _requeue_over_limit(journal: Journal, report: PassReport) -> None:

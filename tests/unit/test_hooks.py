@@ -278,6 +278,18 @@ def test_unknown_batches_fire_only_when_adopted(tmp_path: Path) -> None:
     assert not alerts.notify_batch(registry, batch(), HookSettings(), now=NOW).fired
 
 
+def test_an_adopted_batch_belongs_to_the_profile_it_was_read_from(tmp_path: Path) -> None:
+    """A job with no profile is listed under every profile; adopting gives it one."""
+    from tui.core.config import Profile
+
+    _, command = recorder(tmp_path)
+    registry = Registry(tmp_path / "jobs", durable=False)
+    work = Profile("work", base_url="https://user:pw@gw.example/v1")
+    alerts.notify_batch(registry, batch(), settings_for(command), now=NOW, adopt=True, profile=work)
+    job = registry.find_by_batch(batch().id)
+    assert job is not None and (job.profile, job.base_url) == ("work", "https://gw.example/v1")
+
+
 def test_threads_racing_fire_once(tmp_path: Path) -> None:
     out, command = recorder(tmp_path)
     Registry(tmp_path / "jobs", durable=False).add(Job(job_id="j", batch_id="batch_1"))

@@ -37,6 +37,7 @@ from tui.core.poll import state_since
 from tui.core.timefmt import duration
 
 if TYPE_CHECKING:
+    from tui.core.config import Profile
     from tui.core.models import Batch
     from tui.core.registry import Job, Registry
 
@@ -110,6 +111,15 @@ def claim(registry: Registry, job_id: str, keys: list[str], now: float) -> list[
     return claimed
 
 
+def adopt_batch(registry: Registry, batch: Batch, profile: Profile | None) -> Job | None:
+    """Record ``batch``'s snapshot, giving it a job if it has none; a job made here
+    belongs to ``profile`` (when given), so only that profile lists the batch."""
+    job = registry.record_snapshot(batch, create=True)
+    if job is not None and profile is not None and not job.profile:
+        job = registry.update(job.job_id, profile=profile.name, base_url=profile.public_base_url())
+    return job
+
+
 def notify_batch(
     registry: Registry,
     batch: Batch,
@@ -118,10 +128,13 @@ def notify_batch(
     now: float | None = None,
     seen_active: bool = False,
     adopt: bool = False,
+    profile: Profile | None = None,
     terminal: Writer | None = None,
 ) -> Outcome:
     """Deliver the events ``batch`` calls for that nobody delivered yet.
 
+    ``adopt``: a batch with no job gets one, of ``profile`` (the account it was
+    read from) when given, so that it is listed with that profile's batches only.
     Blocking (it runs hooks): call it from a thread in the app. Registry errors
     propagate (``BatchdeckError``/``OSError``); hook failures are in ``problems``.
     """
@@ -131,7 +144,7 @@ def notify_batch(
     now = time.time() if now is None else now
     job = registry.find_by_batch(batch.id)
     if job is None and adopt:
-        job = registry.record_snapshot(batch, create=True)
+        job = adopt_batch(registry, batch, profile)
     if job is None:
         return outcome
     events = due(batch, job, settings, now, seen_active=seen_active)

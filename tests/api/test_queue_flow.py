@@ -204,7 +204,7 @@ async def test_hooks_tell_of_parts_that_end_not_of_failures_the_queue_sends_agai
     make_server: MakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A part failed over the (unknown) limit goes back to the queue: no "batch
-    failed" notification for it, here or in the app (it is marked as told); each
+    failed" notification for it (``alerts.due``, as in the app and ``watch``); each
     part's completed batch is news once."""
     from tests._hooks import recorder, runs
     from tui.core.hooks import HookSettings
@@ -235,7 +235,8 @@ async def test_hooks_tell_of_parts_that_end_not_of_failures_the_queue_sends_agai
     over_limit = [job for job in jobs if job.status == "failed"]
     completed = [job for job in jobs if job.status == "completed"]
     assert len(over_limit) == parts - 3 and len(completed) == parts
-    assert all(job.notified.keys() == {"final"} for job in jobs)  # told, or kept quiet
+    assert all(job.notified.keys() == {"final"} for job in completed)
+    assert all(job.notified == {} for job in over_limit)  # no news: nothing fired
     fired = [hook["env"] for hook in runs(out)]
     assert {env["BATCHDECK_STATUS"] for env in fired} == {"completed"}
     assert sorted(env["BATCHDECK_BATCH_ID"] for env in fired) == sorted(

@@ -215,6 +215,23 @@ def test_final_fires_for_news_only() -> None:
     assert alerts.due(batch(), sent, settings, NOW) == []
 
 
+def test_a_queued_part_failed_over_the_limit_is_no_news() -> None:
+    """The queue sends it again; the part that fails over the limit alone is news."""
+    over = {"code": "token_limit_exceeded", "message": "Enqueued token limit reached"}
+    failed = Batch.from_dict(
+        {**batch().to_dict(), "status": "failed", "failed_at": int(NOW) - 10}
+        | {"errors": {"object": "list", "data": [over]}}
+    )
+    settings = HookSettings(on_final=("x",))
+    queued = {"order": 0, "parts": 2, "tokens": 50, "model": "m", "in_flight_at_send": 120}
+    part = Job(job_id="j", batch_id="batch_1", group_id="grp-1", submission={"queue": queued})
+    assert alerts.due(failed, part, settings, NOW) == []
+    alone = replace(part, submission={"queue": {**queued, "in_flight_at_send": 50}})
+    assert [e.key for e in alerts.due(failed, alone, settings, NOW)] == ["final"]
+    plain = Job(job_id="j", batch_id="batch_1")  # not the queue's: its failure is news
+    assert [e.key for e in alerts.due(failed, plain, settings, NOW)] == ["final"]
+
+
 def test_stuck_and_expiring_are_due_past_their_thresholds() -> None:
     settings = HookSettings(on_final=("x",), stuck_finalizing=600, expiry_warning=3600)
     job = Job(job_id="j", batch_id="batch_1")

@@ -12,7 +12,8 @@ Events (the keys of ``Job.notified``):
 
 - ``final``: the batch is completed, failed, expired or cancelled. Only news: the
   caller saw it running (``seen_active``), or it became final less than
-  ``final_within`` ago (default a day), so old batches never fire.
+  ``final_within`` ago (default a day), so old batches never fire. A queued part
+  that failed over the token limit is no news either: the queue sends it again.
 - ``stuck:validating`` / ``stuck:finalizing``: in that state longer than usual.
   "Usual" is a threshold, ``stuck_validating`` (default 1 h) and
   ``stuck_finalizing`` (default 2 h), counted from when the batch entered the state
@@ -65,6 +66,8 @@ def due(
     found: list[tuple[str, str, str]] = []  # kind, key, detail
     since = state_since(batch)
     if batch.is_final:
+        if job is not None and sent_again(batch, job):
+            return []
         recent = since is not None and now - since <= settings.final_within
         if "final" not in sent and (seen_active or recent):
             found.append(("final", "final", ""))
@@ -79,6 +82,15 @@ def due(
         words = f"{batch.status}, expires in {duration(left)}" if left > 0 else "past its expiry"
         found.append(("expiring", "expiring", words))
     return [_event(batch, job, *item) for item in found]
+
+
+def sent_again(batch: Batch, job: Job) -> bool:
+    """Whether ``batch`` is a queued part that failed over the token limit: the
+    queue sends it again, so its end is no news (``tui.core.queue``)."""
+    from tui.core.queue_view import OVER_LIMIT, part_of
+
+    part = part_of(replace(job, snapshot=batch.to_dict()))
+    return part is not None and part.phase == OVER_LIMIT and not part.alone_over_limit
 
 
 def _event(batch: Batch, job: Job | None, kind: str, key: str, detail: str) -> Event:

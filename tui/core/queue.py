@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.core import jsonsafe, paths
-from tui.core.alerts import claim, notify_batch
+from tui.core.alerts import notify_batch
 from tui.core.client import BatchClient
 from tui.core.config import Config, Profile
 from tui.core.errors import BatchdeckError
@@ -55,7 +55,6 @@ from tui.core.queue_view import (
     groups_of,
     in_flight_tokens,
     lane_order,
-    part_of,
     queue_table,
 )
 from tui.core.queue_view import queue_view as _view
@@ -289,27 +288,21 @@ async def _refresh(
             except BatchdeckError as exc:
                 report.problems.append(f"{part.job.batch_id}: {exc}")
                 continue
-            job = await asyncio.to_thread(registry.record_snapshot, batch)
-            if hooks is not None and hooks.active and job is not None:
-                await asyncio.to_thread(_notify, registry, job, batch, hooks, terminal, report)
+            await asyncio.to_thread(registry.record_snapshot, batch)
+            if hooks is not None and hooks.active:
+                await asyncio.to_thread(_notify, registry, batch, hooks, terminal, report)
 
 
 def _notify(
     registry: Registry,
-    job: Job,
     batch: Batch,
     hooks: HookSettings,
     terminal: Writer | None,
     report: PassReport,
 ) -> None:
-    """The part was in flight when this pass began: its final state is news, except
-    a failure over the limit that the queue sends again (marked as told, so that
-    the app and ``watch`` keep quiet about it too)."""
-    part = part_of(job)
+    """The part was in flight when this pass began: its final state is news (but a
+    failure over the limit, which the queue sends again, is none: ``alerts.due``)."""
     try:
-        if part is not None and part.phase == OVER_LIMIT and not part.alone_over_limit:
-            claim(registry, job.job_id, ["final"], time.time())
-            return
         outcome = notify_batch(registry, batch, hooks, seen_active=True, terminal=terminal)
     except (BatchdeckError, OSError) as exc:
         report.problems.append(f"notifying about {batch.id} failed: {exc}")

@@ -97,7 +97,7 @@ class Part:
     def over_limit(self) -> bool:
         errors = (self.job.snapshot or {}).get("errors") or {}
         data = errors.get("data") if isinstance(errors, dict) else errors
-        return isinstance(data, list) and any(
+        return isinstance(data, list | tuple) and any(
             isinstance(item, dict) and item.get("code") == LIMIT_CODE for item in data
         )
 

@@ -342,6 +342,7 @@ def test_a_groq_profile_queues_no_file_for_an_endpoint_groq_does_not_offer(
     path = requests_file(tmp_path, lines)
     ran = run(capsys, "--profile", "groq", "submit", str(path), "--queue")
     assert ran.code == 1, ran.out
-    assert f"{path}: endpoint /v1/embeddings is not offered by groq" in ran.err
-    assert "/v1/chat/completions" in ran.err  # what it offers
+    assert "nothing queued" in ran.err
+    said = f"{path}: endpoint /v1/embeddings is not offered by this profile's service"
+    assert ran.out.startswith(said) and "/v1/chat/completions" in ran.out  # as validate says
     assert run(capsys, "queue", "ls").out == "The queue is empty.\n"

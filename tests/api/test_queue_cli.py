@@ -103,6 +103,10 @@ def test_a_bad_file_is_not_queued(
     assert done.code == 1 and "nothing queued" in done.err
     assert f"{bad}:2:" in done.out
     assert Registry().load() == {}
+    for junk, said in ((b"", ": the file has no requests"), (b"garbage\n", ":1: not a JSON")):
+        bad.write_bytes(junk)  # the validator's words, not a guess about line 1
+        refused = run(capsys, "submit", str(bad), "--queue")
+        assert refused.code == 1 and f"{bad}{said}" in refused.out, refused.err
     usage = run(capsys, "submit", str(bad), "--part-tokens", "100")
     assert usage.code == 2 and "--part-tokens goes with --queue" in usage.err
 

@@ -42,7 +42,6 @@ from tui.core.errors import BatchdeckError
 from tui.core.hooks import HookSettings, Writer
 from tui.core.journal import Journal, _hold
 from tui.core.models import Batch
-from tui.core.providers import ProviderError
 from tui.core.queue_limits import LimitBook, TokenLimit, limit_for
 from tui.core.queue_view import (
     IN_FLIGHT,
@@ -60,6 +59,7 @@ from tui.core.queue_view import (
 from tui.core.queue_view import queue_view as _view
 from tui.core.registry import Job, Registry
 from tui.core.request_file import open_request_file
+from tui.core.request_report import Limits
 from tui.core.request_split import split_counted
 
 __all__ = [
@@ -117,6 +117,17 @@ def _first_request(path: Path) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _refuse_invalid(source: Path, endpoint: str | None, limits: Limits) -> None:
+    """:class:`InvalidRequestFileError` with the file's problems, as ``validate``
+    finds them for the profile (an endpoint it does not offer among them), if any
+    besides size and count limits (the split deals with those)."""
+    from tui.core.requests import InvalidRequestFileError, validate
+
+    report = validate(source, endpoint=endpoint, limits=limits)
+    if not report.only_limit_problems:
+        raise InvalidRequestFileError(report)
+
+
 def enqueue_file(
     journal: Journal,
     path: str | Path,
@@ -143,15 +154,14 @@ def enqueue_file(
 
     source = Path(path)
     url, model = _first_request(source)
+    limits = journal.profile.limits.request_limits()
+    if model is None or (endpoint or url) not in limits.endpoints:
+        _refuse_invalid(source, endpoint, limits)  # the validator says what is wrong, if it can
     endpoint = endpoint or url
     if not endpoint:
         raise QueueError(f"{source}: line 1 has no url; give the endpoint")
     if model is None:
         raise QueueError(f"{source}: line 1 has no body.model; the queue keeps limits per model")
-    try:  # what validate refuses for the profile (the split checks only the lines)
-        journal.profile.limits.check_endpoint(endpoint, journal.profile.provider_name)
-    except ProviderError as exc:
-        raise QueueError(f"{source}: {exc}") from exc
     learned = LimitBook(queue_dir(journal.registry)).learned(journal.profile.name, model)
     limit = limit_for(journal.profile, model, learned)
     caps = [cap for cap in (limit.tokens, part_tokens) if cap is not None]

@@ -106,12 +106,12 @@ def _run_app(profile_name: str | None, *, all_profiles: bool = False) -> int:
 def _first_usable(wanted: Profile, profiles: Iterable[Profile]) -> Profile:
     """``wanted`` if it has what a client needs (a key for a hosted service), else the
     first profile that has (else ``wanted``, whose error then says what is missing)."""
-    from tui.core.client import api_key_for
+    from tui.core.anthropic_client import client_for
     from tui.core.errors import ApiError
 
     for profile in (wanted, *profiles):
         try:
-            api_key_for(profile)
+            client_for(profile)  # a missing key says so now; nothing is sent
         except ApiError:
             continue
         return profile

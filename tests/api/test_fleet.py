@@ -223,3 +223,41 @@ def test_watch_follows_batches_of_several_profiles(sites: dict[str, Site], capsy
     assert plain.code == 0 and f"  slow:{slow_id}  completed  2/2" in plain.out
     unknown = run(capsys, "watch", f"home:{slow_id}")
     assert unknown.code == 2 and "no profile named 'home'" in unknown.err
+
+
+def test_an_anthropic_profile_joins_the_list(
+    sites: dict[str, Site], make_server: MakeServer, capsys: Capsys
+) -> None:
+    """Each profile is read through its provider's client: Claude's message batches
+    list beside OpenAI's, newest first."""
+    import anthropic
+
+    claude = make_server(clock=ManualClock(START + 250), dialect="anthropic")
+    params = {
+        "model": "claude-haiku-4-5",
+        "max_tokens": 8,
+        "messages": [{"role": "user", "content": "x"}],
+    }
+    with anthropic.Anthropic(base_url=claude.url, api_key=API_KEY, max_retries=0) as sdk:
+        message_batch = sdk.messages.batches.create(
+            requests=[{"custom_id": "c0", "params": params}]  # type: ignore[list-item]
+        )
+    fast = sites["fast"].server.base_url
+    write_config(
+        {
+            "fast": {"base_url": fast, "api_key_env": KEYS["fast"]},
+            "claude": {
+                "provider": "anthropic",
+                "base_url": claude.url,
+                "api_key_env": KEYS["slow"],
+            },
+        }
+    )
+    ran = run(capsys, "ls", "--all-profiles", "--json")
+    assert ran.code == 0, ran.err
+    fast_old, fast_new = sites["fast"].batch_ids
+    assert [(row["profile"], row["id"]) for row in ran.json_lines()] == [
+        ("fast", fast_new),
+        ("claude", message_batch.id),
+        ("fast", fast_old),
+    ]

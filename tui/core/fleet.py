@@ -126,9 +126,10 @@ def newest_first(rows: Iterable[FleetBatch]) -> list[FleetBatch]:
 
 
 def default_client(profile: Profile) -> BatchClient:
-    from tui.core.client import BatchClient
+    """The client of the profile's provider (OpenAI-compatible, Azure, Anthropic...)."""
+    from tui.core.anthropic_client import client_for
 
-    return BatchClient(profile)
+    return client_for(profile)
 
 
 class ProfileFeed:

@@ -25,7 +25,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -39,6 +39,7 @@ from tui.localapi.faults import Faults
 from tui.localapi.ids import IdFactory
 from tui.localapi.lifecycle import Engine
 from tui.localapi.store import Record, Store, public
+from tui.localapi.upstreams import DEFAULT_CONCURRENCY, UpstreamPool, check_url, display_url
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,9 +55,11 @@ class LocalServer:
     - ``time_scale``: simulated time runs this many times faster than real time;
       ``clock`` replaces it with any callable (e.g. a :class:`ManualClock`).
     - ``executor``: ``"echo"`` (default) or ``"upstream"`` (the default when
-      ``upstream`` is given), forwarding to ``upstream`` with ``upstream_api_key``
-      and at most ``upstream_concurrency`` requests at a time, retrying 429/5xx and
-      connection failures ``upstream_retries`` times.
+      ``upstream`` is given): ``upstream`` is one URL or several, each taking at most
+      ``upstream_concurrency`` requests at a time, with ``upstream_api_key``; a line
+      is retried ``upstream_retries`` times after a 429/5xx or connection failure
+      (see :mod:`tui.localapi.upstreams`); ``upstream_stats_interval`` seconds
+      between the per-upstream log lines.
     - ``timing``: simulated seconds for each lifecycle step (see :class:`Timing`);
       each batch keeps the timing it was created with. Change ``server.timing``
       between creates to give batches different paces.
@@ -77,10 +80,11 @@ class LocalServer:
         time_scale: float = 1.0,
         clock: Clock | None = None,
         executor: str | None = None,
-        upstream: str | None = None,
+        upstream: str | Sequence[str] | None = None,
         upstream_api_key: str | None = None,
-        upstream_concurrency: int = 8,
+        upstream_concurrency: int = DEFAULT_CONCURRENCY,
         upstream_retries: int = 3,
+        upstream_stats_interval: float = 10.0,
         timing: Timing | None = None,
         faults: Faults | None = None,
         id_seed: int | None = None,
@@ -99,10 +103,14 @@ class LocalServer:
             raise ValueError(f"executor must be one of {EXECUTORS}")
         if self.executor_name == "upstream" and not upstream:
             raise ValueError("the upstream executor needs an upstream URL")
-        self.upstream = upstream
+        urls = [upstream] if isinstance(upstream, str) else list(upstream or ())
+        self.upstreams = [check_url(url) for url in urls]
+        if upstream_concurrency < 1:
+            raise ValueError("--upstream-concurrency must be at least 1")
         self.upstream_api_key = upstream_api_key
         self.upstream_concurrency = upstream_concurrency
         self.upstream_retries = upstream_retries
+        self.upstream_stats_interval = upstream_stats_interval
         self.timing = timing or Timing()
         self.faults = faults if faults is not None else Faults()
         self.id_seed = id_seed
@@ -212,17 +220,19 @@ class LocalServer:
             start = max(time.time(), float(store.meta.get("clock", 0.0)))
             self.clock = ScaledClock(self.time_scale, start=start)
         executor: Executor
+        inflight = 64  # lines of one batch in flight at once
         if self.executor_name == "upstream":
-            assert self.upstream is not None
-            executor = UpstreamExecutor(
-                self.upstream,
+            pool = UpstreamPool(
+                self.upstreams,
                 api_key=self.upstream_api_key,
                 concurrency=self.upstream_concurrency,
-                retries=self.upstream_retries,
+                stats_interval=self.upstream_stats_interval,
             )
+            executor = UpstreamExecutor(pool, retries=self.upstream_retries)
+            inflight = max(inflight, 2 * pool.capacity)  # a queue, so no upstream idles
         else:
             executor = EchoExecutor()
-        engine = Engine(store, self.clock, executor, tick=self.tick)
+        engine = Engine(store, self.clock, executor, tick=self.tick, max_inflight=inflight)
         await engine.start()
         ctx = Context(
             store=store,
@@ -340,12 +350,13 @@ def serve_main(
     host: str,
     port: int,
     data_dir: Path | str,
-    upstream: str | None,
+    upstream: str | Sequence[str] | None,
     time_scale: float,
     api_key: str | None,
     faults: Iterable[str] = (),
     *,
     upstream_api_key: str | None = None,
+    upstream_concurrency: int = DEFAULT_CONCURRENCY,
     out: Any = None,
 ) -> int:
     """Run the server in the foreground until Ctrl+C (``batchdeck serve``).
@@ -367,6 +378,7 @@ def serve_main(
             time_scale=time_scale,
             upstream=upstream,
             upstream_api_key=upstream_api_key or os.environ.get("BATCHDECK_UPSTREAM_API_KEY"),
+            upstream_concurrency=upstream_concurrency,
             faults=plan,
             access_log=True,
         )
@@ -377,7 +389,7 @@ def serve_main(
         return 2
     _stop_on_signals()
     try:
-        _announce(server, host, data_dir, upstream, time_scale, api_key, list(faults), stream)
+        _announce(server, host, data_dir, time_scale, api_key, list(faults), stream)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
@@ -403,7 +415,6 @@ def _announce(
     server: LocalServer,
     host: str,
     data_dir: Path | str,
-    upstream: str | None,
     time_scale: float,
     api_key: str | None,
     faults: list[str],
@@ -417,10 +428,9 @@ def _announce(
     base_url = server.base_url
     print(f"batchdeck server at {base_url}", file=stream)
     print(f"  data dir:   {Path(data_dir)}", file=stream)
-    print(
-        f"  executor:   {server.executor_name}" + (f" -> {upstream}" if upstream else ""),
-        file=stream,
-    )
+    print(f"  executor:   {server.executor_name}", file=stream)
+    for url in server.upstreams:
+        print(f"  upstream:   {display_url(url)} (x{server.upstream_concurrency})", file=stream)
     if time_scale != 1.0:
         print(f"  time scale: x{time_scale:g}", file=stream)
     print(f"  api key:    {'required' if api_key else 'none (any key is accepted)'}", file=stream)

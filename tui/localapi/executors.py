@@ -96,7 +96,6 @@ class UpstreamExecutor:
         self.max_retry_wait = max_retry_wait
 
     async def execute(self, url: str, body: Body, *, seed: str, now: float) -> ExecResult:
-        fallback_id = derived_id("req_", "upstream", seed, str(now))
         last_error = "no attempt made"
         answered: ExecResult | None = None
         previous: Upstream | None = None
@@ -119,7 +118,8 @@ class UpstreamExecutor:
             finally:
                 self.pool.release(upstream, outcome, started, retry_after=pause)
             if outcome is not Outcome.UNREACHABLE:
-                answered = ExecResult(status, answer, request_id or fallback_id)
+                fallback = request_id or derived_id("req_", "upstream", seed, str(now))
+                answered = ExecResult(status, answer, fallback)
                 if outcome is Outcome.OK:
                     return answered
             if attempt < self.retries and outcome is not Outcome.RATE_LIMITED:
@@ -129,7 +129,7 @@ class UpstreamExecutor:
         return ExecResult(
             None,
             None,
-            fallback_id,
+            derived_id("req_", "upstream", seed, str(now)),
             {"code": "upstream_unreachable", "message": f"Upstream request failed: {last_error}"},
         )
 

@@ -29,6 +29,7 @@ import contextlib
 import enum
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
@@ -162,7 +163,7 @@ class UpstreamPool:
         self._api_key = api_key or None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
-        self._changed: asyncio.Event | None = None
+        self._waiters: deque[tuple[asyncio.Future[Upstream | None], Upstream | None]] = deque()
         self._stats_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_report = clock()
@@ -190,19 +191,21 @@ class UpstreamPool:
     async def acquire(self, *, avoid: Upstream | None = None, patience: float) -> Upstream | None:
         """The free upstream with the fewest outstanding requests (``avoid`` last).
 
-        Waits while every upstream is busy or paused by a 429. While every upstream
-        is out (breaker open), waits at most ``patience`` seconds for one to come
-        back, then returns None.
+        Waits, first come first served, while every upstream is busy or paused by a
+        429. While every upstream is out (breaker open), waits at most ``patience``
+        seconds for one to come back, then returns None.
         """
         self._start_stats()
         deadline: float | None = None
         while True:
             now = self.clock()
             self._probe_due(now)
-            choice = self._pick(now, avoid)
-            if choice is not None:
-                choice.outstanding += 1
-                return choice
+            self._hand_off(now)
+            if not self._waiters:
+                choice = self._pick(now, avoid)
+                if choice is not None:
+                    choice.outstanding += 1
+                    return choice
             wake = [u.paused_until for u in self.upstreams if u.paused_until > now]
             if all(u.out for u in self.upstreams):
                 deadline = now + patience if deadline is None else deadline
@@ -210,28 +213,56 @@ class UpstreamPool:
                     return None
                 wake.append(deadline)
                 wake.extend(u.open_until for u in self.upstreams if not u.probing)
-            await self._wait_change(min(wake, default=now + 1.0) - now)
+            granted = await self._wait(avoid, min(wake, default=now + 1.0) - now)
+            if granted is not None:
+                return granted
 
     def _pick(self, now: float, avoid: Upstream | None) -> Upstream | None:
-        count = len(self.upstreams)
-        self._turn = (self._turn + 1) % count
-        rotated = self.upstreams[self._turn :] + self.upstreams[: self._turn]  # ties: by turns
-        free = [u for u in rotated if u.free(now)]
-        if not free:
-            return None
-        return min(free, key=lambda u: (u is avoid, u.outstanding))
+        upstreams, best, best_key = self.upstreams, None, (True, 0)
+        count = len(upstreams)
+        self._turn = (self._turn + 1) % count  # ties go round
+        for i in range(count):
+            upstream = upstreams[(self._turn + i) % count]
+            if upstream.free(now):
+                key = (upstream is avoid, upstream.outstanding)
+                if best is None or key < best_key:
+                    best, best_key = upstream, key
+        return best
 
-    async def _wait_change(self, timeout: float) -> None:
-        if self._changed is None:
-            self._changed = asyncio.Event()
-        changed = self._changed
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), timeout=max(0.001, timeout))
+    async def _wait(self, avoid: Upstream | None, timeout: float) -> Upstream | None:
+        """Queue for an upstream :meth:`_hand_off` grants (None after ``timeout`` s)."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Upstream | None] = loop.create_future()
+        entry = (waiter, avoid)
+        self._waiters.append(entry)
+        timer = loop.call_later(max(0.001, timeout), _time_out, waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            granted = waiter.result() if waiter.done() and not waiter.cancelled() else None
+            if granted is not None:  # granted, then cancelled: give the slot back
+                granted.outstanding -= 1
+                self._hand_off(self.clock())
+            raise
+        finally:
+            timer.cancel()
+            if not waiter.done() or waiter.cancelled() or waiter.result() is None:
+                self._waiters.remove(entry)  # granted ones were taken off the queue
 
-    def _notify(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
-            self._changed = None
+    def _hand_off(self, now: float) -> None:
+        """Grant free upstreams to the waiters, in the order they came."""
+        waiters = self._waiters
+        while waiters:
+            waiter, avoid = waiters[0]
+            if waiter.done():
+                waiters.popleft()
+                continue
+            choice = self._pick(now, avoid)
+            if choice is None:
+                return
+            waiters.popleft()
+            choice.outstanding += 1
+            waiter.set_result(choice)
 
     # --- learning from answers --------------------------------------------------------
 
@@ -270,7 +301,7 @@ class UpstreamPool:
             upstream.failures += 1
             if upstream.failures >= FAILURE_THRESHOLD and not upstream.out:
                 self._take_out(upstream, now, f"{upstream.failures} failed requests in a row")
-        self._notify()
+        self._hand_off(now)
 
     def _take_out(self, upstream: Upstream, now: float, why: str) -> None:
         upstream.cooldown = min(self.max_cooldown, max(self.cooldown, upstream.cooldown * 2))
@@ -307,7 +338,7 @@ class UpstreamPool:
             log.warning("upstream %s is back (%s)", upstream.name, why)
         else:
             self._take_out(upstream, self.clock(), why)
-        self._notify()
+        self._hand_off(self.clock())
 
     # --- stats ------------------------------------------------------------------------
 
@@ -358,6 +389,11 @@ class UpstreamPool:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _time_out(waiter: asyncio.Future[Upstream | None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 __all__ = ["DEFAULT_CONCURRENCY", "Outcome", "Upstream", "UpstreamPool", "display_url"]

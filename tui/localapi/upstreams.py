@@ -247,7 +247,8 @@ class UpstreamPool:
         finally:
             timer.cancel()
             if not waiter.done() or waiter.cancelled() or waiter.result() is None:
-                self._waiters.remove(entry)  # granted ones were taken off the queue
+                with contextlib.suppress(ValueError):  # granted ones are off the queue
+                    self._waiters.remove(entry)
 
     def _hand_off(self, now: float) -> None:
         """Grant free upstreams to the waiters, in the order they came."""

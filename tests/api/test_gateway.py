@@ -8,6 +8,7 @@ marker, and the output, joined by custom_id, must hold every line exactly once.
 from __future__ import annotations
 
 import logging
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 
 from tests.api._upstreams import FakeUpstream, wait_until
@@ -276,3 +278,40 @@ async def test_a_pool_takes_a_failing_upstream_out_and_probes_it_back() -> None:
     assert len(report) == 2 and "5xx: 5" in report[0] and "429: 1" in report[1]
     assert pool.report() == []  # no traffic since: no line
     await pool.close()
+
+
+def test_serve_runs_a_batch_over_two_upstreams_with_the_key_from_the_environment(
+    tmp_path: Path, make_upstream: MakeUpstream
+) -> None:
+    a, b = make_upstream("a"), make_upstream("b")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "MY_UPSTREAM_KEY": "sk-fleet-key"}
+    args = ["--port", "0", "--data-dir", str(tmp_path / "data"), "--upstream-concurrency", "3"]
+    args += ["--upstream", a.base_url, "--upstream", b.base_url]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "serve", *args, "--upstream-key-env", "MY_UPSTREAM_KEY"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        banner = [proc.stdout.readline()]
+        while "Ctrl+C" not in banner[-1]:
+            banner.append(proc.stdout.readline())
+            assert banner[-1], "serve stopped early"
+        base_url = banner[0].split(" at ")[1].strip()
+        with openai.OpenAI(base_url=base_url, api_key="any", max_retries=0) as client:
+            done = wait_for(client, submit(client, lines(12)).id, timeout=60)
+        assert done.status == "completed" and done.request_counts.completed == 12
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    shown = "".join(banner)
+    assert f"upstream:   {a.base_url} (x3)" in shown and f"upstream:   {b.base_url} (x3)" in shown
+    assert "sk-fleet-key" not in shown + out + err
+    auth = {x.authorization for u in (a, b) for x in u.snapshot()}
+    assert auth == {"Bearer sk-fleet-key"}
+    assert a.requests() + b.requests() == 12
+    assert LocalServer(tmp_path / "x", upstream=a.base_url).timing.per_request == 0

@@ -60,7 +60,8 @@ class LocalServer:
       is retried ``upstream_retries`` times after a 429/5xx or connection failure
       (see :mod:`tui.localapi.upstreams`); ``upstream_stats_interval`` seconds
       between the per-upstream log lines.
-    - ``timing``: simulated seconds for each lifecycle step (see :class:`Timing`);
+    - ``timing``: simulated seconds for each lifecycle step (see :class:`Timing`;
+      with upstreams, ``per_request`` defaults to 0: every line is due at once);
       each batch keeps the timing it was created with. Change ``server.timing``
       between creates to give batches different paces.
     - ``faults``: a fault plan (default: an empty one at ``server.faults``).
@@ -111,7 +112,9 @@ class LocalServer:
         self.upstream_concurrency = upstream_concurrency
         self.upstream_retries = upstream_retries
         self.upstream_stats_interval = upstream_stats_interval
-        self.timing = timing or Timing()
+        # Upstream lines are paced by the upstreams, not by simulated time.
+        paced = Timing() if self.executor_name == "echo" else Timing(per_request=0.0)
+        self.timing = timing or paced
         self.faults = faults if faults is not None else Faults()
         self.id_seed = id_seed
         self.durable = durable

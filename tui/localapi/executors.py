@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
+import msgspec
 
 from tui.core import jsonsafe
 from tui.localapi import echo
@@ -30,6 +31,8 @@ from tui.localapi.ids import derived_id
 from tui.localapi.upstreams import Outcome, Upstream, UpstreamPool
 
 Body = dict[str, Any]
+JSON_HEADERS = {"Content-Type": "application/json"}
+_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +141,10 @@ class UpstreamExecutor:
     ) -> tuple[int, Body, str | None, float | None]:
         """POST ``body``; (status, JSON object body, request id, Retry-After seconds)."""
         session = self.pool.session
-        async with session.post(upstream.target(url), json=body, allow_redirects=False) as response:
+        data = _encode(body)
+        async with session.post(
+            upstream.target(url), data=data, headers=JSON_HEADERS, allow_redirects=False
+        ) as response:
             raw = await response.read()
             request_id = response.headers.get("x-request-id")
             problem = "not a JSON object"

@@ -120,6 +120,24 @@ def test_an_upstream_killed_mid_batch_leaves_its_lines_to_the_others(
     assert pool.upstreams[0].out  # taken out after failing, not yet back
 
 
+def test_lines_wait_out_an_outage_of_every_upstream(
+    make_server: MakeServer, make_upstream: MakeUpstream
+) -> None:
+    a = make_upstream("a", delay=0.01)
+    server = front(make_server, a)
+    pool = server.engine.executor.pool  # type: ignore[attr-defined]
+    pool.cooldown = 0.2  # a quick probe after the outage starts
+    with make_client(server) as client:
+        batch = submit(client, lines(40))
+        wait_until(lambda: a.requests() >= 5)
+        a.kill()
+        wait_until(lambda: pool.outage_since is not None)
+        back = make_upstream("a-again", port=a.port)
+        done = wait_for(client, batch.id, timeout=60)
+    assert done.request_counts.completed == 40 and done.request_counts.failed == 0
+    assert back.requests() > 0 and pool.outage_since is None
+
+
 def run_batch_result(server: LocalServer, done: Any) -> tuple[Any, dict[str, dict[str, Any]]]:
     with make_client(server) as client:
         got = [
@@ -254,29 +272,38 @@ def test_stats_say_requests_latency_and_errors_per_upstream(
     assert any(b.base_url in x and "0 errors" in x for x in shown)
 
 
-async def test_a_pool_takes_a_failing_upstream_out_and_probes_it_back() -> None:
+async def test_a_pool_takes_failing_upstreams_out_and_fails_fast_after_a_long_outage() -> None:
     now = [100.0]
     pool = UpstreamPool(
         ["http://127.0.0.1:9/v1", "http://u:pw@127.0.0.1:10/v1"],
         concurrency=2,
         cooldown=5.0,
+        max_outage=30.0,
         stats_interval=0,
         clock=lambda: now[0],
     )
     a, b = pool.upstreams
     assert b.name == "http://127.0.0.1:10/v1"  # no password in logs
     for _ in range(upstreams.FAILURE_THRESHOLD):
-        got = await pool.acquire(avoid=b, patience=0)
+        got = await pool.acquire(avoid=b)
         assert got is a
         pool.release(a, Outcome.SERVER_ERROR, now[0])
-    assert a.out and a.open_until == 105.0
-    assert await pool.acquire(patience=0) is b  # a is out: b even when b is "avoided"
-    assert await pool.acquire(avoid=b, patience=0) is b
+    assert a.out and a.open_until == 105.0 and pool.outage_since is None
+    assert await pool.acquire() is b  # a is out: b even when b is "avoided"
+    assert await pool.acquire(avoid=b) is b
     pool.release(b, Outcome.RATE_LIMITED, now[0], retry_after=2.0)
     assert b.paused_until == 102.0 and b.limit == 1
     report = pool.report()
     assert len(report) == 2 and "5xx: 5" in report[0] and "429: 1" in report[1]
     assert pool.report() == []  # no traffic since: no line
+    pool.release(b, Outcome.OK, now[0])  # b's second request
+    for _ in range(upstreams.FAILURE_THRESHOLD):
+        now[0] = max(now[0], b.paused_until)
+        assert await pool.acquire() is b
+        pool.release(b, Outcome.UNREACHABLE, now[0])
+    assert b.out and pool.outage_since == 102.0
+    now[0] = 102.0 + 30.0  # both out for max_outage: lines fail at once
+    assert await pool.acquire() is None
     await pool.close()
 
 

@@ -78,9 +78,9 @@ class UpstreamExecutor:
     A line is tried up to ``retries + 1`` times. A 429 pauses that upstream (the pool
     honours its ``Retry-After``) and the line goes again at once, to another upstream
     if one is free; a 5xx or no answer waits ``backoff * 2**attempt`` seconds (at most
-    ``max_retry_wait``) and goes again, preferably elsewhere. A line that still fails
-    keeps the last HTTP answer it got, or, with none, ``response: null`` and an
-    ``upstream_unreachable`` error.
+    ``max_retry_wait``) and goes again, preferably elsewhere. A line that still fails,
+    or finds every upstream out for too long, keeps the last HTTP answer it got, or,
+    with none, ``response: null`` and an ``upstream_unreachable`` error.
     """
 
     inline = False
@@ -104,11 +104,11 @@ class UpstreamExecutor:
         previous: Upstream | None = None
         for attempt in range(self.retries + 1):
             wait = min(self.max_retry_wait, self.backoff * 2**attempt)
-            upstream = await self.pool.acquire(avoid=previous, patience=wait)
+            upstream = await self.pool.acquire(avoid=previous)
             if upstream is None:
                 count = len(self.pool.upstreams)
                 last_error = f"no upstream available (all {count} out after failed requests)"
-                continue
+                break
             previous = upstream
             outcome, started = Outcome.CANCELLED, time.monotonic()
             pause: float | None = None

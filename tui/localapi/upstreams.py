@@ -14,7 +14,9 @@ went (:meth:`~UpstreamPool.release`):
 - **Circuit breaker.** :data:`FAILURE_THRESHOLD` answers in a row that are 5xx or no
   answer at all (refused, reset, timed out) take the upstream out for a cool-down;
   then a health probe (``GET <base>/models``; any answer below 500 is alive) puts it
-  back, or keeps it out for twice as long (up to ``max_cooldown``).
+  back, or keeps it out for twice as long (up to ``max_cooldown``). While every
+  upstream is out, lines wait for one to come back, for ``max_outage`` seconds from
+  the start of the outage; after that they fail at once until one is back.
 - **Stats.** Every ``stats_interval`` seconds one log line per upstream that had
   traffic: requests/s, latency, errors by kind, in flight, and whether it is out.
 
@@ -147,6 +149,7 @@ class UpstreamPool:
         cooldown: float = 5.0,
         max_cooldown: float = 60.0,
         max_pause: float = 30.0,
+        max_outage: float = 60.0,
         stats_interval: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -158,6 +161,8 @@ class UpstreamPool:
         self.cooldown = cooldown
         self.max_cooldown = max_cooldown
         self.max_pause = max_pause
+        self.max_outage = max_outage
+        self.outage_since: float | None = None  # when the last upstream went out
         self.stats_interval = stats_interval
         self.clock = clock
         self._api_key = api_key or None
@@ -188,15 +193,15 @@ class UpstreamPool:
 
     # --- choosing an upstream ---------------------------------------------------------
 
-    async def acquire(self, *, avoid: Upstream | None = None, patience: float) -> Upstream | None:
+    async def acquire(self, *, avoid: Upstream | None = None) -> Upstream | None:
         """The free upstream with the fewest outstanding requests (``avoid`` last).
 
         Waits, first come first served, while every upstream is busy or paused by a
-        429. While every upstream is out (breaker open), waits at most ``patience``
-        seconds for one to come back, then returns None.
+        429. While every upstream is out (breaker open), waits for one to come back
+        until the outage is ``max_outage`` seconds old; after that returns None at
+        once (the line fails) until one is back.
         """
         self._start_stats()
-        deadline: float | None = None
         while True:
             now = self.clock()
             self._probe_due(now)
@@ -207,8 +212,8 @@ class UpstreamPool:
                     choice.outstanding += 1
                     return choice
             wake = [u.paused_until for u in self.upstreams if u.paused_until > now]
-            if all(u.out for u in self.upstreams):
-                deadline = now + patience if deadline is None else deadline
+            if self.outage_since is not None:
+                deadline = self.outage_since + self.max_outage
                 if now >= deadline:
                     return None
                 wake.append(deadline)
@@ -307,6 +312,8 @@ class UpstreamPool:
     def _take_out(self, upstream: Upstream, now: float, why: str) -> None:
         upstream.cooldown = min(self.max_cooldown, max(self.cooldown, upstream.cooldown * 2))
         upstream.open_until = now + upstream.cooldown
+        if self.outage_since is None and all(u.out for u in self.upstreams):
+            self.outage_since = now
         log.warning("upstream %s is out for %.0f s: %s", upstream.name, upstream.cooldown, why)
 
     # --- health probes ----------------------------------------------------------------
@@ -336,6 +343,7 @@ class UpstreamPool:
             upstream.probing = False
         if healthy:
             upstream.open_until, upstream.failures = 0.0, 0
+            self.outage_since = None
             log.warning("upstream %s is back (%s)", upstream.name, why)
         else:
             self._take_out(upstream, self.clock(), why)

@@ -53,6 +53,7 @@ class BatchDeckApp(App[int]):
         Binding("f1", "help", "Help", id="app.help"),
         Binding("f", "open_files", "Files", id="app.files"),
         Binding("n", "open_compose", "Compose", id="app.compose", show=False),
+        Binding("dollar_sign", "open_spend", "Spend", id="app.spend", show=False, key_display="$"),
         Binding("p", "switch_profile", "Profile", id="app.profile", show=False),
         Binding("T", "cycle_theme", "Next theme", id="app.theme", show=False),
         Binding("b", "toggle_bell", "Bell on finish", id="app.bell", show=False),
@@ -70,7 +71,7 @@ class BatchDeckApp(App[int]):
         self.registry = registry
         self.profile = profile
         self.bell_enabled = bool(config.settings.get("bell", False))
-        self.sub_title = f"{profile.name} · {profile.host()}"
+        self.sub_title = profile.label()
         saved = config.settings.get("theme")
         if isinstance(saved, str) and saved in self.available_themes:
             self.theme = saved
@@ -203,7 +204,7 @@ class BatchDeckApp(App[int]):
             self.notify(f"Cannot switch to {name}: {exc}", severity="error")
             return
         old, self.client, self.profile = self.client, client, profile
-        self.sub_title = f"{profile.name} · {profile.host()}"
+        self.sub_title = profile.label()
         self._close_client(old)
         batches = self.batches_screen()
         if batches is not None:
@@ -256,6 +257,11 @@ class BatchDeckApp(App[int]):
         from tui.screens.compose import ComposeScreen  # imported when first opened
 
         self.push_screen(ComposeScreen())
+
+    def action_open_spend(self) -> None:
+        from tui.screens.spend import SpendScreen  # imported when first opened
+
+        self.push_screen(SpendScreen())
 
     def open_results(self, batch_id: str) -> None:
         from tui.screens.results import ResultsScreen  # imported when first opened

@@ -314,10 +314,11 @@ def test_serve_runs_a_batch_over_two_upstreams_with_the_key_from_the_environment
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "MY_UPSTREAM_KEY": "sk-fleet-key"}
     args = ["--port", "0", "--data-dir", str(tmp_path / "data"), "--upstream-concurrency", "3"]
     args += ["--upstream", a.base_url, "--upstream", b.base_url]
+    log = (tmp_path / "serve.log").open("w")  # a pipe not read would fill and stop serve
     proc = subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "serve", *args, "--upstream-key-env", "MY_UPSTREAM_KEY"],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
         cwd=REPO,
         env=env,
@@ -334,7 +335,9 @@ def test_serve_runs_a_batch_over_two_upstreams_with_the_key_from_the_environment
         assert done.status == "completed" and done.request_counts.completed == 12
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=30)
+        log.close()
+    err = (tmp_path / "serve.log").read_text()
     shown = "".join(banner)
     assert f"upstream:   {a.base_url} (x3)" in shown and f"upstream:   {b.base_url} (x3)" in shown
     assert "sk-fleet-key" not in shown + out + err

@@ -21,5 +21,10 @@ COMMANDS = (
     "web",
     "validate",
     "submit",
+    "queue",
     "results",
+    "webhooks",
+    "spend",
+    "retry",
+    "estimate",
 )

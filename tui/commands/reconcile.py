@@ -3,6 +3,7 @@ unfinished (``tui.core.journal.Journal.reconcile``), and say what was done.
 
 One line per submission: its job id, the outcome (``found``: the batch existed;
 ``created``: the submit was finished; ``abandoned``: nothing had been uploaded;
+``requeued``: nothing had been uploaded of a queued part, which waits again;
 ``failed``: it could not be settled now) and the batch id. Exit 1 if any failed.
 """
 

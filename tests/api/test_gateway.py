@@ -115,7 +115,8 @@ def test_an_upstream_killed_mid_batch_leaves_its_lines_to_the_others(
     assert done.request_counts.failed == 0
     _, by_id = run_batch_result(server, done)
     shares = answered_by(by_id)
-    assert shares["a"] >= 10 and shares["b"] >= 60 and shares["a"] + shares["b"] == 120
+    # a answered 10 or more; up to 4 of those (its concurrency) may have been cut off
+    assert shares["a"] >= 10 - 4 and shares["b"] >= 60 and shares["a"] + shares["b"] == 120
     pool = server.engine.executor.pool  # type: ignore[attr-defined]
     assert pool.upstreams[0].out  # taken out after failing, not yet back
 
@@ -150,8 +151,8 @@ def run_batch_result(server: LocalServer, done: Any) -> tuple[Any, dict[str, dic
 def test_a_429_pauses_that_upstream_for_its_retry_after(
     make_server: MakeServer, make_upstream: MakeUpstream
 ) -> None:
-    a = make_upstream("a", delay=0.005, limited=2, retry_after="0.3")
-    b = make_upstream("b", delay=0.005)
+    a = make_upstream("a", delay=0.02, limited=2, retry_after="0.3")
+    b = make_upstream("b", delay=0.02)  # 80 lines take b alone 0.8 s at least: a comes back
     done, by_id = run_batch(front(make_server, a, b), 80)
     assert done.request_counts.completed == 80 and done.request_counts.failed == 0
     seen = a.snapshot()
@@ -176,7 +177,7 @@ def test_an_upstream_that_keeps_limiting_gets_no_more_lines(
 def test_a_slow_upstream_gets_fewer_lines(
     make_server: MakeServer, make_upstream: MakeUpstream
 ) -> None:
-    slow, fast = make_upstream("slow", delay=0.3), make_upstream("fast", delay=0.0)
+    slow, fast = make_upstream("slow", delay=1.0), make_upstream("fast", delay=0.0)
     done, by_id = run_batch(front(make_server, slow, fast, upstream_concurrency=4), 60)
     assert done.request_counts.completed == 60
     shares = answered_by(by_id)

@@ -112,7 +112,6 @@ class Upstream:
     paused_until: float = 0.0  # after a 429
     grown: int = 0  # successes since ``limit`` last grew
     window: Window = field(default_factory=Window)
-    answered: int = 0  # requests in all (for tests and the final log)
 
     def __post_init__(self) -> None:
         self.limit = self.concurrency
@@ -287,7 +286,6 @@ class UpstreamPool:
             window = upstream.window
             latency = now - started
             window.requests += 1
-            upstream.answered += 1
             window.latency_total += latency
             window.latency_max = max(window.latency_max, latency)
             if outcome is not Outcome.OK:

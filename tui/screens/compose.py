@@ -73,9 +73,9 @@ from tui.core.submission import (
 )
 from tui.core.text import one_line, printable
 from tui.deck import styles_dir
-from tui.screens import compose_fields
+from tui.screens import compose_fields, compose_templates
 from tui.screens.base import DeckScreen, reason
-from tui.screens.compose_fields import read_draft, write_draft
+from tui.screens.compose_fields import read_draft
 from tui.widgets.body_form import BodyFormPanel
 from tui.widgets.estimate_view import EstimateView
 from tui.widgets.header import DeckHeader
@@ -425,6 +425,10 @@ class ComposeScreen(DeckScreen):
         """Whether the fields differ from what was last opened or kept."""
         return read_draft(self) != self._saved_draft
 
+    def mark_kept(self, draft: Draft) -> None:
+        """``draft`` is what the fields were when last opened or kept."""
+        self._saved_draft = draft
+
     def keep_draft(self) -> bool:
         """Keep the fields as the last draft; False (and said) if it cannot be written."""
         draft = read_draft(self)
@@ -437,57 +441,10 @@ class ComposeScreen(DeckScreen):
         return True
 
     def action_save_template(self) -> None:
-        from tui.dialogs.compose_drafts import TemplateNameDialog
-
-        def named(name: str | None) -> None:
-            if not name:
-                return
-            draft = read_draft(self)
-            try:
-                path = drafts.save_template(name, draft)
-            except BatchdeckError as exc:
-                self.fail(str(exc))
-                return
-            self._saved_draft = draft
-            self.set_status(f"Template {name} saved ({path})")
-
-        self.app.push_screen(TemplateNameDialog(drafts.list_templates()), named)
+        compose_templates.save_template(self)
 
     def action_open_draft(self) -> None:
-        from tui.dialogs.compose_drafts import LAST_DRAFT, OpenDraftDialog
-
-        def chosen(choice: str | None) -> None:
-            if choice is None:
-                return
-            name = "the last draft" if choice == LAST_DRAFT else f"template {choice}"
-            try:
-                draft = drafts.load_last() if choice == LAST_DRAFT else drafts.load_template(choice)
-            except BatchdeckError as exc:
-                self.fail(str(exc))
-                return
-            if draft is not None:
-                self._open(draft, name)
-
-        has_last = drafts.last_draft_path().is_file()
-        self.app.push_screen(OpenDraftDialog(has_last, drafts.list_templates()), chosen)
-
-    def _open(self, draft: Draft, name: str) -> None:
-        """Fill the fields from ``draft``; changes not kept are asked about first."""
-        from tui.dialogs.confirm import ConfirmDialog
-
-        def replace(yes: bool | None = True) -> None:
-            if yes:
-                write_draft(self, draft)
-                self._saved_draft = read_draft(self)
-                self.checked = None
-                self.show_tab("tab-request")
-                self.set_status(f"Opened {name}")
-
-        if not self.changed():
-            replace()
-            return
-        question = f"Replace the fields with {name}? Your changes are not kept."
-        self.app.push_screen(ConfirmDialog(question, yes="Replace", no="Keep mine"), replace)
+        compose_templates.open_draft(self)
 
     # -- preview -------------------------------------------------------------------------------
 

@@ -251,3 +251,24 @@ def test_retry_queue_puts_what_failed_in_the_queue_linked_to_its_parent(
     with sdk_for(server) as sdk:
         ids = [r.custom_id for r in sdk.messages.batches.results(part.batch_id)]
     assert ids == ["req-1", "req-3"]
+
+
+def test_a_bad_line_is_named_and_nothing_is_queued(
+    make_server: MakeServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = make_server(dialect="anthropic", clock=ManualClock(start=time.time()))
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    claude_config(server, None)
+    lines = job_lines()[:4]
+    del lines[2]["params"]["max_tokens"]
+    source = tmp_path / "bad.jsonl"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    ran = run(capsys, "submit", str(source), "--queue", "--part-requests", "2")
+    assert ran.code == 1
+    assert f"{source}:3: params.max_tokens: required by Anthropic" in ran.err
+    assert Registry().load() == {}  # nothing queued
+    ran = run(capsys, "submit", str(source), "--part-requests", "2")
+    assert ran.code == 2 and "--part-requests goes with --queue" in ran.err

@@ -1,4 +1,4 @@
-"""A queue runner on an Anthropic profile, SIGKILLed again and again, still carries a
+"""A queue runner on an Anthropic profile, SIGKILLed 20 times, still carries a
 60-part job through the server's limit of requests in the processing queue: no
 request lost, none sent twice.
 
@@ -46,7 +46,7 @@ from tui.core.queue_limits import LimitBook
 from tui.core.registry import Registry
 from tui.localapi.server import LocalServer
 
-KILLS = 10
+KILLS = 20
 SEED = 20261201
 
 FORKER = """

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from tui.localapi import anthropic_api
 from tui.localapi.app import Context, make_app
 from tui.localapi.clock import Clock, ManualClock, ScaledClock, Timing
 from tui.localapi.dialects import AZURE_API_VERSIONS, Dialect, dialect_named
@@ -70,6 +71,9 @@ class LocalServer:
     - ``token_limits``: model -> enqueued-token limit (see
       :mod:`tui.localapi.token_limits`); ``server.token_limits`` may be changed from
       any thread, and applies to the next batch validated.
+    - ``anthropic_queue_limit``: requests allowed in the Anthropic routes' processing
+      queue at once (a create over it is a 429; see :mod:`tui.localapi.anthropic_api`);
+      may be changed while the server runs.
     - ``id_seed``: make new ids reproducible.
     - ``durable``: fsync writes (turn off only for throwaway data).
     - ``tick``: real seconds between background lifecycle refreshes.
@@ -105,6 +109,7 @@ class LocalServer:
         access_log: bool = False,
         dialect: str | Dialect = "openai",
         quirks: bool = False,
+        anthropic_queue_limit: int | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
@@ -130,6 +135,7 @@ class LocalServer:
         self.timing = timing or paced
         self.faults = faults if faults is not None else Faults()
         self.token_limits = checked_limits(token_limits)
+        self.anthropic_queue_limit = anthropic_queue_limit
         self.id_seed = id_seed
         self.durable = durable
         self.tick = tick
@@ -274,7 +280,9 @@ class LocalServer:
             quirks=self.quirks,
         )
         access = logging.getLogger("aiohttp.access") if self.access_log else None
-        runner = web.AppRunner(make_app(ctx), access_log=access, handle_signals=False)
+        app = make_app(ctx)
+        anthropic_api.limit_queue(app, lambda: self.anthropic_queue_limit, self.clock)
+        runner = web.AppRunner(app, access_log=access, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         try:

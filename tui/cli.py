@@ -42,12 +42,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_app(profile_name: str | None) -> int:
+    import gc
+
     from tui.commands import _shared
 
+    # Start-up builds only objects that live as long as the app (modules above all):
+    # the cyclic GC would walk them again and again for nothing. It runs again once
+    # the SDK is loaded (BatchDeckApp.prepare_client, which freezes them first).
+    gc.disable()
     try:
         config, profile = _shared.resolve_profile(profile_name)  # config, key, server
         client = _shared.make_client(profile)  # the SDK loads after the first paint
     except _shared.CommandError as exc:
+        gc.enable()
         _shared.error(exc.message, multiline=True)
         return exc.code
     from tui.app import make_app

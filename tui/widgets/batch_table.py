@@ -7,7 +7,8 @@ It keeps every batch it was given (``batches``) and the registry's jobs
   cells updated, a new one is appended (and the order fixed after the page).
 - Filters and the sort column change through :meth:`rebuild` / :meth:`resort`:
   sorting reorders the rows in place; filtering re-adds the rows that pass, the
-  first screenful at once and the rest in chunks, so the table never freezes.
+  first screenful at once and the rest in chunks (:data:`CHUNK` rows a step of the
+  event loop), so the table never freezes.
 - Column widths follow the table's width; below :data:`NARROW` columns the
   endpoint, model and created columns are left out (the status line shows them).
 
@@ -45,8 +46,7 @@ STATUS_STYLES = {
     "cancelled": "bright_black",
 }
 NARROW = 110  # below this width, fewer columns
-CHUNK = 400  # rows added per step when (re)building
-FIRST_CHUNK = 100  # rows added at once: more than a screenful
+CHUNK = 200  # rows added per step of the event loop when (re)building
 BAR_WIDTH = 6
 PROGRESS_WIDTH = 20  # the bar shrinks to leave room for "20/20 · 3 failed"
 _EIGHTHS = " ▏▎▍▌▋▊▉"
@@ -382,7 +382,11 @@ class BatchTable(DataTable[Text]):
         chosen.sort(key=self._key, reverse=reverse)
         self._pending = chosen
         self._unordered = False
-        self._add_chunk(FIRST_CHUNK, selected)
+        self._add_chunk(self.screenful(), selected)
+
+    def screenful(self) -> int:
+        """Rows that fill the table (the terminal's height before the first layout)."""
+        return max(self.size.height, self.app.size.height)
 
     def _add_chunk(self, size: int = CHUNK, selected: str | None = None) -> None:
         now = timefmt.now()

@@ -76,6 +76,7 @@ class BatchDeckApp(App[int]):
         self.registry = registry
         self.profile = profile
         self.bell_enabled = bool(config.settings.get("bell", False))
+        self._first_frame = asyncio.Event()  # set once the first frame is on the terminal
         self.sub_title = f"{profile.name} · {profile.host()}"
         saved = config.settings.get("theme")
         if isinstance(saved, str) and saved in self.available_themes:
@@ -87,10 +88,17 @@ class BatchDeckApp(App[int]):
         process: they live as long as the app, and otherwise the next full
         collection walks them all, a pause of ~80 ms in the middle of the first
         listing. (A process-wide choice, so the app makes it, not the client.)
-        The GC, paused by ``batchdeck`` at launch, runs again from here on."""
+        The GC, paused by ``batchdeck`` at launch, runs again from here on.
+
+        With cached rows to show, the import waits until they are on the terminal
+        (it would hold them up); without, the first page is what the user waits for,
+        so the import starts at once."""
         import gc
 
         try:
+            batches = self.batches_screen()
+            if batches is not None and batches.showing_cached:
+                await self.first_frame()
             await self.client.prepare()
             if gc.get_freeze_count() == 0:
                 gc.freeze()
@@ -155,6 +163,15 @@ class BatchDeckApp(App[int]):
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.call_after_refresh(self.reconcile_submissions)  # after the first frame
+
+    async def first_frame(self) -> None:
+        if self.is_running:
+            await self._first_frame.wait()
+
+    def on_ready(self) -> None:
+        """Textual's Ready: the first frame is being displayed; once it is out, the
+        SDK may load (:meth:`prepare_client`)."""
+        self.call_after_refresh(self._first_frame.set)
 
     @work(exclusive=True, group="reconcile")
     async def reconcile_submissions(self) -> None:

@@ -53,6 +53,7 @@ class CachedStart(DeckScreen):
         self.jobs_ready = asyncio.Event()  # the whole registry is in table.jobs
         self._rest: list[Job] | None = None  # cached jobs not shown yet, once known
         self._rest_wanted = False  # the first listing answered: show them
+        self.showing_cached = False  # the first frame shows cached rows
 
     @property
     def table(self) -> BatchTable:
@@ -80,7 +81,7 @@ class CachedStart(DeckScreen):
             jobs = {job.batch_id: job for job in newest.jobs[:count] if job.batch_id}
             head, total = list(jobs.values()), newest.total
             self.jobs_ready.clear()
-            self.call_after_refresh(self._read_whole_registry)
+            self._read_whole_registry()
         else:
             jobs = self._registry_jobs()
             cached = self._cached(jobs.values())
@@ -94,6 +95,7 @@ class CachedStart(DeckScreen):
         for batch in table.batches.values():
             self._recorded[batch.id] = counts_key(batch)
         table.rebuild()
+        self.showing_cached = bool(table.batches)
         self.say_cached(f"{total} cached batches; loading…")
         self._load_rest_when_ready()
 
@@ -113,8 +115,10 @@ class CachedStart(DeckScreen):
 
     @work(exclusive=True, group="batches-cache", description="cached batches")
     async def _read_whole_registry(self) -> None:
-        """Read every job (``paint_cached`` showed only the newest)."""
+        """Read every job (``paint_cached`` showed only the newest), once the first
+        frame is out (the read holds the interpreter for a while)."""
         try:
+            await self.deck.first_frame()
             jobs = await asyncio.to_thread(self._registry_jobs)
         except REPORTED as exc:
             logger.warning("registry unreadable: %s", exc)

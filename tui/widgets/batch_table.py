@@ -189,11 +189,16 @@ class BatchTable(DataTable[Text]):
         shown = self._shown_columns()
         used = sum(self._fixed_width(key, width) for key, _, width, _ in shown)
         padding = 2 * self.cell_padding * len(shown)
-        return max(12, self.size.width - used - padding - 2)  # 2: the scrollbar
+        return max(12, self._width() - used - padding - 2)  # 2: the scrollbar
+
+    def _width(self) -> int:
+        """The table's width; before the first layout, the terminal's (the table
+        spans it), so that the first frame's columns are already the right ones."""
+        return self.size.width or self.app.size.width
 
     def fit_columns(self) -> None:
         """Choose columns and widths for the current width (rebuilds if the set changes)."""
-        narrow = 0 < self.size.width < NARROW
+        narrow = 0 < self._width() < NARROW
         if not self._columns_ready or narrow != self.narrow:
             self.narrow = narrow
             self._columns_ready = True

@@ -31,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    launch, profile = _app_launch(list(sys.argv[1:] if argv is None else argv))
+    if launch:  # no command: the parser of every command is not needed
+        try:
+            return _run_app(profile)
+        except KeyboardInterrupt:
+            return 130
     args = build_parser().parse_args(argv)
     try:
         if args.command:
@@ -39,6 +45,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_app(args.profile)
     except KeyboardInterrupt:
         return 130
+
+
+def _app_launch(argv: list[str]) -> tuple[bool, str | None]:
+    """Whether ``argv`` only opens the app (nothing, or just ``--profile NAME``), and
+    the profile it names."""
+    if not argv:
+        return True, None
+    if len(argv) == 2 and argv[0] == "--profile" and argv[1] and not argv[1].startswith("-"):
+        return True, argv[1]
+    if len(argv) == 1 and argv[0].startswith("--profile=") and len(argv[0]) > len("--profile="):
+        return True, argv[0].removeprefix("--profile=")
+    return False, None
 
 
 def _run_app(profile_name: str | None) -> int:

@@ -172,3 +172,43 @@ async def test_prepare_client_turns_the_paused_gc_back_on(
     finally:
         gc.enable()
         await app.client.close()
+
+
+async def test_cached_rows_that_belong_higher_up_are_sorted_in(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Older cached rows are appended as they are (already in order); one that belongs
+    above the rows on screen puts the table back in order once appended."""
+    monkeypatch.setattr(Registry, "newest_snapshots", lambda *a: None)  # the whole view
+    cached_registry(5)
+    app = build_app(server, monkeypatch, Registry(durable=False))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = batches_screen(pilot)
+        await loaded(pilot)
+        table = screen.table
+
+        def batch(batch_id: str, created_at: int) -> Batch:
+            return Batch(
+                id=batch_id,
+                status="completed",
+                endpoint="/v1/embeddings",
+                input_file_id="file-x",
+                created_at=created_at,
+            )
+
+        sorts: list[str] = []
+        resort = table.resort
+
+        def counted() -> None:
+            sorts.append("sort")
+            resort()
+
+        monkeypatch.setattr(table, "resort", counted)
+        table.add_cached([batch("batch_older", 1_600_000_000)])
+        await wait_for(pilot, lambda: not table.loading_rows and "batch_older" in table.rows)
+        assert shown_ids(screen)[-1] == "batch_older" and sorts == []
+        table.add_cached([batch("batch_newest", 1_900_000_000)])
+        await wait_for(pilot, lambda: not table.loading_rows and "batch_newest" in table.rows)
+        await wait_for(pilot, lambda: shown_ids(screen)[0] == "batch_newest")
+        assert shown_ids(screen)[-1] == "batch_older" and sorts == ["sort"]
+        await pilot.press("q")

@@ -30,6 +30,7 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.widgets import DataTable
 
+from tui.core.anthropic_client import client_for
 from tui.core.client import BatchClient
 from tui.core.config import Config, Profile, save_config
 from tui.core.errors import BatchdeckError
@@ -59,6 +60,7 @@ class BatchDeckApp(App[int]):
         Binding("f1", "help", "Help", id="app.help"),
         Binding("f", "open_files", "Files", id="app.files"),
         Binding("n", "open_compose", "Compose", id="app.compose", show=False),
+        Binding("dollar_sign", "open_spend", "Spend", id="app.spend", show=False, key_display="$"),
         Binding("p", "switch_profile", "Profile", id="app.profile", show=False),
         Binding("T", "cycle_theme", "Next theme", id="app.theme", show=False),
         Binding("b", "toggle_bell", "Bell on finish", id="app.bell", show=False),
@@ -77,7 +79,7 @@ class BatchDeckApp(App[int]):
         self.profile = profile
         self.bell_enabled = bool(config.settings.get("bell", False))
         self._first_frame = asyncio.Event()  # set once the first frame is on the terminal
-        self.sub_title = f"{profile.name} · {profile.host()}"
+        self.sub_title = profile.label()
         saved = config.settings.get("theme")
         if isinstance(saved, str) and saved in self.available_themes:
             self.theme = saved
@@ -177,12 +179,12 @@ class BatchDeckApp(App[int]):
     async def reconcile_submissions(self) -> None:
         """Settle submits a crash or a lost connection left unfinished (once the SDK
         is loaded: the first listing goes first)."""
-        from tui.core.journal import Journal  # not needed for the first frame
+        from tui.core.anthropic_journal import journal_for  # not needed for the first frame
 
         try:
             await self.prepare_client()
             await asyncio.to_thread(self.registry.load)  # 10,000 jobs: not on the event loop
-            settled = await Journal(self.registry, self.client, self.profile).reconcile()
+            settled = await journal_for(self.registry, self.client, self.profile).reconcile()
         except Exception as exc:  # the app goes on; an unexpected error is logged too
             if not isinstance(exc, BatchdeckError | OSError):
                 logging.getLogger(__name__).exception("reconciling submissions failed")
@@ -194,7 +196,7 @@ class BatchDeckApp(App[int]):
             where = f" as {item.batch_id}" if item.batch_id else ""
             self.notify(
                 f"Interrupted submission {item.job_id}: {item.outcome}{where} ({item.detail})",
-                severity="error" if item.outcome == "failed" else "information",
+                severity="error" if item.outcome in ("failed", "ambiguous") else "information",
             )
 
     async def on_unmount(self) -> None:
@@ -232,12 +234,12 @@ class BatchDeckApp(App[int]):
         """Use profile ``name``: a new client, the header, and the batches reloaded."""
         try:
             profile = self.config.profile(name)
-            client = BatchClient(profile)
+            client = client_for(profile)
         except BatchdeckError as exc:
             self.notify(f"Cannot switch to {name}: {exc}", severity="error")
             return
         old, self.client, self.profile = self.client, client, profile
-        self.sub_title = f"{profile.name} · {profile.host()}"
+        self.sub_title = profile.label()
         self._close_client(old)
         batches = self.batches_screen()
         if batches is not None:
@@ -292,6 +294,11 @@ class BatchDeckApp(App[int]):
         from tui.screens.compose import ComposeScreen  # imported when first opened
 
         self.push_screen(ComposeScreen())
+
+    def action_open_spend(self) -> None:
+        from tui.screens.spend import SpendScreen  # imported when first opened
+
+        self.push_screen(SpendScreen())
 
     def open_results(self, batch_id: str) -> None:
         from tui.screens.results import ResultsScreen  # imported when first opened

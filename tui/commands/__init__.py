@@ -21,5 +21,12 @@ COMMANDS = (
     "web",
     "validate",
     "submit",
+    "queue",
     "results",
+    "convert",
+    "delete",
+    "webhooks",
+    "spend",
+    "retry",
+    "estimate",
 )

@@ -116,6 +116,17 @@ def parse_duration(text: str) -> float:
 # -- profile, client, registry ------------------------------------------------------
 
 
+def profile_for_limits(profile_name: str | None) -> Profile:
+    """The profile whose provider's limits a file is checked against; its key is only
+    needed to send, so it is not asked for (exit 2 if the config is unusable)."""
+    from tui.core.config import ConfigError, load_config
+
+    try:
+        return load_config().profile(profile_name)
+    except ConfigError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from exc
+
+
 def resolve_profile(profile_name: str | None) -> tuple[Config, Profile]:
     """The config and the active profile; :class:`CommandError` (exit 2) if the config
     is unusable or no key or server is configured at all (with the no-key help)."""
@@ -136,10 +147,10 @@ def resolve_profile(profile_name: str | None) -> tuple[Config, Profile]:
 def make_client(profile: Profile) -> BatchClient:
     """The profile's :class:`BatchClient`; :class:`CommandError` (exit 2) without a key."""
     from tui.core import errors, paths
-    from tui.core.client import BatchClient
+    from tui.core.anthropic_client import client_for
 
     try:
-        return BatchClient(profile)
+        return client_for(profile)
     except errors.ApiError as exc:
         help_text = NO_KEY_HELP.format(config=paths.config_file())
         raise CommandError(f"{exc.message}\n\n{help_text}", EXIT_USAGE) from exc
@@ -308,17 +319,24 @@ def confirm(question: str, *, yes: bool) -> None:
 
 
 def stderr_progress(label: str) -> Progress | None:
-    """A byte-progress callback drawing on stderr, or ``None`` when stderr is not a
-    terminal (pipes and logs get no progress noise)."""
+    """A byte-progress callback drawing on stderr (done, total, rate and time left),
+    or ``None`` when stderr is not a terminal (pipes and logs get no progress noise)."""
     if not sys.stderr.isatty():
         return None
+    import time
+
+    from tui.core.downloads import rate_line
+    from tui.core.throughput import Pace
+
+    pace = Pace()
 
     def show(done: int, total: int | None) -> None:
-        if total:
-            line = f"\r{label}: {format_size(done)} / {format_size(total)} ({100 * done // total}%)"
-        else:
-            line = f"\r{label}: {format_size(done)}"
-        sys.stderr.write(line)
+        pace.add(time.monotonic(), done)
+        share = f" / {format_size(total)} ({100 * done // total}%)" if total else ""
+        rate = rate_line(pace, done, total)
+        sys.stderr.write(
+            f"\r{label}: {format_size(done)}{share}{', ' + rate if rate else ''}\x1b[K"
+        )
         if total is not None and done >= total:
             sys.stderr.write("\n")
         sys.stderr.flush()

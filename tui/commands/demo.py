@@ -48,6 +48,7 @@ def build_demo(root: Path) -> tuple[BatchDeckApp, LocalServer]:
     from tui.core.client import BatchClient
     from tui.core.config import Config, Profile
     from tui.core.registry import Job, Registry
+    from tui.localapi.anthropic_demo import seed_anthropic_demo
     from tui.localapi.demo import seed_demo
     from tui.localapi.server import LocalServer
 
@@ -69,7 +70,21 @@ def build_demo(root: Path) -> tuple[BatchDeckApp, LocalServer]:
                     base_url=profile.public_base_url(),
                 )
             )
-        config = Config(profiles={"demo": profile}, default_profile="demo")
+        claude = Profile(
+            "claude-demo", base_url=server.url, api_key_env=DEMO_KEY_ENV, provider="anthropic"
+        )  # the same server's Message Batches API, beside the OpenAI profile (`p`)
+        scale = float(getattr(server.clock, "scale", 1.0) or 1.0)
+        for seeded in seed_anthropic_demo(server, ahead=ADVANCE_SECONDS * scale):
+            registry.add(
+                Job(
+                    batch_id=seeded["id"],
+                    description=seeded["description"],
+                    tags=tuple(seeded["tags"]),
+                    profile=claude.name,
+                    base_url=claude.public_base_url(),
+                )
+            )
+        config = Config(profiles={"demo": profile, claude.name: claude}, default_profile="demo")
         app = make_app(config, BatchClient(profile), registry, profile=profile)
     except BaseException:
         server.stop()

@@ -49,6 +49,38 @@ def add_parser(sub: Any) -> None:
         metavar="KIND:RATE",
         help="inject faults at random, e.g. 429:0.1, 500:0.05, drop:0.02, latency:0.2",
     )
+    serve.add_argument(
+        "--token-limit",
+        action="append",
+        default=[],
+        type=token_limit,
+        metavar="MODEL=TOKENS",
+        help="fail a batch whose input tokens plus those of the model's unfinished batches "
+        "exceed TOKENS, as OpenAI does (token_limit_exceeded); repeat for more models",
+    )
+    serve.add_argument(
+        "--dialect",
+        choices=("openai", "azure", "groq", "anthropic"),
+        default="openai",
+        help="speak this provider's dialect: its paths, auth header, ids and limits "
+        "(default openai)",
+    )
+    serve.add_argument(
+        "--quirks",
+        action="store_true",
+        help="answer batches the odd ways other services do: ISO timestamps, upper-case "
+        "and unknown statuses, null or missing request_counts, extra fields",
+    )
+
+
+def token_limit(text: str) -> tuple[str, int]:
+    """``MODEL=TOKENS`` for ``--token-limit``; argparse reports a bad one."""
+    from tui.localapi.token_limits import parse_token_limit
+
+    try:
+        return parse_token_limit(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +89,12 @@ def run(args: argparse.Namespace) -> int:
     from tui.core import paths
     from tui.localapi.server import serve_main
 
+    limits: dict[str, int] = {}
+    for model, tokens in args.token_limit:
+        if model in limits:
+            _shared.error(f"--token-limit: {model} is given twice ({limits[model]} and {tokens})")
+            return 2
+        limits[model] = tokens
     data_dir = Path(args.data_dir or paths.ensure_private_dir(paths.data_dir() / "server"))
     return serve_main(
         host=args.host,
@@ -66,4 +104,7 @@ def run(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
         faults=args.fault,
+        token_limits=limits,
+        dialect=args.dialect,
+        quirks=args.quirks,
     )

@@ -57,13 +57,41 @@ def add_parser(sub: Any) -> None:
         metavar="TIME",
         help="delete the output files this long after creation: 1h to 30d (e.g. 7d)",
     )
+    parser.add_argument(
+        "--completion-window",
+        metavar="WINDOW",
+        help="how long the service may take: one the profile's provider offers "
+        "(default: its shortest, 24h on OpenAI; Groq: 24h to 7d)",
+    )
     parser.add_argument("--tag", action="append", default=[], help="a registry tag (repeatable)")
     parser.add_argument(
         "--split",
         action="store_true",
         help="send a file over the limits as several batches in one job group",
     )
+    parser.add_argument(
+        "--queue",
+        action="store_true",
+        help="send nothing now: put the file's parts in the local queue (`batchdeck queue`), "
+        "split to fit the model's token limit",
+    )
+    parser.add_argument(
+        "--part-tokens",
+        type=_positive,
+        metavar="TOKENS",
+        help="with --queue: at most this many estimated input tokens per part",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,16 +100,34 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from tui.core.journal import SubmitError
+    from tui.core.providers import ProviderError
     from tui.core.requests import InvalidRequestFileError, SplitError, UnreadableFileError
     from tui.core.submission import NeedsSplitError, parse_expiry, parse_metadata, plan_submit
 
+    profile = _shared.profile_for_limits(getattr(args, "profile", None))
+    if profile.provider == "anthropic":  # one inline message batch: its own path
+        from tui.commands._anthropic_cli import submit_anthropic
+
+        return submit_anthropic(args)
+    limits, provider = profile.limits, profile.provider_name
     try:
         metadata = parse_metadata(args.metadata)
         expiry = parse_expiry(args.expires_after) if args.expires_after else None
-    except SubmitError as exc:
+        if expiry is not None:
+            limits.check_expiry(expiry, provider)
+        args.completion_window = limits.check_window(
+            args.completion_window or limits.default_window, provider
+        )
+    except (SubmitError, ProviderError) as exc:
         raise _shared.CommandError(f"{PREFIX}{exc}", EXIT_USAGE) from exc
+    if args.part_tokens is not None and not args.queue:
+        raise _shared.CommandError(f"{PREFIX}--part-tokens goes with --queue", EXIT_USAGE)
+    if args.queue:
+        return _enqueue(args, metadata, expiry)
     try:
-        plan = plan_submit(args.file, args.endpoint, allow_split=args.split)
+        plan = plan_submit(
+            args.file, args.endpoint, allow_split=args.split, limits=limits.request_limits()
+        )
     except NeedsSplitError as exc:
         _print_problems(exc.report, as_json=args.json)
         raise _shared.CommandError(
@@ -97,6 +143,58 @@ def _run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise _shared.CommandError(f"{PREFIX}{exc}", EXIT_USAGE) from exc
     return _send(args, plan, metadata, expiry)
+
+
+def _enqueue(args: argparse.Namespace, metadata: dict[str, str], expiry: int | None) -> int:
+    """``--queue``: validate, split and record the parts as queued; nothing is sent."""
+    from pathlib import Path
+
+    from tui.core.journal import Journal, SubmitError
+    from tui.core.queue import QueueError, enqueue_file
+    from tui.core.requests import InvalidRequestFileError, SplitError, UnreadableFileError
+
+    _, profile = _shared.resolve_profile(getattr(args, "profile", None))
+    client = _shared.make_client(profile)  # a key is needed to send them later
+    journal = Journal(_shared.open_registry(), client, profile)
+    try:
+        jobs = enqueue_file(
+            journal,
+            Path(args.file),
+            args.endpoint,
+            description=args.description,
+            metadata=metadata,
+            tags=tuple(args.tag),
+            output_expires_after=expiry,
+            part_tokens=args.part_tokens,
+            completion_window=args.completion_window,
+        )
+    except InvalidRequestFileError as exc:
+        _print_problems(exc.report, as_json=args.json)
+        raise _shared.CommandError(
+            f"{PREFIX}{exc.report.path}: {exc.count} problem(s); nothing queued", EXIT_PROBLEMS
+        ) from exc
+    except (SplitError, UnreadableFileError, QueueError, SubmitError) as exc:
+        raise _shared.CommandError(f"{PREFIX}{exc}", EXIT_PROBLEMS) from exc
+    rows = [
+        {
+            "job_id": job.job_id,
+            "part": index + 1,
+            "tokens": (job.submission or {}).get("queue", {}).get("tokens"),
+            "requests": (job.submission or {}).get("queue", {}).get("requests"),
+            "input_path": job.input_path,
+        }
+        for index, job in enumerate(jobs)
+    ]
+    group_id = jobs[0].group_id if jobs else None
+    if args.json:
+        print(json.dumps({"file": args.file, "group_id": group_id, "queued": rows}, indent=2))
+    else:
+        tokens = sum(row["tokens"] or 0 for row in rows)
+        print(
+            f"queued {len(rows)} part(s), {tokens:,} estimated input tokens, "
+            f"in job group {group_id}; `batchdeck queue run` sends them"
+        )
+    return EXIT_OK
 
 
 def _print_problems(report: ValidationReport, *, as_json: bool) -> None:
@@ -128,6 +226,7 @@ def _send(args: argparse.Namespace, plan: Any, metadata: dict[str, str], expiry:
                 description=args.description,
                 metadata=metadata,
                 output_expires_after=expiry,
+                completion_window=args.completion_window,
                 tags=tuple(args.tag),
                 progress=None if args.json else _upload_progress(),
             )

@@ -153,12 +153,20 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from tui.core.requests import validate
 
+    if _shared.profile_for_limits(getattr(args, "profile", None)).provider == "anthropic":
+        from tui.commands._anthropic_cli import validate_anthropic
+
+        return validate_anthropic(args)  # {custom_id, params} lines
+
     estimator = None if args.no_estimate else _estimator(args.file, args.endpoint, args.exact)
     try:
         try:
             report = validate(
                 args.file,
                 endpoint=args.endpoint,
+                limits=_shared.profile_for_limits(
+                    getattr(args, "profile", None)
+                ).limits.request_limits(),
                 on_request=estimator.add if estimator is not None else None,
             )
         except OSError as exc:  # UnreadableFileError: a plain message naming the file

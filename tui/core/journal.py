@@ -13,7 +13,11 @@ every unfinished submit by looking for that token on the server:
 
 - a batch with the token exists: the submit succeeded; record it.
 - the file was uploaded but no batch has the token: finish the submit (create it).
-- nothing was uploaded: the intent is abandoned, and says so.
+- nothing was uploaded: the intent is abandoned, and says so; a part of the queue
+  (``tui.core.queue``) goes back to ``queued`` instead, to be sent again later.
+
+A queued submit starts one step earlier: :meth:`Journal.enqueue` records it as
+``queued`` (nothing sent), and :meth:`Journal.send_queued` takes it from there.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ CLOCK_SKEW = 600  # seconds of slack when searching for a batch by creation time
 CREATE_ATTEMPTS = 5
 LOOKUP_WAITS = (0.5, 1.0, 2.0)  # after an unclear create failure, look for the batch again
 MAX_RETRY_WAIT = 30.0
+FILE_404_WAITS = (0.5, 1.0, 2.0)  # a file just uploaded may answer 404 for a moment
 
 
 class SubmitError(BatchdeckError):
@@ -56,7 +61,7 @@ class Settled:
     """What :meth:`Journal.reconcile` did with one unfinished submit."""
 
     job_id: str
-    outcome: str  # "found", "created", "abandoned", "failed"
+    outcome: str  # "found", "created", "requeued", "abandoned", "failed"
     batch_id: str | None
     detail: str
 
@@ -155,6 +160,7 @@ class Journal:
         group_id: str | None = None,
         retry_of: str | None = None,
         progress: Progress | None = None,
+        completion_window: str | None = None,
     ) -> Job:
         """Upload ``path`` and create its batch; the registry knows each step first."""
         path = Path(path).resolve()
@@ -166,16 +172,105 @@ class Journal:
         if not path.is_file():
             raise SubmitError(f"{path}: no such file")
         token = new_token()
+        intent = self._record(
+            token,
+            path,
+            endpoint,
+            clean,
+            description,
+            "intent",
+            tags=tags,
+            output_expires_after=output_expires_after,
+            group_id=group_id,
+            retry_of=retry_of,
+            completion_window=completion_window,
+        )
+        with _hold(self._lock_path(token), wait=True):
+            await asyncio.to_thread(self.registry.add, intent)
+            return await self._upload_and_create(token, path, progress)
+
+    def enqueue(
+        self,
+        path: Path,
+        endpoint: str,
+        metadata: Mapping[str, str] | None = None,
+        description: str = "",
+        *,
+        queue: Mapping[str, object],
+        tags: tuple[str, ...] = (),
+        output_expires_after: int | None = None,
+        group_id: str | None = None,
+        retry_of: str | None = None,
+        completion_window: str | None = None,
+    ) -> Job:
+        """Record ``path`` as ``queued``: nothing is sent until :meth:`send_queued`.
+        ``queue`` is the queue's table (order, tokens, model...; ``tui.core.queue``)."""
+        path = Path(path).resolve()
+        clean = check_metadata(metadata or {})
+        if endpoint not in BATCH_ENDPOINTS:
+            raise SubmitError(
+                f"endpoint {endpoint!r} is not a batch endpoint ({', '.join(BATCH_ENDPOINTS)})"
+            )
+        job = self._record(
+            new_token(),
+            path,
+            endpoint,
+            clean,
+            description,
+            "queued",
+            tags=tags,
+            output_expires_after=output_expires_after,
+            group_id=group_id,
+            retry_of=retry_of,
+            completion_window=completion_window,
+        )
+        return self.registry.add(job.with_submission(queue=dict(queue)))
+
+    async def send_queued(self, token: str, progress: Progress | None = None) -> Job:
+        """Submit the ``queued`` job ``token`` (its record moves on from ``intent``, as
+        any submit's). :class:`SubmitError` if another process is sending it or it is
+        not queued any more."""
+        with _hold(self._lock_path(token), wait=False) as mine:
+            if not mine:
+                raise SubmitError(f"{token} is being submitted by another process")
+            job = await asyncio.to_thread(self._job, token)
+            if _sub(job).get("state") != "queued":
+                raise SubmitError(f"{token} is not queued (it is {_sub(job).get('state')})")
+            path = Path(job.input_path or "")
+            if not path.is_file():
+                note = f"{path}: the part file is gone"
+                await self._advance_off_loop(token, "abandoned", note=note)
+                raise SubmitError(note)
+            await self._advance_off_loop(token, "intent", started_at=int(time.time()))
+            return await self._upload_and_create(token, path, progress)
+
+    def _record(
+        self,
+        token: str,
+        path: Path,
+        endpoint: str,
+        metadata: dict[str, str],
+        description: str,
+        state: str,
+        *,
+        tags: tuple[str, ...],
+        output_expires_after: int | None,
+        group_id: str | None,
+        retry_of: str | None,
+        completion_window: str | None = None,
+    ) -> Job:
         submission: dict[str, object] = {
-            "state": "intent",
+            "state": state,
             "token": token,
             "endpoint": endpoint,
-            "metadata": clean,
+            "metadata": metadata,
             "started_at": int(time.time()),
         }
         if output_expires_after is not None:
             submission["output_expires_after"] = int(output_expires_after)
-        intent = Job(
+        if completion_window is not None:
+            submission["completion_window"] = completion_window
+        return Job(
             job_id=token,
             description=description,
             tags=tuple(tags),
@@ -187,13 +282,13 @@ class Journal:
             created_at=int(time.time()),
             submission=submission,
         )
-        with _hold(self._lock_path(token), wait=True):
-            await asyncio.to_thread(self.registry.add, intent)
-            uploaded = await self.client.upload_file(
-                path, purpose="batch", filename=upload_name(token, path), progress=progress
-            )
-            await self._advance_off_loop(token, "uploaded", input_file_id=uploaded.id)
-            return await self._create(token)
+
+    async def _upload_and_create(self, token: str, path: Path, progress: Progress | None) -> Job:
+        uploaded = await self.client.upload_file(
+            path, filename=upload_name(token, path), progress=progress
+        )
+        await self._advance_off_loop(token, "uploaded", input_file_id=uploaded.id)
+        return await self._create(token)
 
     async def submit_file(self, file_id: str, endpoint: str, description: str = "") -> Job:
         """Create a batch of an input file already on the server (``file_id``); the
@@ -229,7 +324,9 @@ class Journal:
     async def _create(self, token: str) -> Job:
         """Create the batch, sent once per attempt.
 
-        A refusal (400, 404) settles the submit as abandoned: nothing was created.
+        A refusal (400) settles the submit as abandoned: nothing was created. A 404
+        (the API sometimes does not know a file for a moment after its upload) is
+        tried again after each of :data:`FILE_404_WAITS`, then abandoned likewise.
         A rate limit is retried after its wait. An unclear failure (connection lost,
         timeout, 5xx) may hide a batch the server did make, so the batch is looked
         for by its token, a few times over a few seconds, before the create is sent
@@ -238,7 +335,8 @@ class Journal:
         """
         sub = _sub(await self._advance_off_loop(token, "creating"))
         since = int(sub["started_at"]) - CLOCK_SKEW
-        for attempt in range(CREATE_ATTEMPTS):
+        attempt = missing = 0
+        while True:
             last = attempt == CREATE_ATTEMPTS - 1
             try:
                 batch = await self.client.create_batch(
@@ -246,9 +344,19 @@ class Journal:
                     sub["endpoint"],
                     metadata={**sub.get("metadata", {}), TOKEN_KEY: token},
                     output_expires_after=sub.get("output_expires_after"),
+                    completion_window=sub.get("completion_window"),
                     retry=False,
                 )
-            except (errors.RequestError, errors.NotFoundError, errors.AuthError) as exc:
+            except errors.NotFoundError as exc:
+                if missing < len(FILE_404_WAITS):  # the file may not be visible yet
+                    await asyncio.sleep(FILE_404_WAITS[missing])
+                    missing += 1
+                    continue
+                waited = f"{missing} retries over {sum(FILE_404_WAITS):g} s"
+                note = f"refused: {exc.message} (still not found after {waited})"
+                await self._advance_off_loop(token, "abandoned", note=note)
+                raise
+            except (errors.RequestError, errors.AuthError) as exc:
                 if not isinstance(exc, errors.AuthError):
                     note = f"refused: {exc.message}"
                     await self._advance_off_loop(token, "abandoned", note=note)
@@ -265,7 +373,7 @@ class Journal:
                     raise
             else:
                 return await asyncio.to_thread(self._created, token, batch)
-        raise AssertionError("unreachable")  # pragma: no cover
+            attempt += 1
 
     async def _look_for(self, token: str, since: int) -> Batch | None:
         for wait in LOOKUP_WAITS:
@@ -301,7 +409,10 @@ class Journal:
         return [
             job
             for job in self.registry.load().values()
-            if job.submission and _sub(job).get("state") in UNSETTLED and job.base_url == base_url
+            if job.submission
+            and _sub(job).get("state") in UNSETTLED
+            and job.base_url == base_url
+            and _sub(job).get("provider") != "anthropic"  # tui.core.anthropic_journal's
         ]
 
     async def reconcile(self) -> list[Settled]:
@@ -335,6 +446,9 @@ class Journal:
                 if "files" not in files_cache:
                     files_cache["files"] = await self._uploads_by_token()
                 found = files_cache["files"].get(token)
+                if found is None and "queue" in _sub(job):  # nothing sent: wait again
+                    self._advance(token, "queued", note="interrupted before upload")
+                    return Settled(token, "requeued", None, "nothing had been uploaded")
                 if found is None:
                     self._advance(token, "abandoned", note="interrupted before upload")
                     return Settled(token, "abandoned", None, "nothing had been uploaded")

@@ -2,14 +2,16 @@
 and the route table.
 
 Routes live in :mod:`files_api` (``/v1/files``), :mod:`batches_api` (``/v1/batches``)
-and :mod:`sync_api` (the synchronous model endpoints, answered by echo). Every
-response carries an ``x-request-id``; every error is an OpenAI error body.
+and :mod:`sync_api` (the synchronous model endpoints, answered by echo), served at the
+paths of the context's :mod:`~tui.localapi.dialects` dialect (OpenAI's by default), which
+also decides the auth header and, with ``quirks``, reshapes batch answers. Every
+response carries an ``x-request-id``; every error is an OpenAI error body (or the
+dialect's own, e.g. Azure's gateway errors).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,16 +19,17 @@ from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 
+from tui.localapi.anthropic_shapes import MESSAGE_BATCHES, check_anthropic_key
 from tui.localapi.clock import Timing
+from tui.localapi.dialects import OPENAI, Dialect, add_routes, shape_answer
 from tui.localapi.errors import (
     ApiError,
     error_body,
     invalid_request,
     not_found,
     server_error,
-    unauthorized,
 )
-from tui.localapi.faults import Faults
+from tui.localapi.faults import CONTENT_KINDS, Faults, content_fault
 from tui.localapi.ids import IdFactory
 from tui.localapi.lifecycle import Engine
 from tui.localapi.params import text_param
@@ -46,6 +49,8 @@ class Context:
     api_key: str | None
     timing: Callable[[], Timing]
     request_ids: IdFactory
+    dialect: Dialect = OPENAI
+    quirks: bool = False
 
 
 CONTEXT = web.AppKey("context", Context)
@@ -83,9 +88,29 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         log.exception("%s %s failed", request.method, request.path)
         err = server_error()
         response = web.json_response(err.body(), status=err.status)
+    if ctx.quirks and isinstance(response, web.Response) and isinstance(response.body, bytes):
+        _quirky(response, ctx)
     if not response.prepared:
         response.headers["x-request-id"] = request_id
     return response
+
+
+def _quirky(response: web.Response, ctx: Context) -> None:
+    """Reshape the batch objects of a JSON answer (see :func:`dialects.shape_batch`)."""
+    if response.content_type != "application/json" or not isinstance(response.body, bytes):
+        return
+
+    def queued(batch_id: str) -> bool:
+        """The first half of validation shows as ``queued``."""
+        record = ctx.store.batches.get(batch_id)
+        if record is None or record["status"] != "validating":
+            return False
+        half = float(record["_timing"]["validation"]) / 2
+        return ctx.engine.now() < float(record["_t"]["created"]) + half
+
+    shaped = shape_answer(response.body, queued)
+    if shaped is not None:
+        response.body = shaped
 
 
 async def _with_faults(request: web.Request, handler: Handler, ctx: Context) -> web.StreamResponse:
@@ -94,14 +119,15 @@ async def _with_faults(request: web.Request, handler: Handler, ctx: Context) -> 
     if delay:
         await asyncio.sleep(delay)
     if fault is None:
-        _check_key(request, ctx.api_key)
-        _check_url_text(request)
+        _check_request(request, ctx)
         return await handler(request)
+    if fault.kind in CONTENT_KINDS:
+        _check_request(request, ctx)
+        return await content_fault(request, handler, fault)
     if fault.kind == "drop":
         _drop(request)
     if fault.kind == "drop_after":
-        _check_key(request, ctx.api_key)
-        _check_url_text(request)
+        _check_request(request, ctx)
         await handler(request)
         _drop(request)
     status = fault.status or 500
@@ -122,19 +148,14 @@ def _drop(request: web.Request) -> None:
     raise asyncio.CancelledError
 
 
-def _check_key(request: web.Request, key: str | None) -> None:
-    """With an API key set, every request needs ``Authorization: Bearer <key>``."""
-    if not key:
-        return
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if not header:
-        raise unauthorized(
-            "You didn't provide an API key. You need to provide your API key in an "
-            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
-        )
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), key.encode()):
-        raise unauthorized("Incorrect API key provided.")
+def _check_request(request: web.Request, ctx: Context) -> None:
+    """The key (the dialect's header), the dialect's query rules, UTF-8 path and query."""
+    if request.path.startswith(MESSAGE_BATCHES):
+        check_anthropic_key(request, ctx.api_key)
+    else:
+        ctx.dialect.check_auth(request, ctx.api_key)
+    ctx.dialect.check_query(request)
+    _check_url_text(request)
 
 
 def _check_url_text(request: web.Request) -> None:
@@ -158,16 +179,19 @@ def _check_url_text(request: web.Request) -> None:
 
 
 def make_app(ctx: Context) -> web.Application:
-    from tui.localapi import batches_api, files_api, sync_api
+    from tui.localapi import anthropic_api, batches_api, costs_api, files_api, sync_api
 
     app = web.Application(
         middlewares=[api_middleware],
         client_max_size=1024**2 * 64,
     )
     app[CONTEXT] = ctx
-    files_api.add_routes(app)
-    batches_api.add_routes(app)
-    sync_api.add_routes(app)
+    add_routes(
+        app,
+        ctx.dialect,
+        [files_api.add_routes, batches_api.add_routes, sync_api.add_routes, costs_api.add_routes],
+    )
+    anthropic_api.add_routes(app, ctx)
     return app
 
 

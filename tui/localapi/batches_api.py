@@ -7,13 +7,11 @@ from typing import Any
 from aiohttp import web
 
 from tui.core import jsonsafe
-from tui.core.models import BATCH_ENDPOINTS
 from tui.localapi.app import context
 from tui.localapi.errors import (
     ApiError,
     conflict,
     invalid_request,
-    invalid_value,
     missing_parameter,
     not_found,
 )
@@ -27,7 +25,6 @@ CREATE_FIELDS = (
     "metadata",
     "output_expires_after",
 )
-COMPLETION_WINDOWS = ("24h",)
 LIST_DEFAULT = 20
 LIST_MAX = 100
 
@@ -82,11 +79,9 @@ async def create(request: web.Request) -> web.Response:
         if body.get(name) in (None, ""):
             raise missing_parameter(name)
     window = body["completion_window"]
-    if window not in COMPLETION_WINDOWS:
-        raise invalid_value("completion_window", str(window)[:50], COMPLETION_WINDOWS)
+    window_seconds = ctx.dialect.window_seconds(window)  # 400 unless the dialect allows it
     endpoint = body["endpoint"]
-    if endpoint not in BATCH_ENDPOINTS:
-        raise invalid_value("endpoint", str(endpoint)[:100], BATCH_ENDPOINTS)
+    ctx.dialect.check_endpoint(endpoint)
     metadata = metadata_param(body.get("metadata"))
     output_expires_after = expires_after_param(
         body.get("output_expires_after"), "output_expires_after"
@@ -99,7 +94,7 @@ async def create(request: web.Request) -> web.Response:
             code="invalid_type",
         )
     record = ctx.store.live_file(file_id, ctx.engine.now())
-    if record is None:
+    if record is None or ctx.faults.file_missing(file_id, request.method, request.path):
         raise not_found(f"No such File object: {file_id[:100]}", param="input_file_id")
     if record["purpose"] != "batch":
         raise invalid_request(
@@ -114,6 +109,8 @@ async def create(request: web.Request) -> web.Response:
         metadata=metadata,
         timing=ctx.timing(),
         output_expires_after=output_expires_after,
+        completion_window=window,
+        window_seconds=window_seconds,
     )
     return _batch_response(request, batch)
 

@@ -171,7 +171,7 @@ async def retrieve(request: web.Request) -> web.Response:
     ctx = context(request)
     file_id = request.match_info["file_id"]
     record = ctx.store.live_file(file_id, ctx.engine.now())
-    if record is None:
+    if record is None or ctx.faults.file_missing(file_id, request.method, request.path):
         raise _no_file(file_id)
     return web.json_response(public(record))
 

@@ -7,7 +7,8 @@ moves it forward to "now", doing every step that is due, with each step stamped 
 the simulated time it was due (not when the server noticed). So:
 
 - validation happens at ``created + timing.validation`` (``failed`` with
-  ``errors.data`` or ``in_progress`` with ``request_counts.total``);
+  ``errors.data`` or ``in_progress`` with ``request_counts.total``); a batch over its
+  model's enqueued-token limit fails there too (see :mod:`tui.localapi.token_limits`);
 - the k-th line to run finishes at ``in_progress + k * timing.per_request``; lines run
   in a shuffled order seeded by the batch id, so outputs are not in input order;
 - the batch is ``finalizing`` when its last line finished and ``completed`` after
@@ -33,10 +34,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +49,8 @@ from tui.localapi.clock import COMPLETION_WINDOW_SECONDS, Clock, Timing
 from tui.localapi.executors import ExecResult, Executor
 from tui.localapi.ids import ALNUM, derived_id
 from tui.localapi.store import Record, Store
-from tui.localapi.validate import validate_input
+from tui.localapi.token_limits import enqueued_tokens, limit_error
+from tui.localapi.validate import Validation, validate_input
 from tui.localapi.workfiles import (
     Checkpoint,
     Run,
@@ -76,13 +80,18 @@ class Engine:
         tick: float = 0.05,
         persist_interval: float = 0.5,
         max_inflight: int = 64,
+        token_limits: dict[str, int] | None = None,
     ) -> None:
         self.store = store
+        self.token_limits = token_limits if token_limits is not None else {}
+        """Model -> enqueued-token limit (see :mod:`tui.localapi.token_limits`); the
+        server shares its dict, so a change applies to the next batch validated."""
         self.clock = clock
         self.executor = executor
         self.tick = tick
         self.persist_interval = persist_interval
         self.max_inflight = max_inflight
+        self.validate: Callable[..., Validation] = validate_input  # the dialect's limits
         self._last_now = float(store.meta.get("clock", 0.0))
         self._runs: dict[str, Run] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -146,10 +155,22 @@ class Engine:
     async def refresh_all(self) -> None:
         """Bring every active batch up to now."""
         now = self.now()
-        for batch_id in list(self._active):
+        order: list[str] = list(self._active)
+        if self.token_limits:
+            order.sort(key=self._admission_key)
+        for batch_id in order:
             if self._due.get(batch_id, 0.0) > now:
                 continue
             await self.refresh(batch_id)
+
+    def _admission_key(self, batch_id: str) -> tuple[int, float, int]:
+        """Batches that may free tokens first, then the validating ones in the order
+        they are due (so which batch fits the token limit does not depend on luck)."""
+        record = self.store.batches.get(batch_id)
+        if record is None or record["status"] != "validating":
+            return 0, 0.0, 0
+        due = record["_t"]["created"] + Timing.from_dict(record["_timing"]).validation
+        return 1, float(due), int(record.get("_seq", 0))
 
     def wake(self) -> None:
         if self._wake is not None:
@@ -167,6 +188,8 @@ class Engine:
         output_expires_after: dict[str, Any] | None = None,
         created_at: float | None = None,
         cancel_at: float | None = None,
+        completion_window: str = "24h",
+        window_seconds: float = COMPLETION_WINDOW_SECONDS,
     ) -> Record:
         """A new batch in ``validating``; ``created_at``/``cancel_at`` are for seeding."""
         now = self.now() if created_at is None else float(created_at)
@@ -181,13 +204,13 @@ class Engine:
             "model": None,
             "errors": None,
             "input_file_id": input_file_id,
-            "completion_window": "24h",
+            "completion_window": completion_window,
             "status": "validating",
             "output_file_id": None,
             "error_file_id": None,
             "created_at": int(now),
             "in_progress_at": None,
-            "expires_at": int(now + COMPLETION_WINDOW_SECONDS),
+            "expires_at": int(now + window_seconds),
             "finalizing_at": None,
             "completed_at": None,
             "failed_at": None,
@@ -202,6 +225,7 @@ class Engine:
             "_t": {"created": now},
             "_cancel_at": cancel_at,
             "_output_expires_after": output_expires_after,
+            "_window": window_seconds,
         }
         self.store.add_batch(record)
         self._active.add(batch_id)
@@ -260,7 +284,7 @@ class Engine:
         batch_id = record["id"]
         timing = Timing.from_dict(record["_timing"])
         times = record["_t"]
-        expires = times["created"] + COMPLETION_WINDOW_SECONDS
+        expires = times["created"] + record.get("_window", COMPLETION_WINDOW_SECONDS)
         cancel_at = record.get("_cancel_at")
         limit = expires if cancel_at is None else min(expires, float(cancel_at))
         cancel_first = cancel_at is not None and float(cancel_at) <= expires
@@ -336,7 +360,7 @@ class Engine:
         status = record["status"]
         timing = Timing.from_dict(record["_timing"])
         times = record["_t"]
-        limit = times["created"] + COMPLETION_WINDOW_SECONDS
+        limit = times["created"] + record.get("_window", COMPLETION_WINDOW_SECONDS)
         if record.get("_cancel_at") is not None:
             limit = min(limit, float(record["_cancel_at"]))
         if status == "validating":
@@ -371,9 +395,13 @@ class Engine:
         work = self.store.work_dir(batch_id)
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(
-                None, validate_input, work / "input.jsonl", record["endpoint"]
+            check = functools.partial(
+                self.validate,
+                work / "input.jsonl",
+                record["endpoint"],
+                count_tokens=bool(self.token_limits),
             )
+            result = await loop.run_in_executor(None, check)
         except OSError as exc:
             self._broken(record, at, f"The input file could not be read: {exc}")
             return
@@ -387,6 +415,12 @@ class Engine:
         if not result.ok:
             self._invalid(record, at, result.errors)
             return
+        if result.input_tokens is not None:
+            record["_input_tokens"] = result.input_tokens
+        over = self._over_token_limit(record)
+        if over is not None:  # no await from the count to the status change: no race
+            self._invalid(record, at, [over])
+            return
         index = encode_index(result.lines)
         atomic_write(work / "index.json", index, sync=self.store.durable)
         record["_t"]["in_progress"] = at
@@ -394,6 +428,22 @@ class Engine:
         record["request_counts"] = {"total": len(result.lines), "completed": 0, "failed": 0}
         record["status"] = "in_progress"
         self._runs[batch_id] = self._open_run(record)
+
+    def enqueued_tokens(self, model: str) -> int:
+        """The input tokens ``model``'s unfinished, validated batches hold now (as last
+        refreshed; see :mod:`tui.localapi.token_limits`)."""
+        active = (self.store.batches[i] for i in self._active if i in self.store.batches)
+        return enqueued_tokens(active, model)
+
+    def _over_token_limit(self, record: Record) -> dict[str, Any] | None:
+        """The ``token_limit_exceeded`` error if the batch does not fit its model's limit."""
+        model = record.get("model")
+        if not isinstance(model, str) or model not in self.token_limits:
+            return None
+        limit = self.token_limits[model]
+        if self.enqueued_tokens(model) + int(record.get("_input_tokens") or 0) <= limit:
+            return None
+        return limit_error(model, limit)
 
     def _invalid(self, record: Record, at: float, errors: list[dict[str, Any]]) -> None:
         record["errors"] = {"object": "list", "data": errors}

@@ -25,7 +25,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -34,11 +34,13 @@ from aiohttp import web
 
 from tui.localapi.app import Context, make_app
 from tui.localapi.clock import Clock, ManualClock, ScaledClock, Timing
+from tui.localapi.dialects import AZURE_API_VERSIONS, Dialect, dialect_named
 from tui.localapi.executors import EchoExecutor, Executor, UpstreamExecutor
 from tui.localapi.faults import Faults
 from tui.localapi.ids import IdFactory
 from tui.localapi.lifecycle import Engine
 from tui.localapi.store import Record, Store, public
+from tui.localapi.token_limits import checked_limits
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,10 +63,18 @@ class LocalServer:
       each batch keeps the timing it was created with. Change ``server.timing``
       between creates to give batches different paces.
     - ``faults``: a fault plan (default: an empty one at ``server.faults``).
+    - ``token_limits``: model -> enqueued-token limit (see
+      :mod:`tui.localapi.token_limits`); ``server.token_limits`` may be changed from
+      any thread, and applies to the next batch validated.
     - ``id_seed``: make new ids reproducible.
     - ``durable``: fsync writes (turn off only for throwaway data).
     - ``tick``: real seconds between background lifecycle refreshes.
     - ``access_log``: log each request to the ``aiohttp.access`` logger.
+    - ``dialect``: ``"openai"`` (default), ``"azure"`` or ``"groq"`` (or a
+      :class:`~tui.localapi.dialects.Dialect`): the paths, auth header, ids and limits
+      of that provider (see :mod:`tui.localapi.dialects`; :attr:`base_url` follows it).
+    - ``quirks``: answer batches the odd ways other services do (ISO timestamps,
+      upper-case and unknown statuses, null or missing ``request_counts``, extra fields).
     """
 
     def __init__(
@@ -83,10 +93,13 @@ class LocalServer:
         upstream_retries: int = 3,
         timing: Timing | None = None,
         faults: Faults | None = None,
+        token_limits: Mapping[str, int] | None = None,
         id_seed: int | None = None,
         durable: bool = True,
         tick: float = 0.05,
         access_log: bool = False,
+        dialect: str | Dialect = "openai",
+        quirks: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
@@ -105,10 +118,13 @@ class LocalServer:
         self.upstream_retries = upstream_retries
         self.timing = timing or Timing()
         self.faults = faults if faults is not None else Faults()
+        self.token_limits = checked_limits(token_limits)
         self.id_seed = id_seed
         self.durable = durable
         self.tick = tick
         self.access_log = access_log
+        self.dialect = dialect_named(dialect)
+        self.quirks = quirks
         self.clock: Clock = clock if clock is not None else ScaledClock(self.time_scale)
         self.warnings: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -129,8 +145,10 @@ class LocalServer:
 
     @property
     def base_url(self) -> str:
-        """The OpenAI base URL, ``http://host:port/v1``."""
-        return self.url + "/v1"
+        """The SDK's base URL: ``http://host:port/v1`` (the openai dialect),
+        ``.../openai/v1`` (groq) or ``.../openai`` (azure, what ``AzureOpenAI`` makes of
+        ``azure_endpoint=server.url``)."""
+        return self.url + self.dialect.prefix
 
     @property
     def running(self) -> bool:
@@ -200,7 +218,7 @@ class LocalServer:
             loop.close()
 
     async def _startup(self) -> None:
-        store = Store(self.data_dir, IdFactory(self.id_seed), durable=self.durable)
+        store = Store(self.data_dir, self.dialect.ids(self.id_seed), durable=self.durable)
         store.lock()
         try:
             self.warnings = store.load()
@@ -222,7 +240,8 @@ class LocalServer:
             )
         else:
             executor = EchoExecutor()
-        engine = Engine(store, self.clock, executor, tick=self.tick)
+        engine = Engine(store, self.clock, executor, tick=self.tick, token_limits=self.token_limits)
+        engine.validate = self.dialect.validator()
         await engine.start()
         ctx = Context(
             store=store,
@@ -231,6 +250,8 @@ class LocalServer:
             api_key=self.api_key,
             timing=lambda: self.timing,
             request_ids=IdFactory(),
+            dialect=self.dialect,
+            quirks=self.quirks,
         )
         access = logging.getLogger("aiohttp.access") if self.access_log else None
         runner = web.AppRunner(make_app(ctx), access_log=access, handle_signals=False)
@@ -346,11 +367,16 @@ def serve_main(
     faults: Iterable[str] = (),
     *,
     upstream_api_key: str | None = None,
+    token_limits: Mapping[str, int] | None = None,
     out: Any = None,
+    dialect: str = "openai",
+    quirks: bool = False,
 ) -> int:
     """Run the server in the foreground until Ctrl+C (``batchdeck serve``).
 
-    ``faults`` are ``KIND:RATE[:ARG]`` specs (see :mod:`tui.localapi.faults`). The
+    ``faults`` are ``KIND:RATE[:ARG]`` specs (see :mod:`tui.localapi.faults`);
+    ``token_limits`` maps models to enqueued-token limits; ``dialect`` and ``quirks``
+    as for :class:`LocalServer`. The
     upstream's key comes from ``upstream_api_key`` or ``BATCHDECK_UPSTREAM_API_KEY``.
     Returns the process exit code.
     """
@@ -368,7 +394,10 @@ def serve_main(
             upstream=upstream,
             upstream_api_key=upstream_api_key or os.environ.get("BATCHDECK_UPSTREAM_API_KEY"),
             faults=plan,
+            token_limits=token_limits,
             access_log=True,
+            dialect=dialect,
+            quirks=quirks,
         )
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
         server.start()
@@ -426,4 +455,18 @@ def _announce(
     print(f"  api key:    {'required' if api_key else 'none (any key is accepted)'}", file=stream)
     if faults:
         print(f"  faults:     {', '.join(faults)}", file=stream)
-    print(f"Use OPENAI_BASE_URL={base_url}. Press Ctrl+C to stop.", file=stream, flush=True)
+    for model, tokens in server.token_limits.items():
+        print(f"  limit:      {model}: {tokens:,} enqueued tokens", file=stream)
+    dialect = server.dialect.name
+    if dialect != "openai" or server.quirks:
+        print(f"  dialect:    {dialect}" + (" with quirks" if server.quirks else ""), file=stream)
+    if dialect == "azure":
+        use = (
+            f"Use AzureOpenAI(azure_endpoint={server.url!r}, "
+            f"api_version={AZURE_API_VERSIONS[-1]!r}) with the api-key header."
+        )
+    elif dialect == "anthropic":
+        use = f"Use ANTHROPIC_BASE_URL={server.url} (Message Batches at /v1/messages/batches)."
+    else:
+        use = f"Use OPENAI_BASE_URL={base_url}."
+    print(f"{use} Press Ctrl+C to stop.", file=stream, flush=True)

@@ -29,6 +29,7 @@ from tui.core.requests import (
     Problem,
     scan,
 )
+from tui.core.tokens import FileEstimator
 
 MAX_INPUT_BYTES = MAX_FILE_BYTES
 MAX_REPORTED_ERRORS = MAX_PROBLEMS
@@ -68,6 +69,8 @@ class Validation:
     lines: list[LineRef] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     model: str | None = None
+    input_tokens: int | None = None
+    """The input tokens of every line (only when asked for, with ``count_tokens``)."""
 
     @property
     def ok(self) -> bool:
@@ -85,20 +88,40 @@ def api_error(problem: Problem) -> dict[str, Any]:
 
 
 def validate_input(
-    path: Path, endpoint: str, *, max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_INPUT_BYTES
+    path: Path,
+    endpoint: str,
+    *,
+    max_requests: int = MAX_REQUESTS,
+    max_bytes: int = MAX_INPUT_BYTES,
+    count_tokens: bool = False,
 ) -> Validation:
-    """Check every line of the input file at ``path`` for a batch on ``endpoint``.
+    """Check every line of the input file at ``path`` for a batch on ``endpoint``;
+    with ``count_tokens``, count the input tokens of every line in the same pass
+    (:class:`tui.core.tokens.FileEstimator`, exact: the client's basis).
 
     Raises ``OSError`` when the file cannot be read (``UnreadableFileError`` is one).
     """
     limits = Limits(max_requests=max_requests, max_bytes=max_bytes)
-    scanner = scan(Path(path), endpoint, limits, MAX_REPORTED_ERRORS, keep_custom_ids=True)
-    report = scanner.report(Path(path))
-    if not report.ok:
-        return Validation(errors=[api_error(p) for p in report.problems], model=report.model)
+    estimator = FileEstimator(endpoint, exact=True) if count_tokens else None
+    try:
+        scanner = scan(
+            Path(path),
+            endpoint,
+            limits,
+            MAX_REPORTED_ERRORS,
+            keep_custom_ids=True,
+            on_request=estimator.add if estimator is not None else None,
+        )
+        report = scanner.report(Path(path))
+        if not report.ok:
+            return Validation(errors=[api_error(p) for p in report.problems], model=report.model)
+        tokens = estimator.result().input_tokens if estimator is not None else None
+    finally:
+        if estimator is not None:
+            estimator.close()
     ids, offsets = scanner.custom_ids or [], report.offsets
     lines = [
         LineRef(n, offsets[n - 1], offsets[n] - offsets[n - 1], ids[n - 1])
         for n in range(1, report.line_count + 1)
     ]
-    return Validation(lines=lines, model=report.model)
+    return Validation(lines=lines, model=report.model, input_tokens=tokens)

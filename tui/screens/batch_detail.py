@@ -50,6 +50,7 @@ from tui.dialogs.confirm import ConfirmDialog
 from tui.dialogs.edit_job import EditJobDialog
 from tui.dialogs.price import PriceDialog
 from tui.screens.base import REPORTED, DeckScreen
+from tui.screens.batch_alerts import notify_batches
 from tui.screens.poller import ScreenPoller
 from tui.widgets.batch_sections import (
     SHOWN_ERRORS,
@@ -304,7 +305,7 @@ class BatchDetailScreen(DeckScreen):
     def _price_table(self) -> dict[str, Price] | PriceError:
         """The price table, read from disk once (again after the price dialog saves)."""
         if self._prices is None:
-            self._prices = read_prices()
+            self._prices = self.deck.profile.priced(read_prices())
         return self._prices
 
     # -- live refresh -----------------------------------------------------------------
@@ -332,6 +333,7 @@ class BatchDetailScreen(DeckScreen):
             self.pace.add(timefmt.now(), batch.request_counts.done)
         self._live = True
         self._paint()
+        notify_batches(self, [batch])
         if batch.errors and not self._inputs_requested:
             self._inputs_requested = True
             self.load_input_lines(batch)

@@ -39,7 +39,6 @@ from tui.core.models import Batch, batch_description
 from tui.core.text import one_line
 from tui.deck import styles_dir
 from tui.screens.base import REPORTED, reason
-from tui.screens.batch_alerts import notify_batches
 from tui.screens.batches_start import CachedStart, counts_key
 from tui.screens.poller import ScreenPoller
 from tui.widgets.batch_table import BatchTable
@@ -251,6 +250,8 @@ class BatchesScreen(CachedStart):
         table.put(message.batches)
         table.finish_page()
         self.show_rest_of_cache()  # the first page is on screen: the older cached rows may come
+        from tui.screens.batch_alerts import notify_batches  # not needed for the first frame
+
         notify_batches(self, message.batches, table.jobs, self.watcher.watching)
         to_record: list[Batch] = []
         for batch in message.batches:

@@ -179,7 +179,8 @@ class BatchDeckApp(App[int]):
     async def reconcile_submissions(self) -> None:
         """Settle submits a crash or a lost connection left unfinished (once the SDK
         is loaded: the first listing goes first)."""
-        from tui.core.anthropic_journal import journal_for  # not needed for the first frame
+        await self.first_frame()  # importing the journal would hold that frame up
+        from tui.core.anthropic_journal import journal_for
 
         try:
             await self.prepare_client()

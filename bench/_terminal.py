@@ -10,6 +10,7 @@ for the command to be gone, so no two measured commands ever overlap.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 WIDTH, HEIGHT = 120, 36
+_SOCKETS = itertools.count()
 POLL = 0.01  # seconds between two looks at the screen
 TIMEOUT = 120.0
 
@@ -39,7 +41,7 @@ def require_tmux() -> None:
 def time_to_text(argv: Sequence[str], expected: str, *, history: bool = False) -> Shown:
     """Launch ``argv`` in a fresh 120x36 tmux pane; the time until ``expected`` is on
     screen (``history``: or in the pane's scrollback, for a command that prints)."""
-    socket = f"batchdeck-bench-{os.getpid()}"
+    socket = f"batchdeck-bench-{os.getpid()}-{next(_SOCKETS)}"  # a fresh server each time
     tmux = ["tmux", "-L", socket, "-f", "/dev/null"]
     session = ["new-session", "-d", "-x", str(WIDTH), "-y", str(HEIGHT), "-s", "b", "cat"]
     subprocess.run([*tmux, *session], check=True)

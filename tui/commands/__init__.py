@@ -23,4 +23,5 @@ COMMANDS = (
     "submit",
     "queue",
     "results",
+    "webhooks",
 )

@@ -9,6 +9,12 @@ Exit codes: 0 when every batch completed with no failed request; 1 for failed
 requests, a failed, expired or cancelled batch, an unknown batch or an API error
 that outlived the retries; 124 on ``--timeout``; 130 on Ctrl+C, which only stops
 watching (the batches keep running on the server).
+
+With ``[hooks]`` in config.toml, a batch that ends (or is stuck, or near its
+expiry) fires the notifications once (``tui.core.alerts``; the app and the webhook
+receiver share the once-only record). The watched batches get a registry job if
+they had none. Terminal notifications go to stdout or stderr, whichever is a
+terminal; a hook's failure is a line on stderr and changes no exit code.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ from tui.commands import _shared
 
 if TYPE_CHECKING:
     from tui.core.client import BatchClient
+    from tui.core.hooks import HookSettings, Writer
     from tui.core.models import Batch
+    from tui.core.registry import Registry
 
 PARALLEL_RETRIEVES = 8
 DEFAULT_INTERVAL = 10.0
@@ -79,6 +87,9 @@ class Watcher:
         self.latest: dict[str, Batch] = {}
         self.backoff = 0.0
         self._gate = asyncio.Semaphore(PARALLEL_RETRIEVES)
+        self.hooks = hook_settings()
+        self._seen_active: set[str] = set()
+        self._registry: Registry | None = None
 
     def pending(self) -> list[str]:
         return [i for i in self.ids if i not in self.latest or not self.latest[i].is_final]
@@ -109,6 +120,8 @@ class Watcher:
             await asyncio.sleep(pause)
 
     async def _poll(self, batch_id: str) -> None:
+        import asyncio
+
         from tui.commands.show import retrieve_known
         from tui.core import errors
 
@@ -125,6 +138,32 @@ class Watcher:
             batch.request_counts,
         ):
             self._report(batch)
+        if self.hooks.active:
+            await asyncio.to_thread(self._notify, batch)
+
+    def _notify(self, batch: Batch) -> None:
+        """Fire the notifications ``batch`` calls for (in a thread: hooks block)."""
+        from tui.core import alerts
+        from tui.core.errors import BatchdeckError
+        from tui.core.registry import Registry
+
+        if not batch.is_final:
+            self._seen_active.add(batch.id)
+        try:
+            self._registry = self._registry or Registry()
+            outcome = alerts.notify_batch(
+                self._registry,
+                batch,
+                self.hooks,
+                seen_active=batch.id in self._seen_active,
+                adopt=True,
+                terminal=terminal_writer(prefer_stderr=self.json),
+            )
+        except (BatchdeckError, OSError) as exc:
+            _shared.error(f"notifying about {batch.id} failed: {exc}")
+            return
+        for problem in outcome.problems:
+            _shared.error(problem)
 
     def _report(self, batch: Batch) -> None:
         from tui.core import timefmt
@@ -164,3 +203,28 @@ class Watcher:
             )
             _shared.error(f"{batch.id}: {reason}")
         return _shared.EXIT_FAILURE if bad else _shared.EXIT_OK
+
+
+def hook_settings() -> HookSettings:
+    """The ``[hooks]`` table of config.toml."""
+    from tui.core.config import load_config
+
+    return load_config().hooks  # already read once without error by resolve_profile
+
+
+def terminal_writer(*, prefer_stderr: bool = False) -> Writer | None:
+    """Where terminal notifications go: stdout or stderr, the first that is a
+    terminal (never into a pipe or a file, where they would be noise); stderr
+    first when stdout carries data (``--json``)."""
+    import sys
+
+    streams = (sys.stderr, sys.stdout) if prefer_stderr else (sys.stdout, sys.stderr)
+    for stream in streams:
+        if stream is not None and stream.isatty():
+
+            def write(text: str, stream: Any = stream) -> None:
+                stream.write(text)
+                stream.flush()
+
+            return write
+    return None

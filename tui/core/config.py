@@ -29,6 +29,7 @@ from typing import Any
 
 from tui.core import paths
 from tui.core.errors import BatchdeckError
+from tui.core.hooks import TERMINAL_CHOICES, HookSettings
 from tui.core.text import public_url
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -78,6 +79,7 @@ class Config:
     default_profile: str = "default"
     settings: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    hooks: HookSettings = field(default_factory=HookSettings)  # [hooks], read-only
     # What the file held when read or last written (see _state): save_config writes
     # only what differs from it. None: nothing read, every value is written.
     loaded: dict[str, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
@@ -157,8 +159,75 @@ def load_config(path: Path | None = None) -> Config:
     if default not in profiles:
         raise ConfigError(f"{path}: settings.profile is {default!r}, which is not a profile")
     config = Config(profiles=profiles, default_profile=default, settings=dict(settings), path=path)
+    config.hooks = hooks_from(raw.get("hooks", {}), path)
     config.loaded = _state(config)
     return config
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d)?")
+_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+HOOK_DURATIONS = (
+    "timeout",
+    "stuck_validating",
+    "stuck_finalizing",
+    "expiry_warning",
+    "final_within",
+)
+
+
+def hooks_from(raw: Any, path: Path) -> HookSettings:
+    """The ``[hooks]`` table (see :mod:`tui.core.hooks`)::
+
+    [hooks]
+    on_final = "notify-me --flag"   # split like a shell would, run without one
+    on_alert = "page-me"            # stuck/expiry alerts (default: on_final)
+    timeout = "30s"                 # durations: seconds, or "90s", "5m", "2h", "1d"
+    terminal = true                 # OSC 9 and 777; or "osc9" / "osc777"
+    desktop = true                  # notify-send / osascript, if on PATH
+    stuck_validating = "1h"
+    stuck_finalizing = "2h"
+    expiry_warning = "2h"
+    final_within = "1d"
+    """
+    import shlex
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [hooks] must be a table")
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = f"{path}: hooks.{key}"
+        if key in ("on_final", "on_alert"):
+            if not isinstance(value, str):
+                raise ConfigError(f"{where} must be a string (a command line)")
+            try:
+                values[key] = tuple(shlex.split(value))
+            except ValueError as exc:
+                raise ConfigError(f"{where} cannot be split into words: {exc}") from exc
+        elif key in HOOK_DURATIONS:
+            values[key] = _hook_duration(value, where)
+        elif key == "terminal":
+            if isinstance(value, bool):
+                values[key] = TERMINAL_CHOICES if value else ()
+            elif value in TERMINAL_CHOICES:
+                values[key] = (value,)
+            else:
+                raise ConfigError(f'{where} must be true, false, "osc9" or "osc777"')
+        elif key == "desktop":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where} must be true or false")
+            values[key] = value
+        else:
+            raise ConfigError(f"{path}: [hooks] has unknown field {key!r}")
+    return HookSettings(**values)
+
+
+def _hook_duration(value: Any, where: str) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    match = _DURATION.fullmatch(value.strip().lower()) if isinstance(value, str) else None
+    if match is None or float(match.group(1)) <= 0:
+        raise ConfigError(f'{where} must be a positive duration, e.g. 30 (seconds), "5m", "2h"')
+    return float(match.group(1)) * _SECONDS[match.group(2) or "s"]
 
 
 def save_config(config: Config, path: Path | None = None) -> Path:

@@ -122,7 +122,9 @@ class Job:
     ``downloads`` maps what was downloaded (``"output"``, ``"error"`` or a file id)
     to its local path. ``snapshot`` is the last ``models.Batch.to_dict()`` seen.
     ``submission`` is the journal's table (``state`` in :data:`SUBMISSION_STATES`,
-    client token, input file id, endpoint, metadata, timestamps...). ``extra`` keeps
+    client token, input file id, endpoint, metadata, timestamps...). ``notified`` maps
+    each notification already sent for the batch (``"final"``, ``"stuck:finalizing"``...,
+    see :mod:`tui.core.alerts`) to when it was sent: every event fires once. ``extra`` keeps
     keys this version does not know, so that they survive a rewrite.
     There is no field for an API key, by design.
     """
@@ -140,6 +142,7 @@ class Job:
     retry_of: str | None = None
     snapshot: dict[str, Any] | None = None
     submission: dict[str, Any] | None = None
+    notified: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -213,6 +216,12 @@ class Job:
         submission = values["submission"] = _typed(raw, "submission", dict, None)
         if submission is not None and not isinstance(submission.get("state", ""), str):
             raise RecordError("submission.state must be a string")
+        notified = _typed(raw, "notified", dict, {})
+        if not all(
+            isinstance(t, int | float) and not isinstance(t, bool) for t in notified.values()
+        ):
+            raise RecordError("notified must map events to timestamps")
+        values["notified"] = {event: float(t) for event, t in notified.items()}
         values["extra"] = raw
         return cls(**values)
 

@@ -50,6 +50,7 @@ from tui.dialogs.confirm import ConfirmDialog
 from tui.dialogs.edit_job import EditJobDialog
 from tui.dialogs.price import PriceDialog
 from tui.screens.base import REPORTED, DeckScreen
+from tui.screens.batch_alerts import notify_batches
 from tui.screens.poller import ScreenPoller
 from tui.widgets.batch_sections import (
     SHOWN_ERRORS,
@@ -332,6 +333,7 @@ class BatchDetailScreen(DeckScreen):
             self.pace.add(timefmt.now(), batch.request_counts.done)
         self._live = True
         self._paint()
+        notify_batches(self, [batch])
         if batch.errors and not self._inputs_requested:
             self._inputs_requested = True
             self.load_input_lines(batch)

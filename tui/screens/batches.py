@@ -39,6 +39,7 @@ from tui.core.text import one_line
 from tui.deck import styles_dir
 from tui.dialogs.confirm import ConfirmDialog
 from tui.screens.base import REPORTED, DeckScreen, reason
+from tui.screens.batch_alerts import notify_batches
 from tui.screens.batch_detail import BatchDetailScreen
 from tui.screens.poller import ScreenPoller
 from tui.widgets.batch_table import BatchTable
@@ -338,6 +339,7 @@ class BatchesScreen(DeckScreen):
         table = self.table
         table.put(message.batches)
         table.finish_page()
+        notify_batches(self, message.batches, table.jobs, self.watcher.watching)
         to_record: list[Batch] = []
         for batch in message.batches:
             if self.watcher.finished(batch):

@@ -36,6 +36,7 @@ from tui.palette import deck_commands
 from tui.screens.base import reason
 from tui.screens.batches import BatchesScreen
 from tui.screens.files import FilesScreen
+from tui.screens.queue_runner import QueueRunner
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -52,6 +53,7 @@ class BatchDeckApp(App[int]):
     BINDINGS = [
         Binding("f1", "help", "Help", id="app.help"),
         Binding("f", "open_files", "Files", id="app.files"),
+        Binding("u", "open_queue", "Queue", id="app.queue", show=False),
         Binding("n", "open_compose", "Compose", id="app.compose", show=False),
         Binding("p", "switch_profile", "Profile", id="app.profile", show=False),
         Binding("T", "cycle_theme", "Next theme", id="app.theme", show=False),
@@ -70,6 +72,7 @@ class BatchDeckApp(App[int]):
         self.registry = registry
         self.profile = profile
         self.bell_enabled = bool(config.settings.get("bell", False))
+        self.queue_runner = QueueRunner(self)  # the queue, sent while the app is open
         self.sub_title = f"{profile.name} · {profile.host()}"
         saved = config.settings.get("theme")
         if isinstance(saved, str) and saved in self.available_themes:
@@ -146,6 +149,7 @@ class BatchDeckApp(App[int]):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.push_screen(BatchesScreen())
         self.call_after_refresh(self.reconcile_submissions)  # after the first frame
+        self.call_after_refresh(self.queue_runner.start)
 
     @work(exclusive=True, group="reconcile")
     async def reconcile_submissions(self) -> None:
@@ -251,6 +255,12 @@ class BatchDeckApp(App[int]):
 
     def action_open_files(self) -> None:
         self.push_screen(FilesScreen())
+
+    def action_open_queue(self) -> None:
+        from tui.screens.queue import QueueScreen  # imported when first opened
+
+        if not isinstance(self.screen, QueueScreen):
+            self.push_screen(QueueScreen())
 
     def action_open_compose(self) -> None:
         from tui.screens.compose import ComposeScreen  # imported when first opened

@@ -60,6 +60,11 @@ def deck_commands(app: BatchDeckApp, screen: Screen[Any]) -> Iterable[SystemComm
     )
     yield SystemCommand("Files", "All files: download, delete, upload", app.action_open_files)
     yield SystemCommand(
+        "Queue",
+        "Parts waiting for room under the token limit, budgets, job groups (u)",
+        app.action_open_queue,
+    )
+    yield SystemCommand(
         "Compose a new batch", "Build, check and submit a request file", app.action_open_compose
     )
     yield SystemCommand(

@@ -1,0 +1,111 @@
+"""The queue's runner inside the app: while the app is open, one pass of
+:func:`tui.core.queue.run_queue_pass` on the active profile every few seconds, as
+long as the queue has parts of that profile waiting or in flight.
+
+One worker (``exclusive``, group ``queue-runner``) loops: it looks at the registry (in
+a thread), runs a pass when there is something to do, then waits; passes never
+overlap. A cron ``batchdeck queue run`` at the same time is safe: the core's lock
+lets one runner pass at a time and the other's pass is a no-op (``busy``). Problems
+and errors are shown as notifications (each distinct one once in a row); the worker
+is cancelled with the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from textual.worker import Worker
+
+from tui.core.queue_view import groups_of
+from tui.screens.base import REPORTED, reason
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from tui.core.config import Profile
+    from tui.core.queue import PassReport
+    from tui.core.registry import Registry
+    from tui.deck import Deck
+
+logger = logging.getLogger(__name__)
+
+QUEUE_EVERY = 15.0  # seconds between passes while the queue has work for this profile
+
+
+def has_work(registry: Registry, profile: Profile) -> bool:
+    """Whether a job group of ``profile`` (on its server) has parts not final: waiting
+    ones to send or ones in flight to follow. Reads the registry (blocking)."""
+    base = profile.public_base_url()
+    jobs = [j for j in registry.load().values() if j.profile == profile.name and j.base_url == base]
+    return any(not group.final and not group.dropped for group in groups_of(jobs).values())
+
+
+class QueueRunner:
+    """Runs the queue for the app's active profile while the app is open."""
+
+    def __init__(self, app: App[Any], interval: float = QUEUE_EVERY) -> None:
+        self.app = app
+        self.interval = interval
+        self.passes = 0  # passes run (not counting busy ones)
+        self.last: PassReport | None = None
+        self._said: set[str] = set()  # problems shown at the last pass
+        self._worker: Worker[None] | None = None
+        self._wake = asyncio.Event()
+
+    @property
+    def deck(self) -> Deck:
+        return self.app  # type: ignore[return-value]  # BatchDeckApp provides Deck
+
+    def start(self) -> None:
+        self._worker = self.app.run_worker(
+            self._loop(),
+            name="queue runner",
+            group="queue-runner",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def poke(self) -> None:
+        """Pass soon (after a resume): the wait before the next pass ends now; a pass
+        under way is not interrupted."""
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            await self.run_once()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+
+    async def run_once(self) -> PassReport | None:
+        """One pass if the active profile's queue has work; None when it had none."""
+        from tui.core.queue import run_queue_pass  # not needed for the first frame
+
+        deck = self.deck
+        registry, profile, client = deck.registry, deck.profile, deck.client
+        try:
+            if not await asyncio.to_thread(has_work, registry, profile):
+                return None
+            report = await run_queue_pass(registry, client, profile)
+        except REPORTED as exc:
+            self._say({f"Queue runner: {reason(exc)}"}, "error")
+            return None
+        except Exception as exc:  # the app goes on; the loop tries again later
+            logger.exception("queue pass failed")
+            self._say({f"Queue runner: {reason(exc)}"}, "error")
+            return None
+        if not report.busy:
+            self.passes += 1
+            self.last = report
+        for model, tokens in report.learned:
+            self.app.notify(f"Learned: the {model} limit is at most {tokens:,} tokens")
+        self._say({f"Queue: {problem}" for problem in report.problems}, "warning")
+        return report
+
+    def _say(self, messages: set[str], severity: Any) -> None:
+        for message in sorted(messages - self._said):
+            self.app.notify(message, severity=severity)
+        self._said = messages

@@ -114,7 +114,7 @@ async def test_the_runner_sends_under_the_limit_and_the_screen_shows_it(
         assert cells(waiting, 0) == [f"{n}/8" for n in range(4, 9)]
         (bar,) = screen.query(BudgetBar)
         painted = str(bar.render())
-        assert "configured in config.toml" in painted and "5 parts waiting" in painted
+        assert f"limit {limit:,} (configured)" in painted and "5 parts waiting" in painted
         assert f"{limit:,} / {limit:,} tokens in flight  100%" in painted
         status = str(screen.query_one("#queue-status", Static).render())
         assert status.startswith("1 job group · 5 parts waiting")

@@ -174,11 +174,8 @@ class QueueScreen(DeckScreen):
         waiting = sum(len(lane.waiting) for lane in view.lanes)
         text = Text(f"{plural(len(view.groups), 'job group')} · {plural(waiting, 'part')} waiting")
         runner = getattr(self.app, "queue_runner", None)
-        last = runner.last if isinstance(runner, QueueRunner) else None
-        if last is not None:
-            text.append(
-                f" · last pass: sent {len(last.sent)}, {last.active} in flight", style="dim"
-            )
+        if isinstance(runner, QueueRunner) and runner.passes:
+            text.append(f" · this app sent {plural(runner.sent, 'part')}", style="dim")
         return text
 
     def _paint_lanes(self, view: QueueView) -> None:

@@ -50,6 +50,7 @@ class QueueRunner:
         self.app = app
         self.interval = interval
         self.passes = 0  # passes run (not counting busy ones)
+        self.sent = 0  # parts sent by this app's passes
         self.last: PassReport | None = None
         self._said: set[str] = set()  # problems shown at the last pass
         self._worker: Worker[None] | None = None
@@ -99,6 +100,7 @@ class QueueRunner:
             return None
         if not report.busy:
             self.passes += 1
+            self.sent += len(report.sent)
             self.last = report
         for model, tokens in report.learned:
             self.app.notify(f"Learned: the {model} limit is at most {tokens:,} tokens")

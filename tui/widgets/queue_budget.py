@@ -13,7 +13,7 @@ from tui.core.text import one_line, plural
 
 BAR_MIN = 10  # cells of the bar at the least
 LIMIT_WORDS = {
-    "configured": "configured in config.toml",
+    "configured": "configured",
     "learned": "learned from a token_limit_exceeded failure",
     "unknown": "unknown: learned from the first failure",
 }

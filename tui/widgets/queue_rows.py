@@ -24,9 +24,9 @@ GROUP_COLUMNS = (
 NARROW_LEFT_OUT = ("flight", "waiting", "failed")  # below NARROW columns (the rest fit 80)
 NARROW = 110
 WAITING_COLUMNS = (
-    ("part", "Part", 9),
+    ("part", "Part", 7),
     ("group", "Group", 16),
-    ("tokens", "Tokens", 10),
+    ("tokens", "Tokens", 8),
     ("why", "Why it waits", 60),
 )
 STATUS_STYLES = {

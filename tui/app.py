@@ -73,7 +73,7 @@ class BatchDeckApp(App[int]):
         self.profile = profile
         self.bell_enabled = bool(config.settings.get("bell", False))
         self.queue_runner = QueueRunner(self)  # the queue, sent while the app is open
-        self.sub_title = f"{profile.name} · {profile.host()}"
+        self.sub_title = profile.label()
         saved = config.settings.get("theme")
         if isinstance(saved, str) and saved in self.available_themes:
             self.theme = saved
@@ -207,7 +207,7 @@ class BatchDeckApp(App[int]):
             self.notify(f"Cannot switch to {name}: {exc}", severity="error")
             return
         old, self.client, self.profile = self.client, client, profile
-        self.sub_title = f"{profile.name} · {profile.host()}"
+        self.sub_title = profile.label()
         self._close_client(old)
         batches = self.batches_screen()
         if batches is not None:

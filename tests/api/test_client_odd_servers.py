@@ -104,17 +104,17 @@ async def test_size_mismatch_with_file_object_is_refused(
 
 @pytest.mark.parametrize(
     ("call", "message"),
-    [
-        ("list", "not a valid API object"),
-        ("login", "not JSON"),
-        ("nullid", "not a valid API object"),
-    ],
+    [("login", "not JSON"), ("nullid", "not a valid API object")],
 )
 async def test_off_schema_answers_are_server_errors(
     odd_server: BatchClient, call: str, message: str
 ) -> None:
     with pytest.raises(errors.ServerError, match=message):
-        if call == "list":
-            await odd_server.list_batches()
-        else:
-            await odd_server.retrieve_batch(call)
+        await odd_server.retrieve_batch(call)
+
+
+async def test_iso_dates_are_read_as_seconds(odd_server: BatchClient) -> None:
+    """Services that send ISO 8601 timestamps are read, not refused (issue 13)."""
+    (batch,) = await odd_server.list_batches()
+    assert batch.created_at == 1704067200
+    assert batch.is_final

@@ -116,6 +116,17 @@ def parse_duration(text: str) -> float:
 # -- profile, client, registry ------------------------------------------------------
 
 
+def profile_for_limits(profile_name: str | None) -> Profile:
+    """The profile whose provider's limits a file is checked against; its key is only
+    needed to send, so it is not asked for (exit 2 if the config is unusable)."""
+    from tui.core.config import ConfigError, load_config
+
+    try:
+        return load_config().profile(profile_name)
+    except ConfigError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from exc
+
+
 def resolve_profile(profile_name: str | None) -> tuple[Config, Profile]:
     """The config and the active profile; :class:`CommandError` (exit 2) if the config
     is unusable or no key or server is configured at all (with the no-key help)."""

@@ -34,7 +34,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     async def body(profile: Profile, client: BatchClient) -> int:
-        from tui.core.pricing import batch_cost
+        from tui.core.pricing import batch_cost, read_prices
 
         batch = await retrieve_known(client, args.batch_id)
         registry = _shared.open_registry()
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         from tui.core.results import retry_links
 
         links = retry_links(registry, batch.id)
-        found = batch_cost(batch)
+        found = batch_cost(batch, profile.priced(read_prices()))
         model, cost, price_note = batch.model, found.cost, found.note
         if args.json:
             record = _shared.batch_record(batch, job)

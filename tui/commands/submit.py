@@ -57,6 +57,12 @@ def add_parser(sub: Any) -> None:
         metavar="TIME",
         help="delete the output files this long after creation: 1h to 30d (e.g. 7d)",
     )
+    parser.add_argument(
+        "--completion-window",
+        metavar="WINDOW",
+        help="how long the service may take: one the profile's provider offers "
+        "(default: its shortest, 24h on OpenAI; Groq: 24h to 7d)",
+    )
     parser.add_argument("--tag", action="append", default=[], help="a registry tag (repeatable)")
     parser.add_argument(
         "--split",
@@ -94,20 +100,30 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from tui.core.journal import SubmitError
+    from tui.core.providers import ProviderError
     from tui.core.requests import InvalidRequestFileError, SplitError, UnreadableFileError
     from tui.core.submission import NeedsSplitError, parse_expiry, parse_metadata, plan_submit
 
+    profile = _shared.profile_for_limits(getattr(args, "profile", None))
+    limits, provider = profile.limits, profile.provider_name
     try:
         metadata = parse_metadata(args.metadata)
         expiry = parse_expiry(args.expires_after) if args.expires_after else None
-    except SubmitError as exc:
+        if expiry is not None:
+            limits.check_expiry(expiry, provider)
+        args.completion_window = limits.check_window(
+            args.completion_window or limits.default_window, provider
+        )
+    except (SubmitError, ProviderError) as exc:
         raise _shared.CommandError(f"{PREFIX}{exc}", EXIT_USAGE) from exc
     if args.part_tokens is not None and not args.queue:
         raise _shared.CommandError(f"{PREFIX}--part-tokens goes with --queue", EXIT_USAGE)
     if args.queue:
         return _enqueue(args, metadata, expiry)
     try:
-        plan = plan_submit(args.file, args.endpoint, allow_split=args.split)
+        plan = plan_submit(
+            args.file, args.endpoint, allow_split=args.split, limits=limits.request_limits()
+        )
     except NeedsSplitError as exc:
         _print_problems(exc.report, as_json=args.json)
         raise _shared.CommandError(
@@ -205,6 +221,7 @@ def _send(args: argparse.Namespace, plan: Any, metadata: dict[str, str], expiry:
                 description=args.description,
                 metadata=metadata,
                 output_expires_after=expiry,
+                completion_window=args.completion_window,
                 tags=tuple(args.tag),
                 progress=None if args.json else _upload_progress(),
             )

@@ -159,6 +159,9 @@ def _run(args: argparse.Namespace) -> int:
             report = validate(
                 args.file,
                 endpoint=args.endpoint,
+                limits=_shared.profile_for_limits(
+                    getattr(args, "profile", None)
+                ).limits.request_limits(),
                 on_request=estimator.add if estimator is not None else None,
             )
         except OSError as exc:  # UnreadableFileError: a plain message naming the file

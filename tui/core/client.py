@@ -267,25 +267,53 @@ def _status_error(exc: Any) -> errors.ApiError:
     return errors.RequestError(f"Refused ({status}): {message}", status=status, code=code)
 
 
+def _needs_key(profile: Profile) -> bool:
+    """True for a hosted service (OpenAI's, a preset's); self-hosted servers often
+    need no key."""
+    url = profile.resolved_base_url().rstrip("/")
+    preset_url = (profile.preset.base_url or "").rstrip("/")
+    return url == DEFAULT_BASE_URL or (bool(preset_url) and url == preset_url)
+
+
 def api_key_for(profile: Profile) -> str:
-    """The profile's key, read from the environment now; OpenAI's own server without
-    one is an :class:`~tui.core.errors.AuthError` (self-hosted servers often need none)."""
+    """The profile's key, read from the environment now; a hosted service without one
+    is an :class:`~tui.core.errors.AuthError`. Azure takes a key or an Entra ID token
+    (``azure_ad_token_env``); with a token set, the key may be missing ("" then)."""
     key = profile.api_key()
-    if key is None:
-        if profile.resolved_base_url().rstrip("/") == DEFAULT_BASE_URL:
-            raise errors.AuthError(
-                f"No API key: set {profile.api_key_env} (profile {profile.name!r})."
-            )
-        key = "no-key"  # the SDK insists on a value
-    return key
+    if key is not None:
+        return key
+    if profile.provider == "azure":
+        if profile.azure_ad_token():
+            return ""
+        token = f" or {profile.azure_ad_token_env}" if profile.azure_ad_token_env else ""
+        raise errors.AuthError(
+            f"No API key: set {profile.api_key_env}{token} (profile {profile.name!r})."
+        )
+    if _needs_key(profile):
+        raise errors.AuthError(f"No API key: set {profile.api_key_env} (profile {profile.name!r}).")
+    return "no-key"  # the SDK insists on a value
 
 
 def make_openai(profile: Profile, *, max_retries: int = DEFAULT_MAX_RETRIES) -> AsyncOpenAI:
-    """An ``AsyncOpenAI`` for ``profile``; the key is read from the environment now."""
+    """The SDK client for ``profile``: ``AsyncAzureOpenAI`` for Azure (the ``api-key``
+    header or an Entra ID token, the ``api-version`` parameter), else ``AsyncOpenAI``.
+    Keys and tokens are read from the environment now and never kept elsewhere."""
     import openai
 
+    key = api_key_for(profile)
+    if profile.provider == "azure":
+        return openai.AsyncAzureOpenAI(
+            api_key=key or None,
+            azure_ad_token=profile.azure_ad_token() if not key else None,
+            api_version=profile.api_version,
+            base_url=profile.resolved_base_url(),
+            organization=profile.organization,
+            project=profile.project,
+            max_retries=max_retries,
+            timeout=DEFAULT_TIMEOUT,
+        )
     return openai.AsyncOpenAI(
-        api_key=api_key_for(profile),
+        api_key=key,
         base_url=profile.resolved_base_url(),
         organization=profile.organization,
         project=profile.project,
@@ -304,6 +332,7 @@ class BatchClient:
 
     def __init__(self, profile: Profile, *, max_retries: int = DEFAULT_MAX_RETRIES) -> None:
         text.register_client_secrets(api_key_for(profile), profile.resolved_base_url())
+        text.register_secret(profile.azure_ad_token() or "")
         self.profile = profile
         self._max_retries = max_retries
         self._sdk: AsyncOpenAI | None = None
@@ -361,9 +390,11 @@ class BatchClient:
         *,
         metadata: Mapping[str, str] | None = None,
         output_expires_after: int | None = None,
+        completion_window: str | None = None,
         retry: bool = True,
     ) -> Batch:
-        """Create a batch (the completion window is always 24h).
+        """Create a batch in ``completion_window`` (default: the first the profile's
+        service offers, ``24h`` on OpenAI).
 
         The API takes no idempotency key, so a create whose answer was lost and is
         then retried may make a second batch. ``retry=False`` sends it exactly once,
@@ -380,7 +411,7 @@ class BatchClient:
             raw = await sdk.batches.with_raw_response.create(
                 input_file_id=input_file_id,
                 endpoint=endpoint,  # type: ignore[arg-type]
-                completion_window="24h",
+                completion_window=(completion_window or self.profile.limits.default_window),  # type: ignore[arg-type]
                 metadata=dict(metadata) if metadata else None,
                 **extra,
             )
@@ -417,19 +448,20 @@ class BatchClient:
         self,
         path: Path,
         *,
-        purpose: str = "batch",
+        purpose: str | None = None,
         filename: str | None = None,
         progress: Progress | None = None,
     ) -> FileInfo:
         """Upload ``path``, reporting bytes sent as the SDK reads them; the server gets
-        ``filename`` (default: the local name) made printable by :func:`wire_name`."""
+        ``filename`` (default: the local name) made printable by :func:`wire_name`.
+        ``purpose`` defaults to the profile's service's (``batch``)."""
         path = Path(path)
         total = path.stat().st_size
         with path.open("rb") as handle, translate_errors():
             reader = ProgressReader(handle, total, progress)
             raw = await self._client.files.with_raw_response.create(
                 file=(wire_name(filename or path.name), reader, "application/jsonl"),  # type: ignore[arg-type]
-                purpose=purpose,  # type: ignore[arg-type]
+                purpose=purpose or self.profile.limits.file_purpose,  # type: ignore[arg-type]
             )
         return _parse(raw.content, FileInfo.from_dict, "upload")
 

@@ -42,7 +42,7 @@ from tui.core.fsutil import atomic_file
 from tui.core.models import BATCH_ENDPOINTS
 from tui.core.pricing import Price
 from tui.core.request_file import open_request_file
-from tui.core.requests import ValidationReport, validate
+from tui.core.requests import DEFAULT_LIMITS, Limits, ValidationReport, validate
 from tui.core.tokens import Estimate, Estimator
 
 __all__ = [
@@ -475,13 +475,15 @@ def build_file(
     *,
     estimate: bool = True,
     prices: Mapping[str, Price] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> BuildResult:
-    """Render every row, write the JSONL atomically, validate it and estimate it."""
+    """Render every row, write the JSONL atomically, validate it (against ``limits``)
+    and estimate it."""
     path = Path(path)
     estimator = Estimator(template.endpoint) if estimate else None
     count = write_requests(
         path, template.endpoint, iter_requests(rows, template), estimator=estimator
     )
-    report = validate(path, endpoint=template.endpoint)
+    report = validate(path, endpoint=template.endpoint, limits=limits)
     result = estimator.result(prices) if estimator is not None else None
     return BuildResult(path=path, requests=count, report=report, estimate=result)

@@ -13,6 +13,18 @@ the key itself. With no config file, the ``default`` profile honours
     organization = "org-..."
     project = "proj_..."
 
+    [profiles.azure]
+    provider = "azure"          # openai (default), azure, groq, gemini, deepinfra, compatible
+    azure_endpoint = "https://RESOURCE.openai.azure.com"
+    api_version = "2024-10-21"
+    api_key_env = "AZURE_OPENAI_API_KEY"   # or azure_ad_token_env = "AZURE_AD_TOKEN"
+    [profiles.azure.deployments]           # deployment name -> model, for prices
+    "gpt-4o-mini-batch" = "gpt-4o-mini"
+    [profiles.azure.limits]                # any preset limit, overridden
+    max_requests = 50000
+
+The provider presets and the limit keys are in :mod:`tui.core.providers`.
+
 batchdeck edits this file (the theme, the bell, the default profile) key by key
 through :mod:`tui.core.tomledit`: only the values that changed since it was read are
 written, and the user's comments, order and layout stay as they were.
@@ -25,16 +37,40 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.core import paths
 from tui.core.errors import BatchdeckError
 from tui.core.hooks import TERMINAL_CHOICES, HookSettings
+from tui.core.providers import (
+    PROVIDERS,
+    Preset,
+    ProviderError,
+    ProviderLimits,
+    limits_from,
+    preset,
+    with_deployments,
+)
 from tui.core.text import public_url
+
+if TYPE_CHECKING:
+    from tui.core.pricing import Price, PriceError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
-PROFILE_FIELDS = ("base_url", "api_key_env", "organization", "project")
+PROFILE_FIELDS = (
+    "base_url",
+    "api_key_env",
+    "organization",
+    "project",
+    "provider",
+    "azure_endpoint",
+    "api_version",
+    "azure_ad_token_env",
+)
+PROFILE_TABLES = ("deployments", "limits")
+"""A profile's sub-tables, read by their own functions (never rewritten by save_config)."""
+ENV_FIELDS = ("api_key_env", "azure_ad_token_env")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -51,14 +87,56 @@ class Profile:
     project: str | None = None
     # [profiles.NAME.token_limits]: enqueued input tokens allowed per model (the queue's)
     token_limits: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
+    provider: str | None = None
+    azure_endpoint: str | None = None
+    api_version: str | None = None
+    azure_ad_token_env: str | None = None
+    deployments: tuple[tuple[str, str], ...] = ()
+    """``[profiles.NAME.deployments]``: Azure deployment name -> model, for prices."""
+    limits_override: ProviderLimits | None = None
+    """The preset's limits with ``[profiles.NAME.limits]`` applied (None: none given)."""
+
+    @property
+    def provider_name(self) -> str:
+        return self.provider or "openai"
+
+    @property
+    def preset(self) -> Preset:
+        return preset(self.provider)
+
+    @property
+    def limits(self) -> ProviderLimits:
+        """What this profile's service accepts: the preset's, with the overrides."""
+        return self.limits_override or self.preset.limits
 
     def resolved_base_url(self) -> str:
-        """The profile's URL, else ``OPENAI_BASE_URL``, else OpenAI's."""
-        return self.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        """The profile's URL; else Azure's ``{azure_endpoint}/openai``; else the
+        preset's; else ``OPENAI_BASE_URL``; else OpenAI's."""
+        if self.base_url:
+            return self.base_url
+        if self.provider == "azure" and self.azure_endpoint:
+            return self.azure_endpoint.rstrip("/") + "/openai"
+        if self.preset.base_url:
+            return self.preset.base_url
+        return os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
 
     def api_key(self) -> str | None:
         """Read the key from the environment now; it is never stored."""
         return os.environ.get(self.api_key_env) or None
+
+    def azure_ad_token(self) -> str | None:
+        """An Entra ID token from ``azure_ad_token_env``, read now; never stored."""
+        return os.environ.get(self.azure_ad_token_env) if self.azure_ad_token_env else None
+
+    def priced(self, prices: dict[str, Price] | PriceError) -> dict[str, Price] | PriceError:
+        """The price table with this profile's Azure deployments priced as their models."""
+        return with_deployments(prices, dict(self.deployments))
+
+    def label(self) -> str:
+        """``name · provider · host`` for the header (``name · host`` when the
+        profile names no provider: OpenAI or any compatible server, as before)."""
+        provider = f" · {self.provider}" if self.provider else ""
+        return f"{self.name}{provider} · {self.host()}"
 
     def public_base_url(self) -> str:
         """:meth:`resolved_base_url` without a ``user:password@``: what may be
@@ -95,11 +173,13 @@ class Config:
 def _profile_from(name: str, raw: Any, path: Path) -> Profile:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: [profiles.{name}] must be a table")
-    values: dict[str, str] = {}
+    values: dict[str, Any] = {}
     limits: dict[str, int] = {}
     for key, value in raw.items():
         if key == "token_limits":
             limits = _token_limits_from(name, value, path)
+            continue
+        if key in PROFILE_TABLES:
             continue
         if key == "api_key":
             raise ConfigError(
@@ -110,13 +190,14 @@ def _profile_from(name: str, raw: Any, path: Path) -> Profile:
             raise ConfigError(f"{path}: [profiles.{name}] has unknown field {key!r}")
         if not isinstance(value, str):
             raise ConfigError(f"{path}: [profiles.{name}].{key} must be a string")
-        if key == "api_key_env" and not ENV_NAME.fullmatch(value):
+        if key in ENV_FIELDS and not ENV_NAME.fullmatch(value):
             # Never echo the value: a key pasted here by mistake must not reach the screen.
             raise ConfigError(
-                f"{path}: [profiles.{name}].api_key_env must be the NAME of an environment "
+                f"{path}: [profiles.{name}].{key} must be the NAME of an environment "
                 f"variable (like OPENAI_API_KEY), not the key itself"
             )
         values[key] = value
+    values.update(_provider_fields(name, raw, values, path))
     return Profile(name=name, **values, token_limits=limits)
 
 
@@ -131,6 +212,42 @@ def _token_limits_from(name: str, raw: Any, path: Path) -> dict[str, int]:
             raise ConfigError(f"{where}: {model!r} must be a positive whole number of tokens")
         limits[model] = tokens
     return limits
+
+
+def _provider_fields(
+    name: str, raw: dict[str, Any], values: dict[str, Any], path: Path
+) -> dict[str, Any]:
+    """The provider's part of a profile: its name checked, the preset's key variable
+    when none is named, Azure's required fields, ``deployments`` and ``limits``."""
+    where = f"{path}: [profiles.{name}]"
+    provider = values.get("provider")
+    if provider is not None and provider not in PROVIDERS:
+        raise ConfigError(f"{where}.provider is {provider!r}; use one of: {', '.join(PROVIDERS)}")
+    found = preset(provider)
+    out: dict[str, Any] = {}
+    if "api_key_env" not in values:
+        out["api_key_env"] = found.key_env
+    if provider == "azure" and not (values.get("azure_endpoint") or values.get("base_url")):
+        raise ConfigError(f'{where} has provider "azure" but no azure_endpoint')
+    if provider == "azure" and not values.get("api_version"):
+        raise ConfigError(f'{where} has provider "azure" but no api_version (like "2024-10-21")')
+    deployments = raw.get("deployments", {})
+    if not isinstance(deployments, dict) or not all(
+        isinstance(v, str) for v in deployments.values()
+    ):
+        raise ConfigError(f"{path}: [profiles.{name}.deployments] must map names to model strings")
+    out["deployments"] = tuple((str(k), v) for k, v in deployments.items())
+    limits = raw.get("limits")
+    if limits is not None:
+        if not isinstance(limits, dict):
+            raise ConfigError(f"{path}: [profiles.{name}.limits] must be a table")
+        try:
+            out["limits_override"] = limits_from(
+                found.limits, limits, f"{path}: [profiles.{name}.limits]"
+            )
+        except ProviderError as exc:
+            raise ConfigError(str(exc)) from exc
+    return out
 
 
 def load_config(path: Path | None = None) -> Config:

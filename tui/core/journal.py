@@ -160,6 +160,7 @@ class Journal:
         group_id: str | None = None,
         retry_of: str | None = None,
         progress: Progress | None = None,
+        completion_window: str | None = None,
     ) -> Job:
         """Upload ``path`` and create its batch; the registry knows each step first."""
         path = Path(path).resolve()
@@ -182,6 +183,7 @@ class Journal:
             output_expires_after=output_expires_after,
             group_id=group_id,
             retry_of=retry_of,
+            completion_window=completion_window,
         )
         with _hold(self._lock_path(token), wait=True):
             await asyncio.to_thread(self.registry.add, intent)
@@ -199,6 +201,7 @@ class Journal:
         output_expires_after: int | None = None,
         group_id: str | None = None,
         retry_of: str | None = None,
+        completion_window: str | None = None,
     ) -> Job:
         """Record ``path`` as ``queued``: nothing is sent until :meth:`send_queued`.
         ``queue`` is the queue's table (order, tokens, model...; ``tui.core.queue``)."""
@@ -219,6 +222,7 @@ class Journal:
             output_expires_after=output_expires_after,
             group_id=group_id,
             retry_of=retry_of,
+            completion_window=completion_window,
         )
         return self.registry.add(job.with_submission(queue=dict(queue)))
 
@@ -253,6 +257,7 @@ class Journal:
         output_expires_after: int | None,
         group_id: str | None,
         retry_of: str | None,
+        completion_window: str | None = None,
     ) -> Job:
         submission: dict[str, object] = {
             "state": state,
@@ -263,6 +268,8 @@ class Journal:
         }
         if output_expires_after is not None:
             submission["output_expires_after"] = int(output_expires_after)
+        if completion_window is not None:
+            submission["completion_window"] = completion_window
         return Job(
             job_id=token,
             description=description,
@@ -278,7 +285,7 @@ class Journal:
 
     async def _upload_and_create(self, token: str, path: Path, progress: Progress | None) -> Job:
         uploaded = await self.client.upload_file(
-            path, purpose="batch", filename=upload_name(token, path), progress=progress
+            path, filename=upload_name(token, path), progress=progress
         )
         await self._advance_off_loop(token, "uploaded", input_file_id=uploaded.id)
         return await self._create(token)
@@ -337,6 +344,7 @@ class Journal:
                     sub["endpoint"],
                     metadata={**sub.get("metadata", {}), TOKEN_KEY: token},
                     output_expires_after=sub.get("output_expires_after"),
+                    completion_window=sub.get("completion_window"),
                     retry=False,
                 )
             except errors.NotFoundError as exc:

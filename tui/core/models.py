@@ -3,6 +3,11 @@
 Other servers speak dialects (ids like ``batch-...``, statuses that never reach
 ``finalizing``, counts that stay 0 until the end), so nothing here assumes more
 than the schema: statuses are strings, most fields may be missing.
+
+``from_dict`` is the one place where what services send back is made uniform:
+ISO 8601 timestamps become Unix seconds, upper-case statuses are lowered, null or
+missing ``request_counts`` count 0, extra fields are ignored and an unknown status
+is kept as it is (and is not final, so a watch goes on until a final one comes).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -57,6 +63,54 @@ METADATA_MAX_PAIRS = 16
 """The API's limits on a batch's metadata: pairs, characters per key, per value."""
 METADATA_MAX_KEY = 64
 METADATA_MAX_VALUE = 512
+
+
+def seconds_of(value: Any) -> int | None:
+    """A timestamp as Unix seconds: a number, a string of digits, or an ISO 8601
+    date-time (``2026-12-01T16:00:00Z``; no zone: UTC); None for anything else."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return int(value) if value == value and abs(value) < 1e13 else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def status_of(value: Any) -> str:
+    """A known status in any case, lowered (``IN_PROGRESS``: ``in_progress``); an
+    unknown one as the server sent it; none: ``unknown``."""
+    if value is None or value == "":
+        return "unknown"
+    text = str(value)
+    lowered = text.strip().lower()
+    return lowered if lowered in BATCH_STATUSES else text
+
+
+def count_of(value: Any) -> int:
+    """A count the server sent (a number or a string of digits); else 0."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return max(value, 0)
+    if isinstance(value, float) and value == value and abs(value) < 1e18:
+        return max(int(value), 0)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return 0
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def batch_description(batch: Batch | None, job: Job | None) -> str:
@@ -156,64 +210,68 @@ class Batch:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Batch:
         """Build from an API object (SDK ``model_dump()``) or from :meth:`to_dict`."""
-        counts = raw.get("request_counts") or {}
-        usage_raw = raw.get("usage")
+        counts = _mapping(raw.get("request_counts"))
+        usage_raw = _mapping(raw.get("usage"))
         usage = None
         if usage_raw:
-            in_details = usage_raw.get("input_tokens_details") or {}
-            out_details = usage_raw.get("output_tokens_details") or {}
+            in_details = _mapping(usage_raw.get("input_tokens_details"))
+            out_details = _mapping(usage_raw.get("output_tokens_details"))
             usage = Usage(
-                input_tokens=int(usage_raw.get("input_tokens") or 0),
-                cached_tokens=int(
-                    usage_raw.get("cached_tokens") or in_details.get("cached_tokens") or 0
+                input_tokens=count_of(usage_raw.get("input_tokens")),
+                cached_tokens=count_of(
+                    usage_raw.get("cached_tokens") or in_details.get("cached_tokens")
                 ),
-                output_tokens=int(usage_raw.get("output_tokens") or 0),
-                reasoning_tokens=int(
-                    usage_raw.get("reasoning_tokens") or out_details.get("reasoning_tokens") or 0
+                output_tokens=count_of(usage_raw.get("output_tokens")),
+                reasoning_tokens=count_of(
+                    usage_raw.get("reasoning_tokens") or out_details.get("reasoning_tokens")
                 ),
-                total_tokens=int(usage_raw.get("total_tokens") or 0),
+                total_tokens=count_of(usage_raw.get("total_tokens")),
             )
         errors_raw = raw.get("errors") or ()
-        if isinstance(errors_raw, dict):
+        if isinstance(errors_raw, Mapping):
             errors_raw = errors_raw.get("data") or ()
+        if not isinstance(errors_raw, list | tuple):
+            errors_raw = ()
         errors = tuple(
             BatchErrorItem(
-                code=e.get("code"),
-                message=e.get("message"),
-                param=e.get("param"),
-                line=e.get("line"),
+                code=_text(e.get("code")),
+                message=_text(e.get("message")),
+                param=_text(e.get("param")),
+                line=e.get("line") if isinstance(e.get("line"), int) else None,
             )
             for e in errors_raw
-            if isinstance(e, dict)
+            if isinstance(e, Mapping)
         )
-        metadata = raw.get("metadata") or {}
+        metadata = _mapping(raw.get("metadata"))
+        times = {name: seconds_of(raw.get(name)) for name in TIMESTAMP_FIELDS}
+        if times["created_at"] is None and raw.get("created_at") not in (None, ""):
+            # Required by the schema: a value that is no time at all is no batch.
+            raise ValueError(f"created_at {str(raw['created_at'])[:40]!r} is not a time")
         return cls(
             id=str(raw["id"]),
-            status=str(raw.get("status") or "unknown"),
+            status=status_of(raw.get("status")),
             endpoint=str(raw.get("endpoint") or ""),
             input_file_id=str(raw.get("input_file_id") or ""),
-            created_at=int(raw.get("created_at") or 0),
+            created_at=times.pop("created_at") or 0,
             completion_window=str(raw.get("completion_window") or "24h"),
-            model=raw.get("model"),
-            output_file_id=raw.get("output_file_id"),
-            error_file_id=raw.get("error_file_id"),
-            in_progress_at=raw.get("in_progress_at"),
-            finalizing_at=raw.get("finalizing_at"),
-            completed_at=raw.get("completed_at"),
-            failed_at=raw.get("failed_at"),
-            expired_at=raw.get("expired_at"),
-            cancelling_at=raw.get("cancelling_at"),
-            cancelled_at=raw.get("cancelled_at"),
-            expires_at=raw.get("expires_at"),
+            model=_text(raw.get("model")),
+            output_file_id=_text(raw.get("output_file_id")),
+            error_file_id=_text(raw.get("error_file_id")),
+            **times,
             request_counts=RequestCounts(
-                total=int(counts.get("total") or 0),
-                completed=int(counts.get("completed") or 0),
-                failed=int(counts.get("failed") or 0),
+                total=count_of(counts.get("total")),
+                completed=count_of(counts.get("completed")),
+                failed=count_of(counts.get("failed")),
             ),
             usage=usage,
             metadata={str(k): str(v) for k, v in metadata.items()},
             errors=errors,
         )
+
+
+def _text(value: Any) -> str | None:
+    """A string field: None stays None, anything else becomes its text."""
+    return None if value is None else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,8 +290,8 @@ class FileInfo:
             id=str(raw["id"]),
             filename=str(raw.get("filename") or ""),
             purpose=str(raw.get("purpose") or ""),
-            bytes=int(raw.get("bytes") or 0),
-            created_at=int(raw.get("created_at") or 0),
-            expires_at=raw.get("expires_at"),
-            status=raw.get("status"),
+            bytes=count_of(raw.get("bytes")),
+            created_at=seconds_of(raw.get("created_at")) or 0,
+            expires_at=seconds_of(raw.get("expires_at")),
+            status=_text(raw.get("status")),
         )

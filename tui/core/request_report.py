@@ -61,11 +61,13 @@ _FILE_CODES = LIMIT_CODES | {Code.EMPTY_FILE}
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Per-file limits; the defaults are the API's."""
+    """Per-file limits; the defaults are the API's. ``endpoints``: the batch endpoints
+    the service offers (empty: every one of :data:`~tui.core.models.BATCH_ENDPOINTS`)."""
 
     max_requests: int = MAX_REQUESTS
     max_bytes: int = MAX_FILE_BYTES
     max_embedding_inputs: int = MAX_EMBEDDING_INPUTS
+    endpoints: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("max_requests", "max_bytes", "max_embedding_inputs"):

@@ -119,4 +119,22 @@ def validate(
     estimates the file from the same parse).
     """
     path = Path(path)
-    return scan(path, endpoint, limits, max_problems, on_request=on_request).report(path)
+    report = scan(path, endpoint, limits, max_problems, on_request=on_request).report(path)
+    _check_offered_endpoint(report, limits)
+    return report
+
+
+def _check_offered_endpoint(report: ValidationReport, limits: Limits) -> None:
+    """A file for an endpoint the profile's service does not offer is refused (a
+    ``url`` problem on the whole file, so it is never split)."""
+    if not limits.endpoints or report.endpoint is None or report.endpoint in limits.endpoints:
+        return
+    message = (
+        f"endpoint {report.endpoint} is not offered by this profile's service "
+        f"(its batch endpoints: {', '.join(limits.endpoints)})"
+    )
+    problem = Problem(Code.INVALID_URL.value, message, None, "url")
+    if len(report.problems) < MAX_PROBLEMS:
+        report.problems.insert(0, problem)
+    report.problem_count += 1
+    report.problem_counts[problem.code] = report.problem_counts.get(problem.code, 0) + 1

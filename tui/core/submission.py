@@ -213,6 +213,7 @@ async def submit_plan(
     output_expires_after: int | None = None,
     tags: tuple[str, ...] = (),
     progress: PartProgress | None = None,
+    completion_window: str | None = None,
 ) -> list[Job]:
     """Submit each part through ``journal``; several parts share a new ``group_id``
     and get ``(part i/n)`` in their description. Returns the registry jobs in order."""
@@ -238,6 +239,7 @@ async def submit_plan(
                 output_expires_after=output_expires_after,
                 group_id=group_id,
                 progress=report,
+                completion_window=completion_window,
             )
         except Exception as exc:
             if not jobs:
@@ -269,6 +271,8 @@ class ComposeInputs:
     jsonl_path: Path | None
     requests: tuple[tuple[str, dict[str, Any]], ...]
     output: Path
+    limits: Limits = DEFAULT_LIMITS
+    """The profile's service's per-file limits (:meth:`ProviderLimits.request_limits`)."""
 
 
 @dataclass(frozen=True)
@@ -294,6 +298,7 @@ class SubmitOptions:
     metadata: dict[str, str] = field(default_factory=dict)
     output_expires_after: int | None = None
     split: bool = False
+    completion_window: str | None = None
 
 
 def default_output(source: str, rows_path: Path | None, jsonl_path: Path | None) -> Path:
@@ -324,14 +329,14 @@ def _check(inputs: ComposeInputs, prices: Mapping[str, Price] | None) -> Checked
     if inputs.source == "jsonl":
         if inputs.jsonl_path is None:
             raise ComposeError("choose the batch JSONL file to open (Source tab)")
-        report, estimate = _check_file(inputs.jsonl_path, inputs.endpoint, prices)
+        report, estimate = _check_file(inputs.jsonl_path, inputs.endpoint, prices, inputs.limits)
         return CheckedFile(inputs.jsonl_path, report, estimate, requests=report.request_count)
     if inputs.source == "manual":
         if not inputs.requests:
             raise ComposeError("add at least one request (Source tab)")
         estimator = Estimator(inputs.endpoint)
         count = write_requests(inputs.output, inputs.endpoint, inputs.requests, estimator=estimator)
-        report = validate(inputs.output, endpoint=inputs.endpoint)
+        report = validate(inputs.output, endpoint=inputs.endpoint, limits=inputs.limits)
         return CheckedFile(inputs.output, report, estimator.result(prices), requests=count)
     if inputs.rows_path is None:
         raise ComposeError("choose the data file whose rows fill the template (Source tab)")
@@ -342,7 +347,9 @@ def _check(inputs: ComposeInputs, prices: Mapping[str, Price] | None) -> Checked
         raise ComposeError(
             f"no column {missing[0]!r} in {inputs.rows_path.name} (columns: {known})", row=1
         )
-    result = build_file(read_rows(inputs.rows_path), template, inputs.output, prices=prices)
+    result = build_file(
+        read_rows(inputs.rows_path), template, inputs.output, prices=prices, limits=inputs.limits
+    )
     return CheckedFile(
         inputs.output,
         result.report,
@@ -353,7 +360,7 @@ def _check(inputs: ComposeInputs, prices: Mapping[str, Price] | None) -> Checked
 
 
 def _check_file(
-    path: Path, endpoint: str, prices: Mapping[str, Price] | None
+    path: Path, endpoint: str, prices: Mapping[str, Price] | None, limits: Limits = DEFAULT_LIMITS
 ) -> tuple[ValidationReport, Estimate | None]:
     """Validate ``path`` and estimate it in the same pass, as ``batchdeck validate``
     does (a big file's input tokens from a sample, within 1%); no estimate for a file
@@ -364,7 +371,7 @@ def _check_file(
         size = 0
     estimator = FileEstimator(endpoint, size=size)
     try:
-        report = validate(path, endpoint=endpoint, on_request=estimator.add)
+        report = validate(path, endpoint=endpoint, limits=limits, on_request=estimator.add)
         if not (report.ok or report.only_limit_problems):
             return report, None
         return report, estimator.result(prices)
@@ -383,7 +390,8 @@ def save_inputs(inputs: ComposeInputs) -> CheckedFile:
         return checked
     with open(checked.path, "rb") as source, atomic_file(target) as copy:
         shutil.copyfileobj(source, copy)
-    return replace(checked, path=target, report=validate(target, endpoint=inputs.endpoint))
+    report = validate(target, endpoint=inputs.endpoint, limits=inputs.limits)
+    return replace(checked, path=target, report=report)
 
 
 def preview_lines(inputs: ComposeInputs, count: int = PREVIEW_COUNT) -> list[Any]:
@@ -406,19 +414,30 @@ def preview_lines(inputs: ComposeInputs, count: int = PREVIEW_COUNT) -> list[Any
 
 
 def submit_options(
-    *, description: str, metadata_lines: Iterable[str], expiry: str, split: bool
+    *,
+    description: str,
+    metadata_lines: Iterable[str],
+    expiry: str,
+    split: bool,
+    completion_window: str | None = None,
 ) -> SubmitOptions:
     """The Submit tab's fields checked: ``key=value`` lines (blank ones skipped) and an
     expiry such as ``7d`` (blank: the API's default). Raises :class:`SubmitError`."""
     metadata = parse_metadata([line.strip() for line in metadata_lines if line.strip()])
     seconds = parse_expiry(expiry) if expiry.strip() else None
-    return SubmitOptions(description.strip(), metadata, seconds, split)
+    return SubmitOptions(description.strip(), metadata, seconds, split, completion_window)
 
 
 def plan_checked(checked: CheckedFile, endpoint: str, options: SubmitOptions) -> SubmitPlan:
     """What to send for a checked file: itself, or its parts when split is allowed
     (its check's report is used: the file is not validated again)."""
-    return plan_from_report(checked.path, endpoint, checked.report, allow_split=options.split)
+    return plan_from_report(
+        checked.path,
+        endpoint,
+        checked.report,
+        allow_split=options.split,
+        limits=checked.report.limits,
+    )
 
 
 async def send_plan(
@@ -435,6 +454,7 @@ async def send_plan(
         metadata=options.metadata,
         output_expires_after=options.output_expires_after,
         progress=progress,
+        completion_window=options.completion_window,
     )
 
 

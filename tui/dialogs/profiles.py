@@ -1,8 +1,9 @@
 """The profile switcher: the profiles of ``config.toml``, pick one to use.
 
-Each line shows the profile's name, its server's host and whether its key variable
-is set (the key itself is never shown). The app does the switch: a new client
-(``BatchClient(profile)``) and the batches reloaded.
+Each line shows the profile's name, its provider (when the profile names one), its
+server's host and whether its key variable is set (the key itself is never shown).
+The app does the switch: a new client (``BatchClient(profile)``) and the batches
+reloaded.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from tui.dialogs.base import Dialog
 
 
 def profile_label(profile: Profile, current: bool) -> Text:
-    """``● work  api.openai.com  (WORK_KEY set)``, all literal."""
+    """``● work  [groq]  api.groq.com  (GROQ_API_KEY set)``, all literal."""
     label = Text("● " if current else "  ", style="bold" if current else "")
     label.append(one_line(profile.name, 24), style="bold")
+    if profile.provider:
+        label.append(f"  [{profile.provider}]", style="italic")
     label.append("  " + one_line(profile.host(), 40))
     has_key = profile.api_key() is not None
     label.append(

@@ -305,7 +305,7 @@ class BatchDetailScreen(DeckScreen):
     def _price_table(self) -> dict[str, Price] | PriceError:
         """The price table, read from disk once (again after the price dialog saves)."""
         if self._prices is None:
-            self._prices = read_prices()
+            self._prices = self.deck.profile.priced(read_prices())
         return self._prices
 
     # -- live refresh -----------------------------------------------------------------

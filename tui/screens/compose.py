@@ -73,6 +73,7 @@ from tui.core.submission import (
 )
 from tui.core.text import one_line, printable
 from tui.deck import styles_dir
+from tui.screens import compose_fields
 from tui.screens.base import DeckScreen, reason
 from tui.screens.compose_fields import read_draft, write_draft
 from tui.widgets.body_form import BodyFormPanel
@@ -218,6 +219,8 @@ class ComposeScreen(DeckScreen):
                 yield TextArea(id="metadata")
                 yield Label("Output expiry: 1h to 30d (blank: the API's default)")
                 yield Input(placeholder="e.g. 7d", id="expiry")
+                yield Label("Completion window (the ones this profile's provider offers)")
+                yield compose_fields.window_select(compose_fields.app_profile(self))
                 yield Checkbox(
                     "Split files over the limits into several batches (one job group)",
                     id="split",
@@ -261,16 +264,18 @@ class ComposeScreen(DeckScreen):
             jsonl_path=jsonl_path,
             requests=tuple(self.query_one(RequestList).requests),
             output=output,
+            limits=compose_fields.app_profile(self).limits.request_limits(),
         )
 
     def gather_options(self) -> SubmitOptions:
         """The Submit tab's fields; :class:`SubmitError` when one is wrong."""
-        return submit_options(
+        options = submit_options(
             description=self._value("#description"),
             metadata_lines=self.query_one("#metadata", TextArea).text.splitlines(),
             expiry=self._value("#expiry"),
             split=self.query_one("#split", Checkbox).value,
         )
+        return compose_fields.provider_checked(self, options)
 
     @on(Said)
     def _said(self, event: Said) -> None:

@@ -1,4 +1,5 @@
-"""The compose screen's fields as a :class:`~tui.core.drafts.Draft`, and back.
+"""The compose screen's fields as a :class:`~tui.core.drafts.Draft`, and back; and
+the fields the profile's provider decides (the completion windows it offers).
 
 Every field that says what the batch is (the Request tab's body, the Source tab, the
 Submit tab) is read by its id; the requests added one by one go with them. Writing a
@@ -9,12 +10,17 @@ of its own options.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 
 from textual.dom import DOMNode
 from textual.widgets import Checkbox, Input, Select, TextArea
 from textual.widgets.select import InvalidSelectValueError
 
+from tui.core.config import Profile
 from tui.core.drafts import Draft
+from tui.core.journal import SubmitError
+from tui.core.providers import ProviderError
+from tui.core.submission import SubmitOptions
 from tui.widgets.request_list import RequestList
 
 # In this order when a draft is written back: the endpoint before the model (choosing
@@ -40,6 +46,7 @@ FIELDS = (
     "description",
     "metadata",
     "expiry",
+    "completion-window",
     "split",
 )
 
@@ -78,3 +85,33 @@ def write_draft(screen: DOMNode, draft: Draft) -> None:
         elif isinstance(widget, Checkbox) and isinstance(value, bool):
             widget.value = value
     screen.query_one(RequestList).set_requests(list(draft.requests))
+
+
+def app_profile(screen: DOMNode) -> Profile:
+    """The app's current profile (a bare app hosting the screen: OpenAI's defaults)."""
+    profile = getattr(screen.app, "profile", None)
+    return profile if isinstance(profile, Profile) else Profile("default")
+
+
+def window_select(profile: Profile) -> Select[str]:
+    """The completion windows the profile's provider offers, its default chosen."""
+    windows = profile.limits.completion_windows
+    return Select(
+        [(w, w) for w in windows], value=windows[0], allow_blank=False, id="completion-window"
+    )
+
+
+def provider_checked(screen: DOMNode, options: SubmitOptions) -> SubmitOptions:
+    """``options`` with the chosen window, checked against the provider's rules (its
+    windows, its output expiry range); :class:`SubmitError` says what is wrong."""
+    profile = app_profile(screen)
+    limits, name = profile.limits, profile.provider_name
+    chosen = screen.query_one("#completion-window", Select)
+    window = limits.default_window if chosen.is_blank() else str(chosen.value)
+    try:
+        limits.check_window(window, name)
+        if options.output_expires_after is not None:
+            limits.check_expiry(options.output_expires_after, name)
+    except ProviderError as exc:
+        raise SubmitError(str(exc)) from exc
+    return replace(options, completion_window=window)

@@ -2,21 +2,22 @@
 :func:`tui.core.queue.run_queue_pass` on the active profile every few seconds, as
 long as the queue has parts of that profile waiting or in flight.
 
-One worker (``exclusive``, group ``queue-runner``) loops: it looks at the registry (in
-a thread), runs a pass when there is something to do, then waits; passes never
-overlap. A cron ``batchdeck queue run`` at the same time is safe: the core's lock
-lets one runner pass at a time and the other's pass is a no-op (``busy``). Problems
-and errors are shown as notifications (each distinct one once in a row); the worker
-is cancelled with the app.
+A timer of the app starts a short worker (group ``queue-runner``) that looks at the
+registry (in a thread) and runs a pass when there is something to do; a tick while
+a pass is under way is skipped, so passes never overlap. A cron ``batchdeck queue
+run`` at the same time is safe: the core's lock lets one runner pass at a time and
+the other's pass is a no-op (``busy``). Problems and errors are shown as
+notifications (each distinct one once in a row); the timer and a pass under way end
+with the app.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from textual.timer import Timer
 from textual.worker import Worker
 
 from tui.core.queue_view import groups_of
@@ -54,32 +55,39 @@ class QueueRunner:
         self.last: PassReport | None = None
         self._said: set[str] = set()  # problems shown at the last pass
         self._worker: Worker[None] | None = None
-        self._wake = asyncio.Event()
+        self._timer: Timer | None = None
+        self._again = False  # a poke came while a pass was under way
 
     @property
     def deck(self) -> Deck:
         return self.app  # type: ignore[return-value]  # BatchDeckApp provides Deck
 
     def start(self) -> None:
+        """Pass now, then every :attr:`interval` seconds (a timer of the app)."""
+        self._timer = self.app.set_interval(self.interval, self.tick, name="queue runner")
+        self.tick()
+
+    def tick(self) -> None:
+        """Start a pass, unless one is under way."""
+        if self._worker is not None and self._worker.is_running:
+            return
         self._worker = self.app.run_worker(
-            self._loop(),
-            name="queue runner",
-            group="queue-runner",
-            exclusive=True,
-            exit_on_error=False,
+            self._passes(), name="queue pass", group="queue-runner", exit_on_error=False
         )
 
     def poke(self) -> None:
-        """Pass soon (after a resume): the wait before the next pass ends now; a pass
-        under way is not interrupted."""
-        self._wake.set()
+        """Pass now (after a resume, a drop): after the pass under way, if any."""
+        if self._worker is not None and self._worker.is_running:
+            self._again = True
+            return
+        self.tick()
 
-    async def _loop(self) -> None:
+    async def _passes(self) -> None:
         while True:
-            self._wake.clear()
+            self._again = False
             await self.run_once()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+            if not self._again:
+                return
 
     async def run_once(self) -> PassReport | None:
         """One pass if the active profile's queue has work; None when it had none."""

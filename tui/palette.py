@@ -90,6 +90,11 @@ def deck_commands(app: BatchDeckApp, screen: Screen[Any]) -> Iterable[SystemComm
         _on_batches(app, lambda s: s.action_toggle_mark()),
     )
     yield SystemCommand(
+        "Expand or fold job group",
+        "The parts of the highlighted job group in rows of their own, or one row (+)",
+        _on_batches(app, lambda s: s.table.action_toggle_group()),
+    )
+    yield SystemCommand(
         "Cancel batches",
         "Cancel the marked batches, or the highlighted one (c); asks once",
         _on_batches(app, lambda s: s.action_cancel_batches()),

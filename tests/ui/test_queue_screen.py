@@ -25,7 +25,7 @@ from tui.app import BatchDeckApp, make_app
 from tui.core.client import BatchClient
 from tui.core.config import Config, Profile, load_config
 from tui.core.journal import Journal
-from tui.core.queue import enqueue_file
+from tui.core.queue import QueueError, enqueue_file
 from tui.core.queue_view import COMPLETED, groups_of
 from tui.core.registry import Registry
 from tui.core.tokens import estimate_file
@@ -230,3 +230,25 @@ async def test_the_app_and_a_cron_runner_never_send_a_part_twice(
             assert joined_ids(sdk) == Counter({line["custom_id"]: 1 for line in lines(24, "job")})
     finally:
         server.stop()
+
+
+async def test_a_failing_pass_is_a_notification_once_and_the_app_goes_on(
+    limited: tuple[LocalServer, int], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    server, limit = limited
+    app = queued_app(server, limit, monkeypatch, tmp_path, tickets=2)
+    app.queue_runner.interval = 0.02
+    calls: list[int] = []
+
+    async def broken(*args: Any) -> None:
+        calls.append(1)
+        raise QueueError("the registry's queue is unreadable: \x1b[2J")
+
+    monkeypatch.setattr("tui.core.queue.run_queue_pass", broken)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(calls) >= 3)  # the runner keeps trying
+        said = [n.message for n in app._notifications if "Queue runner" in n.message]
+        assert said == ["Queue runner: the registry's queue is unreadable: \\x1b[2J"]
+        assert app.queue_runner.passes == 0
+        await pilot.press("u")
+        await until(pilot, lambda: isinstance(app.screen, QueueScreen))

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 QUEUE_EVERY = 15.0  # seconds between passes while the queue has work for this profile
+FIRST_AFTER = 1.0  # seconds after start-up before the first look (start-up comes first)
 
 
 def has_work(registry: Registry, profile: Profile) -> bool:
@@ -63,9 +64,9 @@ class QueueRunner:
         return self.app  # type: ignore[return-value]  # BatchDeckApp provides Deck
 
     def start(self) -> None:
-        """Pass now, then every :attr:`interval` seconds (a timer of the app)."""
+        """Pass soon (:data:`FIRST_AFTER`), then every :attr:`interval` seconds."""
         self._timer = self.app.set_interval(self.interval, self.tick, name="queue runner")
-        self.tick()
+        self.app.set_timer(min(FIRST_AFTER, self.interval), self.tick, name="first queue pass")
 
     def tick(self) -> None:
         """Start a pass, unless one is under way."""

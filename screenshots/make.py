@@ -4,8 +4,8 @@ Usage: ``.venv/bin/python screenshots/make.py [--size 120x36]``
 
 Starts ``batchdeck demo``'s seeded server and app headless (``build_demo``), visits
 each screen that exists (batches, F1 help, the batch inspector, files, the queue,
-results and its retry choice, compose), exports each as SVG with Textual and converts
-it to PNG with cairosvg (libcairo). The demo key is random and never shown, so it
+results and its retry choice, spend, compose), exports each as SVG with Textual and
+converts it to PNG with cairosvg (libcairo). The demo key is random and never shown, so it
 cannot appear in a picture.
 """
 
@@ -112,6 +112,8 @@ async def make(size: tuple[int, int]) -> list[Path]:
                         await settle(pilot, 0.2)
                     app.pop_screen()
                     await settle(pilot, 0.2)
+                if has_screen("spend"):
+                    await shoot_spend(app, pilot, made)
                 if has_screen("compose"):
                     app.action_open_compose()
                     await settle(pilot)
@@ -120,6 +122,29 @@ async def make(size: tuple[int, int]) -> list[Path]:
         finally:
             server.stop()
     return made
+
+
+async def shoot_spend(app: Any, pilot: Any, made: list[Path]) -> None:
+    """The Spend screen, with the demo server's fake Costs API beside it (the demo key
+    stands in for an admin key: it is sent to the demo server only, never shown)."""
+    import os
+
+    from tui.commands.demo import DEMO_KEY_ENV
+    from tui.core.spend import ADMIN_KEY_ENV
+
+    before = os.environ.get(ADMIN_KEY_ENV)
+    os.environ[ADMIN_KEY_ENV] = os.environ[DEMO_KEY_ENV]
+    try:
+        app.action_open_spend()
+        await settle(pilot, 1.5)
+        await shoot(app, "spend", made)
+        app.pop_screen()
+        await settle(pilot, 0.2)
+    finally:
+        if before is None:
+            os.environ.pop(ADMIN_KEY_ENV, None)
+        else:
+            os.environ[ADMIN_KEY_ENV] = before
 
 
 def main() -> None:

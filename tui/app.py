@@ -55,6 +55,7 @@ class BatchDeckApp(App[int]):
         Binding("f", "open_files", "Files", id="app.files"),
         Binding("u", "open_queue", "Queue", id="app.queue", show=False),
         Binding("n", "open_compose", "Compose", id="app.compose", show=False),
+        Binding("dollar_sign", "open_spend", "Spend", id="app.spend", show=False, key_display="$"),
         Binding("p", "switch_profile", "Profile", id="app.profile", show=False),
         Binding("T", "cycle_theme", "Next theme", id="app.theme", show=False),
         Binding("b", "toggle_bell", "Bell on finish", id="app.bell", show=False),
@@ -266,6 +267,11 @@ class BatchDeckApp(App[int]):
         from tui.screens.compose import ComposeScreen  # imported when first opened
 
         self.push_screen(ComposeScreen())
+
+    def action_open_spend(self) -> None:
+        from tui.screens.spend import SpendScreen  # imported when first opened
+
+        self.push_screen(SpendScreen())
 
     def open_results(self, batch_id: str) -> None:
         from tui.screens.results import ResultsScreen  # imported when first opened

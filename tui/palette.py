@@ -68,6 +68,9 @@ def deck_commands(app: BatchDeckApp, screen: Screen[Any]) -> Iterable[SystemComm
         "Compose a new batch", "Build, check and submit a request file", app.action_open_compose
     )
     yield SystemCommand(
+        "Spend", "What batches cost, per day, model, tag, profile", app.action_open_spend
+    )
+    yield SystemCommand(
         "Filter by text",
         "Type to filter batches",
         _on_batches(app, lambda s: s.action_filter_text()),

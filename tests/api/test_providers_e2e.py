@@ -301,3 +301,27 @@ def test_validate_uses_the_profile_limits(
     path = requests_file(tmp_path, [line])
     ran = run(capsys, "--profile", "groq", "validate", "--no-estimate", str(path))
     assert ran.code == 1 and "not offered" in ran.out
+
+
+def test_a_queued_groq_job_keeps_its_window_and_the_profile_limits(
+    make_server: MakeServer, tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_server(dialect="groq", time_scale=100_000)
+    write_config(
+        f'[profiles.groq]\nprovider = "groq"\nbase_url = "{server.base_url}"\n'
+        f'api_key_env = "{KEY_ENV}"\n[profiles.groq.limits]\nmax_requests = 2\n',
+        monkeypatch,
+    )
+    path = requests_file(tmp_path, chat_lines(5))
+    ran = run(
+        capsys, "--profile", "groq", "submit", str(path), "--queue", "--completion-window", "7d"
+    )
+    assert ran.code == 0, ran.err
+    assert "queued 3 part(s)" in ran.out  # 5 requests, at most 2 a file on this profile
+
+    ran = run(capsys, "--profile", "groq", "queue", "run", "--once")
+    assert ran.code == 0, ran.err
+    import openai
+
+    batches = openai.OpenAI(base_url=server.base_url, api_key=API_KEY).batches.list().data
+    assert [batch.completion_window for batch in batches] == ["7d", "7d", "7d"]

@@ -24,4 +24,7 @@ COMMANDS = (
     "queue",
     "results",
     "webhooks",
+    "spend",
+    "retry",
+    "estimate",
 )

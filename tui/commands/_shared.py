@@ -319,17 +319,24 @@ def confirm(question: str, *, yes: bool) -> None:
 
 
 def stderr_progress(label: str) -> Progress | None:
-    """A byte-progress callback drawing on stderr, or ``None`` when stderr is not a
-    terminal (pipes and logs get no progress noise)."""
+    """A byte-progress callback drawing on stderr (done, total, rate and time left),
+    or ``None`` when stderr is not a terminal (pipes and logs get no progress noise)."""
     if not sys.stderr.isatty():
         return None
+    import time
+
+    from tui.core.downloads import rate_line
+    from tui.core.throughput import Pace
+
+    pace = Pace()
 
     def show(done: int, total: int | None) -> None:
-        if total:
-            line = f"\r{label}: {format_size(done)} / {format_size(total)} ({100 * done // total}%)"
-        else:
-            line = f"\r{label}: {format_size(done)}"
-        sys.stderr.write(line)
+        pace.add(time.monotonic(), done)
+        share = f" / {format_size(total)} ({100 * done // total}%)" if total else ""
+        rate = rate_line(pace, done, total)
+        sys.stderr.write(
+            f"\r{label}: {format_size(done)}{share}{', ' + rate if rate else ''}\x1b[K"
+        )
         if total is not None and done >= total:
             sys.stderr.write("\n")
         sys.stderr.flush()

@@ -3,7 +3,9 @@
 To a path, the bytes stream into a private temp file beside it that is renamed into
 place only when complete and checked against the Files API's size (and, for output
 and error files, one JSON object per line); an existing file is kept unless
-``--force``. With ``--output -`` they stream to stdout as they arrive (a closed pipe
+``--force``. A connection that breaks part way is resumed with a Range request;
+on a terminal, stderr shows the bytes done, the rate and the time left.
+With ``--output -`` they stream to stdout as they arrive (a closed pipe
 ends quietly) and a failed check comes at the end, as exit 1.
 The registry remembers where a batch's results were downloaded.
 """

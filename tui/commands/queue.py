@@ -138,8 +138,10 @@ def _view_text(view: QueueView) -> str:
 async def _run(args: argparse.Namespace, profile: Profile, client: BatchClient) -> int:
     import asyncio
 
+    from tui.commands.watch import hook_settings, terminal_writer
     from tui.core.queue import run_queue_pass
 
+    hooks, terminal = hook_settings(), terminal_writer(prefer_stderr=args.json)
     registry = _shared.open_registry()
     started = time.monotonic()
     interval = max(float(args.interval), 0.01)
@@ -147,7 +149,7 @@ async def _run(args: argparse.Namespace, profile: Profile, client: BatchClient) 
     while True:
         if args.until_done:
             carried |= _open_groups(registry, profile)
-        report = await run_queue_pass(registry, client, profile)
+        report = await run_queue_pass(registry, client, profile, hooks=hooks, terminal=terminal)
         _say(report, as_json=args.json)
         if not args.until_done:
             return _shared.EXIT_OK

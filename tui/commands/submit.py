@@ -162,6 +162,7 @@ def _enqueue(args: argparse.Namespace, metadata: dict[str, str], expiry: int | N
             tags=tuple(args.tag),
             output_expires_after=expiry,
             part_tokens=args.part_tokens,
+            completion_window=args.completion_window,
         )
     except InvalidRequestFileError as exc:
         _print_problems(exc.report, as_json=args.json)

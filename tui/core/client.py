@@ -28,7 +28,6 @@ import msgspec
 
 from tui.core import errors, text
 from tui.core.config import DEFAULT_BASE_URL, Profile
-from tui.core.fsutil import atomic_file
 from tui.core.models import Batch, FileInfo
 
 if TYPE_CHECKING:
@@ -482,31 +481,16 @@ class BatchClient:
         over it at the end; an error, a short read or a failed check removes the temp
         file and leaves ``destination`` as it was. ``replace=False``: a
         ``destination`` that exists by the end (even one that appeared during the
-        download) is kept and :class:`FileExistsError` is raised.
+        download) is kept and :class:`FileExistsError` is raised. A connection that
+        breaks part way is resumed with a Range request
+        (:func:`tui.core.downloads.fetch_resuming`).
         """
-        destination = Path(destination)
-        check = ContentCheck(info if info is not None else await self.retrieve_file(file_id))
-        with translate_errors():
-            async with self._client.files.with_streaming_response.content(file_id) as response:
-                wire = response.http_response
-                length = response.headers.get("content-length")
-                wire_total = int(length) if length and length.isdigit() else None
-                with atomic_file(destination, sync=False, overwrite=replace) as out:
-                    async for chunk in response.iter_bytes(1 << 20):
-                        await asyncio.to_thread(_write_checked, out, check, chunk)  # off the loop
-                        if progress is not None:
-                            if wire_total is not None:  # compressed or not, count wire bytes
-                                progress(wire.num_bytes_downloaded, wire_total)
-                            else:
-                                progress(check.received, check.expected)
-                    if wire_total is not None and wire.num_bytes_downloaded != wire_total:
-                        raise errors.NetworkError(
-                            f"Download of {file_id} stopped at {wire.num_bytes_downloaded} "
-                            f"of {wire_total} bytes."
-                        )
-                    check.finish()
-                    await asyncio.to_thread(_flush_and_sync, out)
-        return destination
+        from tui.core.downloads import fetch_resuming
+
+        info = info if info is not None else await self.retrieve_file(file_id)
+        return await fetch_resuming(
+            self._client, info, Path(destination), progress=progress, replace=replace
+        )
 
     async def iter_file_content(
         self, file_id: str, *, info: FileInfo | None = None

@@ -18,23 +18,39 @@ chosen directory and never a path outside it.
 The batch inspector shows the input line beside each validation error;
 :func:`read_lines` reads just those lines from a local or downloaded input file
 without holding the whole file in memory.
+
+A download that breaks part way resumes (:func:`fetch_resuming`, behind
+:meth:`BatchClient.download_file`): the bytes already written stay, and the next
+request asks for the rest with ``Range: bytes=N-``. A server that answers the
+whole file again (it ignores Range) is followed from the start, the partial bytes
+dropped. The file is published only when its size is the Files API's.
+:func:`rate_line` words a transfer's rate and time left for progress displays.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
+from tui.core import errors
 from tui.core.models import Batch
 from tui.core.registry import Job, Registry
+from tui.core.sizes import format_size
+from tui.core.throughput import Pace
+from tui.core.timefmt import duration
 
 if TYPE_CHECKING:
-    from tui.core.client import BatchClient, Progress
+    from openai import AsyncOpenAI
+
+    from tui.core.client import BatchClient, ContentCheck, Progress
     from tui.core.models import FileInfo
 
+MAX_RESUMES = 1000  # breaks a download survives (each must have got the file further)
+WRITE_BLOCK = 1 << 20  # bytes written to disk at a time
 MAX_NAME = 120  # characters in a saved file name
 LINE_LIMIT = 2000  # characters of an input line kept for display
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+=@,-]+")
@@ -117,6 +133,143 @@ async def download_once(
         return target
     await client.download_file(file_id, target, progress=progress, info=info)
     return target
+
+
+async def fetch_resuming(
+    sdk: AsyncOpenAI,
+    info: FileInfo,
+    destination: Path,
+    *,
+    progress: Progress | None = None,
+    replace: bool = True,
+) -> Path:
+    """Stream file ``info.id`` to ``destination``, resuming after a break.
+
+    The bytes go to a private temp file beside ``destination`` (renamed over it only
+    when complete and checked, :class:`~tui.core.client.ContentCheck`). A break after
+    the file got further asks for the rest with ``Range``; a break that left it no
+    further (the SDK has already retried the request) is raised as it is."""
+    from tui.core.client import _flush_and_sync
+    from tui.core.fsutil import atomic_file
+
+    destination = Path(destination)
+    with atomic_file(destination, sync=False, overwrite=replace) as out:
+        transfer = _Transfer(sdk, info, out, progress)
+        for _ in range(MAX_RESUMES + 1):
+            before = transfer.check.received
+            try:
+                await transfer.stream(before)
+                break
+            except errors.NetworkError:
+                if transfer.check.received <= before:
+                    raise  # the file got no further: not a break to resume from
+        else:
+            raise errors.NetworkError(f"Download of {info.id} broke {MAX_RESUMES} times.")
+        transfer.check.finish()
+        await asyncio.to_thread(_flush_and_sync, out)
+    return destination
+
+
+class _Transfer:
+    """One download into ``out``: its check and the requests that fill it."""
+
+    def __init__(
+        self, sdk: AsyncOpenAI, info: FileInfo, out: IO[bytes], progress: Progress | None
+    ) -> None:
+        from tui.core.client import ContentCheck
+
+        self.sdk, self.info, self.out, self.progress = sdk, info, out, progress
+        self.check: ContentCheck = ContentCheck(info)
+
+    async def stream(self, start: int) -> None:
+        """One request from byte ``start`` to the end (a NetworkError if it breaks)."""
+        from tui.core.client import translate_errors
+
+        headers = {"Range": f"bytes={start}-", "Accept-Encoding": "identity"} if start else {}
+        with translate_errors():
+            async with self.sdk.files.with_streaming_response.content(
+                self.info.id, extra_headers=headers
+            ) as response:
+                wire = response.http_response
+                if start and not _resumes_at(wire, start):
+                    await asyncio.to_thread(self._restart)  # not the rest: start over
+                    if wire.status_code != 200:
+                        return await self.stream(0)  # a part we cannot use: ask for all
+                    start = 0  # the whole file came again (Range ignored): keep it
+                length = response.headers.get("content-length")
+                wire_total = int(length) if length and length.isdigit() else None
+                pending = bytearray()  # what arrived, written a block at a time
+                try:
+                    async for chunk in response.iter_bytes():  # as it comes: a break keeps it
+                        pending += chunk
+                        if len(pending) >= WRITE_BLOCK:
+                            await self._write(pending)
+                            pending = bytearray()
+                            self._report(start, wire.num_bytes_downloaded, wire_total)
+                finally:
+                    await self._write(pending)
+                self._report(start, wire.num_bytes_downloaded, wire_total)
+                if wire_total is not None and wire.num_bytes_downloaded != wire_total:
+                    raise errors.NetworkError(
+                        f"Download of {self.info.id} stopped at "
+                        f"{start + wire.num_bytes_downloaded} of {start + wire_total} bytes."
+                    )
+        return None
+
+    async def _write(self, block: bytearray) -> None:
+        from tui.core.client import _write_checked
+
+        if block:
+            await asyncio.to_thread(_write_checked, self.out, self.check, bytes(block))
+
+    def _restart(self) -> None:
+        from tui.core.client import ContentCheck
+
+        self.out.seek(0)
+        self.out.truncate()
+        self.check = ContentCheck(self.info)
+
+    def _report(self, start: int, wire_done: int, wire_total: int | None) -> None:
+        if self.progress is None:
+            return
+        if wire_total is not None:  # compressed or not, count wire bytes
+            self.progress(start + wire_done, start + wire_total)
+        else:
+            self.progress(self.check.received, self.check.expected)
+
+
+def _resumes_at(response: Any, start: int) -> bool:
+    """Whether ``response`` is the rest of the file from byte ``start`` (a 206 whose
+    ``Content-Range`` starts there, in plain bytes)."""
+    if response.status_code != 206:
+        return False
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    content_range = response.headers.get("content-range", "")
+    match = re.fullmatch(r"\s*bytes\s+(\d+)-\d+/(\d+|\*)\s*", content_range)
+    return encoding == "identity" and match is not None and int(match.group(1)) == start
+
+
+def progress_line(pace: Pace, done: int, total: int | None) -> str:
+    """``45% (1.0 MB/s, 10s left)``, or the bytes done without a total: ``done`` is
+    added to ``pace`` (a sample now) first."""
+    import time
+
+    pace.add(time.monotonic(), done)
+    share = f"{done * 100 // total}%" if total else format_size(done)
+    rate = rate_line(pace, done, total)
+    return f"{share} ({rate})" if rate else share
+
+
+def rate_line(pace: Pace, done: int, total: int | None) -> str:
+    """``3.2 MB/s, 12s left`` from ``pace``'s samples of bytes done; ``""`` until
+    there are two samples; no time left without a total or a rate."""
+    estimate = pace.estimate(total or 0)
+    if estimate.per_minute is None:
+        return ""
+    rate = f"{format_size(int(estimate.per_minute / 60))}/s"
+    if total is None or done >= total or not estimate.seconds_left:
+        return rate
+    return f"{rate}, {duration(estimate.seconds_left)} left"
 
 
 def job_for_batch(registry: Registry, batch: Batch, *, profile: str | None = None) -> Job:

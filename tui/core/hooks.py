@@ -67,7 +67,8 @@ class HookSettings:
 
 @dataclass(frozen=True)
 class Event:
-    """Something to tell people about one batch.
+    """Something to tell people about one batch, or with ``group_id`` about a job
+    group of the queue (``tui.core.group_events``; ``batch_id`` is then empty).
 
     ``kind`` is ``final``, ``stuck`` or ``expiring``; ``key`` is what the registry
     records (``final``, ``stuck:finalizing``...); ``detail`` says why in words.
@@ -82,14 +83,18 @@ class Event:
     failed: int = 0
     total: int = 0
     detail: str = ""
+    group_id: str = ""
 
     def title(self) -> str:
+        if self.group_id:
+            return f"job group {self.status}"
         if self.kind == "final":
             return f"batch {self.status}"
         return "batch stuck" if self.kind == "stuck" else "batch near its expiry"
 
     def body(self) -> str:
-        name = f"{self.batch_id} ({self.description})" if self.description else self.batch_id
+        subject = self.batch_id or self.group_id
+        name = f"{subject} ({self.description})" if self.description else subject
         counts = f"{self.completed}/{self.total} done" if self.total else ""
         if self.failed:
             counts += f", {self.failed} failed"
@@ -113,6 +118,8 @@ def hook_environment(event: Event, base: Mapping[str, str] | None = None) -> dic
         "FAILED": str(event.failed),
         "TOTAL": str(event.total),
     }
+    if event.group_id:
+        facts["GROUP_ID"] = event.group_id
     for name, value in facts.items():
         env[ENV_PREFIX + name] = _env_value(value)
     return env

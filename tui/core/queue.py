@@ -18,7 +18,9 @@ queue run`` loops it, the app can call it from a worker. A pass
    (``retry_of`` = the failed one, same file, so the same custom_ids), once;
 5. sends the waiting parts, oldest group first and in part order, while the
    estimated tokens in flight for that model plus the next part fit the limit. A
-   part that does not fit holds back the parts after it.
+   part that does not fit holds back the parts after it;
+6. with ``hooks``: notifies once about each group that is now done
+   (``tui.core.group_events``).
 
 Every step is recorded before it is taken, so a runner killed at any moment leaves
 nothing lost and nothing sent twice once the next pass has run.
@@ -37,6 +39,8 @@ from tui.core import jsonsafe, paths
 from tui.core.client import BatchClient
 from tui.core.config import Config, Profile
 from tui.core.errors import BatchdeckError
+from tui.core.group_events import announce_groups
+from tui.core.hooks import HookSettings, Writer
 from tui.core.journal import Journal, _hold
 from tui.core.queue_limits import LimitBook, TokenLimit, limit_for
 from tui.core.queue_view import (
@@ -55,7 +59,6 @@ from tui.core.queue_view import (
 from tui.core.queue_view import queue_view as _view
 from tui.core.registry import Job, Registry
 from tui.core.request_file import open_request_file
-from tui.core.request_report import DEFAULT_LIMITS
 from tui.core.request_split import split_counted
 
 __all__ = [
@@ -124,9 +127,14 @@ def enqueue_file(
     output_expires_after: int | None = None,
     part_tokens: int | None = None,
     parts_dir: Path | None = None,
+    completion_window: str | None = None,
+    retry_of_batch: str | None = None,
 ) -> list[Job]:
     """Validate ``path``, split it into parts that each fit the model's known limit
-    (and ``part_tokens``, when given) and record them as ``queued``: one job group.
+    (and ``part_tokens``, when given) and the profile's per-file limits, and record
+    them as ``queued``, to be sent with ``completion_window``: one job group.
+    ``retry_of_batch``: the group retries that batch (``tui.core.retry``); every
+    attempt of every part keeps it (``tui.core.results.retry_parent``).
     Parts are copied into ``parts_dir/<group>/`` (default: the data dir's
     ``queue/``), so editing the source later changes nothing that waits.
 
@@ -150,7 +158,7 @@ def enqueue_file(
     parts = split_counted(
         source,
         out,
-        DEFAULT_LIMITS,
+        journal.profile.limits.request_limits(),
         endpoint=endpoint,
         max_tokens=min(caps) if caps else None,
         count_tokens=True,
@@ -167,6 +175,8 @@ def enqueue_file(
             "model": model,
             "enqueued_at": now,
         }
+        if retry_of_batch:
+            table["retry_of_batch"] = retry_of_batch
         jobs.append(
             journal.enqueue(
                 part.path,
@@ -177,6 +187,7 @@ def enqueue_file(
                 tags=tags,
                 output_expires_after=output_expires_after,
                 group_id=group_id,
+                completion_window=completion_window,
             )
         )
     return jobs
@@ -198,6 +209,7 @@ class PassReport:
     active: int = 0  # parts being sent or in flight
     failed: list[str] = field(default_factory=list)  # group ids failed for good
     held: list[str] = field(default_factory=list)  # paused or incomplete group ids
+    notified: list[str] = field(default_factory=list)  # groups whose end was announced
 
     @property
     def done(self) -> bool:
@@ -214,6 +226,7 @@ class PassReport:
             "active": self.active,
             "failed": self.failed,
             "held": self.held,
+            "notified": self.notified,
         }
 
 
@@ -231,13 +244,23 @@ def _groups(registry: Registry, profile: Profile) -> dict[str, Group]:
     return groups_of(jobs)
 
 
-async def run_queue_pass(registry: Registry, client: BatchClient, profile: Profile) -> PassReport:
-    """One pass of the scheduler for ``profile`` (see the module docstring). Never
+async def run_queue_pass(
+    registry: Registry,
+    client: BatchClient,
+    profile: Profile,
+    *,
+    hooks: HookSettings | None = None,
+    terminal: Writer | None = None,
+) -> PassReport:
+    """One pass of the scheduler for ``profile`` (see the module docstring); with
+    ``hooks`` (the config's ``[hooks]``) it announces the groups it saw end. Never
     raises for one part's trouble: it is in ``problems`` and the next pass tries again."""
     with _hold(_runner_lock(registry), wait=False) as mine:
         if not mine:
             return PassReport(busy=True)
         report = PassReport()
+        announcing = hooks is not None and hooks.active
+        before = await asyncio.to_thread(_groups, registry, profile) if announcing else {}
         journal = Journal(registry, client, profile)
         try:
             await journal.reconcile()
@@ -246,7 +269,12 @@ async def run_queue_pass(registry: Registry, client: BatchClient, profile: Profi
         await _refresh(registry, client, profile, report)
         await asyncio.to_thread(_requeue_over_limit, journal, report)
         await _send_what_fits(journal, report)
-        _tally(_groups(registry, profile), report)
+        groups = await asyncio.to_thread(_groups, registry, profile)
+        _tally(groups, report)
+        if announcing and hooks is not None:
+            notified, problems = await announce_groups(registry, before, groups, hooks, terminal)
+            report.notified += notified
+            report.problems += problems
         return report
 
 
@@ -300,6 +328,7 @@ def _requeue(journal: Journal, part: Part) -> Job:
         output_expires_after=sub.get("output_expires_after"),
         group_id=job.group_id,
         retry_of=job.job_id,
+        completion_window=sub.get("completion_window"),
     )
 
 

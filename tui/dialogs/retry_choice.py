@@ -2,13 +2,15 @@
 
 One checkbox per retry group that has rows (HTTP 429, 5xx, 4xx, not run, missing...),
 with its count; checked by default are the groups that can succeed unchanged
-(:data:`tui.core.results.DEFAULT_RETRY`). Dismisses with the chosen group keys, or
-``None`` when cancelled.
+(:data:`tui.core.results.DEFAULT_RETRY`). Retry submits at once; Queue puts the retry
+in the local queue (``tui.core.queue``: split by the token limit, sent by the queue
+runner). Dismisses with a :class:`RetryChoice`, or ``None`` when cancelled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
@@ -22,7 +24,15 @@ from tui.core.text import plural, printable
 from tui.dialogs.base import Dialog
 
 
-class RetryDialog(Dialog[frozenset[str] | None]):
+@dataclass(frozen=True)
+class RetryChoice:
+    """The retry groups chosen, and whether to queue the retry rather than send it."""
+
+    groups: frozenset[str]
+    queue: bool = False
+
+
+class RetryDialog(Dialog[RetryChoice | None]):
     """Checkboxes of the retry groups in ``counts`` (group key -> rows); Enter on
     Retry submits the checked ones."""
 
@@ -59,6 +69,7 @@ class RetryDialog(Dialog[frozenset[str] | None]):
             yield Static("", id="retry-total")
             with Horizontal():
                 yield Button("Cancel", id="retry-no")
+                yield Button("Queue", id="retry-queue", tooltip="send it through the token limit")
                 yield Button("Retry", variant="warning", id="retry-yes")
 
     def on_mount(self) -> None:
@@ -79,15 +90,16 @@ class RetryDialog(Dialog[frozenset[str] | None]):
     def _show_total(self) -> None:
         total = sum(self.counts.get(key, 0) for key in self.chosen())
         self.query_one("#retry-total", Static).update(f"{plural(total, 'request')} to send")
-        self.query_one("#retry-yes", Button).disabled = total == 0
+        for button in self.query("#retry-yes, #retry-queue").results(Button):
+            button.disabled = total == 0
 
     def on_checkbox_changed(self) -> None:
         self._show_total()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        if event.button.id == "retry-yes":
-            self.dismiss(self.chosen())
+        if event.button.id in ("retry-yes", "retry-queue"):
+            self.dismiss(RetryChoice(self.chosen(), queue=event.button.id == "retry-queue"))
         else:
             self.dismiss(None)
 

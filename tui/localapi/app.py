@@ -28,7 +28,7 @@ from tui.localapi.errors import (
     not_found,
     server_error,
 )
-from tui.localapi.faults import Faults
+from tui.localapi.faults import CONTENT_KINDS, Faults, content_fault
 from tui.localapi.ids import IdFactory
 from tui.localapi.lifecycle import Engine
 from tui.localapi.params import text_param
@@ -120,6 +120,9 @@ async def _with_faults(request: web.Request, handler: Handler, ctx: Context) -> 
     if fault is None:
         _check_request(request, ctx)
         return await handler(request)
+    if fault.kind in CONTENT_KINDS:
+        _check_request(request, ctx)
+        return await content_fault(request, handler, fault)
     if fault.kind == "drop":
         _drop(request)
     if fault.kind == "drop_after":
@@ -172,7 +175,7 @@ def _check_url_text(request: web.Request) -> None:
 
 
 def make_app(ctx: Context) -> web.Application:
-    from tui.localapi import batches_api, files_api, sync_api
+    from tui.localapi import batches_api, costs_api, files_api, sync_api
 
     app = web.Application(
         middlewares=[api_middleware],
@@ -180,7 +183,9 @@ def make_app(ctx: Context) -> web.Application:
     )
     app[CONTEXT] = ctx
     add_routes(
-        app, ctx.dialect, [files_api.add_routes, batches_api.add_routes, sync_api.add_routes]
+        app,
+        ctx.dialect,
+        [files_api.add_routes, batches_api.add_routes, sync_api.add_routes, costs_api.add_routes],
     )
     return app
 

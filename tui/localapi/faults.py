@@ -15,6 +15,10 @@ if ``retry_after`` is set, ``Retry-After``/``retry-after-ms`` headers; a 429 has
 ``Retry-After: 1`` unless told otherwise), ``drop`` (close the connection without a
 response, before handling) and ``drop_after`` (handle the request, so its effect
 happens, then close without a response: the "did my create go through?" case).
+Content faults (for downloads, see :func:`content_fault`): ``cut`` sends the full
+``Content-Length`` but only ``fraction`` of the bytes of a download without a Range
+header, then closes the connection; ``no_range`` answers as a server that ignores
+``Range`` (the whole file, status 200).
 
 ``file_404`` reproduces the real API's eventual consistency under load: a file just
 uploaded is not found for a moment. While it lasts, a lookup of a file that exists
@@ -33,17 +37,27 @@ one fires. :attr:`Faults.fired` records what fired, for assertions.
 
 Chaos from the command line: :meth:`Faults.add_spec` takes ``KIND:RATE[:ARG]``, e.g.
 ``429:0.1`` (10 % of requests), ``drop:0.02``, ``latency:0.2:1.5`` (20 % of requests
-wait 1.5 s; the default wait is 0.5 s).
+wait 1.5 s; the default wait is 0.5 s), ``cut:0.1:0.3`` (10 % of downloads stop after
+30 % of their bytes; the default is half).
 """
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import random
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 TERMINAL_KINDS = ("drop", "drop_after")
+CONTENT_KINDS = ("cut", "no_range")
 FILE_404 = "file_404"
 
 
@@ -57,6 +71,7 @@ class Fault:
     delay: float = 0.5
     retry_after: float | None = None
     fired: int = 0
+    fraction: float = 0.5  # ``cut``: the share of the bytes sent
 
     @property
     def status(self) -> int | None:
@@ -94,19 +109,23 @@ class Faults:
         probability: float = 1.0,
         delay: float = 0.5,
         retry_after: float | None = None,
+        fraction: float = 0.5,
     ) -> Fault:
         kind = str(kind).lower()
-        if kind not in ("latency", FILE_404, *TERMINAL_KINDS) and not (
+        if kind not in ("latency", FILE_404, *TERMINAL_KINDS, *CONTENT_KINDS) and not (
             kind.isdigit() and 400 <= int(kind) <= 599
         ):
             raise ValueError(
-                f"unknown fault kind {kind!r}: latency, drop, drop_after, file_404 or 4xx/5xx"
+                f"unknown fault kind {kind!r}: latency, drop, drop_after, file_404, cut, "
+                "no_range or 4xx/5xx"
             )
         if not 0.0 <= probability <= 1.0:
             raise ValueError("probability must be between 0 and 1")
         if kind == "429" and retry_after is None:
             retry_after = 1.0
-        fault = Fault(kind, path, method, times, probability, delay, retry_after)
+        if not 0.0 <= fraction < 1.0:
+            raise ValueError("fraction must be at least 0 and below 1")
+        fault = Fault(kind, path, method, times, probability, delay, retry_after, fraction=fraction)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -120,6 +139,10 @@ class Faults:
         arg = float(parts[2]) if len(parts) == 3 else None
         if kind == "latency":
             return self.add(kind, times=None, probability=rate, delay=arg or 0.5)
+        if kind == "cut":
+            return self.add(
+                kind, times=None, probability=rate, fraction=0.5 if arg is None else arg
+            )
         return self.add(kind, times=None, probability=rate, retry_after=arg)
 
     def clear(self) -> None:
@@ -165,3 +188,37 @@ class Faults:
                 self.fired.append((fault.kind, method, path))
                 return True
         return False
+
+
+async def content_fault(request: web.Request, handler: Handler, fault: Fault) -> web.StreamResponse:
+    """Answer ``request`` through ``handler`` with a content fault (``cut``, ``no_range``)."""
+    if fault.kind == "no_range":
+        headers = CIMultiDict(request.headers)
+        headers.popall("Range", None)
+        whole = request.clone(headers=headers)
+        response = await handler(whole)
+        await response.prepare(whole)  # aiohttp would prepare it with the Range request
+        return response
+    if "Range" in request.headers:
+        return await handler(request)  # a resume is answered whole; only the first is cut
+    response = await handler(request)
+    body = _body_of(response)
+    if body is None:
+        return response
+    cut = web.StreamResponse(status=response.status)
+    cut.content_type = response.content_type
+    cut.content_length = len(body)
+    await cut.prepare(request)
+    await cut.write(body[: int(len(body) * fault.fraction)])
+    if request.transport is not None:
+        request.transport.close()  # what was written still goes out, then the end
+    raise asyncio.CancelledError
+
+
+def _body_of(response: web.StreamResponse) -> bytes | None:
+    """The bytes ``response`` would send (a file's or a body's); None for a stream."""
+    if isinstance(response, web.FileResponse):
+        return Path(response._path).read_bytes()  # aiohttp keeps the path there
+    if isinstance(response, web.Response) and isinstance(response.body, bytes):
+        return response.body
+    return None

@@ -26,6 +26,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Footer, Input, Select, Static
 
+from tui.core.downloads import progress_line
 from tui.core.errors import BatchdeckError
 from tui.core.results import (
     DEFAULT_RETRY,
@@ -42,13 +43,11 @@ from tui.core.results import (
     open_attempts,
     retry_counts,
     retry_links,
-    retry_path,
     search,
     source_of,
-    write_retry_file,
 )
-from tui.core.sizes import format_size
 from tui.core.text import one_line, plural
+from tui.core.throughput import Pace
 from tui.deck import styles_dir
 from tui.screens.base import REPORTED, DeckScreen, reason
 from tui.widgets.header import DeckHeader
@@ -288,10 +287,10 @@ class ResultsScreen(DeckScreen):
     @work(exclusive=True, group="results-load")
     async def load(self) -> None:
         """Download what is not local yet; the handler of :class:`Opened` indexes it."""
-        batch_id = self.batch_id
+        batch_id, paces = self.batch_id, dict[str, Pace]()
 
         def progress(kind: str, done: int, total: int | None) -> None:
-            share = f"{done * 100 // total}%" if total else format_size(done)
+            share = progress_line(paces.setdefault(kind, Pace()), done, total)
             self.post_message(self.Status(f"Downloading the {kind} file of {batch_id}: {share}"))
 
         try:
@@ -626,7 +625,7 @@ class ResultsScreen(DeckScreen):
     # -- retry ---------------------------------------------------------------------------------
 
     def action_retry(self) -> None:
-        from tui.dialogs.retry_choice import RetryDialog
+        from tui.dialogs.retry_choice import RetryChoice, RetryDialog
 
         index = self._indexed_or_say_why()
         if index is None:
@@ -637,44 +636,40 @@ class ResultsScreen(DeckScreen):
             return
         detail = f"Same bodies and custom_ids, to {index.endpoint or 'the same endpoint'}."
 
-        def chosen(groups: frozenset[str] | None) -> None:
-            if groups:
-                self.submit_retry(groups)
+        def chosen(choice: RetryChoice | None) -> None:
+            if choice and choice.groups:
+                self.submit_retry(choice.groups, queue=choice.queue)
 
         self.app.push_screen(RetryDialog(counts, detail), chosen)
 
     @work(exclusive=True, group="results-retry")
-    async def submit_retry(self, groups: frozenset[str] = DEFAULT_RETRY) -> None:
-        from tui.core.journal import Journal
+    async def submit_retry(
+        self, groups: frozenset[str] = DEFAULT_RETRY, queue: bool = False
+    ) -> None:
+        from tui.core.retry import submit_retry
 
-        index, batch_id = self.index, self.batch_id
+        index, batch_id, deck = self.index, self.batch_id, self.deck
         if index is None:
             return
         try:
-            planned = await asyncio.to_thread(write_retry_file, index, retry_path(batch_id), groups)
-            journal = Journal(self.deck.registry, self.deck.client, self.deck.profile)
-            job = await journal.submit(
-                planned.path,
-                index.endpoint,
-                {"retry_of": batch_id[:512]},
-                f"retry of {batch_id} ({plural(planned.count, 'request')})",
-                retry_of=batch_id,
+            retried = await submit_retry(
+                index,
+                batch_id,
+                groups,
+                registry=deck.registry,
+                client=deck.client,
+                profile=deck.profile,
+                queue=queue,
             )
-            links = await asyncio.to_thread(retry_links, self.deck.registry, batch_id)
         except (BatchdeckError, OSError) as exc:
             self.post_message(self.Failed("Retry not submitted", exc))
         except Exception as exc:  # last resort (e.g. the registry): the app goes on
             logger.exception("submitting the retry of %s failed", batch_id)
             self.post_message(self.Failed("Retry not submitted", exc))
         else:
-            self.post_message(self.Linked(links))
-            self.post_message(
-                self.Told(
-                    f"Retry {job.batch_id} submitted with {plural(planned.count, 'request')}; "
-                    "reload (r) "
-                    "once it is done to see the merged results."
-                )
-            )
+            self.post_message(self.Linked(retried.links))
+            done = f"{retried.summary()}; reload (r) once it is done to see the merged results."
+            self.post_message(self.Told(done))
 
 
 def _links_and_source(registry: Registry, batch_id: str) -> tuple[RetryLinks, Path | None]:

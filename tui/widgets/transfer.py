@@ -10,6 +10,7 @@ and :meth:`end` (a worker never touches the widget after an ``await``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from time import monotonic
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,7 +18,9 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
+from tui.core.downloads import rate_line
 from tui.core.text import one_line
+from tui.core.throughput import Pace
 
 PAINT_SECONDS = 0.1
 
@@ -59,6 +62,7 @@ class TransferProgress(Horizontal):
         self._done = 0
         self._total: int | None = None
         self._label = ""
+        self._pace = Pace()
 
     def compose(self) -> ComposeResult:
         yield Static("", id="transfer-label")
@@ -75,12 +79,14 @@ class TransferProgress(Horizontal):
         """Show the bar for a new transfer called ``label`` (shown literally)."""
         self._label = one_line(label, 80)
         self._done, self._total = 0, total
+        self._pace = Pace()
         self.add_class("-active")
         self._paint()
 
     def report(self, done: int, total: int | None) -> None:
         """Progress callback: ``done`` bytes of ``total`` (None if unknown)."""
         self._done, self._total = done, total
+        self._pace.add(monotonic(), done)
 
     def end(self) -> None:
         """Hide the bar."""
@@ -89,6 +95,8 @@ class TransferProgress(Horizontal):
     def _paint(self) -> None:
         if not self.active:
             return
-        self.query_one("#transfer-label", Static).update(Text(self._label))
+        rate = rate_line(self._pace, self._done, self._total)
+        label = f"{self._label} · {rate}" if rate else self._label
+        self.query_one("#transfer-label", Static).update(Text(label))
         bar = self.query_one(ProgressBar)
         bar.update(total=self._total, progress=self._done)

@@ -28,7 +28,7 @@ from tui.core.results.rows import NoResultsError
 if TYPE_CHECKING:
     from tui.core.client import BatchClient
     from tui.core.models import Batch
-    from tui.core.registry import Registry
+    from tui.core.registry import Job, Registry
 
 MANIFEST = "manifest.json"
 FILE_KINDS = ("output", "error", "input")
@@ -182,14 +182,29 @@ def _record_results(
     registry.record_snapshot(batch)
 
 
+def retry_parent(job: Job) -> str | None:
+    """The batch ``job`` retries. ``retry_of``, except for a part of the local queue:
+    there ``retry_of`` links the attempts of one part (job ids), and a retry sent
+    through the queue keeps its parent batch in the queue table (``retry_of_batch``)."""
+    table = (job.submission or {}).get("queue")
+    if not isinstance(table, dict):
+        return job.retry_of
+    parent = table.get("retry_of_batch")
+    return parent if isinstance(parent, str) and parent else None
+
+
 def retries_of(registry: Registry, batch_id: str) -> list[str]:
-    """Batch ids of the retries of ``batch_id`` and of their retries, oldest first."""
-    jobs = [job for job in registry.load().values() if job.batch_id and job.retry_of]
+    """Batch ids of the retries of ``batch_id`` and of their retries, oldest first
+    (a queue part's attempt that was sent again, e.g. after ``token_limit_exceeded``,
+    is left out: the later attempt has its requests)."""
+    every = registry.load().values()
+    again = {job.retry_of for job in every if job.retry_of and retry_parent(job) != job.retry_of}
+    jobs = [j for j in every if j.batch_id and retry_parent(j) and j.job_id not in again]
     jobs.sort(key=lambda job: job.created_at)
     lineage = {batch_id}
     out: list[str] = []
     for job in jobs:
-        if job.retry_of in lineage and job.batch_id not in lineage:
+        if retry_parent(job) in lineage and job.batch_id not in lineage:
             lineage.add(job.batch_id)  # type: ignore[arg-type]
             out.append(job.batch_id)  # type: ignore[arg-type]
     return out
@@ -217,9 +232,10 @@ def retry_links(registry: Registry, batch_id: str) -> RetryLinks:
     parent = None
     children = []
     for job in registry.load().values():
-        if job.batch_id == batch_id and job.retry_of:
-            parent = job.retry_of
-        elif job.retry_of == batch_id and job.batch_id:
+        of = retry_parent(job)
+        if job.batch_id == batch_id and of:
+            parent = of
+        elif of == batch_id and job.batch_id:
             children.append((job.created_at, job.batch_id))
     return RetryLinks(parent, tuple(batch for _, batch in sorted(children)))
 

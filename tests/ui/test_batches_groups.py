@@ -73,3 +73,25 @@ async def test_a_job_group_is_one_row_that_expands_to_its_parts(
         await wait_for(pilot, lambda: not screen.table.loading_rows)
         shown = shown_ids(screen)
         assert all(not cell(screen, b, 0).startswith((FOLDED, OPEN)) for b in shown)
+
+
+async def test_parts_recorded_while_the_list_is_up_fold_into_their_group(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = seed(server, final=3)
+    registry = Registry(durable=False)
+    app = build_app(server, monkeypatch, registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        screen = batches_screen(pilot)
+        assert len(shown_ids(screen)) == 3
+        for number, batch_id in enumerate(ids[:2], start=1):  # as the queue runner sends
+            registry.add(
+                Job(batch_id=batch_id, description=f"Parts (part {number}/2)", group_id=GROUP)
+            )
+        screen.action_refresh()
+        await wait_for(pilot, lambda: len(shown_ids(screen)) == 2)
+        (lead,) = [b for b in shown_ids(screen) if b in ids[:2]]
+        assert cell(screen, lead, 0).startswith(FOLDED)
+        assert cell(screen, lead, 1).startswith("Parts · 2 parts, 2 done")
+        assert cell(screen, lead, 2) == "completed"

@@ -329,6 +329,9 @@ class BatchTable(DataTable[Text]):
     def _repaint_groups(self, batches: list[Batch], now: float) -> None:
         """Paint again the rows of the groups ``batches`` belong to (sums changed)."""
         for group in {self.groups.group_of(batch.id) for batch in batches} - {None}:
+            for member in self.groups.present(str(group), self.batches):
+                if member in self.rows and self.groups.hidden(member, self.batches):
+                    self.remove_row(member)  # folded under a lead listed after it
             lead = self.groups.lead(str(group), self.batches)
             if lead is not None and lead in self.rows:
                 for key, cell in self.cells(self.batches[lead], now).items():

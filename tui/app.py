@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.widgets import DataTable
 
+from tui.core.anthropic_client import client_for
 from tui.core.client import BatchClient
 from tui.core.config import Config, Profile, save_config
 from tui.core.errors import BatchdeckError
@@ -155,11 +156,11 @@ class BatchDeckApp(App[int]):
     @work(exclusive=True, group="reconcile")
     async def reconcile_submissions(self) -> None:
         """Settle submits a crash or a lost connection left unfinished."""
-        from tui.core.journal import Journal  # not needed for the first frame
+        from tui.core.anthropic_journal import journal_for  # not needed for the first frame
 
         try:
             await asyncio.to_thread(self.registry.load)  # 10,000 jobs: not on the event loop
-            settled = await Journal(self.registry, self.client, self.profile).reconcile()
+            settled = await journal_for(self.registry, self.client, self.profile).reconcile()
         except Exception as exc:  # the app goes on; an unexpected error is logged too
             if not isinstance(exc, BatchdeckError | OSError):
                 logging.getLogger(__name__).exception("reconciling submissions failed")
@@ -171,7 +172,7 @@ class BatchDeckApp(App[int]):
             where = f" as {item.batch_id}" if item.batch_id else ""
             self.notify(
                 f"Interrupted submission {item.job_id}: {item.outcome}{where} ({item.detail})",
-                severity="error" if item.outcome == "failed" else "information",
+                severity="error" if item.outcome in ("failed", "ambiguous") else "information",
             )
 
     async def on_unmount(self) -> None:
@@ -203,7 +204,7 @@ class BatchDeckApp(App[int]):
         """Use profile ``name``: a new client, the header, and the batches reloaded."""
         try:
             profile = self.config.profile(name)
-            client = BatchClient(profile)
+            client = client_for(profile)
         except BatchdeckError as exc:
             self.notify(f"Cannot switch to {name}: {exc}", severity="error")
             return

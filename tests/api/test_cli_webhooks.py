@@ -124,6 +124,8 @@ def test_a_signed_batch_event_is_recorded_and_fires_the_hook_once(
     assert (hook["env"]["BATCHDECK_COMPLETED"], hook["env"]["BATCHDECK_FAILED"]) == ("2", "1")
     job = Registry(Path(env["BATCHDECK_CONFIG_DIR"]) / "jobs").find_by_batch(batch.id)
     assert job is not None and job.status == "completed" and set(job.notified) == {"final"}
+    # adopted as the receiver's profile's: no other profile lists it
+    assert (job.profile, job.base_url) == ("default", env["OPENAI_BASE_URL"])
 
     # The same delivery again (a replay within the tolerance): refused, nothing fires.
     status, answer = post(receiver.url, body, sign(body, webhook_id="wh_1"))

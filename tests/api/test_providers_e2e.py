@@ -325,3 +325,24 @@ def test_a_queued_groq_job_keeps_its_window_and_the_profile_limits(
 
     batches = openai.OpenAI(base_url=server.base_url, api_key=API_KEY).batches.list().data
     assert [batch.completion_window for batch in batches] == ["7d", "7d", "7d"]
+
+
+def test_a_groq_profile_queues_no_file_for_an_endpoint_groq_does_not_offer(
+    make_server: MakeServer, tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``submit --queue`` refuses what ``submit`` refuses: nothing is queued that the
+    runner could only send to a 400."""
+    server = make_server(dialect="groq")
+    groq_profile(server, monkeypatch)
+    body = {"model": "m", "input": "x"}
+    lines = [
+        {"custom_id": f"e{i}", "method": "POST", "url": "/v1/embeddings", "body": body}
+        for i in range(3)
+    ]
+    path = requests_file(tmp_path, lines)
+    ran = run(capsys, "--profile", "groq", "submit", str(path), "--queue")
+    assert ran.code == 1, ran.out
+    assert "nothing queued" in ran.err
+    said = f"{path}: endpoint /v1/embeddings is not offered by this profile's service"
+    assert ran.out.startswith(said) and "/v1/chat/completions" in ran.out  # as validate says
+    assert run(capsys, "queue", "ls").out == "The queue is empty.\n"

@@ -44,7 +44,7 @@ def test_queue_ls_pause_resume_drop(
     group = enqueue(capsys, tmp_path)
     listed = run(capsys, "queue", "ls")
     assert listed.code == 0
-    assert "default / gpt-4o-mini: 0 tokens in flight, limit unknown (unknown)" in listed.out
+    assert "default / gpt-4o-mini: 0 tokens in flight, limit unknown, " in listed.out
     assert f"{group}  waiting" in listed.out and "ready: the next pass sends it" in listed.out
     assert run(capsys, "queue", "pause", group).out == f"paused {group}\n"
     assert "paused" in run(capsys, "queue", "ls").out
@@ -103,6 +103,10 @@ def test_a_bad_file_is_not_queued(
     assert done.code == 1 and "nothing queued" in done.err
     assert f"{bad}:2:" in done.out
     assert Registry().load() == {}
+    for junk, said in ((b"", ": the file has no requests"), (b"garbage\n", ":1: not a JSON")):
+        bad.write_bytes(junk)  # the validator's words, not a guess about line 1
+        refused = run(capsys, "submit", str(bad), "--queue")
+        assert refused.code == 1 and f"{bad}{said}" in refused.out, refused.err
     usage = run(capsys, "submit", str(bad), "--part-tokens", "100")
     assert usage.code == 2 and "--part-tokens goes with --queue" in usage.err
 
@@ -121,3 +125,35 @@ async def test_a_second_runner_does_nothing_while_one_runs(
     report = await run_queue_pass(registry, client, profile)
     assert not report.busy and report.done
     await client.close()
+
+
+def test_queue_run_tells_of_a_job_group_once_not_part_by_part(
+    server: LocalServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A job left to ``queue run`` from cron tells people when it ends: the hook once
+    for the whole group (summed counts), not once per part, and never again."""
+    from tests._hooks import hooks_config, recorder, runs
+
+    point_at(server, monkeypatch)
+    out, command = recorder(tmp_path)
+    hooks_config(tmp_path, command)
+    from tui.core.tokens import estimate_file
+
+    one = small_job(tmp_path, 1)
+    each = estimate_file(one, exact=True).input_tokens
+    source = small_job(tmp_path, 3)
+    queued = run(capsys, "submit", str(source), "--queue", "--part-tokens", str(each), "--json")
+    group = json.loads(queued.out)["group_id"]
+    done = run(capsys, "queue", "run", "--until-done", "--interval", "10ms", "--timeout", "60")
+    assert done.code == 0, done.err
+    jobs = [job for job in Registry().load().values() if job.group_id == group]
+    assert len(jobs) == 3 and all("final" not in job.notified for job in jobs)
+    (hook,) = runs(out)
+    assert hook["env"]["BATCHDECK_GROUP_ID"] == group
+    assert hook["env"]["BATCHDECK_STATUS"] == "completed"
+    assert hook["env"]["BATCHDECK_TOTAL"] == "3"
+    assert run(capsys, "queue", "run", "--once").code == 0
+    assert len(runs(out)) == 1

@@ -5,6 +5,8 @@ limit is kept when configured, or learned from the first failure when not."""
 from __future__ import annotations
 
 import json
+import shlex
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -196,3 +198,44 @@ async def test_a_file_missing_just_after_its_upload_is_waited_for(
     note = (abandoned.submission or {}).get("note", "")
     assert abandoned.submission and abandoned.submission["state"] == "abandoned"
     assert "still not found after 3 retries over 0.07 s" in note
+
+
+async def test_hooks_tell_of_the_group_not_of_parts_the_queue_sends_again(
+    make_server: MakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A part failed over the (unknown) limit goes back to the queue: no "batch
+    failed" notification for it (``alerts.due``, as in the app and ``watch``), nor
+    for each completed part: the group's end is news once, completed."""
+    from tests._hooks import recorder, runs
+    from tui.core.hooks import HookSettings
+
+    parts = 6
+    per_part = part_tokens(tmp_path)
+    server: LocalServer = make_server(  # its time is now: no batch is stuck or expiring
+        clock=ManualClock(time.time()), timing=FAST, token_limits={MODEL: 3 * per_part}
+    )
+    monkeypatch.setenv("BATCHDECK_TEST_KEY", API_KEY)
+    profile = Profile("t", base_url=server.base_url, api_key_env="BATCHDECK_TEST_KEY")
+    registry = Registry(durable=False)
+    client = BatchClient(profile)
+    source = tmp_path / "six.jsonl"
+    source.write_bytes(jsonl(job_lines()[: parts * LINES_PER_PART]))
+    enqueue_file(Journal(registry, client, profile), source, part_tokens=per_part)
+    out, command = recorder(tmp_path)
+    hooks = HookSettings(on_final=tuple(shlex.split(command)))
+    report = await run_queue_pass(registry, client, profile, hooks=hooks)
+    for _ in range(100):
+        server.advance(1)
+        report = await run_queue_pass(registry, client, profile, hooks=hooks)
+        if report.done:
+            break
+    await client.close()
+    assert report.done and not report.failed and not report.problems
+    jobs = list(registry.load().values())
+    over_limit = [job for job in jobs if job.status == "failed"]
+    completed = [job for job in jobs if job.status == "completed"]
+    assert len(over_limit) == parts - 3 and len(completed) == parts
+    assert all("final" not in job.notified for job in jobs)
+    assert all(job.notified == {} for job in over_limit)  # no news: nothing fired
+    (fired,) = [hook["env"] for hook in runs(out)]
+    assert fired["BATCHDECK_STATUS"] == "completed" and fired["BATCHDECK_GROUP_ID"]

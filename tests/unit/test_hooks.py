@@ -215,6 +215,24 @@ def test_final_fires_for_news_only() -> None:
     assert alerts.due(batch(), sent, settings, NOW) == []
 
 
+def test_a_queue_part_is_told_with_its_group_not_alone() -> None:
+    """A part's end is told once for its group (core.group_events); a plain batch's
+    failure is news."""
+    over = {"code": "token_limit_exceeded", "message": "Enqueued token limit reached"}
+    failed = Batch.from_dict(
+        {**batch().to_dict(), "status": "failed", "failed_at": int(NOW) - 10}
+        | {"errors": {"object": "list", "data": [over]}}
+    )
+    settings = HookSettings(on_final=("x",))
+    queued = {"order": 0, "parts": 2, "tokens": 50, "model": "m", "in_flight_at_send": 120}
+    part = Job(job_id="j", batch_id="batch_1", group_id="grp-1", submission={"queue": queued})
+    assert alerts.due(failed, part, settings, NOW) == []
+    alone = replace(part, submission={"queue": {**queued, "in_flight_at_send": 50}})
+    assert alerts.due(failed, alone, settings, NOW) == []
+    plain = Job(job_id="j", batch_id="batch_1")  # not the queue's: its failure is news
+    assert [e.key for e in alerts.due(failed, plain, settings, NOW)] == ["final"]
+
+
 def test_stuck_and_expiring_are_due_past_their_thresholds() -> None:
     settings = HookSettings(on_final=("x",), stuck_finalizing=600, expiry_warning=3600)
     job = Job(job_id="j", batch_id="batch_1")
@@ -276,6 +294,18 @@ def test_unknown_batches_fire_only_when_adopted(tmp_path: Path) -> None:
     assert [e.key for e in adopted.fired] == ["final"]
     assert len(runs(out)) == 1
     assert not alerts.notify_batch(registry, batch(), HookSettings(), now=NOW).fired
+
+
+def test_an_adopted_batch_belongs_to_the_profile_it_was_read_from(tmp_path: Path) -> None:
+    """A job with no profile is listed under every profile; adopting gives it one."""
+    from tui.core.config import Profile
+
+    _, command = recorder(tmp_path)
+    registry = Registry(tmp_path / "jobs", durable=False)
+    work = Profile("work", base_url="https://user:pw@gw.example/v1")
+    alerts.notify_batch(registry, batch(), settings_for(command), now=NOW, adopt=True, profile=work)
+    job = registry.find_by_batch(batch().id)
+    assert job is not None and (job.profile, job.base_url) == ("work", "https://gw.example/v1")
 
 
 def test_threads_racing_fire_once(tmp_path: Path) -> None:

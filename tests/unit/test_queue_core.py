@@ -210,3 +210,16 @@ def test_an_enqueue_cut_short_leaves_a_group_that_never_runs(tmp_path: Path) -> 
     journal.registry.forget(jobs[1].job_id)  # as if the process died before recording it
     (group,) = groups_of(journal.registry.load().values()).values()
     assert not group.complete and not group.runnable and group.status == "incomplete"
+
+
+def test_a_group_without_a_description_has_none(tmp_path: Path) -> None:
+    """Parts of a job queued with no ``--description`` are labelled "(part i/n)";
+    the group's own description is empty, not its first part's label."""
+    src = write(tmp_path / "in.jsonl", [chat(i) for i in range(2)])
+    journal = journal_for(tmp_path)
+    jobs = enqueue_file(journal, src, part_tokens=line_tokens(), parts_dir=tmp_path / "parts")
+    assert jobs[0].description == "(part 1/2)"
+    (group,) = groups_of(journal.registry.load().values()).values()
+    assert group.description == ""
+    named = enqueue_file(journal, src, description="a (part of) b", parts_dir=tmp_path / "parts")
+    assert groups_of([named[0]])[named[0].group_id or ""].description == "a (part of) b"

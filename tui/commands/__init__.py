@@ -23,6 +23,8 @@ COMMANDS = (
     "submit",
     "queue",
     "results",
+    "convert",
+    "delete",
     "webhooks",
     "spend",
     "retry",

@@ -147,10 +147,10 @@ def resolve_profile(profile_name: str | None) -> tuple[Config, Profile]:
 def make_client(profile: Profile) -> BatchClient:
     """The profile's :class:`BatchClient`; :class:`CommandError` (exit 2) without a key."""
     from tui.core import errors, paths
-    from tui.core.client import BatchClient
+    from tui.core.anthropic_client import client_for
 
     try:
-        return BatchClient(profile)
+        return client_for(profile)
     except errors.ApiError as exc:
         help_text = NO_KEY_HELP.format(config=paths.config_file())
         raise CommandError(f"{exc.message}\n\n{help_text}", EXIT_USAGE) from exc

@@ -70,6 +70,7 @@ def build_demo(root: Path, *, time_scale: float = 1.0) -> tuple[BatchDeckApp, Lo
     from tui.core.journal import Journal
     from tui.core.queue import enqueue_file
     from tui.core.registry import Job, Registry
+    from tui.localapi.anthropic_demo import seed_anthropic_demo
     from tui.localapi.demo import QUEUED_DESCRIPTION, QUEUED_IN_FLIGHT, QUEUED_MODEL, seed_demo
     from tui.localapi.server import LocalServer
 
@@ -101,6 +102,20 @@ def build_demo(root: Path, *, time_scale: float = 1.0) -> tuple[BatchDeckApp, Lo
                     base_url=profile.public_base_url(),
                 )
             )
+        claude = Profile(
+            "claude-demo", base_url=server.url, api_key_env=DEMO_KEY_ENV, provider="anthropic"
+        )  # the same server's Message Batches API, beside the OpenAI profile (`p`)
+        scale = float(getattr(server.clock, "scale", 1.0) or 1.0)
+        for seeded in seed_anthropic_demo(server, ahead=ADVANCE_SECONDS * scale):
+            registry.add(
+                Job(
+                    batch_id=seeded["id"],
+                    description=seeded["description"],
+                    tags=tuple(seeded["tags"]),
+                    profile=claude.name,
+                    base_url=claude.public_base_url(),
+                )
+            )
         client = BatchClient(profile)
         enqueue_file(
             Journal(registry, client, profile),
@@ -109,7 +124,7 @@ def build_demo(root: Path, *, time_scale: float = 1.0) -> tuple[BatchDeckApp, Lo
             tags=("catalogue", "queued"),
             part_tokens=part_tokens,
         )
-        config = Config(profiles={"demo": profile}, default_profile="demo")
+        config = Config(profiles={"demo": profile, claude.name: claude}, default_profile="demo")
         app = make_app(config, client, registry, profile=profile)
         app.queue_runner.interval = QUEUE_EVERY
     except BaseException:

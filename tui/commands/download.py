@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tui.commands import _shared
 
 if TYPE_CHECKING:
+    from tui.core.anthropic_client import AnthropicBatchClient
     from tui.core.client import BatchClient
     from tui.core.config import Profile
     from tui.core.models import Batch, FileInfo
@@ -54,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
         from tui.commands.show import retrieve_known
 
         batch = await retrieve_known(client, args.batch_id)
+        from tui.core.anthropic_client import AnthropicBatchClient
+
+        if isinstance(client, AnthropicBatchClient):  # one results file, no file ids
+            return await save_anthropic_results(client, batch, args)
         file_id = {
             "output": batch.output_file_id,
             "error": batch.error_file_id,
@@ -69,6 +74,31 @@ def run(args: argparse.Namespace) -> int:
         return _shared.EXIT_OK
 
     return _shared.run_with_client(args, body)
+
+
+async def save_anthropic_results(
+    client: AnthropicBatchClient, batch: Batch, args: argparse.Namespace
+) -> int:
+    """An Anthropic batch's results JSONL (its only file) to ``--output``."""
+    if args.file != "output":
+        raise _shared.CommandError(
+            f"batch {batch.id} is an Anthropic message batch: it has one results file "
+            "(--file output), no error or input file"
+        )
+    if not batch.is_final:
+        raise _shared.CommandError(f"batch {batch.id} has no results yet (status {batch.status})")
+    if args.output == "-":
+        async for chunk in client.iter_results(batch.id):
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+        return _shared.EXIT_OK
+    path = Path(args.output)
+    if path.exists() and not args.force:
+        raise _shared.CommandError(f"{path} exists; pass --force to replace it")
+    await client.download_results(batch.id, path)
+    _remember(batch, "output", path)
+    _shared.tty_info(f"Saved the results of {batch.id} to {path}")
+    return _shared.EXIT_OK
 
 
 async def save_file(

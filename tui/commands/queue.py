@@ -3,13 +3,14 @@ enqueued-token limit (``tui.core.queue``).
 
 - ``queue ls [--json]``: per profile and model, the tokens in flight against the
   limit (configured or learned) and the parts waiting, with why each waits; then
-  every job group's progress. ``--json`` prints one object (``lanes``, ``groups``),
-  what the app's Queue screen shows.
+  every job group's progress. ``--json`` prints one object (``lanes``, ``groups``).
 - ``queue run [--once | --until-done] [--timeout D] [--interval D]``: run the
   scheduler for the active profile. ``--once`` (the default) is one pass, for cron;
   ``--until-done`` passes every interval until every part of the groups it carries
   is final: exit 0 when all completed, 1 when any failed for another reason than the
-  limit, 124 on ``--timeout``. Another runner holding the lock makes a pass wait.
+  limit, 124 on ``--timeout``. While another runner holds the lock a pass does nothing
+  (``--until-done`` tries again after the interval). With ``[hooks]`` set, the parts
+  seen ending fire the notifications.
 - ``queue pause|resume|drop JOB``: JOB is a job group id or one of its parts' job ids.
 """
 
@@ -107,10 +108,10 @@ def _view_text(view: QueueView) -> str:
     lines: list[str] = []
     for lane in view.lanes:
         limit = lane.limit
-        shown = f"{limit.tokens:,}" if limit.tokens is not None else "unknown"
+        shown = "unknown" if limit.tokens is None else f"{limit.tokens:,} ({limit.source})"
         lines.append(
             f"{one_line(lane.profile)} / {one_line(lane.model)}: {lane.in_flight:,} tokens in "
-            f"flight, limit {shown} ({limit.source}), {len(lane.waiting)} part(s) waiting"
+            f"flight, limit {shown}, {len(lane.waiting)} part(s) waiting"
         )
         for wait in lane.waiting:
             lines.append(
@@ -143,6 +144,7 @@ async def _run(args: argparse.Namespace, profile: Profile, client: BatchClient) 
 
     hooks, terminal = hook_settings(), terminal_writer(prefer_stderr=args.json)
     registry = _shared.open_registry()
+    hooks, terminal = hook_settings(), terminal_writer(prefer_stderr=args.json)
     started = time.monotonic()
     interval = max(float(args.interval), 0.01)
     carried: set[str] = set()

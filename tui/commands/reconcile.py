@@ -25,17 +25,18 @@ def add_parser(sub: Any) -> None:
         help="settle interrupted submissions",
         description="Find what happened to submissions that were interrupted (crash, lost "
         "answer) on the active profile's server: record batches that exist, finish "
-        "submits whose file was uploaded, mark the rest abandoned.",
+        "submits whose file was uploaded, mark the rest abandoned. An Anthropic submit "
+        "that several batches could be is reported ambiguous (exit 1), never guessed.",
     )
     _shared.add_common(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     async def body(profile: Profile, client: BatchClient) -> int:
-        from tui.core.journal import Journal
+        from tui.core.anthropic_journal import journal_for
         from tui.core.text import one_line
 
-        settled = await Journal(_shared.open_registry(), client, profile).reconcile()
+        settled = await journal_for(_shared.open_registry(), client, profile).reconcile()
         for item in settled:
             if args.json:
                 _shared.emit_json(
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
                 )
         if not settled:
             _shared.tty_info("Nothing to reconcile.")
-        failed = any(item.outcome == "failed" for item in settled)
+        failed = any(item.outcome in ("failed", "ambiguous") for item in settled)
         return _shared.EXIT_FAILURE if failed else _shared.EXIT_OK
 
     return _shared.run_with_client(args, body)

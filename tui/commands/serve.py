@@ -60,7 +60,7 @@ def add_parser(sub: Any) -> None:
     )
     serve.add_argument(
         "--dialect",
-        choices=("openai", "azure", "groq"),
+        choices=("openai", "azure", "groq", "anthropic"),
         default="openai",
         help="speak this provider's dialect: its paths, auth header, ids and limits "
         "(default openai)",

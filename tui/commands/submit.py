@@ -105,6 +105,10 @@ def _run(args: argparse.Namespace) -> int:
     from tui.core.submission import NeedsSplitError, parse_expiry, parse_metadata, plan_submit
 
     profile = _shared.profile_for_limits(getattr(args, "profile", None))
+    if profile.provider == "anthropic":  # one inline message batch: its own path
+        from tui.commands._anthropic_cli import submit_anthropic
+
+        return submit_anthropic(args)
     limits, provider = profile.limits, profile.provider_name
     try:
         metadata = parse_metadata(args.metadata)

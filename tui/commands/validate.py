@@ -153,6 +153,11 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from tui.core.requests import validate
 
+    if _shared.profile_for_limits(getattr(args, "profile", None)).provider == "anthropic":
+        from tui.commands._anthropic_cli import validate_anthropic
+
+        return validate_anthropic(args)  # {custom_id, params} lines
+
     estimator = None if args.no_estimate else _estimator(args.file, args.endpoint, args.exact)
     try:
         try:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from tui.core.client import BatchClient
+    from tui.core.config import Profile
     from tui.core.hooks import HookSettings
     from tui.core.models import Batch
     from tui.core.registry import Registry
@@ -69,7 +70,10 @@ def run(args: argparse.Namespace) -> int:
         return _shared.EXIT_USAGE
     try:
         return _shared.run_with_client(
-            args, lambda _p, client: WebhookServer(client, secret).serve(args.host, args.port)
+            args,
+            lambda profile, client: WebhookServer(client, secret, profile).serve(
+                args.host, args.port
+            ),
         )
     except KeyboardInterrupt:
         _shared.info("batchdeck: webhook receiver stopped.")
@@ -79,13 +83,14 @@ def run(args: argparse.Namespace) -> int:
 class WebhookServer:
     """The aiohttp app: one delivery acted on at a time (they are rare)."""
 
-    def __init__(self, client: BatchClient, secret: str) -> None:
+    def __init__(self, client: BatchClient, secret: str, profile: Profile) -> None:
         from tui.commands.watch import hook_settings
         from tui.core import paths
         from tui.core.registry import Registry
         from tui.core.webhooks import Receiver, SeenIds
 
         self.client = client
+        self.profile = profile
         self.registry: Registry = Registry()
         self.hooks: HookSettings = hook_settings()
         seen = SeenIds(paths.data_dir() / "webhooks" / "seen.json")
@@ -160,13 +165,12 @@ class WebhookServer:
         from tui.commands.watch import terminal_writer
         from tui.core import alerts
 
-        self.registry.record_snapshot(batch, create=True)
+        alerts.adopt_batch(self.registry, batch, self.profile)
         outcome = alerts.notify_batch(
             self.registry,
             batch,
             self.hooks,
             seen_active=True,  # a webhook is news by definition
-            adopt=True,
             terminal=terminal_writer(),
         )
         for problem in outcome.problems:

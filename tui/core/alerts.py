@@ -12,7 +12,9 @@ Events (the keys of ``Job.notified``):
 
 - ``final``: the batch is completed, failed, expired or cancelled. Only news: the
   caller saw it running (``seen_active``), or it became final less than
-  ``final_within`` ago (default a day), so old batches never fire.
+  ``final_within`` ago (default a day), so old batches never fire. A part of a
+  queue job group is told with its group, once (``tui.core.group_events``), never
+  part by part: a part that failed over the token limit is sent again anyway.
 - ``stuck:validating`` / ``stuck:finalizing``: in that state longer than usual.
   "Usual" is a threshold, ``stuck_validating`` (default 1 h) and
   ``stuck_finalizing`` (default 2 h), counted from when the batch entered the state
@@ -34,9 +36,11 @@ from typing import TYPE_CHECKING
 from tui.core.hooks import Event, HookSettings, Writer, deliver
 from tui.core.models import batch_description
 from tui.core.poll import state_since
+from tui.core.queue_view import queue_table
 from tui.core.timefmt import duration
 
 if TYPE_CHECKING:
+    from tui.core.config import Profile
     from tui.core.models import Batch
     from tui.core.registry import Job, Registry
 
@@ -64,6 +68,8 @@ def due(
     found: list[tuple[str, str, str]] = []  # kind, key, detail
     since = state_since(batch)
     if batch.is_final:
+        if job is not None and queue_table(job) is not None:
+            return []  # a queue part's end is told once for its group (core.group_events)
         recent = since is not None and now - since <= settings.final_within
         if "final" not in sent and (seen_active or recent):
             found.append(("final", "final", ""))
@@ -110,6 +116,15 @@ def claim(registry: Registry, job_id: str, keys: list[str], now: float) -> list[
     return claimed
 
 
+def adopt_batch(registry: Registry, batch: Batch, profile: Profile | None) -> Job | None:
+    """Record ``batch``'s snapshot, giving it a job if it has none; a job made here
+    belongs to ``profile`` (when given), so only that profile lists the batch."""
+    job = registry.record_snapshot(batch, create=True)
+    if job is not None and profile is not None and not job.profile:
+        job = registry.update(job.job_id, profile=profile.name, base_url=profile.public_base_url())
+    return job
+
+
 def notify_batch(
     registry: Registry,
     batch: Batch,
@@ -118,10 +133,13 @@ def notify_batch(
     now: float | None = None,
     seen_active: bool = False,
     adopt: bool = False,
+    profile: Profile | None = None,
     terminal: Writer | None = None,
 ) -> Outcome:
     """Deliver the events ``batch`` calls for that nobody delivered yet.
 
+    ``adopt``: a batch with no job gets one, of ``profile`` (the account it was
+    read from) when given, so that it is listed with that profile's batches only.
     Blocking (it runs hooks): call it from a thread in the app. Registry errors
     propagate (``BatchdeckError``/``OSError``); hook failures are in ``problems``.
     """
@@ -131,7 +149,7 @@ def notify_batch(
     now = time.time() if now is None else now
     job = registry.find_by_batch(batch.id)
     if job is None and adopt:
-        job = registry.record_snapshot(batch, create=True)
+        job = adopt_batch(registry, batch, profile)
     if job is None:
         return outcome
     events = due(batch, job, settings, now, seen_active=seen_active)

@@ -47,6 +47,7 @@ from tui.core.providers import (
     Preset,
     ProviderError,
     ProviderLimits,
+    duration_seconds,
     limits_from,
     preset,
     with_deployments,
@@ -281,8 +282,6 @@ def load_config(path: Path | None = None) -> Config:
     return config
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d)?")
-_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 HOOK_DURATIONS = (
     "timeout",
     "stuck_validating",
@@ -341,10 +340,10 @@ def hooks_from(raw: Any, path: Path) -> HookSettings:
 def _hook_duration(value: Any, where: str) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return float(value)
-    match = _DURATION.fullmatch(value.strip().lower()) if isinstance(value, str) else None
-    if match is None or float(match.group(1)) <= 0:
+    seconds = duration_seconds(value) if isinstance(value, str) else None
+    if not seconds:
         raise ConfigError(f'{where} must be a positive duration, e.g. 30 (seconds), "5m", "2h"')
-    return float(match.group(1)) * _SECONDS[match.group(2) or "s"]
+    return float(seconds)
 
 
 def save_config(config: Config, path: Path | None = None) -> Path:

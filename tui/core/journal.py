@@ -409,7 +409,10 @@ class Journal:
         return [
             job
             for job in self.registry.load().values()
-            if job.submission and _sub(job).get("state") in UNSETTLED and job.base_url == base_url
+            if job.submission
+            and _sub(job).get("state") in UNSETTLED
+            and job.base_url == base_url
+            and _sub(job).get("provider") != "anthropic"  # tui.core.anthropic_journal's
         ]
 
     async def reconcile(self) -> list[Settled]:

@@ -55,6 +55,17 @@ DEFAULT_PRICES: dict[str, Price] = {
     "text-embedding-3-large": Price(0.13),
     "text-embedding-ada-002": Price(0.10),
     "omni-moderation-latest": Price(0.0),
+    # Anthropic's Claude (cached_input: the prompt-cache read price); the Message
+    # Batches API bills half of these too.
+    "claude-opus-4-5": Price(5.0, 25.0, 0.50),
+    "claude-opus-4-1": Price(15.0, 75.0, 1.50),
+    "claude-opus-4": Price(15.0, 75.0, 1.50),
+    "claude-sonnet-4-5": Price(3.0, 15.0, 0.30),
+    "claude-sonnet-4": Price(3.0, 15.0, 0.30),
+    "claude-3-7-sonnet": Price(3.0, 15.0, 0.30),
+    "claude-haiku-4-5": Price(1.0, 5.0, 0.10),
+    "claude-3-5-haiku": Price(0.80, 4.0, 0.08),
+    "claude-3-haiku": Price(0.25, 1.25, 0.03),
 }
 
 

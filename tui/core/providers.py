@@ -22,7 +22,7 @@ from tui.core.errors import BatchdeckError
 from tui.core.models import BATCH_ENDPOINTS
 from tui.core.request_report import MAX_EMBEDDING_INPUTS, MAX_FILE_BYTES, MAX_REQUESTS, Limits
 
-PROVIDERS = ("openai", "azure", "groq", "gemini", "deepinfra", "compatible")
+PROVIDERS = ("openai", "azure", "groq", "gemini", "deepinfra", "compatible", "anthropic")
 DEFAULT_PROVIDER = "openai"
 MIN_EXPIRY = 3600  # OpenAI: output_expires_after.seconds from 1 hour ...
 MAX_EXPIRY = 30 * 24 * 3600  # ... to 30 days
@@ -196,6 +196,26 @@ PRESETS: dict[str, Preset] = {
         ProviderLimits(endpoints=("/v1/chat/completions", "/v1/completions", "/v1/embeddings")),
         0.8,
         "https://docs.deepinfra.com/batch/batch-endpoints",
+    ),
+    # https://docs.anthropic.com/en/docs/build-with-claude/batch-processing: Message
+    # Batches, a second backend (tui/core/anthropic_client.py), not OpenAI-shaped:
+    # requests inline ({custom_id, params} lines: tui/core/anthropic_lines.py), up to
+    # 100,000 requests or 256 MB, 24 h, no files and no output expiry; 50% of the price.
+    # No OpenAI endpoint is offered: an OpenAI-format file is refused before anything
+    # is sent (`batchdeck convert --to anthropic` makes one of it).
+    "anthropic": Preset(
+        "anthropic",
+        "https://api.anthropic.com",
+        "ANTHROPIC_API_KEY",
+        ProviderLimits(
+            max_requests=100_000,
+            max_bytes=256 * 1024**2,
+            endpoints=("/v1/messages",),
+            min_expiry=None,
+            max_expiry=None,
+        ),
+        0.5,
+        "https://docs.anthropic.com/en/docs/build-with-claude/batch-processing",
     ),
     # Any OpenAI-compatible server (a gateway, `batchdeck serve`): OpenAI's rules.
     "compatible": Preset("compatible", None, "OPENAI_API_KEY", ProviderLimits()),

@@ -12,7 +12,8 @@ queue run`` loops it, the app can call it from a worker. A pass
    it makes the pass a no-op, so two runners never send a part twice);
 2. settles interrupted submits (``Journal.reconcile``: a part cut before its upload
    goes back to ``queued``, one cut after it is finished);
-3. refreshes the parts in flight from the API;
+3. refreshes the parts in flight from the API (with ``hooks``, a part that ended
+   fires the ``[hooks]`` notifications, once per batch);
 4. for a part that failed with ``token_limit_exceeded``: learns that the limit is
    below what was in flight when it was sent, and queues it again as a new job
    (``retry_of`` = the failed one, same file, so the same custom_ids), once;
@@ -36,12 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from tui.core import jsonsafe, paths
+from tui.core.alerts import notify_batch
 from tui.core.client import BatchClient
 from tui.core.config import Config, Profile
 from tui.core.errors import BatchdeckError
 from tui.core.group_events import announce_groups
 from tui.core.hooks import HookSettings, Writer
 from tui.core.journal import Journal, _hold
+from tui.core.models import Batch
 from tui.core.queue_limits import LimitBook, TokenLimit, limit_for
 from tui.core.queue_view import (
     IN_FLIGHT,
@@ -59,6 +62,7 @@ from tui.core.queue_view import (
 from tui.core.queue_view import queue_view as _view
 from tui.core.registry import Job, Registry
 from tui.core.request_file import open_request_file
+from tui.core.request_report import Limits
 from tui.core.request_split import split_counted
 
 __all__ = [
@@ -116,6 +120,17 @@ def _first_request(path: Path) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _refuse_invalid(source: Path, endpoint: str | None, limits: Limits) -> None:
+    """:class:`InvalidRequestFileError` with the file's problems, as ``validate``
+    finds them for the profile (an endpoint it does not offer among them), if any
+    besides size and count limits (the split deals with those)."""
+    from tui.core.requests import InvalidRequestFileError, validate
+
+    report = validate(source, endpoint=endpoint, limits=limits)
+    if not report.only_limit_problems:
+        raise InvalidRequestFileError(report)
+
+
 def enqueue_file(
     journal: Journal,
     path: str | Path,
@@ -145,6 +160,9 @@ def enqueue_file(
 
     source = Path(path)
     url, model = _first_request(source)
+    limits = journal.profile.limits.request_limits()
+    if model is None or (endpoint or url) not in limits.endpoints:
+        _refuse_invalid(source, endpoint, limits)  # the validator says what is wrong, if it can
     endpoint = endpoint or url
     if not endpoint:
         raise QueueError(f"{source}: line 1 has no url; give the endpoint")
@@ -252,9 +270,11 @@ async def run_queue_pass(
     hooks: HookSettings | None = None,
     terminal: Writer | None = None,
 ) -> PassReport:
-    """One pass of the scheduler for ``profile`` (see the module docstring); with
-    ``hooks`` (the config's ``[hooks]``) it announces the groups it saw end. Never
-    raises for one part's trouble: it is in ``problems`` and the next pass tries again."""
+    """One pass of the scheduler for ``profile`` (see the module docstring). Never
+    raises for one part's trouble: it is in ``problems`` and the next pass tries again.
+    With ``hooks`` (the config's ``[hooks]``), a part seen reaching a final state (or
+    stuck, or near its expiry) fires the notifications once per batch
+    (``tui.core.alerts``), and a job group seen ending fires once for the group."""
     with _hold(_runner_lock(registry), wait=False) as mine:
         if not mine:
             return PassReport(busy=True)
@@ -266,7 +286,7 @@ async def run_queue_pass(
             await journal.reconcile()
         except BatchdeckError as exc:
             report.problems.append(f"settling interrupted submits: {exc}")
-        await _refresh(registry, client, profile, report)
+        await _refresh(registry, client, profile, report, hooks, terminal)
         await asyncio.to_thread(_requeue_over_limit, journal, report)
         await _send_what_fits(journal, report)
         groups = await asyncio.to_thread(_groups, registry, profile)
@@ -279,7 +299,12 @@ async def run_queue_pass(
 
 
 async def _refresh(
-    registry: Registry, client: BatchClient, profile: Profile, report: PassReport
+    registry: Registry,
+    client: BatchClient,
+    profile: Profile,
+    report: PassReport,
+    hooks: HookSettings | None,
+    terminal: Writer | None,
 ) -> None:
     groups = await asyncio.to_thread(_groups, registry, profile)
     for group in groups.values():
@@ -292,6 +317,25 @@ async def _refresh(
                 report.problems.append(f"{part.job.batch_id}: {exc}")
                 continue
             await asyncio.to_thread(registry.record_snapshot, batch)
+            if hooks is not None and hooks.active:
+                await asyncio.to_thread(_notify, registry, batch, hooks, terminal, report)
+
+
+def _notify(
+    registry: Registry,
+    batch: Batch,
+    hooks: HookSettings,
+    terminal: Writer | None,
+    report: PassReport,
+) -> None:
+    """The part was in flight when this pass began: its final state is news (but a
+    failure over the limit, which the queue sends again, is none: ``alerts.due``)."""
+    try:
+        outcome = notify_batch(registry, batch, hooks, seen_active=True, terminal=terminal)
+    except (BatchdeckError, OSError) as exc:
+        report.problems.append(f"notifying about {batch.id} failed: {exc}")
+        return
+    report.problems.extend(outcome.problems)
 
 
 def _requeue_over_limit(journal: Journal, report: PassReport) -> None:

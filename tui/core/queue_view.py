@@ -22,6 +22,7 @@ screen or ``batchdeck queue ls`` shows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from tui.core.queue_limits import LimitBook, TokenLimit, limit_for
 from tui.core.registry import Job
 
 LIMIT_CODE = "token_limit_exceeded"
+_PART_LABEL = re.compile(r" ?\(part [0-9]+/[0-9]+\)$")  # what enqueue_file adds
 SENDING = ("intent", "uploading", "uploaded", "creating")
 
 # What a part is doing (Part.phase)
@@ -95,7 +97,7 @@ class Part:
     def over_limit(self) -> bool:
         errors = (self.job.snapshot or {}).get("errors") or {}
         data = errors.get("data") if isinstance(errors, dict) else errors
-        return isinstance(data, list) and any(
+        return isinstance(data, list | tuple) and any(
             isinstance(item, dict) and item.get("code") == LIMIT_CODE for item in data
         )
 
@@ -223,7 +225,7 @@ def groups_of(jobs: Iterable[Job]) -> dict[str, Group]:
             continue
         group = groups.get(part.group_id)
         if group is None:
-            label = job.description.rsplit(" (part ", 1)[0]
+            label = _PART_LABEL.sub("", job.description)
             group = groups[part.group_id] = Group(
                 part.group_id, job.profile or "", part.model, part.parts, label, part.enqueued_at
             )

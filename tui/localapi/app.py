@@ -19,6 +19,7 @@ from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 
+from tui.localapi.anthropic_shapes import MESSAGE_BATCHES, check_anthropic_key
 from tui.localapi.clock import Timing
 from tui.localapi.dialects import OPENAI, Dialect, add_routes, shape_answer
 from tui.localapi.errors import (
@@ -149,7 +150,10 @@ def _drop(request: web.Request) -> None:
 
 def _check_request(request: web.Request, ctx: Context) -> None:
     """The key (the dialect's header), the dialect's query rules, UTF-8 path and query."""
-    ctx.dialect.check_auth(request, ctx.api_key)
+    if request.path.startswith(MESSAGE_BATCHES):
+        check_anthropic_key(request, ctx.api_key)
+    else:
+        ctx.dialect.check_auth(request, ctx.api_key)
     ctx.dialect.check_query(request)
     _check_url_text(request)
 
@@ -175,7 +179,7 @@ def _check_url_text(request: web.Request) -> None:
 
 
 def make_app(ctx: Context) -> web.Application:
-    from tui.localapi import batches_api, costs_api, files_api, sync_api
+    from tui.localapi import anthropic_api, batches_api, costs_api, files_api, sync_api
 
     app = web.Application(
         middlewares=[api_middleware],
@@ -187,6 +191,7 @@ def make_app(ctx: Context) -> web.Application:
         ctx.dialect,
         [files_api.add_routes, batches_api.add_routes, sync_api.add_routes, costs_api.add_routes],
     )
+    anthropic_api.add_routes(app, ctx)
     return app
 
 

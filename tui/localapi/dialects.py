@@ -253,7 +253,10 @@ class Groq(Dialect):
 OPENAI = Dialect()
 AZURE = Azure()
 GROQ = Groq()
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (OPENAI, AZURE, GROQ)}
+ANTHROPIC = Dialect(name="anthropic")
+"""OpenAI's routes as they are; Anthropic's ``/v1/messages/batches`` (on every server:
+:mod:`tui.localapi.anthropic_api`) is what a profile with ``provider = "anthropic"`` uses."""
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (OPENAI, AZURE, GROQ, ANTHROPIC)}
 
 
 def dialect_named(name: str | Dialect) -> Dialect:

@@ -465,6 +465,8 @@ def _announce(
             f"Use AzureOpenAI(azure_endpoint={server.url!r}, "
             f"api_version={AZURE_API_VERSIONS[-1]!r}) with the api-key header."
         )
+    elif dialect == "anthropic":
+        use = f"Use ANTHROPIC_BASE_URL={server.url} (Message Batches at /v1/messages/batches)."
     else:
         use = f"Use OPENAI_BASE_URL={base_url}."
     print(f"{use} Press Ctrl+C to stop.", file=stream, flush=True)

@@ -133,6 +133,12 @@ async def fetch_results(
     local = load_local(batch_id)
     if local is not None:
         return local
+    from tui.core.anthropic_client import AnthropicBatchClient
+
+    if isinstance(client, AnthropicBatchClient):  # one results JSONL, no files
+        from tui.core.anthropic_results import fetch_anthropic_results
+
+        return await fetch_anthropic_results(client, batch_id, registry=registry)
     batch = await client.retrieve_batch(batch_id)
     if not batch.is_final:
         raise NoResultsError(f"batch {batch_id} is {batch.status}: its results are not ready yet")

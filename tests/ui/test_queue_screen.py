@@ -5,6 +5,7 @@ it, and beside a cron ``batchdeck queue run`` nothing is sent twice."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from collections import Counter
@@ -16,6 +17,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
+from tests._hooks import recorder, runs
 from tests.api._cli import env_for, run
 from tests.api.conftest import API_KEY, FAST, chat_line, jsonl, make_client
 from tests.api.test_queue_flow import joined_ids, limit_failures, peak_enqueued
@@ -24,6 +26,7 @@ from tests.ui.conftest import until
 from tui.app import BatchDeckApp, make_app
 from tui.core.client import BatchClient
 from tui.core.config import Config, Profile, load_config
+from tui.core.hooks import HookSettings
 from tui.core.journal import Journal
 from tui.core.queue import QueueError, enqueue_file
 from tui.core.queue_view import COMPLETED, groups_of
@@ -240,7 +243,7 @@ async def test_a_failing_pass_is_a_notification_once_and_the_app_goes_on(
     app.queue_runner.interval = 0.02
     calls: list[int] = []
 
-    async def broken(*args: Any) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> None:
         calls.append(1)
         raise QueueError("the registry's queue is unreadable: \x1b[2J")
 
@@ -252,3 +255,24 @@ async def test_a_failing_pass_is_a_notification_once_and_the_app_goes_on(
         assert app.queue_runner.passes == 0
         await pilot.press("u")
         await until(pilot, lambda: isinstance(app.screen, QueueScreen))
+
+
+async def test_a_group_ending_in_the_app_fires_the_hook(
+    limited: tuple[LocalServer, int], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    server, limit = limited
+    out, command = recorder(tmp_path)
+    app = queued_app(server, limit, monkeypatch, tmp_path, tickets=2)
+    app.config.hooks = HookSettings(on_final=tuple(shlex.split(command)))
+    app.queue_runner.interval = 0.02
+    (group,) = groups_of(app.registry.load().values())
+
+    def group_told() -> bool:
+        server.advance(5)
+        return any(r["env"].get("BATCHDECK_GROUP_ID") == group for r in runs(out))
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, group_told)
+        await pilot.app.workers.wait_for_complete()  # the pass that told it has ended
+    told = [r for r in runs(out) if r["env"].get("BATCHDECK_GROUP_ID") == group]
+    assert len(told) == 1 and told[0]["env"]["BATCHDECK_STATUS"] == "completed"

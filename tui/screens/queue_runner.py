@@ -6,9 +6,10 @@ A timer of the app starts a short worker (group ``queue-runner``) that looks at 
 registry (in a thread) and runs a pass when there is something to do; a tick while
 a pass is under way is skipped, so passes never overlap. A cron ``batchdeck queue
 run`` at the same time is safe: the core's lock lets one runner pass at a time and
-the other's pass is a no-op (``busy``). Problems and errors are shown as
-notifications (each distinct one once in a row); the timer and a pass under way end
-with the app.
+the other's pass is a no-op (``busy``). With ``[hooks]`` set, parts and job
+groups seen ending fire the notifications (once, whoever sees them first). Problems
+and errors are shown as notifications (each distinct one once in a row); the timer
+and a pass under way end with the app.
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ class QueueRunner:
         try:
             if not await asyncio.to_thread(has_work, registry, profile):
                 return None
-            report = await run_queue_pass(registry, client, profile)
+            report = await run_queue_pass(
+                registry, client, profile, hooks=deck.config.hooks, terminal=self._terminal
+            )
         except REPORTED as exc:
             self._say({f"Queue runner: {reason(exc)}"}, "error")
             return None
@@ -115,6 +118,16 @@ class QueueRunner:
             self.app.notify(f"Learned: the {model} limit is at most {tokens:,} tokens")
         self._say({f"Queue: {problem}" for problem in report.problems}, "warning")
         return report
+
+    def _terminal(self, text: str) -> None:
+        """The ``[hooks]`` terminal sequences, through the app's driver (from the
+        pass's threads too)."""
+        from tui.screens.batch_alerts import _write_to_terminal
+
+        try:
+            self.app.call_from_thread(_write_to_terminal, self.app, text)
+        except RuntimeError:  # on the app's own thread
+            _write_to_terminal(self.app, text)
 
     def _say(self, messages: set[str], severity: Any) -> None:
         for message in sorted(messages - self._said):

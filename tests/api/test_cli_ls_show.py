@@ -208,3 +208,14 @@ def test_profile_after_the_subcommand(
     assert run(capsys, "--profile", "here", "ls").code == 0
     ran = run(capsys, "ls", "--profile", "nope")
     assert ran.code == 2 and "no profile named 'nope'" in ran.err
+
+
+def test_show_keeps_a_space_after_a_long_label(
+    two_batches: tuple[str, str], capsys: Capsys
+) -> None:
+    done, _ = two_batches
+    Registry().update("job_nightly", downloads={"output": "/data/out.jsonl"})
+    ran = run(capsys, "show", done)
+    assert ran.code == 0, ran.err
+    assert "Downloaded output: /data/out.jsonl" in ran.out
+    assert "Status:       completed" in ran.out  # short labels keep their column

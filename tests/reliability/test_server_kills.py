@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -67,10 +68,10 @@ for line in sys.stdin:
 class Servers:
     """Start ``batchdeck serve`` lives one after another; kill the current one."""
 
-    def __init__(self, data: Path, port: int, log: IO[bytes]) -> None:
+    def __init__(self, data: Path, port: int, log: IO[bytes], extra: Sequence[str] = ()) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "BATCHDECK_"))}
         env.update(PYTHONPATH=str(REPO), BATCHDECK_SERVE_API_KEY=KEY)
-        self.data, self.port, self.pid = data, port, 0
+        self.data, self.port, self.pid, self.extra = data, port, 0, list(extra)
         self.url = f"http://127.0.0.1:{port}"
         self.forker = subprocess.Popen(
             [sys.executable, "-c", FORKER],
@@ -84,6 +85,7 @@ class Servers:
     def start(self) -> None:
         assert self.forker.stdin is not None and self.forker.stdout is not None
         args = ["--port", str(self.port), "--data-dir", str(self.data), "--time-scale", SCALE]
+        args += self.extra
         self.forker.stdin.write(json.dumps(args).encode() + b"\n")
         self.forker.stdin.flush()
         self.pid = int(self.forker.stdout.readline())

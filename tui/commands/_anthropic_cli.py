@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from tui.core.registry import Job
 
 PREFIX = "batchdeck submit: "
-NOT_FOR_ANTHROPIC = ("endpoint", "metadata", "expires_after", "split", "queue", "part_tokens")
+NOT_FOR_ANTHROPIC = ("endpoint", "metadata", "expires_after", "split", "part_tokens")
 
 
 def submit_anthropic(args: argparse.Namespace) -> int:
@@ -37,6 +37,13 @@ def submit_anthropic(args: argparse.Namespace) -> int:
             f"{PREFIX}{flags}: not for an Anthropic profile (one inline batch, no metadata)",
             _shared.EXIT_USAGE,
         )
+    if getattr(args, "part_requests", None) is not None and not args.queue:
+        raise _shared.CommandError(f"{PREFIX}--part-requests goes with --queue", _shared.EXIT_USAGE)
+    if args.queue:  # the local queue: split by requests, sent by `batchdeck queue run`
+        from tui.commands.submit import _enqueue
+
+        args.completion_window = None
+        return _enqueue(args, {}, None)
     check = check_file(args.file)
     if not check.ok:
         for problem in check.problems:

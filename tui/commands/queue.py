@@ -111,7 +111,7 @@ def _view_text(view: QueueView) -> str:
         limit = lane.limit
         shown = "unknown" if limit.tokens is None else f"{limit.tokens:,} ({limit.source})"
         lines.append(
-            f"{one_line(lane.profile)} / {one_line(lane.model)}: {lane.in_flight:,} tokens in "
+            f"{one_line(lane.profile)} / {one_line(lane.model)}: {lane.in_flight:,} {lane.unit} in "
             f"flight, limit {shown}, {len(lane.waiting)} part(s) waiting"
         )
         for wait in lane.waiting:
@@ -187,7 +187,7 @@ def _say(report: PassReport, *, as_json: bool) -> None:
     from tui.core.text import one_line
 
     for model, tokens in report.learned:
-        limit = f"the {one_line(model)} limit is at most {tokens:,} tokens"
+        limit = f"the {one_line(model)} limit is at most {tokens:,} in flight"
         _shared.info(f"batchdeck: learned: {limit}")
     for problem in report.problems:
         _shared.error(problem)

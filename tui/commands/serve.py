@@ -2,6 +2,8 @@
 
 The bearer key the server requires comes from ``BATCHDECK_SERVE_API_KEY`` (private to
 the user) or ``--api-key`` (shown to every local user by ``ps``: throwaway keys only).
+The key sent to the upstreams comes from the environment only: the variable named by
+``--upstream-key-env``, else ``BATCHDECK_UPSTREAM_API_KEY``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 from tui.commands import _shared
 
 API_KEY_ENV = "BATCHDECK_SERVE_API_KEY"
+UPSTREAM_KEY_ENV = "BATCHDECK_UPSTREAM_API_KEY"
+DEFAULT_CONCURRENCY = 8  # tui.localapi.upstreams.DEFAULT_CONCURRENCY (not imported: startup)
 
 
 def add_parser(sub: Any) -> None:
@@ -28,7 +32,27 @@ def add_parser(sub: Any) -> None:
         "--port", type=_shared.port_number, default=8000, help="port (default 8000; 0 = any free)"
     )
     serve.add_argument("--data-dir", help="where files and batches are kept (default: data dir)")
-    serve.add_argument("--upstream", metavar="URL", help="forward requests to this server")
+    serve.add_argument(
+        "--upstream",
+        action="append",
+        metavar="URL",
+        help="forward requests to this OpenAI-compatible server (repeat for several: each "
+        "request goes to the healthy one with the fewest requests in flight)",
+    )
+    serve.add_argument(
+        "--upstream-concurrency",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"requests in flight per upstream (default {DEFAULT_CONCURRENCY}; "
+        "set it to the model server's batch size, e.g. vLLM's --max-num-seqs)",
+    )
+    serve.add_argument(
+        "--upstream-key-env",
+        metavar="NAME",
+        help=f"send the key in environment variable NAME to the upstreams (default: "
+        f"{UPSTREAM_KEY_ENV}, if set)",
+    )
     serve.add_argument(
         "--time-scale",
         type=float,
@@ -83,6 +107,29 @@ def token_limit(text: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def upstream_key(name: str | None) -> str | None:
+    """The upstream key from the environment (never from argv); ValueError if
+    ``--upstream-key-env NAME`` names an empty or unset variable."""
+    if name is None:
+        return os.environ.get(UPSTREAM_KEY_ENV) or None
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ValueError(
+            f"--upstream-key-env {name}: the environment variable {name} is empty or not set"
+        )
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -95,6 +142,11 @@ def run(args: argparse.Namespace) -> int:
             _shared.error(f"--token-limit: {model} is given twice ({limits[model]} and {tokens})")
             return 2
         limits[model] = tokens
+    try:
+        key = upstream_key(args.upstream_key_env)
+    except ValueError as exc:
+        _shared.error(f"batchdeck serve: {exc}")
+        return 2
     data_dir = Path(args.data_dir or paths.ensure_private_dir(paths.data_dir() / "server"))
     return serve_main(
         host=args.host,
@@ -107,4 +159,6 @@ def run(args: argparse.Namespace) -> int:
         token_limits=limits,
         dialect=args.dialect,
         quirks=args.quirks,
+        upstream_api_key=key,
+        upstream_concurrency=args.upstream_concurrency,
     )

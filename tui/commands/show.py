@@ -115,7 +115,7 @@ def describe(
     ]
     if batch.expires_at:
         lines.append(("Expires", f"{exact(batch.expires_at)} ({relative(batch.expires_at)})"))
-    out = [f"{label + ':':<14}{one_line(value)}" for label, value in lines]
+    out = [f"{(label + ':').ljust(13)} {one_line(value)}" for label, value in lines]
     out.append("Timeline:")
     for name, stamp in batch.timestamps().items():
         if name != "expires_at":

@@ -81,6 +81,12 @@ def add_parser(sub: Any) -> None:
         metavar="TOKENS",
         help="with --queue: at most this many estimated input tokens per part",
     )
+    parser.add_argument(
+        "--part-requests",
+        type=_positive,
+        metavar="N",
+        help="with --queue on an Anthropic profile: at most N requests per part",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -122,6 +128,10 @@ def _run(args: argparse.Namespace) -> int:
         raise _shared.CommandError(f"{PREFIX}{exc}", EXIT_USAGE) from exc
     if args.part_tokens is not None and not args.queue:
         raise _shared.CommandError(f"{PREFIX}--part-tokens goes with --queue", EXIT_USAGE)
+    if getattr(args, "part_requests", None) is not None:
+        raise _shared.CommandError(
+            f"{PREFIX}--part-requests is for Anthropic profiles (use --part-tokens)", EXIT_USAGE
+        )
     if args.queue:
         return _enqueue(args, metadata, expiry)
     try:
@@ -146,16 +156,19 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _enqueue(args: argparse.Namespace, metadata: dict[str, str], expiry: int | None) -> int:
-    """``--queue``: validate, split and record the parts as queued; nothing is sent."""
+    """``--queue``: validate, split and record the parts as queued; nothing is sent
+    (an Anthropic profile's file too: ``{custom_id, params}`` lines, split by requests)."""
     from pathlib import Path
 
-    from tui.core.journal import Journal, SubmitError
+    from tui.core.anthropic_journal import journal_for
+    from tui.core.anthropic_lines import AnthropicFileError
+    from tui.core.journal import SubmitError
     from tui.core.queue import QueueError, enqueue_file
     from tui.core.requests import InvalidRequestFileError, SplitError, UnreadableFileError
 
     _, profile = _shared.resolve_profile(getattr(args, "profile", None))
     client = _shared.make_client(profile)  # a key is needed to send them later
-    journal = Journal(_shared.open_registry(), client, profile)
+    journal = journal_for(_shared.open_registry(), client, profile)
     try:
         jobs = enqueue_file(
             journal,
@@ -166,6 +179,7 @@ def _enqueue(args: argparse.Namespace, metadata: dict[str, str], expiry: int | N
             tags=tuple(args.tag),
             output_expires_after=expiry,
             part_tokens=args.part_tokens,
+            part_requests=getattr(args, "part_requests", None),
             completion_window=args.completion_window,
         )
     except InvalidRequestFileError as exc:
@@ -173,7 +187,7 @@ def _enqueue(args: argparse.Namespace, metadata: dict[str, str], expiry: int | N
         raise _shared.CommandError(
             f"{PREFIX}{exc.report.path}: {exc.count} problem(s); nothing queued", EXIT_PROBLEMS
         ) from exc
-    except (SplitError, UnreadableFileError, QueueError, SubmitError) as exc:
+    except (SplitError, UnreadableFileError, QueueError, SubmitError, AnthropicFileError) as exc:
         raise _shared.CommandError(f"{PREFIX}{exc}", EXIT_PROBLEMS) from exc
     rows = [
         {
@@ -190,9 +204,10 @@ def _enqueue(args: argparse.Namespace, metadata: dict[str, str], expiry: int | N
         print(json.dumps({"file": args.file, "group_id": group_id, "queued": rows}, indent=2))
     else:
         tokens = sum(row["tokens"] or 0 for row in rows)
+        requests = sum(row["requests"] or 0 for row in rows)
         print(
-            f"queued {len(rows)} part(s), {tokens:,} estimated input tokens, "
-            f"in job group {group_id}; `batchdeck queue run` sends them"
+            f"queued {len(rows)} part(s), {requests:,} requests, {tokens:,} estimated input "
+            f"tokens, in job group {group_id}; `batchdeck queue run` sends them"
         )
     return EXIT_OK
 

@@ -16,12 +16,21 @@ token to look it up by. What we chose, and why:
   (headless), so a person decides: the app asks, ``registry forget`` drops it.
   A wrong guess would tie the job to someone else's batch; a duplicate create
   would double the bill. Neither is worth the convenience.
+
+A part of the local queue (``tui.core.queue``) is recorded ``queued`` first
+(:meth:`AnthropicJournal.enqueue`) and sent by :meth:`AnthropicJournal.send_queued`.
+Anthropic refuses a create over its limit of requests waiting in the processing queue
+with a 429 (``rate_limit_error``), and a 429 means no batch was made: the part goes
+back to ``queued`` with ``not_before`` (now plus the answer's ``retry-after``) in its
+queue table and :class:`QueueFullError` tells the runner. A queued part cut off with
+no batch found is queued again too, never re-created behind the runner's back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,6 +55,15 @@ from tui.core.registry import Job, Registry
 from tui.core.text import public_url
 
 PROVIDER = "anthropic"
+DEFAULT_RETRY_AFTER = 30.0  # seconds a refused part waits when the 429 says nothing
+
+
+class QueueFullError(SubmitError):
+    """The create was refused with a 429: the queued part waits for ``retry_after`` s."""
+
+    def __init__(self, token: str, retry_after: float, message: str) -> None:
+        super().__init__(f"{token}: refused ({message}); queued again for {retry_after:g} s")
+        self.retry_after = retry_after
 
 
 class AmbiguousBatchError(SubmitError):
@@ -106,12 +124,101 @@ class AnthropicJournal:
             await asyncio.to_thread(self.registry.add, intent)
             return await self._create(token, requests)
 
+    def enqueue(
+        self,
+        path: Path,
+        endpoint: str = ENDPOINT,
+        metadata: Mapping[str, str] | None = None,
+        description: str = "",
+        *,
+        queue: Mapping[str, object],
+        tags: tuple[str, ...] = (),
+        output_expires_after: int | None = None,
+        group_id: str | None = None,
+        retry_of: str | None = None,
+        completion_window: str | None = None,
+    ) -> Job:
+        """Record the checked part ``path`` as ``queued`` (nothing is sent until
+        :meth:`send_queued`); ``queue`` is the queue's table. The OpenAI journal's
+        signature; ``endpoint`` must be ``/v1/messages``, and Anthropic has no
+        metadata, expiry or completion window."""
+        if endpoint != ENDPOINT or metadata or output_expires_after or completion_window:
+            raise SubmitError(
+                "an Anthropic batch goes to /v1/messages, with no metadata, expiry or window"
+            )
+        token = new_token()
+        now = int(time.time())
+        job = Job(
+            job_id=token,
+            description=description,
+            tags=tuple(tags),
+            input_path=str(Path(path).resolve()),
+            profile=self.profile.name,
+            base_url=self.base_url,
+            group_id=group_id,
+            retry_of=retry_of,
+            created_at=now,
+            submission={
+                "state": "queued",
+                "token": token,
+                "provider": PROVIDER,
+                "endpoint": ENDPOINT,
+                "requests": int(str(queue.get("requests", 0))),
+                "started_at": now,
+                "queue": dict(queue),
+            },
+        )
+        return self.registry.add(job)
+
+    async def send_queued(self, token: str) -> Job:
+        """Create the batch of the ``queued`` part ``token``. A 429 puts it back to
+        ``queued`` and raises :class:`QueueFullError`; :class:`SubmitError` if another
+        process is sending it or it is not queued any more."""
+        with _hold(self._lock_path(token), wait=False) as mine:
+            if not mine:
+                raise SubmitError(f"{token} is being submitted by another process")
+            job = await asyncio.to_thread(self._job, token)
+            state = (job.submission or {}).get("state")
+            if state != "queued":
+                raise SubmitError(f"{token} is not queued (it is {state})")
+            path = Path(job.input_path or "")
+            if not path.is_file():
+                note = f"{path}: the part file is gone"
+                await asyncio.to_thread(self._abandon, token, note)
+                raise SubmitError(note)
+            requests = await asyncio.to_thread(read_requests, path)
+            await asyncio.to_thread(self._start, token, len(requests))
+            return await self._create(token, requests)
+
+    def _start(self, token: str, count: int) -> Job:
+        def start(job: Job) -> Job:
+            table = {k: v for k, v in (job.submission or {}).get("queue", {}).items()}
+            table.pop("not_before", None)
+            return job.with_submission(
+                state="creating", requests=count, started_at=int(time.time()), queue=table
+            )
+
+        return self.registry.modify(token, start)
+
+    def _back_to_queue(self, token: str, note: str, wait: float = 0.0) -> Job:
+        def back(job: Job) -> Job:
+            table = dict((job.submission or {}).get("queue", {}))
+            if wait > 0:
+                table["not_before"] = time.time() + wait
+            return job.with_submission(state="queued", note=note, queue=table)
+
+        return self.registry.modify(token, back)
+
+    def _queued_part(self, token: str) -> bool:
+        return "queue" in (self._job(token).submission or {})
+
     def _lock_path(self, token: str) -> Path:
         return self.registry.root / ".submitting" / f"{token}.lock"
 
     async def _create(self, token: str, requests: list[dict[str, object]]) -> Job:
         """Send the create once per attempt; after an unclear failure look for the
-        batch (:meth:`_match`) before sending it again."""
+        batch (:meth:`_match`) before sending it again. A queue part refused with a
+        429 goes back to the queue (:class:`QueueFullError`)."""
         for attempt in range(CREATE_ATTEMPTS):
             last = attempt == CREATE_ATTEMPTS - 1
             try:
@@ -121,6 +228,11 @@ class AnthropicJournal:
                     await asyncio.to_thread(self._abandon, token, f"refused: {exc.message}")
                 raise
             except errors.RateLimitedError as exc:
+                if await asyncio.to_thread(self._queued_part, token):
+                    wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER
+                    note = f"refused with 429: {exc.message}"
+                    await asyncio.to_thread(self._back_to_queue, token, note, wait)
+                    raise QueueFullError(token, wait, exc.message) from exc
                 if last:
                     raise
                 await asyncio.sleep(_retry_delay(exc, attempt))
@@ -216,6 +328,9 @@ class AnthropicJournal:
             if found:
                 await asyncio.to_thread(self._created, token, found[0])
                 return Settled(token, "found", found[0].id, "the batch exists")
+            if "queue" in (job.submission or {}):  # a queue part: the runner sends it
+                await asyncio.to_thread(self._back_to_queue, token, "interrupted; no batch made")
+                return Settled(token, "requeued", None, "no batch had been made")
             if not job.input_path or not Path(job.input_path).is_file():
                 await asyncio.to_thread(self._abandon, token, "its request file is gone")
                 return Settled(token, "abandoned", None, "no batch and no request file")

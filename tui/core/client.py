@@ -161,7 +161,7 @@ class ProgressReader:
     def read(self, size: int = -1) -> bytes:
         chunk = self._handle.read(size)
         self._done += len(chunk)
-        if self._progress is not None:
+        if chunk and self._progress is not None:  # not again for the read at the end
             self._progress(self._done, self._total)
         return chunk
 

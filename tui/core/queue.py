@@ -25,6 +25,15 @@ queue run`` loops it, the app can call it from a worker. A pass
 
 Every step is recorded before it is taken, so a runner killed at any moment leaves
 nothing lost and nothing sent twice once the next pass has run.
+
+On an Anthropic profile the same queue carries message batches
+(``tui.core.anthropic_journal``): parts are split by Anthropic's per-batch limits
+(100,000 requests, 256 MB) and the model's limit, which counts **requests** in flight,
+not tokens (Anthropic limits the requests waiting in its processing queue); there is
+no failure after create, the limit shows as a 429 at create instead. A part refused so
+goes back to ``queued`` and waits for the answer's ``retry-after``, holding back the
+parts after it; when other parts were in flight, the limit is learned as below what
+was in flight with it, as for OpenAI.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from typing import Any
 
 from tui.core import jsonsafe, paths
 from tui.core.alerts import notify_batch
+from tui.core.anthropic_journal import AnthropicJournal, QueueFullError, journal_for
 from tui.core.client import BatchClient
 from tui.core.config import Config, Profile
 from tui.core.errors import BatchdeckError
@@ -100,7 +110,8 @@ def queue_view(registry: Registry, config: Config) -> QueueView:
 
 
 def _first_request(path: Path) -> tuple[str | None, str | None]:
-    """The first line's ``url`` and ``body.model`` (validation says what else is wrong)."""
+    """The first line's ``url`` and ``body.model`` (``params.model`` for an Anthropic
+    line; validation says what else is wrong)."""
     with open_request_file(path) as handle:
         for raw in handle:
             if raw.strip():
@@ -110,7 +121,7 @@ def _first_request(path: Path) -> tuple[str | None, str | None]:
                     return None, None
                 if not isinstance(obj, dict):
                     return None, None
-                body = obj.get("body")
+                body = obj.get("body", obj.get("params"))
                 model = body.get("model") if isinstance(body, dict) else None
                 url = obj.get("url")
                 return (
@@ -132,7 +143,7 @@ def _refuse_invalid(source: Path, endpoint: str | None, limits: Limits) -> None:
 
 
 def enqueue_file(
-    journal: Journal,
+    journal: Journal | AnthropicJournal,
     path: str | Path,
     endpoint: str | None = None,
     *,
@@ -141,6 +152,7 @@ def enqueue_file(
     tags: tuple[str, ...] = (),
     output_expires_after: int | None = None,
     part_tokens: int | None = None,
+    part_requests: int | None = None,
     parts_dir: Path | None = None,
     completion_window: str | None = None,
     retry_of_batch: str | None = None,
@@ -155,10 +167,26 @@ def enqueue_file(
 
     Raises what the split raises for a bad file (``InvalidRequestFileError``,
     ``SplitError`` naming the line) and :class:`QueueError`. Blocking: run it in a
-    thread from async code."""
+    thread from async code.
+
+    With an :class:`AnthropicJournal` the file is ``{custom_id, params}`` lines, split
+    by requests (the model's limit, ``part_requests``, Anthropic's per-batch limits;
+    ``part_tokens`` is for OpenAI files); ``endpoint`` and ``metadata`` stay unset."""
     from tui.core.submission import new_group_id
 
     source = Path(path)
+    if isinstance(journal, AnthropicJournal):
+        return _enqueue_anthropic(
+            journal,
+            source,
+            description=description,
+            tags=tags,
+            part_requests=part_requests,
+            parts_dir=parts_dir,
+            retry_of_batch=retry_of_batch,
+        )
+    if part_requests is not None:
+        raise QueueError("part_requests is for Anthropic files; split OpenAI files by tokens")
     url, model = _first_request(source)
     limits = journal.profile.limits.request_limits()
     if model is None or (endpoint or url) not in limits.endpoints:
@@ -211,6 +239,52 @@ def enqueue_file(
     return jobs
 
 
+def _enqueue_anthropic(
+    journal: AnthropicJournal,
+    source: Path,
+    *,
+    description: str,
+    tags: tuple[str, ...],
+    part_requests: int | None,
+    parts_dir: Path | None,
+    retry_of_batch: str | None,
+) -> list[Job]:
+    """:func:`enqueue_file` for an Anthropic file: parts of at most the model's limit
+    of requests (and ``part_requests``), each recorded ``queued`` with ``unit =
+    "requests"``."""
+    from tui.core.anthropic_split import split_requests
+    from tui.core.submission import new_group_id
+
+    _, model = _first_request(source)
+    if model is None:
+        raise QueueError(f"{source}: line 1 has no params.model; the queue keeps limits per model")
+    learned = LimitBook(queue_dir(journal.registry)).learned(journal.profile.name, model)
+    limit = limit_for(journal.profile, model, learned)
+    caps = [cap for cap in (limit.tokens, part_requests) if cap is not None]
+    group_id = new_group_id()
+    out = (parts_dir or paths.data_dir() / "queue") / group_id
+    parts = split_requests(source, out, max_requests=min(caps) if caps else None)
+    now = time.time()
+    jobs: list[Job] = []
+    for index, part in enumerate(parts):
+        label = f"{description} (part {index + 1}/{len(parts)})".strip()
+        table: dict[str, object] = {
+            "order": index,
+            "parts": len(parts),
+            "tokens": part.tokens,
+            "requests": part.requests,
+            "unit": "requests",
+            "model": model,
+            "enqueued_at": now,
+        }
+        if retry_of_batch:
+            table["retry_of_batch"] = retry_of_batch
+        jobs.append(
+            journal.enqueue(part.path, description=label, queue=table, tags=tags, group_id=group_id)
+        )
+    return jobs
+
+
 # -- one pass of the runner -------------------------------------------------------------
 
 
@@ -222,6 +296,7 @@ class PassReport:
     sent: list[str] = field(default_factory=list)  # job ids
     requeued: list[str] = field(default_factory=list)  # job ids of the new attempts
     learned: list[tuple[str, int]] = field(default_factory=list)  # (model, tokens)
+    refused: list[str] = field(default_factory=list)  # job ids refused with a 429, queued again
     problems: list[str] = field(default_factory=list)
     waiting: int = 0  # parts not sent yet
     active: int = 0  # parts being sent or in flight
@@ -239,6 +314,7 @@ class PassReport:
             "sent": self.sent,
             "requeued": self.requeued,
             "learned": [{"model": m, "tokens": t} for m, t in self.learned],
+            "refused": self.refused,
             "problems": self.problems,
             "waiting": self.waiting,
             "active": self.active,
@@ -281,7 +357,7 @@ async def run_queue_pass(
         report = PassReport()
         announcing = hooks is not None and hooks.active
         before = await asyncio.to_thread(_groups, registry, profile) if announcing else {}
-        journal = Journal(registry, client, profile)
+        journal = journal_for(registry, client, profile)
         try:
             await journal.reconcile()
         except BatchdeckError as exc:
@@ -338,7 +414,7 @@ def _notify(
     report.problems.extend(outcome.problems)
 
 
-def _requeue_over_limit(journal: Journal, report: PassReport) -> None:
+def _requeue_over_limit(journal: Journal | AnthropicJournal, report: PassReport) -> None:
     """Learn from each part that failed over the limit and queue it again, once."""
     registry, profile = journal.registry, journal.profile
     book = LimitBook(queue_dir(registry))
@@ -358,7 +434,7 @@ def _requeue_over_limit(journal: Journal, report: PassReport) -> None:
             report.requeued.append(_requeue(journal, part).job_id)
 
 
-def _requeue(journal: Journal, part: Part) -> Job:
+def _requeue(journal: Journal | AnthropicJournal, part: Part) -> Job:
     """A new queued attempt of ``part``: the same file, order and group."""
     job, sub = part.job, part.job.submission or {}
     table = {k: v for k, v in (queue_table(job) or {}).items() if k != "in_flight_at_send"}
@@ -376,7 +452,7 @@ def _requeue(journal: Journal, part: Part) -> Job:
     )
 
 
-async def _send_what_fits(journal: Journal, report: PassReport) -> None:
+async def _send_what_fits(journal: Journal | AnthropicJournal, report: PassReport) -> None:
     registry, profile = journal.registry, journal.profile
     groups = await asyncio.to_thread(_groups, registry, profile)
     book = LimitBook(queue_dir(registry))
@@ -390,20 +466,32 @@ async def _send_what_fits(journal: Journal, report: PassReport) -> None:
 
 
 async def _send_lane(
-    journal: Journal, groups: list[Group], limit: TokenLimit, report: PassReport
+    journal: Journal | AnthropicJournal, groups: list[Group], limit: TokenLimit, report: PassReport
 ) -> None:
     in_flight = in_flight_tokens(part for group in groups for part in group.latest.values())
     runnable = {group.group_id for group in groups if group.runnable}
+    now = time.time()
     for part in lane_order(groups):
         if part.group_id not in runnable or part.phase != WAITING:
             continue
-        if not limit.fits(in_flight, part.tokens):
+        if part.held_until(now) is not None:
+            return  # refused with a 429: it, and the parts after it, wait
+        if not limit.fits(in_flight, part.weight):
             return  # parts keep their order: the next one waits for this one
-        in_flight += part.tokens
+        before, in_flight = in_flight, in_flight + part.weight
         token = part.job.job_id
         try:
             await asyncio.to_thread(_mark_sent_at, journal.registry, token, in_flight)
             await journal.send_queued(token)
+        except QueueFullError:
+            report.refused.append(token)
+            if before > 0:  # the server's limit is below what was in flight with it
+                book = LimitBook(queue_dir(journal.registry))
+                if await asyncio.to_thread(
+                    book.learn, journal.profile.name, part.model, in_flight, ""
+                ):
+                    report.learned.append((part.model, in_flight - 1))
+            return
         except (BatchdeckError, OSError) as exc:
             report.problems.append(f"{token}: {exc}")
             return

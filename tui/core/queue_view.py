@@ -13,6 +13,12 @@ A queued part is a registry job whose ``submission`` table has a ``queue`` table
     in_flight_at_send = 3702   estimated tokens in flight, this part included, when sent
     paused = true        (the group is paused)
     dropped = true       (the group was dropped)
+    unit = "requests"    (an Anthropic part: its lane counts requests, not tokens)
+    not_before = 1767225630.0   (refused with a 429: not sent again before then)
+
+Anthropic limits the requests waiting in its processing queue, not tokens, so on an
+Anthropic profile a part's weight against the limit is its request count
+(:attr:`Part.weight`); an OpenAI part's is its estimated input tokens.
 
 A part sent again after a ``token_limit_exceeded`` failure is a new job with
 ``retry_of`` = the failed attempt and the same ``order``: the latest attempt of each
@@ -23,6 +29,7 @@ screen or ``batchdeck queue ls`` shows.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +77,18 @@ class Part:
     paused: bool
     dropped: bool
     in_flight_at_send: int | None
+    requests: int = 0
+    unit: str = "tokens"  # or "requests" (an Anthropic part)
+    not_before: float | None = None
+
+    @property
+    def weight(self) -> int:
+        """What the part counts against its lane's limit: tokens, or requests."""
+        return self.requests if self.unit == "requests" else self.tokens
+
+    def held_until(self, now: float) -> float | None:
+        """When a part refused with a 429 may go again (None: it may go now)."""
+        return self.not_before if self.not_before is not None and self.not_before > now else None
 
     @property
     def state(self) -> str:
@@ -122,6 +141,7 @@ def part_of(job: Job) -> Part | None:
         return None
     sent = table.get("in_flight_at_send")
     enqueued = table.get("enqueued_at", job.created_at)
+    not_before = table.get("not_before")
     return Part(
         job=job,
         group_id=job.group_id,
@@ -133,6 +153,9 @@ def part_of(job: Job) -> Part | None:
         paused=table.get("paused") is True,
         dropped=table.get("dropped") is True,
         in_flight_at_send=sent if isinstance(sent, int) and not isinstance(sent, bool) else None,
+        requests=_int(table, "requests"),
+        unit="requests" if table.get("unit") == "requests" else "tokens",
+        not_before=float(not_before) if isinstance(not_before, int | float) else None,
     )
 
 
@@ -240,7 +263,8 @@ def groups_of(jobs: Iterable[Job]) -> dict[str, Group]:
 
 
 def in_flight_tokens(parts: Iterable[Part]) -> int:
-    return sum(part.tokens for part in parts if part.phase in (SENDING_PHASE, IN_FLIGHT))
+    """The weight in flight: estimated tokens, or requests on an Anthropic lane."""
+    return sum(part.weight for part in parts if part.phase in (SENDING_PHASE, IN_FLIGHT))
 
 
 @dataclass(frozen=True)
@@ -275,11 +299,13 @@ class Lane:
     in_flight: int
     limit: TokenLimit
     waiting: tuple[Waiting, ...]
+    unit: str = "tokens"  # what in_flight and the limit count: "tokens" or "requests"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "profile": self.profile,
             "model": self.model,
+            "unit": self.unit,
             "in_flight_tokens": self.in_flight,
             "limit": self.limit.to_dict(),
             "waiting": [w.to_dict() for w in self.waiting],
@@ -312,12 +338,15 @@ def lane_order(groups: Iterable[Group]) -> list[Part]:
 def build_lane(profile: Profile, model: str, groups: list[Group], limit: TokenLimit) -> Lane:
     """The lane of ``model``: its waiting parts and the reason each waits."""
     parts = [part for group in groups for part in group.latest.values()]
+    unit = "requests" if any(part.unit == "requests" for part in parts) else "tokens"
     in_flight = in_flight_tokens(parts)
     waiting: list[Waiting] = []
     room = in_flight
     blocked: str | None = None
     by_id = {group.group_id: group for group in groups}
+    now = time.time()
     for part in lane_order(groups):
+        held = part.held_until(now)
         group = by_id[part.group_id]
         if part.alone_over_limit:
             continue
@@ -331,17 +360,21 @@ def build_lane(profile: Profile, model: str, groups: list[Group], limit: TokenLi
             reason = "failed over the limit: the next pass queues it again"
         elif blocked is not None:
             reason = blocked
-        elif limit.fits(room, part.tokens):
+        elif held is not None:
+            clock = time.strftime("%H:%M:%S", time.localtime(held))
+            reason = f"refused by the server (429, queue full): waits until {clock}"
+            blocked = f"after part {part.order + 1} of {part.group_id}"
+        elif limit.fits(room, part.weight):
             reason = "ready: the next pass sends it"
-            room += part.tokens
+            room += part.weight
         else:
             shown = f"{limit.tokens:,}" if limit.tokens is not None else "?"
-            reason = f"needs {part.tokens:,} tokens; {room:,} of {shown} in flight ({limit.source})"
+            reason = f"needs {part.weight:,} {unit}; {room:,} of {shown} in flight ({limit.source})"
             blocked = f"after part {part.order + 1} of {part.group_id}"
         waiting.append(
             Waiting(part.job.job_id, part.group_id, part.order, part.parts, part.tokens, reason)
         )
-    return Lane(profile.name, model, in_flight, limit, tuple(waiting))
+    return Lane(profile.name, model, in_flight, limit, tuple(waiting), unit)
 
 
 def queue_view(jobs: Mapping[str, Job], config: Config, queue_dir: Path) -> QueueView:

@@ -82,18 +82,22 @@ async def submit_retry(
     linked to ``batch_id``): ``batchdeck queue run`` or the app sends them.
     Raises ``NoResultsError`` when nothing is chosen, and what ``enqueue_file``
     raises."""
-    from tui.core.anthropic_journal import AnthropicJournal, journal_for
+    from tui.core.anthropic_journal import AnthropicJournal, anthropic_lines_of, journal_for
     from tui.core.anthropic_journal import submit_retry as submit_anthropic_retry
-    from tui.core.journal import SubmitError
     from tui.core.results import retry_links, retry_path, write_retry_file
 
     journal = journal_for(registry, client, profile)
-    if queue and isinstance(journal, AnthropicJournal):
-        raise SubmitError("the queue is not for Anthropic batches yet: send the retry now")
     planned = await asyncio.to_thread(write_retry_file, index, retry_path(batch_id), groups)
     metadata = {"retry_of": batch_id[:512]}
     description = f"retry of {batch_id} ({plural(planned.count, 'request')})"
-    if isinstance(journal, AnthropicJournal):  # inline {custom_id, params} lines
+    if isinstance(journal, AnthropicJournal) and queue:  # split by requests, one group
+        from tui.core.queue import enqueue_file
+
+        await asyncio.to_thread(anthropic_lines_of, planned.path)
+        jobs = await asyncio.to_thread(
+            enqueue_file, journal, planned.path, description=description, retry_of_batch=batch_id
+        )
+    elif isinstance(journal, AnthropicJournal):  # inline {custom_id, params} lines
         jobs = [await submit_anthropic_retry(journal, planned.path, batch_id, planned.count)]
     elif queue:
         from tui.core.queue import enqueue_file

@@ -19,7 +19,6 @@ All but :func:`send_plan` block: callers run them in a thread.
 from __future__ import annotations
 
 import itertools
-import re
 import secrets
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,6 +41,7 @@ from tui.core.errors import BatchdeckError
 from tui.core.fsutil import atomic_file
 from tui.core.journal import Journal, SubmitError, check_metadata
 from tui.core.pricing import Price, PriceError, load_prices
+from tui.core.providers import MAX_EXPIRY, MIN_EXPIRY, duration_seconds
 from tui.core.registry import Job
 from tui.core.request_file import open_request_file
 from tui.core.requests import (
@@ -78,10 +78,6 @@ __all__ = [
     "submit_plan",
 ]
 
-MIN_EXPIRY = 3600  # the API: output_expires_after.seconds from 1 hour ...
-MAX_EXPIRY = 30 * 24 * 3600  # ... to 30 days
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_EXPIRY = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
 
 PartProgress = Callable[[int, int, int, int | None], None]
 """``(part index (0-based), part count, bytes sent, bytes total)``."""
@@ -116,10 +112,9 @@ class NeedsSplitError(SubmitError):
 
 def parse_expiry(text: str) -> int:
     """``"1h"``, ``"7d"``, ``"90m"`` or seconds, checked against 1 hour .. 30 days."""
-    match = _EXPIRY.match(text)
-    if not match:
+    seconds = duration_seconds(text)
+    if seconds is None:
         raise SubmitError(f"output expiry {text!r}: use a number with s, m, h or d (e.g. 7d)")
-    seconds = int(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
     if not MIN_EXPIRY <= seconds <= MAX_EXPIRY:
         raise SubmitError(f"output expiry {text!r}: between 1h and 30d")
     return seconds

@@ -9,7 +9,8 @@
   time (:mod:`~tui.localapi.clock`), checking inputs with
   :mod:`~tui.localapi.validate` and keeping progress in
   :mod:`~tui.localapi.workfiles`; :mod:`~tui.localapi.executors` run the lines
-  (:mod:`~tui.localapi.echo` or an upstream server).
+  (:mod:`~tui.localapi.echo`, or upstream servers through the pool of
+  :mod:`~tui.localapi.upstreams`).
 - :mod:`~tui.localapi.faults` injects latency, 429, 5xx and dropped connections.
 - :mod:`~tui.localapi.demo` seeds a server with batches in every state.
 """

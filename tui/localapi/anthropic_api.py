@@ -8,13 +8,20 @@ Anthropic's ``{"type": "error", "error": {"type", "message"}}``. A batch's state
 function of simulated time (:mod:`tui.localapi.anthropic_shapes`); what is kept on
 disk, under ``anthropic/`` in the server's data dir, is each batch's record and its
 requests (so a restarted server keeps them).
+
+With a queue limit (``LocalServer(anthropic_queue_limit=N)``), a create whose requests
+plus those of the batches not ended yet exceed ``N`` is refused as Anthropic refuses
+one over its limit of requests in the processing queue: a 429 ``rate_limit_error``
+with ``retry-after`` (real seconds until the first of those batches ends; 0 on a
+manual clock, where time moves only when a test moves it). Nothing is created.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +43,7 @@ from tui.localapi.anthropic_shapes import (
     state,
 )
 from tui.localapi.app import Context, Handler, context
-from tui.localapi.clock import Timing
+from tui.localapi.clock import COMPLETION_WINDOW_SECONDS, ScaledClock, Timing
 
 LIST_DEFAULT = 20
 LIST_MAX = 1000
@@ -52,6 +59,10 @@ class MessageBatches:
         self.root = root
         self.ctx = ctx
         self._records: dict[str, Record] | None = None
+        self.queue_limit: Callable[[], int | None] = lambda: None
+        """Requests allowed in the processing queue at once (None: no limit)."""
+        self.real_seconds: Callable[[float], float] = lambda simulated: 0.0
+        """Real seconds for a span of simulated time (for ``retry-after``)."""
 
     @property
     def records(self) -> dict[str, Record]:
@@ -101,6 +112,30 @@ class MessageBatches:
         self._save(record)
         self.records[batch_id] = record
         return record
+
+    def check_queue_room(self, count: int) -> None:
+        """An :class:`AnthropicApiError` 429 if ``count`` more requests do not fit the
+        queue limit beside those of the batches not ended yet."""
+        limit = self.queue_limit()
+        if limit is None:
+            return
+        now = self.ctx.engine.now()
+        ends: list[float] = []
+        queued = 0
+        for record in self.records.values():
+            at = state(record, now)
+            if at.processing_status != "ended":
+                queued += int(record["total"])
+                ends.append(_end_of(record))
+        if queued + count <= limit:
+            return
+        wait = self.real_seconds(max(0.0, min(ends, default=now) - now))
+        raise AnthropicApiError(
+            429,
+            f"Number of batch requests in the processing queue would exceed your limit of "
+            f"{limit:,} ({queued:,} processing, {count:,} in this batch).",
+            retry_after=math.ceil(wait) if wait > 0 else 0,
+        )
 
     def _save(self, record: Record) -> None:
         path = self.root / f"{record['id']}.json"
@@ -158,10 +193,30 @@ def add_routes(app: web.Application, ctx: Context) -> None:
     app.router.add_get(MESSAGE_BATCHES + "/{batch_id}/results", results)
 
 
+def limit_queue(app: web.Application, limit: Callable[[], int | None], clock: object) -> None:
+    """Enforce ``limit()`` requests in the processing queue on ``app``'s message batches;
+    ``clock`` (the server's) turns simulated seconds into the real ones of ``retry-after``."""
+    scale = getattr(clock, "scale", None)
+    batches = app[BATCHES]
+    batches.queue_limit = limit
+    if isinstance(clock, ScaledClock) and isinstance(scale, int | float) and scale > 0:
+        batches.real_seconds = lambda simulated: simulated / scale
+
+
 def served_batches(data_dir: Path) -> MessageBatches:
     """The message batches a running server with this data dir serves (KeyError if
     none): seeding and tests use it on the server's loop (``server.call``)."""
     return _SERVED[Path(data_dir) / "anthropic"]
+
+
+def _end_of(record: Record) -> float:
+    """When ``record`` ends if nothing cancels it (simulated seconds)."""
+    timing = Timing.from_dict(record["timing"])
+    created = float(record["created"])
+    return min(
+        created + int(record["total"]) * timing.per_request + timing.finalizing,
+        created + COMPLETION_WINDOW_SECONDS,
+    )
 
 
 def _anthropic(handler: Handler) -> Handler:
@@ -174,7 +229,10 @@ def _anthropic(handler: Handler) -> Handler:
                 raise AnthropicApiError(400, "anthropic-version: header is required")
             return await handler(request)
         except AnthropicApiError as exc:
-            return web.json_response(exc.body(), status=exc.status)
+            headers = {}
+            if exc.retry_after is not None:
+                headers["retry-after"] = f"{exc.retry_after:g}"
+            return web.json_response(exc.body(), status=exc.status, headers=headers)
 
     return wrapped
 
@@ -205,7 +263,9 @@ async def create(request: web.Request) -> web.StreamResponse:
         if name != "requests":
             raise AnthropicApiError(400, f"{name}: Extra inputs are not permitted.")
     requests = check_requests(body.get("requests"))
-    return _answer(request, _batches(request).create(requests))
+    batches = _batches(request)
+    batches.check_queue_room(len(requests))
+    return _answer(request, batches.create(requests))
 
 
 async def _read_body(request: web.Request) -> bytes:
@@ -311,4 +371,4 @@ async def results(request: web.Request) -> web.StreamResponse:
     return response
 
 
-__all__ = ["BATCHES", "MessageBatches", "add_routes", "served_batches"]
+__all__ = ["BATCHES", "MessageBatches", "add_routes", "limit_queue", "served_batches"]

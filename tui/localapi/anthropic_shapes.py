@@ -51,11 +51,19 @@ ERROR_TYPES = {
 class AnthropicApiError(Exception):
     """An error answered as Anthropic does: ``{"type": "error", "error": {type, message}}``."""
 
-    def __init__(self, status: int, message: str, kind: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        kind: str | None = None,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.kind = kind or error_type(status)
+        self.retry_after = retry_after  # seconds, sent as ``retry-after`` with a 429
 
     def body(self, request_id: str | None = None) -> dict[str, Any]:
         return error_response(self.kind, self.message, request_id)

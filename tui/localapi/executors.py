@@ -2,12 +2,14 @@
 
 - :class:`EchoExecutor` (default): the deterministic synthetic model in
   :mod:`tui.localapi.echo`; instant, so the lifecycle runs it inline, in order.
-- :class:`UpstreamExecutor`: forwards each body to an OpenAI-compatible server
-  (another batchdeck server, vLLM, Ollama, llama.cpp…) with bounded concurrency,
-  retrying 429/5xx and connection failures a few times, and maps the answer into
-  the output line: its status code, its ``x-request-id`` and its JSON body. A
-  request that never got an HTTP answer becomes ``response: null`` with an
-  ``error`` ``{code: "upstream_unreachable", message}``.
+- :class:`UpstreamExecutor`: forwards each body to one of the OpenAI-compatible
+  servers of an :class:`~tui.localapi.upstreams.UpstreamPool` (other batchdeck
+  servers, vLLM, Ollama, llama.cpp…), retrying 429/5xx and connection failures a
+  few times with backoff, and maps the answer into the output line: its status
+  code, its ``x-request-id`` and its JSON body. A request that never got an HTTP
+  answer becomes ``response: null`` with an ``error``
+  ``{code: "upstream_unreachable", message}``. The pool chooses the upstream,
+  paces it and takes it out while it fails; this module is the per-line logic.
 
 :func:`usage_of` reads token usage from any endpoint's response body, so a batch's
 ``usage`` adds up the same way whichever executor ran it.
@@ -16,16 +18,21 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
+import msgspec
 
 from tui.core import jsonsafe
 from tui.localapi import echo
 from tui.localapi.ids import derived_id
+from tui.localapi.upstreams import Outcome, Upstream, UpstreamPool
 
 Body = dict[str, Any]
+JSON_HEADERS = {"Content-Type": "application/json"}
+_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,69 +72,81 @@ class EchoExecutor:
 
 
 class UpstreamExecutor:
-    """Forwards requests to ``base_url`` (e.g. ``http://host:8000/v1``)."""
+    """Runs each line against an :class:`~tui.localapi.upstreams.UpstreamPool` (or one
+    upstream URL, e.g. ``http://host:8000/v1``).
+
+    A line is tried up to ``retries + 1`` times. A 429 pauses that upstream (the pool
+    honours its ``Retry-After``) and the line goes again at once, to another upstream
+    if one is free; a 5xx or no answer waits ``backoff * 2**attempt`` seconds (at most
+    ``max_retry_wait``) and goes again, preferably elsewhere. A line that still fails,
+    or finds every upstream out for too long, keeps the last HTTP answer it got, or,
+    with none, ``response: null`` and an ``upstream_unreachable`` error.
+    """
 
     inline = False
 
     def __init__(
         self,
-        base_url: str,
+        pool: UpstreamPool | str,
         *,
-        api_key: str | None = None,
-        concurrency: int = 8,
-        timeout: float = 600.0,
         retries: int = 3,
+        backoff: float = 0.25,
         max_retry_wait: float = 30.0,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.retries = retries
+        self.pool = pool if isinstance(pool, UpstreamPool) else UpstreamPool([pool])
+        self.retries = max(0, retries)
+        self.backoff = backoff
         self.max_retry_wait = max_retry_wait
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._limit = asyncio.Semaphore(max(1, concurrency))
-        self._session: aiohttp.ClientSession | None = None
-
-    def target(self, url: str) -> str:
-        """``/v1/chat/completions`` against ``http://h/v1`` is ``http://h/v1/chat/completions``."""
-        if self.base_url.endswith("/v1") and url.startswith("/v1/"):
-            return self.base_url + url[3:]
-        return self.base_url + url
-
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            headers = {"User-Agent": "batchdeck-localapi"}
-            if self.api_key:
-                headers["Authorization"] = f"Bearer {self.api_key}"
-            self._session = aiohttp.ClientSession(timeout=self._timeout, headers=headers)
-        return self._session
 
     async def execute(self, url: str, body: Body, *, seed: str, now: float) -> ExecResult:
-        fallback_id = derived_id("req_", "upstream", seed, str(now))
         last_error = "no attempt made"
-        async with self._limit:
-            for attempt in range(self.retries + 1):
-                try:
-                    status, answer, request_id, wait = await self._post(url, body)
-                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                    last_error = f"{type(exc).__name__}: {exc}"[:500]
-                    wait = min(self.max_retry_wait, 0.25 * 2**attempt)
-                else:
-                    retryable = status == 429 or status >= 500
-                    if not retryable or attempt == self.retries:
-                        return ExecResult(status, answer, request_id or fallback_id)
-                if attempt < self.retries:
-                    await asyncio.sleep(wait)
+        answered: ExecResult | None = None
+        previous: Upstream | None = None
+        for attempt in range(self.retries + 1):
+            wait = min(self.max_retry_wait, self.backoff * 2**attempt)
+            upstream = await self.pool.acquire(avoid=previous)
+            if upstream is None:
+                count = len(self.pool.upstreams)
+                last_error = f"no upstream available (all {count} out after failed requests)"
+                break
+            previous = upstream
+            outcome, started = Outcome.CANCELLED, time.monotonic()
+            pause: float | None = None
+            try:
+                status, answer, request_id, pause = await self._post(upstream, url, body)
+                outcome = Outcome.of(status)
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                outcome = Outcome.UNREACHABLE
+                last_error = f"{type(exc).__name__}: {exc}"[:500]
+            finally:
+                self.pool.release(upstream, outcome, started, retry_after=pause)
+            if outcome is not Outcome.UNREACHABLE:
+                fallback = request_id or derived_id("req_", "upstream", seed, str(now))
+                answered = ExecResult(status, answer, fallback)
+                if outcome is Outcome.OK:
+                    return answered
+            if attempt < self.retries and outcome is not Outcome.RATE_LIMITED:
+                await asyncio.sleep(wait)
+        if answered is not None:
+            return answered
         return ExecResult(
             None,
             None,
-            fallback_id,
+            derived_id("req_", "upstream", seed, str(now)),
             {"code": "upstream_unreachable", "message": f"Upstream request failed: {last_error}"},
         )
 
-    async def _post(self, url: str, body: Body) -> tuple[int, Body, str | None, float]:
-        session = self._get_session()
-        async with session.post(self.target(url), json=body) as response:
+    async def _post(
+        self, upstream: Upstream, url: str, body: Body
+    ) -> tuple[int, Body, str | None, float | None]:
+        """POST ``body``; (status, JSON object body, request id, Retry-After seconds)."""
+        session = self.pool.session
+        data = _encode(body)
+        async with session.post(
+            upstream.target(url), data=data, headers=JSON_HEADERS, allow_redirects=False
+        ) as response:
             raw = await response.read()
+            request_id = response.headers.get("x-request-id")
             problem = "not a JSON object"
             try:
                 answer = jsonsafe.loads(raw) if raw else {}
@@ -144,26 +163,26 @@ class UpstreamExecutor:
                     }
                 }
                 if response.status < 300:
-                    return 502, answer, response.headers.get("x-request-id"), 0.0
-            wait = _retry_after(response.headers, self.max_retry_wait)
-            return response.status, answer, response.headers.get("x-request-id"), wait
+                    return 502, answer, request_id, None
+            return response.status, answer, request_id, retry_after(response.headers)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.pool.close()
 
 
-def _retry_after(headers: Any, cap: float) -> float:
+def retry_after(headers: Any) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``retry-after`` (None if neither is a number)."""
     for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
         value = headers.get(name)
         if value is None:
             continue
         try:
-            return max(0.0, min(cap, float(value) / divisor))
+            seconds = float(value) / divisor
         except ValueError:
             continue
-    return 0.5
+        if seconds == seconds and seconds >= 0:  # not NaN
+            return min(seconds, 86_400.0)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

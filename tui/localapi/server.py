@@ -25,13 +25,14 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 from aiohttp import web
 
+from tui.localapi import anthropic_api
 from tui.localapi.app import Context, make_app
 from tui.localapi.clock import Clock, ManualClock, ScaledClock, Timing
 from tui.localapi.dialects import AZURE_API_VERSIONS, Dialect, dialect_named
@@ -41,6 +42,7 @@ from tui.localapi.ids import IdFactory
 from tui.localapi.lifecycle import Engine
 from tui.localapi.store import Record, Store, public
 from tui.localapi.token_limits import checked_limits
+from tui.localapi.upstreams import DEFAULT_CONCURRENCY, UpstreamPool, check_url, display_url
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,16 +58,22 @@ class LocalServer:
     - ``time_scale``: simulated time runs this many times faster than real time;
       ``clock`` replaces it with any callable (e.g. a :class:`ManualClock`).
     - ``executor``: ``"echo"`` (default) or ``"upstream"`` (the default when
-      ``upstream`` is given), forwarding to ``upstream`` with ``upstream_api_key``
-      and at most ``upstream_concurrency`` requests at a time, retrying 429/5xx and
-      connection failures ``upstream_retries`` times.
-    - ``timing``: simulated seconds for each lifecycle step (see :class:`Timing`);
+      ``upstream`` is given): ``upstream`` is one URL or several, each taking at most
+      ``upstream_concurrency`` requests at a time, with ``upstream_api_key``; a line
+      is retried ``upstream_retries`` times after a 429/5xx or connection failure
+      (see :mod:`tui.localapi.upstreams`); ``upstream_stats_interval`` seconds
+      between the per-upstream log lines.
+    - ``timing``: simulated seconds for each lifecycle step (see :class:`Timing`;
+      with upstreams, ``per_request`` defaults to 0: every line is due at once);
       each batch keeps the timing it was created with. Change ``server.timing``
       between creates to give batches different paces.
     - ``faults``: a fault plan (default: an empty one at ``server.faults``).
     - ``token_limits``: model -> enqueued-token limit (see
       :mod:`tui.localapi.token_limits`); ``server.token_limits`` may be changed from
       any thread, and applies to the next batch validated.
+    - ``anthropic_queue_limit``: requests allowed in the Anthropic routes' processing
+      queue at once (a create over it is a 429; see :mod:`tui.localapi.anthropic_api`);
+      may be changed while the server runs.
     - ``id_seed``: make new ids reproducible.
     - ``durable``: fsync writes (turn off only for throwaway data).
     - ``tick``: real seconds between background lifecycle refreshes.
@@ -87,10 +95,11 @@ class LocalServer:
         time_scale: float = 1.0,
         clock: Clock | None = None,
         executor: str | None = None,
-        upstream: str | None = None,
+        upstream: str | Sequence[str] | None = None,
         upstream_api_key: str | None = None,
-        upstream_concurrency: int = 8,
+        upstream_concurrency: int = DEFAULT_CONCURRENCY,
         upstream_retries: int = 3,
+        upstream_stats_interval: float = 10.0,
         timing: Timing | None = None,
         faults: Faults | None = None,
         token_limits: Mapping[str, int] | None = None,
@@ -100,6 +109,7 @@ class LocalServer:
         access_log: bool = False,
         dialect: str | Dialect = "openai",
         quirks: bool = False,
+        anthropic_queue_limit: int | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
@@ -112,13 +122,20 @@ class LocalServer:
             raise ValueError(f"executor must be one of {EXECUTORS}")
         if self.executor_name == "upstream" and not upstream:
             raise ValueError("the upstream executor needs an upstream URL")
-        self.upstream = upstream
+        urls = [upstream] if isinstance(upstream, str) else list(upstream or ())
+        self.upstreams = [check_url(url) for url in urls]
+        if upstream_concurrency < 1:
+            raise ValueError("--upstream-concurrency must be at least 1")
         self.upstream_api_key = upstream_api_key
         self.upstream_concurrency = upstream_concurrency
         self.upstream_retries = upstream_retries
-        self.timing = timing or Timing()
+        self.upstream_stats_interval = upstream_stats_interval
+        # Upstream lines are paced by the upstreams, not by simulated time.
+        paced = Timing() if self.executor_name == "echo" else Timing(per_request=0.0)
+        self.timing = timing or paced
         self.faults = faults if faults is not None else Faults()
         self.token_limits = checked_limits(token_limits)
+        self.anthropic_queue_limit = anthropic_queue_limit
         self.id_seed = id_seed
         self.durable = durable
         self.tick = tick
@@ -230,17 +247,26 @@ class LocalServer:
             start = max(time.time(), float(store.meta.get("clock", 0.0)))
             self.clock = ScaledClock(self.time_scale, start=start)
         executor: Executor
+        inflight = 64  # lines of one batch in flight at once
         if self.executor_name == "upstream":
-            assert self.upstream is not None
-            executor = UpstreamExecutor(
-                self.upstream,
+            pool = UpstreamPool(
+                self.upstreams,
                 api_key=self.upstream_api_key,
                 concurrency=self.upstream_concurrency,
-                retries=self.upstream_retries,
+                stats_interval=self.upstream_stats_interval,
             )
+            executor = UpstreamExecutor(pool, retries=self.upstream_retries)
+            inflight = max(inflight, 2 * pool.capacity)  # a queue, so no upstream idles
         else:
             executor = EchoExecutor()
-        engine = Engine(store, self.clock, executor, tick=self.tick, token_limits=self.token_limits)
+        engine = Engine(
+            store,
+            self.clock,
+            executor,
+            tick=self.tick,
+            max_inflight=inflight,
+            token_limits=self.token_limits,
+        )
         engine.validate = self.dialect.validator()
         await engine.start()
         ctx = Context(
@@ -254,7 +280,9 @@ class LocalServer:
             quirks=self.quirks,
         )
         access = logging.getLogger("aiohttp.access") if self.access_log else None
-        runner = web.AppRunner(make_app(ctx), access_log=access, handle_signals=False)
+        app = make_app(ctx)
+        anthropic_api.limit_queue(app, lambda: self.anthropic_queue_limit, self.clock)
+        runner = web.AppRunner(app, access_log=access, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         try:
@@ -361,12 +389,13 @@ def serve_main(
     host: str,
     port: int,
     data_dir: Path | str,
-    upstream: str | None,
+    upstream: str | Sequence[str] | None,
     time_scale: float,
     api_key: str | None,
     faults: Iterable[str] = (),
     *,
     upstream_api_key: str | None = None,
+    upstream_concurrency: int = DEFAULT_CONCURRENCY,
     token_limits: Mapping[str, int] | None = None,
     out: Any = None,
     dialect: str = "openai",
@@ -376,8 +405,8 @@ def serve_main(
 
     ``faults`` are ``KIND:RATE[:ARG]`` specs (see :mod:`tui.localapi.faults`);
     ``token_limits`` maps models to enqueued-token limits; ``dialect`` and ``quirks``
-    as for :class:`LocalServer`. The
-    upstream's key comes from ``upstream_api_key`` or ``BATCHDECK_UPSTREAM_API_KEY``.
+    as for :class:`LocalServer`. The upstreams' key comes from ``upstream_api_key`` or
+    ``BATCHDECK_UPSTREAM_API_KEY``.
     Returns the process exit code.
     """
     stream = out if out is not None else sys.stdout
@@ -393,6 +422,7 @@ def serve_main(
             time_scale=time_scale,
             upstream=upstream,
             upstream_api_key=upstream_api_key or os.environ.get("BATCHDECK_UPSTREAM_API_KEY"),
+            upstream_concurrency=upstream_concurrency,
             faults=plan,
             token_limits=token_limits,
             access_log=True,
@@ -406,7 +436,7 @@ def serve_main(
         return 2
     _stop_on_signals()
     try:
-        _announce(server, host, data_dir, upstream, time_scale, api_key, list(faults), stream)
+        _announce(server, host, data_dir, time_scale, api_key, list(faults), stream)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
@@ -432,7 +462,6 @@ def _announce(
     server: LocalServer,
     host: str,
     data_dir: Path | str,
-    upstream: str | None,
     time_scale: float,
     api_key: str | None,
     faults: list[str],
@@ -446,10 +475,9 @@ def _announce(
     base_url = server.base_url
     print(f"batchdeck server at {base_url}", file=stream)
     print(f"  data dir:   {Path(data_dir)}", file=stream)
-    print(
-        f"  executor:   {server.executor_name}" + (f" -> {upstream}" if upstream else ""),
-        file=stream,
-    )
+    print(f"  executor:   {server.executor_name}", file=stream)
+    for url in server.upstreams:
+        print(f"  upstream:   {display_url(url)} (x{server.upstream_concurrency})", file=stream)
     if time_scale != 1.0:
         print(f"  time scale: x{time_scale:g}", file=stream)
     print(f"  api key:    {'required' if api_key else 'none (any key is accepted)'}", file=stream)

@@ -17,6 +17,11 @@ submits. F6 keeps the fields as a named template, F7 opens a template or the las
 draft (:mod:`tui.core.drafts`); leaving with changes asks whether to keep them as the
 last draft. The screen opens with its first field focused.
 
+On an Anthropic profile the same fields build ``{custom_id, params}`` lines
+(:mod:`tui.core.anthropic_compose`: max tokens required, the system message as
+``system``), checked with Anthropic's rules, priced, and sent as one message batch
+through the Anthropic journal.
+
 The steps are :mod:`tui.core.submission`'s; this screen reads the widgets, runs each
 step in a worker (blocking ones in a thread) and paints what the workers post back.
 Nothing blocks the screen, and every failure is a message on the status line and a
@@ -53,6 +58,8 @@ from textual.widgets import (
 )
 
 from tui.core import drafts, submission
+from tui.core.anthropic_compose import check_anthropic, preview_anthropic
+from tui.core.anthropic_journal import journal_for
 from tui.core.compose import columns_of
 from tui.core.drafts import Draft
 from tui.core.errors import BatchdeckError
@@ -73,9 +80,10 @@ from tui.core.submission import (
 )
 from tui.core.text import one_line, printable
 from tui.deck import styles_dir
-from tui.screens import compose_fields
+from tui.screens import compose_fields, compose_templates
 from tui.screens.base import DeckScreen, reason
-from tui.screens.compose_fields import read_draft, write_draft
+from tui.screens.compose_anthropic import submit_anthropic
+from tui.screens.compose_fields import read_draft
 from tui.widgets.body_form import BodyFormPanel
 from tui.widgets.estimate_view import EstimateView
 from tui.widgets.header import DeckHeader
@@ -232,6 +240,8 @@ class ComposeScreen(DeckScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.anthropic:
+            compose_fields.anthropic_defaults(self)
         self._saved_draft = read_draft(self)
         self.call_after_refresh(self._focus_first, "tab-request")
 
@@ -275,7 +285,14 @@ class ComposeScreen(DeckScreen):
             expiry=self._value("#expiry"),
             split=self.query_one("#split", Checkbox).value,
         )
+        if self.anthropic:
+            return compose_fields.anthropic_checked(options)
         return compose_fields.provider_checked(self, options)
+
+    @property
+    def anthropic(self) -> bool:
+        """Whether the app's profile sends Claude message batches."""
+        return compose_fields.app_profile(self).provider == "anthropic"
 
     @on(Said)
     def _said(self, event: Said) -> None:
@@ -425,6 +442,10 @@ class ComposeScreen(DeckScreen):
         """Whether the fields differ from what was last opened or kept."""
         return read_draft(self) != self._saved_draft
 
+    def mark_kept(self, draft: Draft) -> None:
+        """``draft`` is what the fields were when last opened or kept."""
+        self._saved_draft = draft
+
     def keep_draft(self) -> bool:
         """Keep the fields as the last draft; False (and said) if it cannot be written."""
         draft = read_draft(self)
@@ -437,57 +458,10 @@ class ComposeScreen(DeckScreen):
         return True
 
     def action_save_template(self) -> None:
-        from tui.dialogs.compose_drafts import TemplateNameDialog
-
-        def named(name: str | None) -> None:
-            if not name:
-                return
-            draft = read_draft(self)
-            try:
-                path = drafts.save_template(name, draft)
-            except BatchdeckError as exc:
-                self.fail(str(exc))
-                return
-            self._saved_draft = draft
-            self.set_status(f"Template {name} saved ({path})")
-
-        self.app.push_screen(TemplateNameDialog(drafts.list_templates()), named)
+        compose_templates.save_template(self)
 
     def action_open_draft(self) -> None:
-        from tui.dialogs.compose_drafts import LAST_DRAFT, OpenDraftDialog
-
-        def chosen(choice: str | None) -> None:
-            if choice is None:
-                return
-            name = "the last draft" if choice == LAST_DRAFT else f"template {choice}"
-            try:
-                draft = drafts.load_last() if choice == LAST_DRAFT else drafts.load_template(choice)
-            except BatchdeckError as exc:
-                self.fail(str(exc))
-                return
-            if draft is not None:
-                self._open(draft, name)
-
-        has_last = drafts.last_draft_path().is_file()
-        self.app.push_screen(OpenDraftDialog(has_last, drafts.list_templates()), chosen)
-
-    def _open(self, draft: Draft, name: str) -> None:
-        """Fill the fields from ``draft``; changes not kept are asked about first."""
-        from tui.dialogs.confirm import ConfirmDialog
-
-        def replace(yes: bool | None = True) -> None:
-            if yes:
-                write_draft(self, draft)
-                self._saved_draft = read_draft(self)
-                self.checked = None
-                self.show_tab("tab-request")
-                self.set_status(f"Opened {name}")
-
-        if not self.changed():
-            replace()
-            return
-        question = f"Replace the fields with {name}? Your changes are not kept."
-        self.app.push_screen(ConfirmDialog(question, yes="Replace", no="Keep mine"), replace)
+        compose_templates.open_draft(self)
 
     # -- preview -------------------------------------------------------------------------------
 
@@ -503,7 +477,8 @@ class ComposeScreen(DeckScreen):
     @work(exclusive=True, group="compose-preview")
     async def _preview(self, inputs: ComposeInputs) -> None:
         try:
-            lines = await asyncio.to_thread(preview_lines, inputs)
+            build = preview_anthropic if self.anthropic else preview_lines
+            lines = await asyncio.to_thread(build, inputs)
         except (BatchdeckError, OSError) as exc:
             self.post_message(self.Said(f"Preview: {exc}", error=True))
         except Exception as exc:  # last resort: the screen says so, the app goes on
@@ -544,7 +519,10 @@ class ComposeScreen(DeckScreen):
     @work(exclusive=True, group="compose-check")
     async def _check(self, inputs: ComposeInputs, save: bool) -> None:
         try:
-            result = await asyncio.to_thread(save_inputs if save else check_inputs, inputs)
+            if self.anthropic:  # the output is written by every check
+                result = await asyncio.to_thread(check_anthropic, inputs)
+            else:
+                result = await asyncio.to_thread(save_inputs if save else check_inputs, inputs)
         except (BatchdeckError, OSError) as exc:
             self.post_message(self.Checked(None, str(exc)))
         except Exception as exc:  # last resort: the screen says so, the app goes on
@@ -602,7 +580,7 @@ class ComposeScreen(DeckScreen):
         self.set_status("Checking before sending…")
         self._submit(inputs, options)
 
-    async def _confirm_submit(self, parts: int, requests: int, host: str) -> bool:
+    async def confirm_submit(self, parts: int, requests: int, host: str) -> bool:
         """Sending spends money: say what goes where, and ask."""
         from tui.dialogs.confirm import ConfirmDialog
 
@@ -620,6 +598,9 @@ class ComposeScreen(DeckScreen):
     async def _submit(self, inputs: ComposeInputs, options: SubmitOptions) -> None:
         """Check, plan, ask, send; each step's outcome comes back as a message."""
         deck = self.deck
+        if self.anthropic:
+            await submit_anthropic(self, inputs, options)
+            return
         try:
             checked = await asyncio.to_thread(check_inputs, inputs)
             self.post_message(self.Checked(checked))
@@ -627,7 +608,7 @@ class ComposeScreen(DeckScreen):
                 submission.plan_checked, checked, inputs.endpoint, options
             )
             requests = checked.report.request_count
-            if not await self._confirm_submit(len(plan.parts), requests, deck.profile.host()):
+            if not await self.confirm_submit(len(plan.parts), requests, deck.profile.host()):
                 self.post_message(self.SubmitEnded([], declined=True))
                 return
 
@@ -636,7 +617,9 @@ class ComposeScreen(DeckScreen):
                 self.post_message(self.Uploading(index, f"Uploading {label}", sent, size))
 
             self.post_message(self.Said(f"Uploading {len(plan.parts)} file(s)…"))
-            journal = Journal(deck.registry, deck.client, deck.profile)
+            journal = journal_for(deck.registry, deck.client, deck.profile)
+            if not isinstance(journal, Journal):
+                raise SubmitError("the app's client is an Anthropic one; switch profile")
             jobs = await send_plan(journal, plan, options, progress)
             await asyncio.to_thread(record_compose_source, deck.registry, jobs, inputs)
         except PartialSubmitError as exc:

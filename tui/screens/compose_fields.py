@@ -1,5 +1,6 @@
 """The compose screen's fields as a :class:`~tui.core.drafts.Draft`, and back; and
-the fields the profile's provider decides (the completion windows it offers).
+the fields the profile's provider decides (the completion windows it offers; what an
+Anthropic message batch takes).
 
 Every field that says what the batch is (the Request tab's body, the Source tab, the
 Submit tab) is read by its id; the requests added one by one go with them. Writing a
@@ -115,3 +116,39 @@ def provider_checked(screen: DOMNode, options: SubmitOptions) -> SubmitOptions:
     except ProviderError as exc:
         raise SubmitError(str(exc)) from exc
     return replace(options, completion_window=window)
+
+
+def anthropic_checked(options: SubmitOptions) -> SubmitOptions:
+    """``options`` for an Anthropic message batch: no metadata, expiry or split (one
+    inline batch of up to 100,000 requests); :class:`SubmitError` names what was given."""
+    given = [
+        name
+        for name, value in (
+            ("metadata", options.metadata),
+            ("output expiry", options.output_expires_after),
+            ("split", options.split),
+        )
+        if value
+    ]
+    if given:
+        raise SubmitError(
+            f"{', '.join(given)}: not for an Anthropic profile (one inline message batch)"
+        )
+    return replace(options, completion_window=None)
+
+
+CLAUDE_MODEL = "claude-haiku-4-5"  # the Request tab's model on an Anthropic profile
+
+
+def anthropic_defaults(screen: DOMNode) -> None:
+    """On an Anthropic profile the Request tab builds chat messages (converted to
+    ``params``) for a Claude model; a model the user typed is kept."""
+    from tui.core.anthropic_convert import OPENAI_URL
+    from tui.core.bodies import DEFAULT_MODELS
+    from tui.widgets.body_form import BodyFormPanel
+
+    form = screen.query_one(BodyFormPanel)
+    model = screen.query_one("#body-model", Input).value.strip()
+    form.set_values(endpoint=OPENAI_URL)
+    if not model or model in DEFAULT_MODELS.values():
+        form.set_values(model=CLAUDE_MODEL)

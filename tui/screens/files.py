@@ -25,6 +25,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.widgets.data_table import CellDoesNotExist
 
+from tui.core.anthropic_client import NO_FILES, NoFilesError
+from tui.core.anthropic_journal import journal_for
 from tui.core.downloads import file_names
 from tui.core.errors import BatchdeckError
 from tui.core.journal import Journal
@@ -510,7 +512,9 @@ class FilesScreen(DeckScreen):
         """Create the batch through the journal, so the registry knows it."""
         deck = self.deck
         try:
-            journal = Journal(deck.registry, deck.client, deck.profile)
+            journal = journal_for(deck.registry, deck.client, deck.profile)
+            if not isinstance(journal, Journal):  # Anthropic: requests go inline, no files
+                raise NoFilesError(NO_FILES)
             job = await journal.submit_file(info.id, new.endpoint, new.description)
         except REPORTED as exc:
             self.post_message(self.Failed("Create batch failed", exc))

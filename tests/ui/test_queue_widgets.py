@@ -27,3 +27,10 @@ def test_an_unknown_limit_says_so() -> None:
     assert "limit ? (unknown: learned from the first failure)" in lane_title(unknown).plain
     bar = budget_bar(unknown, 60).plain
     assert bar.endswith("1,234 tokens in flight, limit unknown") and "█" not in bar
+
+
+def test_an_anthropic_lane_counts_requests() -> None:
+    claude = Lane(
+        "claude", "claude-haiku-4-5", 250, TokenLimit(1000, "configured", 1000), (), "requests"
+    )
+    assert budget_bar(claude, 70).plain.endswith("250 / 1,000 requests in flight  25%")

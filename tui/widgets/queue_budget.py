@@ -1,6 +1,6 @@
 """BudgetBar: one lane of the queue (a profile and a model) as two lines: the model,
 its limit and where the limit comes from, then a bar of the estimated input tokens in
-flight against it."""
+flight against it (requests, on an Anthropic profile, whose limit counts those)."""
 
 from __future__ import annotations
 
@@ -32,12 +32,14 @@ def lane_title(lane: Lane) -> Text:
 
 
 def budget_bar(lane: Lane, width: int) -> Text:
-    """``[█████░░░░░]  1,234 / 4,000 tokens in flight  31%`` in ``width`` cells."""
+    """``[█████░░░░░]  1,234 / 4,000 tokens in flight  31%`` in ``width`` cells
+    (requests instead of tokens on an Anthropic lane)."""
     limit = lane.limit.tokens
+    unit = lane.unit  # tokens, or requests on an Anthropic lane
     figures = (
-        f"  {lane.in_flight:,} / {limit:,} tokens in flight"
+        f"  {lane.in_flight:,} / {limit:,} {unit} in flight"
         if limit is not None
-        else f"  {lane.in_flight:,} tokens in flight, limit unknown"
+        else f"  {lane.in_flight:,} {unit} in flight, limit unknown"
     )
     share = lane.in_flight / limit if limit else 0.0
     if limit:

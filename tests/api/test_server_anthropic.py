@@ -223,6 +223,7 @@ def test_batchdeck_serve_dialect_anthropic(tmp_path: Any) -> None:
     env = {**os.environ, "BATCHDECK_SERVE_API_KEY": API_KEY}
     command = [sys.executable, "-m", "tui.cli", "serve", "--port", "0"]
     command += ["--data-dir", str(tmp_path / "data"), "--dialect", "anthropic"]
+    command += ["--anthropic-queue-limit", "2"]
     proc = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -241,10 +242,22 @@ def test_batchdeck_serve_dialect_anthropic(tmp_path: Any) -> None:
         with anthropic.Anthropic(base_url=url, api_key=API_KEY, max_retries=0) as sdk:
             made = sdk.messages.batches.create(requests=[req("s")])
             assert sdk.messages.batches.retrieve(made.id).id == made.id
+            with pytest.raises(anthropic.RateLimitError):  # 1 waiting + 2 > the limit of 2
+                sdk.messages.batches.create(requests=[req("t"), req("u")])
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     shown = "".join(banner)
     assert "dialect:    anthropic" in shown and f"ANTHROPIC_BASE_URL={url}" in shown
+    assert "Anthropic: 2 requests in the processing queue" in shown
     assert API_KEY not in shown
+
+
+def test_a_bad_anthropic_queue_limit_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from tui.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--anthropic-queue-limit", "0"])
+    assert exited.value.code == 2
+    assert "'0' is not a whole number above 0" in capsys.readouterr().err

@@ -83,6 +83,13 @@ def add_parser(sub: Any) -> None:
         "exceed TOKENS, as OpenAI does (token_limit_exceeded); repeat for more models",
     )
     serve.add_argument(
+        "--anthropic-queue-limit",
+        type=positive_int,
+        metavar="REQUESTS",
+        help="refuse a message batch (429 rate_limit_error, as Anthropic does) whose "
+        "requests would take those waiting in the processing queue over REQUESTS",
+    )
+    serve.add_argument(
         "--dialect",
         choices=("openai", "azure", "groq", "anthropic"),
         default="openai",
@@ -95,6 +102,17 @@ def add_parser(sub: Any) -> None:
         help="answer batches the odd ways other services do: ISO timestamps, upper-case "
         "and unknown statuses, null or missing request_counts, extra fields",
     )
+
+
+def positive_int(text: str) -> int:
+    """A whole number above 0 (``--anthropic-queue-limit``); argparse reports a bad one."""
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return value
 
 
 def token_limit(text: str) -> tuple[str, int]:
@@ -159,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
         token_limits=limits,
         dialect=args.dialect,
         quirks=args.quirks,
+        anthropic_queue_limit=args.anthropic_queue_limit,
         upstream_api_key=key,
         upstream_concurrency=args.upstream_concurrency,
     )

@@ -400,13 +400,14 @@ def serve_main(
     out: Any = None,
     dialect: str = "openai",
     quirks: bool = False,
+    anthropic_queue_limit: int | None = None,
 ) -> int:
     """Run the server in the foreground until Ctrl+C (``batchdeck serve``).
 
     ``faults`` are ``KIND:RATE[:ARG]`` specs (see :mod:`tui.localapi.faults`);
-    ``token_limits`` maps models to enqueued-token limits; ``dialect`` and ``quirks``
-    as for :class:`LocalServer`. The upstreams' key comes from ``upstream_api_key`` or
-    ``BATCHDECK_UPSTREAM_API_KEY``.
+    ``token_limits`` maps models to enqueued-token limits; ``dialect``, ``quirks`` and
+    ``anthropic_queue_limit`` as for :class:`LocalServer`. The upstreams' key comes
+    from ``upstream_api_key`` or ``BATCHDECK_UPSTREAM_API_KEY``.
     Returns the process exit code.
     """
     stream = out if out is not None else sys.stdout
@@ -428,6 +429,7 @@ def serve_main(
             access_log=True,
             dialect=dialect,
             quirks=quirks,
+            anthropic_queue_limit=anthropic_queue_limit,
         )
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
         server.start()
@@ -485,6 +487,9 @@ def _announce(
         print(f"  faults:     {', '.join(faults)}", file=stream)
     for model, tokens in server.token_limits.items():
         print(f"  limit:      {model}: {tokens:,} enqueued tokens", file=stream)
+    if server.anthropic_queue_limit is not None:
+        queued = f"{server.anthropic_queue_limit:,}"
+        print(f"  limit:      Anthropic: {queued} requests in the processing queue", file=stream)
     dialect = server.dialect.name
     if dialect != "openai" or server.quirks:
         print(f"  dialect:    {dialect}" + (" with quirks" if server.quirks else ""), file=stream)

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from textual.timer import Timer
 from textual.worker import Worker
 
-from tui.core.queue_view import groups_of
 from tui.screens.base import REPORTED, reason
 
 if TYPE_CHECKING:
@@ -41,6 +40,8 @@ FIRST_AFTER = 1.0  # seconds after start-up before the first look (start-up come
 def has_work(registry: Registry, profile: Profile) -> bool:
     """Whether a job group of ``profile`` (on its server) has parts not final: waiting
     ones to send or ones in flight to follow. Reads the registry (blocking)."""
+    from tui.core.queue_view import groups_of
+
     base = profile.public_base_url()
     jobs = [j for j in registry.load().values() if j.profile == profile.name and j.base_url == base]
     return any(not group.final and not group.dropped for group in groups_of(jobs).values())
@@ -100,6 +101,7 @@ class QueueRunner:
         try:
             if not await asyncio.to_thread(has_work, registry, profile):
                 return None
+            await deck.prepare_client()  # the SDK off the event loop, if not yet
             report = await run_queue_pass(
                 registry, client, profile, hooks=deck.config.hooks, terminal=self._terminal
             )

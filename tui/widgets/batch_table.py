@@ -7,7 +7,8 @@ It keeps every batch it was given (``batches``) and the registry's jobs
   cells updated, a new one is appended (and the order fixed after the page).
 - Filters and the sort column change through :meth:`rebuild` / :meth:`resort`:
   sorting reorders the rows in place; filtering re-adds the rows that pass, the
-  first screenful at once and the rest in chunks, so the table never freezes.
+  first screenful at once and the rest in chunks (:data:`CHUNK` rows a step of the
+  event loop), so the table never freezes.
 - The parts of a job group fold into one row (``+`` or Enter expands it; see
   :mod:`tui.widgets.batch_groups`).
 - Column widths follow the table's width; below :data:`NARROW` columns the
@@ -48,8 +49,7 @@ STATUS_STYLES = {
     "cancelled": "bright_black",
 }
 NARROW = 110  # below this width, fewer columns
-CHUNK = 400  # rows added per step when (re)building
-FIRST_CHUNK = 100  # rows added at once: more than a screenful
+CHUNK = 100  # rows added per step of the event loop when (re)building
 BAR_WIDTH = 6
 PROGRESS_WIDTH = 20  # the bar shrinks to leave room for "20/20 · 3 failed"
 _EIGHTHS = " ▏▎▍▌▋▊▉"
@@ -194,11 +194,16 @@ class BatchTable(DataTable[Text]):
         shown = self._shown_columns()
         used = sum(self._fixed_width(key, width) for key, _, width, _ in shown)
         padding = 2 * self.cell_padding * len(shown)
-        return max(12, self.size.width - used - padding - 2)  # 2: the scrollbar
+        return max(12, self._width() - used - padding - 2)  # 2: the scrollbar
+
+    def _width(self) -> int:
+        """The table's width; before the first layout, the terminal's (the table
+        spans it), so that the first frame's columns are already the right ones."""
+        return self.size.width or self.app.size.width
 
     def fit_columns(self) -> None:
         """Choose columns and widths for the current width (rebuilds if the set changes)."""
-        narrow = 0 < self.size.width < NARROW
+        narrow = 0 < self._width() < NARROW
         if not self._columns_ready or narrow != self.narrow:
             self.narrow = narrow
             self._columns_ready = True
@@ -429,7 +434,11 @@ class BatchTable(DataTable[Text]):
         chosen.sort(key=self._key, reverse=reverse)
         self._pending = chosen
         self._unordered = False
-        self._add_chunk(FIRST_CHUNK, selected)
+        self._add_chunk(self.screenful(), selected)
+
+    def screenful(self) -> int:
+        """Rows that fill the table (the terminal's height before the first layout)."""
+        return max(self.size.height, self.app.size.height)
 
     def _add_chunk(self, size: int = CHUNK, selected: str | None = None) -> None:
         now = timefmt.now()
@@ -447,7 +456,9 @@ class BatchTable(DataTable[Text]):
 
     def add_cached(self, batches: Iterable[Batch]) -> None:
         """Add batches seen in an earlier session, unless already known (live data
-        wins); their rows are appended in chunks and then put in order."""
+        wins); their rows are appended in chunks, in order, and sorted again at the
+        end only if they belong before rows already there (the older cached batches,
+        the usual case, never do: sorting 10,000 rows would hold the loop)."""
         fresh = [batch for batch in batches if batch.id not in self.batches]
         for batch in fresh:
             self.batches[batch.id] = batch
@@ -455,11 +466,23 @@ class BatchTable(DataTable[Text]):
         if not chosen:
             return
         chosen.sort(key=self._key, reverse=self.sort_reverse)
-        self._unordered = True
+        last = self._pending[-1] if self._pending else self._last_row_id()
+        if last is not None and self._sorts_before(chosen[0], last):
+            self._unordered = True
         idle = not self._pending
         self._pending.extend(chosen)
         if idle:
             self._add_chunk()
+
+    def _last_row_id(self) -> str | None:
+        if not self.row_count:
+            return None
+        return str(self.coordinate_to_cell_key(Coordinate(self.row_count - 1, 0))[0].value)
+
+    def _sorts_before(self, batch_id: str, other: str) -> bool:
+        """Whether ``batch_id``'s row belongs before ``other``'s in the current order."""
+        key, other_key = self._key(batch_id), self._key(other)
+        return bool(key > other_key if self.sort_reverse else key < other_key)
 
     @property
     def loading_rows(self) -> bool:

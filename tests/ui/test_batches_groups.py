@@ -52,7 +52,7 @@ async def test_a_job_group_is_one_row_that_expands_to_its_parts(
         assert set(shown_ids(screen)) == {lead, *others}
         assert cell(screen, lead, 0) == f"{FOLDED} …23456789ab"
         description = cell(screen, lead, 1)
-        assert description.startswith("Catalogue \\x1b[2J[b]Q&A[/b] · 4 parts, 2 done")
+        assert description.startswith("2/4 parts · Catalogue \\x1b[2J[b]Q&A[/b]")
         assert cell(screen, lead, 2) == "validating"  # the least advanced part
         assert cell(screen, lead, 3).endswith(" 4/4")  # 2+2 answered; the validating one has 0
         screen.table.move_cursor(row=screen.table.get_row_index(lead))
@@ -93,5 +93,5 @@ async def test_parts_recorded_while_the_list_is_up_fold_into_their_group(
         await wait_for(pilot, lambda: len(shown_ids(screen)) == 2)
         (lead,) = [b for b in shown_ids(screen) if b in ids[:2]]
         assert cell(screen, lead, 0).startswith(FOLDED)
-        assert cell(screen, lead, 1).startswith("Parts · 2 parts, 2 done")
+        assert cell(screen, lead, 1).startswith("2/2 parts · Parts")
         assert cell(screen, lead, 2) == "completed"

@@ -156,10 +156,9 @@ class BatchGroups:
         cells["id"] = GroupIdCell(FOLDED, group, batch.id)
         label = one_line(group_label(member_jobs), 40)
         done = sum(1 for part in parts if part.status in FINAL)
+        parts_done = f"{done}/{total} parts"  # first: a narrow column still shows it
         cells["description"] = Text(
-            f"{label} · {total} parts, {done} done" if label else f"{total} parts, {done} done",
-            no_wrap=True,
-            overflow="ellipsis",
+            f"{parts_done} · {label}" if label else parts_done, no_wrap=True, overflow="ellipsis"
         )
         return replace(batch, status=group_status(parts), request_counts=summed(parts))
 

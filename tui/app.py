@@ -41,6 +41,7 @@ from tui.keys import holding, letter_blocked, typing_target
 from tui.list_keys import EDGE_BINDINGS, LETTER_BINDINGS
 from tui.screens.base import reason
 from tui.screens.batches import BatchesScreen
+from tui.screens.queue_runner import QueueRunner
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -59,6 +60,7 @@ class BatchDeckApp(App[int]):
     BINDINGS = [
         Binding("f1", "help", "Help", id="app.help"),
         Binding("f", "open_files", "Files", id="app.files"),
+        Binding("u", "open_queue", "Queue", id="app.queue", show=False),
         Binding("n", "open_compose", "Compose", id="app.compose", show=False),
         Binding("dollar_sign", "open_spend", "Spend", id="app.spend", show=False, key_display="$"),
         Binding("p", "switch_profile", "Profile", id="app.profile", show=False),
@@ -79,6 +81,7 @@ class BatchDeckApp(App[int]):
         self.profile = profile
         self.bell_enabled = bool(config.settings.get("bell", False))
         self._first_frame = asyncio.Event()  # set once the first frame is on the terminal
+        self.queue_runner = QueueRunner(self)  # the queue, sent while the app is open
         self.sub_title = profile.label()
         saved = config.settings.get("theme")
         if isinstance(saved, str) and saved in self.available_themes:
@@ -165,6 +168,7 @@ class BatchDeckApp(App[int]):
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.call_after_refresh(self.reconcile_submissions)  # after the first frame
+        self.call_after_refresh(self.queue_runner.start)
 
     async def first_frame(self) -> None:
         if self.is_running:
@@ -290,6 +294,12 @@ class BatchDeckApp(App[int]):
         from tui.screens.files import FilesScreen
 
         self.push_screen(FilesScreen())
+
+    def action_open_queue(self) -> None:
+        from tui.screens.queue import QueueScreen  # imported when first opened
+
+        if not isinstance(self.screen, QueueScreen):
+            self.push_screen(QueueScreen())
 
     def action_open_compose(self) -> None:
         from tui.screens.compose import ComposeScreen  # imported when first opened

@@ -25,8 +25,16 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -n 2 --dist loadfile -q
 
+# Every benchmark runs (one that misses its goal does not stop the others); each keeps
+# its verdicts in .bench/results.json, and bench/summary.py ends with one table of this
+# run's (its exit status: 1 if a goal is not met or a benchmark failed).
 bench: $(STAMP)
-	for script in bench/*.py; do case $$script in bench/_*) continue;; esac; $(BIN)/python $$script || exit 1; done
+	@start=$$(date +%s); failed=0; \
+	for script in bench/*.py; do \
+		case $$script in bench/_*|bench/summary.py) continue;; esac; \
+		echo "== $$script"; $(BIN)/python $$script || failed=1; \
+	done; \
+	$(BIN)/python bench/summary.py --since $$start && exit $$failed
 
 screenshots: $(STAMP)
 	$(BIN)/python screenshots/make.py

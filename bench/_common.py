@@ -162,3 +162,22 @@ def seed_completed(server: LocalServer, count: int) -> None:
             server.store.save_batch(record)
 
     server.call(make, timeout=600)
+
+
+RESULTS = CACHE_DIR / "results.json"
+
+
+def record_verdict(measure: str, ratio: float, goal: str, met: bool) -> None:
+    """Keep one verdict row in ``.bench/results.json`` (by measure; the latest run of a
+    measure replaces its row) for ``bench/summary.py``'s table."""
+    import json
+
+    CACHE_DIR.mkdir(exist_ok=True)
+    try:
+        rows = json.loads(RESULTS.read_text())
+    except (OSError, ValueError):
+        rows = {}
+    rows[measure] = {"ratio": round(ratio, 3), "goal": goal, "met": met, "at": time.time()}
+    tmp = RESULTS.with_name(".results.json.tmp")
+    tmp.write_text(json.dumps(rows, indent=1) + "\n")
+    os.replace(tmp, RESULTS)

@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import Run, check_ok, run_measured
+from _common import Run, check_ok, record_verdict, run_measured
 
 from tui.localapi.clock import ManualClock
 from tui.localapi.server import LocalServer
@@ -124,6 +124,9 @@ def main() -> int:
     for label, run in (("bare SDK script", base), ("batchdeck ls --json", ours)):
         print(f"  {label:<20} {run.seconds * 1000:6.0f} ms   peak RSS {run.peak_rss / 1e6:5.1f} MB")
     verdict = "ok" if ratio <= RATIO_GOAL else "OVER GOAL"
+    record_verdict(
+        "batchdeck ls --json / SDK script", ratio, f"<= {RATIO_GOAL}", ratio <= RATIO_GOAL
+    )
     print(f"  ratio {ratio:.2f} (goal <= {RATIO_GOAL}) {verdict}")
     return 0
 

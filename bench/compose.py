@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import cached_file, paragraphs
+from _common import cached_file, paragraphs, record_verdict
 
 ROWS = 50_000
 RATIO_GOAL = 3.0
@@ -117,6 +117,7 @@ def main() -> None:
     ratio = ours / base
     cold = (ours + load) / base
     verdict = "PASS" if ratio <= RATIO_GOAL else "FAIL"
+    record_verdict("compose / json.dumps loop", ratio, f"<= {RATIO_GOAL}", ratio <= RATIO_GOAL)
     print(
         f"{verdict} compose {ROWS:,} rows (build + validate + estimate, {tokens:,} input tokens): "
         f"{ours:.2f} s vs json.dumps loop {base:.2f} s, ratio {ratio:.2f} (goal <= {RATIO_GOAL}); "

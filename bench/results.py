@@ -60,6 +60,7 @@ from _common import (
     child_environment,
     mb,
     paragraphs,
+    record_verdict,
     run_measured,
 )
 from validate import shown
@@ -241,6 +242,21 @@ def measure(rounds: int) -> bool:
     pane = json.loads(pane_run.stdout)
     pane_ratio = pane["big"] / pane["small"]
     met = max(each) <= RATIO_GOAL and peak < RSS_GOAL and pane_ratio <= DETAIL_GOAL
+    record_verdict(
+        "results index / jq -c .custom_id, worst round",
+        max(each),
+        f"<= {RATIO_GOAL}",
+        max(each) <= RATIO_GOAL,
+    )
+    record_verdict(
+        "results index peak RSS (MB)", peak / 1e6, f"< {RSS_GOAL / 1e6:g}", peak < RSS_GOAL
+    )
+    record_verdict(
+        "results: 10 MB answer pane / 1 KB one",
+        pane_ratio,
+        f"<= {DETAIL_GOAL:g}",
+        pane_ratio <= DETAIL_GOAL,
+    )
     verdict = "PASS" if met else "FAIL"
     print(
         f"{verdict} results index of {mb(sizes['output.jsonl'])} output, "
@@ -303,6 +319,12 @@ def scaling(rounds: int) -> bool:
     finally:
         shutil.rmtree(top, ignore_errors=True)
     met = max(peaks) < EXPORT_RSS_GOAL
+    record_verdict(
+        "results --export peak RSS (MB), every size",
+        max(peaks) / 1e6,
+        f"< {EXPORT_RSS_GOAL / 1e6:g}",
+        met,
+    )
     print(
         f"{'PASS' if met else 'FAIL'} scaling: full join, then CSV export; best of {rounds} "
         f"interleaved rounds; wall, cpu, peak RSS; goal: export peak RSS < "

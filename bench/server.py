@@ -31,7 +31,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import REPO, child_environment, seed_completed
+from _common import REPO, child_environment, record_verdict, seed_completed
 
 GOAL = 0.8
 KEY = "sk-bench-local"
@@ -259,6 +259,9 @@ def main() -> None:
     paired = sorted(a / b for a, b in zip(ours, theirs, strict=True))[len(ours) // 2]
     per_request = [cpu[p.pid] / (args.rounds * args.requests) * 1e6 for p in (embedded, bare)]
     verdict = "PASS" if paired >= GOAL else "FAIL"
+    record_verdict(
+        "server GET /v1/batches req/s / bare aiohttp", paired, f">= {GOAL}", paired >= GOAL
+    )
     print(
         f"{verdict} GET {PATH} with {args.batches} batches ({len(body) / 1000:.1f} kB a page): "
         f"embedded server {max(ours):.0f} req/s vs bare aiohttp {max(theirs):.0f} req/s, "

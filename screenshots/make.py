@@ -3,9 +3,9 @@
 Usage: ``.venv/bin/python screenshots/make.py [--size 120x36]``
 
 Starts ``batchdeck demo``'s seeded server and app headless (``build_demo``), visits
-each screen that exists (batches, F1 help, the batch inspector, files, results and
-its retry choice, spend, the fleet view with more profiles beside the demo's,
-compose), exports each as SVG with Textual and converts it to PNG with cairosvg
+each screen that exists (batches, F1 help, the batch inspector, files, the queue,
+results and its retry choice, spend, the fleet view with more profiles beside the
+demo's, compose), exports each as SVG with Textual and converts it to PNG with cairosvg
 (libcairo). The demo key is random and never shown, so it cannot appear in a picture.
 """
 
@@ -163,6 +163,16 @@ async def make(size: tuple[int, int]) -> list[Path]:
                     app.action_open_files()
                     await settle(pilot)
                     await shoot(app, "files", made)
+                    app.pop_screen()
+                    await settle(pilot, 0.2)
+                if has_screen("queue"):  # the demo's queued job, after the runner's first pass
+                    for _ in range(100):
+                        if app.queue_runner.passes:
+                            break
+                        await pilot.pause(0.05)
+                    app.action_open_queue()
+                    await settle(pilot)
+                    await shoot(app, "queue", made)
                     app.pop_screen()
                     await settle(pilot, 0.2)
                 if has_screen("results") and showcase is not None:

@@ -3,9 +3,17 @@
 The shell: a header with the active profile and its server, a footer with the keys
 that apply now, F1 help built from the live bindings, the command palette (every
 action, see :mod:`tui.palette`), a profile switcher and Textual's themes (the choice
-is kept in ``config.toml`` when there is one). The compose and results screens are
-imported when first opened (they are a tenth of a second of imports that start-up
-does not need); screens never import this module (see :mod:`tui.deck`).
+is kept in ``config.toml`` when there is one). Only what the first frame needs is
+imported at start-up: the other screens, the dialogs and the palette's commands are
+imported when first used (together a few tenths of a second of imports); screens
+never import this module (see :mod:`tui.deck`).
+
+Start-up, in order: the batches screen is the app's first screen and paints the
+registry's newest cached rows; then the SDK is imported in a thread while the
+event loop stays idle (``prepare_client``), the first page is listed as soon as the
+client exists, and only then does the rest start (the older cached rows, checking
+unfinished submissions). ``batchdeck`` pauses the cyclic GC from launch until the
+SDK is loaded (a tenth of the imports' time is collections that find nothing).
 """
 
 from __future__ import annotations
@@ -29,14 +37,11 @@ from tui.core.errors import BatchdeckError
 from tui.core.registry import Registry
 from tui.core.text import printable
 from tui.deck import styles_dir
-from tui.dialogs.help import HelpScreen
-from tui.dialogs.profiles import ProfilesScreen
 from tui.keys import holding, letter_blocked, typing_target
 from tui.list_keys import EDGE_BINDINGS, LETTER_BINDINGS
-from tui.palette import deck_commands
 from tui.screens.base import reason
 from tui.screens.batches import BatchesScreen
-from tui.screens.files import FilesScreen
+from tui.screens.queue_runner import QueueRunner
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -50,9 +55,12 @@ class BatchDeckApp(App[int]):
     """The batchdeck terminal app."""
 
     TITLE = "batchdeck"
+    MODES = {"batches": BatchesScreen}  # the first screen: the first frame shows the table
+    DEFAULT_MODE = "batches"
     BINDINGS = [
         Binding("f1", "help", "Help", id="app.help"),
         Binding("f", "open_files", "Files", id="app.files"),
+        Binding("u", "open_queue", "Queue", id="app.queue", show=False),
         Binding("n", "open_compose", "Compose", id="app.compose", show=False),
         Binding("dollar_sign", "open_spend", "Spend", id="app.spend", show=False, key_display="$"),
         Binding("p", "switch_profile", "Profile", id="app.profile", show=False),
@@ -72,6 +80,8 @@ class BatchDeckApp(App[int]):
         self.registry = registry
         self.profile = profile
         self.bell_enabled = bool(config.settings.get("bell", False))
+        self._first_frame = asyncio.Event()  # set once the first frame is on the terminal
+        self.queue_runner = QueueRunner(self)  # the queue, sent while the app is open
         self.sub_title = profile.label()
         saved = config.settings.get("theme")
         if isinstance(saved, str) and saved in self.available_themes:
@@ -82,12 +92,23 @@ class BatchDeckApp(App[int]):
         above all: the SDK, pydantic, Textual) out of the cyclic GC, once per
         process: they live as long as the app, and otherwise the next full
         collection walks them all, a pause of ~80 ms in the middle of the first
-        listing. (A process-wide choice, so the app makes it, not the client.)"""
+        listing. (A process-wide choice, so the app makes it, not the client.)
+        The GC, paused by ``batchdeck`` at launch, runs again from here on.
+
+        With cached rows to show, the import waits until they are on the terminal
+        (it would hold them up); without, the first page is what the user waits for,
+        so the import starts at once."""
         import gc
 
-        await self.client.prepare()
-        if gc.get_freeze_count() == 0:
-            gc.freeze()
+        try:
+            batches = self.batches_screen()
+            if batches is not None and batches.showing_cached:
+                await self.first_frame()
+            await self.client.prepare()
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+        finally:
+            gc.enable()
 
     def notify(
         self,
@@ -146,15 +167,27 @@ class BatchDeckApp(App[int]):
 
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._theme_changed)
-        self.push_screen(BatchesScreen())
         self.call_after_refresh(self.reconcile_submissions)  # after the first frame
+        self.call_after_refresh(self.queue_runner.start)
+
+    async def first_frame(self) -> None:
+        if self.is_running:
+            await self._first_frame.wait()
+
+    def on_ready(self) -> None:
+        """Textual's Ready: the first frame is being displayed; once it is out, the
+        SDK may load (:meth:`prepare_client`)."""
+        self.call_after_refresh(self._first_frame.set)
 
     @work(exclusive=True, group="reconcile")
     async def reconcile_submissions(self) -> None:
-        """Settle submits a crash or a lost connection left unfinished."""
-        from tui.core.anthropic_journal import journal_for  # not needed for the first frame
+        """Settle submits a crash or a lost connection left unfinished (once the SDK
+        is loaded: the first listing goes first)."""
+        await self.first_frame()  # importing the journal would hold that frame up
+        from tui.core.anthropic_journal import journal_for
 
         try:
+            await self.prepare_client()
             await asyncio.to_thread(self.registry.load)  # 10,000 jobs: not on the event loop
             settled = await journal_for(self.registry, self.client, self.profile).reconcile()
         except Exception as exc:  # the app goes on; an unexpected error is logged too
@@ -178,6 +211,8 @@ class BatchDeckApp(App[int]):
     # -- the command palette -------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        from tui.palette import deck_commands
+
         yield from super().get_system_commands(screen)
         yield from deck_commands(self, screen)
 
@@ -185,11 +220,15 @@ class BatchDeckApp(App[int]):
 
     def action_help(self) -> None:
         """F1: the keys that apply now (focused widget, screen, app)."""
+        from tui.dialogs.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(self.screen.active_bindings, self.screen))
 
     def action_switch_profile(self) -> None:
+        from tui.dialogs.profiles import ProfilesScreen
+
         def chosen(name: str | None) -> None:
             if name:
                 self.switch_profile(name)
@@ -252,7 +291,15 @@ class BatchDeckApp(App[int]):
         return None
 
     def action_open_files(self) -> None:
+        from tui.screens.files import FilesScreen
+
         self.push_screen(FilesScreen())
+
+    def action_open_queue(self) -> None:
+        from tui.screens.queue import QueueScreen  # imported when first opened
+
+        if not isinstance(self.screen, QueueScreen):
+            self.push_screen(QueueScreen())
 
     def action_open_compose(self) -> None:
         from tui.screens.compose import ComposeScreen  # imported when first opened

@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    launch, profile = _app_launch(list(sys.argv[1:] if argv is None else argv))
+    if launch:  # no command: the parser of every command is not needed
+        try:
+            return _run_app(profile)
+        except KeyboardInterrupt:
+            return 130
     args = build_parser().parse_args(argv)
     try:
         if args.command:
@@ -53,9 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _profile_from_ref(args: argparse.Namespace) -> int | None:
-    """``show PROFILE:BATCH_ID`` (and ``cancel``, ``download``, ``results``, ``retry``): the prefix
-    picks the profile (see :func:`tui.core.fleet.split_ref`). Returns an exit code (2)
-    for a prefix that names no profile or contradicts ``--profile``, else ``None``."""
+    """``show PROFILE:BATCH_ID`` (and ``cancel``, ``download``, ``results``, ``retry``):
+    the prefix picks the profile (see :func:`tui.core.fleet.split_ref`). Returns an exit
+    code (2) for a prefix that names no profile or contradicts ``--profile``, else
+    ``None``."""
     ref = getattr(args, "batch_id", None)
     if not isinstance(ref, str) or ":" not in ref:
         return None
@@ -76,15 +83,34 @@ def _profile_from_ref(args: argparse.Namespace) -> int | None:
     return None
 
 
+def _app_launch(argv: list[str]) -> tuple[bool, str | None]:
+    """Whether ``argv`` only opens the app (nothing, or just ``--profile NAME``), and
+    the profile it names."""
+    if not argv:
+        return True, None
+    if len(argv) == 2 and argv[0] == "--profile" and argv[1] and not argv[1].startswith("-"):
+        return True, argv[1]
+    if len(argv) == 1 and argv[0].startswith("--profile=") and len(argv[0]) > len("--profile="):
+        return True, argv[0].removeprefix("--profile=")
+    return False, None
+
+
 def _run_app(profile_name: str | None, *, all_profiles: bool = False) -> int:
+    import gc
+
     from tui.commands import _shared
 
+    # Start-up builds only objects that live as long as the app (modules above all):
+    # the cyclic GC would walk them again and again for nothing. It runs again once
+    # the SDK is loaded (BatchDeckApp.prepare_client, which freezes them first).
+    gc.disable()
     try:
         config, profile = _shared.resolve_profile(profile_name)  # config, key, server
         if all_profiles:  # a profile without its key must not keep the others away
             profile = _first_usable(profile, config.profiles.values())
         client = _shared.make_client(profile)  # the SDK loads after the first paint
     except _shared.CommandError as exc:
+        gc.enable()
         _shared.error(exc.message, multiline=True)
         return exc.code
     from tui.app import make_app

@@ -38,5 +38,9 @@ class Deck(Protocol):
     async def prepare_client(self) -> None:
         """Load the SDK off the event loop (once)."""
 
+    async def first_frame(self) -> None:
+        """Return once the app's first frame is on the terminal (at once in tests that
+        do not run the app): work that would compete with it waits for this."""
+
     def open_results(self, batch_id: str) -> None:
         """Push the results browser of ``batch_id``."""

@@ -60,6 +60,11 @@ def deck_commands(app: BatchDeckApp, screen: Screen[Any]) -> Iterable[SystemComm
     )
     yield SystemCommand("Files", "All files: download, delete, upload", app.action_open_files)
     yield SystemCommand(
+        "Queue",
+        "Parts waiting for room under the token limit, budgets, job groups (u)",
+        app.action_open_queue,
+    )
+    yield SystemCommand(
         "Compose a new batch", "Build, check and submit a request file", app.action_open_compose
     )
     yield SystemCommand(
@@ -86,6 +91,11 @@ def deck_commands(app: BatchDeckApp, screen: Screen[Any]) -> Iterable[SystemComm
         "Mark batch",
         "Mark or unmark the highlighted batch (space); cancel acts on the marked ones",
         _on_batches(app, lambda s: s.action_toggle_mark()),
+    )
+    yield SystemCommand(
+        "Expand or fold job group",
+        "The parts of the highlighted job group in rows of their own, or one row (+)",
+        _on_batches(app, lambda s: s.table.action_toggle_group()),
     )
     yield SystemCommand(
         "Cancel batches",

@@ -346,3 +346,15 @@ def test_a_groq_profile_queues_no_file_for_an_endpoint_groq_does_not_offer(
     said = f"{path}: endpoint /v1/embeddings is not offered by this profile's service"
     assert ran.out.startswith(said) and "/v1/chat/completions" in ran.out  # as validate says
     assert run(capsys, "queue", "ls").out == "The queue is empty.\n"
+
+
+def test_a_missing_azure_key_names_its_own_variable_not_openai_s(
+    make_server: MakeServer, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_server(dialect="azure")
+    azure_profile(server, monkeypatch)
+    monkeypatch.delenv(KEY_ENV)
+    ran = run(capsys, "--profile", "azure", "ls")
+    assert ran.code == 2
+    assert f"export {KEY_ENV}=..." in ran.err
+    assert "OPENAI_API_KEY" not in ran.err

@@ -234,3 +234,27 @@ async def test_a_large_cached_registry_paints_first_and_fills_in(
         shown = shown_ids(screen)
         assert shown[:3] == [live[0], "batch_old0399", "batch_old0398"]
         assert shown[-1] == "batch_old0000"
+
+
+async def test_a_queue_part_that_finishes_is_not_announced_alone(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job group's parts end one after another: no toast for each (the group's end
+    is told once, by the queue runner's hooks); a plain batch still gets its toast."""
+    seed(server, final=2)
+    part = seed(server, active=1, timing=QUICK, age=0)
+    plain = seed(server, active=1, timing=QUICK, age=0)
+    registry = Registry(durable=False)
+    queue = {"order": 0, "parts": 2, "tokens": 10, "model": "m", "enqueued_at": 0.0}
+    register(registry, part, group_id="grp-1", submission={"state": "created", "queue": queue})
+    register(registry, plain, description="plain one")
+    app = build_app(server, monkeypatch, registry)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await loaded(pilot)
+        screen = batches_screen(pilot)
+        server.advance(60)
+        screen.action_refresh()
+        await loaded(pilot, cycles=2)
+        assert str(screen.table.get_row(plain[0])[2]) == "completed"
+        notes = [n for n in app._notifications if n.title == "Batch finished"]
+        assert len(notes) == 1 and "plain one" in notes[0].message

@@ -159,6 +159,8 @@ async def test_all_profiles_opens_the_app_on_the_fleet_view(
 ) -> None:
     """``batchdeck --all-profiles``: the default profile has no key, so the app runs on
     the first profile that has one, and opens on the fleet view."""
+    import gc
+
     from tui import hangup
     from tui.cli import main
     from tui.core import paths
@@ -180,7 +182,10 @@ async def test_all_profiles_opens_the_app_on_the_fleet_view(
     monkeypatch.setattr(
         hangup, "run_app", lambda app, **options: ran.update(app=app, **options) or 0
     )
-    assert main(["--all-profiles"]) == 0
+    try:
+        assert main(["--all-profiles"]) == 0
+    finally:
+        gc.enable()  # the launch pauses it until the app's client is ready
     app = ran["app"]
     assert app.profile.name == "a"
     async with app.run_test(size=(140, 36)) as pilot:

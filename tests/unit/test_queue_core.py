@@ -175,6 +175,7 @@ def test_the_view_says_why_each_part_waits(tmp_path: Path) -> None:
     reasons = [wait.reason for wait in lane.waiting]
     assert reasons[0] == "ready: the next pass sends it"
     assert reasons[1].startswith(f"needs {each:,} tokens; {3 * each:,} of {3 * each:,} in flight")
+    assert reasons[1].endswith("in flight or ready ahead (configured)")  # 1 part is only ready
     assert reasons[2].startswith("after part 4 of grp-")
     (group,) = view.groups
     assert group.count(IN_FLIGHT) == 2 and group.status == "running"

@@ -152,7 +152,15 @@ def make_client(profile: Profile) -> BatchClient:
     try:
         return client_for(profile)
     except errors.ApiError as exc:
-        help_text = NO_KEY_HELP.format(config=paths.config_file())
+        if profile.provider_name == "openai":
+            help_text = NO_KEY_HELP.format(config=paths.config_file())
+        else:  # OpenAI's examples would mislead: the profile names its own variable
+            help_text = (
+                f"The {profile.provider_name} profile {profile.name!r} in "
+                f"{paths.config_file()} reads its key from the environment:\n"
+                f"    export {profile.api_key_env}=...\n"
+                f"See README, Providers, for each provider's profile.\n"
+            )
         raise CommandError(f"{exc.message}\n\n{help_text}", EXIT_USAGE) from exc
 
 

@@ -1,4 +1,7 @@
-"""``batchdeck demo``: the app on an embedded server seeded with batches in every state.
+"""``batchdeck demo``: the app on an embedded server seeded with batches in every state,
+and a queued job: a file too big for the server's ``gpt-4.1-nano`` enqueued-token
+limit (configured in the demo profile too) waits in the local queue, and the app's
+queue runner sends it part by part while you watch (``u``: the Queue screen).
 
 Everything lives in a throw-away directory (config, registry, data, the server's
 files) that is removed on exit; the server listens on a free loopback port with a
@@ -20,6 +23,7 @@ if TYPE_CHECKING:
 
 DEMO_KEY_ENV = "BATCHDECK_DEMO_KEY"
 ADVANCE_SECONDS = 300.0  # the in-progress demo batch finishes five minutes after start
+QUEUE_EVERY = 3.0  # seconds between the demo app's queue passes (to watch it flow)
 
 
 def add_parser(sub: Any) -> None:
@@ -42,23 +46,51 @@ def run(args: argparse.Namespace) -> int:
             server.stop()
 
 
-def build_demo(root: Path) -> tuple[BatchDeckApp, LocalServer]:
-    """Start the seeded server under ``root`` and build the app on it (not yet run)."""
+def queued_job(root: Path) -> tuple[Path, int]:
+    """The demo's queued job written under ``root``, and the tokens of one part."""
+    import json
+    import math
+
+    from tui.core.tokens import estimate_file
+    from tui.localapi.demo import QUEUED_PARTS, queued_job_lines
+
+    path = root / "catalogue-qa.jsonl"
+    lines = queued_job_lines()
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    total = estimate_file(path, exact=True).input_tokens
+    return path, math.ceil(total / QUEUED_PARTS) + max(1, total // len(lines))
+
+
+def build_demo(root: Path, *, time_scale: float = 1.0) -> tuple[BatchDeckApp, LocalServer]:
+    """Start the seeded server under ``root`` and build the app on it (not yet run),
+    with the queued job in its registry. ``time_scale`` speeds the server up (tests)."""
     from tui.app import make_app
     from tui.core.client import BatchClient
     from tui.core.config import Config, Profile
+    from tui.core.journal import Journal
+    from tui.core.queue import enqueue_file
     from tui.core.registry import Job, Registry
     from tui.localapi.anthropic_demo import seed_anthropic_demo
-    from tui.localapi.demo import seed_demo
+    from tui.localapi.demo import QUEUED_DESCRIPTION, QUEUED_IN_FLIGHT, QUEUED_MODEL, seed_demo
     from tui.localapi.server import LocalServer
 
     os.environ["BATCHDECK_CONFIG_DIR"] = str(root / "config")
     os.environ["BATCHDECK_DATA_DIR"] = str(root / "data")
     os.environ[DEMO_KEY_ENV] = secrets.token_urlsafe(24)
-    server = LocalServer(root / "server", api_key=os.environ[DEMO_KEY_ENV], durable=False)
+    job, part_tokens = queued_job(root)
+    limits = {QUEUED_MODEL: QUEUED_IN_FLIGHT * part_tokens}
+    server = LocalServer(
+        root / "server",
+        api_key=os.environ[DEMO_KEY_ENV],
+        durable=False,
+        time_scale=time_scale,
+        token_limits=limits,
+    )
     server.start()
     try:
-        profile = Profile("demo", base_url=server.base_url, api_key_env=DEMO_KEY_ENV)
+        profile = Profile(
+            "demo", base_url=server.base_url, api_key_env=DEMO_KEY_ENV, token_limits=limits
+        )
         registry = Registry(durable=False)
         for seeded in seed_demo(server, advance_seconds=ADVANCE_SECONDS):
             registry.add(
@@ -84,8 +116,17 @@ def build_demo(root: Path) -> tuple[BatchDeckApp, LocalServer]:
                     base_url=claude.public_base_url(),
                 )
             )
+        client = BatchClient(profile)
+        enqueue_file(
+            Journal(registry, client, profile),
+            job,
+            description=QUEUED_DESCRIPTION,
+            tags=("catalogue", "queued"),
+            part_tokens=part_tokens,
+        )
         config = Config(profiles={"demo": profile, claude.name: claude}, default_profile="demo")
-        app = make_app(config, BatchClient(profile), registry, profile=profile)
+        app = make_app(config, client, registry, profile=profile)
+        app.queue_runner.interval = QUEUE_EVERY
     except BaseException:
         server.stop()
         raise

@@ -3,7 +3,8 @@ enqueued-token limit (``tui.core.queue``).
 
 - ``queue ls [--json]``: per profile and model, the tokens in flight against the
   limit (configured or learned) and the parts waiting, with why each waits; then
-  every job group's progress. ``--json`` prints one object (``lanes``, ``groups``).
+  every job group's progress. ``--json`` prints one object (``lanes``, ``groups``),
+  what the app's Queue screen shows (``u``).
 - ``queue run [--once | --until-done] [--timeout D] [--interval D]``: run the
   scheduler for the active profile. ``--once`` (the default) is one pass, for cron;
   ``--until-done`` passes every interval until every part of the groups it carries

@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -46,8 +46,7 @@ from tui.core.client import (  # one error mapping for both SDKs
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     BatchClient,
-    _at,
-    _status_error,
+    translate_errors,
 )
 from tui.core.config import Profile
 from tui.core.fsutil import atomic_file
@@ -98,25 +97,9 @@ def anthropic_key_for(profile: Profile) -> str:
     return key
 
 
-@contextlib.contextmanager
-def translate_anthropic_errors() -> Iterator[None]:
+def translate_anthropic_errors() -> contextlib.AbstractContextManager[None]:
     """Turn ``anthropic`` SDK and transport exceptions into :mod:`tui.core.errors`."""
-    import anthropic
-    import httpx2
-
-    try:
-        yield
-    except anthropic.APIStatusError as exc:
-        raise _status_error(exc) from exc
-    except anthropic.APITimeoutError as exc:
-        raise errors.NetworkError(f"The server{_at(exc)} did not answer in time.") from exc
-    except anthropic.APIConnectionError as exc:
-        cause = exc.__cause__ or exc
-        raise errors.NetworkError(f"Cannot reach the server{_at(exc)}: {cause}") from exc
-    except anthropic.AnthropicError as exc:
-        raise errors.ApiError(str(exc)) from exc
-    except (httpx2.TransportError, httpx2.StreamError) as exc:
-        raise errors.NetworkError(f"The connection broke: {exc}") from exc
+    return translate_errors("anthropic")
 
 
 def _seconds(value: Any) -> int | None:

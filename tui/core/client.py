@@ -179,21 +179,25 @@ class ProgressReader:
 
 
 @contextlib.contextmanager
-def translate_errors() -> Iterator[None]:
-    """Turn SDK and transport exceptions into :mod:`tui.core.errors`."""
-    import httpx2
-    import openai
+def translate_errors(sdk_name: str = "openai") -> Iterator[None]:
+    """Turn SDK and transport exceptions into :mod:`tui.core.errors`. ``sdk_name`` is
+    ``"openai"`` or ``"anthropic"``: both SDKs name their exceptions alike."""
+    import importlib
 
+    import httpx2
+
+    sdk: Any = importlib.import_module(sdk_name)
+    root = sdk.OpenAIError if sdk_name == "openai" else sdk.AnthropicError
     try:
         yield
-    except openai.APIStatusError as exc:
+    except sdk.APIStatusError as exc:
         raise _status_error(exc) from exc
-    except openai.APITimeoutError as exc:
+    except sdk.APITimeoutError as exc:
         raise errors.NetworkError(f"The server{_at(exc)} did not answer in time.") from exc
-    except openai.APIConnectionError as exc:
+    except sdk.APIConnectionError as exc:
         cause = exc.__cause__ or exc
         raise errors.NetworkError(f"Cannot reach the server{_at(exc)}: {cause}") from exc
-    except openai.OpenAIError as exc:
+    except root as exc:
         raise errors.ApiError(str(exc)) from exc
     except (httpx2.TransportError, httpx2.StreamError) as exc:  # mid-body, outside the SDK
         raise errors.NetworkError(f"The connection broke: {exc}") from exc

@@ -369,7 +369,9 @@ def build_lane(profile: Profile, model: str, groups: list[Group], limit: TokenLi
             room += part.weight
         else:
             shown = f"{limit.tokens:,}" if limit.tokens is not None else "?"
-            reason = f"needs {part.weight:,} {unit}; {room:,} of {shown} in flight ({limit.source})"
+            ahead = " or ready ahead" if room > in_flight else ""  # ahead: about to be sent
+            reason = f"needs {part.weight:,} {unit}; {room:,} of {shown} in flight{ahead}"
+            reason += f" ({limit.source})"
             blocked = f"after part {part.order + 1} of {part.group_id}"
         waiting.append(
             Waiting(part.job.job_id, part.group_id, part.order, part.parts, part.tokens, reason)

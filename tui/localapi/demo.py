@@ -21,6 +21,10 @@ cancelling                 FAQ embeddings, cancel requested, still cancelling
 validating                 weekly digest, still validating
 =========================  ===========================================================
 
+Beside them, :func:`queued_job_lines` is a job too big for the demo's
+``gpt-4.1-nano`` enqueued-token limit: ``batchdeck demo`` queues it (``submit
+--queue``) and the app's queue runner sends it part by part as the limit leaves room.
+
 Failed lines use the echo model's rules (see :mod:`tui.localapi.echo`): a
 ``temperature`` above 2 or ``max_tokens`` of 0 is refused like the real API would, and
 ``"metadata": {"simulate": "[fail:503]"}`` asks for a 503.
@@ -81,6 +85,42 @@ FORUM_POSTS = (
     "I will attack anyone who says the old logo was better. (joking!)",
     "Is the pan safe on induction hobs?",
 )
+
+
+QUEUED_MODEL = "gpt-4.1-nano"
+QUEUED_DESCRIPTION = "Catalogue Q&A drafts (queued: flows through the gpt-4.1-nano limit)"
+QUEUED_PARTS = 8  # the job is split into about this many parts
+QUEUED_IN_FLIGHT = 3  # the limit holds this many parts at once
+QUESTIONS = (
+    "Is it machine-washable?",
+    "What is the warranty?",
+    "Does it ship to Norway?",
+    "How heavy is it?",
+    "Is it suitable for children?",
+)
+
+
+def queued_job_lines(count: int = 160) -> list[dict[str, Any]]:
+    """A chat job answering customer questions about the catalogue, for the queue."""
+    return [
+        _line(
+            f"qa-{i:04d}",
+            "/v1/chat/completions",
+            {
+                "model": QUEUED_MODEL,
+                "messages": [
+                    {"role": "system", "content": "Answer as the shop, in two sentences."},
+                    {
+                        "role": "user",
+                        "content": f"{PRODUCTS[i % len(PRODUCTS)]}: {QUESTIONS[i % 5]} "
+                        f"{DESCRIPTIONS[i % len(DESCRIPTIONS)]}",
+                    },
+                ],
+                "max_tokens": 80,
+            },
+        )
+        for i in range(count)
+    ]
 
 
 @dataclass(frozen=True, slots=True)

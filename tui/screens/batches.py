@@ -1,7 +1,9 @@
 """The batches screen: every batch of the account, live, merged with the local registry.
 
-- Start-up paints the registry's last-seen snapshots (instant, works offline), then
-  lists the server page by page, updating rows in place and adding new ones.
+- Start-up paints a screenful of the registry's last-seen snapshots (instant, works
+  offline; :mod:`tui.screens.batches_start`), then lists the server page by page,
+  updating rows in place and adding new ones; the older cached rows follow the
+  first page.
 - Then a refresh cycle runs every few seconds (:mod:`tui.core.poll`, driven by a
   :class:`~tui.screens.poller.ScreenPoller`): the next one is scheduled when the
   last has ended, so they never overlap; failures back off (a 429's
@@ -19,9 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -37,10 +38,8 @@ from tui.core.errors import BatchdeckError
 from tui.core.models import Batch, batch_description
 from tui.core.text import one_line
 from tui.deck import styles_dir
-from tui.dialogs.confirm import ConfirmDialog
-from tui.screens.base import REPORTED, DeckScreen, reason
-from tui.screens.batch_alerts import notify_batches
-from tui.screens.batch_detail import BatchDetailScreen
+from tui.screens.base import REPORTED, reason
+from tui.screens.batches_start import CachedStart, counts_key
 from tui.screens.poller import ScreenPoller
 from tui.widgets.batch_table import BatchTable
 from tui.widgets.header import DeckHeader
@@ -51,7 +50,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TIMES_EVERY = 15.0  # seconds between updates of the relative times on screen
-FIRST_CACHED = 200  # cached batches shown before the first frame (more than a screenful)
 SHOW_EVERY = 0.25  # seconds between table updates while a listing streams in
 FILTER_DELAY = 0.25  # seconds of typing quiet before the text filter applies
 SORT_TITLES = {
@@ -66,7 +64,7 @@ SORT_TITLES = {
 }
 
 
-class BatchesScreen(DeckScreen):
+class BatchesScreen(CachedStart):
     """All batches, newest first (or as sorted), with filters."""
 
     CSS_PATH = str(styles_dir() / "batches.tcss")
@@ -115,16 +113,6 @@ class BatchesScreen(DeckScreen):
         before: dict[str, Job]
 
     @dataclass
-    class CacheRead(Message):
-        """The whole registry, read after the first frame (``paint_cached``)."""
-
-        jobs: dict[str, Job]
-
-    @dataclass
-    class CachedBatches(Message):
-        batches: dict[str, Batch]
-
-    @dataclass
     class CancelsEnded(Message):
         """Cancels asked for: the batches as the server returned them, and failures."""
 
@@ -139,15 +127,9 @@ class BatchesScreen(DeckScreen):
         self.cycles = 0
         self._loaded = False  # a full listing has succeeded since start (or reload)
         self._filter_timer: Timer | None = None
-        self._recorded: dict[str, tuple[object, ...]] = {}
         self._gone: set[str] = set()
         self._message = ""
         self._error = False
-        self._jobs_ready = asyncio.Event()  # the whole registry is in table.jobs
-
-    @property
-    def table(self) -> BatchTable:
-        return self.query_one(BatchTable)
 
     def compose(self) -> ComposeResult:
         yield DeckHeader()
@@ -163,49 +145,6 @@ class BatchesScreen(DeckScreen):
         self.call_after_refresh(self.action_refresh)  # the cached view is on screen first
 
     # -- loading -------------------------------------------------------------------
-
-    def _registry_jobs(self) -> dict[str, Job]:
-        """Every job with a batch id, by batch id: a job belongs to its batch, whatever
-        its profile is called now (descriptions, tags and "Mine" follow the batch)."""
-        return {job.batch_id: job for job in self.deck.registry.load().values() if job.batch_id}
-
-    def _cached(self, jobs: Iterable[Job]) -> list[Job]:
-        """The jobs whose snapshots the cached view shows: this profile's (or none's)."""
-        profile = self.deck.profile.name
-        return [job for job in jobs if job.snapshot and job.profile in (None, profile)]
-
-    def paint_cached(self) -> None:
-        """Show what the registry saw last, before the server answers.
-
-        The newest screenful is built at once; the other snapshots are turned into
-        batches in a thread and appended in chunks, so that 10,000 of them do not
-        hold up the first frame. At start-up, when the registry has not changed
-        since its cache was written, that screenful comes from the registry's small
-        file of newest snapshots, and the registry itself is read (in a thread)
-        after the first frame; the listing waits for it.
-        """
-        table = self.table
-        newest = self.deck.registry.newest_snapshots(self.deck.profile.name, FIRST_CACHED)
-        if newest is not None:
-            jobs = {job.batch_id: job for job in newest.jobs if job.batch_id}
-            head, rest, total = list(jobs.values()), None, newest.total
-        else:
-            jobs = self._registry_jobs()
-            cached = self._cached(jobs.values())
-            cached.sort(key=attrgetter("snapshot_created_at"), reverse=True)
-            head, rest, total = cached[:FIRST_CACHED], cached[FIRST_CACHED:], len(cached)
-            self._jobs_ready.set()
-        table.set_jobs(jobs)
-        table.batches.clear()
-        table.batches.update(_snapshots(head))
-        for batch in table.batches.values():
-            self._recorded[batch.id] = _counts_key(batch)
-        table.rebuild()
-        self._say(f"{total} cached batches; loading…")
-        if rest is None:
-            self.call_after_refresh(self._read_whole_registry)
-        elif rest:
-            self.call_after_refresh(self._load_rest_of_cache, rest)
 
     async def _read_registry(self, before: dict[str, Job]) -> None:
         """Read the registry again (in a thread; cheap when nothing changed: it checks
@@ -242,42 +181,13 @@ class BatchesScreen(DeckScreen):
     async def take_registry_changes(self, before: dict[str, Job]) -> None:
         await self._read_registry(before)
 
-    @work(exclusive=True, group="batches-cache", description="cached batches")
-    async def _read_whole_registry(self) -> None:
-        """Read every job (``paint_cached`` showed only the newest)."""
-        try:
-            jobs = await asyncio.to_thread(self._registry_jobs)
-        except REPORTED as exc:
-            logger.warning("registry unreadable: %s", exc)
-            self._jobs_ready.set()  # a failed read must not hold up the listing
-            return
-        self.post_message(self.CacheRead(jobs))
-
-    def on_batches_screen_cache_read(self, message: CacheRead) -> None:
-        shown = self.table.batches
-        self.table.set_jobs(message.jobs)
-        self._jobs_ready.set()
-        rest = [job for job in self._cached(message.jobs.values()) if job.batch_id not in shown]
-        if rest:
-            self._load_rest_of_cache(rest)
-
-    @work(exclusive=True, group="batches-cache-rest", description="cached batches")
-    async def _load_rest_of_cache(self, jobs: list[Job]) -> None:
-        """Turn the cached snapshots not shown yet into batches (in a thread)."""
-        self.post_message(self.CachedBatches(await asyncio.to_thread(_snapshots, jobs)))
-
-    def on_batches_screen_cached_batches(self, message: CachedBatches) -> None:
-        self.table.add_cached(message.batches.values())
-        for batch in message.batches.values():
-            self._recorded.setdefault(batch.id, _counts_key(batch))
-
     def reload(self) -> None:
         """Start again (another profile): cached view, then a full listing."""
         self._loaded = False
         self.poller.backoff.success()
         self.watcher = poll.Watcher()
         self._gone.clear()
-        self.paint_cached()
+        self.paint_cached(wait_for_listing=False)
         self.action_refresh()
 
     def action_refresh(self) -> None:
@@ -297,7 +207,7 @@ class BatchesScreen(DeckScreen):
         arrives."""
         try:
             await self.deck.prepare_client()  # import the SDK off the event loop
-            await self._jobs_ready.wait()  # descriptions and tags for the rows it adds
+            await self.jobs_ready.wait()  # descriptions and tags for the rows it adds
             if loaded:
                 await self._read_registry(jobs)
                 result = await poll.refresh_active(self.deck.client, active)
@@ -340,12 +250,17 @@ class BatchesScreen(DeckScreen):
         table = self.table
         table.put(message.batches)
         table.finish_page()
+        self.show_rest_of_cache()  # the first page is on screen: the older cached rows may come
+        from tui.core.queue_view import queue_table
+        from tui.screens.batch_alerts import notify_batches  # not needed for the first frame
+
         notify_batches(self, message.batches, table.jobs, self.watcher.watching)
         to_record: list[Batch] = []
         for batch in message.batches:
-            if self.watcher.finished(batch):
-                self._announce(batch)
-            if batch.id in table.jobs and self._recorded.get(batch.id) != _counts_key(batch):
+            job = table.jobs.get(batch.id)
+            if self.watcher.finished(batch) and not (job and queue_table(job)):
+                self._announce(batch)  # a queue part is news with its group, not alone
+            if batch.id in table.jobs and self._recorded.get(batch.id) != counts_key(batch):
                 to_record.append(batch)
         self._refresh_detail()
         if message.note:
@@ -366,6 +281,7 @@ class BatchesScreen(DeckScreen):
     def on_batches_screen_poll_failed(self, message: PollFailed) -> None:
         exc = message.error
         delay = self.poller.failed(exc)
+        self.show_rest_of_cache()
         self._say(f"{reason(exc)}  (retrying in {timefmt.duration(delay)})", error=True)
 
     @work(group="batches-record", description="registry snapshots")
@@ -379,7 +295,7 @@ class BatchesScreen(DeckScreen):
                 self.deck.registry.record_snapshot(batch)
             except REPORTED:
                 continue  # the cached view is a convenience; never fail the refresh
-            self._recorded[batch.id] = _counts_key(batch)
+            self._recorded[batch.id] = counts_key(batch)
 
     def _announce(self, batch: Batch) -> None:
         description = batch_description(batch, self.table.jobs.get(batch.id))
@@ -417,6 +333,9 @@ class BatchesScreen(DeckScreen):
         arrow = "↓" if table.sort_reverse else "↑"
         parts.append(f"sort {SORT_TITLES[table.sort_column]} {arrow}")
         return " · ".join(parts)
+
+    def say_cached(self, message: str) -> None:
+        self._say(message)
 
     def _say(self, message: str, *, error: bool = False) -> None:
         self._message, self._error = message, error
@@ -466,6 +385,8 @@ class BatchesScreen(DeckScreen):
         if batch_id is None:
             self.app.notify("No batch selected.", severity="warning")
             return
+        from tui.screens.batch_detail import BatchDetailScreen  # not needed at start-up
+
         self.app.push_screen(BatchDetailScreen(batch_id, self.table.batches.get(batch_id)))
 
     def action_open_results(self) -> None:
@@ -517,6 +438,8 @@ class BatchesScreen(DeckScreen):
         def answered(yes: bool | None) -> None:
             if yes:
                 self.cancel_now(running)
+
+        from tui.dialogs.confirm import ConfirmDialog  # not needed at start-up
 
         self.app.push_screen(
             ConfirmDialog(
@@ -678,18 +601,3 @@ async def _prefetched(
             yield item
     finally:
         fetcher.cancel()
-
-
-def _snapshots(jobs: list[Job]) -> dict[str, Batch]:
-    """The registry's last-seen batches of ``jobs`` (those whose snapshot still reads)."""
-    out: dict[str, Batch] = {}
-    for job in jobs:
-        batch = job.batch()
-        if batch is not None and batch.id == job.batch_id:
-            out[batch.id] = batch
-    return out
-
-
-def _counts_key(batch: Batch) -> tuple[object, ...]:
-    counts = batch.request_counts
-    return (batch.status, counts.total, counts.completed, counts.failed)

@@ -61,6 +61,7 @@ class ProfileDeck:
     def __init__(self, app: App[Any], profile: Profile, client: BatchClient) -> None:
         deck: Deck = app  # type: ignore[assignment]  # BatchDeckApp is the Deck
         self._app = app
+        self._deck = deck
         self.profile = profile
         self.client = client
         self.config: Config = deck.config
@@ -69,6 +70,9 @@ class ProfileDeck:
 
     async def prepare_client(self) -> None:
         await self.client.prepare()
+
+    async def first_frame(self) -> None:
+        await self._deck.first_frame()
 
     def open_results(self, batch_id: str) -> None:
         from tui.screens.results import ResultsScreen  # imported when first opened

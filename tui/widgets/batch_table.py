@@ -7,7 +7,10 @@ It keeps every batch it was given (``batches``) and the registry's jobs
   cells updated, a new one is appended (and the order fixed after the page).
 - Filters and the sort column change through :meth:`rebuild` / :meth:`resort`:
   sorting reorders the rows in place; filtering re-adds the rows that pass, the
-  first screenful at once and the rest in chunks, so the table never freezes.
+  first screenful at once and the rest in chunks (:data:`CHUNK` rows a step of the
+  event loop), so the table never freezes.
+- The parts of a job group fold into one row (``+`` or Enter expands it; see
+  :mod:`tui.widgets.batch_groups`).
 - Column widths follow the table's width; below :data:`NARROW` columns the
   endpoint, model and created columns are left out (the status line shows them).
 
@@ -30,6 +33,7 @@ from textual.widgets.data_table import CellDoesNotExist, RowKey
 from tui.core import poll, timefmt
 from tui.core.models import Batch, RequestCounts
 from tui.core.text import one_line
+from tui.widgets.batch_groups import BatchGroups
 
 if TYPE_CHECKING:
     from tui.core.registry import Job
@@ -45,8 +49,7 @@ STATUS_STYLES = {
     "cancelled": "bright_black",
 }
 NARROW = 110  # below this width, fewer columns
-CHUNK = 400  # rows added per step when (re)building
-FIRST_CHUNK = 100  # rows added at once: more than a screenful
+CHUNK = 100  # rows added per step of the event loop when (re)building
 BAR_WIDTH = 6
 PROGRESS_WIDTH = 20  # the bar shrinks to leave room for "20/20 · 3 failed"
 _EIGHTHS = " ▏▎▍▌▋▊▉"
@@ -157,6 +160,7 @@ class BatchTable(DataTable[Text]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Open", id="batches.open"),
+        Binding("plus", "toggle_group", "Expand/fold group", id="batches.group", show=False),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -174,6 +178,7 @@ class BatchTable(DataTable[Text]):
         self._pending: list[str] = []  # ids waiting to be added (chunked rebuild)
         self._unordered = False  # a row was appended out of order
         self._columns_ready = False
+        self.groups = BatchGroups()  # job groups folded into one row
 
     # -- columns -------------------------------------------------------------------
 
@@ -189,11 +194,16 @@ class BatchTable(DataTable[Text]):
         shown = self._shown_columns()
         used = sum(self._fixed_width(key, width) for key, _, width, _ in shown)
         padding = 2 * self.cell_padding * len(shown)
-        return max(12, self.size.width - used - padding - 2)  # 2: the scrollbar
+        return max(12, self._width() - used - padding - 2)  # 2: the scrollbar
+
+    def _width(self) -> int:
+        """The table's width; before the first layout, the terminal's (the table
+        spans it), so that the first frame's columns are already the right ones."""
+        return self.size.width or self.app.size.width
 
     def fit_columns(self) -> None:
         """Choose columns and widths for the current width (rebuilds if the set changes)."""
-        narrow = 0 < self.size.width < NARROW
+        narrow = 0 < self._width() < NARROW
         if not self._columns_ready or narrow != self.narrow:
             self.narrow = narrow
             self._columns_ready = True
@@ -245,7 +255,7 @@ class BatchTable(DataTable[Text]):
             if self.exact_times
             else timefmt.relative(batch.created_at, now)
         )
-        return {
+        cells = {
             "id": IdCell(batch.id, marked=batch.id in self.marked),
             "description": Text(
                 one_line(poll.describe(batch, job), 40), no_wrap=True, overflow="ellipsis"
@@ -257,6 +267,11 @@ class BatchTable(DataTable[Text]):
             "created": Text(created),
             "state": state_cell(batch, now),
         }
+        group = self.groups.cells(batch, cells, self.batches, self.jobs)
+        if group is not None:  # the row of a folded job group: its parts summed up
+            cells["status"] = Text(group.status, style=STATUS_STYLES.get(group.status, ""))
+            cells["progress"] = progress_cell(group)
+        return cells
 
     def _row(self, batch: Batch, now: float) -> list[Text]:
         cells = self.cells(batch, now)
@@ -271,7 +286,7 @@ class BatchTable(DataTable[Text]):
             status=self.status_filter,
             text=self.text_filter,
             only_mine=self.only_mine,
-        )
+        ) and not self.groups.hidden(batch.id, self.batches)
 
     def _key(self, batch_id: str) -> Any:
         return poll.sort_key(self.sort_column, self.batches[batch_id], self.jobs.get(batch_id))
@@ -288,6 +303,8 @@ class BatchTable(DataTable[Text]):
                 str(self.coordinate_to_cell_key(Coordinate(self.row_count - 1, 0))[0].value)
             )
         pending = set(self._pending)
+        batches = list(batches)
+        self.groups.note_seen(batch.id for batch in batches)
         for batch in batches:
             old = self.batches.get(batch.id)
             self.batches[batch.id] = batch
@@ -312,6 +329,19 @@ class BatchTable(DataTable[Text]):
                     self._unordered = True
                 self._append(batch, now)
                 last_key = key
+        self._repaint_groups(batches, now)
+
+    def _repaint_groups(self, batches: list[Batch], now: float) -> None:
+        """Paint again the rows of the groups ``batches`` belong to (sums changed)."""
+        for group in {self.groups.group_of(batch.id) for batch in batches} - {None}:
+            for member in self.groups.present(str(group), self.batches):
+                if member in self.rows and self.groups.hidden(member, self.batches):
+                    self.remove_row(member)  # folded under a lead listed after it
+            lead = self.groups.lead(str(group), self.batches)
+            if lead is not None and lead in self.rows:
+                for key, cell in self.cells(self.batches[lead], now).items():
+                    if key in self.columns:
+                        self.update_cell(lead, key, cell)
 
     def _update_row(self, batch: Batch, old: Batch | None, now: float) -> None:
         new_cells = self.cells(batch, now)
@@ -341,8 +371,29 @@ class BatchTable(DataTable[Text]):
             self.update_cell(batch_id, "id", IdCell(batch_id, marked=batch_id in self.marked))
 
     def set_jobs(self, jobs: dict[str, Job]) -> None:
-        """The registry's jobs by batch id (descriptions, tags, "mine")."""
+        """The registry's jobs by batch id (descriptions, tags, "mine", groups)."""
         self.jobs = jobs
+        self.groups.index(jobs)
+
+    def action_toggle_group(self) -> None:
+        """``+``: expand the job group under the cursor to its parts, or fold it."""
+        selected = self.selected_id()
+        group = self.groups.toggle(selected) if selected is not None else None
+        if group is None:
+            self.app.notify("Not a part of a job group.", severity="warning")
+            return
+        self.rebuild()
+        lead = self.groups.lead(group, self.batches)
+        if lead is not None and lead in self.rows and selected not in self.rows:
+            self.move_cursor(row=self.get_row_index(lead))
+
+    def action_select_cursor(self) -> None:
+        """Enter: a folded group's row expands; any other row opens its batch."""
+        selected = self.selected_id()
+        if selected is not None and self.groups.folded_lead(selected, self.batches):
+            self.action_toggle_group()
+            return
+        super().action_select_cursor()
 
     def finish_page(self) -> None:
         """After a page of :meth:`put`: put the rows back in order if needed."""
@@ -377,12 +428,17 @@ class BatchTable(DataTable[Text]):
             return
         selected = self.selected_id()
         self.clear()
+        self.groups.folding = self.status_filter == "all" and not self.text_filter
         reverse = self.sort_reverse
         chosen = [batch_id for batch_id, batch in self.batches.items() if self.passes(batch)]
         chosen.sort(key=self._key, reverse=reverse)
         self._pending = chosen
         self._unordered = False
-        self._add_chunk(FIRST_CHUNK, selected)
+        self._add_chunk(self.screenful(), selected)
+
+    def screenful(self) -> int:
+        """Rows that fill the table (the terminal's height before the first layout)."""
+        return max(self.size.height, self.app.size.height)
 
     def _add_chunk(self, size: int = CHUNK, selected: str | None = None) -> None:
         now = timefmt.now()
@@ -400,7 +456,9 @@ class BatchTable(DataTable[Text]):
 
     def add_cached(self, batches: Iterable[Batch]) -> None:
         """Add batches seen in an earlier session, unless already known (live data
-        wins); their rows are appended in chunks and then put in order."""
+        wins); their rows are appended in chunks, in order, and sorted again at the
+        end only if they belong before rows already there (the older cached batches,
+        the usual case, never do: sorting 10,000 rows would hold the loop)."""
         fresh = [batch for batch in batches if batch.id not in self.batches]
         for batch in fresh:
             self.batches[batch.id] = batch
@@ -408,11 +466,23 @@ class BatchTable(DataTable[Text]):
         if not chosen:
             return
         chosen.sort(key=self._key, reverse=self.sort_reverse)
-        self._unordered = True
+        last = self._pending[-1] if self._pending else self._last_row_id()
+        if last is not None and self._sorts_before(chosen[0], last):
+            self._unordered = True
         idle = not self._pending
         self._pending.extend(chosen)
         if idle:
             self._add_chunk()
+
+    def _last_row_id(self) -> str | None:
+        if not self.row_count:
+            return None
+        return str(self.coordinate_to_cell_key(Coordinate(self.row_count - 1, 0))[0].value)
+
+    def _sorts_before(self, batch_id: str, other: str) -> bool:
+        """Whether ``batch_id``'s row belongs before ``other``'s in the current order."""
+        key, other_key = self._key(batch_id), self._key(other)
+        return bool(key > other_key if self.sort_reverse else key < other_key)
 
     @property
     def loading_rows(self) -> bool:

@@ -55,6 +55,7 @@ def test_watch_runs_the_hook_once_per_batch(
     }
     job = Registry().find_by_batch(batch.id)  # adopted, with the event recorded
     assert job is not None and set(job.notified) == {"final"}
+    assert job.profile == "default"  # under the profile it was read from, not every one
 
     again = run(capsys, "watch", batch.id, *FAST)
     assert again.code == 1

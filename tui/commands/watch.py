@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from tui.core.client import BatchClient
+    from tui.core.config import Profile
     from tui.core.hooks import HookSettings, Writer
     from tui.core.models import Batch
     from tui.core.registry import Registry
@@ -87,9 +88,10 @@ def run(args: argparse.Namespace) -> int:
 class Target:
     """A watched batch: its id, its profile, and the client of that profile."""
 
-    def __init__(self, label: str, profile: str, batch_id: str, client: BatchClient) -> None:
+    def __init__(self, label: str, profile: Profile, batch_id: str, client: BatchClient) -> None:
         self.label = label  # as the user named it: a plain id or PROFILE:BATCH_ID
-        self.profile = profile
+        self.config_profile = profile  # a batch first seen here is recorded under it
+        self.profile = profile.name
         self.batch_id = batch_id
         self.client = client
 
@@ -114,7 +116,7 @@ def _watch(args: argparse.Namespace) -> int:
             clients[profile.name] = _shared.make_client(profile)
         label = ref if name else batch_id
         key = f"{profile.name}:{batch_id}"
-        targets.setdefault(key, Target(label, profile.name, batch_id, clients[profile.name]))
+        targets.setdefault(key, Target(label, profile, batch_id, clients[profile.name]))
 
     async def main() -> int:
         try:
@@ -191,9 +193,9 @@ class Watcher:
         ):
             self._report(batch, target)
         if self.hooks.active:
-            await asyncio.to_thread(self._notify, batch)
+            await asyncio.to_thread(self._notify, batch, target.config_profile)
 
-    def _notify(self, batch: Batch) -> None:
+    def _notify(self, batch: Batch, profile: Profile) -> None:
         """Fire the notifications ``batch`` calls for (in a thread: hooks block)."""
         from tui.core import alerts
         from tui.core.errors import BatchdeckError
@@ -209,6 +211,7 @@ class Watcher:
                 self.hooks,
                 seen_active=batch.id in self._seen_active,
                 adopt=True,
+                profile=profile,
                 terminal=terminal_writer(prefer_stderr=self.json),
             )
         except (BatchdeckError, OSError) as exc:

@@ -12,26 +12,42 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 
-from tests.api.conftest import FAST
-from tests.ui.batches_support import KEY_ENV, batches_screen, build_app, loaded, start_server
+from tests.api.conftest import FAST, chat_lines, jsonl
+from tests.ui.batches_support import (
+    KEY_ENV,
+    batches_screen,
+    build_app,
+    loaded,
+    seed,
+    start_server,
+)
 from tests.ui.conftest import until
 from tests.ui.test_batch_detail_support import settle, text_of
 from tests.ui.test_compose import ROWS, fill_template, write_csv
 from tui.app import BatchDeckApp
 from tui.core.config import Config, Profile
+from tui.core.journal import Journal
+from tui.core.queue import enqueue_file
+from tui.core.queue_view import COMPLETED, groups_of
 from tui.core.registry import Job, Registry
+from tui.core.tokens import estimate_file
 from tui.dialogs.confirm import ConfirmDialog
+from tui.dialogs.download_folder import DownloadFolderDialog
+from tui.dialogs.file_preview import FilePreviewDialog
 from tui.dialogs.retry_choice import RetryDialog
 from tui.localapi.server import LocalServer
 from tui.screens.batch_detail import BatchDetailScreen
 from tui.screens.compose import ComposeScreen
+from tui.screens.files import FilesScreen
+from tui.screens.queue import QueueScreen
 from tui.screens.results import ResultsScreen
 from tui.screens.spend import SpendScreen
 from tui.widgets.results_list import ResultsList
 
 DIALECTS = ["openai", "azure", "groq", "quirks"]
+MODEL = "gpt-4o-mini"
 SIZE = (120, 36)
 
 
@@ -175,3 +191,101 @@ async def test_compose_inspector_results_and_spend(
         await until(pilot, lambda: spend.spend is not None)
         summary = text_of(spend, "#spend-summary")
         assert summary.startswith("Total $") and "for 2 batches" in summary  # and the retry
+
+
+def table_rows(table: DataTable[Any]) -> dict[str, list[str]]:
+    return {str(key.value): [str(cell) for cell in table.get_row(key)] for key in table.rows}
+
+
+async def test_list_files_and_cancel(
+    server: LocalServer,
+    dialect: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The list shows each batch's status (lower case, an unknown one as sent), the
+    files screen lists, previews and downloads, and a running batch cancels."""
+    ids = seed(server, active=1, final=2)
+    app = app_on(server, dialect, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        screen = batches_screen(pilot)
+        table = screen.table
+        assert set(table.batches) == set(ids)
+        rows = table_rows(table)
+        early = "queued" if dialect == "quirks" else "validating"  # an unknown status as sent
+        assert [rows[i][2] for i in ids] == [early, "completed", "completed"]
+        done = "░░░░░░ –" if dialect == "quirks" else "██████ 2/2"  # missing counts: unknown
+        assert [rows[i][3] for i in ids] == ["░░░░░░ –", done, done]
+        assert [rows[i][6] for i in ids] == ["49m ago", "1d ago", "1d 1h ago"]  # ISO read
+
+        await pilot.press("f")
+        await until(pilot, lambda: isinstance(on_top(pilot), FilesScreen))
+        files = on_top(pilot)
+        await until(pilot, lambda: files.uses_known and not files.fetching)
+        await settle(pilot)
+        listed = table_rows(files.query_one(DataTable))
+        (source,) = [file_id for file_id, row in listed.items() if row[0] == "in.jsonl"]
+        assert listed[source][3].endswith("… +2")  # used by the three batches
+        files.query_one(DataTable).move_cursor(row=list(listed).index(source))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(on_top(pilot), FilePreviewDialog))
+        assert '"custom_id": "req-0"' in text_of(on_top(pilot), "#preview-text")
+        await pilot.press("escape")
+        await until(pilot, lambda: on_top(pilot) is files)
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(on_top(pilot), DownloadFolderDialog))
+        folder = tmp_path / "saved"
+        on_top(pilot).query_one("#folder-path", Input).value = str(folder)
+        await pilot.press("enter")
+        await until(pilot, lambda: on_top(pilot) is files and not files._transferring)
+        await settle(pilot)
+        (saved,) = folder.iterdir()
+        assert saved.read_bytes() == server.store.blob_path(source).read_bytes()
+        await pilot.press("escape")
+
+        await until(pilot, lambda: on_top(pilot) is screen)
+        table.move_cursor(row=table.get_row_index(ids[0]))
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(on_top(pilot), ConfirmDialog))
+        await pilot.press("y")
+        await until(pilot, lambda: server.batch(ids[0])["status"] in ("cancelling", "cancelled"))
+        await until(pilot, lambda: table.batches[ids[0]].status.lower() != early)
+        await until(pilot, lambda: table_rows(table)[ids[0]][2] in ("cancelling", "cancelled"))
+
+
+async def test_the_queue_screen_sends_every_part(
+    server: LocalServer,
+    dialect: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A file queued in three parts under a token limit: the Queue screen (``u``) shows
+    them waiting, the app sends them to the dialect's endpoint, and all complete."""
+    one = tmp_path / "one.jsonl"
+    one.write_bytes(jsonl(chat_lines(2)))
+    per_part = estimate_file(one, exact=True).input_tokens
+    app = app_on(server, dialect, monkeypatch, token_limits={MODEL: 2 * per_part})
+    source = tmp_path / "tickets.jsonl"
+    source.write_bytes(jsonl(chat_lines(6)))
+    journal = Journal(app.registry, app.client, app.profile)
+    enqueue_file(journal, source, description="tickets", part_tokens=per_part)
+    app.queue_runner.interval = 0.02
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("u")
+        await until(pilot, lambda: isinstance(on_top(pilot), QueueScreen))
+        queue = on_top(pilot)
+        await until(pilot, lambda: queue.view is not None)
+        queue.action_run_now()
+
+        def flowed() -> bool:  # the clock moves only while the test looks
+            server.advance(5)
+            return queue.view is not None and queue.view.groups[0].status == "completed"
+
+        await until(pilot, flowed)
+        groups = queue.groups_table
+        assert [str(groups.get_row_at(0)[i]) for i in (1, 2, 3)] == ["completed", "3/3", "6/6"]
+    (group,) = groups_of(app.registry.load().values()).values()
+    assert group.count(COMPLETED) == 3
+    assert all(part.job.batch_id in server.store.batches for part in group.latest.values())

@@ -140,12 +140,9 @@ async def test_compose_inspector_results_and_spend(
         assert "2026-01-01 00:00:00 UTC" in text_of(detail, "#detail-timeline")  # ISO read
         batch_id = detail.batch_id
 
-        def ended() -> bool:
-            server.advance(5)
-            shown = detail.current_batch
-            return shown is not None and shown.status == "completed"
-
-        await until(pilot, ended)
+        server.advance(60)  # validated, run and finalized
+        await pilot.press("r")  # refresh now rather than at the next poll
+        await until(pilot, lambda: getattr(detail.current_batch, "status", "") == "completed")
         await settle(pilot)
         assert "completed" in text_of(detail, "#detail-head")
         counts = text_of(detail, "#detail-counts")

@@ -25,7 +25,7 @@ from tests.ui.batches_support import (
 )
 from tests.ui.conftest import until
 from tests.ui.test_batch_detail_support import settle, text_of
-from tests.ui.test_compose import ROWS, fill_template, write_csv
+from tests.ui.test_compose import ROWS, compose_screen, fill_template, write_csv
 from tui.app import BatchDeckApp
 from tui.core.config import Config, Profile
 from tui.core.journal import Journal
@@ -44,10 +44,12 @@ from tui.screens.files import FilesScreen
 from tui.screens.queue import QueueScreen
 from tui.screens.results import ResultsScreen
 from tui.screens.spend import SpendScreen
+from tui.widgets.body_form import BodyFormPanel
 from tui.widgets.results_list import ResultsList
 
 DIALECTS = ["openai", "azure", "groq", "quirks"]
 MODEL = "gpt-4o-mini"
+DEPLOYMENT = "gpt-4o-mini-batch"  # an Azure deployment of MODEL
 SIZE = (120, 36)
 
 
@@ -67,6 +69,7 @@ def dialect_config(dialect: str, server: LocalServer, **kw: Any) -> Config:
             azure_endpoint=server.url,
             api_version="2024-10-21",
             api_key_env=KEY_ENV,
+            deployments=((DEPLOYMENT, MODEL),),
             **kw,
         )
     elif dialect == "groq":
@@ -126,6 +129,8 @@ async def test_compose_inspector_results_and_spend(
         await loaded(pilot)
         await app.push_screen(ComposeScreen())
         await fill_template(pilot, "reviews.csv")
+        model = DEPLOYMENT if dialect == "azure" else MODEL  # priced as its model
+        compose_screen(pilot).query_one(BodyFormPanel).set_values(model=model)
         await pilot.press("f9")
         await until(pilot, lambda: isinstance(on_top(pilot), ConfirmDialog))
         await pilot.press("y")
@@ -144,7 +149,7 @@ async def test_compose_inspector_results_and_spend(
         await pilot.press("r")  # refresh now rather than at the next poll
         await until(pilot, lambda: getattr(detail.current_batch, "status", "") == "completed")
         await settle(pilot)
-        assert "completed" in text_of(detail, "#detail-head")
+        assert f"completed  /v1/chat/completions  {model}" in text_of(detail, "#detail-head")
         counts = text_of(detail, "#detail-counts")
         assert "4 total  3 completed  1 failed" in counts
         assert "took 2s" in text_of(detail, "#detail-timeline")
@@ -187,6 +192,8 @@ async def test_compose_inspector_results_and_spend(
         spend = on_top(pilot)
         await until(pilot, lambda: spend.spend is not None)
         summary = text_of(spend, "#spend-summary")
+        unpriced = text_of(spend, "#spend-unpriced")  # the retry alone: no usage yet
+        assert unpriced.startswith("Not priced yet: 1 batch") and f"{job.batch_id} (" in unpriced
         assert summary.startswith("Total $") and "for 2 batches" in summary  # and the retry
 
 

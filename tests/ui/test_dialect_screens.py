@@ -49,7 +49,7 @@ from tui.widgets.results_list import ResultsList
 
 DIALECTS = ["openai", "azure", "groq", "quirks"]
 MODEL = "gpt-4o-mini"
-DEPLOYMENT = "gpt-4o-mini-batch"  # an Azure deployment of MODEL
+DEPLOYMENT = "reviews-prod"  # an Azure deployment of MODEL (no price of its own)
 SIZE = (120, 36)
 
 

@@ -243,3 +243,21 @@ def test_the_admin_key_alone_is_enough_and_a_refused_one_is_exit_1(
     ran = run(capsys, "spend")
     assert ran.code == 1 and "Incorrect API key" in ran.err
     assert "sk-admin-not-this-one" not in ran.out + ran.err and "Traceback" not in ran.err
+
+
+def test_an_azure_deployment_is_priced_as_its_model(
+    seeded: None, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch whose model is a deployment of its job's profile (``[profiles.az.
+    deployments]``) is priced as that model, as the inspector and ``show`` price it."""
+    from tui.core import paths
+
+    path = paths.config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('[profiles.az.deployments]\n"reviews-prod" = "gpt-4o"\n', encoding="utf-8")
+    big = Usage(input_tokens=2_000_000, output_tokens=100_000)
+    seed("b6", days_ago=1, model="reviews-prod", usage=big, profile="az")
+    seed("b7", days_ago=1, model="reviews-prod", usage=big)  # another profile's: no price
+    record = spend_json(capsys)
+    assert money(record["total"]) == ("total", 6, 3, 12.435, 6.2175, 6.2175)
+    assert {u["batch_id"] for u in record["not_priced"]} == {"b3", "b5", "b7"}

@@ -55,7 +55,8 @@ def _run(args: argparse.Namespace) -> int:
 
     prices = load_prices()  # a broken price table is an error here, not a shrug
     jobs = _shared.open_registry().load().values()
-    spend = compute_spend(jobs, since=timefmt.now() - args.since, by=args.by, prices=prices)
+    since = timefmt.now() - args.since
+    spend = compute_spend(jobs, since=since, by=args.by, prices=prices, deployments=_deployments())
     billed = None
     admin_key = os.environ.get(ADMIN_KEY_ENV)
     if admin_key:
@@ -71,6 +72,17 @@ def _run(args: argparse.Namespace) -> int:
     else:
         _shared.write(spend_text(spend, billed))
     return _shared.EXIT_OK
+
+
+def _deployments() -> dict[str, dict[str, str]]:
+    """Each profile's Azure deployments, priced as their models; none when the config
+    cannot be read (spend reads the registry and needs no profile)."""
+    from tui.core.config import ConfigError, load_config
+
+    try:
+        return load_config().deployments()
+    except ConfigError:
+        return {}
 
 
 def _billed(args: argparse.Namespace, admin_key: str, since: float) -> Billed:

@@ -170,6 +170,11 @@ class Config:
         known = ", ".join(sorted(self.profiles)) or "none"
         raise ConfigError(f"no profile named {wanted!r} in {self.path} (profiles: {known})")
 
+    def deployments(self) -> dict[str, dict[str, str]]:
+        """Each profile's Azure deployments (deployment -> model), by profile name:
+        what prices a job's batch as its own profile's model (see ``core.spend``)."""
+        return {name: dict(p.deployments) for name, p in self.profiles.items() if p.deployments}
+
 
 def _profile_from(name: str, raw: Any, path: Path) -> Profile:
     if not isinstance(raw, dict):

@@ -20,7 +20,7 @@ since the same time: the line items whose name says ``batch``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -162,8 +162,21 @@ def compute_spend(
     since: float,
     by: str = "day",
     prices: dict[str, Price] | PriceError,
+    deployments: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Spend:
-    """The spend of the batches in ``jobs``' snapshots created at or after ``since``."""
+    """The spend of the batches in ``jobs``' snapshots created at or after ``since``;
+    ``deployments`` (``Config.deployments``) prices a batch whose model is an Azure
+    deployment of its job's profile as that deployment's model."""
+    from tui.core.providers import with_deployments
+
+    tables: dict[str, dict[str, Price] | PriceError] = {}
+
+    def prices_for(job: Job) -> dict[str, Price] | PriceError:
+        name = job.profile or ""
+        if name not in tables:
+            tables[name] = with_deployments(prices, (deployments or {}).get(name, {}))
+        return tables[name]
+
     if by not in GROUPINGS:
         raise ValueError(f"cannot group by {by!r} (only {', '.join(GROUPINGS)})")
     groups: dict[str, Tally] = {}
@@ -175,11 +188,12 @@ def compute_spend(
         if batch is None or batch.id in seen or batch.created_at < since:
             continue
         seen.add(batch.id)
-        reason = total.add(batch, prices)
+        priced = prices_for(job)
+        reason = total.add(batch, priced)
         if reason:
             unpriced.append(Unpriced(batch.id, batch.status, reason))
         for key in group_keys(job, batch, by):
-            groups.setdefault(key, Tally(key)).add(batch, prices)
+            groups.setdefault(key, Tally(key)).add(batch, priced)
     ordered = sorted(groups.values(), key=lambda t: t.key)
     if by != "day":
         ordered.sort(key=lambda t: t.billed, reverse=True)

@@ -141,8 +141,13 @@ class SpendScreen(DeckScreen):
             prices = load_prices()
             jobs = list(registry.load().values())
             since = now - days * 86_400
-            spend = compute_spend(jobs, since=since, by=by, prices=prices)
-            by_day = spend if by == "day" else compute_spend(jobs, since=since, prices=prices)
+            aliases = self.deck.config.deployments()  # Azure deployments as their models
+            spend = compute_spend(jobs, since=since, by=by, prices=prices, deployments=aliases)
+            by_day = (
+                spend
+                if by == "day"
+                else compute_spend(jobs, since=since, prices=prices, deployments=aliases)
+            )
             return spend, daily_amounts(by_day, now)
 
         try:

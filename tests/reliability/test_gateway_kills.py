@@ -46,7 +46,7 @@ def gone(pid: int) -> bool:
     """True once the process has stopped running (dead, or a zombie not yet reaped)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (FileNotFoundError, IndexError):
+    except (FileNotFoundError, ProcessLookupError, IndexError):  # reaped while being read
         return True
 
 

@@ -126,7 +126,7 @@ def test_a_hook_that_hangs_is_stopped_with_its_children(tmp_path: Path) -> None:
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0]
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # reaped, maybe while being read
         return False
     return state != "Z"
 

@@ -317,7 +317,7 @@ def test_a_queued_groq_job_keeps_its_window_and_the_profile_limits(
         capsys, "--profile", "groq", "submit", str(path), "--queue", "--completion-window", "7d"
     )
     assert ran.code == 0, ran.err
-    assert "queued 3 part(s)" in ran.out  # 5 requests, at most 2 a file on this profile
+    assert "queued 3 parts" in ran.out  # 5 requests, at most 2 a file on this profile
 
     ran = run(capsys, "--profile", "groq", "queue", "run", "--once")
     assert ran.code == 0, ran.err

@@ -22,6 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tui.commands import _shared
+from tui.core.text import plural
 
 if TYPE_CHECKING:
     from tui.core.client import BatchClient
@@ -112,7 +113,7 @@ def _view_text(view: QueueView) -> str:
         shown = "unknown" if limit.tokens is None else f"{limit.tokens:,} ({limit.source})"
         lines.append(
             f"{one_line(lane.profile)} / {one_line(lane.model)}: {lane.in_flight:,} {lane.unit} in "
-            f"flight, limit {shown}, {len(lane.waiting)} part(s) waiting"
+            f"flight, limit {shown}, {plural(len(lane.waiting), 'part')} waiting"
         )
         for wait in lane.waiting:
             lines.append(
@@ -160,7 +161,9 @@ async def _run(args: argparse.Namespace, profile: Profile, client: BatchClient) 
         if report.done:
             failed = carried & set(report.failed)
             if report.held:
-                _shared.info(f"batchdeck: {len(report.held)} job group(s) paused or incomplete")
+                _shared.info(
+                    f"batchdeck: {plural(len(report.held), 'job group')} paused or incomplete"
+                )
             return _shared.EXIT_FAILURE if failed else _shared.EXIT_OK
         if args.timeout is not None and time.monotonic() - started >= args.timeout:
             _shared.error(f"queue not done after {args.timeout:g} s")
@@ -193,7 +196,7 @@ def _say(report: PassReport, *, as_json: bool) -> None:
         _shared.error(problem)
     if report.sent or report.requeued:
         _shared.write(
-            f"sent {len(report.sent)} part(s), queued {len(report.requeued)} again; "
+            f"sent {plural(len(report.sent), 'part')}, queued {len(report.requeued)} again; "
             f"{report.active} in flight, {report.waiting} waiting\n"
         )
     else:
@@ -206,7 +209,7 @@ def _change(args: argparse.Namespace) -> int:
     registry = _shared.open_registry()
     if args.queue_action == "drop":
         group_id, removed = drop(registry, args.job)
-        _shared.write(f"dropped {group_id}: {removed} unsent part(s) removed\n")
+        _shared.write(f"dropped {group_id}: {plural(removed, 'unsent part')} removed\n")
     elif args.queue_action == "pause":
         _shared.write(f"paused {pause(registry, args.job)}\n")
     else:

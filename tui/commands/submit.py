@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui.commands import _shared
 from tui.commands.validate import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from tui.core.text import plural
 
 if TYPE_CHECKING:
     from tui.core.client import Progress
@@ -206,8 +207,8 @@ def _enqueue(args: argparse.Namespace, metadata: dict[str, str], expiry: int | N
         tokens = sum(row["tokens"] or 0 for row in rows)
         requests = sum(row["requests"] or 0 for row in rows)
         print(
-            f"queued {len(rows)} part(s), {requests:,} requests, {tokens:,} estimated input "
-            f"tokens, in job group {group_id}; `batchdeck queue run` sends them"
+            f"queued {plural(len(rows), 'part')}, {requests:,} requests, {tokens:,} estimated "
+            f"input tokens, in job group {group_id}; `batchdeck queue run` sends them"
         )
     return EXIT_OK
 

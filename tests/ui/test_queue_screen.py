@@ -211,6 +211,9 @@ async def test_the_app_and_a_cron_runner_never_send_a_part_twice(
         env["OPENAI_API_KEY"] = API_KEY
         cron = [sys.executable, "-m", "tui.cli", "queue", "run", "--until-done"]
         async with app.run_test(size=(120, 36)) as pilot:
+            # the app's runner has sent what fits (3 of 12 parts): both runners then
+            # carry the rest at once, whichever finishes it
+            await until(pilot, lambda: app.queue_runner.passes >= 1)
             child = subprocess.Popen(
                 [*cron, "--interval", "10ms", "--timeout", "120"],
                 env=env,
@@ -224,7 +227,6 @@ async def test_the_app_and_a_cron_runner_never_send_a_part_twice(
                 child.kill()
                 _, err = child.communicate()
             assert child.returncode == 0, err
-            await until(pilot, lambda: app.queue_runner.passes >= 1)
         (group,) = groups_of(Registry().load().values()).values()
         assert group.status == "completed" and group.attempts == 12
         with make_client(server) as sdk:

@@ -92,6 +92,18 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)?")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
+def positive_int(text: str) -> int:
+    """A whole number above 0 (``1_000`` and ``1,000`` too). An argparse ``type``: a
+    bad value is a plain message and exit 2."""
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return value
+
+
 def parse_duration(text: str) -> float:
     """``10s``, ``30m``, ``2d``, ``1h30m``, ``250ms`` or plain seconds, in seconds.
 

@@ -41,21 +41,11 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument(
         "--max-tokens",
-        type=_positive,
+        type=_shared.positive_int,
         metavar="N",
         help="max_tokens for OpenAI lines that have none (Anthropic requires one)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: Any) -> None:
-    from tui.commands.submit import _positive
     from tui.core.retry import OUTCOMES
 
     parser = sub.add_parser(
@@ -56,7 +55,7 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument(
         "--part-tokens",
-        type=_positive,
+        type=_shared.positive_int,
         metavar="N",
         help="with --queue: at most this many estimated input tokens per part",
     )

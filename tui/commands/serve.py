@@ -41,7 +41,7 @@ def add_parser(sub: Any) -> None:
     )
     serve.add_argument(
         "--upstream-concurrency",
-        type=_positive_int,
+        type=_shared.positive_int,
         default=DEFAULT_CONCURRENCY,
         metavar="N",
         help=f"requests in flight per upstream (default {DEFAULT_CONCURRENCY}; "
@@ -84,7 +84,7 @@ def add_parser(sub: Any) -> None:
     )
     serve.add_argument(
         "--anthropic-queue-limit",
-        type=positive_int,
+        type=_shared.positive_int,
         metavar="REQUESTS",
         help="refuse a message batch (429 rate_limit_error, as Anthropic does) whose "
         "requests would take those waiting in the processing queue over REQUESTS",
@@ -104,17 +104,6 @@ def add_parser(sub: Any) -> None:
     )
 
 
-def positive_int(text: str) -> int:
-    """A whole number above 0 (``--anthropic-queue-limit``); argparse reports a bad one."""
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
-    return value
-
-
 def token_limit(text: str) -> tuple[str, int]:
     """``MODEL=TOKENS`` for ``--token-limit``; argparse reports a bad one."""
     from tui.localapi.token_limits import parse_token_limit
@@ -123,16 +112,6 @@ def token_limit(text: str) -> tuple[str, int]:
         return parse_token_limit(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def upstream_key(name: str | None) -> str | None:

@@ -78,27 +78,17 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument(
         "--part-tokens",
-        type=_positive,
+        type=_shared.positive_int,
         metavar="TOKENS",
         help="with --queue: at most this many estimated input tokens per part",
     )
     parser.add_argument(
         "--part-requests",
-        type=_positive,
+        type=_shared.positive_int,
         metavar="N",
         help="with --queue on an Anthropic profile: at most N requests per part",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

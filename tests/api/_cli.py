@@ -4,11 +4,14 @@ imports."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +75,50 @@ def run_child(
         timeout=timeout,
         cwd=REPO,
     )
+
+
+@dataclass
+class Served:
+    """A ``batchdeck serve`` child: its banner, then (after the block) its output."""
+
+    banner: list[str] = field(default_factory=list)
+    out: str = ""
+    err: str = ""
+    code: int | None = None
+
+    @property
+    def url(self) -> str:
+        """The URL the first banner line announces (``.../v1`` or a dialect's base)."""
+        return self.banner[0].split(" at ")[1].strip()
+
+    @property
+    def shown(self) -> str:
+        return "".join(self.banner)
+
+
+@contextlib.contextmanager
+def serving(
+    *args: str, env: dict[str, str] | None = None, stderr: Any = subprocess.PIPE
+) -> Iterator[Served]:
+    """Run ``batchdeck serve ARGS`` until its banner is out; Ctrl+C (SIGINT) when the
+    block ends, the child's output and exit code kept on the :class:`Served`."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    served = Served()
+    try:
+        assert proc.stdout is not None
+        served.banner.append(proc.stdout.readline())
+        while "Ctrl+C" not in served.banner[-1]:
+            served.banner.append(proc.stdout.readline())
+            assert served.banner[-1], "batchdeck serve stopped early"
+        yield served
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        served.out, served.err, served.code = out or "", err or "", proc.returncode

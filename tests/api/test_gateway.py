@@ -8,7 +8,6 @@ marker, and the output, joined by custom_id, must hold every line exactly once.
 from __future__ import annotations
 
 import logging
-import signal
 import subprocess
 import sys
 from collections import Counter
@@ -19,6 +18,7 @@ from typing import Any
 import openai
 import pytest
 
+from tests.api._cli import serving
 from tests.api._upstreams import FakeUpstream, wait_until
 from tests.api.conftest import MakeServer, chat_line, make_client, read_lines, submit, wait_for
 from tui.commands import serve
@@ -316,30 +316,16 @@ def test_serve_runs_a_batch_over_two_upstreams_with_the_key_from_the_environment
     args = ["--port", "0", "--data-dir", str(tmp_path / "data"), "--upstream-concurrency", "3"]
     args += ["--upstream", a.base_url, "--upstream", b.base_url]
     log = (tmp_path / "serve.log").open("w")  # a pipe not read would fill and stop serve
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "serve", *args, "--upstream-key-env", "MY_UPSTREAM_KEY"],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-        cwd=REPO,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        banner = [proc.stdout.readline()]
-        while "Ctrl+C" not in banner[-1]:
-            banner.append(proc.stdout.readline())
-            assert banner[-1], "serve stopped early"
-        base_url = banner[0].split(" at ")[1].strip()
-        with openai.OpenAI(base_url=base_url, api_key="any", max_retries=0) as client:
+    with (
+        log,
+        serving(*args, "--upstream-key-env", "MY_UPSTREAM_KEY", env=env, stderr=log) as served,
+    ):
+        with openai.OpenAI(base_url=served.url, api_key="any", max_retries=0) as client:
             done = wait_for(client, submit(client, lines(12)).id, timeout=60)
         assert done.status == "completed" and done.request_counts.completed == 12
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
-        log.close()
+    out = served.out
     err = (tmp_path / "serve.log").read_text()
-    shown = "".join(banner)
+    shown = served.shown
     assert f"upstream:   {a.base_url} (x3)" in shown and f"upstream:   {b.base_url} (x3)" in shown
     assert "sk-fleet-key" not in shown + out + err
     auth = {x.authorization for u in (a, b) for x in u.snapshot()}

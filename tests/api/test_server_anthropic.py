@@ -16,6 +16,7 @@ import httpx2
 import pytest
 from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
 
+from tests.api._cli import serving
 from tests.api.conftest import API_KEY, MakeServer
 from tui.localapi.clock import ManualClock
 from tui.localapi.server import LocalServer
@@ -215,40 +216,18 @@ def test_the_demo_seed_shows_every_state(make_server: MakeServer) -> None:
 
 def test_batchdeck_serve_dialect_anthropic(tmp_path: Any) -> None:
     import os
-    import signal
-    import subprocess
-    import sys
-    from pathlib import Path
 
     env = {**os.environ, "BATCHDECK_SERVE_API_KEY": API_KEY}
-    command = [sys.executable, "-m", "tui.cli", "serve", "--port", "0"]
-    command += ["--data-dir", str(tmp_path / "data"), "--dialect", "anthropic"]
-    command += ["--anthropic-queue-limit", "2"]
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    try:
-        assert proc.stdout is not None
-        banner = [proc.stdout.readline()]
-        while "Ctrl+C" not in banner[-1]:
-            banner.append(proc.stdout.readline())
-            assert banner[-1], "batchdeck serve stopped early"
-        url = banner[0].split(" at ")[1].strip().removesuffix("/v1")
+    args = ["--port", "0", "--data-dir", str(tmp_path / "data"), "--dialect", "anthropic"]
+    with serving(*args, "--anthropic-queue-limit", "2", env=env) as served:
+        url = served.url.removesuffix("/v1")
         with anthropic.Anthropic(base_url=url, api_key=API_KEY, max_retries=0) as sdk:
             made = sdk.messages.batches.create(requests=[req("s")])
             assert sdk.messages.batches.retrieve(made.id).id == made.id
             with pytest.raises(anthropic.RateLimitError):  # 1 waiting + 2 > the limit of 2
                 sdk.messages.batches.create(requests=[req("t"), req("u")])
-    finally:
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0, err
-    shown = "".join(banner)
+    assert served.code == 0, served.err
+    shown = served.shown
     assert "dialect:    anthropic" in shown and f"ANTHROPIC_BASE_URL={url}" in shown
     assert "Anthropic: 2 requests in the processing queue" in shown
     assert API_KEY not in shown

@@ -11,9 +11,6 @@ import asyncio
 import dataclasses
 import os
 import re
-import signal
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from typing import Any
 import openai
 import pytest
 
+from tests.api._cli import serving
 from tests.api.conftest import (
     API_KEY,
     MakeServer,
@@ -328,33 +326,16 @@ def test_quirks_and_a_dialect_combine(make_server: MakeServer) -> None:
 
 def test_batchdeck_serve_speaks_the_dialect_it_is_given(tmp_path: Path) -> None:
     env = {**os.environ, "BATCHDECK_SERVE_API_KEY": API_KEY}
-    command = [sys.executable, "-m", "tui.cli", "serve", "--port", "0"]
-    command += ["--data-dir", str(tmp_path / "data"), "--dialect", "azure", "--quirks"]
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    try:
-        assert proc.stdout is not None
-        banner = [proc.stdout.readline()]
-        while "Ctrl+C" not in banner[-1]:
-            banner.append(proc.stdout.readline())
-            assert banner[-1], "batchdeck serve stopped early"
-        url = banner[0].split(" at ")[1].strip().removesuffix("/openai")
+    args = ["--port", "0", "--data-dir", str(tmp_path / "data"), "--dialect", "azure", "--quirks"]
+    with serving(*args, env=env) as served:
+        url = served.url.removesuffix("/openai")
         query = f"?api-version={API_VERSION}"
         key = {"api-key": API_KEY}
         status, _, body = raw(url, "GET", "/openai/batches" + query, key=None, headers=key)
         assert status == 200 and body["object"] == "list"
         assert raw(url, "GET", "/openai/batches", key=None, headers=key)[0] == 404
-    finally:
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0, err
-    shown = "".join(banner)
+    assert served.code == 0, served.err
+    shown = served.shown
     assert "dialect:    azure with quirks" in shown and "AzureOpenAI(azure_endpoint=" in shown
     assert API_KEY not in shown
 

@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import random
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import pytest
 
@@ -40,7 +37,7 @@ from tests.api.test_anthropic_queue import (
     write_job,
 )
 from tests.reliability.conftest import Figures
-from tests.reliability.test_queue_kills import REPO, Runners, wait_for_changes
+from tests.reliability.test_queue_kills import Runners, wait_for_changes
 from tui.core.queue import queue_dir
 from tui.core.queue_limits import LimitBook
 from tui.core.registry import Registry
@@ -48,38 +45,6 @@ from tui.localapi.server import LocalServer
 
 KILLS = 20
 SEED = 20261201
-
-FORKER = """
-import json, os, sys
-from tui.cli import main
-import anthropic, tui.core.queue, tui.commands.queue  # imported once, before any fork
-
-for line in sys.stdin:
-    pid = os.fork()
-    if pid == 0:
-        devnull = os.open(os.devnull, os.O_RDWR)
-        os.dup2(devnull, 0)
-        os.dup2(devnull, 1)
-        os._exit(main(json.loads(line)))
-    print(pid, flush=True)
-    _, status = os.waitpid(pid, 0)
-    print(os.waitstatus_to_exitcode(status), flush=True)
-"""
-
-
-class ClaudeRunners(Runners):
-    """``Runners`` whose parent imported the ``anthropic`` SDK once."""
-
-    def __init__(self, env: dict[str, str], log: IO[bytes]) -> None:
-        self.forker = subprocess.Popen(
-            [sys.executable, "-c", FORKER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            env=env,
-            cwd=REPO,
-        )
-        self.pid = 0
 
 
 @pytest.fixture(params=[True, False], ids=["configured", "learned"])
@@ -128,7 +93,7 @@ def test_runner_kills_lose_and_repeat_nothing_on_anthropic(
 
     kills = early_exits = mid_submit = 0
     with (tmp_path / "runner.log").open("wb") as log:
-        runners = ClaudeRunners(env, log)
+        runners = Runners(env, log, sdk="anthropic")
         try:
             while kills < KILLS:
                 runners.start()

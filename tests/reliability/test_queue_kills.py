@@ -55,7 +55,7 @@ SEED = 20261212
 FORKER = """
 import json, os, sys
 from tui.cli import main
-import openai, tui.core.queue, tui.commands.queue  # imported once, before any fork
+import SDK, tui.core.queue, tui.commands.queue  # imported once, before any fork
 
 for line in sys.stdin:
     pid = os.fork()
@@ -73,11 +73,12 @@ RUN = ["queue", "run", "--until-done", "--interval", "20ms", "--timeout", "300"]
 
 
 class Runners:
-    """``batchdeck queue run`` lives, one after another, forked from one parent."""
+    """``batchdeck queue run`` lives, one after another, forked from one parent that
+    imported ``sdk`` (``openai`` or ``anthropic``) once."""
 
-    def __init__(self, env: dict[str, str], log: IO[bytes]) -> None:
+    def __init__(self, env: dict[str, str], log: IO[bytes], sdk: str = "openai") -> None:
         self.forker = subprocess.Popen(
-            [sys.executable, "-c", FORKER],
+            [sys.executable, "-c", FORKER.replace("SDK", sdk)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,

@@ -47,6 +47,17 @@ def test_watcher_announces_only_batches_seen_running() -> None:
     assert watcher.watching == set()
 
 
+def test_a_queue_part_that_finishes_is_told_with_its_group_not_alone() -> None:
+    watcher = poll.Watcher()
+    part = Job(batch_id="p", group_id="grp-1", submission={"queue": {"order": 0}})
+    plain = Job(batch_id="a")
+    for job in (part, plain):
+        assert not watcher.finished(batch("in_progress", id=job.batch_id), job)
+    assert not watcher.finished(batch("completed", id="p"), part)
+    assert watcher.finished(batch("completed", id="a"), plain)
+    assert watcher.watching == set()
+
+
 def test_state_since_and_flags() -> None:
     assert poll.state_since(batch("validating")) == NOW - 10 * HOUR
     assert poll.state_since(batch("in_progress")) == NOW - 9 * HOUR

@@ -111,14 +111,17 @@ class Watcher:
     def __init__(self) -> None:
         self._watching: set[str] = set()
 
-    def finished(self, batch: Batch) -> bool:
-        """Note ``batch``'s state; ``True`` if it was watched and is now final."""
+    def finished(self, batch: Batch, job: Job | None = None) -> bool:
+        """Note ``batch``'s state; ``True`` if it was watched and is now final, and is
+        news by itself: a part of a queue job group (``job``) is told with its group."""
         if not batch.is_final:
             self._watching.add(batch.id)
             return False
         if batch.id in self._watching:
             self._watching.discard(batch.id)
-            return True
+            from tui.core.queue_view import queue_table  # not needed for the first frame
+
+            return job is None or queue_table(job) is None
         return False
 
     @property

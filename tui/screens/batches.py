@@ -251,15 +251,13 @@ class BatchesScreen(CachedStart):
         table.put(message.batches)
         table.finish_page()
         self.show_rest_of_cache()  # the first page is on screen: the older cached rows may come
-        from tui.core.queue_view import queue_table
         from tui.screens.batch_alerts import notify_batches  # not needed for the first frame
 
         notify_batches(self, message.batches, table.jobs, self.watcher.watching)
         to_record: list[Batch] = []
         for batch in message.batches:
-            job = table.jobs.get(batch.id)
-            if self.watcher.finished(batch) and not (job and queue_table(job)):
-                self._announce(batch)  # a queue part is news with its group, not alone
+            if self.watcher.finished(batch, table.jobs.get(batch.id)):
+                self._announce(batch)
             if batch.id in table.jobs and self._recorded.get(batch.id) != counts_key(batch):
                 to_record.append(batch)
         self._refresh_detail()

@@ -193,7 +193,8 @@ class FleetScreen(DeckScreen):
         seen: frozenset[str] = frozenset().union(*(w.watching for w in self._watchers.values()))
         notify_batches(self, [row.batch for row in rows], self.table.jobs, seen)  # [hooks]
         for row in rows:
-            if self._watchers.setdefault(row.profile, poll.Watcher()).finished(row.batch):
+            watcher = self._watchers.setdefault(row.profile, poll.Watcher())
+            if watcher.finished(row.batch, self.table.jobs.get(row.batch.id)):
                 self._announce(row)
         self._record_changed(rows)
         self.table.show(rows)

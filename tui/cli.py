@@ -7,7 +7,6 @@ Textual unless they show the app.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 from collections.abc import Iterable, Sequence
@@ -17,10 +16,14 @@ from tui import __version__
 from tui.commands import COMMANDS
 
 if TYPE_CHECKING:
+    import argparse
+
     from tui.core.config import Profile
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse  # not for the app: it starts without the parser
+
     parser = argparse.ArgumentParser(
         prog="batchdeck",
         description="A terminal control room for the OpenAI Batch API. "
@@ -98,35 +101,45 @@ def _app_launch(argv: list[str]) -> tuple[bool, str | None]:
 def _run_app(profile_name: str | None, *, all_profiles: bool = False) -> int:
     import gc
 
-    from tui.commands import _shared
+    from tui.core import first_page
 
     # Start-up builds only objects that live as long as the app (modules above all):
     # the cyclic GC would walk them again and again for nothing. It runs again once
     # the SDK is loaded (BatchDeckApp.prepare_client, which freezes them first).
     gc.disable()
+    # first thing: a child lists the first page, on the other core, while Textual starts
+    prefetch = None if all_profiles else first_page.start(profile_name)
+    from tui.commands import _shared
+
     try:
-        config, profile = _shared.resolve_profile(profile_name)  # config, key, server
-        if all_profiles:  # a profile without its key must not keep the others away
-            profile = _first_usable(profile, config.profiles.values())
-        client = _shared.make_client(profile)  # the SDK loads after the first paint
-    except _shared.CommandError as exc:
-        gc.enable()
-        _shared.error(exc.message, multiline=True)
-        return exc.code
-    from tui.app import make_app
-    from tui.core.registry import Registry
-    from tui.hangup import run_app
+        try:
+            config, profile = _shared.resolve_profile(profile_name)  # config, key, server
+            if all_profiles:  # a profile without its key must not keep the others away
+                profile = _first_usable(profile, config.profiles.values())
+            client = _shared.make_client(profile)  # the SDK loads after the first paint
+        except _shared.CommandError as exc:
+            gc.enable()
+            _shared.error(exc.message, multiline=True)
+            return exc.code
+        if prefetch is not None and first_page.eligible(profile):
+            first_page.hand_over(client, prefetch)
+        from tui.app import make_app
+        from tui.core.registry import Registry
+        from tui.hangup import run_app
 
-    app = make_app(config, client, Registry(), profile=profile)
-    if not all_profiles:
-        return run_app(app)
+        app = make_app(config, client, Registry(), profile=profile)
+        if not all_profiles:
+            return run_app(app)
 
-    async def open_fleet(pilot: Any) -> None:
-        from tui.screens.fleet import FleetScreen
+        async def open_fleet(pilot: Any) -> None:
+            from tui.screens.fleet import FleetScreen
 
-        app.push_screen(FleetScreen())
+            app.push_screen(FleetScreen())
 
-    return run_app(app, auto_pilot=open_fleet)
+        return run_app(app, auto_pilot=open_fleet)
+    finally:
+        if prefetch is not None:
+            prefetch.close()  # a child still listing is ended, and reaped
 
 
 def _first_usable(wanted: Profile, profiles: Iterable[Profile]) -> Profile:

@@ -229,6 +229,16 @@ def _build(raw: Any, factory: Callable[[dict[str, Any]], T], what: str) -> T:
         ) from exc
 
 
+def page_items(
+    page: dict[str, Any], factory: Callable[[dict[str, Any]], T], what: str
+) -> tuple[list[T], str | None]:
+    """A list page's items, each built by ``factory``, and the cursor of the next
+    page (``None``: this was the last)."""
+    items = [_build(raw, factory, what) for raw in page.get("data") or ()]
+    last = page.get("last_id") or (getattr(items[-1], "id", None) if items else None)
+    return items, (str(last) if page.get("has_more") and items and last else None)
+
+
 def _parse(content: bytes, factory: Callable[[dict[str, Any]], T], what: str) -> T:
     try:
         raw = _decode.decode(content)
@@ -353,6 +363,9 @@ class BatchClient:
     async def prepare(self) -> None:
         """Import the SDK in a thread, so that the first call does not block the loop."""
         if self._sdk is None:
+            from tui.core.first_page import settled
+
+            await settled(self)  # the page a start-up child is listing comes first
             await asyncio.to_thread(importlib.import_module, "openai")
             self._client  # noqa: B018 - build it now, the import is done
 
@@ -529,13 +542,17 @@ class BatchClient:
         """A cursor-paginated list, one page at a time; nothing is fetched ahead."""
         while True:
             page = await self._get_list(path, {**query, "after": after} if after else query)
-            items = [_build(raw, factory, f"list {path}") for raw in page.get("data") or ()]
+            items, after = page_items(page, factory, f"list {path}")
             if items:
                 yield items
-            last = page.get("last_id") or (getattr(items[-1], "id", None) if items else None)
-            if not page.get("has_more") or not items or not last:
+            if after is None:
                 return
-            after = str(last)
+
+    async def first_batch_page(self) -> dict[str, Any]:
+        """The first page of :meth:`iter_batch_pages` as the server sent it (decoded,
+        not built; :func:`page_items` builds it): what the start-up child of
+        :mod:`tui.core.first_page` lists."""
+        return await self._get_list("/batches", {"limit": BATCH_PAGE_LIMIT})
 
     async def _get_list(self, path: str, query: dict[str, Any]) -> dict[str, Any]:
         """GET a list endpoint through the SDK (auth, retries) and decode it raw."""

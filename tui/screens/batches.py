@@ -33,8 +33,9 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
-from tui.core import poll, timefmt
+from tui.core import first_page, poll, timefmt
 from tui.core.errors import BatchdeckError
+from tui.core.first_page import FirstPage
 from tui.core.models import Batch, batch_description
 from tui.core.text import one_line
 from tui.deck import styles_dir
@@ -206,7 +207,10 @@ class BatchesScreen(CachedStart):
         the poller schedules the next when :class:`PollEnded` or :class:`PollFailed`
         arrives."""
         try:
-            await self.deck.prepare_client()  # import the SDK off the event loop
+            # the page a child process listed during start-up (tui.core.first_page)
+            first = None if loaded else await first_page.take(self.deck.client)
+            if first is None:
+                await self.deck.prepare_client()  # import the SDK off the event loop
             await self.jobs_ready.wait()  # descriptions and tags for the rows it adds
             if loaded:
                 await self._read_registry(jobs)
@@ -214,7 +218,7 @@ class BatchesScreen(CachedStart):
                 self.post_message(self.Fetched(result.batches))
                 self.post_message(self.PollEnded(result.requests, False, result.missing))
             else:
-                await self._full_listing()
+                await self._full_listing(first)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # said in the status line; polling goes on
@@ -222,18 +226,29 @@ class BatchesScreen(CachedStart):
                 logger.exception("refreshing the batches failed")
             self.post_message(self.PollFailed(exc))
 
-    async def _full_listing(self) -> None:
+    async def _full_listing(self, first: FirstPage | None = None) -> None:
         """Every batch, page by page; the next page is fetched while this one is shown.
 
         The first page is shown at once, later ones at most every
         :data:`SHOW_EVERY` seconds: each change of the table costs a repaint of
         what is on screen, which would otherwise take longer than the listing.
+        ``first``: the first page, already listed (the SDK is loaded after it is shown).
         """
         loop = asyncio.get_running_loop()
         seen = requests = 0
         waiting: list[Batch] = []
         shown_at = 0.0
-        async for page in _prefetched(self.deck.client.iter_batch_pages()):
+        client = self.deck.client
+        if first is None:
+            pages = client.iter_batch_pages()
+        else:
+            if first.batches:
+                requests, seen, shown_at = 1, len(first.batches), loop.time()
+                self.post_message(self.Fetched(first.batches, f"{seen} batches · loading…"))
+            await self.deck.prepare_client()
+            after = first.after
+            pages = _no_pages() if after is None else client.iter_batch_pages(after=after)
+        async for page in _prefetched(pages):
             requests += 1
             seen += len(page)
             waiting.extend(page)
@@ -574,6 +589,11 @@ def _cancellable(batch: Batch) -> bool:
 def _shown_fields(jobs: dict[str, Job]) -> dict[str, tuple[object, ...]]:
     """What the table shows or filters on of each job (not its snapshot)."""
     return {batch_id: (job.description, job.tags, job.input_path) for batch_id, job in jobs.items()}
+
+
+async def _no_pages() -> AsyncIterator[list[Batch]]:
+    return
+    yield
 
 
 async def _prefetched(

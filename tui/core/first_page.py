@@ -1,0 +1,249 @@
+"""The server's first page of batches, listed by a short-lived child process while
+the app starts (POSIX only; elsewhere nothing changes).
+
+Importing the SDK takes about as long as Textual's whole start-up, and in one
+process the two take turns (the GIL). So ``batchdeck``, before Textual is imported
+and before any thread exists, forks (:func:`start`) a child that imports the SDK,
+lists the first page as the batches screen's first listing does
+(:meth:`BatchClient.first_batch_page`: the client of ``client_for``, the same limit),
+writes it to a pipe and exits, while the app starts on the other core. The batches
+screen takes that page (:func:`take`) as its first page, built by the same code
+(:func:`~tui.core.client.page_items`, ``Batch.from_dict``), and lists the rest with
+its own client.
+
+- Only a page travels. Anything else (an error status, no answer, a page that
+  comes late or broken) makes :func:`take` return ``None`` and the screen lists
+  as it does without a prefetch: an error reads as it always did, and once.
+- The child sends one request (no retries: the screen's own listing retries),
+  lives at most :data:`CHILD_SECONDS` (``SIGALRM``), draws nothing (its standard
+  streams are ``/dev/null``) and is always reaped: by :func:`take` once its page is
+  in, else by :meth:`Prefetch.close` (killed first) when the app ends.
+- The key reaches the child as it reached the parent: the inherited environment.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import threading
+import time
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:  # the rest is imported late: the fork comes first, and the child
+    from tui.core.client import BatchClient
+    from tui.core.config import Profile
+    from tui.core.models import Batch
+
+CHILD_SECONDS = 30  # the child's whole life at most; the parent waits no longer
+_CHUNK = 1 << 16
+
+
+class FirstPage(NamedTuple):
+    """The first page of batches, built, and the cursor of the next (``None``: none)."""
+
+    batches: list[Batch]
+    after: str | None
+
+
+class Prefetch:
+    """A forked child listing the first page; read its page once, close it always."""
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid = pid
+        self._fd = fd  # the pipe's read end
+        self._lock = threading.Lock()
+        self._status: int | None = None  # the child's exit code once reaped
+        self._reading = False
+        self.done = threading.Event()  # the page is read (or will not be)
+        self.taken = False  # by the first listing (:func:`take`)
+
+    def read(self, timeout: float = CHILD_SECONDS) -> bytes | None:
+        """Wait (blocking, so in a thread) for the child's page: its bytes if it ended
+        well within ``timeout`` seconds, else ``None``. The child is reaped."""
+        with self._lock:
+            if self._status is not None or self._fd < 0:
+                return None
+            self._reading = True
+        chunks: list[bytes] = []
+        ended = False
+        try:
+            deadline = time.monotonic() + timeout
+            while (left := deadline - time.monotonic()) > 0:
+                if not select.select([self._fd], [], [], left)[0]:
+                    break
+                chunk = os.read(self._fd, _CHUNK)
+                if not chunk:
+                    ended = True
+                    break
+                chunks.append(chunk)
+        except OSError:
+            ended = False
+        finally:
+            with self._lock:
+                self._reading = False
+                os.close(self._fd)
+                self._fd = -1
+            self.done.set()
+        return b"".join(chunks) if self.close(wait=ended) and ended else None
+
+    def close(self, *, wait: bool = False) -> bool:
+        """End the child (at once unless ``wait``: it has closed the pipe, so it is
+        ending) and reap it; whether it exited well. Safe to call again, from any
+        thread."""
+        with self._lock:
+            if self._status is None:
+                self._status = _reap(self.pid, wait=wait)
+            if not self._reading and self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+                self.done.set()
+            return self._status == 0
+
+
+def start(profile_name: str | None) -> Prefetch | None:
+    """Fork the child that lists the first page of profile ``profile_name`` (``None``:
+    the default), or ``None`` without ``fork`` (Windows). Call it first thing, before
+    any thread exists: the child reads the config itself, in parallel with the
+    parent, and lists nothing for a profile that is not :func:`eligible`."""
+    if not hasattr(os, "fork"):
+        return None
+    read_fd, write_fd = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        return None
+    if pid == 0:  # pragma: no cover - the child; measured by the tests from outside
+        os.close(read_fd)
+        _child(profile_name, write_fd)
+    os.close(write_fd)
+    return Prefetch(pid, read_fd)
+
+
+def eligible(profile: Profile) -> bool:
+    """Whether the first page of ``profile`` is prefetched: an OpenAI-compatible
+    server (Azure and Anthropic have clients and listings of their own)."""
+    return profile.provider not in ("azure", "anthropic")
+
+
+_handed: tuple[BatchClient, Prefetch] | None = None
+
+
+def hand_over(client: BatchClient, prefetch: Prefetch) -> None:
+    """Keep ``prefetch`` for the first listing made with ``client`` (:func:`take`)."""
+    global _handed
+    _handed = (client, prefetch)
+
+
+async def take(client: BatchClient) -> FirstPage | None:
+    """The first page handed over for ``client``, once (waiting for it in a thread),
+    or ``None``: none was, it was taken, or the child had no page for ``client``'s
+    server."""
+    import asyncio
+
+    if _handed is None or _handed[0] is not client or _handed[1].taken:
+        return None
+    prefetch = _handed[1]
+    prefetch.taken = True
+    content = await asyncio.to_thread(prefetch.read)
+    return None if content is None else parse(content, client.profile)
+
+
+async def settled(client: BatchClient) -> None:
+    """Return once the page handed over for ``client``, if any, has been read (or
+    will not be): the SDK's import, at the same time, would slow the child down
+    (both need a core) and hold up the page's paint (the GIL)."""
+    import asyncio
+
+    if _handed is not None and _handed[0] is client and not _handed[1].done.is_set():
+        await asyncio.to_thread(_handed[1].done.wait, CHILD_SECONDS)
+
+
+def parse(content: bytes, profile: Profile) -> FirstPage | None:
+    """The child's page, built as the listing builds it; ``None`` if it cannot be or
+    if it is not ``profile``'s server's (the config changed in between)."""
+    import logging
+
+    import msgspec
+
+    from tui.core.client import page_items
+    from tui.core.errors import ServerError
+    from tui.core.models import Batch
+
+    try:
+        sent = msgspec.json.decode(content)
+        if not isinstance(sent, dict) or sent.get("server") != _server(profile):
+            return None
+        page = sent.get("page")
+        if not isinstance(page, dict):
+            return None
+        batches, after = page_items(page, Batch.from_dict, "list /batches")
+    except (msgspec.DecodeError, ServerError) as exc:  # the screen's listing will say so
+        logging.getLogger(__name__).warning("the prefetched first page is unusable: %s", exc)
+        return None
+    return FirstPage(batches, after)
+
+
+def _server(profile: Profile) -> list[str | None]:
+    """What the page's request depended on, besides the key (never sent back)."""
+    return [
+        profile.name,
+        profile.resolved_base_url(),
+        profile.organization,
+        profile.project,
+    ]
+
+
+def _reap(pid: int, *, wait: bool) -> int:
+    """Reap ``pid`` (killed first unless ``wait`` or it has ended); its exit code."""
+    try:
+        done, status = os.waitpid(pid, 0 if wait else os.WNOHANG)
+        if done == 0:
+            os.kill(pid, signal.SIGKILL)
+            done, status = os.waitpid(pid, 0)
+    except ChildProcessError:  # reaped elsewhere
+        return -1
+    return os.waitstatus_to_exitcode(status)
+
+
+def _child(profile_name: str | None, write_fd: int) -> None:  # pragma: no cover - forked
+    """List the first page, write it to ``write_fd``, exit: 0 once it is all written."""
+    import asyncio
+
+    code = 1
+    try:
+        signal.alarm(CHILD_SECONDS)  # SIGALRM's default action ends the child
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        content = asyncio.run(_first_page(profile_name))
+        view = memoryview(content)
+        while view:
+            view = view[os.write(write_fd, view) :]
+        code = 0
+    except BaseException:  # no page: the screen's own listing runs and says why
+        code = 1
+    finally:
+        os._exit(code)
+
+
+async def _first_page(profile_name: str | None) -> bytes:  # pragma: no cover - forked
+    import msgspec
+
+    from tui.core.anthropic_client import client_for
+    from tui.core.client import BatchClient
+    from tui.core.config import load_config
+
+    profile = load_config().profile(profile_name)
+    if not eligible(profile):
+        raise TypeError(f"no first page for a {profile.provider} profile")
+    client = client_for(profile, max_retries=0)  # the key is read here, as in the parent
+    if not isinstance(client, BatchClient):
+        raise TypeError(f"no first page for a {type(client).__name__}")
+    try:
+        page = await client.first_batch_page()
+    finally:
+        await client.close()
+    return msgspec.json.encode({"server": _server(profile), "page": page})

@@ -24,10 +24,7 @@ its own client.
 from __future__ import annotations
 
 import os
-import select
 import signal
-import threading
-import time
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:  # the rest is imported late: the fork comes first, and the child
@@ -47,58 +44,61 @@ class FirstPage(NamedTuple):
 
 
 class Prefetch:
-    """A forked child listing the first page; read its page once, close it always."""
+    """A forked child listing the first page: :meth:`read` its page once (on the
+    app's event loop: no thread to join at exit), :meth:`close` it always."""
 
     def __init__(self, pid: int, fd: int) -> None:
+        import asyncio
+
         self.pid = pid
         self._fd = fd  # the pipe's read end
-        self._lock = threading.Lock()
         self._status: int | None = None  # the child's exit code once reaped
-        self._reading = False
-        self.done = threading.Event()  # the page is read (or will not be)
         self.taken = False  # by the first listing (:func:`take`)
+        self.done = asyncio.Event()  # the page is read, or will not be
 
-    def read(self, timeout: float = CHILD_SECONDS) -> bytes | None:
-        """Wait (blocking, so in a thread) for the child's page: its bytes if it ended
-        well within ``timeout`` seconds, else ``None``. The child is reaped."""
-        with self._lock:
-            if self._status is not None or self._fd < 0:
-                return None
-            self._reading = True
+    async def read(self, timeout: float = CHILD_SECONDS) -> bytes | None:
+        """The child's page: its bytes if it sent them all and exited well within
+        ``timeout`` seconds, else ``None``. The child is reaped (ended first if late,
+        or if the caller is cancelled)."""
+        import asyncio
+
+        if self._fd < 0:
+            return None
+        loop = asyncio.get_running_loop()
         chunks: list[bytes] = []
-        ended = False
-        try:
-            deadline = time.monotonic() + timeout
-            while (left := deadline - time.monotonic()) > 0:
-                if not select.select([self._fd], [], [], left)[0]:
-                    break
+        ended: asyncio.Future[bool] = loop.create_future()  # True: the pipe ended well
+
+        def readable() -> None:
+            try:
                 chunk = os.read(self._fd, _CHUNK)
-                if not chunk:
-                    ended = True
-                    break
+            except OSError:
+                chunk = None
+            if chunk:
                 chunks.append(chunk)
-        except OSError:
-            ended = False
+            elif not ended.done():  # end of file: all written, the child exits
+                ended.set_result(chunk is not None)
+
+        finished = False
+        loop.add_reader(self._fd, readable)
+        try:
+            finished = await asyncio.wait_for(ended, timeout)
+        except TimeoutError:
+            pass
         finally:
-            with self._lock:
-                self._reading = False
-                os.close(self._fd)
-                self._fd = -1
-            self.done.set()
-        return b"".join(chunks) if self.close(wait=ended) and ended else None
+            loop.remove_reader(self._fd)
+            exited_well = self.close(wait=finished)
+        return b"".join(chunks) if finished and exited_well else None
 
     def close(self, *, wait: bool = False) -> bool:
         """End the child (at once unless ``wait``: it has closed the pipe, so it is
-        ending) and reap it; whether it exited well. Safe to call again, from any
-        thread."""
-        with self._lock:
-            if self._status is None:
-                self._status = _reap(self.pid, wait=wait)
-            if not self._reading and self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
-                self.done.set()
-            return self._status == 0
+        ending) and reap it; whether it exited well. Safe to call again."""
+        if self._status is None:
+            self._status = _reap(self.pid, wait=wait)
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self.done.set()
+        return self._status == 0
 
 
 def start(profile_name: str | None) -> Prefetch | None:
@@ -138,16 +138,13 @@ def hand_over(client: BatchClient, prefetch: Prefetch) -> None:
 
 
 async def take(client: BatchClient) -> FirstPage | None:
-    """The first page handed over for ``client``, once (waiting for it in a thread),
-    or ``None``: none was, it was taken, or the child had no page for ``client``'s
-    server."""
-    import asyncio
-
+    """The first page handed over for ``client``, once, or ``None``: none was, it was
+    taken, or the child had no page for ``client``'s server."""
     if _handed is None or _handed[0] is not client or _handed[1].taken:
         return None
     prefetch = _handed[1]
     prefetch.taken = True
-    content = await asyncio.to_thread(prefetch.read)
+    content = await prefetch.read()
     return None if content is None else parse(content, client.profile)
 
 
@@ -156,9 +153,11 @@ async def settled(client: BatchClient) -> None:
     will not be): the SDK's import, at the same time, would slow the child down
     (both need a core) and hold up the page's paint (the GIL)."""
     import asyncio
+    import contextlib
 
-    if _handed is not None and _handed[0] is client and not _handed[1].done.is_set():
-        await asyncio.to_thread(_handed[1].done.wait, CHILD_SECONDS)
+    if _handed is not None and _handed[0] is client:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_handed[1].done.wait(), CHILD_SECONDS)
 
 
 def parse(content: bytes, profile: Profile) -> FirstPage | None:

@@ -1,0 +1,169 @@
+"""The start-up child of ``batchdeck`` (tui.core.first_page) with the real SDK: its
+page is the screen's first page, a page of another server is refused, a child that
+gets no answer is ended and reaped (no zombie, nothing left running), and the real
+app in a pty leaves no process behind when it quits, whether the page came or not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from tests.api._cli import REPO, env_for
+from tests.api.conftest import API_KEY, chat_lines, submit
+from tests.reliability.test_hangup import EXIT_WAIT, open_pty, read_until
+from tui.core import first_page
+from tui.core.client import BatchClient
+from tui.core.config import Profile, load_config
+from tui.localapi.server import LocalServer
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A base URL whose server takes the connection and never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+
+
+def point_at(monkeypatch: pytest.MonkeyPatch, base_url: str) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+
+
+def gone(pid: int) -> bool:
+    """No such process, not even a zombie (it was reaped)."""
+    return not Path(f"/proc/{pid}").exists()
+
+
+async def test_the_child_s_page_is_the_listing_s_first_page(
+    server: LocalServer, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(3):
+        submit(client, chat_lines(1))
+    point_at(monkeypatch, server.base_url)
+    child = first_page.start(None)
+    assert child is not None
+    content = await child.read()
+    assert content is not None and gone(child.pid)
+    profile = load_config().profile()
+    page = first_page.parse(content, profile)
+    listing = BatchClient(profile, max_retries=0)
+    expected = await anext(aiter(listing.iter_batch_pages()))
+    await listing.close()
+    assert page is not None and page.batches == expected and page.after is None
+    assert first_page.parse(content, Profile("other", base_url=server.base_url)) is None
+    assert first_page.parse(b"not json", profile) is None
+
+
+async def test_a_child_without_an_answer_is_ended_and_reaped(
+    silent_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    point_at(monkeypatch, silent_server)
+    waited = first_page.start(None)
+    assert waited is not None
+    assert await waited.read(timeout=0.2) is None  # late: given up, ended, reaped
+    assert gone(waited.pid) and waited.done.is_set()
+    closed = first_page.start(None)
+    assert closed is not None
+    assert closed.close() is False  # the app quit first
+    assert gone(closed.pid) and await closed.read() is None
+
+
+def test_no_page_for_an_azure_or_anthropic_profile() -> None:
+    assert first_page.eligible(Profile("p"))
+    assert not first_page.eligible(Profile("a", provider="azure"))
+    assert not first_page.eligible(Profile("c", provider="anthropic"))
+
+
+def marked(marker: str) -> list[int]:
+    """The processes whose environment holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+    return found
+
+
+def children_of(pid: int) -> list[str]:
+    """The state letters of ``pid``'s children (``Z``: a zombie)."""
+    states = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, IndexError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if entry.name.isdigit() and int(fields[1]) == pid:
+                states.append(fields[0])
+    return states
+
+
+def exit_code(app: subprocess.Popen[bytes], master: int) -> int:
+    """Wait (bounded) for ``app`` to exit, reading what it draws meanwhile (a full pty
+    would block it)."""
+    deadline = time.monotonic() + EXIT_WAIT
+    while app.poll() is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still running {EXIT_WAIT:g} s after q")
+        if select.select([master], [], [], 0.1)[0]:
+            with contextlib.suppress(OSError):  # EIO once the app has closed the pty
+                os.read(master, 65536)
+    return app.returncode
+
+
+@pytest.mark.parametrize("answers", [True, False])
+def test_the_app_leaves_no_process_behind(
+    server: LocalServer,
+    client: openai.OpenAI,
+    silent_server: str,
+    tmp_path: Path,
+    answers: bool,
+) -> None:
+    """``batchdeck`` in a pty: with the page on screen its child is already reaped;
+    quitting before a silent server answered ends the child too."""
+    batch_id = submit(client, chat_lines(1)).id
+    marker = f"BATCHDECK_TEST_MARK={uuid.uuid4().hex}"
+    env = env_for(server, tmp_path)
+    env["TERM"] = "xterm-256color"
+    env[marker.split("=")[0]] = marker.split("=")[1]
+    if not answers:
+        env["OPENAI_BASE_URL"] = silent_server
+    master, slave = open_pty()
+    app = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=REPO,
+        start_new_session=True,
+    )
+    os.close(slave)
+    try:
+        if answers:
+            read_until(master, batch_id[-12:].encode())  # the page is on screen
+            assert "Z" not in children_of(app.pid)
+            assert marked(marker) == [app.pid]  # the child has ended
+        else:
+            read_until(master, b"\x1b[?1049h")  # the app is up, the child still waits
+            assert len(marked(marker)) == 2
+        os.write(master, b"q")
+        assert exit_code(app, master) == 0
+        assert marked(marker) == []
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+        os.close(master)

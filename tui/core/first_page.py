@@ -18,6 +18,12 @@ its own client.
   lives at most :data:`CHILD_SECONDS` (``SIGALRM``), draws nothing (its standard
   streams are ``/dev/null``) and is always reaped: by :func:`take` once its page is
   in, else by :meth:`Prefetch.close` (killed first) when the app ends.
+- It runs in a session of its own: where Linux groups processes by session for
+  the scheduler (autogroup), it gets a share of a busy CPU of its own instead of
+  splitting the app's; it never needs the terminal.
+- The parent's own SDK import waits for the page (:func:`settled`, from
+  ``BatchClient.prepare``): at the same time it would slow the child (cores) and
+  the page's paint (the GIL).
 - The key reaches the child as it reached the parent: the inherited environment.
 """
 
@@ -213,6 +219,7 @@ def _child(profile_name: str | None, write_fd: int) -> None:  # pragma: no cover
 
     code = 1
     try:
+        os.setsid()  # a scheduling group of its own (autogroup): its own share of a busy CPU
         signal.alarm(CHILD_SECONDS)  # SIGALRM's default action ends the child
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):

@@ -123,6 +123,8 @@ def _run_app(profile_name: str | None, *, all_profiles: bool = False) -> int:
             return exc.code
         if prefetch is not None and first_page.eligible(profile):
             first_page.hand_over(client, prefetch)
+        elif prefetch is not None:  # the child lists nothing for this profile: reap it now
+            prefetch.close()
         from tui.app import make_app
         from tui.core.registry import Registry
         from tui.hangup import run_app

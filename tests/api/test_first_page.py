@@ -123,23 +123,38 @@ def exit_code(app: subprocess.Popen[bytes], master: int) -> int:
     return app.returncode
 
 
-@pytest.mark.parametrize("answers", [True, False])
+AZURE = """[settings]
+profile = "azure"
+[profiles.azure]
+provider = "azure"
+azure_endpoint = "{url}"
+api_version = "2024-10-21"
+api_key_env = "OPENAI_API_KEY"
+"""
+
+
+@pytest.mark.parametrize("case", ["page", "silent server", "azure"])
 def test_the_app_leaves_no_process_behind(
     server: LocalServer,
     client: openai.OpenAI,
     silent_server: str,
     tmp_path: Path,
-    answers: bool,
+    case: str,
 ) -> None:
     """``batchdeck`` in a pty: with the page on screen its child is already reaped;
-    quitting before a silent server answered ends the child too."""
+    quitting before a silent server answered ends the child too; a profile whose
+    page is not prefetched has its child reaped before the app starts."""
     batch_id = submit(client, chat_lines(1)).id
     marker = f"BATCHDECK_TEST_MARK={uuid.uuid4().hex}"
     env = env_for(server, tmp_path)
     env["TERM"] = "xterm-256color"
     env[marker.split("=")[0]] = marker.split("=")[1]
-    if not answers:
+    if case == "silent server":
         env["OPENAI_BASE_URL"] = silent_server
+    if case == "azure":
+        config = Path(env["BATCHDECK_CONFIG_DIR"]) / "config.toml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(AZURE.format(url=server.url), encoding="utf-8")
     master, slave = open_pty()
     app = subprocess.Popen(
         [sys.executable, "-m", "tui.cli"],
@@ -152,13 +167,15 @@ def test_the_app_leaves_no_process_behind(
     )
     os.close(slave)
     try:
-        if answers:
+        if case == "page":
             read_until(master, batch_id[-12:].encode())  # the page is on screen
             assert "Z" not in children_of(app.pid)
             assert marked(marker) == [app.pid]  # the child has ended
         else:
-            read_until(master, b"\x1b[?1049h")  # the app is up, the child still waits
-            assert len(marked(marker)) == 2
+            read_until(master, b"\x1b[?1049h")  # the app is up
+            assert "Z" not in children_of(app.pid)
+            # a silent server's child still waits; the Azure profile's is gone
+            assert len(marked(marker)) == (2 if case == "silent server" else 1)
         os.write(master, b"q")
         assert exit_code(app, master) == 0
         assert marked(marker) == []

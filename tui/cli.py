@@ -101,30 +101,25 @@ def _app_launch(argv: list[str]) -> tuple[bool, str | None]:
 def _run_app(profile_name: str | None, *, all_profiles: bool = False) -> int:
     import gc
 
+    from tui.commands import _shared
     from tui.core import first_page
 
     # Start-up builds only objects that live as long as the app (modules above all):
     # the cyclic GC would walk them again and again for nothing. It runs again once
     # the SDK is loaded (BatchDeckApp.prepare_client, which freezes them first).
     gc.disable()
-    # first thing: a child lists the first page, on the other core, while Textual starts
-    prefetch = None if all_profiles else first_page.start(profile_name)
-    from tui.commands import _shared
-
     try:
-        try:
-            config, profile = _shared.resolve_profile(profile_name)  # config, key, server
-            if all_profiles:  # a profile without its key must not keep the others away
-                profile = _first_usable(profile, config.profiles.values())
-            client = _shared.make_client(profile)  # the SDK loads after the first paint
-        except _shared.CommandError as exc:
-            gc.enable()
-            _shared.error(exc.message, multiline=True)
-            return exc.code
-        if prefetch is not None and first_page.eligible(profile):
-            first_page.hand_over(client, prefetch)
-        elif prefetch is not None:  # the child lists nothing for this profile: reap it now
-            prefetch.close()
+        config, profile = _shared.resolve_profile(profile_name)  # config, key, server
+        if all_profiles:  # a profile without its key must not keep the others away
+            profile = _first_usable(profile, config.profiles.values())
+        client = _shared.make_client(profile)  # the SDK loads after the first paint
+    except _shared.CommandError as exc:
+        gc.enable()
+        _shared.error(exc.message, multiline=True)
+        return exc.code
+    # a child lists the first page on the other core while Textual starts (no thread yet)
+    prefetch = None if all_profiles else first_page.start(client)
+    try:
         from tui.app import make_app
         from tui.core.registry import Registry
         from tui.hangup import run_app

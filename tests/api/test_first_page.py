@@ -54,29 +54,30 @@ async def test_the_child_s_page_is_the_listing_s_first_page(
     for _ in range(3):
         submit(client, chat_lines(1))
     point_at(monkeypatch, server.base_url)
-    child = first_page.start(None)
+    profile = load_config().profile()
+    child = first_page.start(BatchClient(profile, max_retries=0))
     assert child is not None
     content = await child.read()
     assert content is not None and gone(child.pid)
-    profile = load_config().profile()
-    page = first_page.parse(content, profile)
+    page = first_page.parse(content)
     listing = BatchClient(profile, max_retries=0)
     expected = await anext(aiter(listing.iter_batch_pages()))
     await listing.close()
     assert page is not None and page.batches == expected and page.after is None
-    assert first_page.parse(content, Profile("other", base_url=server.base_url)) is None
-    assert first_page.parse(b"not json", profile) is None
+    assert first_page.parse(b"not json") is None
+    assert first_page.parse(b'{"data": [{"no": "id"}]}') is None
 
 
 async def test_a_child_without_an_answer_is_ended_and_reaped(
     silent_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     point_at(monkeypatch, silent_server)
-    waited = first_page.start(None)
+    profile = load_config().profile()
+    waited = first_page.start(BatchClient(profile, max_retries=0))
     assert waited is not None
     assert await waited.read(timeout=0.2) is None  # late: given up, ended, reaped
     assert gone(waited.pid) and waited.done.is_set()
-    closed = first_page.start(None)
+    closed = first_page.start(BatchClient(profile, max_retries=0))
     assert closed is not None
     assert closed.close() is False  # the app quit first
     assert gone(closed.pid) and await closed.read() is None
@@ -143,7 +144,7 @@ def test_the_app_leaves_no_process_behind(
 ) -> None:
     """``batchdeck`` in a pty: with the page on screen its child is already reaped;
     quitting before a silent server answered ends the child too; a profile whose
-    page is not prefetched has its child reaped before the app starts."""
+    page is not prefetched gets no child."""
     batch_id = submit(client, chat_lines(1)).id
     marker = f"BATCHDECK_TEST_MARK={uuid.uuid4().hex}"
     env = env_for(server, tmp_path)
@@ -174,7 +175,7 @@ def test_the_app_leaves_no_process_behind(
         else:
             read_until(master, b"\x1b[?1049h")  # the app is up
             assert "Z" not in children_of(app.pid)
-            # a silent server's child still waits; the Azure profile's is gone
+            # a silent server's child still waits; the Azure profile has none
             assert len(marked(marker)) == (2 if case == "silent server" else 1)
         os.write(master, b"q")
         assert exit_code(app, master) == 0

@@ -33,12 +33,10 @@ def app_on(
     ``OPENAI_BASE_URL``), with the start-up child's page handed over if ``prefetch``."""
     monkeypatch.setenv("OPENAI_BASE_URL", base_url)
     monkeypatch.setenv("OPENAI_API_KEY", key)
-    child = first_page.start(None) if prefetch else None
     config = load_config()
     profile = config.profile()
     client = BatchClient(profile, max_retries=0)
-    if child is not None:
-        first_page.hand_over(client, child)
+    child = first_page.start(client) if prefetch else None
     return make_app(config, client, Registry(durable=False), profile=profile), child
 
 

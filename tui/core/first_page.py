@@ -2,8 +2,9 @@
 the app starts (POSIX only; elsewhere nothing changes).
 
 Importing the SDK takes about as long as Textual's whole start-up, and in one
-process the two take turns (the GIL). So ``batchdeck``, before Textual is imported
-and before any thread exists, forks (:func:`start`) a child that imports the SDK,
+process the two take turns (the GIL). So ``batchdeck``, once it has the profile and
+its client, before Textual is imported and before any thread exists, forks
+(:func:`start`) a child that imports the SDK,
 lists the first page as the batches screen's first listing does
 (:meth:`BatchClient.first_batch_page`: the client of ``client_for``, the same limit),
 writes it to a pipe and exits, while the app starts on the other core. The batches
@@ -29,14 +30,21 @@ its own client.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 import signal
 from typing import TYPE_CHECKING, NamedTuple
 
-if TYPE_CHECKING:  # the rest is imported late: the fork comes first, and the child
-    from tui.core.client import BatchClient
+import msgspec
+
+from tui.core.client import BatchClient, page_items
+from tui.core.errors import ServerError
+from tui.core.models import Batch
+
+if TYPE_CHECKING:
     from tui.core.config import Profile
-    from tui.core.models import Batch
 
 CHILD_SECONDS = 30  # the child's whole life at most; the parent waits no longer
 _CHUNK = 1 << 16
@@ -54,8 +62,6 @@ class Prefetch:
     app's event loop: no thread to join at exit), :meth:`close` it always."""
 
     def __init__(self, pid: int, fd: int) -> None:
-        import asyncio
-
         self.pid = pid
         self._fd = fd  # the pipe's read end
         self._status: int | None = None  # the child's exit code once reaped
@@ -66,8 +72,6 @@ class Prefetch:
         """The child's page: its bytes if it sent them all and exited well within
         ``timeout`` seconds, else ``None``. The child is reaped (ended first if late,
         or if the caller is cancelled)."""
-        import asyncio
-
         if self._fd < 0:
             return None
         loop = asyncio.get_running_loop()
@@ -107,12 +111,16 @@ class Prefetch:
         return self._status == 0
 
 
-def start(profile_name: str | None) -> Prefetch | None:
-    """Fork the child that lists the first page of profile ``profile_name`` (``None``:
-    the default), or ``None`` without ``fork`` (Windows). Call it first thing, before
-    any thread exists: the child reads the config itself, in parallel with the
-    parent, and lists nothing for a profile that is not :func:`eligible`."""
-    if not hasattr(os, "fork"):
+_handed: tuple[BatchClient, Prefetch] | None = None  # the child, for this client
+
+
+def start(client: BatchClient) -> Prefetch | None:
+    """Fork the child that lists the first page of ``client``'s profile and hand it
+    over for ``client``'s first listing (:func:`take`); ``None`` (no child) for a
+    profile that is not :func:`eligible` or without ``fork`` (Windows). Call it
+    before any thread exists."""
+    profile = client.profile
+    if not hasattr(os, "fork") or not eligible(profile):
         return None
     read_fd, write_fd = os.pipe()
     try:
@@ -123,9 +131,11 @@ def start(profile_name: str | None) -> Prefetch | None:
         return None
     if pid == 0:  # pragma: no cover - the child; measured by the tests from outside
         os.close(read_fd)
-        _child(profile_name, write_fd)
+        _child(profile, write_fd)
     os.close(write_fd)
-    return Prefetch(pid, read_fd)
+    global _handed
+    _handed = (client, Prefetch(pid, read_fd))
+    return _handed[1]
 
 
 def eligible(profile: Profile) -> bool:
@@ -134,54 +144,30 @@ def eligible(profile: Profile) -> bool:
     return profile.provider not in ("azure", "anthropic")
 
 
-_handed: tuple[BatchClient, Prefetch] | None = None
-
-
-def hand_over(client: BatchClient, prefetch: Prefetch) -> None:
-    """Keep ``prefetch`` for the first listing made with ``client`` (:func:`take`)."""
-    global _handed
-    _handed = (client, prefetch)
-
-
 async def take(client: BatchClient) -> FirstPage | None:
     """The first page handed over for ``client``, once, or ``None``: none was, it was
-    taken, or the child had no page for ``client``'s server."""
+    taken, or the child had no page."""
     if _handed is None or _handed[0] is not client or _handed[1].taken:
         return None
     prefetch = _handed[1]
     prefetch.taken = True
     content = await prefetch.read()
-    return None if content is None else parse(content, client.profile)
+    return None if content is None else parse(content)
 
 
 async def settled(client: BatchClient) -> None:
     """Return once the page handed over for ``client``, if any, has been read (or
     will not be): the SDK's import, at the same time, would slow the child down
     (both need a core) and hold up the page's paint (the GIL)."""
-    import asyncio
-    import contextlib
-
     if _handed is not None and _handed[0] is client:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_handed[1].done.wait(), CHILD_SECONDS)
 
 
-def parse(content: bytes, profile: Profile) -> FirstPage | None:
-    """The child's page, built as the listing builds it; ``None`` if it cannot be or
-    if it is not ``profile``'s server's (the config changed in between)."""
-    import logging
-
-    import msgspec
-
-    from tui.core.client import page_items
-    from tui.core.errors import ServerError
-    from tui.core.models import Batch
-
+def parse(content: bytes) -> FirstPage | None:
+    """The child's page, built as the listing builds it; ``None`` if it cannot be."""
     try:
-        sent = msgspec.json.decode(content)
-        if not isinstance(sent, dict) or sent.get("server") != _server(profile):
-            return None
-        page = sent.get("page")
+        page = msgspec.json.decode(content)
         if not isinstance(page, dict):
             return None
         batches, after = page_items(page, Batch.from_dict, "list /batches")
@@ -189,16 +175,6 @@ def parse(content: bytes, profile: Profile) -> FirstPage | None:
         logging.getLogger(__name__).warning("the prefetched first page is unusable: %s", exc)
         return None
     return FirstPage(batches, after)
-
-
-def _server(profile: Profile) -> list[str | None]:
-    """What the page's request depended on, besides the key (never sent back)."""
-    return [
-        profile.name,
-        profile.resolved_base_url(),
-        profile.organization,
-        profile.project,
-    ]
 
 
 def _reap(pid: int, *, wait: bool) -> int:
@@ -213,10 +189,8 @@ def _reap(pid: int, *, wait: bool) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def _child(profile_name: str | None, write_fd: int) -> None:  # pragma: no cover - forked
+def _child(profile: Profile, write_fd: int) -> None:  # pragma: no cover - forked
     """List the first page, write it to ``write_fd``, exit: 0 once it is all written."""
-    import asyncio
-
     code = 1
     try:
         os.setsid()  # a scheduling group of its own (autogroup): its own share of a busy CPU
@@ -224,7 +198,7 @@ def _child(profile_name: str | None, write_fd: int) -> None:  # pragma: no cover
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        content = asyncio.run(_first_page(profile_name))
+        content = asyncio.run(_first_page(profile))
         view = memoryview(content)
         while view:
             view = view[os.write(write_fd, view) :]
@@ -235,21 +209,14 @@ def _child(profile_name: str | None, write_fd: int) -> None:  # pragma: no cover
         os._exit(code)
 
 
-async def _first_page(profile_name: str | None) -> bytes:  # pragma: no cover - forked
-    import msgspec
-
+async def _first_page(profile: Profile) -> bytes:  # pragma: no cover - forked
     from tui.core.anthropic_client import client_for
-    from tui.core.client import BatchClient
-    from tui.core.config import load_config
 
-    profile = load_config().profile(profile_name)
-    if not eligible(profile):
-        raise TypeError(f"no first page for a {profile.provider} profile")
-    client = client_for(profile, max_retries=0)  # the key is read here, as in the parent
+    client = client_for(profile, max_retries=0)
     if not isinstance(client, BatchClient):
         raise TypeError(f"no first page for a {type(client).__name__}")
     try:
         page = await client.first_batch_page()
     finally:
         await client.close()
-    return msgspec.json.encode({"server": _server(profile), "page": page})
+    return msgspec.json.encode(page)

@@ -4,13 +4,12 @@ the app starts (POSIX only; elsewhere nothing changes).
 Importing the SDK takes about as long as Textual's whole start-up, and in one
 process the two take turns (the GIL). So ``batchdeck``, once it has the profile and
 its client, before Textual is imported and before any thread exists, forks
-(:func:`start`) a child that imports the SDK,
-lists the first page as the batches screen's first listing does
-(:meth:`BatchClient.first_batch_page`: the client of ``client_for``, the same limit),
-writes it to a pipe and exits, while the app starts on the other core. The batches
-screen takes that page (:func:`take`) as its first page, built by the same code
-(:func:`~tui.core.client.page_items`, ``Batch.from_dict``), and lists the rest with
-its own client.
+(:func:`start`) a child that imports the SDK, lists the first page as the batches
+screen's first listing does (:meth:`BatchClient.first_batch_page`: the client of
+``client_for``, the same limit), writes it to a pipe and exits, while the app
+starts on the other core. The batches screen takes that page (:func:`take`) as its
+first page, built by the same code (:func:`~tui.core.client.page_items`,
+``Batch.from_dict``), and lists the rest with its own client.
 
 - Only a page travels. Anything else (an error status, no answer, a page that
   comes late or broken) makes :func:`take` return ``None`` and the screen lists

@@ -7,6 +7,7 @@ Textual unless they show the app.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 from collections.abc import Iterable, Sequence
@@ -16,14 +17,10 @@ from tui import __version__
 from tui.commands import COMMANDS
 
 if TYPE_CHECKING:
-    import argparse
-
     from tui.core.config import Profile
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import argparse  # not for the app: it starts without the parser
-
     parser = argparse.ArgumentParser(
         prog="batchdeck",
         description="A terminal control room for the OpenAI Batch API. "

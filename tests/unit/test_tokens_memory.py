@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -46,10 +47,10 @@ def test_building_a_table_leaves_the_extensions_data_pages_unresident() -> None:
 
 
 def test_only_clean_read_only_mappings_are_released() -> None:
-    from tui.core import tokens
+    from tui.core import mapped_pages, tokens
 
-    library = __import__("os").path.realpath(tokens._bindings().__file__)
-    ranges = tokens._clean_read_only_ranges(library)
+    library = os.path.realpath(tokens._bindings().__file__)
+    ranges = mapped_pages.clean_read_only_ranges(library)
     maps = {}
     with open("/proc/self/maps") as handle:
         for line in handle:
@@ -59,4 +60,5 @@ def test_only_clean_read_only_mappings_are_released() -> None:
     assert ranges
     for span in ranges:
         assert "w" not in maps[span]
-    assert tokens._release_read_pages("/nonexistent/library.so") == 0
+    assert mapped_pages.give_back("/nonexistent/library.so") == 0
+    assert mapped_pages.release([]) == 0

@@ -40,7 +40,6 @@ import importlib.util
 import math
 import os
 import random
-import sys
 import threading
 import warnings
 from collections import deque
@@ -51,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.core.jsonsafe import JsonInputError, loads
+from tui.core.mapped_pages import give_back
 from tui.core.models import Usage
 from tui.core.pricing import Cost, Price, cost_of, price_for
 from tui.core.request_file import open_request_file
@@ -143,60 +143,9 @@ def _tokenizer(encoding: str) -> Any:
 @functools.cache
 def _built_tokenizer(encoding: str) -> Any:
     table = _bindings().tokenizer_for_encoding(encoding)
-    _release_read_pages(_bindings().__file__)
+    # Building read ~32 MB of data embedded in the extension, never used again.
+    give_back(_bindings().__file__)
     return table
-
-
-_MADV_DONTNEED = 4  # Linux
-
-
-def _release_read_pages(library: str) -> int:
-    """Give back the pages of ``library`` that building a table read (Linux; returns
-    the bytes released).
-
-    The table is built from data embedded in the extension (~32 MB read once, then
-    kept resident as file-backed pages although only the built table, in anonymous
-    memory, is used after). Only read-only mappings of the file that hold no
-    anonymous (copy-on-write) page are released: their pages are clean copies of the
-    file, read again from it if ever touched, so nothing can change.
-    """
-    if not sys.platform.startswith("linux"):
-        return 0
-    try:
-        ranges = _clean_read_only_ranges(os.path.realpath(library))
-        if not ranges:
-            return 0
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-        released = 0
-        for start, end in ranges:
-            if libc.madvise(start, end - start, _MADV_DONTNEED) == 0:
-                released += end - start
-        return released
-    except (OSError, ValueError, AttributeError):
-        return 0
-
-
-def _clean_read_only_ranges(path: str) -> list[tuple[int, int]]:
-    """Address ranges of ``path``'s read-only mappings without anonymous pages."""
-    ranges: list[tuple[int, int]] = []
-    current: tuple[int, int] | None = None
-    with open("/proc/self/smaps", encoding="utf-8", errors="replace") as smaps:
-        for line in smaps:
-            head = line.split(maxsplit=5)
-            if len(head) >= 5 and "-" in head[0] and ":" not in head[0]:
-                current = None
-                perms, name = head[1], head[5].strip() if len(head) > 5 else ""
-                if name == path and "w" not in perms and perms.endswith("p"):
-                    low, high = head[0].split("-")
-                    current = (int(low, 16), int(high, 16))
-            elif current is not None and head[:1] == ["Anonymous:"]:
-                if head[1] == "0":
-                    ranges.append(current)
-                current = None
-    return ranges
 
 
 def counter_for(encoding: str) -> Counter:
@@ -464,8 +413,8 @@ def _count_lines(count: Counter, lines: list[_Line]) -> list[int]:
 
 class _LazyCounter:
     """``counter_for(encoding)``, built on first use by whichever thread needs it (the
-    table takes ~0.1 s to build, with the GIL released: a worker builds it while the
-    validator reads on)."""
+    table takes ~0.1 s to build, holding the GIL; a worker starts it at the first line,
+    then gives back the extension's pages it read: :mod:`tui.core.mapped_pages`)."""
 
     def __init__(self, encoding: str) -> None:
         self.encoding = encoding

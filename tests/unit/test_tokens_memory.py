@@ -60,5 +60,4 @@ def test_only_clean_read_only_mappings_are_released() -> None:
     assert ranges
     for span in ranges:
         assert "w" not in maps[span]
-    assert mapped_pages.give_back("/nonexistent/library.so") == 0
-    assert mapped_pages.release([]) == 0
+    assert mapped_pages.releaser("/nonexistent/library.so")() == 0

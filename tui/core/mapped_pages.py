@@ -3,8 +3,9 @@
 ``bpe-openai`` builds a tokenizer table from data embedded in its extension: building
 reads ~32 MB of the file, which then stay resident (file-backed pages counted in the
 process's RSS) although only the built table, in anonymous memory, is used after.
-:func:`give_back` releases those pages once the table is built (the build itself
-holds the GIL, so they cannot be released while it reads them).
+:func:`releaser` prepares the release before the table is built and it is made the
+moment the build returns (the build holds the GIL, so the pages cannot be released
+while it reads them).
 
 Only read-only private mappings of the file that hold no anonymous (copy-on-write)
 page are released (``madvise(MADV_DONTNEED)``): their pages are clean copies of the
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 _MADV_DONTNEED = 4  # Linux
@@ -53,29 +55,24 @@ def _madvise() -> Any:
     return madvise
 
 
-def release(ranges: list[Range]) -> int:
-    """Drop the resident pages of ``ranges``; the bytes covered."""
-    if not ranges:
-        return 0
-    madvise = _madvise()
-    return sum(
-        end - start for start, end in ranges if madvise(start, end - start, _MADV_DONTNEED) == 0
-    )
+def releaser(library: str) -> Callable[[], int]:
+    """A function that releases ``library``'s clean read-only pages and returns the
+    bytes covered (0 where nothing can be done). The mappings are found now, so the
+    call itself is only ``madvise``: made right after the pages were read, it leaves
+    no time for the process to grow while they are still resident."""
+    ranges: list[Range] = []
+    if sys.platform.startswith("linux"):
+        try:
+            ranges = clean_read_only_ranges(os.path.realpath(library))
+            madvise = _madvise() if ranges else None
+        except (OSError, ValueError, AttributeError):
+            ranges = []
+    if not ranges or madvise is None:
+        return lambda: 0
 
+    def release() -> int:
+        return sum(
+            end - start for start, end in ranges if madvise(start, end - start, _MADV_DONTNEED) == 0
+        )
 
-def _ranges_of(library: str) -> list[Range]:
-    if not sys.platform.startswith("linux"):
-        return []
-    try:
-        return clean_read_only_ranges(os.path.realpath(library))
-    except (OSError, ValueError):
-        return []
-
-
-def give_back(library: str) -> int:
-    """Release ``library``'s clean read-only pages now; the bytes covered (0 where
-    nothing could be done)."""
-    try:
-        return release(_ranges_of(library))
-    except (OSError, AttributeError):
-        return 0
+    return release

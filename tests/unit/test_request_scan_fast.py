@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -128,3 +130,49 @@ def test_blocks_cover_a_file_read_in_small_chunks() -> None:
     data = b"\n".join(_line("ok", c, "m") for c in "abcdef") + b"\n"
     blocks = list(request_scan.iter_blocks(io.BytesIO(data), 7))
     assert all(not isinstance(block, int) for block in blocks)
+
+
+class _Top(msgspec.Struct, forbid_unknown_fields=True):
+    """What a typed schema would keep of a line (the rest skipped in C)."""
+
+    custom_id: str
+    method: str
+    url: str
+    body: dict[str, msgspec.Raw]
+
+
+_HOSTILE_CONTENT = {
+    "bytes that are not UTF-8": (b'"h\xffi"', True),
+    "a number out of range": (b"1e999", True),
+    "a 5,000-digit integer": (b"1" * 5000, True),
+    "a lone surrogate escape": (b'"\\ud800x"', False),
+    "a raw control character": (b'"a\x01b"', False),
+    "NaN": (b"NaN", False),
+}
+
+
+@pytest.mark.parametrize("name", list(_HOSTILE_CONTENT))
+def test_hostile_message_text_is_refused_although_a_skipping_schema_would_pass_some(
+    name: str, tmp_path: Path
+) -> None:
+    """Why every line is parsed whole: msgspec checks neither UTF-8 nor number ranges
+    in what a typed schema skips (``skipped_passes``), so the scanner cannot skip the
+    message text, the bulk of a line, to go faster."""
+    content, skipped_passes = _HOSTILE_CONTENT[name]
+    good = _line("ok", "a", "m")
+    bad = good.replace(b'"h\\u00e9"', content)
+    assert bad != good
+    decoder = msgspec.json.Decoder(_Top)
+    try:
+        decoder.decode(bad)
+        passes = True
+    except msgspec.DecodeError:
+        passes = False
+    assert passes == skipped_passes
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(good + b"\n" + bad.replace(b'"a"', b'"b"', 1) + b"\n")
+    report = request_scan.scan(path, None, Limits(), 10).report(path)
+    assert [(p.line, p.code) for p in report.problems] in (
+        [(2, "invalid_json_line")],
+        [(2, "invalid_utf8")],
+    )

@@ -7,6 +7,11 @@ are not UTF-8, control characters in strings, ``NaN``, numbers out of range
 before parsing (:data:`~tui.core.jsonsafe.MAX_DEPTH`): a line with few brackets
 cannot be deep, and counting them costs a few ``memchr`` calls. A line msgspec
 refuses is checked again slowly (``json``) to say exactly what is wrong and where.
+Lines are found in each chunk without copying them, and a line like the ones before
+(same endpoint and model, a new ``custom_id``) takes a short path
+(:meth:`Scanner.feed_all`). A typed schema skipping the message text would parse
+faster, but msgspec checks neither UTF-8 nor number ranges in what it skips, so each
+line is parsed whole (``tests/unit/test_request_scan_fast.py`` shows it).
 Memory is one chunk, the longest line, 8 bytes per line for the offsets, and one
 hash per ``custom_id``.
 """

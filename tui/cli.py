@@ -20,7 +20,10 @@ if TYPE_CHECKING:
     from tui.core.config import Profile
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; or, when ``command`` names one, only that command's (each
+    command module imports what its options need, so ``batchdeck validate`` does not
+    load the webhook receiver's). Parsing and errors are the same either way."""
     parser = argparse.ArgumentParser(
         prog="batchdeck",
         description="A terminal control room for the OpenAI Batch API. "
@@ -34,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the app on the fleet view: every profile's batches in one table",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in (command,) if command in COMMANDS else COMMANDS:
         importlib.import_module(f"tui.commands.{name}").add_parser(sub)
     return parser
 
@@ -46,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_app(profile)
         except KeyboardInterrupt:
             return 130
-    args = build_parser().parse_args(argv)
+    args = build_parser(_command_named(argv)).parse_args(argv)
     try:
         if args.command:
             command = importlib.import_module(f"tui.commands.{args.command}")
@@ -80,6 +83,19 @@ def _profile_from_ref(args: argparse.Namespace) -> int | None:
         _shared.error(f"{ref!r} names profile {name!r}, but --profile is {args.profile!r}")
         return _shared.EXIT_USAGE
     args.profile, args.batch_id = name, batch_id
+    return None
+
+
+def _command_named(argv: Sequence[str] | None) -> str | None:
+    """The command ``argv`` names: its first word that is neither an option nor
+    ``--profile``'s value (None when that is not a command: the whole parser then
+    says what is wrong)."""
+    words = iter(sys.argv[1:] if argv is None else argv)
+    for word in words:
+        if word == "--profile":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in COMMANDS else None
     return None
 
 

@@ -515,12 +515,20 @@ def test_invalid_json_message_has_column(tmp_path: Path) -> None:
     size=st.integers(1, 9),
     max_line=st.integers(0, 30),
 )
-def test_iter_lines_matches_split(data: bytes, size: int, max_line: int) -> None:
+def test_iter_blocks_matches_split(data: bytes, size: int, max_line: int) -> None:
     lines = data.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
     expected = [b if len(b) <= max_line else len(b) for b in lines]
-    assert list(scan.iter_lines(io.BytesIO(data), size, max_line)) == expected
+    found: list[bytes | int] = []
+    for block in scan.iter_blocks(io.BytesIO(data), size, max_line):
+        if isinstance(block, int):
+            found.append(block)
+            continue
+        buf, start, stop = block
+        assert 0 <= start <= stop <= len(buf)
+        found.extend(buf[start:stop].removesuffix(b"\n").split(b"\n") if start < stop else [])
+    assert found == expected
 
 
 def test_array_line_message(tmp_path: Path) -> None:

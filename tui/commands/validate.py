@@ -10,7 +10,7 @@ never read), 2 for a bad ``--endpoint``.
 
 The estimate comes from the same parse as the check. A big file's input tokens are
 estimated from a random sample of lines, within 1% (the output says so; ``--exact``
-tokenizes every line, on every core).
+tokenizes every line).
 """
 
 from __future__ import annotations

@@ -7,6 +7,11 @@ are not UTF-8, control characters in strings, ``NaN``, numbers out of range
 before parsing (:data:`~tui.core.jsonsafe.MAX_DEPTH`): a line with few brackets
 cannot be deep, and counting them costs a few ``memchr`` calls. A line msgspec
 refuses is checked again slowly (``json``) to say exactly what is wrong and where.
+Lines are found in each chunk without copying them, and a line like the ones before
+(same endpoint and model, a new ``custom_id``) takes a short path
+(:meth:`Scanner.feed_all`). A typed schema skipping the message text would parse
+faster, but msgspec checks neither UTF-8 nor number ranges in what it skips, so each
+line is parsed whole (``tests/unit/test_request_scan_fast.py`` shows it).
 Memory is one chunk, the longest line, 8 bytes per line for the offsets, and one
 hash per ``custom_id``.
 """
@@ -19,7 +24,7 @@ import math
 import os
 import re
 from array import array
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -63,17 +68,19 @@ def _id_key(custom_id: str) -> int:
     return hash(custom_id)
 
 
-def _shallow(raw: bytes, limit: int = MAX_DEPTH) -> bool:
-    """True when ``raw`` has at most ``limit`` opening brackets, so it cannot nest
-    deeper; ``find`` runs at ``memchr`` speed, faster than ``bytes.count``."""
+def _shallow(raw: bytes, limit: int = MAX_DEPTH, start: int = 0, end: int | None = None) -> bool:
+    """True when ``raw[start:end]`` has at most ``limit`` opening brackets, so it cannot
+    nest deeper; ``find`` runs at ``memchr`` speed, faster than ``bytes.count``."""
     found = 0
+    if end is None:
+        end = len(raw)
     for opener in (b"{", b"["):
-        at = raw.find(opener)
+        at = raw.find(opener, start, end)
         while at >= 0:
             found += 1
             if found > limit:
                 return False
-            at = raw.find(opener, at + 1)
+            at = raw.find(opener, at + 1, end)
     return True
 
 
@@ -107,32 +114,6 @@ def _problem_order(problem: Problem) -> tuple[int, int]:
     return (0, 0) if problem.line is None else (1, problem.line)
 
 
-def iter_lines(
-    handle: BinaryIO, chunk_size: int = CHUNK_SIZE, max_line: int = MAX_FILE_BYTES
-) -> Iterator[bytes | int]:
-    """Yield each line of a binary file without its ``\\n``, reading big chunks.
-
-    A line that spans chunks is read again whole once its end is found, so memory is
-    one chunk plus one line. A line longer than ``max_line`` bytes is never held in
-    memory: its length is yielded instead of its bytes.
-    """
-    offset = 0  # file offset of the chunk in hand
-    line_start = 0  # file offset of the first line not yielded yet
-    while chunk := handle.read(chunk_size):
-        lines = chunk.split(b"\n")
-        tail = lines.pop()
-        if lines:
-            if line_start < offset:  # the first line began in an earlier chunk
-                yield _read_line(handle, line_start, offset + len(lines[0]), max_line)
-                del lines[0]
-            for line in lines:
-                yield line if len(line) <= max_line else len(line)
-            line_start = offset + len(chunk) - len(tail)
-        offset += len(chunk)
-    if line_start < offset:  # the last line has no newline
-        yield _read_line(handle, line_start, offset, max_line)
-
-
 def _read_line(handle: BinaryIO, start: int, end: int, max_line: int) -> bytes | int:
     """Bytes ``start:end`` of the file (or their length past ``max_line``), in place."""
     if end - start > max_line:
@@ -148,6 +129,51 @@ def _read_line(handle: BinaryIO, start: int, end: int, max_line: int) -> bytes |
     if remaining:
         raise RequestFileError("the file changed while being read")
     return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+Block = tuple[bytes, int, int] | int
+"""Lines ``buf[start:stop]`` (each ending at a ``\\n``, the last maybe not), or the
+size of one line too long to hold."""
+
+
+def iter_blocks(
+    handle: BinaryIO, chunk_size: int = CHUNK_SIZE, max_line: int = MAX_FILE_BYTES
+) -> Iterator[Block]:
+    """The lines of a binary file (without their ``\\n``), a chunk's worth at a time,
+    without copying them.
+
+    A line that spans chunks is read again whole once its end is found, so memory is
+    one chunk plus one line. A line longer than ``max_line`` bytes is never held in
+    memory: its length is yielded instead of its bytes.
+    """
+    offset = 0  # file offset of the chunk in hand
+    line_start = 0  # file offset of the first line not yielded yet
+    while chunk := handle.read(chunk_size):
+        last = chunk.rfind(b"\n")
+        if last >= 0:
+            first = 0
+            if line_start < offset:  # the first line began in an earlier chunk
+                first = chunk.index(b"\n") + 1
+                line = _read_line(handle, line_start, offset + first - 1, max_line)
+                yield line if isinstance(line, int) else (line, 0, len(line))
+            if first <= last:
+                max_found = max_line < chunk_size and _longest(chunk, first, last) > max_line
+                if max_found:  # rare: yield line by line, sizes for the long ones
+                    for raw in chunk[first:last].split(b"\n"):
+                        yield len(raw) if len(raw) > max_line else (raw, 0, len(raw))
+                else:
+                    yield chunk, first, last + 1
+            line_start = offset + last + 1
+        offset += len(chunk)
+    if line_start < offset:  # the last line has no newline
+        line = _read_line(handle, line_start, offset, max_line)
+        yield line if isinstance(line, int) else (line, 0, len(line))
+
+
+def _longest(chunk: bytes, start: int, stop: int) -> int:
+    """The longest line in ``chunk[start:stop]`` (only asked when lines may be over the
+    limit, which then is smaller than a chunk)."""
+    return max(map(len, chunk[start:stop].split(b"\n")))
 
 
 class Scanner:
@@ -210,6 +236,75 @@ class Scanner:
 
     def feed(self, raw: bytes | int) -> None:
         """Check one line (without its ``\\n``), or note one too long to hold (its size)."""
+        obj: Any = None
+        if not isinstance(raw, int) and (_shallow(raw) or depth(raw) <= MAX_DEPTH):
+            try:
+                obj = _DECODER.decode(raw)
+            except (msgspec.DecodeError, RecursionError):
+                obj = None
+        self._feed_parsed(raw, obj)
+
+    def feed_all(self, blocks: Iterable[Block]) -> None:
+        """:meth:`feed` each line of each block; a line like the ones before it (same
+        endpoint and model, a new ``custom_id``, nothing to report) takes a shorter path."""
+        decode = _DECODER.decode
+        offsets_append = self.offsets.append
+        claim = self._seen.setdefault
+        on_request = self.on_request
+        input_counts = self.input_counts
+        custom_ids = self.custom_ids
+        cap = self.limits.max_requests
+        for block in blocks:
+            if isinstance(block, int):
+                self._feed_parsed(block, None)
+                continue
+            buf, start, stop = block
+            find = buf.find
+            view = memoryview(buf)
+            while start < stop:
+                end = find(b"\n", start, stop)
+                if end < 0:
+                    end = stop
+                obj: Any = None
+                if _shallow(buf, MAX_DEPTH, start, end) or depth(buf[start:end]) <= MAX_DEPTH:
+                    try:
+                        obj = decode(view[start:end])
+                    except (msgspec.DecodeError, RecursionError):
+                        obj = None
+                    if type(obj) is dict and len(obj) == 4:
+                        custom_id = obj.get("custom_id")
+                        url = obj.get("url")
+                        body = obj.get("body")
+                        if (
+                            type(custom_id) is str
+                            and 0 < len(custom_id) <= MAX_CUSTOM_ID_CHARS
+                            and obj.get("method") == "POST"
+                            and url == self.endpoint in _ENDPOINTS
+                            and type(body) is dict
+                            and body.get("model") == self.model is not None
+                            and self.requests < cap
+                            and claim(_id_key(custom_id), self.line + 1) == self.line + 1
+                        ):
+                            offsets_append(self.end)
+                            self.line += 1
+                            self.end += end - start + 1
+                            self.requests += 1
+                            inputs = 0
+                            if url == EMBEDDINGS_ENDPOINT:
+                                inputs = self._count_inputs(body.get("input"))
+                            if input_counts is not None:
+                                input_counts.append(inputs)
+                            if custom_ids is not None:
+                                custom_ids.append(custom_id)
+                            if on_request is not None:
+                                on_request(url, body, end - start)
+                            start = end + 1
+                            continue
+                self._feed_parsed(buf[start:end], obj)
+                start = end + 1
+
+    def _feed_parsed(self, raw: bytes | int, obj: Any) -> None:
+        """Check one line given its parse (None where msgspec refused it or it is deep)."""
         self.offsets.append(self.end)
         self.line += 1
         self._line_id = ""
@@ -217,12 +312,6 @@ class Scanner:
             inputs = self._feed_too_long(raw)
         else:
             self.end += len(raw) + 1
-            obj: Any = None
-            if _shallow(raw) or depth(raw) <= MAX_DEPTH:
-                try:
-                    obj = _DECODER.decode(raw)
-                except (msgspec.DecodeError, RecursionError):
-                    obj = None
             if type(obj) is dict:
                 self._count_request()
                 inputs = self._check_object(obj)
@@ -519,7 +608,6 @@ def scan(
             keep_custom_ids=keep_custom_ids,
             on_request=on_request,
         )
-        for raw in iter_lines(handle, CHUNK_SIZE, limits.max_bytes):
-            scanner.feed(raw)
+        scanner.feed_all(iter_blocks(handle, CHUNK_SIZE, limits.max_bytes))
         scanner.finish(handle.tell())
     return scanner

@@ -25,8 +25,9 @@ such requests (``unbounded``) instead of guessing, and then has no upper cost
 (:attr:`Estimate.max_cost` is None: "no upper bound").
 
 A whole file (:class:`FileEstimator`, fed by the validator's one parse of each line)
-is tokenized on every core: ``bpe-openai`` releases the GIL while it counts, so
-threads count batches of text while the main thread parses. A big file is estimated
+is tokenized in the thread that parses (``bpe-openai`` holds the GIL while it builds
+a table and while it counts, so worker threads measured no faster, only larger: each
+thread's allocations grow a malloc arena of their own). A big file is estimated
 from a random sample of lines (a ratio estimator: tokens per byte of the sampled
 lines times the bytes of the others); the sample grows until the estimated error is
 well inside :data:`SAMPLE_ERROR` and the estimate carries its bound. ``exact=True`` counts all.
@@ -42,14 +43,13 @@ import os
 import random
 import threading
 import warnings
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tui.core.jsonsafe import JsonInputError, loads
+from tui.core.mapped_pages import releaser
 from tui.core.models import Usage
 from tui.core.pricing import Cost, Price, cost_of, price_for
 from tui.core.request_file import open_request_file
@@ -83,7 +83,7 @@ SAMPLE_BYTES = 4_000_000
 """About this much of a big file is tokenized when sampling (~0.1 s of CPU)."""
 SAMPLE_ERROR = 0.01
 """The error a sampled estimate promises (three standard errors stay inside it)."""
-_BATCH_BYTES = 128_000  # lines handed to a tokenizing thread at a time
+_BATCH_BYTES = 128_000  # lines counted at a time
 _BATCH_LINES = 16  # or this many lines (so the sample's spread is seen early)
 _MIN_SAMPLE = 30  # sampled lines before their spread may raise the rate
 
@@ -141,7 +141,11 @@ def _tokenizer(encoding: str) -> Any:
 
 @functools.cache
 def _built_tokenizer(encoding: str) -> Any:
-    return _bindings().tokenizer_for_encoding(encoding)
+    # Building reads ~32 MB of data embedded in the extension, never used again.
+    give_back = releaser(_bindings().__file__)
+    table = _bindings().tokenizer_for_encoding(encoding)
+    give_back()
+    return table
 
 
 def counter_for(encoding: str) -> Counter:
@@ -403,28 +407,8 @@ _Line = tuple[list[str], float, int, int]
 
 
 def _count_lines(count: Counter, lines: list[_Line]) -> list[int]:
-    """Tokens of each line (runs in a worker thread; counting releases the GIL)."""
+    """Tokens of each line."""
     return [fixed + sum(count(text) for text in texts) for texts, _, fixed, _ in lines]
-
-
-class _LazyCounter:
-    """``counter_for(encoding)``, built on first use by whichever thread needs it (the
-    table takes ~0.1 s to build, with the GIL released: a worker builds it while the
-    validator reads on)."""
-
-    def __init__(self, encoding: str) -> None:
-        self.encoding = encoding
-        self._count: Counter | None = None
-        self._lock = threading.Lock()
-
-    def __call__(self, text: str) -> int:
-        count = self._count
-        if count is None:
-            with self._lock:
-                if self._count is None:
-                    self._count = counter_for(self.encoding)
-                count = self._count
-        return count(text)
 
 
 class FileEstimator:
@@ -438,8 +422,8 @@ class FileEstimator:
     A line is drawn with a chance proportional to its size times ``rate`` (at first
     about :data:`SAMPLE_BYTES` of a file of ``size`` bytes); the rate doubles while the
     error bound (three standard errors, which shrink as the file goes on) is over a third
-    of :data:`SAMPLE_ERROR`. Threads tokenize while the caller parses; memory is a
-    few batches of text.
+    of :data:`SAMPLE_ERROR`. Lines are counted a batch at a time (the spread is looked
+    at once per batch); memory is one batch of text.
     """
 
     def __init__(
@@ -448,14 +432,12 @@ class FileEstimator:
         *,
         exact: bool = False,
         size: int = 0,
-        workers: int | None = None,
     ) -> None:
         self.endpoint = endpoint or ""
         self.model: str | None = None
         self.exact = exact
         self.rate = 1.0 if exact else min(1.0, SAMPLE_BYTES / max(size, 1))
         self.requests = self.output_tokens_max = self.unbounded = 0
-        self._workers = workers or os.cpu_count() or 1
         self._size = size
         self._rng = random.Random(size)  # the same file gives the same figure
         self._full_tokens = 0  # tokens of the lines counted in full
@@ -467,9 +449,7 @@ class FileEstimator:
         self._texts: list[str] = []
         self._batch: list[_Line] = []
         self._batch_bytes = 0
-        self._count: _LazyCounter | None = None
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: deque[tuple[list[_Line], Future[list[int]]]] = deque()
+        self._count: Counter | None = None
 
     def _take(self, text: str) -> int:
         self._texts.append(text)
@@ -482,7 +462,7 @@ class FileEstimator:
         if self.requests == 0:
             model = body.get("model")
             self.model = model if isinstance(model, str) else None
-            self._counter()  # a worker builds the table while the caller reads on
+            self._counter()
         self.requests += 1
         bound = output_bound(self.endpoint, body)
         if bound is None:
@@ -506,26 +486,18 @@ class FileEstimator:
 
     def _counter(self) -> Counter:
         if self._count is None:
-            self._count = _LazyCounter(encoding_for_model(self.model))
-            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="tokens")
-            self._pool.submit(_tokenizer, self._count.encoding)  # build it meanwhile
+            # Built here, at the first request, in the caller's thread: the build holds
+            # the GIL anyway, and the caller's malloc arena has room a new thread's lacks.
+            self._count = counter_for(encoding_for_model(self.model))
         return self._count
 
     def _submit(self) -> None:
         batch, self._batch, self._batch_bytes = self._batch, [], 0
-        if not batch:
-            return
-        count = self._counter()
-        assert self._pool is not None
-        self._pending.append((batch, self._pool.submit(_count_lines, count, batch)))
-        while self._pending and (
-            len(self._pending) > 2 * self._workers  # bounded memory: wait for the oldest
-            or self._pending[0][1].done()
-        ):
-            self._fold(*self._pending.popleft())
+        if batch:
+            self._fold(batch, _count_lines(self._counter(), batch))
 
-    def _fold(self, batch: list[_Line], done: Future[list[int]]) -> None:
-        for (_, chance, _, size), tokens in zip(batch, done.result(), strict=True):
+    def _fold(self, batch: list[_Line], counted: list[int]) -> None:
+        for (_, chance, _, size), tokens in zip(batch, counted, strict=True):
             if not chance:
                 self._full_tokens += tokens
                 continue
@@ -571,19 +543,12 @@ class FileEstimator:
         return 3 * spread / total if total else 0.0
 
     def close(self) -> None:
-        """Stop the worker threads (``result`` does it too)."""
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        """Drop the lines not counted yet (an estimate given up; ``result`` counts them)."""
+        self._batch, self._batch_bytes = [], 0
 
     def result(self, prices: Mapping[str, Price] | None = None) -> Estimate:
         """Finish counting; the totals, priced from ``prices`` if given."""
-        batch, self._batch, self._batch_bytes = self._batch, [], 0
-        if batch:  # the last batch, counted here rather than waited for
-            self._pending.append((batch, _done(_count_lines(self._counter(), batch))))
-        while self._pending:
-            self._fold(*self._pending.popleft())
-        self.close()
+        self._submit()  # the last batch
         rest, _ = self._rest_tokens()
         sampled = self._rest_bytes > 0
         return Estimate(
@@ -598,12 +563,6 @@ class FileEstimator:
             sampled=self._sampled if sampled else None,
             error_bound=self._error() if sampled else 0.0,
         )
-
-
-def _done(value: list[int]) -> Future[list[int]]:
-    future: Future[list[int]] = Future()
-    future.set_result(value)
-    return future
 
 
 def estimate_file(

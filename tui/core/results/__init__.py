@@ -18,73 +18,142 @@ None of these modules imports Textual; the index part loads no asyncio.
 - :mod:`~tui.core.results.store`: the files downloaded once into the data dir
   (:func:`fetch_results`, :func:`load_local`, :func:`open_attempts`).
 
-The public names are re-exported here: import them from ``tui.core.results``.
+The public names are re-exported here: import them from ``tui.core.results``. Each is
+loaded when first used, so a process that indexes does not load the export or the store.
 """
 
 from __future__ import annotations
 
-from tui.core.results.decoding import parse_result_line
-from tui.core.results.describe import (
-    ResponseView,
-    ResultInfo,
-    answer_text,
-    cut_texts,
-    describe_request,
-    describe_response,
-    describe_result,
-)
-from tui.core.results.exporting import (
-    DEFAULT_RETRY,
-    EXPORT_COLUMNS,
-    EXPORT_FORMATS,
-    RETRY_GROUPS,
-    RetryFile,
-    RetryGroup,
-    export,
-    export_format,
-    export_records,
-    retry_counts,
-    retry_group,
-    retry_rows,
-    write_retry_file,
-)
-from tui.core.results.index import (
-    Attempt,
-    IndexProgress,
-    LineReader,
-    ResultIndex,
-    Source,
-    search,
-)
-from tui.core.results.rows import (
-    ANSWERED,
-    OUTCOME_LABELS,
-    RETRYABLE,
-    NoResultsError,
-    Outcome,
-    ResultRow,
-)
-from tui.core.results.sources import (
-    SourceTable,
-    load_source,
-    record_compose_source,
-    record_source,
-    source_of,
-)
-from tui.core.results.store import (
-    MANIFEST,
-    DownloadProgress,
-    LocalResults,
-    Opened,
-    RetryLinks,
-    fetch_results,
-    load_local,
-    open_attempts,
-    results_dir,
-    retries_of,
-    retry_links,
-    retry_path,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tui.core.results.decoding import parse_result_line
+    from tui.core.results.describe import (
+        ResponseView,
+        ResultInfo,
+        answer_text,
+        cut_texts,
+        describe_request,
+        describe_response,
+        describe_result,
+    )
+    from tui.core.results.exporting import (
+        DEFAULT_RETRY,
+        EXPORT_COLUMNS,
+        EXPORT_FORMATS,
+        RETRY_GROUPS,
+        RetryFile,
+        RetryGroup,
+        export,
+        export_format,
+        export_records,
+        retry_counts,
+        retry_group,
+        retry_rows,
+        write_retry_file,
+    )
+    from tui.core.results.index import (
+        Attempt,
+        IndexProgress,
+        LineReader,
+        ResultIndex,
+        Source,
+        search,
+    )
+    from tui.core.results.rows import (
+        ANSWERED,
+        OUTCOME_LABELS,
+        RETRYABLE,
+        NoResultsError,
+        Outcome,
+        ResultRow,
+    )
+    from tui.core.results.sources import (
+        SourceTable,
+        load_source,
+        record_compose_source,
+        record_source,
+        source_of,
+    )
+    from tui.core.results.store import (
+        MANIFEST,
+        DownloadProgress,
+        LocalResults,
+        Opened,
+        RetryLinks,
+        fetch_results,
+        load_local,
+        open_attempts,
+        results_dir,
+        retries_of,
+        retry_links,
+        retry_path,
+    )
+
+# Where each public name lives; imported when first asked for (PEP 562).
+_HOMES = {
+    "parse_result_line": "decoding",
+    "ResponseView": "describe",
+    "ResultInfo": "describe",
+    "answer_text": "describe",
+    "cut_texts": "describe",
+    "describe_request": "describe",
+    "describe_response": "describe",
+    "describe_result": "describe",
+    "DEFAULT_RETRY": "exporting",
+    "EXPORT_COLUMNS": "exporting",
+    "EXPORT_FORMATS": "exporting",
+    "RETRY_GROUPS": "exporting",
+    "RetryFile": "exporting",
+    "RetryGroup": "exporting",
+    "export": "exporting",
+    "export_format": "exporting",
+    "export_records": "exporting",
+    "retry_counts": "exporting",
+    "retry_group": "exporting",
+    "retry_rows": "exporting",
+    "write_retry_file": "exporting",
+    "Attempt": "index",
+    "IndexProgress": "index",
+    "LineReader": "index",
+    "ResultIndex": "index",
+    "Source": "index",
+    "search": "index",
+    "ANSWERED": "rows",
+    "OUTCOME_LABELS": "rows",
+    "RETRYABLE": "rows",
+    "NoResultsError": "rows",
+    "Outcome": "rows",
+    "ResultRow": "rows",
+    "SourceTable": "sources",
+    "load_source": "sources",
+    "record_compose_source": "sources",
+    "record_source": "sources",
+    "source_of": "sources",
+    "MANIFEST": "store",
+    "DownloadProgress": "store",
+    "LocalResults": "store",
+    "Opened": "store",
+    "RetryLinks": "store",
+    "fetch_results": "store",
+    "load_local": "store",
+    "open_attempts": "store",
+    "results_dir": "store",
+    "retries_of": "store",
+    "retry_links": "store",
+    "retry_path": "store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ANSWERED",

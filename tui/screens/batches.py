@@ -35,7 +35,6 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.core import first_page, poll, timefmt
 from tui.core.errors import BatchdeckError
-from tui.core.first_page import FirstPage
 from tui.core.models import Batch, batch_description
 from tui.core.text import one_line
 from tui.deck import styles_dir
@@ -226,13 +225,14 @@ class BatchesScreen(CachedStart):
                 logger.exception("refreshing the batches failed")
             self.post_message(self.PollFailed(exc))
 
-    async def _full_listing(self, first: FirstPage | None = None) -> None:
+    async def _full_listing(self, first: first_page.FirstPage | None = None) -> None:
         """Every batch, page by page; the next page is fetched while this one is shown.
 
         The first page is shown at once, later ones at most every
         :data:`SHOW_EVERY` seconds: each change of the table costs a repaint of
         what is on screen, which would otherwise take longer than the listing.
-        ``first``: the first page, already listed (the SDK is loaded after it is shown).
+        ``first``: the first page as the start-up child listed it, posted before the
+        SDK loads.
         """
         loop = asyncio.get_running_loop()
         seen = requests = 0

@@ -177,6 +177,7 @@ class BatchDeckApp(App[int]):
     def on_ready(self) -> None:
         """Textual's Ready: the first frame is being displayed; once it is out, the
         SDK may load (:meth:`prepare_client`)."""
+        whole_next_frame(self.screen)
         self.call_after_refresh(self._first_frame.set)
 
     @work(exclusive=True, group="reconcile")
@@ -331,6 +332,24 @@ class BatchDeckApp(App[int]):
         batches = self.batches_screen()
         if batches is not None:
             batches.open_batch()
+
+
+def whole_next_frame(screen: Screen[Any]) -> None:
+    """Make the next update of ``screen`` the whole screen.
+
+    Textual renders the first screen while it still holds the terminal's updates
+    back (the app is mounting), drops that render, and then sends only the regions
+    changed since: the header and the footer, not the table, which reached the
+    terminal one refresh (tens of milliseconds) later. Marking the whole screen
+    dirty in the compositor sends every region from the lines already rendered
+    (nothing is rendered again; refreshing the widgets would render the table anew).
+    ``tests/ui/test_first_frame.py`` fails if Textual's internals ever differ."""
+    dirty = getattr(getattr(screen, "_compositor", None), "_dirty_regions", None)
+    if isinstance(dirty, set):
+        dirty.add(screen.region)
+    else:  # pragma: no cover - another Textual: a repaint, dearer but whole
+        for widget in screen.children:
+            widget.refresh()
 
 
 def make_app(

@@ -46,6 +46,7 @@ from tui.screens.queue_runner import QueueRunner
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from rich.console import RenderableType
     from textual.app import SystemCommand
     from textual.screen import Screen
     from textual.theme import Theme
@@ -177,8 +178,18 @@ class BatchDeckApp(App[int]):
     def on_ready(self) -> None:
         """Textual's Ready: the first frame is being displayed; once it is out, the
         SDK may load (:meth:`prepare_client`)."""
-        whole_next_frame(self.screen)
         self.call_after_refresh(self._first_frame.set)
+
+    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
+        """Textual's output of a screen update. An update made while Textual holds
+        them back (the app is mounting: the first screen is rendered then) is
+        dropped, and the next one would carry only the regions changed since: the
+        header and the footer, not the table, which would reach the terminal a
+        refresh (tens of milliseconds) later. So after a dropped update the next
+        one is the whole screen, from the lines already rendered."""
+        if self._batch_count and renderable is not None:
+            whole_next_frame(screen)
+        super()._display(screen, renderable)
 
     @work(exclusive=True, group="reconcile")
     async def reconcile_submissions(self) -> None:
@@ -335,14 +346,9 @@ class BatchDeckApp(App[int]):
 
 
 def whole_next_frame(screen: Screen[Any]) -> None:
-    """Make the next update of ``screen`` the whole screen.
-
-    Textual renders the first screen while it still holds the terminal's updates
-    back (the app is mounting), drops that render, and then sends only the regions
-    changed since: the header and the footer, not the table, which reached the
-    terminal one refresh (tens of milliseconds) later. Marking the whole screen
-    dirty in the compositor sends every region from the lines already rendered
-    (nothing is rendered again; refreshing the widgets would render the table anew).
+    """Make the next update of ``screen`` the whole screen: the whole screen marked
+    dirty in its compositor, which then sends every region from the lines already
+    rendered (refreshing the widgets would render the table anew).
     ``tests/ui/test_first_frame.py`` fails if Textual's internals ever differ."""
     dirty = getattr(getattr(screen, "_compositor", None), "_dirty_regions", None)
     if isinstance(dirty, set):

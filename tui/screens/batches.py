@@ -31,7 +31,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from tui.core import poll, timefmt
 from tui.core.errors import BatchdeckError
@@ -42,6 +42,7 @@ from tui.screens.base import REPORTED, reason
 from tui.screens.batches_start import CachedStart, counts_key
 from tui.screens.poller import ScreenPoller
 from tui.widgets.batch_table import BatchTable
+from tui.widgets.footer import DeckFooter
 from tui.widgets.header import DeckHeader
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class BatchesScreen(CachedStart):
         yield BatchTable(id="batches")
         yield Input(placeholder="filter: id, description, tag, metadata, model…", id="filter")
         yield Static("", id="detail-line")
-        yield Footer(compact=True)
+        yield DeckFooter(compact=True)
 
     def on_mount(self) -> None:
         self.paint_cached()

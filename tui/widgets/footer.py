@@ -25,7 +25,7 @@ class DeckFooter(Footer):
             (binding.key, app.get_key_display(binding), binding.description, binding.action)
             for _node, binding, _enabled, _tooltip in active
         ]
-        states = [(binding.show, binding.group, enabled, tip) for _, binding, enabled, tip in active]
+        states = [(binding.show, binding.group, on, tip) for _, binding, on, tip in active]
         return (self.show_command_palette and app.ENABLE_COMMAND_PALETTE, keys, states)
 
     async def recompose(self) -> None:

@@ -46,7 +46,6 @@ from tui.screens.queue_runner import QueueRunner
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from rich.console import RenderableType
     from textual.app import SystemCommand
     from textual.screen import Screen
     from textual.theme import Theme
@@ -56,8 +55,6 @@ class BatchDeckApp(App[int]):
     """The batchdeck terminal app."""
 
     TITLE = "batchdeck"
-    MODES = {"batches": BatchesScreen}  # the first screen: the first frame shows the table
-    DEFAULT_MODE = "batches"
     BINDINGS = [
         Binding("f1", "help", "Help", id="app.help"),
         Binding("f", "open_files", "Files", id="app.files"),
@@ -75,7 +72,9 @@ class BatchDeckApp(App[int]):
     def __init__(
         self, config: Config, client: BatchClient, registry: Registry, profile: Profile
     ) -> None:
-        super().__init__(css_path=[styles_dir() / "app.tcss"])
+        # The first screen's styles too: a screen's own CSS_PATH, read when it is
+        # installed, makes Textual parse every style sheet again (~15 ms).
+        super().__init__(css_path=[styles_dir() / "app.tcss", BatchesScreen.CSS_PATH])
         self.config = config
         self.client = client
         self.registry = registry
@@ -87,6 +86,15 @@ class BatchDeckApp(App[int]):
         saved = config.settings.get("theme")
         if isinstance(saved, str) and saved in self.available_themes:
             self.theme = saved
+
+    def get_default_screen(self) -> Screen[Any]:
+        """The first screen: the batches (the first frame shows the table). Textual's
+        default screen, not a mode: a mode's first screen makes Textual parse every
+        style sheet again and restyle the app (~15 ms), and its first render is
+        dropped (updates are held back while the app mounts), after which only the
+        changed regions were sent: the table reached the terminal a refresh later
+        (``tests/ui/test_first_frame.py``)."""
+        return BatchesScreen()
 
     async def prepare_client(self) -> None:
         """Load the SDK off the event loop, then freeze what exists by then (modules
@@ -179,17 +187,6 @@ class BatchDeckApp(App[int]):
         """Textual's Ready: the first frame is being displayed; once it is out, the
         SDK may load (:meth:`prepare_client`)."""
         self.call_after_refresh(self._first_frame.set)
-
-    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
-        """Textual's output of a screen update. An update made while Textual holds
-        them back (the app is mounting: the first screen is rendered then) is
-        dropped, and the next one would carry only the regions changed since: the
-        header and the footer, not the table, which would reach the terminal a
-        refresh (tens of milliseconds) later. So after a dropped update the next
-        one is the whole screen, from the lines already rendered."""
-        if self._batch_count and renderable is not None:
-            whole_next_frame(screen)
-        super()._display(screen, renderable)
 
     @work(exclusive=True, group="reconcile")
     async def reconcile_submissions(self) -> None:
@@ -343,19 +340,6 @@ class BatchDeckApp(App[int]):
         batches = self.batches_screen()
         if batches is not None:
             batches.open_batch()
-
-
-def whole_next_frame(screen: Screen[Any]) -> None:
-    """Make the next update of ``screen`` the whole screen: the whole screen marked
-    dirty in its compositor, which then sends every region from the lines already
-    rendered (refreshing the widgets would render the table anew).
-    ``tests/ui/test_first_frame.py`` fails if Textual's internals ever differ."""
-    dirty = getattr(getattr(screen, "_compositor", None), "_dirty_regions", None)
-    if isinstance(dirty, set):
-        dirty.add(screen.region)
-    else:  # pragma: no cover - another Textual: a repaint, dearer but whole
-        for widget in screen.children:
-            widget.refresh()
 
 
 def make_app(

@@ -70,7 +70,9 @@ BATCHDECK = [PYTHON, "-m", "tui.cli"]
 
 def write_registry(count: int) -> str:
     """``count`` jobs of the active profile and their start-up cache; the text that
-    shows the newest cached batch's row (the tail of its id, as the table shows it)."""
+    shows the newest cached batch's row: the tail of its id after the ellipsis, as
+    the table's id column shows it (the detail line under the table shows the whole
+    id of the row under the cursor, which must not count: it can be painted first)."""
     registry = Registry(durable=False)
     jobs = [replace(job, profile=None) for job in make_jobs(count)]
     for job in jobs:
@@ -79,7 +81,7 @@ def write_registry(count: int) -> str:
     Registry(durable=False).load()  # writes the start-up cache
     newest = max(jobs, key=lambda job: job.snapshot_created_at or 0)
     assert newest.batch_id is not None
-    return newest.batch_id[-12:]
+    return "…" + newest.batch_id[-12:]
 
 
 def fresh_dirs(tmp: Path, name: str) -> None:

@@ -16,12 +16,13 @@ check they would go on seeing ``n`` in hand for good (an empty footer).
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from contextvars import ContextVar
 
 from textual import events
 from textual.widget import Widget
-from textual.widgets import Input, Select, TextArea
+from textual.widgets import Input, Select
 
 _key_in_hand: ContextVar[events.Key | None] = ContextVar("batchdeck_key_in_hand", default=None)
 _handling: set[int] = set()  # ids of the key events whose handling has not ended
@@ -32,9 +33,18 @@ def typing_target(focused: Widget | None) -> bool:
     open list."""
     if focused is None:
         return False
-    return isinstance(focused, (Input, TextArea)) or any(
-        isinstance(node, Select) for node in focused.ancestors_with_self
+    return (
+        isinstance(focused, Input)
+        or _text_area(focused)
+        or any(isinstance(node, Select) for node in focused.ancestors_with_self)
     )
+
+
+def _text_area(widget: Widget) -> bool:
+    """``isinstance(widget, TextArea)`` without importing TextArea (4 ms before the
+    first frame, which has none): no TextArea exists before its module is loaded."""
+    module = sys.modules.get("textual.widgets._text_area")
+    return module is not None and isinstance(widget, module.TextArea)
 
 
 def single_character(event: events.Key) -> bool:

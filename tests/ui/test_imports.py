@@ -26,3 +26,17 @@ def test_the_app_loads_its_screens_at_import() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "True"
+
+
+def test_the_first_frame_loads_no_more_than_it_shows() -> None:
+    """What ``batchdeck`` imports before its first frame leaves out the SDKs (loaded
+    after that frame) and widgets the first screen does not have (a TextArea)."""
+    code = (
+        "import sys, tui.cli, tui.commands._shared, tui.app, tui.hangup, tui.core.registry\n"
+        "late = ('openai', 'anthropic', 'textual.widgets._text_area', 'tui.palette')\n"
+        "print([name for name in late if name in sys.modules])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"

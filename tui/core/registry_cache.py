@@ -101,8 +101,10 @@ def read_newest(root: Path, tag: Tag) -> tuple[dict[str | None, int], list[Job]]
     """The newest-snapshots file's (jobs per profile, jobs) if it was written at
     ``tag``; ``None`` if missing, broken or older."""
     try:
-        with open(root / CACHE_DIR / NEWEST_NAME, "rb") as handle, gc_paused():
-            magic, written, totals, columns = marshal.load(handle)
+        with open(root / CACHE_DIR / NEWEST_NAME, "rb") as handle:
+            data = handle.read()  # marshal.load(file) reads in small pieces: ~7x slower
+        with gc_paused():
+            magic, written, totals, columns = marshal.loads(data)
             if magic != CACHE_MAGIC or written != tag:
                 return None
             return totals, jobs_from_columns(columns)

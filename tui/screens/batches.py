@@ -31,7 +31,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from tui.core import first_page, poll, timefmt
 from tui.core.errors import BatchdeckError
@@ -42,6 +42,7 @@ from tui.screens.base import REPORTED, reason
 from tui.screens.batches_start import CachedStart, counts_key
 from tui.screens.poller import ScreenPoller
 from tui.widgets.batch_table import BatchTable
+from tui.widgets.footer import DeckFooter
 from tui.widgets.header import DeckHeader
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ logger = logging.getLogger(__name__)
 TIMES_EVERY = 15.0  # seconds between updates of the relative times on screen
 SHOW_EVERY = 0.25  # seconds between table updates while a listing streams in
 FILTER_DELAY = 0.25  # seconds of typing quiet before the text filter applies
+FILTER_HINT = "filter: id, description, tag, metadata, model…"
 SORT_TITLES = {
     "created": "created",
     "id": "id",
@@ -135,9 +137,8 @@ class BatchesScreen(CachedStart):
         yield DeckHeader()
         yield Static("", id="status-line")
         yield BatchTable(id="batches")
-        yield Input(placeholder="filter: id, description, tag, metadata, model…", id="filter")
         yield Static("", id="detail-line")
-        yield Footer(compact=True)
+        yield DeckFooter(compact=True)
 
     def on_mount(self) -> None:
         self.paint_cached()
@@ -532,8 +533,16 @@ class BatchesScreen(CachedStart):
     def action_toggle_times(self) -> None:
         self.table.toggle_exact()
 
-    def action_filter_text(self) -> None:
-        box = self.query_one("#filter", Input)
+    def _filter_box(self) -> Input | None:
+        """The filter field, once ``/`` has mounted it (the first frame never shows
+        it: styling and mounting it at start-up only delayed that frame)."""
+        return next(self.query("#filter").results(Input), None)
+
+    async def action_filter_text(self) -> None:
+        box = self._filter_box()
+        if box is None:
+            box = Input(placeholder=FILTER_HINT, id="filter")
+            await self.mount(box, before="#detail-line")
         box.add_class("-shown")
         box.focus()
 
@@ -544,14 +553,16 @@ class BatchesScreen(CachedStart):
             table.clear_marks()
             self._say(self._summary())
             return
-        box = self.query_one("#filter", Input)
+        box = self._filter_box()
         if not (table.text_filter or table.only_mine or table.status_filter != "all"):
-            box.remove_class("-shown")
+            if box is not None:
+                box.remove_class("-shown")
             table.focus()
             return
         table.status_filter, table.text_filter, table.only_mine = "all", "", False
-        box.value = ""
-        box.remove_class("-shown")
+        if box is not None:
+            box.value = ""
+            box.remove_class("-shown")
         self.table.focus()
         self._apply_filters()
 
@@ -562,7 +573,8 @@ class BatchesScreen(CachedStart):
         self._filter_timer = self.set_timer(FILTER_DELAY, self._apply_text_filter)
 
     def _apply_text_filter(self) -> None:
-        value = self.query_one("#filter", Input).value.strip()
+        box = self._filter_box()
+        value = box.value.strip() if box is not None else ""
         if value != self.table.text_filter:
             self.table.text_filter = value
             self._apply_filters()
@@ -570,8 +582,8 @@ class BatchesScreen(CachedStart):
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
         self._apply_text_filter()
-        box = self.query_one("#filter", Input)
-        if not box.value:
+        box = self._filter_box()
+        if box is not None and not box.value:
             box.remove_class("-shown")
         self.table.focus()
 

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from tui.core.models import Batch, RequestCounts
-from tui.core.queue_view import queue_table
 from tui.core.text import one_line
 
 if TYPE_CHECKING:
@@ -65,6 +64,8 @@ def summed(batches: Iterable[Batch]) -> RequestCounts:
 
 
 def _parts(job: Job) -> int:
+    from tui.core.queue_view import queue_table  # not before the first frame: 4 ms
+
     value = (queue_table(job) or {}).get("parts")
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 

@@ -114,13 +114,14 @@ def _app_launch(argv: list[str]) -> tuple[bool, str | None]:
 def _run_app(profile_name: str | None, *, all_profiles: bool = False) -> int:
     import gc
 
+    # Start-up builds only objects that live as long as the app (modules above all):
+    # the cyclic GC would walk them again and again for nothing (from here, ~35
+    # collections before the fork alone). It runs again once the SDK is loaded
+    # (BatchDeckApp.prepare_client, which freezes them first).
+    gc.disable()
     from tui.commands import _shared
     from tui.core import first_page
 
-    # Start-up builds only objects that live as long as the app (modules above all):
-    # the cyclic GC would walk them again and again for nothing. It runs again once
-    # the SDK is loaded (BatchDeckApp.prepare_client, which freezes them first).
-    gc.disable()
     try:
         config, profile = _shared.resolve_profile(profile_name)  # config, key, server
         if all_profiles:  # a profile without its key must not keep the others away

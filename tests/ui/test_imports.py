@@ -30,10 +30,12 @@ def test_the_app_loads_its_screens_at_import() -> None:
 
 def test_the_first_frame_loads_no_more_than_it_shows() -> None:
     """What ``batchdeck`` imports before its first frame leaves out the SDKs (loaded
-    after that frame) and widgets the first screen does not have (a TextArea)."""
+    after that frame), widgets the first screen does not have (a TextArea) and the
+    TOML reader (imported only when there is a config file to read)."""
     code = (
         "import sys, tui.cli, tui.commands._shared, tui.app, tui.hangup, tui.core.registry\n"
-        "late = ('openai', 'anthropic', 'textual.widgets._text_area', 'tui.palette')\n"
+        "late = ('openai', 'anthropic', 'textual.widgets._text_area', 'tui.palette',\n"
+        "        'tomllib')\n"
         "print([name for name in late if name in sys.modules])\n"
     )
     out = subprocess.run(

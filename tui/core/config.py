@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -260,13 +259,17 @@ def load_config(path: Path | None = None) -> Config:
     """Read ``config.toml``; a missing file gives the environment's default profile."""
     path = path or paths.config_file()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Config(profiles={"default": Profile("default")}, path=path)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read: {exc}") from exc
+    import tomllib  # only when there is a file (~2 ms of imports before the first frame)
+
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     profiles_raw = raw.get("profiles", {})
     if not isinstance(profiles_raw, dict):
         raise ConfigError(f"{path}: [profiles] must be a table")

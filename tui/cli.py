@@ -115,9 +115,9 @@ def _run_app(profile_name: str | None, *, all_profiles: bool = False) -> int:
     import gc
 
     # Start-up builds only objects that live as long as the app (modules above all):
-    # the cyclic GC would walk them again and again for nothing (from here, ~35
-    # collections before the fork alone). It runs again once the SDK is loaded
-    # (BatchDeckApp.prepare_client, which freezes them first).
+    # the cyclic GC would walk them again and again for nothing (~35 collections in
+    # the imports of _shared and first_page alone). It runs again once the SDK is
+    # loaded (BatchDeckApp.prepare_client, which freezes them first).
     gc.disable()
     from tui.commands import _shared
     from tui.core import first_page

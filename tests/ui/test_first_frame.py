@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rich.text import Text
 from textual._compositor import LayoutUpdate
 from textual.css.stylesheet import Stylesheet
 
@@ -18,6 +19,7 @@ from tests.ui.conftest import until
 from tests.ui.test_batches_cache import cached_registry
 from tui.core.registry import Registry
 from tui.localapi.server import LocalServer
+from tui.widgets.batch_table import COLUMNS
 
 
 async def test_the_first_frame_shown_is_the_whole_screen(
@@ -59,4 +61,28 @@ async def test_the_style_sheets_are_parsed_once(
         await until(pilot, lambda: table.row_count > 0)
         assert reparsed == []
         assert str(table.styles.height) == "1fr"  # batches.tcss applies all the same
+        await pilot.press("q")
+
+
+async def test_the_column_titles_are_not_parsed_as_markup(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch table's titles are Text, so building the first frame parses no markup
+    for them (markup loads rich's emoji table: ~3 ms before the first frame)."""
+    parsed: list[str] = []
+    from_markup = Text.from_markup
+
+    def spy(cls: type[Text], text: str, *args: Any, **kwargs: Any) -> Text:
+        parsed.append(text)
+        return from_markup(text, *args, **kwargs)
+
+    monkeypatch.setattr(Text, "from_markup", classmethod(spy))
+    cached_registry(50)
+    app = build_app(server, monkeypatch, Registry(durable=False))
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = batches_screen(pilot).table
+        await until(pilot, lambda: table.row_count > 0)
+        titles = [title for _, title, _, _ in COLUMNS]
+        assert [column.label.plain for column in table.columns.values()] == titles
+        assert not set(titles) & set(parsed)
         await pilot.press("q")

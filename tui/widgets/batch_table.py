@@ -210,7 +210,7 @@ class BatchTable(DataTable[Text]):
             self.clear(columns=True)
             for key, title, width, _ in self._shown_columns():
                 size = self._description_width() if width is None else self._fixed_width(key, width)
-                self.add_column(title, key=key, width=size)
+                self.add_column(Text(title), key=key, width=size)  # no markup to parse
             self.rebuild()
             return
         changed = False

@@ -122,6 +122,12 @@ def _run_app(profile_name: str | None, *, all_profiles: bool = False) -> int:
     """Open the app. First thing, a child lists the first page on the other core while
     the app starts (:mod:`tui.core.first_page`): each module imported before this
     fork would delay that page."""
+    import gc
+
+    # Start-up builds only objects that live as long as the app (modules above all):
+    # the cyclic GC would walk them again and again for nothing. It runs again once
+    # the SDK is loaded (BatchDeckApp.prepare_client, which freezes them first).
+    gc.disable()
     from tui.core import first_page
 
     prefetch = None if all_profiles else first_page.fork(profile_name)
@@ -138,10 +144,6 @@ def _open_app(profile_name: str | None, *, all_profiles: bool, prefetch: Prefetc
     from tui.commands import _shared
     from tui.core import first_page
 
-    # Start-up builds only objects that live as long as the app (modules above all):
-    # the cyclic GC would walk them again and again for nothing. It runs again once
-    # the SDK is loaded (BatchDeckApp.prepare_client, which freezes them first).
-    gc.disable()
     try:
         config, profile = _shared.resolve_profile(profile_name)  # config, key, server
         if all_profiles:  # a profile without its key must not keep the others away

@@ -7,23 +7,28 @@ Textual unless they show the app.
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tui import __version__
 from tui.commands import COMMANDS
 
 if TYPE_CHECKING:
+    import argparse
+
     from tui.core.config import Profile
+    from tui.core.first_page import Prefetch
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole parser; or, when ``command`` names one, only that command's (each
     command module imports what its options need, so ``batchdeck validate`` does not
     load the webhook receiver's). Parsing and errors are the same either way."""
+    import argparse
+    import importlib
+
+    from tui import __version__
+
     parser = argparse.ArgumentParser(
         prog="batchdeck",
         description="A terminal control room for the OpenAI Batch API. "
@@ -52,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(_command_named(argv)).parse_args(argv)
     try:
         if args.command:
+            import importlib
+
             command = importlib.import_module(f"tui.commands.{args.command}")
             if (code := _profile_from_ref(args)) is not None:
                 return code
@@ -112,13 +119,28 @@ def _app_launch(argv: list[str]) -> tuple[bool, str | None]:
 
 
 def _run_app(profile_name: str | None, *, all_profiles: bool = False) -> int:
+    """Open the app. First thing, a child lists the first page on the other core while
+    the app starts (:mod:`tui.core.first_page`): each module imported before this
+    fork would delay that page."""
     import gc
 
     # Start-up builds only objects that live as long as the app (modules above all):
-    # the cyclic GC would walk them again and again for nothing (~35 collections in
-    # the imports of _shared and first_page alone). It runs again once the SDK is
-    # loaded (BatchDeckApp.prepare_client, which freezes them first).
+    # the cyclic GC would walk them again and again for nothing. It runs again once
+    # the SDK is loaded (BatchDeckApp.prepare_client, which freezes them first).
     gc.disable()
+    from tui.core import first_page
+
+    prefetch = None if all_profiles else first_page.fork(profile_name)
+    try:
+        return _open_app(profile_name, all_profiles=all_profiles, prefetch=prefetch)
+    finally:
+        if prefetch is not None:
+            prefetch.close()  # a child still listing is ended, and reaped
+
+
+def _open_app(profile_name: str | None, *, all_profiles: bool, prefetch: Prefetch | None) -> int:
+    import gc
+
     from tui.commands import _shared
     from tui.core import first_page
 
@@ -131,26 +153,22 @@ def _run_app(profile_name: str | None, *, all_profiles: bool = False) -> int:
         gc.enable()
         _shared.error(exc.message, multiline=True)
         return exc.code
-    # a child lists the first page on the other core while Textual starts (no thread yet)
-    prefetch = None if all_profiles else first_page.start(client)
-    try:
-        from tui.app import make_app
-        from tui.core.registry import Registry
-        from tui.hangup import run_app
+    if prefetch is not None:  # its page is the first listing's, if of this profile
+        first_page.hand_over(prefetch, client)
+    from tui.app import make_app
+    from tui.core.registry import Registry
+    from tui.hangup import run_app
 
-        app = make_app(config, client, Registry(), profile=profile)
-        if not all_profiles:
-            return run_app(app)
+    app = make_app(config, client, Registry(), profile=profile)
+    if not all_profiles:
+        return run_app(app)
 
-        async def open_fleet(pilot: Any) -> None:
-            from tui.screens.fleet import FleetScreen
+    async def open_fleet(pilot: Any) -> None:
+        from tui.screens.fleet import FleetScreen
 
-            app.push_screen(FleetScreen())
+        app.push_screen(FleetScreen())
 
-        return run_app(app, auto_pilot=open_fleet)
-    finally:
-        if prefetch is not None:
-            prefetch.close()  # a child still listing is ended, and reaped
+    return run_app(app, auto_pilot=open_fleet)
 
 
 def _first_usable(wanted: Profile, profiles: Iterable[Profile]) -> Profile:

@@ -1,11 +1,14 @@
 """The start-up child of ``batchdeck`` (tui.core.first_page) with the real SDK: its
-page is the screen's first page, a page of another server is refused, a child that
-gets no answer is ended and reaped (no zombie, nothing left running), and the real
-app in a pty leaves no process behind when it quits, whether the page came or not.
+page is the screen's first page, a page of another profile is refused, a child that
+gets no answer is ended and reaped (no zombie, nothing left running), the SDK loads
+once the page is on screen, ``batchdeck`` forks before it imports anything heavy,
+and the real app in a pty leaves no process behind when it quits, whether the page
+came or not.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import select
@@ -81,6 +84,70 @@ async def test_a_child_without_an_answer_is_ended_and_reaped(
     assert closed is not None
     assert closed.close() is False  # the app quit first
     assert gone(closed.pid) and await closed.read() is None
+
+
+async def test_a_child_forked_first_reads_the_profile_itself(
+    server: LocalServer, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``fork`` (what ``batchdeck`` does first) lists the config's profile; its page
+    counts for a client of that profile only."""
+    batch_id = submit(client, chat_lines(1)).id
+    point_at(monkeypatch, server.base_url)
+    profile = load_config().profile()
+    same = first_page.fork(None)
+    assert same is not None
+    first_page.hand_over(same, BatchClient(profile, max_retries=0))
+    content = await same.read()
+    page = None if content is None else first_page.parse(content)
+    assert page is not None and [b.id for b in page.batches] == [batch_id]
+    other = first_page.fork(None)
+    assert other is not None
+    first_page.hand_over(other, BatchClient(Profile("other", base_url=server.base_url)))
+    assert await other.read() is None  # a page, but of another profile
+    assert gone(same.pid) and gone(other.pid)
+    azure = first_page.fork(None)
+    assert azure is not None
+    first_page.hand_over(azure, BatchClient(Profile("a", provider="azure")))
+    assert gone(azure.pid) and azure.done.is_set()  # no page for it: ended at once
+
+
+async def test_the_sdk_loads_once_the_page_is_shown(
+    server: LocalServer, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    submit(client, chat_lines(1))
+    point_at(monkeypatch, server.base_url)
+    listing = BatchClient(load_config().profile(), max_retries=0)
+    assert first_page.start(listing) is not None
+    assert await first_page.take(listing) is not None
+    waiting = asyncio.create_task(first_page.settled(listing))
+    await asyncio.sleep(0)
+    assert not waiting.done()  # the page is read, not yet painted
+    first_page.shown(listing)
+    await waiting
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-the-key")
+    refused = BatchClient(load_config().profile(), max_retries=0)
+    assert first_page.start(refused) is not None
+    assert await first_page.take(refused) is None
+    await first_page.settled(refused)  # no page: nothing to wait for
+
+
+def test_batchdeck_forks_before_it_imports_anything_heavy() -> None:
+    """Every module ``batchdeck`` imports before the fork delays the child's page."""
+    script = (
+        "import os, sys\n"
+        "from tui.core import first_page\n"
+        "def fork(name):\n"
+        "    print(sorted(m for m in HEAVY if m in sys.modules), name, flush=True)\n"
+        "    os._exit(0)\n"
+        "first_page.fork = fork\n"
+        "from tui.cli import main\n"
+        "main(['--profile', 'p'])\n"
+    )
+    heavy = "HEAVY = ('argparse', 'asyncio', 'msgspec', 'openai', 'textual', 'tui.core.config')\n"
+    done = subprocess.run(
+        [sys.executable, "-c", heavy + script], capture_output=True, text=True, cwd=REPO
+    )
+    assert done.stdout == "[] p\n", done.stderr
 
 
 def test_no_page_for_an_azure_or_anthropic_profile() -> None:

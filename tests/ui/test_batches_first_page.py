@@ -1,7 +1,8 @@
 """The first page listed by the start-up child (tui.core.first_page) against the
 embedded server: the table it makes is the one the screen's own listing makes, the
-rest of the listing and the app work on from it, and a child that has no page (a
-refused key, no server) ends in the screen's own message, once."""
+rest of the listing and the app work on from it, the SDK loads only once that page
+is on screen, and a child that has no page (a refused key, no server) ends in the
+screen's own message, once."""
 
 from __future__ import annotations
 
@@ -96,6 +97,32 @@ async def test_the_app_works_on_after_a_prefetched_page(
         await pilot.press("down", "enter")  # the inspector of the second batch
         await wait_for(pilot, lambda: type(app.screen).__name__ == "BatchDetailScreen")
         assert app.screen.batch_id == ids[1]  # type: ignore[attr-defined]
+
+
+async def test_the_sdk_loads_once_the_prefetched_page_is_painted(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK's import (a thread) would hold up the page's paint (the GIL)."""
+    seed(server, final=150, active=0)
+    events: list[str] = []
+    original_shown, original_settled = first_page.shown, first_page.settled
+
+    def shown(client: BatchClient) -> None:
+        events.append(f"shown with {batches_screen(pilot).table.row_count} rows")
+        original_shown(client)
+
+    async def settled(client: BatchClient) -> None:
+        await original_settled(client)
+        events.append("sdk may load")
+
+    monkeypatch.setattr(first_page, "shown", shown)
+    monkeypatch.setattr(first_page, "settled", settled)
+    app, child = app_on(server.base_url, monkeypatch, prefetch=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await loaded(pilot)
+        assert child is not None and child.taken
+    assert events[0] == "shown with 100 rows"  # the page, painted, before any import
+    assert "sdk may load" in events
 
 
 def reason_shown(pilot: Pilot[Any]) -> str:

@@ -2,14 +2,20 @@
 the app starts (POSIX only; elsewhere nothing changes).
 
 Importing the SDK takes about as long as Textual's whole start-up, and in one
-process the two take turns (the GIL). So ``batchdeck``, once it has the profile and
-its client, before Textual is imported and before any thread exists, forks
-(:func:`start`) a child that imports the SDK, lists the first page as the batches
-screen's first listing does (:meth:`BatchClient.first_batch_page`: the client of
-``client_for``, the same limit), writes it to a pipe and exits, while the app
-starts on the other core. The batches screen takes that page (:func:`take`) as its
-first page, built by the same code (:func:`~tui.core.client.page_items`,
-``Batch.from_dict``), and lists the rest with its own client.
+process the two take turns (the GIL). So ``batchdeck``, first thing (before it has
+imported more than this module, let alone Textual, and before any thread exists),
+forks (:func:`fork`) a child that reads the profile as the parent does
+(``config.toml``, the inherited environment), imports the SDK, lists the first page
+as the batches screen's first listing does (:meth:`BatchClient.first_batch_page`:
+the profile's ``BatchClient``, the same limit), writes it to a pipe and exits, while
+the app starts on the other core. Every module the parent imports before the fork
+adds to the page's time (the child would import the same ones on the other core).
+Once the parent has its client it hands the child over (:func:`hand_over`); the page
+counts only if the child's profile is the client's (its ``repr`` heads the page):
+else, or for a profile that is not :func:`eligible`, it is as if there were no
+child. The batches screen takes that page (:func:`take`) as its first page, built
+by the same code (:func:`~tui.core.client.page_items`, ``Batch.from_dict``), and
+lists the rest with its own client.
 
 - Only a page travels. Anything else (an error status, no answer, a page that
   comes late or broken) makes :func:`take` return ``None`` and the screen lists
@@ -21,31 +27,31 @@ first page, built by the same code (:func:`~tui.core.client.page_items`,
 - It runs in a session of its own: where Linux groups processes by session for
   the scheduler (autogroup), it gets a share of a busy CPU of its own instead of
   splitting the app's; it never needs the terminal.
-- The parent's own SDK import waits for the page (:func:`settled`, from
-  ``BatchClient.prepare``): at the same time it would slow the child (cores) and
-  the page's paint (the GIL).
+- The parent's own SDK import waits until the page is on screen (:func:`settled`,
+  from ``BatchClient.prepare``; the screen says so with :func:`shown`) or there is
+  none: at the same time it would slow the child (cores) and the page's paint (the
+  GIL: ~60 ms more from the page read to the rows on the terminal).
 - The key reaches the child as it reached the parent: the inherited environment.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 import os
 import signal
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
-import msgspec
-
-from tui.core.client import BatchClient, page_items
-from tui.core.errors import ServerError
-from tui.core.models import Batch
-
+# Nothing more at module level: ``batchdeck`` imports this module before it forks.
 if TYPE_CHECKING:
+    import logging
+
+    from tui.core.client import BatchClient
     from tui.core.config import Profile
+    from tui.core.models import Batch
 
 CHILD_SECONDS = 30  # the child's whole life at most; the parent waits no longer
+SHOWN_SECONDS = 2.0  # a page taken but never said :func:`shown` holds the SDK no longer
 _CHUNK = 1 << 16
 
 
@@ -61,16 +67,21 @@ class Prefetch:
     app's event loop: no thread to join at exit), :meth:`close` it always."""
 
     def __init__(self, pid: int, fd: int) -> None:
+        import asyncio
+
         self.pid = pid
         self._fd = fd  # the pipe's read end
+        self.profile: str | None = None  # the repr of the client's profile, once handed over
         self._status: int | None = None  # the child's exit code once reaped
         self.taken = False  # by the first listing (:func:`take`)
-        self.done = asyncio.Event()  # the page is read, or will not be
+        self.done = asyncio.Event()  # the page is on screen, or there is none
 
     async def read(self, timeout: float = CHILD_SECONDS) -> bytes | None:
-        """The child's page: its bytes if it sent them all and exited well within
-        ``timeout`` seconds, else ``None``. The child is reaped (ended first if late,
-        or if the caller is cancelled)."""
+        """The child's page: its bytes if it sent them all, for the profile it was
+        handed over with, and exited well within ``timeout`` seconds, else ``None``.
+        The child is reaped (ended first if late, or if the caller is cancelled)."""
+        import asyncio
+
         if self._fd < 0:
             return None
         loop = asyncio.get_running_loop()
@@ -95,31 +106,75 @@ class Prefetch:
             pass
         finally:
             loop.remove_reader(self._fd)
-            exited_well = self.close(wait=finished)
-        return b"".join(chunks) if finished and exited_well else None
+            exited_well = self._end(wait=finished)
+        profile, _, page = b"".join(chunks).partition(b"\n")
+        if finished and exited_well and self.profile is not None:
+            if profile == self.profile.encode():
+                return page
+            _log().warning("the prefetched first page is of another profile")
+        self.done.set()
+        return None
 
-    def close(self, *, wait: bool = False) -> bool:
+    def close(self) -> bool:
+        """End the child (if it still runs) and reap it; whether it exited well.
+        Safe to call again."""
+        exited_well = self._end(wait=False)
+        self.done.set()
+        return exited_well
+
+    def _end(self, *, wait: bool) -> bool:
         """End the child (at once unless ``wait``: it has closed the pipe, so it is
-        ending) and reap it; whether it exited well. Safe to call again."""
+        ending) and reap it; whether it exited well."""
         if self._status is None:
             self._status = _reap(self.pid, wait=wait)
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        self.done.set()
         return self._status == 0
 
 
 _handed: tuple[BatchClient, Prefetch] | None = None  # the child, for this client
 
 
+def fork(profile_name: str | None) -> Prefetch | None:
+    """Fork the child that lists the first page of the profile ``profile_name``
+    (``None``: the config's default) as ``config.toml`` and the environment give it;
+    ``None`` (no child) without ``fork`` (Windows). Call it before any thread exists,
+    and :func:`hand_over` (or :meth:`Prefetch.close`) what it returns."""
+
+    def profile() -> Profile:
+        from tui.core.config import load_config
+
+        return load_config().profile(profile_name)
+
+    return _fork(profile)
+
+
+def hand_over(prefetch: Prefetch, client: BatchClient) -> None:
+    """Give ``prefetch``'s page to ``client``'s first listing (:func:`take`), if its
+    profile is :func:`eligible` (else the child is ended now)."""
+    if not eligible(client.profile):
+        prefetch.close()
+        return
+    global _handed
+    prefetch.profile = repr(client.profile)
+    _handed = (client, prefetch)
+
+
 def start(client: BatchClient) -> Prefetch | None:
-    """Fork the child that lists the first page of ``client``'s profile and hand it
-    over for ``client``'s first listing (:func:`take`); ``None`` (no child) for a
-    profile that is not :func:`eligible` or without ``fork`` (Windows). Call it
-    before any thread exists."""
-    profile = client.profile
-    if not hasattr(os, "fork") or not eligible(profile):
+    """:func:`fork` and :func:`hand_over` in one, for ``client``'s profile as it is;
+    ``None`` (no child) for a profile that is not :func:`eligible`."""
+    if not eligible(client.profile):
+        return None
+    prefetch = _fork(lambda: client.profile)
+    if prefetch is not None:
+        hand_over(prefetch, client)
+    return prefetch
+
+
+def _fork(profile: Callable[[], Profile]) -> Prefetch | None:
+    """Fork a child that lists the first page of ``profile()`` (called in the child)."""
+    if not hasattr(os, "fork"):
         return None
     read_fd, write_fd = os.pipe()
     try:
@@ -132,9 +187,7 @@ def start(client: BatchClient) -> Prefetch | None:
         os.close(read_fd)
         _child(profile, write_fd)
     os.close(write_fd)
-    global _handed
-    _handed = (client, Prefetch(pid, read_fd))
-    return _handed[1]
+    return Prefetch(pid, read_fd)
 
 
 def eligible(profile: Profile) -> bool:
@@ -151,29 +204,56 @@ async def take(client: BatchClient) -> FirstPage | None:
     prefetch = _handed[1]
     prefetch.taken = True
     content = await prefetch.read()
-    return None if content is None else parse(content)
+    page = None if content is None else parse(content)
+    if page is None:
+        prefetch.done.set()
+    else:  # the screen says :func:`shown`; if it never does, the SDK waits no longer
+        import asyncio
+
+        asyncio.get_running_loop().call_later(SHOWN_SECONDS, prefetch.done.set)
+    return page
+
+
+def shown(client: BatchClient) -> None:
+    """The page :func:`take` gave for ``client`` is on screen: the SDK may load."""
+    if _handed is not None and _handed[0] is client:
+        _handed[1].done.set()
 
 
 async def settled(client: BatchClient) -> None:
-    """Return once the page handed over for ``client``, if any, has been read (or
+    """Return once the page handed over for ``client``, if any, is on screen (or
     will not be): the SDK's import, at the same time, would slow the child down
     (both need a core) and hold up the page's paint (the GIL)."""
     if _handed is not None and _handed[0] is client:
+        import asyncio
+
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_handed[1].done.wait(), CHILD_SECONDS)
 
 
 def parse(content: bytes) -> FirstPage | None:
     """The child's page, built as the listing builds it; ``None`` if it cannot be."""
+    import msgspec
+
+    from tui.core.client import page_items
+    from tui.core.errors import ServerError
+    from tui.core.models import Batch
+
     try:
         page = msgspec.json.decode(content)
         if not isinstance(page, dict):
             return None
         batches, after = page_items(page, Batch.from_dict, "list /batches")
     except (msgspec.DecodeError, ServerError) as exc:  # the screen's listing will say so
-        logging.getLogger(__name__).warning("the prefetched first page is unusable: %s", exc)
+        _log().warning("the prefetched first page is unusable: %s", exc)
         return None
     return FirstPage(batches, after)
+
+
+def _log() -> logging.Logger:
+    import logging
+
+    return logging.getLogger(__name__)
 
 
 def _reap(pid: int, *, wait: bool) -> int:
@@ -188,8 +268,9 @@ def _reap(pid: int, *, wait: bool) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def _child(profile: Profile, write_fd: int) -> None:  # pragma: no cover - forked
-    """List the first page, write it to ``write_fd``, exit: 0 once it is all written."""
+def _child(profile: Callable[[], Profile], write_fd: int) -> None:  # pragma: no cover
+    """List the first page of ``profile()``, write the profile's ``repr``, a newline and
+    the page to ``write_fd``, exit: 0 once it is all written."""
     code = 1
     try:
         os.setsid()  # a scheduling group of its own (autogroup): its own share of a busy CPU
@@ -197,7 +278,14 @@ def _child(profile: Profile, write_fd: int) -> None:  # pragma: no cover - forke
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        content = asyncio.run(_first_page(profile))
+        import asyncio
+        import gc
+
+        gc.disable()  # a short life: the SDK's import alone goes ~10% faster without it
+        chosen = profile()
+        if not eligible(chosen):
+            raise LookupError(f"no first page for a {chosen.provider} profile")
+        content = repr(chosen).encode() + b"\n" + asyncio.run(_first_page(chosen))
         view = memoryview(content)
         while view:
             view = view[os.write(write_fd, view) :]
@@ -209,11 +297,11 @@ def _child(profile: Profile, write_fd: int) -> None:  # pragma: no cover - forke
 
 
 async def _first_page(profile: Profile) -> bytes:  # pragma: no cover - forked
-    from tui.core.anthropic_client import client_for
+    import msgspec
 
-    client = client_for(profile, max_retries=0)
-    if not isinstance(client, BatchClient):
-        raise TypeError(f"no first page for a {type(client).__name__}")
+    from tui.core.client import BatchClient
+
+    client = BatchClient(profile, max_retries=0)  # what client_for makes of an eligible one
     try:
         page = await client.first_batch_page()
     finally:

@@ -93,6 +93,7 @@ class BatchesScreen(CachedStart):
 
         batches: list[Batch]
         note: str = ""  # for the status line while a listing streams in
+        prefetched: bool = False  # the start-up child's page (tui.core.first_page)
 
     @dataclass
     class PollEnded(Message):
@@ -243,10 +244,10 @@ class BatchesScreen(CachedStart):
         if first is None:
             pages = client.iter_batch_pages()
         else:
-            if first.batches:
-                requests, seen, shown_at = 1, len(first.batches), loop.time()
-                self.post_message(self.Fetched(first.batches, f"{seen} batches · loading…"))
-            await self.deck.prepare_client()
+            requests, seen, shown_at = 1, len(first.batches), loop.time()
+            note = f"{seen} batches · loading…"
+            self.post_message(self.Fetched(first.batches, note, prefetched=True))
+            await self.deck.prepare_client()  # once that page is on screen
             after = first.after
             pages = _no_pages() if after is None else client.iter_batch_pages(after=after)
         async for page in _prefetched(pages):
@@ -279,6 +280,8 @@ class BatchesScreen(CachedStart):
         self._refresh_detail()
         if message.note:
             self._say(message.note)
+        if message.prefetched:  # once it is painted the SDK may load (the GIL)
+            self.call_after_refresh(first_page.shown, self.deck.client)
         if to_record:
             self.record_snapshots(to_record)
 

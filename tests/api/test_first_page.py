@@ -86,6 +86,27 @@ async def test_a_child_without_an_answer_is_ended_and_reaped(
     assert gone(closed.pid) and await closed.read() is None
 
 
+def test_the_child_yields_to_the_app(silent_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child runs at the lowest priority, in the app's session (one scheduling
+    group: the app's first frame comes first) and in a process group of its own (the
+    terminal's Ctrl-C and hang-up are the app's to handle)."""
+    point_at(monkeypatch, silent_server)
+    child = first_page.start(BatchClient(load_config().profile(), max_retries=0))
+    assert child is not None
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # until the child has set itself up (it then waits on the server)
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            pgrp, session, nice = int(fields[2]), int(fields[3]), int(fields[16])
+            if nice == 19 or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)  # the poll's interval: the child needs the CPU to get there
+        assert (nice, pgrp, session) == (19, child.pid, os.getsid(0))
+    finally:
+        child.close()
+    assert gone(child.pid)
+
+
 async def test_a_child_forked_first_reads_the_profile_itself(
     server: LocalServer, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tui.core.results import Attempt, Outcome, ResultIndex, parse_result_line
+from tui.core.results.decoding import facts_of_row
 
 
 def usual(custom_id: str, text: str = "an answer", finish: str = "stop") -> dict[str, Any]:
@@ -90,19 +91,6 @@ ODD: dict[str, str] = {
 }
 
 
-def facts(row: Any) -> tuple[Any, ...]:
-    return (
-        row.custom_id,
-        row.outcome,
-        row.status,
-        row.error_code,
-        row.input_tokens,
-        row.output_tokens,
-        row.tokens,
-        row.note,
-    )
-
-
 def index_of(path: Path, lines: list[str]) -> ResultIndex:
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return ResultIndex([Attempt("b", 0, output=path)]).build_all()
@@ -121,7 +109,7 @@ def test_an_odd_line_is_read_as_on_its_own_among_usual_ones(
     rows = list(index.rows)
     assert len(rows) == len(lines)
     row = next(row for row in rows if row.line == at + 1)
-    assert facts(row) == facts(parse_result_line(odd.encode()))
+    assert facts_of_row(row) == facts_of_row(parse_result_line(odd.encode()))
     assert row.source == 0
     for other in rows:  # the usual lines around it are untouched
         if other is not row:

@@ -40,6 +40,16 @@ async def test_260_batches_arrive_page_by_page_newest_first(
         assert status_text(pilot).startswith("260 batches · 60 active")
 
 
+async def test_one_batch_is_counted_in_the_singular(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(server, final=0, active=1)
+    app = build_app(server, monkeypatch)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        assert status_text(pilot).startswith("1 batch · 1 active")
+
+
 async def test_filters_sort_and_only_mine(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -61,7 +61,7 @@ async def test_live_batches_merge_registry_and_show_text_literally(
         screen = pilot.app.screen
         table = screen.query_one(DataTable)
         status = screen.query_one("#status-line", Static)
-        await until(pilot, lambda: table.row_count > 0 and "1 batches" in str(status.render()))
+        await until(pilot, lambda: table.row_count > 0 and "1 batch ·" in str(status.render()))
         assert table.row_count == 1
         row = [str(cell) for cell in table.get_row(batch_id)]
         assert row[0] == "…" + batch_id[-12:]  # the id's tail; the whole id is the row key

@@ -36,7 +36,7 @@ from textual.widgets import DataTable, Input, Static
 from tui.core import first_page, poll, timefmt
 from tui.core.errors import BatchdeckError
 from tui.core.models import Batch, batch_description
-from tui.core.text import one_line
+from tui.core.text import one_line, plural
 from tui.deck import styles_dir
 from tui.screens.base import REPORTED, reason
 from tui.screens.batches_start import CachedStart, counts_key
@@ -245,7 +245,7 @@ class BatchesScreen(CachedStart):
             pages = client.iter_batch_pages()
         else:
             requests, seen, shown_at = 1, len(first.batches), loop.time()
-            note = f"{seen} batches · loading…"
+            note = f"{plural(seen, 'batch', 'batches')} · loading…"
             self.post_message(self.Fetched(first.batches, note, prefetched=True))
             await self.deck.prepare_client()  # once that page is on screen
             after = first.after
@@ -255,7 +255,9 @@ class BatchesScreen(CachedStart):
             seen += len(page)
             waiting.extend(page)
             if requests == 1 or loop.time() - shown_at >= SHOW_EVERY:
-                self.post_message(self.Fetched(waiting, f"{seen} batches · loading…"))
+                self.post_message(
+                    self.Fetched(waiting, f"{plural(seen, 'batch', 'batches')} · loading…")
+                )
                 waiting = []
                 shown_at = loop.time()
         if waiting:
@@ -331,7 +333,7 @@ class BatchesScreen(CachedStart):
     def _summary(self) -> str:
         table = self.table
         total = len(table.batches)
-        parts = [f"{total} batches"]
+        parts = [plural(total, "batch", "batches")]
         active = sum(1 for b in table.batches.values() if not b.is_final)
         if active:
             parts.append(f"{active} active")

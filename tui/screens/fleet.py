@@ -201,7 +201,11 @@ class FleetScreen(DeckScreen):
         self.query_one(FleetHealth).show(healths)
         active = sum(h.active for h in healths)
         failing = sum(1 for h in healths if h.state not in (fleet.OK, fleet.WAITING))
-        parts = [f"{len(rows)} batches", f"{len(healths)} profiles", f"{active} active"]
+        parts = [
+            plural(len(rows), "batch", "batches"),
+            plural(len(healths), "profile"),
+            f"{active} active",
+        ]
         if failing:
             parts.append(f"{failing} not answering")
         parts.append("A: one profile")

@@ -41,6 +41,15 @@ def silent_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
 
 
+def start(client: BatchClient) -> first_page.Prefetch | None:
+    """A child for the default profile (as ``batchdeck`` forks it) handed over to
+    ``client`` (made for that same profile)."""
+    prefetch = first_page.fork(None)
+    if prefetch is not None:
+        first_page.hand_over(prefetch, client)
+    return prefetch
+
+
 def point_at(monkeypatch: pytest.MonkeyPatch, base_url: str) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", base_url)
     monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
@@ -58,7 +67,7 @@ async def test_the_child_s_page_is_the_listing_s_first_page(
         submit(client, chat_lines(1))
     point_at(monkeypatch, server.base_url)
     profile = load_config().profile()
-    child = first_page.start(BatchClient(profile, max_retries=0))
+    child = start(BatchClient(profile, max_retries=0))
     assert child is not None
     content = await child.read()
     assert content is not None and gone(child.pid)
@@ -76,11 +85,11 @@ async def test_a_child_without_an_answer_is_ended_and_reaped(
 ) -> None:
     point_at(monkeypatch, silent_server)
     profile = load_config().profile()
-    waited = first_page.start(BatchClient(profile, max_retries=0))
+    waited = start(BatchClient(profile, max_retries=0))
     assert waited is not None
     assert await waited.read(timeout=0.2) is None  # late: given up, ended, reaped
     assert gone(waited.pid) and waited.done.is_set()
-    closed = first_page.start(BatchClient(profile, max_retries=0))
+    closed = start(BatchClient(profile, max_retries=0))
     assert closed is not None
     assert closed.close() is False  # the app quit first
     assert gone(closed.pid) and await closed.read() is None
@@ -91,7 +100,7 @@ def test_the_child_yields_to_the_app(silent_server: str, monkeypatch: pytest.Mon
     group: the app's first frame comes first) and in a process group of its own (the
     terminal's Ctrl-C and hang-up are the app's to handle)."""
     point_at(monkeypatch, silent_server)
-    child = first_page.start(BatchClient(load_config().profile(), max_retries=0))
+    child = start(BatchClient(load_config().profile(), max_retries=0))
     assert child is not None
     try:
         deadline = time.monotonic() + 20
@@ -138,7 +147,7 @@ async def test_the_sdk_loads_once_the_page_is_shown(
     submit(client, chat_lines(1))
     point_at(monkeypatch, server.base_url)
     listing = BatchClient(load_config().profile(), max_retries=0)
-    assert first_page.start(listing) is not None
+    assert start(listing) is not None
     assert await first_page.take(listing) is not None
     waiting = asyncio.create_task(first_page.settled(listing))
     await asyncio.sleep(0)
@@ -147,7 +156,7 @@ async def test_the_sdk_loads_once_the_page_is_shown(
     await waiting
     monkeypatch.setenv("OPENAI_API_KEY", "sk-not-the-key")
     refused = BatchClient(load_config().profile(), max_retries=0)
-    assert first_page.start(refused) is not None
+    assert start(refused) is not None
     assert await first_page.take(refused) is None
     await first_page.settled(refused)  # no page: nothing to wait for
 

@@ -12,6 +12,7 @@ import pytest
 from textual.pilot import Pilot
 
 from tests.api.conftest import API_KEY
+from tests.api.test_first_page import start
 from tests.ui.batches_support import (
     batches_screen,
     loaded,
@@ -37,7 +38,7 @@ def app_on(
     config = load_config()
     profile = config.profile()
     client = BatchClient(profile, max_retries=0)
-    child = first_page.start(client) if prefetch else None
+    child = start(client) if prefetch else None
     return make_app(config, client, Registry(durable=False), profile=profile), child
 
 

@@ -43,7 +43,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 # Nothing more at module level: ``batchdeck`` imports this module before it forks.
@@ -146,38 +145,6 @@ def fork(profile_name: str | None) -> Prefetch | None:
     ``None`` (no child) without ``fork`` (Windows). Call it before any thread exists,
     and :func:`hand_over` (or :meth:`Prefetch.close`) what it returns."""
 
-    def profile() -> Profile:
-        from tui.core.config import load_config
-
-        return load_config().profile(profile_name)
-
-    return _fork(profile)
-
-
-def hand_over(prefetch: Prefetch, client: BatchClient) -> None:
-    """Give ``prefetch``'s page to ``client``'s first listing (:func:`take`), if its
-    profile is :func:`eligible` (else the child is ended now)."""
-    if not eligible(client.profile):
-        prefetch.close()
-        return
-    global _handed
-    prefetch.profile = repr(client.profile)
-    _handed = (client, prefetch)
-
-
-def start(client: BatchClient) -> Prefetch | None:
-    """:func:`fork` and :func:`hand_over` in one, for ``client``'s profile as it is;
-    ``None`` (no child) for a profile that is not :func:`eligible`."""
-    if not eligible(client.profile):
-        return None
-    prefetch = _fork(lambda: client.profile)
-    if prefetch is not None:
-        hand_over(prefetch, client)
-    return prefetch
-
-
-def _fork(profile: Callable[[], Profile]) -> Prefetch | None:
-    """Fork a child that lists the first page of ``profile()`` (called in the child)."""
     if not hasattr(os, "fork"):
         return None
     read_fd, write_fd = os.pipe()
@@ -189,9 +156,20 @@ def _fork(profile: Callable[[], Profile]) -> Prefetch | None:
         return None
     if pid == 0:  # pragma: no cover - the child; measured by the tests from outside
         os.close(read_fd)
-        _child(profile, write_fd)
+        _child(profile_name, write_fd)
     os.close(write_fd)
     return Prefetch(pid, read_fd)
+
+
+def hand_over(prefetch: Prefetch, client: BatchClient) -> None:
+    """Give ``prefetch``'s page to ``client``'s first listing (:func:`take`), if its
+    profile is :func:`eligible` (else the child is ended now)."""
+    if not eligible(client.profile):
+        prefetch.close()
+        return
+    global _handed
+    prefetch.profile = repr(client.profile)
+    _handed = (client, prefetch)
 
 
 def eligible(profile: Profile) -> bool:
@@ -272,8 +250,9 @@ def _reap(pid: int, *, wait: bool) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def _child(profile: Callable[[], Profile], write_fd: int) -> None:  # pragma: no cover
-    """List the first page of ``profile()``, write the profile's ``repr``, a newline and
+def _child(profile_name: str | None, write_fd: int) -> None:  # pragma: no cover
+    """List the first page of the profile ``profile_name`` (read from the config here,
+    in the child), write the profile's ``repr``, a newline and
     the page to ``write_fd``, exit: 0 once it is all written."""
     code = 1
     try:
@@ -287,7 +266,9 @@ def _child(profile: Callable[[], Profile], write_fd: int) -> None:  # pragma: no
         import gc
 
         gc.disable()  # a short life: the SDK's import alone goes ~10% faster without it
-        chosen = profile()
+        from tui.core.config import load_config
+
+        chosen = load_config().profile(profile_name)
         if not eligible(chosen):
             raise LookupError(f"no first page for a {chosen.provider} profile")
         content = repr(chosen).encode() + b"\n" + asyncio.run(_first_page(chosen))

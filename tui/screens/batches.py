@@ -245,8 +245,7 @@ class BatchesScreen(CachedStart):
             pages = client.iter_batch_pages()
         else:
             requests, seen, shown_at = 1, len(first.batches), loop.time()
-            note = f"{plural(seen, 'batch', 'batches')} · loading…"
-            self.post_message(self.Fetched(first.batches, note, prefetched=True))
+            self.post_message(self.Fetched(first.batches, _loading(seen), prefetched=True))
             await self.deck.prepare_client()  # once that page is on screen
             after = first.after
             pages = _no_pages() if after is None else client.iter_batch_pages(after=after)
@@ -255,9 +254,7 @@ class BatchesScreen(CachedStart):
             seen += len(page)
             waiting.extend(page)
             if requests == 1 or loop.time() - shown_at >= SHOW_EVERY:
-                self.post_message(
-                    self.Fetched(waiting, f"{plural(seen, 'batch', 'batches')} · loading…")
-                )
+                self.post_message(self.Fetched(waiting, _loading(seen)))
                 waiting = []
                 shown_at = loop.time()
         if waiting:
@@ -606,6 +603,11 @@ def _cancellable(batch: Batch) -> bool:
 def _shown_fields(jobs: dict[str, Job]) -> dict[str, tuple[object, ...]]:
     """What the table shows or filters on of each job (not its snapshot)."""
     return {batch_id: (job.description, job.tags, job.input_path) for batch_id, job in jobs.items()}
+
+
+def _loading(seen: int) -> str:
+    """The status line while a listing streams in."""
+    return f"{plural(seen, 'batch', 'batches')} · loading…"
 
 
 async def _no_pages() -> AsyncIterator[list[Batch]]:

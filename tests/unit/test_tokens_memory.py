@@ -61,3 +61,33 @@ def test_only_clean_read_only_mappings_are_released() -> None:
     for span in ranges:
         assert "w" not in maps[span]
     assert mapped_pages.releaser("/nonexistent/library.so")() == 0
+
+
+def _ranges_line_by_line(path: str) -> list[tuple[int, int]]:
+    """The same question answered the slow, obvious way (one smaps line at a time)."""
+    ranges, current = [], None
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            head = line.split(maxsplit=5)
+            if len(head) >= 5 and "-" in head[0] and ":" not in head[0]:
+                current = None
+                name = head[5].strip() if len(head) > 5 else ""
+                if name == path and "w" not in head[1] and head[1].endswith("p"):
+                    low, high = head[0].split("-")
+                    current = (int(low, 16), int(high, 16))
+            elif current is not None and head[0] == "Anonymous:":
+                if head[1] == "0":
+                    ranges.append(current)
+                current = None
+    return ranges
+
+
+def test_ranges_match_a_line_by_line_reading_for_every_mapped_file() -> None:
+    from tui.core import mapped_pages, tokens
+
+    tokens._bindings()  # the library that matters is mapped
+    with open("/proc/self/maps") as handle:
+        files = {line.split(maxsplit=5)[-1].strip() for line in handle if " /" in line}
+    assert len(files) > 3
+    for path in sorted(files):
+        assert mapped_pages.clean_read_only_ranges(path) == _ranges_line_by_line(path), path

@@ -153,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from tui.core.requests import validate
 
-    if _shared.profile_for_limits(getattr(args, "profile", None)).provider == "anthropic":
+    profile = _shared.profile_for_limits(getattr(args, "profile", None))
+    if profile.provider == "anthropic":
         from tui.commands._anthropic_cli import validate_anthropic
 
         return validate_anthropic(args)  # {custom_id, params} lines
@@ -164,9 +165,7 @@ def _run(args: argparse.Namespace) -> int:
             report = validate(
                 args.file,
                 endpoint=args.endpoint,
-                limits=_shared.profile_for_limits(
-                    getattr(args, "profile", None)
-                ).limits.request_limits(),
+                limits=profile.limits.request_limits(),
                 on_request=estimator.add if estimator is not None else None,
             )
         except OSError as exc:  # UnreadableFileError: a plain message naming the file

@@ -27,7 +27,11 @@ such requests (``unbounded``) instead of guessing, and then has no upper cost
 A whole file (:class:`FileEstimator`, fed by the validator's one parse of each line)
 is tokenized in the thread that parses (``bpe-openai`` holds the GIL while it builds
 a table and while it counts, so worker threads measured no faster, only larger: each
-thread's allocations grow a malloc arena of their own). A big file is estimated
+thread's allocations grow a malloc arena of their own; nor in a forked process: one
+that built the table and counted while the parent scanned peaked at 76 MB, as the
+build reads 32 MB of the extension's data that can only be given back after it
+returns, and with the scanning parent's 25 MB the two together were over 100 MB,
+against 90 MB for one process). A big file is estimated
 from a random sample of lines (a ratio estimator: tokens per byte of the sampled
 lines times the bytes of the others); the sample grows until the estimated error is
 well inside :data:`SAMPLE_ERROR` and the estimate carries its bound. ``exact=True`` counts all.

@@ -229,7 +229,7 @@ class _Deferred:
 # id(job) -> what will fill its unset fields. The jobs of one read stay alive until
 # their deferred columns are read: at most one cache read per Registry (its first load).
 _PENDING: dict[int, _Deferred] = {}
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # a finalizer run by a fill that reads a job must not deadlock
 
 
 def defer(jobs: list[Job], blobs: dict[str, bytes]) -> None:

@@ -30,9 +30,11 @@ Start-up reads the cache. Every change also writes a fresh random *change token*
 into ``.lock``; when the token and the directory's stamp are those the cache was
 written with, nothing changed and the cache is the registry. Otherwise each
 record is ``stat``-ed and only those whose (inode, size, mtime, ctime) changed are
-parsed; a missing or broken cache is rebuilt from the records. A record edited in
-place by hand (same inode, directory untouched) is seen by ``load(verify=True)``
-or after the next change.
+parsed; a missing or broken cache is rebuilt from the records. A job read from
+the cache decodes its ``snapshot`` and ``submission`` when one is first read (with
+those of every job of that read: most of the cache, and what a start needs least).
+A record edited in place by hand (same inode, directory untouched) is seen by
+``load(verify=True)`` or after the next change.
 
 Beside the cache, the jobs with the newest batch snapshots of each profile are
 written with the same tag (:meth:`Registry.newest_snapshots`): an app can show

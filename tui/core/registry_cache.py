@@ -1,9 +1,13 @@
 """The registry's start-up cache: every job in one marshal file, and the newest
 batch snapshots of each profile in another (both derived, safe to delete).
 
-``.cache/index.marshal`` holds (magic, tag, record names, stamps, columns): one list
-per :class:`Job` field (no tuple per job to build and collect) and what was seen
-of each record file as one array of unsigned 64-bit numbers. ``newest.marshal``
+``.cache/index.marshal`` holds (magic, tag, record names, stamps, columns, deferred):
+one list per :class:`Job` field (no tuple per job to build and collect) but the
+:data:`DEFERRED_FIELDS`, what was seen of each record file as one array of unsigned
+64-bit numbers, and each deferred field's column as marshal bytes with their CRC-32.
+Those are decoded for all the file's jobs at once when one of them is first read
+(:func:`deferred_field`, behind ``Job.__getattr__``): most of the file, and what
+``Registry.load()`` at start-up does not need. ``newest.marshal``
 holds, per profile, the :data:`NEWEST_JOBS` jobs with the newest snapshots. Both
 carry the registry's *tag* (change token, directory stamp) they describe;
 ``tui.core.registry`` decides whether that is still the registry's state.
@@ -18,6 +22,8 @@ import marshal
 import mmap
 import os
 import sys
+import threading
+import zlib
 from array import array
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -36,7 +42,12 @@ NEWEST_NAME = "newest.marshal"
 NEWEST_JOBS = 250
 """Jobs per profile in ``.cache/newest.marshal`` (more than a screenful of rows)."""
 
-CACHE_MAGIC = ("batchdeck-registry", 3, sys.version_info[:2], FIELD_NAMES)
+DEFERRED_FIELDS = ("snapshot", "submission")
+"""Fields of a job read from the cache that are decoded when first read (~3/4 of the
+cache's decoding, for the snapshots' many small dicts)."""
+EAGER_FIELDS = tuple(name for name in FIELD_NAMES if name not in DEFERRED_FIELDS)
+
+CACHE_MAGIC = ("batchdeck-registry", 4, sys.version_info[:2], FIELD_NAMES)
 
 # What the registry remembers of a record file: its stamp and when it was looked at.
 Seen = tuple[int, int, int, int, int]
@@ -84,10 +95,15 @@ def read_cache(
             mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,  # no copy
             gc_paused(),
         ):
-            magic, tag, names, stamps, columns = marshal.loads(data)
+            magic, tag, names, stamps, columns, deferred = marshal.loads(data)
             if magic != CACHE_MAGIC:
                 return None
-            jobs = dict(zip(names, jobs_from_columns(columns), strict=True))
+            blobs = dict(zip(DEFERRED_FIELDS, deferred, strict=True))
+            if any(zlib.crc32(blob) != crc for blob, crc in blobs.values()):
+                return None  # checked now: a damaged column is found before it is needed
+            listed = jobs_from_columns(columns, EAGER_FIELDS)
+            defer(listed, {name: blob for name, (blob, _) in blobs.items()})
+            jobs = dict(zip(names, listed, strict=True))
         numbers = array("Q")
         numbers.frombytes(stamps)
         if len(numbers) != 5 * len(jobs) or len(jobs) != len(names):
@@ -107,7 +123,7 @@ def read_newest(root: Path, tag: Tag) -> tuple[dict[str | None, int], list[Job]]
             magic, written, totals, columns = marshal.loads(data)
             if magic != CACHE_MAGIC or written != tag:
                 return None
-            return totals, jobs_from_columns(columns)
+            return totals, jobs_from_columns(columns, FIELD_NAMES)
     except Exception:  # missing, or any damage at all
         return None
 
@@ -118,9 +134,11 @@ def cache_bytes(
     """The cache file for the records ``names`` (``ValueError`` if marshal cannot
     hold one of them)."""
     chosen = list(map(jobs.__getitem__, names))
-    columns = tuple(list(map(attrgetter(name), chosen)) for name in FIELD_NAMES)
+    columns = tuple(list(map(attrgetter(name), chosen)) for name in EAGER_FIELDS)
+    blobs = (marshal.dumps(list(map(attrgetter(name), chosen))) for name in DEFERRED_FIELDS)
+    deferred = tuple((blob, zlib.crc32(blob)) for blob in blobs)
     stamps = array("Q", chain.from_iterable(map(seen.__getitem__, names))).tobytes()
-    return marshal.dumps((CACHE_MAGIC, tag, names, stamps, columns))
+    return marshal.dumps((CACHE_MAGIC, tag, names, stamps, columns, deferred))
 
 
 def newest_bytes(jobs: Mapping[str, Job], tag: Tag | None) -> bytes | None:
@@ -166,22 +184,73 @@ def newest_missing(root: Path, jobs: Mapping[str, Job]) -> bool:
     return any(job.batch_id and job.snapshot for job in jobs.values())
 
 
-_SLOT_SETTERS = tuple(Job.__dict__[name].__set__ for name in FIELD_NAMES)
+_SLOTS = {name: Job.__dict__[name] for name in FIELD_NAMES}
 
 
-def jobs_from_columns(columns: tuple[list[Any], ...]) -> list[Job]:
-    """Jobs from the cache's columns (one list per field, in ``FIELD_NAMES`` order).
+def jobs_from_columns(columns: tuple[list[Any], ...], names: tuple[str, ...]) -> list[Job]:
+    """Jobs from the cache's columns (one list per field of ``names``, in order);
+    the other fields are left unset (see :func:`defer`).
 
     A frozen dataclass's ``__init__`` sets each field through a Python-level call;
     setting each slot column by column from C is 2-3 times faster, which matters
     for 10,000 jobs at start-up. The values were checked when first parsed.
     """
-    if len(columns) != len(_SLOT_SETTERS) or len({len(column) for column in columns}) > 1:
+    if len(columns) != len(names) or len({len(column) for column in columns}) > 1:
         raise ValueError("cache columns do not match Job")
     jobs = list(map(object.__new__, repeat(Job, len(columns[0]))))
-    for setter, column in zip(_SLOT_SETTERS, columns, strict=True):
-        deque(map(setter, jobs, column), maxlen=0)
+    for name, column in zip(names, columns, strict=True):
+        deque(map(_SLOTS[name].__set__, jobs, column), maxlen=0)
     return jobs
+
+
+class _Deferred:
+    """Jobs read from one cache file and their deferred columns, not yet decoded."""
+
+    def __init__(self, jobs: list[Job], blobs: dict[str, bytes]) -> None:
+        self.jobs = jobs  # kept alive until filled: their ids stay theirs
+        self.blobs = blobs
+
+    def fill(self, name: str) -> None:
+        """Decode the column ``name`` and set it on every job (``_LOCK`` held)."""
+        blob = self.blobs.pop(name, None)
+        if blob is None:
+            return
+        with gc_paused():
+            column = marshal.loads(blob)
+        if not isinstance(column, list) or len(column) != len(self.jobs):
+            raise RuntimeError(f"the registry cache's {name} column does not match its jobs")
+        deque(map(_SLOTS[name].__set__, self.jobs, column), maxlen=0)
+        if not self.blobs:
+            for job in self.jobs:
+                _PENDING.pop(id(job), None)
+            self.jobs = []
+
+
+# id(job) -> what will fill its unset fields. The jobs of one read stay alive until
+# their deferred columns are read: at most one cache read per Registry (its first load).
+_PENDING: dict[int, _Deferred] = {}
+_LOCK = threading.RLock()  # a finalizer run by a fill that reads a job must not deadlock
+
+
+def defer(jobs: list[Job], blobs: dict[str, bytes]) -> None:
+    """Let ``jobs`` (whose fields ``blobs`` are unset) decode them on first read."""
+    if jobs:
+        deferred = _Deferred(jobs, blobs)
+        _PENDING.update(zip(map(id, jobs), repeat(deferred)))
+
+
+def deferred_field(job: Job, name: str) -> Any:
+    """``Job.__getattr__``: the value of a field that was unset (a job read from the
+    cache whose deferred columns are not decoded yet); ``AttributeError`` otherwise."""
+    slot = _SLOTS.get(name)
+    if slot is None:
+        raise AttributeError(f"'Job' object has no attribute {name!r}")
+    if name in DEFERRED_FIELDS:
+        with _LOCK:
+            deferred = _PENDING.get(id(job))
+            if deferred is not None:
+                deferred.fill(name)
+    return slot.__get__(job, Job)
 
 
 def marshallable(job: Job) -> bool:

@@ -145,6 +145,14 @@ class Job:
     notified: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    if not TYPE_CHECKING:  # only for a job read from the start-up cache (mypy: no such fields)
+
+        def __getattr__(self, name: str) -> Any:
+            """Its ``snapshot`` and ``submission``, decoded when first asked for."""
+            from tui.core.registry_cache import deferred_field
+
+            return deferred_field(self, name)
+
     @property
     def status(self) -> str | None:
         """The batch status in the last snapshot, if any."""

@@ -39,9 +39,11 @@ class CachedStart(DeckScreen):
 
     @dataclass
     class CacheRead(Message):
-        """The whole registry, read after the first frame (``paint_cached``)."""
+        """The whole registry, read after the first frame (``paint_cached``), and
+        the jobs of it the cached view shows."""
 
         jobs: dict[str, Job]
+        cached: list[Job]
 
     @dataclass
     class CachedBatches(Message):
@@ -119,20 +121,24 @@ class CachedStart(DeckScreen):
         frame is out (the read holds the interpreter for a while)."""
         try:
             await self.deck.first_frame()
-            jobs = await asyncio.to_thread(self._registry_jobs)
+            jobs, cached = await asyncio.to_thread(self._read_cached)
         except REPORTED as exc:
             logger.warning("registry unreadable: %s", exc)
             self.jobs_ready.set()  # a failed read must not hold up the listing
             return
-        self.post_message(self.CacheRead(jobs))
+        self.post_message(self.CacheRead(jobs, cached))
+
+    def _read_cached(self) -> tuple[dict[str, Job], list[Job]]:
+        """(Thread) every job, and those the cached view shows: their snapshots are
+        decoded here, not on the event loop (the registry defers that to first use)."""
+        jobs = self._registry_jobs()
+        return jobs, self._cached(jobs.values())
 
     def on_cached_start_cache_read(self, message: CacheRead) -> None:
         shown = self.table.batches
         self.table.set_jobs(message.jobs)
         self.jobs_ready.set()
-        self._rest = [
-            job for job in self._cached(message.jobs.values()) if job.batch_id not in shown
-        ]
+        self._rest = [job for job in message.cached if job.batch_id not in shown]
         self._load_rest_when_ready()
 
     @work(exclusive=True, group="batches-cache-rest", description="cached batches")

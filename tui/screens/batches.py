@@ -279,8 +279,9 @@ class BatchesScreen(CachedStart):
         self._refresh_detail()
         if message.note:
             self._say(message.note)
-        if message.prefetched:  # once it is painted the SDK may load (the GIL)
-            self.call_after_refresh(first_page.shown, self.deck.client)
+        if message.prefetched:  # once it is drawn the SDK may load (the GIL)
+            # through the table's queue: its own refresh, then the screen's frame
+            self.table.call_after_refresh(first_page.shown, self.deck.client)
         if to_record:
             self.record_snapshots(to_record)
 

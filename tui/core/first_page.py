@@ -27,12 +27,16 @@ lists the rest with its own client.
   streams are ``/dev/null``) and is always reaped: by :func:`take` once its page is
   in, else by :meth:`Prefetch.close` (killed first) when the app ends.
 - It runs in a process group of its own (no terminal signals; it never needs the
-  terminal) at the lowest priority, in the app's session: where Linux groups
-  processes by session for the scheduler (autogroup), the app and the child share
-  one share of a busy CPU and the app comes first. A cached first frame is then not
-  held up by the child's SDK import (on a loaded 2-core machine, in a session of
-  its own it cost ~1.3-1.4x the minimal app against ~1.1x), and the child gets the
-  CPU as soon as the app waits (after its first frame).
+  terminal), in the app's session: where Linux groups processes by session for the
+  scheduler (autogroup), the app and the child share one share of a busy CPU. If
+  the registry holds jobs (the app has cached rows to paint first), it runs at the
+  lowest priority and the app comes first: a cached first frame is then not held
+  up by the child's SDK import (on a loaded 2-core machine, in a session of its own
+  it cost ~1.3-1.4x the minimal app against ~1.1x), and the child gets the CPU as
+  soon as the app waits (after its first frame). With no jobs the page is the
+  first thing to show, and the child keeps the app's priority: at the lowest, its
+  core looks idle to the scheduler, and any other process that wakes (a terminal,
+  a shell) is put there and stops it.
 - The parent's own SDK import waits until the page is on screen (:func:`settled`,
   from ``BatchClient.prepare``; the screen says so with :func:`shown` once a frame
   with its rows is drawn) or there is none: at the same time it would slow the
@@ -251,14 +255,27 @@ def _reap(pid: int, *, wait: bool) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
+def _has_jobs() -> bool:
+    """Whether the job registry holds a record (one ``.toml`` file per job): then the
+    app has cached rows to paint before any page (``screens/batches_start.py``)."""
+    from tui.core.paths import registry_dir
+
+    try:
+        with os.scandir(registry_dir()) as entries:
+            return any(entry.name.endswith(".toml") for entry in entries)
+    except OSError:  # no registry yet
+        return False
+
+
 def _child(profile_name: str | None, write_fd: int) -> None:  # pragma: no cover
     """List the first page of the profile ``profile_name`` (read from the config here,
     in the child), write the profile's ``repr``, a newline and
     the page to ``write_fd``, exit: 0 once it is all written."""
     code = 1
     try:
+        if _has_jobs():  # cached rows to paint first: behind the app (module docstring)
+            os.nice(19)
         os.setpgid(0, 0)  # no terminal signals (Ctrl-C, hang-up) reach it
-        os.nice(19)  # behind the app, in its scheduling group (see the module docstring)
         signal.alarm(CHILD_SECONDS)  # SIGALRM's default action ends the child
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):

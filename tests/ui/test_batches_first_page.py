@@ -105,14 +105,17 @@ async def test_the_sdk_loads_once_the_prefetched_page_is_painted(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The SDK's import (a thread) would hold up the page's paint (the GIL): it waits
-    for a frame drawn with the page's rows, not only for the rows in the table."""
+    for a frame drawn with the page's rows, not only for the rows in the table. The
+    rows below a screenful come after that frame."""
     seed(server, final=150, active=0)
     events: list[str] = []
     frames: list[int] = []  # the table's rows at each frame the app draws
     original_shown, original_settled = first_page.shown, first_page.settled
 
     def shown(client: BatchClient) -> None:
+        table = batches_screen(pilot).table
         events.append(f"shown after a frame of {max(frames, default=0)} rows")
+        events.append(f"a screenful: {table.row_count == table.size.height}")
         original_shown(client)
 
     async def settled(client: BatchClient) -> None:
@@ -133,7 +136,11 @@ async def test_the_sdk_loads_once_the_prefetched_page_is_painted(
     async with app.run_test(size=(120, 36)) as pilot:
         await loaded(pilot)
         assert child is not None and child.taken
-    assert events[0] == "shown after a frame of 100 rows"  # the page, drawn, before any import
+        assert batches_screen(pilot).table.row_count == 150
+        height = batches_screen(pilot).table.size.height
+    assert 0 < height < 100
+    # the page's first screenful, drawn, before any import
+    assert events[:2] == [f"shown after a frame of {height} rows", "a screenful: True"]
     assert "sdk may load" in events
 
 

@@ -95,22 +95,36 @@ async def test_a_child_without_an_answer_is_ended_and_reaped(
     assert gone(closed.pid) and await closed.read() is None
 
 
-def test_the_child_yields_to_the_app(silent_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The child runs at the lowest priority, in the app's session (one scheduling
-    group: the app's first frame comes first) and in a process group of its own (the
-    terminal's Ctrl-C and hang-up are the app's to handle)."""
+def child_setup(pid: int) -> tuple[int, int, int]:
+    """The child's (nice, process group, session) once it has set itself up (its
+    process group of its own comes last)."""
+    deadline = time.monotonic() + 20
+    while True:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        nice, pgrp, session = int(fields[16]), int(fields[2]), int(fields[3])
+        if pgrp == pid or time.monotonic() > deadline:
+            return nice, pgrp, session
+        time.sleep(0.01)  # the poll's interval: the child needs the CPU to get there
+
+
+@pytest.mark.parametrize("jobs", [0, 1])
+def test_the_child_yields_to_the_app(
+    silent_server: str, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    """The child runs in the app's session (one scheduling group) and in a process
+    group of its own (the terminal's Ctrl-C and hang-up are the app's to handle); at
+    the lowest priority if the registry has jobs (the app's cached first frame comes
+    first), else at the app's (the page is the first thing to show)."""
+    from tui.core.registry import Job, Registry
+
     point_at(monkeypatch, silent_server)
+    if jobs:
+        Registry().add(Job(description="cached", input_path="in.jsonl"))
     child = start(BatchClient(load_config().profile(), max_retries=0))
     assert child is not None
     try:
-        deadline = time.monotonic() + 20
-        while True:  # until the child has set itself up (it then waits on the server)
-            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            pgrp, session, nice = int(fields[2]), int(fields[3]), int(fields[16])
-            if nice == 19 or time.monotonic() > deadline:
-                break
-            time.sleep(0.01)  # the poll's interval: the child needs the CPU to get there
-        assert (nice, pgrp, session) == (19, child.pid, os.getsid(0))
+        nice, pgrp, session = child_setup(child.pid)
+        assert (nice, pgrp, session) == (19 if jobs else os.nice(0), child.pid, os.getsid(0))
     finally:
         child.close()
     assert gone(child.pid)

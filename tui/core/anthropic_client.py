@@ -41,16 +41,11 @@ from urllib.parse import quote
 import msgspec
 
 from tui.core import errors, text
-from tui.core.client import (  # one error mapping for both SDKs
-    BATCH_PAGE_LIMIT,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
-    BatchClient,
-    translate_errors,
-)
+from tui.core.client import BatchClient, translate_errors  # one error mapping for both SDKs
 from tui.core.config import Profile
 from tui.core.fsutil import atomic_file
 from tui.core.models import Batch, FileInfo, RequestCounts
+from tui.core.sdk_options import BATCH_PAGE_LIMIT, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic

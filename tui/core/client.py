@@ -27,8 +27,14 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 import msgspec
 
 from tui.core import errors, text
-from tui.core.config import DEFAULT_BASE_URL, Profile
+from tui.core.config import Profile
 from tui.core.models import Batch, FileInfo
+from tui.core.sdk_options import (
+    BATCH_PAGE_LIMIT,
+    DEFAULT_MAX_RETRIES,
+    api_key_for,
+    openai_options,
+)
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -37,10 +43,7 @@ Progress = Callable[[int, int | None], None]
 """Called with (bytes done, bytes total or None)."""
 
 T = TypeVar("T")
-BATCH_PAGE_LIMIT = 100  # the API's maximum page size for batches
 FILE_PAGE_LIMIT = 10_000  # the API's maximum page size for files
-DEFAULT_MAX_RETRIES = 4
-DEFAULT_TIMEOUT = 60.0
 _decode = msgspec.json.Decoder()
 _NOT_PRINTABLE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u200b\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff]"
@@ -280,59 +283,15 @@ def _status_error(exc: Any) -> errors.ApiError:
     return errors.RequestError(f"Refused ({status}): {message}", status=status, code=code)
 
 
-def _needs_key(profile: Profile) -> bool:
-    """True for a hosted service (OpenAI's, a preset's); self-hosted servers often
-    need no key."""
-    url = profile.resolved_base_url().rstrip("/")
-    preset_url = (profile.preset.base_url or "").rstrip("/")
-    return url == DEFAULT_BASE_URL or (bool(preset_url) and url == preset_url)
-
-
-def api_key_for(profile: Profile) -> str:
-    """The profile's key, read from the environment now; a hosted service without one
-    is an :class:`~tui.core.errors.AuthError`. Azure takes a key or an Entra ID token
-    (``azure_ad_token_env``); with a token set, the key may be missing ("" then)."""
-    key = profile.api_key()
-    if key is not None:
-        return key
-    if profile.provider == "azure":
-        if profile.azure_ad_token():
-            return ""
-        token = f" or {profile.azure_ad_token_env}" if profile.azure_ad_token_env else ""
-        raise errors.AuthError(
-            f"No API key: set {profile.api_key_env}{token} (profile {profile.name!r})."
-        )
-    if _needs_key(profile):
-        raise errors.AuthError(f"No API key: set {profile.api_key_env} (profile {profile.name!r}).")
-    return "no-key"  # the SDK insists on a value
-
-
 def make_openai(profile: Profile, *, max_retries: int = DEFAULT_MAX_RETRIES) -> AsyncOpenAI:
-    """The SDK client for ``profile``: ``AsyncAzureOpenAI`` for Azure (the ``api-key``
-    header or an Entra ID token, the ``api-version`` parameter), else ``AsyncOpenAI``.
-    Keys and tokens are read from the environment now and never kept elsewhere."""
+    """The SDK client for ``profile`` (:func:`~tui.core.sdk_options.openai_options`):
+    ``AsyncAzureOpenAI`` for Azure, else ``AsyncOpenAI``."""
     import openai
 
-    key = api_key_for(profile)
+    options = openai_options(profile, max_retries=max_retries)
     if profile.provider == "azure":
-        return openai.AsyncAzureOpenAI(
-            api_key=key or None,
-            azure_ad_token=profile.azure_ad_token() if not key else None,
-            api_version=profile.api_version,
-            base_url=profile.resolved_base_url(),
-            organization=profile.organization,
-            project=profile.project,
-            max_retries=max_retries,
-            timeout=DEFAULT_TIMEOUT,
-        )
-    return openai.AsyncOpenAI(
-        api_key=key,
-        base_url=profile.resolved_base_url(),
-        organization=profile.organization,
-        project=profile.project,
-        max_retries=max_retries,
-        timeout=DEFAULT_TIMEOUT,
-    )
+        return openai.AsyncAzureOpenAI(**options)
+    return openai.AsyncOpenAI(**options)
 
 
 class BatchClient:
@@ -548,12 +507,6 @@ class BatchClient:
             if after is None:
                 return
 
-    async def first_batch_page(self) -> dict[str, Any]:
-        """The first page of :meth:`iter_batch_pages` as the server sent it (decoded,
-        not built; :func:`page_items` builds it): what the start-up child of
-        :mod:`tui.core.first_page` lists."""
-        return await self._get_list("/batches", {"limit": BATCH_PAGE_LIMIT})
-
     async def _get_list(self, path: str, query: dict[str, Any]) -> dict[str, Any]:
         """GET a list endpoint through the SDK (auth, retries) and decode it raw."""
         import httpx2
@@ -562,13 +515,19 @@ class BatchClient:
             response = await self._client.get(
                 path, cast_to=httpx2.Response, options={"params": query}
             )
-        try:
-            page = _decode.decode(response.content)
-        except msgspec.DecodeError as exc:
-            raise errors.ServerError(f"The server's answer to list {path} is not JSON.") from exc
-        if not isinstance(page, dict):
-            raise errors.ServerError(f"The server answered list {path} with something not a list.")
-        return page
+        return list_page(response.content, path)
+
+
+def list_page(content: bytes, path: str) -> dict[str, Any]:
+    """A list endpoint's answer (``path``), decoded (not built: :func:`page_items`
+    builds it); a :class:`~tui.core.errors.ServerError` if it is not a JSON object."""
+    try:
+        page = _decode.decode(content)
+    except msgspec.DecodeError as exc:
+        raise errors.ServerError(f"The server's answer to list {path} is not JSON.") from exc
+    if not isinstance(page, dict):
+        raise errors.ServerError(f"The server answered list {path} with something not a list.")
+    return page
 
 
 def _write_checked(handle: IO[bytes], check: ContentCheck, chunk: bytes) -> None:

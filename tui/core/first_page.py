@@ -6,9 +6,11 @@ process the two take turns (the GIL). So ``batchdeck``, first thing (before it h
 imported more than this module, let alone Textual, and before any thread exists),
 forks (:func:`fork`) a child that reads the profile as the parent does
 (``config.toml``, the inherited environment), imports the SDK, lists the first page
-as the batches screen's first listing does (:meth:`BatchClient.first_batch_page`:
-the profile's ``BatchClient``, the same limit), writes it to a pipe and exits, while
-the app starts on the other core. Every module the parent imports before the fork
+with the request of the batches screen's first listing (``GET /batches``, the same
+limit) through the SDK's sync ``OpenAI`` client, built from the options
+``BatchClient``'s is built from (:func:`~tui.core.sdk_options.openai_options`: no
+event loop, no ``tui.core.client``), writes the server's answer to a pipe and exits,
+while the app starts on the other core. Every module the parent imports before the fork
 adds to the page's time (the child would import the same ones on the other core).
 Once the parent has its client it hands the child over (:func:`hand_over`); the page
 counts only if the child's profile is the client's (its ``repr`` heads the page):
@@ -25,16 +27,22 @@ lists the rest with its own client.
   streams are ``/dev/null``) and is always reaped: by :func:`take` once its page is
   in, else by :meth:`Prefetch.close` (killed first) when the app ends.
 - It runs in a process group of its own (no terminal signals; it never needs the
-  terminal) at the lowest priority, in the app's session: where Linux groups
-  processes by session for the scheduler (autogroup), the app and the child share
-  one share of a busy CPU and the app comes first. A cached first frame is then not
-  held up by the child's SDK import (on a loaded 2-core machine, in a session of
-  its own it cost ~1.3-1.4x the minimal app against ~1.1x), and the child gets the
-  CPU as soon as the app waits (after its first frame).
+  terminal), in the app's session: where Linux groups processes by session for the
+  scheduler (autogroup), the app and the child share one share of a busy CPU. If
+  the registry holds jobs (the app has cached rows to paint first), it runs at the
+  lowest priority and the app comes first: a cached first frame is then not held
+  up by the child's SDK import (on a loaded 2-core machine, in a session of its own
+  it cost ~1.3-1.4x the minimal app against ~1.1x), and the child gets the CPU as
+  soon as the app waits (after its first frame). With no jobs the page is the
+  first thing to show, and the child keeps the app's priority: at the lowest, its
+  core looks idle to the scheduler, and any other process that wakes (a terminal,
+  a shell) is put there and stops it.
 - The parent's own SDK import waits until the page is on screen (:func:`settled`,
-  from ``BatchClient.prepare``; the screen says so with :func:`shown`) or there is
-  none: at the same time it would slow the child (cores) and the page's paint (the
-  GIL: ~60 ms more from the page read to the rows on the terminal).
+  from ``BatchClient.prepare``; the screen says so with :func:`shown` once a frame
+  with its rows is drawn) or there is none: at the same time it would slow the
+  child (cores) and the page's paint (the GIL: ~60 ms more from the page read to
+  the rows on the terminal; begun when the rows were only in the table, it held up
+  their frame by ~100-200 ms on a loaded machine).
 - The key reaches the child as it reached the parent: the inherited environment.
 """
 
@@ -214,19 +222,16 @@ async def settled(client: BatchClient) -> None:
 
 
 def parse(content: bytes) -> FirstPage | None:
-    """The child's page, built as the listing builds it; ``None`` if it cannot be."""
-    import msgspec
-
-    from tui.core.client import page_items
+    """The child's page (the server's answer), decoded and built as the listing does
+    it; ``None`` if it cannot be."""
+    from tui.core.client import list_page, page_items
     from tui.core.errors import ServerError
     from tui.core.models import Batch
 
     try:
-        page = msgspec.json.decode(content)
-        if not isinstance(page, dict):
-            return None
+        page = list_page(content, "/batches")
         batches, after = page_items(page, Batch.from_dict, "list /batches")
-    except (msgspec.DecodeError, ServerError) as exc:  # the screen's listing will say so
+    except ServerError as exc:  # the screen's listing will say so
         _log().warning("the prefetched first page is unusable: %s", exc)
         return None
     return FirstPage(batches, after)
@@ -250,19 +255,31 @@ def _reap(pid: int, *, wait: bool) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
+def _has_jobs() -> bool:
+    """Whether the job registry holds a record (one ``.toml`` file per job): then the
+    app has cached rows to paint before any page (``screens/batches_start.py``)."""
+    from tui.core.paths import registry_dir
+
+    try:
+        with os.scandir(registry_dir()) as entries:
+            return any(entry.name.endswith(".toml") for entry in entries)
+    except OSError:  # no registry yet
+        return False
+
+
 def _child(profile_name: str | None, write_fd: int) -> None:  # pragma: no cover
     """List the first page of the profile ``profile_name`` (read from the config here,
     in the child), write the profile's ``repr``, a newline and
     the page to ``write_fd``, exit: 0 once it is all written."""
     code = 1
     try:
+        if _has_jobs():  # cached rows to paint first: behind the app (module docstring)
+            os.nice(19)
         os.setpgid(0, 0)  # no terminal signals (Ctrl-C, hang-up) reach it
-        os.nice(19)  # behind the app, in its scheduling group (see the module docstring)
         signal.alarm(CHILD_SECONDS)  # SIGALRM's default action ends the child
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        import asyncio
         import gc
 
         gc.disable()  # a short life: the SDK's import alone goes ~10% faster without it
@@ -271,7 +288,7 @@ def _child(profile_name: str | None, write_fd: int) -> None:  # pragma: no cover
         chosen = load_config().profile(profile_name)
         if not eligible(chosen):
             raise LookupError(f"no first page for a {chosen.provider} profile")
-        content = repr(chosen).encode() + b"\n" + asyncio.run(_first_page(chosen))
+        content = repr(chosen).encode() + b"\n" + _first_page(chosen)
         view = memoryview(content)
         while view:
             view = view[os.write(write_fd, view) :]
@@ -282,14 +299,17 @@ def _child(profile_name: str | None, write_fd: int) -> None:  # pragma: no cover
         os._exit(code)
 
 
-async def _first_page(profile: Profile) -> bytes:  # pragma: no cover - forked
-    import msgspec
+def _first_page(profile: Profile) -> bytes:  # pragma: no cover - forked
+    """The first page of batches as the server sent it: the listing's request
+    (``BatchClient.iter_batch_pages``: ``GET /batches``, the same limit), through the
+    SDK's sync client built from the profile's options (no event loop to start, no
+    decoding here: :func:`parse` builds it)."""
+    import httpx2
+    import openai
 
-    from tui.core.client import BatchClient
+    from tui.core.sdk_options import BATCH_PAGE_LIMIT, openai_options
 
-    client = BatchClient(profile, max_retries=0)  # what client_for makes of an eligible one
-    try:
-        page = await client.first_batch_page()
-    finally:
-        await client.close()
-    return msgspec.json.encode(page)
+    sdk = openai.OpenAI(**openai_options(profile, max_retries=0))  # one request, no retries
+    query = {"limit": BATCH_PAGE_LIMIT}
+    response = sdk.get("/batches", cast_to=httpx2.Response, options={"params": query})
+    return response.content

@@ -245,8 +245,15 @@ class BatchesScreen(CachedStart):
             pages = client.iter_batch_pages()
         else:
             requests, seen, shown_at = 1, len(first.batches), loop.time()
-            self.post_message(self.Fetched(first.batches, _loading(seen), prefetched=True))
-            await self.deck.prepare_client()  # once that page is on screen
+            # a screenful first: the rows below it wait for that frame (each costs its
+            # cells, and the frame the page; ~1/3 of 100 rows fit a 36-line terminal)
+            screenful = max(self.table.size.height, 1)
+            top, rest = first.batches[:screenful], first.batches[screenful:]
+            self.post_message(self.Fetched(top, _loading(seen), prefetched=True))
+            await first_page.settled(client)  # until that frame is drawn
+            if rest:
+                self.post_message(self.Fetched(rest, _loading(seen)))
+            await self.deck.prepare_client()
             after = first.after
             pages = _no_pages() if after is None else client.iter_batch_pages(after=after)
         async for page in _prefetched(pages):
@@ -279,8 +286,9 @@ class BatchesScreen(CachedStart):
         self._refresh_detail()
         if message.note:
             self._say(message.note)
-        if message.prefetched:  # once it is painted the SDK may load (the GIL)
-            self.call_after_refresh(first_page.shown, self.deck.client)
+        if message.prefetched:  # once it is drawn the SDK may load (the GIL)
+            # through the table's queue: its own refresh, then the screen's frame
+            self.table.call_after_refresh(first_page.shown, self.deck.client)
         if to_record:
             self.record_snapshots(to_record)
 

@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import json
 import os
-import re
 import weakref
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -43,6 +41,9 @@ from tui.core.results.decoding import (
     parse_result_line,
 )
 from tui.core.results.rows import ANY_DECODER, DECODE_ERRORS, Outcome, ResultRow
+
+if TYPE_CHECKING:
+    import re
 
 MAX_INDEXED_LINE = 64 * 1024 * 1024  # a longer line is reported, never held in memory
 
@@ -642,6 +643,9 @@ def search(index: ResultIndex, text: str) -> set[ResultRow]:
     mapped), looking for the text as written and as JSON escapes it, so nothing is
     decoded; each hit is mapped to its row through the line offsets.
     """
+    import json  # here: indexing alone needs neither
+    import re
+
     needle = text.strip()
     if not needle:
         return set(index.rows)

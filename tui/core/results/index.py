@@ -258,8 +258,6 @@ class ResultIndex:
         """Rows of an output or error file, about ``step`` lines at a time."""
         seen_here = self._seen.setdefault(source.attempt, set())  # ids of this retry
         retry = source.attempt > 0
-        primary = self._primary
-        extend = self.table.extend
         decode_lines = INDEX_DECODER.decode_lines
         updated = False
         pending = 0
@@ -272,20 +270,9 @@ class ResultIndex:
                 with contextlib.suppress(*DECODE_ERRORS):
                     items = decode_lines(piece)
             if items is not None and len(items) == count:
-                facts = [facts_of(item) for item in items]
-                columns = list(zip(*facts, strict=True)) if facts else []
-                slots = range(len(self.table), len(self.table) + count)
-                fresh = dict(zip(columns[0], slots, strict=True)) if columns else {}
+                facts = list(map(facts_of, items))
                 # The common case, in bulk: new ids, each once, in the batch's own results.
-                if (
-                    fresh
-                    and not retry
-                    and len(fresh) == count
-                    and primary.keys().isdisjoint(fresh)
-                    and extend(columns, source_no, before + 1)
-                ):
-                    primary.update(fresh)
-                else:
+                if not (count and not retry and self._bulk(facts, source_no, before)):
                     updated |= self._result_facts(facts, source_no, before, seen_here)
             else:
                 if lines is None:
@@ -298,6 +285,23 @@ class ResultIndex:
                 yield updated, pending_bytes
                 updated, pending, pending_bytes, first = False, 0, 0, False
         yield updated, pending_bytes
+
+    def _bulk(self, facts: list[Facts], source_no: int, before: int) -> bool:
+        """Add consecutive lines in one go if their ids are all new and none is odd
+        (invalid, a huge number); False, adding nothing, otherwise."""
+        columns = list(zip(*facts, strict=True))
+        ids = columns[0]
+        primary = self._primary
+        if not primary.keys().isdisjoint(ids):
+            return False
+        known = len(primary)
+        first = len(self.table)
+        primary.update(zip(ids, range(first, first + len(ids)), strict=True))
+        if len(primary) == known + len(ids) and self.table.extend(columns, source_no, before + 1):
+            return True
+        for custom_id in ids:  # an id twice among them, or an odd line: undone
+            primary.pop(custom_id, None)
+        return False
 
     def _result_facts(
         self, facts: Sequence[Facts | None], source_no: int, before: int, seen_here: set[str]

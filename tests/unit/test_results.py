@@ -246,13 +246,20 @@ def test_chunked_lines_match_a_plain_split(
         (b"x" * 700 + b"\n") * 100,  # long lines: stepped over one by one
         (b"x" * 700 + b"\n") * 64 + b"y\n" * 300,  # long, then short
         b"a\n" * 64 + (b"x" * 2000 + b"\n") * 10 + b"tail",  # short, then long
+        (b"x" * 700 + b"\n") * 3 + b" \n" + b"x\n",  # a blank line among long ones
+        b"a\n" * 100 + b"\r\n" + b"b\n",  # a blank line among short ones
+        b"a\n" * 64 + b"\n",  # blank just after the sample
+        b" a\n",  # the first line starts with a space
     ],
 )
 def test_count_newlines_matches_count(data: bytes) -> None:
     from tui.core.results import index as index_module
 
     buf = bytearray(data + b"\n\n")  # bytes past ``end`` are not counted
-    assert index_module._count_newlines(buf, len(data)) == data.count(b"\n")
+    count, plain = index_module._count_newlines(buf, len(data))
+    assert count == data.count(b"\n")
+    blank = any(not line or line[:1].isspace() for line in data.split(b"\n")[:count])
+    assert plain is not blank
 
 
 ENDPOINT_CASES = [

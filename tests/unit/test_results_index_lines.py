@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import tui.core.results.index as index_module
 from tui.core.results import Attempt, ResultIndex
+from tui.core.results.columns import RowTable
 
 IDS = ["r1", "r2", "é-3", 'q"4', "r\\5", "r\u20ac6", "", "r7"]
 
@@ -150,17 +151,21 @@ def test_bulk_path_equals_line_by_line(
 def test_bulk_path_is_taken_for_plain_lines(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The equality above is not vacuous: plain lines go through the bulk path."""
+    """The equality above is not vacuous: plain lines are added in bulk, and a
+    repeated id found when they are joined is a duplicate, as line by line."""
     lines = [json.dumps(_ok(f"r{i}")).encode() for i in range(50)]
+    lines.append(json.dumps(_http("r7")).encode())
     _write(tmp_path / "out.jsonl", lines, True)
     calls: list[int] = []
-    bulk = ResultIndex._bulk
+    extend = RowTable.extend
 
-    def counting(self: ResultIndex, facts: list[Any], *args: Any) -> bool:
-        calls.append(len(facts))
-        return bulk(self, facts, *args)
+    def counting(self: RowTable, columns: Any, *args: Any) -> bool:
+        calls.append(len(columns[0]))
+        return extend(self, columns, *args)
 
-    monkeypatch.setattr(ResultIndex, "_bulk", counting)
+    monkeypatch.setattr(RowTable, "extend", counting)
     index = ResultIndex([Attempt("b", 0, output=tmp_path / "out.jsonl")]).build_all()
-    assert sum(calls) == 50
-    assert [row.custom_id for row in index.rows] == [f"r{i}" for i in range(50)]
+    assert sum(calls) == 51
+    assert [row.custom_id for row in index.rows] == [f"r{i}" for i in range(50)] + ["r7"]
+    assert index.rows[-1].note == "duplicate"
+    assert index.row_for("r7") is index.rows[7]

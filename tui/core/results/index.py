@@ -253,10 +253,18 @@ class ResultIndex:
         return self
 
     def _result_lines(self, source: Source, source_no: int, step: int) -> Iterator[_Step]:
-        """Rows of an output or error file, about ``step`` lines at a time."""
+        """Rows of an output or error file, about ``step`` lines at a time.
+
+        The common case goes in bulk: lines decoded a piece at once and added as
+        columns, joined by custom_id (:meth:`_join`) only when a line must be added
+        on its own or the file ends (one dict made at once, instead of a look-up and
+        an insert per line).
+        """
         seen_here = self._seen.setdefault(source.attempt, set())  # ids of this retry
         retry = source.attempt > 0
         decode_lines = INDEX_DECODER.decode_lines
+        table = self.table
+        unjoined = -1  # the first row added in bulk and not joined yet (-1: none)
         updated = False
         pending = 0
         pending_bytes = 0
@@ -269,10 +277,21 @@ class ResultIndex:
                     items = decode_lines(piece)
             if items is not None and len(items) == count:
                 facts = list(map(facts_of, items))
-                # The common case, in bulk: new ids, each once, in the batch's own results.
-                if not (count and not retry and self._bulk(facts, source_no, before)):
+                slot = len(table)
+                # In bulk unless a retry (its lines replace outcomes) or an odd line.
+                columns = list(zip(*facts, strict=True))
+                if count and not retry and table.extend(columns, source_no, before + 1):
+                    if unjoined < 0:
+                        unjoined = slot
+                else:
+                    if unjoined >= 0:
+                        updated |= self._join(unjoined)
+                        unjoined = -1
                     updated |= self._result_facts(facts, source_no, before, seen_here)
             else:
+                if unjoined >= 0:
+                    updated |= self._join(unjoined)
+                    unjoined = -1
                 if lines is None:
                     lines = _split_lines(piece)  # type: ignore[arg-type]
                 odd = [_facts_or_blank(raw) for raw in lines]
@@ -282,24 +301,38 @@ class ResultIndex:
             if pending >= step or first:
                 yield updated, pending_bytes
                 updated, pending, pending_bytes, first = False, 0, 0, False
+        if unjoined >= 0:
+            updated |= self._join(unjoined)
         yield updated, pending_bytes
 
-    def _bulk(self, facts: list[Facts], source_no: int, before: int) -> bool:
-        """Add consecutive lines in one go if their ids are all new and none is odd
-        (invalid, a huge number); False, adding nothing, otherwise."""
-        columns = list(zip(*facts, strict=True))
-        ids = columns[0]
+    def _join(self, first: int) -> bool:
+        """Join the rows from slot ``first`` on (added in bulk) by custom_id: the first
+        row of an id is the one joined to the input, a later one (an id repeated in
+        the results) is a duplicate; whether rows already made changed."""
+        table = self.table
+        ids = table.ids[first:]
+        slots = range(first, first + len(ids))
+        fresh = dict(zip(ids, slots, strict=True))
         primary = self._primary
-        if not primary.keys().isdisjoint(ids):
-            return False
-        known = len(primary)
-        first = len(self.table)
-        primary.update(zip(ids, range(first, first + len(ids)), strict=True))
-        if len(primary) == known + len(ids) and self.table.extend(columns, source_no, before + 1):
-            return True
-        for custom_id in ids:  # an id twice among them, or an odd line: undone
-            primary.pop(custom_id, None)
-        return False
+        if len(fresh) == len(ids):  # each id once among them: the common case
+            if not primary:
+                self._primary = fresh
+                return False
+            if primary.keys().isdisjoint(fresh):
+                primary.update(fresh)
+                return False
+        changed = False
+        for slot, custom_id in zip(slots, ids, strict=True):
+            known = primary.get(custom_id)
+            if known is None:
+                primary[custom_id] = slot
+                continue
+            table.note[slot] = "duplicate"
+            table.input_line[slot] = table.input_line[known]
+            self._duplicates.setdefault(custom_id, []).append(slot)
+            self._changed(slot)
+            changed = True
+        return changed
 
     def _result_facts(
         self, facts: Sequence[Facts | None], source_no: int, before: int, seen_here: set[str]

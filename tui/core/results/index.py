@@ -609,14 +609,14 @@ def _count_newlines(buf: bytearray, end: int) -> tuple[int, bool]:
             plain = False
         if count == SHORT_LINES_SAMPLE and position < count * SHORT_LINE_BYTES:
             rest = buf.count(b"\n", position, end)
-            if plain and _NOT_PLAIN.search(buf, max(position - 1, 0), end):
+            if plain and re.compile(_NOT_PLAIN).search(buf, max(position - 1, 0), end):
                 plain = False
             return count + rest, plain
     return count, plain
 
 
 _BLANK = frozenset(b" \t\r\n")
-_NOT_PLAIN = re.compile(rb"\n[ \t\r\n]")
+_NOT_PLAIN = rb"\n[ \t\r\n]"  # compiled when first needed (re caches it)
 SHORT_LINES_SAMPLE = 64  # lines looked at before choosing how to count the rest
 SHORT_LINE_BYTES = 512  # below this average, one count pass beats a find per line
 

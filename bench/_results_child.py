@@ -14,9 +14,9 @@ A script of its own so that the child imports what a user's process would
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-from pathlib import Path
 
 
 def main(argv: list[str]) -> None:
@@ -30,14 +30,14 @@ def main(argv: list[str]) -> None:
 
     if "--import-only" in argv:
         return
-    root = Path(argv[0])
+    root = argv[0]
     output_only = "--output-only" in argv
     attempt = Attempt(
         "batch_bench",
         0,
-        output=root / "output.jsonl",
-        error=None if output_only else root / "error.jsonl",
-        input=None if output_only else root / "input.jsonl",
+        output=os.path.join(root, "output.jsonl"),
+        error=None if output_only else os.path.join(root, "error.jsonl"),
+        input=None if output_only else os.path.join(root, "input.jsonl"),
     )
     begin = time.perf_counter()
     index = ResultIndex([attempt])
@@ -48,6 +48,8 @@ def main(argv: list[str]) -> None:
     full = time.perf_counter() - begin
     exported = 0.0
     if "--export" in argv:
+        from pathlib import Path
+
         from tui.core.results import export
 
         export(index, Path(argv[argv.index("--export") + 1]))

@@ -210,20 +210,21 @@ def test_blank_lines_crlf_and_no_final_newline(tmp_path: Path) -> None:
 def test_chunked_lines_match_a_plain_split(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
-    from tui.core.results import index as index_module
+    from tui.core.results import pieces as pieces_module
 
-    monkeypatch.setattr(index_module, "MAX_INDEXED_LINE", 20)
+    monkeypatch.setattr(pieces_module, "MAX_INDEXED_LINE", 20)
     data = b'{"a": 1}\n\n' + b"x" * 45 + b'\n{"b": 22}\r\n' + b"y" * 30 + b"\n" + b"tail"
     path = tmp_path / "f.jsonl"
     path.write_bytes(data)
-    source = index_module.Source("output", path, "b", 0)
+    source = pieces_module.Source("output", path, "b", 0)
     got: list[bytes | int] = []
     total = 0
-    for before, piece, lines, count, consumed in index_module._pieces(source, chunk_size=chunk):
+    read = pieces_module.read_pieces(source, chunk_size=chunk)
+    for before, piece, lines, count, consumed in read:
         assert before == len(got)
         if lines is None:
             assert piece is not None
-            lines = index_module._split_lines(piece)
+            lines = pieces_module.split_lines(piece)
         assert len(lines) == count
         got.extend(lines)
         total += consumed
@@ -253,10 +254,10 @@ def test_chunked_lines_match_a_plain_split(
     ],
 )
 def test_count_newlines_matches_count(data: bytes) -> None:
-    from tui.core.results import index as index_module
+    from tui.core.results import pieces as pieces_module
 
     buf = bytearray(data + b"\n\n")  # bytes past ``end`` are not counted
-    count, plain = index_module._count_newlines(buf, len(data))
+    count, plain = pieces_module.count_newlines(buf, len(data))
     assert count == data.count(b"\n")
     blank = any(not line or line[:1].isspace() for line in data.split(b"\n")[:count])
     assert plain is not blank

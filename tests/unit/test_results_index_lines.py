@@ -108,7 +108,8 @@ def _index(
     with monkeypatch.context() as patch:
         if not bulk:
             patch.setattr(index_module, "INDEX_DECODER", _NoBulk())
-        patch.setattr(index_module, "_pieces", partial(index_module._pieces, chunk_size=chunk))
+        pieces = partial(index_module.read_pieces, chunk_size=chunk)
+        patch.setattr(index_module, "read_pieces", pieces)
         attempts = [
             Attempt(
                 "b", 0, output=root / "out.jsonl", error=root / "err.jsonl", input=root / "in.jsonl"

@@ -51,7 +51,7 @@ def test_the_index_loads_neither_typing_extensions_nor_the_descriptions() -> Non
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
-    for lazy in ("typing_extensions", "inspect", "json", "tui.core.results.describe"):
+    for lazy in ("typing_extensions", "inspect", "json", "pathlib", "tui.core.results.describe"):
         assert f"'{lazy}'" not in out
     assert "'tui.core.text'" not in out
 

@@ -1,8 +1,9 @@
 """The index: a batch's result files (and its retries') joined by ``custom_id``.
 
-:class:`ResultIndex` streams the files once, 256 KiB pieces of whole lines decoded
-by msgspec in C (``decode_lines`` into structs that skip the answer text; a piece
-with an odd line is read line by line), and keeps per request a few numbers in
+:class:`ResultIndex` streams the files once, 256 KiB pieces of whole lines
+(:mod:`~tui.core.results.pieces`) decoded by msgspec in C (``decode_lines`` into
+structs that skip the answer text; a piece with an odd line is read line by line),
+and keeps per request a few numbers in
 columns (:class:`~tui.core.results.columns.RowTable`): a
 :class:`~tui.core.results.rows.ResultRow` is made only when read. A line is read
 again by its byte offsets when it is shown (:class:`LineReader`; each piece's line
@@ -14,19 +15,18 @@ that is not JSON, a duplicate custom_id and a result whose custom_id is not in t
 input each get a row of their own and never stop the rest. :func:`search` finds
 text across requests and answers without decoding them.
 
-Importing this module loads no asyncio (a headless export starts fast).
+Importing this module loads no asyncio, pathlib, json or typing_extensions (a
+headless index or export starts fast; ``tests/unit/test_results_package.py``).
 """
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import os
 import re
 import weakref
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -41,73 +41,14 @@ from tui.core.results.decoding import (
     facts_of_row,
     parse_result_line,
 )
+from tui.core.results.pieces import (
+    FilePath,
+    Source,
+    file_size,
+    read_pieces,
+    split_lines,
+)
 from tui.core.results.rows import ANY_DECODER, DECODE_ERRORS, Outcome, ResultRow
-
-MAX_INDEXED_LINE = 64 * 1024 * 1024  # a longer line is reported, never held in memory
-
-
-class Source(msgspec.Struct):
-    """One indexed file, read in pieces of whole lines.
-
-    Indexing records only where each piece starts (``starts``, then the end of the
-    file) and how many lines came before it (``before``); the start of each line
-    of a piece is found when a line of it is first read, and kept.
-    """
-
-    kind: str  # "input", "output" or "error"
-    path: Path
-    batch_id: str
-    attempt: int  # 0 for the batch itself, n for its n-th retry
-    starts: array[int] = msgspec.field(default_factory=lambda: array("q"))
-    before: array[int] = msgspec.field(default_factory=lambda: array("q"))
-    line_count: int = 0
-    _lines: dict[int, array[int]] = msgspec.field(default_factory=dict)
-
-    def span(self, line: int) -> tuple[int, int]:
-        """Byte range of 1-based ``line``, its newline excluded."""
-        if not 1 <= line <= self.line_count:
-            raise IndexError(f"line {line} not in 1..{self.line_count}")
-        piece = bisect.bisect_right(self.before, line - 1) - 1
-        starts = self._piece_lines(piece)
-        index = line - 1 - self.before[piece]
-        return starts[index], starts[index + 1] - 1
-
-    def line_at(self, position: int) -> int:
-        """The 1-based line holding byte ``position``."""
-        piece = bisect.bisect_right(self.starts, position) - 1
-        starts = self._piece_lines(piece)
-        return self.before[piece] + bisect.bisect_right(starts, position)
-
-    def _piece_lines(self, piece: int) -> array[int]:
-        """Where each line of ``piece`` starts, then where the piece ends (+1 if the
-        file's last line has no newline, so every line ends one byte before the next)."""
-        known = self._lines.get(piece)
-        if known is not None:
-            return known
-        start, end = self.starts[piece], self.starts[piece + 1]
-        count = self.before[piece + 1] if piece + 1 < len(self.before) else self.line_count
-        count -= self.before[piece]
-        out = array("q", [start])
-        if count > 1:
-            with open(self.path, "rb") as handle:
-                handle.seek(start)
-                data = handle.read(end - start)
-            position = 0
-            find = data.find
-            for _ in range(count - 1):
-                position = find(b"\n", position) + 1
-                out.append(start + position)
-        size = end - start
-        ends_with_newline = size > 0 and _byte_at(self.path, end - 1) == b"\n"
-        out.append(end if ends_with_newline else end + 1)
-        self._lines[piece] = out
-        return out
-
-
-def _byte_at(path: Path, position: int) -> bytes:
-    with open(path, "rb") as handle:
-        handle.seek(position)
-        return handle.read(1)
 
 
 class Attempt(msgspec.Struct, frozen=True):
@@ -115,9 +56,9 @@ class Attempt(msgspec.Struct, frozen=True):
 
     batch_id: str
     attempt: int
-    output: Path | None = None
-    error: Path | None = None
-    input: Path | None = None
+    output: FilePath | None = None
+    error: FilePath | None = None
+    input: FilePath | None = None
     endpoint: str = ""
     status: str = ""
 
@@ -213,7 +154,7 @@ class ResultIndex:
     def build(self, *, rows_per_step: int = 2000) -> Iterator[IndexProgress]:
         """Index every file, yielding after every ``rows_per_step`` lines or so;
         ``rows`` holds each step's new rows by the time it is yielded."""
-        plan: list[tuple[str, Attempt, Path]] = []
+        plan: list[tuple[str, Attempt, FilePath]] = []
         first = self.attempts[0]
         for kind in ("output", "error"):
             path = getattr(first, kind)
@@ -269,7 +210,7 @@ class ResultIndex:
         pending = 0
         pending_bytes = 0
         first = True
-        for before, piece, lines, count, nbytes in _pieces(source):
+        for before, piece, lines, count, nbytes in read_pieces(source):
             items = None
             if piece is not None:
                 # The whole piece at once, in C; a piece with an odd line goes line by line.
@@ -293,7 +234,7 @@ class ResultIndex:
                     updated |= self._join(unjoined)
                     unjoined = -1
                 if lines is None:
-                    lines = _split_lines(piece)  # type: ignore[arg-type]
+                    lines = split_lines(piece)  # type: ignore[arg-type]
                 odd = [_facts_or_blank(raw) for raw in lines]
                 updated |= self._result_facts(odd, source_no, before, seen_here)
             pending += count
@@ -381,7 +322,7 @@ class ResultIndex:
         decode_lines = INPUT_DECODER.decode_lines
         pending = 0
         pending_bytes = 0
-        for before, piece, lines, count, nbytes in _pieces(source):
+        for before, piece, lines, count, nbytes in read_pieces(source):
             items = None
             if piece is not None:
                 with contextlib.suppress(*DECODE_ERRORS):
@@ -391,7 +332,7 @@ class ResultIndex:
                 ids = [item.custom_id for item in items]
             else:
                 if lines is None:
-                    lines = _split_lines(piece)  # type: ignore[arg-type]
+                    lines = split_lines(piece)  # type: ignore[arg-type]
                 ids = [_input_id(decode, raw) for raw in lines]
             number = before
             for custom_id in ids:
@@ -472,162 +413,9 @@ def _input_id(decode: Callable[[bytes], InputLine], raw: bytes | int) -> str | N
         return None
 
 
-def file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
 _Step = tuple[bool, int]
 """One step of indexing a file: whether known rows changed, bytes read (its new rows
 are the slots made during it)."""
-
-
-CHUNK_SIZE = 1 << 18  # a piece stays in the L2 cache between reading and decoding it
-
-_Piece = tuple[int, memoryview | None, Sequence[bytes | int] | None, int, int]
-"""Whole lines of a file: (lines before them, their bytes, each line if already
-split, how many lines, bytes spanned)."""
-
-
-def _pieces(source: Source, chunk_size: int = CHUNK_SIZE) -> Iterator[_Piece]:
-    """Read ``source`` in big chunks and give out the whole lines of each.
-
-    A piece comes as a memoryview of its bytes and its line count, for
-    ``decode_lines``; it is valid until the next piece is asked for (one buffer is
-    reused: no copies, no fresh memory to fault in). A line longer than
-    :data:`MAX_INDEXED_LINE` is never held whole in memory: it comes alone, as its
-    length. Records the pieces in ``source`` (see :class:`Source`).
-    """
-    starts, before = source.starts, source.before
-    offset = 0  # file offset of buf[0]
-    count = 0
-    buf = bytearray(chunk_size)
-    view = memoryview(buf)
-    filled = 0  # bytes at the front of buf: the start of a line not yet given out
-    skipping = -1  # while >= 0: the bytes of an over-long line skipped so far
-    with open(source.path, "rb") as handle:
-        while True:
-            if skipping >= 0:
-                got = handle.readinto(view)
-                if not got:
-                    break
-                newline = buf.find(b"\n", 0, got)
-                if newline < 0:
-                    skipping += got
-                    continue
-                length = skipping + newline
-                starts.append(offset)
-                before.append(count)
-                yield count, None, [length], 1, length + 1
-                count += 1
-                offset += length + 1
-                filled = got - newline - 1
-                buf[:filled] = buf[newline + 1 : got]
-                skipping = -1
-                continue
-            if filled == len(buf):  # one line fills the buffer
-                if filled >= MAX_INDEXED_LINE:
-                    skipping, filled = filled, 0
-                    continue
-                bigger = bytearray(2 * len(buf))
-                bigger[:filled] = buf
-                buf, view = bigger, memoryview(bigger)
-            got = handle.readinto(view[filled:])
-            if not got:
-                break
-            total = filled + got
-            end = buf.rfind(b"\n", 0, total) + 1
-            if end == 0:
-                filled = total
-                continue
-            lines, plain = _count_newlines(buf, end)
-            starts.append(offset)
-            before.append(count)
-            if (
-                end > MAX_INDEXED_LINE
-                and (parts := _split_lines(view[:end]))
-                and max(map(len, parts)) > MAX_INDEXED_LINE
-            ):  # a long line inside: read line by line, count it only
-                yield (
-                    count,
-                    None,
-                    [len(x) if len(x) > MAX_INDEXED_LINE else x for x in parts],
-                    lines,
-                    end,
-                )
-            elif not plain:  # a blank line: read line by line
-                yield count, None, _split_lines(view[:end]), lines, end
-            else:
-                yield count, view[:end], None, lines, end
-            count += lines
-            offset += end
-            filled = total - end
-            buf[:filled] = buf[end:total]
-    if skipping >= 0:
-        starts.append(offset)
-        before.append(count)
-        yield count, None, [skipping], 1, skipping
-        count += 1
-        offset += skipping
-    elif filled:  # the last line has no newline
-        starts.append(offset)
-        before.append(count)
-        if filled > MAX_INDEXED_LINE:
-            yield count, None, [filled], 1, filled
-        else:
-            yield count, view[:filled], None, 1, filled
-        count += 1
-        offset += filled
-    starts.append(offset)
-    source.line_count = count
-
-
-def _count_newlines(buf: bytearray, end: int) -> tuple[int, bool]:
-    """Newlines in ``buf[:end]``, and whether every line there is *plain* (neither
-    empty nor starting with white space).
-
-    ``decode_lines`` skips a blank line and reads two values on one line: the count of
-    its values matches the count of lines only if no line is blank, so a piece
-    whose lines are not all plain is read line by line.
-
-    ``bytearray.count`` looks at every byte (about 0.45 ms a MiB here), while ``find``
-    jumps to the next newline with ``memchr`` (about ten times faster over long
-    lines, but a Python step per line): lines are stepped over with ``find`` unless
-    the first of them prove short, then the rest is counted in one pass (and looked
-    at for a blank line with a regular expression).
-    """
-    find = buf.find
-    count = 0
-    position = 0
-    plain = end == 0 or buf[0] not in _BLANK
-    while (newline := find(b"\n", position, end)) >= 0:
-        count += 1
-        position = newline + 1
-        if position < end and buf[position] in _BLANK:
-            plain = False
-        if count == SHORT_LINES_SAMPLE and position < count * SHORT_LINE_BYTES:
-            rest = buf.count(b"\n", position, end)
-            if plain and re.compile(_NOT_PLAIN).search(buf, max(position - 1, 0), end):
-                plain = False
-            return count + rest, plain
-    return count, plain
-
-
-_BLANK = frozenset(b" \t\r\n")
-_NOT_PLAIN = rb"\n[ \t\r\n]"  # compiled when first needed (re caches it)
-SHORT_LINES_SAMPLE = 64  # lines looked at before choosing how to count the rest
-SHORT_LINE_BYTES = 512  # below this average, one count pass beats a find per line
-
-
-def _split_lines(piece: memoryview) -> list[bytes]:
-    """The lines of a piece (for reading them one at a time)."""
-    data = bytes(piece)
-    lines = data.split(b"\n")
-    if data.endswith(b"\n"):
-        lines.pop()
-    return lines
 
 
 class LineReader:

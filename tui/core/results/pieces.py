@@ -199,7 +199,7 @@ def read_pieces(source: Source, chunk_size: int = CHUNK_SIZE) -> Iterator[Piece]
 
 def count_newlines(buf: bytearray, end: int) -> tuple[int, bool]:
     """Newlines in ``buf[:end]``, and whether every line there is *plain* (neither
-    empty nor starting with white space).
+    empty nor starting with white space or a control character).
 
     ``decode_lines`` skips a blank line and reads two values on one line: the count of
     its values matches the count of lines only if no line is blank, so a piece
@@ -209,27 +209,39 @@ def count_newlines(buf: bytearray, end: int) -> tuple[int, bool]:
     jumps to the next newline with ``memchr`` (about ten times faster over long
     lines, but a Python step per line): lines are stepped over with ``find`` unless
     the first of them prove short, then the rest is counted in one pass (and looked
-    at for a blank line with a regular expression).
+    at for a blank line with a regular expression). The needle is an int (a bytes
+    needle costs a buffer look-up per call).
     """
     find = buf.find
     count = 0
     position = 0
-    plain = end == 0 or buf[0] not in _BLANK
-    while (newline := find(b"\n", position, end)) >= 0:
+    plain = end == 0 or buf[0] > _SPACE
+    while (newline := find(_NEWLINE, position, end)) >= 0:
         count += 1
         position = newline + 1
-        if position < end and buf[position] in _BLANK:
+        if count == SHORT_LINES_SAMPLE:
+            break
+        if position < end and buf[position] <= _SPACE:
             plain = False
-        if count == SHORT_LINES_SAMPLE and position < count * SHORT_LINE_BYTES:
-            rest = buf.count(b"\n", position, end)
-            if plain and re.compile(_NOT_PLAIN).search(buf, max(position - 1, 0), end):
-                plain = False
-            return count + rest, plain
+    else:
+        return count, plain
+    if position < count * SHORT_LINE_BYTES:  # short lines: the rest in one pass
+        rest = buf.count(_NEWLINE, position, end)
+        return count + rest, plain and not re.compile(_NOT_PLAIN).search(buf, position - 1, end)
+    while position < end:  # long lines: one memchr each, as few steps as can be
+        if buf[position] <= _SPACE:
+            plain = False
+        newline = find(_NEWLINE, position, end)
+        if newline < 0:
+            break
+        count += 1
+        position = newline + 1
     return count, plain
 
 
-_BLANK = frozenset(b" \t\r\n")
-_NOT_PLAIN = rb"\n[ \t\r\n]"  # compiled when first needed (re caches it)
+_NEWLINE = 10
+_SPACE = 32  # a line starting with this byte or a lower one is not plain (blank?)
+_NOT_PLAIN = rb"\n[\x00- ]"  # compiled when first needed (re caches it)
 SHORT_LINES_SAMPLE = 64  # lines looked at before choosing how to count the rest
 SHORT_LINE_BYTES = 512  # below this average, one count pass beats a find per line
 

@@ -206,9 +206,10 @@ def test_blank_lines_crlf_and_no_final_newline(tmp_path: Path) -> None:
         assert json.loads(reader.result_bytes(index.rows[1]) or b"")["custom_id"] == "r1"
 
 
+@pytest.mark.parametrize("read_ahead", [False, True])
 @pytest.mark.parametrize("chunk", [1, 3, 7, 64, 1 << 20])
 def test_chunked_lines_match_a_plain_split(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, read_ahead: bool
 ) -> None:
     from tui.core.results import pieces as pieces_module
 
@@ -219,7 +220,7 @@ def test_chunked_lines_match_a_plain_split(
     source = pieces_module.Source("output", path, "b", 0)
     got: list[bytes | int] = []
     total = 0
-    read = pieces_module.read_pieces(source, chunk_size=chunk)
+    read = pieces_module.read_pieces(source, chunk_size=chunk, read_ahead=read_ahead)
     for before, piece, lines, count, consumed in read:
         assert before == len(got)
         if lines is None:

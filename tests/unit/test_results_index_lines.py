@@ -108,7 +108,8 @@ def _index(
     with monkeypatch.context() as patch:
         if not bulk:
             patch.setattr(index_module, "INDEX_DECODER", _NoBulk())
-        pieces = partial(index_module.read_pieces, chunk_size=chunk)
+        # The fast path reads ahead in a thread (as for a big file), the slow one not.
+        pieces = partial(index_module.read_pieces, chunk_size=chunk, read_ahead=bulk)
         patch.setattr(index_module, "read_pieces", pieces)
         attempts = [
             Attempt(
@@ -170,3 +171,17 @@ def test_bulk_path_is_taken_for_plain_lines(
     assert [row.custom_id for row in index.rows] == [f"r{i}" for i in range(50)] + ["r7"]
     assert index.rows[-1].note == "duplicate"
     assert index.row_for("r7") is index.rows[7]
+
+
+def test_reading_ahead_stops_its_thread_when_the_reader_stops(tmp_path: Path) -> None:
+    import threading
+
+    from tui.core.results.pieces import Source, read_pieces
+
+    path = tmp_path / "out.jsonl"
+    _write(path, [json.dumps(_ok(f"r{i}")).encode() for i in range(200)], True)
+    pieces = read_pieces(Source("output", path, "b", 0), chunk_size=64, read_ahead=True)
+    next(pieces)
+    assert any(t.name == "results-read-ahead" for t in threading.enumerate())
+    pieces.close()  # the index dropped half-way (its screen closed)
+    assert not any(t.name == "results-read-ahead" for t in threading.enumerate())

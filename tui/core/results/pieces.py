@@ -16,6 +16,7 @@ import os
 import re
 from array import array
 from collections.abc import Iterator, Sequence
+from io import FileIO
 
 import msgspec
 
@@ -104,80 +105,115 @@ Piece = tuple[int, memoryview | None, Sequence[bytes | int] | None, int, int]
 split, how many lines, bytes spanned)."""
 
 
-def read_pieces(source: Source, chunk_size: int = CHUNK_SIZE) -> Iterator[Piece]:
+def read_pieces(
+    source: Source, chunk_size: int = CHUNK_SIZE, *, read_ahead: bool | None = None
+) -> Iterator[Piece]:
     """Read ``source`` in big chunks and give out the whole lines of each.
 
     A piece comes as a memoryview of its bytes and its line count, for
-    ``decode_lines``; it is valid until the next piece is asked for (one buffer is
+    ``decode_lines``; it is valid until the next piece is asked for (buffers are
     reused: no copies, no fresh memory to fault in). A line longer than
     :data:`MAX_INDEXED_LINE` is never held whole in memory: it comes alone, as its
     length. Records the pieces in ``source`` (see :class:`Source`).
+
+    With ``read_ahead`` (the default for a file over :data:`READ_AHEAD_BYTES`) the
+    next chunk is read by a thread into a second buffer while a piece is decoded
+    (:class:`_ReadAhead`): the kernel's copy of the file, ~15% of an index, is then
+    done on the other core.
     """
     starts, before = source.starts, source.before
     offset = 0  # file offset of buf[0]
     count = 0
-    buf = bytearray(chunk_size)
-    view = memoryview(buf)
     filled = 0  # bytes at the front of buf: the start of a line not yet given out
     skipping = -1  # while >= 0: the bytes of an over-long line skipped so far
-    with open(source.path, "rb") as handle:
-        while True:
-            if skipping >= 0:
-                got = handle.readinto(view)
+    with open(source.path, "rb", buffering=0) as handle:
+        if read_ahead is None:
+            read_ahead = os.fstat(handle.fileno()).st_size > READ_AHEAD_BYTES
+        if read_ahead:
+            chunk_size = (
+                max(chunk_size, AHEAD_CHUNK_SIZE) if chunk_size == CHUNK_SIZE else chunk_size
+            )
+        buf = bytearray(chunk_size)
+        view = memoryview(buf)
+        ahead = _ReadAhead(handle) if read_ahead else None
+        spare = bytearray(chunk_size) if ahead is not None else buf
+        pending = False  # a read into spare[filled:] is under way
+        try:
+            while True:
+                if pending:
+                    got = ahead.result()  # type: ignore[union-attr]
+                    pending = False
+                else:
+                    if skipping >= 0:
+                        got = handle.readinto(view)
+                        if not got:
+                            break
+                        newline = buf.find(b"\n", 0, got)
+                        if newline < 0:
+                            skipping += got
+                            continue
+                        length = skipping + newline
+                        starts.append(offset)
+                        before.append(count)
+                        yield count, None, [length], 1, length + 1
+                        count += 1
+                        offset += length + 1
+                        filled = got - newline - 1
+                        buf[:filled] = buf[newline + 1 : got]
+                        skipping = -1
+                        continue
+                    if filled == len(buf):  # one line fills the buffer
+                        if filled >= MAX_INDEXED_LINE:
+                            skipping, filled = filled, 0
+                            continue
+                        bigger = bytearray(2 * len(buf))
+                        bigger[:filled] = buf
+                        buf, view = bigger, memoryview(bigger)
+                        if ahead is not None:
+                            spare = bytearray(len(buf))
+                    got = handle.readinto(view[filled:])
                 if not got:
                     break
-                newline = buf.find(b"\n", 0, got)
-                if newline < 0:
-                    skipping += got
+                total = filled + got
+                end = buf.rfind(b"\n", 0, total) + 1
+                if end == 0:
+                    filled = total
                     continue
-                length = skipping + newline
+                lines, plain = count_newlines(buf, end)
                 starts.append(offset)
                 before.append(count)
-                yield count, None, [length], 1, length + 1
-                count += 1
-                offset += length + 1
-                filled = got - newline - 1
-                buf[:filled] = buf[newline + 1 : got]
-                skipping = -1
-                continue
-            if filled == len(buf):  # one line fills the buffer
-                if filled >= MAX_INDEXED_LINE:
-                    skipping, filled = filled, 0
-                    continue
-                bigger = bytearray(2 * len(buf))
-                bigger[:filled] = buf
-                buf, view = bigger, memoryview(bigger)
-            got = handle.readinto(view[filled:])
-            if not got:
-                break
-            total = filled + got
-            end = buf.rfind(b"\n", 0, total) + 1
-            if end == 0:
-                filled = total
-                continue
-            lines, plain = count_newlines(buf, end)
-            starts.append(offset)
-            before.append(count)
-            if (
-                end > MAX_INDEXED_LINE
-                and (parts := split_lines(view[:end]))
-                and max(map(len, parts)) > MAX_INDEXED_LINE
-            ):  # a long line inside: read line by line, count it only
-                yield (
-                    count,
-                    None,
-                    [len(x) if len(x) > MAX_INDEXED_LINE else x for x in parts],
-                    lines,
-                    end,
-                )
-            elif not plain:  # a blank line: read line by line
-                yield count, None, split_lines(view[:end]), lines, end
-            else:
-                yield count, view[:end], None, lines, end
-            count += lines
-            offset += end
-            filled = total - end
-            buf[:filled] = buf[end:total]
+                carry = total - end
+                if ahead is not None:  # the next chunk is read while this piece is decoded
+                    spare[:carry] = buf[end:total]
+                    ahead.start(memoryview(spare)[carry:])
+                    pending = True
+                if (
+                    end > MAX_INDEXED_LINE
+                    and (parts := split_lines(view[:end]))
+                    and max(map(len, parts)) > MAX_INDEXED_LINE
+                ):  # a long line inside: read line by line, count it only
+                    yield (
+                        count,
+                        None,
+                        [len(x) if len(x) > MAX_INDEXED_LINE else x for x in parts],
+                        lines,
+                        end,
+                    )
+                elif not plain:  # a blank line: read line by line
+                    yield count, None, split_lines(view[:end]), lines, end
+                else:
+                    yield count, view[:end], None, lines, end
+                count += lines
+                offset += end
+                filled = carry
+                if pending:
+                    buf, spare = spare, buf
+                    view = memoryview(buf)
+                else:
+                    buf[:filled] = buf[end:total]
+        finally:
+            if ahead is not None:
+                ahead.close()
     if skipping >= 0:
         starts.append(offset)
         before.append(count)
@@ -195,6 +231,47 @@ def read_pieces(source: Source, chunk_size: int = CHUNK_SIZE) -> Iterator[Piece]
         offset += filled
     starts.append(offset)
     source.line_count = count
+
+
+READ_AHEAD_BYTES = 4 << 20  # a smaller file is read in the caller's thread alone
+AHEAD_CHUNK_SIZE = 1 << 20  # fewer hand-overs between the threads (no slower to decode)
+
+
+class _ReadAhead:
+    """A thread that reads a file into the buffer it is given, one read at a time:
+    :meth:`start` a read, :meth:`result` waits for its byte count (or raises its
+    error). The caller does not touch the file while a read is under way."""
+
+    def __init__(self, handle: FileIO) -> None:
+        import threading
+        from queue import SimpleQueue
+
+        self._handle = handle
+        self._asked: SimpleQueue[memoryview | None] = SimpleQueue()
+        self._done: SimpleQueue[int | BaseException] = SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="results-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (target := self._asked.get()) is not None:
+            try:
+                self._done.put(self._handle.readinto(target))
+            except BaseException as exc:  # handed to the caller, raised there
+                self._done.put(exc)
+
+    def start(self, target: memoryview) -> None:
+        self._asked.put(target)
+
+    def result(self) -> int:
+        got = self._done.get()
+        if isinstance(got, BaseException):
+            raise got
+        return got
+
+    def close(self) -> None:
+        """Stop the thread (after the read under way, if any)."""
+        self._asked.put(None)
+        self._thread.join()
 
 
 def count_newlines(buf: bytearray, end: int) -> tuple[int, bool]:

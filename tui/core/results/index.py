@@ -1,7 +1,8 @@
 """The index: a batch's result files (and its retries') joined by ``custom_id``.
 
-:class:`ResultIndex` streams the files once, 256 KiB pieces of whole lines
-(:mod:`~tui.core.results.pieces`) decoded by msgspec in C (``decode_lines`` into
+:class:`ResultIndex` streams the files once, pieces of whole lines (256 KiB; 1 MiB
+read ahead by a thread for a big file: :mod:`~tui.core.results.pieces`) decoded by
+msgspec in C (``decode_lines`` into
 structs that skip the answer text; a piece with an odd line is read line by line),
 and keeps per request a few numbers in
 columns (:class:`~tui.core.results.columns.RowTable`): a

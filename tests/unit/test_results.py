@@ -206,24 +206,26 @@ def test_blank_lines_crlf_and_no_final_newline(tmp_path: Path) -> None:
         assert json.loads(reader.result_bytes(index.rows[1]) or b"")["custom_id"] == "r1"
 
 
+@pytest.mark.parametrize("read_ahead", [False, True])
 @pytest.mark.parametrize("chunk", [1, 3, 7, 64, 1 << 20])
 def test_chunked_lines_match_a_plain_split(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, read_ahead: bool
 ) -> None:
-    from tui.core.results import index as index_module
+    from tui.core.results import pieces as pieces_module
 
-    monkeypatch.setattr(index_module, "MAX_INDEXED_LINE", 20)
+    monkeypatch.setattr(pieces_module, "MAX_INDEXED_LINE", 20)
     data = b'{"a": 1}\n\n' + b"x" * 45 + b'\n{"b": 22}\r\n' + b"y" * 30 + b"\n" + b"tail"
     path = tmp_path / "f.jsonl"
     path.write_bytes(data)
-    source = index_module.Source("output", path, "b", 0)
+    source = pieces_module.Source("output", path, "b", 0)
     got: list[bytes | int] = []
     total = 0
-    for before, piece, lines, count, consumed in index_module._pieces(source, chunk_size=chunk):
+    read = pieces_module.read_pieces(source, chunk_size=chunk, read_ahead=read_ahead)
+    for before, piece, lines, count, consumed in read:
         assert before == len(got)
         if lines is None:
             assert piece is not None
-            lines = index_module._split_lines(piece)
+            lines = pieces_module.split_lines(piece)
         assert len(lines) == count
         got.extend(lines)
         total += consumed
@@ -246,13 +248,20 @@ def test_chunked_lines_match_a_plain_split(
         (b"x" * 700 + b"\n") * 100,  # long lines: stepped over one by one
         (b"x" * 700 + b"\n") * 64 + b"y\n" * 300,  # long, then short
         b"a\n" * 64 + (b"x" * 2000 + b"\n") * 10 + b"tail",  # short, then long
+        (b"x" * 700 + b"\n") * 3 + b" \n" + b"x\n",  # a blank line among long ones
+        b"a\n" * 100 + b"\r\n" + b"b\n",  # a blank line among short ones
+        b"a\n" * 64 + b"\n",  # blank just after the sample
+        b" a\n",  # the first line starts with a space
     ],
 )
 def test_count_newlines_matches_count(data: bytes) -> None:
-    from tui.core.results import index as index_module
+    from tui.core.results import pieces as pieces_module
 
     buf = bytearray(data + b"\n\n")  # bytes past ``end`` are not counted
-    assert index_module._count_newlines(buf, len(data)) == data.count(b"\n")
+    count, plain = pieces_module.count_newlines(buf, len(data))
+    assert count == data.count(b"\n")
+    blank = any(not line or line[:1].isspace() for line in data.split(b"\n")[:count])
+    assert plain is not blank
 
 
 ENDPOINT_CASES = [

@@ -37,3 +37,47 @@ def test_the_index_alone_loads_neither_the_export_nor_the_store() -> None:
     assert "tui.core.results.index" in out
     for heavy in ("exporting", "store", "sources"):
         assert f"tui.core.results.{heavy}'" not in out
+
+
+def test_the_index_loads_neither_typing_extensions_nor_the_descriptions() -> None:
+    """Start-up of a headless index: msgspec takes ``get_type_hints`` from ``typing``
+    (the same function on 3.11+), and ``describe``/``text``/``json`` wait for an odd line."""
+    code = (
+        "import sys\n"
+        "from tui.core.results import Attempt, ResultIndex\n"
+        "import tui.core.results.index\n"
+        "print(sorted(sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    for lazy in ("typing_extensions", "inspect", "json", "pathlib", "tui.core.results.describe"):
+        assert f"'{lazy}'" not in out
+    assert "'tui.core.text'" not in out
+
+
+def test_msgspec_imported_without_typing_extensions_still_reads_typed_dicts() -> None:
+    code = (
+        "import sys\n"
+        "import tui.core.results\n"
+        "from typing import NotRequired, TypedDict\n"
+        "import msgspec\n"
+        "class Line(TypedDict):\n"
+        "    custom_id: str\n"
+        "    note: NotRequired[str]\n"
+        'print(msgspec.json.decode(b\'{"custom_id": "a"}\', type=Line))\n'
+        "try:\n"
+        "    msgspec.json.decode(b'{}', type=Line)\n"
+        "except msgspec.ValidationError as exc:\n"
+        "    print(exc)\n"
+        "import typing_extensions\n"  # still importable afterwards
+        "print(typing_extensions.__name__, 'typing_extensions' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.splitlines() == [
+        "{'custom_id': 'a'}",
+        "Object missing required field `custom_id`",
+        "typing_extensions True",
+    ]

@@ -15,8 +15,6 @@ once (:func:`tui.core.text.one_line` does both), and the UI still shows it liter
 
 from __future__ import annotations
 
-from tui.core.text import one_line, scrub
-
 
 class BatchdeckError(Exception):
     """An error whose message is for the user: it says what went wrong, and where."""
@@ -28,6 +26,8 @@ class ApiError(BatchdeckError):
     kind = "error"
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        from tui.core.text import one_line, scrub  # not at import: every module imports this
+
         message = one_line(message)  # escaped, and secrets scrubbed
         super().__init__(message)
         self.message = message

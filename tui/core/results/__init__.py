@@ -9,6 +9,8 @@ None of these modules imports Textual; the index part loads no asyncio.
 - :mod:`~tui.core.results.decoding`: result and input lines decoded fast into rows;
 - :mod:`~tui.core.results.index`: :class:`ResultIndex` (the files streamed once and
   joined), :class:`LineReader` (one line by its byte offsets) and :func:`search`;
+- :mod:`~tui.core.results.pieces`: a file read in pieces of whole lines, and
+  :class:`Source` (where each line is);
 - :mod:`~tui.core.results.describe`: a result or request from its JSON, as the
   detail pane and the export show it;
 - :mod:`~tui.core.results.exporting`: :func:`export` (CSV or JSONL) and
@@ -25,7 +27,34 @@ loaded when first used, so a process that indexes does not load the export or th
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
+
+
+def _import_msgspec() -> None:
+    """Import msgspec, without ``typing_extensions`` if nothing has loaded that yet.
+
+    msgspec imports ``typing_extensions`` when it is installed, for ``get_type_hints``,
+    ``Required`` and ``NotRequired``, which on Python 3.11+ are ``typing``'s own (with
+    the ``include_extras=True`` msgspec passes); without it msgspec takes them from
+    ``typing``. Loading it (and the ``inspect`` it imports) was ~10 ms of a headless
+    index's ~60 ms of imports. Only while no other thread runs: another thread's
+    import of ``typing_extensions`` would fail in the meantime.
+    """
+    if "msgspec" in sys.modules or "typing_extensions" in sys.modules:
+        return
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        importlib.import_module("msgspec")
+        return
+    sys.modules["typing_extensions"] = None  # type: ignore[assignment]  # "not installed"
+    try:
+        importlib.import_module("msgspec")
+    finally:
+        del sys.modules["typing_extensions"]
+
+
+_import_msgspec()
 
 if TYPE_CHECKING:
     from tui.core.results.decoding import parse_result_line

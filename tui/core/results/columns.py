@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from struct import error as StructError
+from struct import pack
 from typing import TYPE_CHECKING, overload
 
 from tui.core.results.decoding import Facts
@@ -71,18 +73,19 @@ class RowTable:
         slot = len(self.ids)
         count = len(ids)
         numbers = (self.status, self.input_tokens, self.output_tokens, self.tokens)
-        try:  # array("q", a_tuple) then extend: twice as fast as extending by the tuple
+        int64s = f"{count}q"
+        try:  # struct.pack: half the work of array("q", values), which parses each item
             for column, values in zip(numbers, (status, inp, out, total), strict=True):
-                column.extend(array("q", values))
-        except OverflowError:
+                column.frombytes(pack(int64s, *values))
+        except (OverflowError, StructError):
             for column in numbers:
                 del column[slot:]
             return False
         self.ids.extend(ids)
         self.outcome.extend(bytes(map(CODES.__getitem__, outcomes)))
-        self.input_line.extend(array("q", bytes(8 * count)))
+        self.input_line.frombytes(bytes(8 * count))
         self.source.extend(array("q", (source,)) * count)
-        self.line.extend(array("q", range(first_line, first_line + count)))
+        self.line.frombytes(pack(int64s, *range(first_line, first_line + count)))
         if any(error_codes):
             self.error_code.update((slot + i, code) for i, code in enumerate(error_codes) if code)
         if any(notes):

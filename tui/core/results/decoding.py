@@ -3,18 +3,15 @@
 msgspec structs that skip the answer text (``msgspec.Raw``): a row keeps its first
 bytes (:data:`~tui.core.results.rows.SNIPPET_BYTES`) for the preview. A line whose
 shape the structs refuse is read as plain JSON instead.
+
+:mod:`~tui.core.results.describe` is imported only for an odd line or answer (an
+index of plain answers does not load it).
 """
 
 from __future__ import annotations
 
 import msgspec
 
-from tui.core.results.describe import (
-    content_text,
-    describe_result,
-    embedding_dims,
-    moderation_text,
-)
 from tui.core.results.rows import (
     ANSWERED,
     ANY_DECODER,
@@ -138,6 +135,8 @@ def _snippet(raw: msgspec.Raw) -> bytes | str:
         return head
     if not head or head == b"null":
         return ""
+    from tui.core.results.describe import content_text
+
     try:
         return content_text(ANY_DECODER.decode(raw))
     except DECODE_ERRORS:
@@ -163,6 +162,8 @@ def _fast_snippet(body: _Body) -> bytes | str:
                     if part.type == "output_text":
                         return _snippet(part.text)
         return ""
+    from tui.core.results.describe import embedding_dims, moderation_text
+
     if body.results is not None:
         return moderation_text([(r.flagged, r.categories or {}) for r in body.results])
     if body.data is not None:
@@ -265,6 +266,8 @@ def row_from_struct(line: _ResultLine) -> ResultRow:
 
 def _parse_result_slow(raw: bytes | memoryview) -> ResultRow:
     """A line whose shape the fast decoder refused: read it as plain JSON."""
+    from tui.core.results.describe import describe_result
+
     try:
         value = ANY_DECODER.decode(raw)
     except DECODE_ERRORS:

@@ -1,8 +1,10 @@
 """The index: a batch's result files (and its retries') joined by ``custom_id``.
 
-:class:`ResultIndex` streams the files once, 256 KiB pieces of whole lines decoded
-by msgspec in C (``decode_lines`` into structs that skip the answer text; a piece
-with an odd line is read line by line), and keeps per request a few numbers in
+:class:`ResultIndex` streams the files once, pieces of whole lines (256 KiB; 1 MiB
+read ahead by a thread for a big file: :mod:`~tui.core.results.pieces`) decoded by
+msgspec in C (``decode_lines`` into
+structs that skip the answer text; a piece with an odd line is read line by line),
+and keeps per request a few numbers in
 columns (:class:`~tui.core.results.columns.RowTable`): a
 :class:`~tui.core.results.rows.ResultRow` is made only when read. A line is read
 again by its byte offsets when it is shown (:class:`LineReader`; each piece's line
@@ -14,20 +16,18 @@ that is not JSON, a duplicate custom_id and a result whose custom_id is not in t
 input each get a row of their own and never stop the rest. :func:`search` finds
 text across requests and answers without decoding them.
 
-Importing this module loads no asyncio (a headless export starts fast).
+Importing this module loads no asyncio, pathlib, json or typing_extensions (a
+headless index or export starts fast; ``tests/unit/test_results_package.py``).
 """
 
 from __future__ import annotations
 
-import bisect
 import contextlib
-import json
 import os
 import re
 import weakref
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -42,73 +42,14 @@ from tui.core.results.decoding import (
     facts_of_row,
     parse_result_line,
 )
+from tui.core.results.pieces import (
+    FilePath,
+    Source,
+    file_size,
+    read_pieces,
+    split_lines,
+)
 from tui.core.results.rows import ANY_DECODER, DECODE_ERRORS, Outcome, ResultRow
-
-MAX_INDEXED_LINE = 64 * 1024 * 1024  # a longer line is reported, never held in memory
-
-
-class Source(msgspec.Struct):
-    """One indexed file, read in pieces of whole lines.
-
-    Indexing records only where each piece starts (``starts``, then the end of the
-    file) and how many lines came before it (``before``); the start of each line
-    of a piece is found when a line of it is first read, and kept.
-    """
-
-    kind: str  # "input", "output" or "error"
-    path: Path
-    batch_id: str
-    attempt: int  # 0 for the batch itself, n for its n-th retry
-    starts: array[int] = msgspec.field(default_factory=lambda: array("q"))
-    before: array[int] = msgspec.field(default_factory=lambda: array("q"))
-    line_count: int = 0
-    _lines: dict[int, array[int]] = msgspec.field(default_factory=dict)
-
-    def span(self, line: int) -> tuple[int, int]:
-        """Byte range of 1-based ``line``, its newline excluded."""
-        if not 1 <= line <= self.line_count:
-            raise IndexError(f"line {line} not in 1..{self.line_count}")
-        piece = bisect.bisect_right(self.before, line - 1) - 1
-        starts = self._piece_lines(piece)
-        index = line - 1 - self.before[piece]
-        return starts[index], starts[index + 1] - 1
-
-    def line_at(self, position: int) -> int:
-        """The 1-based line holding byte ``position``."""
-        piece = bisect.bisect_right(self.starts, position) - 1
-        starts = self._piece_lines(piece)
-        return self.before[piece] + bisect.bisect_right(starts, position)
-
-    def _piece_lines(self, piece: int) -> array[int]:
-        """Where each line of ``piece`` starts, then where the piece ends (+1 if the
-        file's last line has no newline, so every line ends one byte before the next)."""
-        known = self._lines.get(piece)
-        if known is not None:
-            return known
-        start, end = self.starts[piece], self.starts[piece + 1]
-        count = self.before[piece + 1] if piece + 1 < len(self.before) else self.line_count
-        count -= self.before[piece]
-        out = array("q", [start])
-        if count > 1:
-            with open(self.path, "rb") as handle:
-                handle.seek(start)
-                data = handle.read(end - start)
-            position = 0
-            find = data.find
-            for _ in range(count - 1):
-                position = find(b"\n", position) + 1
-                out.append(start + position)
-        size = end - start
-        ends_with_newline = size > 0 and _byte_at(self.path, end - 1) == b"\n"
-        out.append(end if ends_with_newline else end + 1)
-        self._lines[piece] = out
-        return out
-
-
-def _byte_at(path: Path, position: int) -> bytes:
-    with open(path, "rb") as handle:
-        handle.seek(position)
-        return handle.read(1)
 
 
 class Attempt(msgspec.Struct, frozen=True):
@@ -116,9 +57,9 @@ class Attempt(msgspec.Struct, frozen=True):
 
     batch_id: str
     attempt: int
-    output: Path | None = None
-    error: Path | None = None
-    input: Path | None = None
+    output: FilePath | None = None
+    error: FilePath | None = None
+    input: FilePath | None = None
     endpoint: str = ""
     status: str = ""
 
@@ -214,7 +155,7 @@ class ResultIndex:
     def build(self, *, rows_per_step: int = 2000) -> Iterator[IndexProgress]:
         """Index every file, yielding after every ``rows_per_step`` lines or so;
         ``rows`` holds each step's new rows by the time it is yielded."""
-        plan: list[tuple[str, Attempt, Path]] = []
+        plan: list[tuple[str, Attempt, FilePath]] = []
         first = self.attempts[0]
         for kind in ("output", "error"):
             path = getattr(first, kind)
@@ -254,41 +195,47 @@ class ResultIndex:
         return self
 
     def _result_lines(self, source: Source, source_no: int, step: int) -> Iterator[_Step]:
-        """Rows of an output or error file, about ``step`` lines at a time."""
+        """Rows of an output or error file, about ``step`` lines at a time.
+
+        The common case goes in bulk: lines decoded a piece at once and added as
+        columns, joined by custom_id (:meth:`_join`) only when a line must be added
+        on its own or the file ends (one dict made at once, instead of a look-up and
+        an insert per line).
+        """
         seen_here = self._seen.setdefault(source.attempt, set())  # ids of this retry
         retry = source.attempt > 0
-        primary = self._primary
-        extend = self.table.extend
         decode_lines = INDEX_DECODER.decode_lines
+        table = self.table
+        unjoined = -1  # the first row added in bulk and not joined yet (-1: none)
         updated = False
         pending = 0
         pending_bytes = 0
         first = True
-        for before, piece, lines, count, nbytes in _pieces(source):
+        for before, piece, lines, count, nbytes in read_pieces(source):
             items = None
             if piece is not None:
                 # The whole piece at once, in C; a piece with an odd line goes line by line.
                 with contextlib.suppress(*DECODE_ERRORS):
                     items = decode_lines(piece)
             if items is not None and len(items) == count:
-                facts = [facts_of(item) for item in items]
-                columns = list(zip(*facts, strict=True)) if facts else []
-                slots = range(len(self.table), len(self.table) + count)
-                fresh = dict(zip(columns[0], slots, strict=True)) if columns else {}
-                # The common case, in bulk: new ids, each once, in the batch's own results.
-                if (
-                    fresh
-                    and not retry
-                    and len(fresh) == count
-                    and primary.keys().isdisjoint(fresh)
-                    and extend(columns, source_no, before + 1)
-                ):
-                    primary.update(fresh)
+                facts = list(map(facts_of, items))
+                slot = len(table)
+                # In bulk unless a retry (its lines replace outcomes) or an odd line.
+                columns = list(zip(*facts, strict=True))
+                if count and not retry and table.extend(columns, source_no, before + 1):
+                    if unjoined < 0:
+                        unjoined = slot
                 else:
+                    if unjoined >= 0:
+                        updated |= self._join(unjoined)
+                        unjoined = -1
                     updated |= self._result_facts(facts, source_no, before, seen_here)
             else:
+                if unjoined >= 0:
+                    updated |= self._join(unjoined)
+                    unjoined = -1
                 if lines is None:
-                    lines = _split_lines(piece)  # type: ignore[arg-type]
+                    lines = split_lines(piece)  # type: ignore[arg-type]
                 odd = [_facts_or_blank(raw) for raw in lines]
                 updated |= self._result_facts(odd, source_no, before, seen_here)
             pending += count
@@ -296,7 +243,38 @@ class ResultIndex:
             if pending >= step or first:
                 yield updated, pending_bytes
                 updated, pending, pending_bytes, first = False, 0, 0, False
+        if unjoined >= 0:
+            updated |= self._join(unjoined)
         yield updated, pending_bytes
+
+    def _join(self, first: int) -> bool:
+        """Join the rows from slot ``first`` on (added in bulk) by custom_id: the first
+        row of an id is the one joined to the input, a later one (an id repeated in
+        the results) is a duplicate; whether rows already made changed."""
+        table = self.table
+        ids = table.ids[first:]
+        slots = range(first, first + len(ids))
+        fresh = dict(zip(ids, slots, strict=True))
+        primary = self._primary
+        if len(fresh) == len(ids):  # each id once among them: the common case
+            if not primary:
+                self._primary = fresh
+                return False
+            if primary.keys().isdisjoint(fresh):
+                primary.update(fresh)
+                return False
+        changed = False
+        for slot, custom_id in zip(slots, ids, strict=True):
+            known = primary.get(custom_id)
+            if known is None:
+                primary[custom_id] = slot
+                continue
+            table.note[slot] = "duplicate"
+            table.input_line[slot] = table.input_line[known]
+            self._duplicates.setdefault(custom_id, []).append(slot)
+            self._changed(slot)
+            changed = True
+        return changed
 
     def _result_facts(
         self, facts: Sequence[Facts | None], source_no: int, before: int, seen_here: set[str]
@@ -345,7 +323,7 @@ class ResultIndex:
         decode_lines = INPUT_DECODER.decode_lines
         pending = 0
         pending_bytes = 0
-        for before, piece, lines, count, nbytes in _pieces(source):
+        for before, piece, lines, count, nbytes in read_pieces(source):
             items = None
             if piece is not None:
                 with contextlib.suppress(*DECODE_ERRORS):
@@ -355,7 +333,7 @@ class ResultIndex:
                 ids = [item.custom_id for item in items]
             else:
                 if lines is None:
-                    lines = _split_lines(piece)  # type: ignore[arg-type]
+                    lines = split_lines(piece)  # type: ignore[arg-type]
                 ids = [_input_id(decode, raw) for raw in lines]
             number = before
             for custom_id in ids:
@@ -436,146 +414,9 @@ def _input_id(decode: Callable[[bytes], InputLine], raw: bytes | int) -> str | N
         return None
 
 
-def file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
 _Step = tuple[bool, int]
 """One step of indexing a file: whether known rows changed, bytes read (its new rows
 are the slots made during it)."""
-
-
-CHUNK_SIZE = 1 << 18  # a piece stays in the L2 cache between reading and decoding it
-
-_Piece = tuple[int, memoryview | None, Sequence[bytes | int] | None, int, int]
-"""Whole lines of a file: (lines before them, their bytes, each line if already
-split, how many lines, bytes spanned)."""
-
-
-def _pieces(source: Source, chunk_size: int = CHUNK_SIZE) -> Iterator[_Piece]:
-    """Read ``source`` in big chunks and give out the whole lines of each.
-
-    A piece comes as a memoryview of its bytes and its line count, for
-    ``decode_lines``; it is valid until the next piece is asked for (one buffer is
-    reused: no copies, no fresh memory to fault in). A line longer than
-    :data:`MAX_INDEXED_LINE` is never held whole in memory: it comes alone, as its
-    length. Records the pieces in ``source`` (see :class:`Source`).
-    """
-    starts, before = source.starts, source.before
-    offset = 0  # file offset of buf[0]
-    count = 0
-    buf = bytearray(chunk_size)
-    view = memoryview(buf)
-    filled = 0  # bytes at the front of buf: the start of a line not yet given out
-    skipping = -1  # while >= 0: the bytes of an over-long line skipped so far
-    with open(source.path, "rb") as handle:
-        while True:
-            if skipping >= 0:
-                got = handle.readinto(view)
-                if not got:
-                    break
-                newline = buf.find(b"\n", 0, got)
-                if newline < 0:
-                    skipping += got
-                    continue
-                length = skipping + newline
-                starts.append(offset)
-                before.append(count)
-                yield count, None, [length], 1, length + 1
-                count += 1
-                offset += length + 1
-                filled = got - newline - 1
-                buf[:filled] = buf[newline + 1 : got]
-                skipping = -1
-                continue
-            if filled == len(buf):  # one line fills the buffer
-                if filled >= MAX_INDEXED_LINE:
-                    skipping, filled = filled, 0
-                    continue
-                bigger = bytearray(2 * len(buf))
-                bigger[:filled] = buf
-                buf, view = bigger, memoryview(bigger)
-            got = handle.readinto(view[filled:])
-            if not got:
-                break
-            total = filled + got
-            end = buf.rfind(b"\n", 0, total) + 1
-            if end == 0:
-                filled = total
-                continue
-            lines = _count_newlines(buf, end)
-            starts.append(offset)
-            before.append(count)
-            if (
-                end > MAX_INDEXED_LINE
-                and (parts := _split_lines(view[:end]))
-                and max(map(len, parts)) > MAX_INDEXED_LINE
-            ):  # a long line inside: read line by line, count it only
-                yield (
-                    count,
-                    None,
-                    [len(x) if len(x) > MAX_INDEXED_LINE else x for x in parts],
-                    lines,
-                    end,
-                )
-            else:
-                yield count, view[:end], None, lines, end
-            count += lines
-            offset += end
-            filled = total - end
-            buf[:filled] = buf[end:total]
-    if skipping >= 0:
-        starts.append(offset)
-        before.append(count)
-        yield count, None, [skipping], 1, skipping
-        count += 1
-        offset += skipping
-    elif filled:  # the last line has no newline
-        starts.append(offset)
-        before.append(count)
-        if filled > MAX_INDEXED_LINE:
-            yield count, None, [filled], 1, filled
-        else:
-            yield count, view[:filled], None, 1, filled
-        count += 1
-        offset += filled
-    starts.append(offset)
-    source.line_count = count
-
-
-def _count_newlines(buf: bytearray, end: int) -> int:
-    """Newlines in ``buf[:end]``.
-
-    ``bytearray.count`` looks at every byte (about 0.45 ms a MiB here), while ``find``
-    jumps to the next newline with ``memchr`` (about ten times faster over long
-    lines, but a Python step per line): lines are stepped over with ``find`` unless
-    the first of them prove short, then the rest is counted in one pass.
-    """
-    find = buf.find
-    count = 0
-    position = 0
-    while (newline := find(b"\n", position, end)) >= 0:
-        count += 1
-        position = newline + 1
-        if count == SHORT_LINES_SAMPLE and position < count * SHORT_LINE_BYTES:
-            return count + buf.count(b"\n", position, end)
-    return count
-
-
-SHORT_LINES_SAMPLE = 64  # lines looked at before choosing how to count the rest
-SHORT_LINE_BYTES = 512  # below this average, one count pass beats a find per line
-
-
-def _split_lines(piece: memoryview) -> list[bytes]:
-    """The lines of a piece (for reading them one at a time)."""
-    data = bytes(piece)
-    lines = data.split(b"\n")
-    if data.endswith(b"\n"):
-        lines.pop()
-    return lines
 
 
 class LineReader:
@@ -642,6 +483,8 @@ def search(index: ResultIndex, text: str) -> set[ResultRow]:
     mapped), looking for the text as written and as JSON escapes it, so nothing is
     decoded; each hit is mapped to its row through the line offsets.
     """
+    import json  # here: indexing alone does not need it
+
     needle = text.strip()
     if not needle:
         return set(index.rows)

@@ -13,7 +13,6 @@ from enum import StrEnum
 import msgspec
 
 from tui.core.errors import BatchdeckError
-from tui.core.text import one_line
 
 PREVIEW_CHARS = 160
 SNIPPET_BYTES = PREVIEW_CHARS * 3  # of raw JSON kept per row: enough for the preview
@@ -125,6 +124,8 @@ DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 
 
 def _preview(text: str) -> str:
+    from tui.core.text import one_line  # when shown: an index alone never needs it
+
     return one_line(" ".join(text[: PREVIEW_CHARS * 2].split()), PREVIEW_CHARS)
 
 

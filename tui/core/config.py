@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui.core import paths
 from tui.core.errors import BatchdeckError
-from tui.core.hooks import TERMINAL_CHOICES, HookSettings
+from tui.core.hook_settings import TERMINAL_CHOICES, HookSettings
 from tui.core.providers import (
     PROVIDERS,
     Preset,
@@ -300,7 +300,7 @@ HOOK_DURATIONS = (
 
 
 def hooks_from(raw: Any, path: Path) -> HookSettings:
-    """The ``[hooks]`` table (see :mod:`tui.core.hooks`)::
+    """The ``[hooks]`` table (see :mod:`tui.core.hooks`, :mod:`tui.core.hook_settings`)::
 
     [hooks]
     on_final = "notify-me --flag"   # split like a shell would, run without one

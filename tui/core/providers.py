@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tui.core.errors import BatchdeckError
+from tui.core.file_limits import MAX_EMBEDDING_INPUTS, MAX_FILE_BYTES, MAX_REQUESTS, Limits
 from tui.core.models import BATCH_ENDPOINTS
-from tui.core.request_report import MAX_EMBEDDING_INPUTS, MAX_FILE_BYTES, MAX_REQUESTS, Limits
 
 PROVIDERS = ("openai", "azure", "groq", "gemini", "deepinfra", "compatible", "anthropic")
 DEFAULT_PROVIDER = "openai"

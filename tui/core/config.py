@@ -80,6 +80,8 @@ class ConfigError(BatchdeckError):
 
 @dataclass(frozen=True)
 class Profile:
+    """One ``[profiles.NAME]`` table: a server, where its key is, its provider's limits."""
+
     name: str
     base_url: str | None = None
     api_key_env: str = DEFAULT_KEY_ENV
@@ -153,6 +155,8 @@ class Profile:
 
 @dataclass
 class Config:
+    """``config.toml``: the profiles, the default one, the settings and the hooks."""
+
     profiles: dict[str, Profile] = field(default_factory=dict)
     default_profile: str = "default"
     settings: dict[str, Any] = field(default_factory=dict)

@@ -106,7 +106,9 @@ class ProviderLimits:
         return seconds
 
 
-@dataclass(frozen=True, slots=True)
+# A table entry that nothing compares or prints: no __eq__/__hash__/__repr__ to
+# generate at import (the app's start-up loads it).
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Preset:
     """A provider's defaults. ``base_url`` None: the profile gives one (or, for
     openai, ``OPENAI_BASE_URL`` or OpenAI's)."""

@@ -59,6 +59,9 @@ TIMESTAMP_FIELDS = (
     "cancelled_at",
     "expires_at",
 )
+MAX_REQUESTS = 50_000  # the API's per-file limits (tui.core.request_report.Limits)
+MAX_FILE_BYTES = 200_000_000
+MAX_EMBEDDING_INPUTS = 50_000
 METADATA_MAX_PAIRS = 16
 """The API's limits on a batch's metadata: pairs, characters per key, per value."""
 METADATA_MAX_KEY = 64

@@ -12,12 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from tui.core.errors import BatchdeckError
-from tui.core.file_limits import DEFAULT_LIMITS as DEFAULT_LIMITS  # the names this
-from tui.core.file_limits import MAX_EMBEDDING_INPUTS as MAX_EMBEDDING_INPUTS  # module
-from tui.core.file_limits import MAX_FILE_BYTES as MAX_FILE_BYTES  # has always offered
-from tui.core.file_limits import MAX_REQUESTS as MAX_REQUESTS
-from tui.core.file_limits import Limits as Limits
-from tui.core.models import BatchErrorItem
+from tui.core.models import MAX_EMBEDDING_INPUTS, MAX_FILE_BYTES, MAX_REQUESTS, BatchErrorItem
 
 MAX_PROBLEMS = 1_000
 MAX_CUSTOM_ID_CHARS = 512
@@ -59,6 +54,25 @@ class Code(StrEnum):
 LIMIT_CODES = frozenset({Code.TOO_MANY_TASKS, Code.FILE_TOO_LARGE, Code.TOO_MANY_EMBEDDING_INPUTS})
 """Problems :func:`split` exists to solve: it does not refuse a file for these."""
 _FILE_CODES = LIMIT_CODES | {Code.EMPTY_FILE}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-file limits; the defaults are the API's. ``endpoints``: the batch endpoints
+    the service offers (empty: every one of :data:`~tui.core.models.BATCH_ENDPOINTS`)."""
+
+    max_requests: int = MAX_REQUESTS
+    max_bytes: int = MAX_FILE_BYTES
+    max_embedding_inputs: int = MAX_EMBEDDING_INPUTS
+    endpoints: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("max_requests", "max_bytes", "max_embedding_inputs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 
 Usage: ``.venv/bin/python bench/startup.py [--jobs N] [--rounds N]``
        ``.venv/bin/python bench/startup.py --scale [--rounds N]`` (1k, 10k, 50k jobs)
+       ``.venv/bin/python bench/startup.py --instructions`` (needs valgrind)
 
 A registry of realistic jobs (each with a batch snapshot, see ``bench/registry.py``)
 is written into a temp config dir, and its start-up cache with it. Each round
@@ -19,14 +20,22 @@ bests and the median of the paired ratios (each pair ran under about the same lo
 the verdict is on the median. ``--scale`` prints, at each registry size, the best
 times, batchdeck's peak RSS (``VmHWM`` when its table showed) and the median paired
 ratio. Goal: batchdeck / minimal app <= 1.2.
+
+``--instructions`` counts instead of timing, which the machine's load does not sway:
+each app runs once under ``valgrind --tool=callgrind`` in tmux and ends at the
+terminal write that carries its expected text (batchdeck without its first-page
+child, which runs on the other core); printed: both counts and their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import shlex
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,6 +75,36 @@ Minimal().run()
 """
 MINIMAL = [PYTHON, "-c", MINIMAL_APP]
 BATCHDECK = [PYTHON, "-m", "tui.cli"]
+
+# --instructions: the process ends at the terminal write that carries the text.
+STOP_AT_WRITE = """
+import os
+def stop_at_write():
+    from textual.drivers import linux_driver
+    write = linux_driver.LinuxDriver.write
+    def stopping(self, data):
+        if {expected!r} in data:
+            os._exit(0)
+        write(self, data)
+    linux_driver.LinuxDriver.write = stopping
+"""
+MINIMAL_STOPPING = STOP_AT_WRITE.format(expected=FIRST_ID) + MINIMAL_APP.replace(
+    "Minimal().run()", "stop_at_write()\nMinimal().run()"
+)
+BATCHDECK_STOPPING = """
+import sys
+import tui.hangup
+from tui.core import first_page
+first_page.fork = lambda profile_name: None  # its child would be counted too
+run_app = tui.hangup.run_app
+def stopping_run_app(*args, **kwargs):
+    stop_at_write()  # here: batchdeck imports Textual after its own start-up steps
+    return run_app(*args, **kwargs)
+tui.hangup.run_app = stopping_run_app
+from tui.cli import main
+sys.argv = ["batchdeck"]
+sys.exit(main())
+"""
 
 
 def write_registry(count: int) -> str:
@@ -135,11 +174,45 @@ def scale(tmp: Path, rounds: int) -> None:
         )
 
 
+def instructions(code: str) -> int:
+    """Instructions ``python -c code`` runs (callgrind) in a fresh 120x36 tmux pane."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "callgrind.txt"
+        valgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+        command = f"{shlex.join([*valgrind, PYTHON, '-c', code])} 2>{report}; "
+        socket = f"{tmp}/tmux"
+        command += f"tmux -S {shlex.quote(socket)} wait-for -S done"
+        tmux = ["tmux", "-S", socket, "-f", "/dev/null"]
+        size = ["-x", "120", "-y", "36"]
+        subprocess.run([*tmux, "new-session", "-d", *size, "-s", "b", command], check=True)
+        subprocess.run([*tmux, "wait-for", "done"], check=True, timeout=600)
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+        found = re.search(r"Collected : (\d+)", report.read_text())
+        if found is None:
+            raise SystemExit(f"valgrind counted nothing:\n{report.read_text()[-2000:]}")
+        return int(found.group(1))
+
+
+def count_instructions(expected: str) -> None:
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind")
+    time_to_text(MINIMAL, FIRST_ID)  # warm-up: bytecode, page cache
+    time_to_text(BATCHDECK, expected)
+    base = instructions(MINIMAL_STOPPING)
+    ours = instructions(STOP_AT_WRITE.format(expected=expected) + BATCHDECK_STOPPING)
+    print(f"minimal Textual app, to the write of its table: {base / 1e6:8,.0f} M instructions")
+    print(f"batchdeck, to the write of the newest cached row: {ours / 1e6:6,.0f} M instructions")
+    print(f"ratio {ours / base:.3f} (goal <= {GOAL}, for time)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--scale", action="store_true", help="1k, 10k and 50k jobs")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions (valgrind), not time"
+    )
     args = parser.parse_args()
     require_tmux()
     tmp = Path(tempfile.mkdtemp(prefix="batchdeck-bench-"))
@@ -152,6 +225,9 @@ def main() -> None:
             return
         fresh_dirs(tmp, "main")
         expected = write_registry(args.jobs)
+        if args.instructions:
+            count_instructions(expected)
+            return
         print(f"registry: {args.jobs} jobs; {args.rounds} interleaved rounds in tmux")
         compare(expected, args.rounds)
     finally:

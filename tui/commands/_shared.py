@@ -20,7 +20,6 @@ Textual never comes at all.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sys
@@ -32,6 +31,8 @@ from tui.core.sizes import format_size
 from tui.core.text import one_line
 
 if TYPE_CHECKING:
+    import argparse
+
     from tui.core.client import BatchClient, Progress
     from tui.core.config import Config, Profile
     from tui.core.registry import Job, Registry
@@ -77,6 +78,8 @@ class CommandError(BatchdeckError):
 
 def add_common(parser: argparse.ArgumentParser, *, json: bool = True) -> None:
     """``--profile`` after the subcommand too, and ``--json`` for commands that print data."""
+    import argparse  # here: the app's launch does not load it
+
     parser.add_argument(
         "--profile",
         default=argparse.SUPPRESS,
@@ -95,6 +98,8 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w
 def positive_int(text: str) -> int:
     """A whole number above 0 (``1_000`` and ``1,000`` too). An argparse ``type``: a
     bad value is a plain message and exit 2."""
+    import argparse  # here: the app's launch does not load it
+
     try:
         value = int(text.replace("_", "").replace(",", ""))
     except ValueError:
@@ -109,6 +114,8 @@ def parse_duration(text: str) -> float:
 
     An argparse ``type``: a bad value is a plain message and exit 2.
     """
+    import argparse  # here: the app's launch does not load it
+
     value = text.strip().lower()
     total = 0.0
     position = 0
@@ -404,6 +411,8 @@ def batch_record(batch: Any, job: Job | None) -> dict[str, Any]:
 
 def port_number(text: str) -> int:
     """A TCP port, 0..65535 (0: any free one); argparse reports anything else."""
+    import argparse  # here: the app's launch does not load it
+
     try:
         port = int(text)
     except ValueError:

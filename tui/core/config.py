@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui.core import paths
 from tui.core.errors import BatchdeckError
-from tui.core.hooks import TERMINAL_CHOICES, HookSettings
+from tui.core.hook_settings import TERMINAL_CHOICES, HookSettings
 from tui.core.providers import (
     PROVIDERS,
     Preset,
@@ -80,6 +80,8 @@ class ConfigError(BatchdeckError):
 
 @dataclass(frozen=True)
 class Profile:
+    """One ``[profiles.NAME]`` table: a server, where its key is, its provider's limits."""
+
     name: str
     base_url: str | None = None
     api_key_env: str = DEFAULT_KEY_ENV
@@ -153,6 +155,8 @@ class Profile:
 
 @dataclass
 class Config:
+    """``config.toml``: the profiles, the default one, the settings and the hooks."""
+
     profiles: dict[str, Profile] = field(default_factory=dict)
     default_profile: str = "default"
     settings: dict[str, Any] = field(default_factory=dict)
@@ -300,7 +304,7 @@ HOOK_DURATIONS = (
 
 
 def hooks_from(raw: Any, path: Path) -> HookSettings:
-    """The ``[hooks]`` table (see :mod:`tui.core.hooks`)::
+    """The ``[hooks]`` table (see :mod:`tui.core.hooks`, :mod:`tui.core.hook_settings`)::
 
     [hooks]
     on_final = "notify-me --flag"   # split like a shell would, run without one

@@ -1,7 +1,8 @@
 """Notifications that reach people: a command, the terminal, the desktop.
 
 What to do is the ``[hooks]`` table of ``config.toml`` (:class:`HookSettings`, read
-by ``tui.core.config``); what happened is an :class:`Event` (``tui.core.alerts``
+by ``tui.core.config``; in :mod:`tui.core.hook_settings`, which the app's start-up loads
+without the rest); what happened is an :class:`Event` (``tui.core.alerts``
 decides when one is due and makes sure it fires once). :func:`deliver` sends one
 event every configured way and returns the problems, never raises:
 
@@ -27,42 +28,15 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from tui.core.poll import EXPIRY_WARNING, FINALIZING_LIMIT, VALIDATING_LIMIT
+from tui.core.hook_settings import TERMINAL_CHOICES as TERMINAL_CHOICES  # the names hooks
+from tui.core.hook_settings import HookSettings as HookSettings  # have always offered
 from tui.core.text import one_line, scrub
 
-DEFAULT_TIMEOUT = 30.0
 DESKTOP_TIMEOUT = 10.0
 STDERR_SHOWN = 300  # characters of a failed hook's stderr put in the report
-TERMINAL_CHOICES = ("osc9", "osc777")
 ENV_PREFIX = "BATCHDECK_"
 
 Writer = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class HookSettings:
-    """The ``[hooks]`` table. Every way is off by default."""
-
-    on_final: tuple[str, ...] = ()  # argv of the command run for every event
-    on_alert: tuple[str, ...] | None = None  # for stuck/expiry alerts; None: on_final
-    timeout: float = DEFAULT_TIMEOUT
-    terminal: tuple[str, ...] = ()  # of TERMINAL_CHOICES
-    desktop: bool = False
-    # The same thresholds as the batches screen's flags (tui.core.poll.flags):
-    stuck_validating: float = VALIDATING_LIMIT  # alert when validating longer than this
-    stuck_finalizing: float = FINALIZING_LIMIT  # ... finalizing longer than this
-    expiry_warning: float = EXPIRY_WARNING  # ... not final this close to expires_at
-    final_within: float = 86400.0  # a batch final for longer than this is old news
-
-    @property
-    def active(self) -> bool:
-        """Whether any way of notifying is on."""
-        return bool(self.on_final or self.on_alert or self.terminal or self.desktop)
-
-    def command_for(self, kind: str) -> tuple[str, ...]:
-        if kind != "final" and self.on_alert is not None:
-            return self.on_alert
-        return self.on_final
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,9 @@ TIMESTAMP_FIELDS = (
     "cancelled_at",
     "expires_at",
 )
+MAX_REQUESTS = 50_000  # the API's per-file limits (tui.core.request_report.Limits)
+MAX_FILE_BYTES = 200_000_000
+MAX_EMBEDDING_INPUTS = 50_000
 METADATA_MAX_PAIRS = 16
 """The API's limits on a batch's metadata: pairs, characters per key, per value."""
 METADATA_MAX_KEY = 64
@@ -136,6 +139,8 @@ def display_filename(filename: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RequestCounts:
+    """A batch's ``request_counts``."""
+
     total: int = 0
     completed: int = 0
     failed: int = 0
@@ -147,6 +152,8 @@ class RequestCounts:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """A batch's token ``usage``, summed over its requests."""
+
     input_tokens: int = 0
     cached_tokens: int = 0
     output_tokens: int = 0
@@ -166,6 +173,8 @@ class BatchErrorItem:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
+    """One batch as the server last described it (:meth:`from_dict` makes odd answers uniform)."""
+
     id: str
     status: str
     endpoint: str
@@ -276,6 +285,8 @@ def _text(value: Any) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class FileInfo:
+    """One file of the Files API."""
+
     id: str
     filename: str
     purpose: str

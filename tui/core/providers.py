@@ -19,8 +19,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tui.core.errors import BatchdeckError
-from tui.core.models import BATCH_ENDPOINTS
-from tui.core.request_report import MAX_EMBEDDING_INPUTS, MAX_FILE_BYTES, MAX_REQUESTS, Limits
+from tui.core.models import BATCH_ENDPOINTS, MAX_EMBEDDING_INPUTS, MAX_FILE_BYTES, MAX_REQUESTS
 
 PROVIDERS = ("openai", "azure", "groq", "gemini", "deepinfra", "compatible", "anthropic")
 DEFAULT_PROVIDER = "openai"
@@ -28,6 +27,7 @@ MIN_EXPIRY = 3600  # OpenAI: output_expires_after.seconds from 1 hour ...
 MAX_EXPIRY = 30 * 24 * 3600  # ... to 30 days
 if TYPE_CHECKING:
     from tui.core.pricing import Price, PriceError
+    from tui.core.request_report import Limits
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
@@ -65,6 +65,8 @@ class ProviderLimits:
 
     def request_limits(self) -> Limits:
         """The per-file limits the validator and the splitter use."""
+        from tui.core.request_report import Limits  # the file check's: not at start-up
+
         return Limits(
             max_requests=self.max_requests,
             max_bytes=self.max_bytes,
@@ -106,7 +108,9 @@ class ProviderLimits:
         return seconds
 
 
-@dataclass(frozen=True, slots=True)
+# A table entry that nothing compares or prints: no __eq__/__hash__/__repr__ to
+# generate at import (the app's start-up loads it).
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Preset:
     """A provider's defaults. ``base_url`` None: the profile gives one (or, for
     openai, ``OPENAI_BASE_URL`` or OpenAI's)."""

@@ -12,11 +12,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from tui.core.errors import BatchdeckError
-from tui.core.models import BatchErrorItem
+from tui.core.models import MAX_EMBEDDING_INPUTS, MAX_FILE_BYTES, MAX_REQUESTS, BatchErrorItem
 
-MAX_REQUESTS = 50_000
-MAX_FILE_BYTES = 200_000_000
-MAX_EMBEDDING_INPUTS = 50_000
 MAX_PROBLEMS = 1_000
 MAX_CUSTOM_ID_CHARS = 512
 """Longest ``custom_id`` accepted. The API documents no limit; 512 characters (the

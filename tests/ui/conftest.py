@@ -26,6 +26,15 @@ async def until(
         await pilot.pause(0.02)
 
 
+async def click_shown(pilot: Pilot[Any], selector: str) -> None:
+    """Click the widget ``selector`` of the current screen once it is laid out (a
+    click on a screen pushed a moment ago can land before its layout, on nothing)
+    and fail unless the click landed on it."""
+    widget = pilot.app.screen.query_one(selector)
+    await until(pilot, lambda: widget.region.area > 0 and not widget.disabled)
+    assert await pilot.click(selector), f"the click missed {selector}"
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LocalServer]:
     """The batches tests' server (pinned clock and ids, see ``batches_support``);

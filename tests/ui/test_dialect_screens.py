@@ -25,7 +25,7 @@ from tests.ui.batches_support import (
     seed,
     start_server,
 )
-from tests.ui.conftest import until
+from tests.ui.conftest import click_shown, until
 from tests.ui.test_batch_detail_support import settle, text_of
 from tests.ui.test_compose import ROWS, compose_screen, fill_template, write_csv
 from tui.app import BatchDeckApp
@@ -166,14 +166,14 @@ async def test_compose_inspector_results_and_spend(
         await until(pilot, lambda: bool(app.screen.query("#export-path")))
         target = tmp_path / "export.jsonl"
         app.screen.query_one("#export-path", Input).value = str(target)
-        await pilot.click("#export-ok")
+        await click_shown(pilot, "#export-ok")
         await until(pilot, lambda: said(app, "Exported 4 rows"))
         exported = [json.loads(line) for line in target.read_text().splitlines()]
         assert sorted(row["custom_id"] for row in exported) == ["r1", "r2", "r3", "r4"]
 
         await pilot.press("R")
         await until(pilot, lambda: isinstance(on_top(pilot), RetryDialog))
-        await pilot.click("#retry-yes")
+        await click_shown(pilot, "#retry-yes")
 
         def retry() -> Job | None:
             jobs = [j for j in app.registry.load().values() if j.retry_of == batch_id]

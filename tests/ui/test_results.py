@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Markdown, Select, Static
 
 from tests.api.conftest import API_KEY, FAST, chat_lines, jsonl
-from tests.ui.conftest import WAIT_SECONDS, until
+from tests.ui.conftest import WAIT_SECONDS, click_shown, until
 from tests.unit.test_results import answered, expired, request
 from tui.app import BatchDeckApp, make_app
 from tui.core.client import BatchClient
@@ -259,7 +259,7 @@ async def test_text_search_and_export(monkeypatch: pytest.MonkeyPatch, tmp_path:
         dialog = app.screen
         target = tmp_path / "out.jsonl"
         dialog.query_one("#export-path", Input).value = str(target)
-        await pilot.click("#export-ok")
+        await click_shown(pilot, "#export-ok")
         await until(pilot, lambda: any("Exported 13 rows" in n.message for n in app._notifications))
         lines = [json.loads(x) for x in target.read_text().splitlines()]
         assert len(lines) == 13 and lines[0]["request.body.model"] == "gpt-4o-mini"
@@ -282,7 +282,7 @@ async def test_export_says_all_rows_and_offers_only_the_shown_ones(
         assert only.value and "Only the 1 shown row" in str(only.label)
         target = tmp_path / "shown.jsonl"
         dialog.query_one("#export-path", Input).value = str(target)
-        await pilot.click("#export-ok")
+        await click_shown(pilot, "#export-ok")
         notes = app._notifications
         await until(pilot, lambda: any(n.message.startswith("Exported") for n in notes))
         assert any(f"Exported 1 row to {target}" == n.message for n in notes)
@@ -359,7 +359,7 @@ async def test_retry_submits_the_failed_requests_linked_to_the_batch(
             assert [row.label for row in screen.query_one(ResultsList).rows].count("HTTP 500") == 2
             await pilot.press("R")
             await until(pilot, lambda: isinstance(app.screen, RetryDialog))
-            await pilot.click("#retry-yes")
+            await click_shown(pilot, "#retry-yes")
 
             def sent_retry() -> Job | None:
                 retries = [j for j in registry.load().values() if j.retry_of == batch.id]

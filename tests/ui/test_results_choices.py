@@ -12,7 +12,7 @@ import pytest
 from textual.widgets import Checkbox, Input, Select, Static
 
 from tests.api.conftest import API_KEY, FAST, jsonl
-from tests.ui.conftest import until
+from tests.ui.conftest import click_shown, until
 from tests.ui.test_results import (
     BATCH,
     KEY_ENV,
@@ -124,7 +124,7 @@ async def test_retry_dialog_sends_the_chosen_groups_and_links_both_ways(
             await until(
                 pilot, lambda: "1 request to send" in str(dialog.query_one("#retry-total").render())
             )
-            await pilot.click("#retry-yes")
+            await click_shown(pilot, "#retry-yes")
 
             def sent_retry() -> Job | None:
                 retries = [j for j in registry.load().values() if j.retry_of == batch.id]
@@ -178,7 +178,7 @@ async def test_export_adds_the_source_rows_when_composed_from_a_csv(
         assert dialog.query_one("#export-source", Checkbox).value
         target = tmp_path / "out.csv"
         dialog.query_one("#export-path", Input).value = str(target)
-        await pilot.click("#export-ok")
+        await click_shown(pilot, "#export-ok")
         await until(pilot, lambda: any("Exported 13 rows" in n.message for n in app._notifications))
     out = {r["custom_id"]: r for r in csv.DictReader(target.open(encoding="utf-8"))}
     assert out["req-07"]["source.parcel"] == "Parcel 7" and out["req-07"]["source.n"] == "07"

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from tests.api.conftest import API_KEY, FAST, chat_lines, jsonl
-from tests.ui.conftest import until
+from tests.ui.conftest import click_shown, until
 from tests.ui.test_results import KEY_ENV, open_results
 from tui.app import make_app
 from tui.core.client import BatchClient
@@ -45,7 +45,7 @@ async def test_queue_button_puts_the_retry_in_the_queue(
             await open_results(pilot, batch.id)
             await pilot.press("R")
             await until(pilot, lambda: isinstance(app.screen, RetryDialog))
-            await pilot.click("#retry-queue")
+            await click_shown(pilot, "#retry-queue")
             await until(pilot, lambda: bool(groups_of(registry.load().values())))
             await until(pilot, lambda: any("Retry queued" in n.message for n in app._notifications))
         (group,) = groups_of(registry.load().values()).values()

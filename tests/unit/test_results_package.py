@@ -25,35 +25,29 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
         raise AssertionError("an unknown name resolved")
 
 
+def _modules_after(imports: str) -> list[str]:
+    """The modules a fresh interpreter has loaded after running ``imports``."""
+    code = f"import sys\n{imports}\nprint(*sorted(sys.modules))\n"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return run.stdout.split()
+
+
 def test_the_index_alone_loads_neither_the_export_nor_the_store() -> None:
-    code = (
-        "import sys\n"
-        "from tui.core.results import Attempt, ResultIndex\n"
-        "print(sorted(m for m in sys.modules if m.startswith('tui.core.results.')))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert "tui.core.results.index" in out
+    loaded = _modules_after("from tui.core.results import Attempt, ResultIndex")
+    assert "tui.core.results.index" in loaded
     for heavy in ("exporting", "store", "sources"):
-        assert f"tui.core.results.{heavy}'" not in out
+        assert f"tui.core.results.{heavy}" not in loaded
 
 
 def test_the_index_loads_neither_typing_extensions_nor_the_descriptions() -> None:
     """Start-up of a headless index: msgspec takes ``get_type_hints`` from ``typing``
     (the same function on 3.11+), and ``describe``/``text``/``json`` wait for an odd line."""
-    code = (
-        "import sys\n"
-        "from tui.core.results import Attempt, ResultIndex\n"
-        "import tui.core.results.index\n"
-        "print(sorted(sys.modules))\n"
+    loaded = _modules_after(
+        "from tui.core.results import Attempt, ResultIndex\nimport tui.core.results.index"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
     for lazy in ("typing_extensions", "inspect", "json", "pathlib", "tui.core.results.describe"):
-        assert f"'{lazy}'" not in out
-    assert "'tui.core.text'" not in out
+        assert lazy not in loaded
+    assert "tui.core.text" not in loaded
 
 
 def test_msgspec_imported_without_typing_extensions_still_reads_typed_dicts() -> None:

@@ -246,7 +246,10 @@ async def test_q_in_compose_with_changes_asks_before_quitting(
         await pilot.app.push_screen(ComposeScreen())
         screen = compose_screen(pilot)
         screen.query_one("#body-prompt", TextArea).text = "Product names: {name}"
-        screen.query_one("#save", Button).focus()  # not a field: q is the quit key here
+        await until(pilot, lambda: screen.focused is not None)  # its own first focus is done
+        save = screen.query_one("#save", Button)
+        save.focus()  # not a field: q is the quit key here
+        await until(pilot, lambda: screen.focused is save)
         await pilot.press("q")
         await wait_for_screen(pilot, "LeaveComposeDialog")
         await pilot.press("escape")  # stay

@@ -38,8 +38,10 @@ lists the rest with its own client.
   core looks idle to the scheduler, and any other process that wakes (a terminal,
   a shell) is put there and stops it.
 - The parent's own SDK import waits until the page is on screen (:func:`settled`,
-  from ``BatchClient.prepare``; the screen says so with :func:`shown` once a frame
-  with its rows is drawn) or there is none: at the same time it would slow the
+  from ``BatchClient.prepare``; the screen says so with :func:`shown` after the
+  table's refresh with its rows, usually the frame that draws them: Textual has no
+  hook after a frame is written, and under load that frame can come later) or there
+  is none: at the same time it would slow the
   child (cores) and the page's paint (the GIL: ~60 ms more from the page read to
   the rows on the terminal; begun when the rows were only in the table, it held up
   their frame by ~100-200 ms on a loaded machine).

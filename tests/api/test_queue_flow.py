@@ -207,7 +207,7 @@ async def test_hooks_tell_of_the_group_not_of_parts_the_queue_sends_again(
     failed" notification for it (``alerts.due``, as in the app and ``watch``), nor
     for each completed part: the group's end is news once, completed."""
     from tests._hooks import recorder, runs
-    from tui.core.hooks import HookSettings
+    from tui.core.hook_settings import HookSettings
 
     parts = 6
     per_part = part_tokens(tmp_path)

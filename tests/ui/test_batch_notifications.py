@@ -21,7 +21,7 @@ from tests.ui.batches_support import (
     wait_for,
 )
 from tui.core.config import Config, Profile
-from tui.core.hooks import TERMINAL_CHOICES, HookSettings
+from tui.core.hook_settings import TERMINAL_CHOICES, HookSettings
 from tui.core.registry import Registry
 from tui.localapi.server import LocalServer
 

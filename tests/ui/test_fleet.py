@@ -203,7 +203,7 @@ async def test_a_batch_of_another_profile_finishing_fires_the_hooks(
 
     from tests._hooks import recorder, runs
     from tests.ui.batches_support import QUICK, register
-    from tui.core.hooks import HookSettings
+    from tui.core.hook_settings import HookSettings
     from tui.core.registry import Registry
 
     monkeypatch.setenv("FLEET_UI_NO_KEY", API_KEY)

@@ -26,7 +26,7 @@ from tests.ui.conftest import until
 from tui.app import BatchDeckApp, make_app
 from tui.core.client import BatchClient
 from tui.core.config import Config, Profile, load_config
-from tui.core.hooks import HookSettings
+from tui.core.hook_settings import HookSettings
 from tui.core.journal import Journal
 from tui.core.queue import QueueError, enqueue_file
 from tui.core.queue_view import COMPLETED, groups_of

@@ -11,7 +11,7 @@ from typing import Any
 
 from tests._hooks import recorder, runs
 from tui.core.group_events import GROUP_KEY, notify_groups
-from tui.core.hooks import HookSettings
+from tui.core.hook_settings import HookSettings
 from tui.core.queue_view import groups_of
 from tui.core.registry import Job, Registry
 

@@ -16,7 +16,8 @@ import pytest
 from tests._hooks import recorder, runs
 from tui.core import alerts, hooks
 from tui.core.config import ConfigError, load_config
-from tui.core.hooks import Event, HookSettings
+from tui.core.hook_settings import TERMINAL_CHOICES, HookSettings
+from tui.core.hooks import Event
 from tui.core.models import Batch, RequestCounts
 from tui.core.registry import Job, Registry
 
@@ -137,7 +138,7 @@ def _alive(pid: int) -> bool:
 def test_terminal_notifications_are_osc_9_and_777_with_escapes_defused() -> None:
     written: list[str] = []
     hostile = event(description="x\x1b]0;pwned\x07;y\x9d")
-    problems = hooks.deliver(hostile, HookSettings(terminal=hooks.TERMINAL_CHOICES), written.append)
+    problems = hooks.deliver(hostile, HookSettings(terminal=TERMINAL_CHOICES), written.append)
     assert problems == []
     [text] = written
     osc9, osc777 = text.split("\x07")[:2]
@@ -334,7 +335,7 @@ RACER = """
 import shlex, sys, time
 from pathlib import Path
 from tui.core import alerts
-from tui.core.hooks import HookSettings
+from tui.core.hook_settings import HookSettings
 from tui.core.models import Batch, RequestCounts
 from tui.core.registry import Registry
 

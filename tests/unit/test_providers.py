@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 
 from tui.core import providers
-from tui.core.client import api_key_for, make_openai
+from tui.core.client import make_openai
 from tui.core.config import ConfigError, Profile, load_config
 from tui.core.errors import AuthError
 from tui.core.pricing import PriceError, load_prices
 from tui.core.providers import PRESETS, ProviderError
 from tui.core.requests import Code, validate
+from tui.core.sdk_options import api_key_for
 
 CHAT = (
     '{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", '

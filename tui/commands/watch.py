@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
     from tui.core.client import BatchClient
     from tui.core.config import Profile
-    from tui.core.hooks import HookSettings, Writer
+    from tui.core.hook_settings import HookSettings
+    from tui.core.hooks import Writer
     from tui.core.models import Batch
     from tui.core.registry import Registry
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from tui.core.client import BatchClient
     from tui.core.config import Profile
-    from tui.core.hooks import HookSettings
+    from tui.core.hook_settings import HookSettings
     from tui.core.models import Batch
     from tui.core.registry import Registry
     from tui.core.webhooks import Delivery, Receiver

@@ -33,7 +33,8 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from tui.core.hooks import Event, HookSettings, Writer, deliver
+from tui.core.hook_settings import HookSettings
+from tui.core.hooks import Event, Writer, deliver
 from tui.core.models import batch_description
 from tui.core.poll import state_since
 from tui.core.queue_view import queue_table

@@ -24,7 +24,8 @@ from typing import Any
 
 from tui.core.alerts import Outcome, claim
 from tui.core.errors import BatchdeckError
-from tui.core.hooks import Event, HookSettings, Writer, deliver
+from tui.core.hook_settings import HookSettings
+from tui.core.hooks import Event, Writer, deliver
 from tui.core.queue_view import Group, Part, queue_table
 from tui.core.registry import Registry
 

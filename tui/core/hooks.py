@@ -28,8 +28,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from tui.core.hook_settings import TERMINAL_CHOICES as TERMINAL_CHOICES  # the names hooks
-from tui.core.hook_settings import HookSettings as HookSettings  # have always offered
+from tui.core.hook_settings import HookSettings
 from tui.core.text import one_line, scrub
 
 DESKTOP_TIMEOUT = 10.0

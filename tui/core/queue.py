@@ -52,7 +52,8 @@ from tui.core.client import BatchClient
 from tui.core.config import Config, Profile
 from tui.core.errors import BatchdeckError
 from tui.core.group_events import announce_groups
-from tui.core.hooks import HookSettings, Writer
+from tui.core.hook_settings import HookSettings
+from tui.core.hooks import Writer
 from tui.core.journal import Journal, _hold
 from tui.core.models import Batch
 from tui.core.queue_limits import LimitBook, TokenLimit, limit_for

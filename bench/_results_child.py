@@ -55,6 +55,8 @@ def main(argv: list[str]) -> None:
         export(index, Path(argv[argv.index("--export") + 1]))
         exported = time.perf_counter() - begin - full
     counts = {k.value: v for k, v in index.counts().items()}
+    import resource
+
     print(
         _json(
             {
@@ -64,6 +66,9 @@ def main(argv: list[str]) -> None:
                 "import": begin - start,
                 "rows": len(index.rows),
                 "counts": counts,
+                # Peak RSS of this process and of its index's worker (0: none ran).
+                "self_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                "worker_rss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
             }
         )
     )

@@ -1,7 +1,9 @@
 """The index's fast path (whole pieces decoded at once, rows added in bulk) gives the
 same rows, columns and line offsets as reading every line on its own, whatever the
 lines: escaped, non-ASCII or non-string ids, repeated ids, cut-off lines, broken
-JSON, blank lines, CRLF, two values on a line, no newline at the end."""
+JSON, blank lines, CRLF, two values on a line, no newline at the end. So does a file
+whose tail a worker decodes (cut at any line; the worker's output read as the index
+reads a real worker's, without the process: tests/unit/test_results_worker.py runs it)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import tui.core.results.index as index_module
+import tui.core.results.worker as worker_module
 from tui.core.results import Attempt, ResultIndex
 from tui.core.results.columns import RowTable
 
@@ -102,15 +104,38 @@ def _snapshot(index: ResultIndex) -> dict[str, Any]:
     }
 
 
+class _InProcessWorker:
+    """A worker's output made in this process (``tail_frames``), read as a real one's."""
+
+    def __init__(self, path: Path, start: int) -> None:
+        self._data = worker_module.tail_frames(path, start)
+
+    def result(self) -> tuple[int, int, list[memoryview]] | None:
+        return worker_module.read_tail(self._data)
+
+    def stop(self) -> None:
+        pass
+
+
+def _line_start(path: Path, line: int) -> int | None:
+    """Where 0-based ``line`` of ``path`` starts, if not at 0 or the end."""
+    data = path.read_bytes()
+    starts = [i + 1 for i, byte in enumerate(data) if byte == 10 and i + 1 < len(data)]
+    return starts[line - 1] if 0 < line <= len(starts) else None
+
+
 def _index(
-    root: Path, monkeypatch: pytest.MonkeyPatch, *, bulk: bool, chunk: int
+    root: Path, monkeypatch: pytest.MonkeyPatch, *, bulk: bool, chunk: int, cut: int = 0
 ) -> dict[str, Any]:
     with monkeypatch.context() as patch:
         if not bulk:
-            patch.setattr(index_module, "INDEX_DECODER", _NoBulk())
+            patch.setattr(worker_module, "INDEX_DECODER", _NoBulk())
         # The fast path reads ahead in a thread (as for a big file), the slow one not.
-        pieces = partial(index_module.read_pieces, chunk_size=chunk, read_ahead=bulk)
-        patch.setattr(index_module, "read_pieces", pieces)
+        pieces = partial(worker_module.read_pieces, chunk_size=chunk, read_ahead=bulk)
+        patch.setattr(worker_module, "read_pieces", pieces)
+        if cut:  # a worker decodes each result file from its line ``cut`` on
+            patch.setattr(worker_module, "split_point", lambda path: _line_start(path, cut))
+            patch.setattr(worker_module, "Worker", _InProcessWorker)
         attempts = [
             Attempt(
                 "b", 0, output=root / "out.jsonl", error=root / "err.jsonl", input=root / "in.jsonl"
@@ -130,6 +155,7 @@ def _index(
     retry=st.lists(result_line(), max_size=6),
     newline_at_end=st.booleans(),
     chunk=st.sampled_from([16, 64, 300, 1 << 18]),
+    cut=st.integers(1, 40),
 )
 def test_bulk_path_equals_line_by_line(
     output: list[bytes],
@@ -137,6 +163,7 @@ def test_bulk_path_equals_line_by_line(
     retry: list[bytes],
     newline_at_end: bool,
     chunk: int,
+    cut: int,
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as monkeypatch:
         root = Path(tmp)
@@ -148,6 +175,8 @@ def test_bulk_path_equals_line_by_line(
         fast = _index(root, monkeypatch, bulk=True, chunk=chunk)
         slow = _index(root, monkeypatch, bulk=False, chunk=chunk)
         assert fast == slow
+        split = _index(root, monkeypatch, bulk=True, chunk=chunk, cut=cut)
+        assert split == fast
 
 
 def test_bulk_path_is_taken_for_plain_lines(

@@ -11,6 +11,8 @@ None of these modules imports Textual; the index part loads no asyncio.
   joined), :class:`LineReader` (one line by its byte offsets) and :func:`search`;
 - :mod:`~tui.core.results.pieces`: a file read in pieces of whole lines, and
   :class:`Source` (where each line is);
+- :mod:`~tui.core.results.worker`: pieces decoded, a big file's tail by a worker
+  process on the other core;
 - :mod:`~tui.core.results.describe`: a result or request from its JSON, as the
   detail pane and the export show it;
 - :mod:`~tui.core.results.exporting`: :func:`export` (CSV or JSONL) and

@@ -250,6 +250,16 @@ def facts_of_row(row: ResultRow) -> Facts:
     )
 
 
+def facts_or_blank(raw: bytes | int) -> Facts | None:
+    """The facts of a result line read on its own (its length: a line too long to
+    hold); None for a blank line."""
+    if isinstance(raw, int):
+        return "", Outcome.INVALID, 0, "", 0, 0, 0, f"line of {raw} bytes, too long"
+    if not raw.strip():
+        return None
+    return facts_of_row(parse_result_line(raw))
+
+
 def row_from_struct(line: _ResultLine) -> ResultRow:
     custom_id, outcome, status, code, inp, out, total, note = facts_of(line)
     snippet: bytes | str = ""

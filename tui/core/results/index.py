@@ -3,7 +3,9 @@
 :class:`ResultIndex` streams the files once, pieces of whole lines (256 KiB; 1 MiB
 read ahead by a thread for a big file: :mod:`~tui.core.results.pieces`) decoded by
 msgspec in C (``decode_lines`` into
-structs that skip the answer text; a piece with an odd line is read line by line),
+structs that skip the answer text; a piece with an odd line is read line by line;
+the tail of a result file over 96 MB by a worker process meanwhile:
+:mod:`~tui.core.results.worker`),
 and keeps per request a few numbers in
 columns (:class:`~tui.core.results.columns.RowTable`): a
 :class:`~tui.core.results.rows.ResultRow` is made only when read. A line is read
@@ -34,12 +36,9 @@ import msgspec
 
 from tui.core.results.columns import ROW_FIELDS, Rows, RowTable
 from tui.core.results.decoding import (
-    INDEX_DECODER,
     INPUT_DECODER,
     Facts,
     InputLine,
-    facts_of,
-    facts_of_row,
     parse_result_line,
 )
 from tui.core.results.pieces import (
@@ -50,6 +49,7 @@ from tui.core.results.pieces import (
     split_lines,
 )
 from tui.core.results.rows import ANY_DECODER, DECODE_ERRORS, Outcome, ResultRow
+from tui.core.results.worker import result_pieces
 
 
 class Attempt(msgspec.Struct, frozen=True):
@@ -204,21 +204,14 @@ class ResultIndex:
         """
         seen_here = self._seen.setdefault(source.attempt, set())  # ids of this retry
         retry = source.attempt > 0
-        decode_lines = INDEX_DECODER.decode_lines
         table = self.table
         unjoined = -1  # the first row added in bulk and not joined yet (-1: none)
         updated = False
         pending = 0
         pending_bytes = 0
         first = True
-        for before, piece, lines, count, nbytes in read_pieces(source):
-            items = None
-            if piece is not None:
-                # The whole piece at once, in C; a piece with an odd line goes line by line.
-                with contextlib.suppress(*DECODE_ERRORS):
-                    items = decode_lines(piece)
-            if items is not None and len(items) == count:
-                facts = list(map(facts_of, items))
+        for before, count, nbytes, bulk, facts in result_pieces(source):
+            if bulk:
                 slot = len(table)
                 # In bulk unless a retry (its lines replace outcomes) or an odd line.
                 columns = list(zip(*facts, strict=True))
@@ -234,10 +227,7 @@ class ResultIndex:
                 if unjoined >= 0:
                     updated |= self._join(unjoined)
                     unjoined = -1
-                if lines is None:
-                    lines = split_lines(piece)  # type: ignore[arg-type]
-                odd = [_facts_or_blank(raw) for raw in lines]
-                updated |= self._result_facts(odd, source_no, before, seen_here)
+                updated |= self._result_facts(facts, source_no, before, seen_here)
             pending += count
             pending_bytes += nbytes
             if pending >= step or first:
@@ -393,15 +383,6 @@ class ResultIndex:
 
 
 _MISSING = (Outcome.MISSING, 0, "", 0, 0, 0, "")
-
-
-def _facts_or_blank(raw: bytes | int) -> Facts | None:
-    """The facts of a result line read on its own; None for a blank line."""
-    if isinstance(raw, int):
-        return "", Outcome.INVALID, 0, "", 0, 0, 0, f"line of {raw} bytes, too long"
-    if not raw.strip():
-        return None
-    return facts_of_row(parse_result_line(raw))
 
 
 def _input_id(decode: Callable[[bytes], InputLine], raw: bytes | int) -> str | None:

@@ -106,9 +106,20 @@ split, how many lines, bytes spanned)."""
 
 
 def read_pieces(
-    source: Source, chunk_size: int = CHUNK_SIZE, *, read_ahead: bool | None = None
+    source: Source,
+    chunk_size: int = CHUNK_SIZE,
+    *,
+    read_ahead: bool | None = None,
+    start: int = 0,
+    stop: int | None = None,
+    lines_before: int = 0,
 ) -> Iterator[Piece]:
     """Read ``source`` in big chunks and give out the whole lines of each.
+
+    From byte ``start`` (a line's start; ``lines_before`` lines come before it) to
+    ``stop`` (a line's start) or the end of the file. The file's end is recorded in
+    ``source`` (after its last piece) only when read to the end: the pieces after
+    ``stop`` are recorded by whoever reads them (:mod:`~tui.core.results.worker`).
 
     A piece comes as a memoryview of its bytes and its line count, for
     ``decode_lines``; it is valid until the next piece is asked for (buffers are
@@ -122,13 +133,17 @@ def read_pieces(
     done on the other core.
     """
     starts, before = source.starts, source.before
-    offset = 0  # file offset of buf[0]
-    count = 0
+    offset = start  # file offset of buf[0]
+    count = lines_before
     filled = 0  # bytes at the front of buf: the start of a line not yet given out
     skipping = -1  # while >= 0: the bytes of an over-long line skipped so far
-    with open(source.path, "rb", buffering=0) as handle:
+    with open(source.path, "rb", buffering=0) as file:
+        if start:
+            file.seek(start)
+        handle: FileIO | _Capped = file if stop is None else _Capped(file, stop - start)
         if read_ahead is None:
-            read_ahead = os.fstat(handle.fileno()).st_size > READ_AHEAD_BYTES
+            end_of_part = os.fstat(file.fileno()).st_size if stop is None else stop
+            read_ahead = end_of_part - start > READ_AHEAD_BYTES
         if read_ahead:
             chunk_size = (
                 max(chunk_size, AHEAD_CHUNK_SIZE) if chunk_size == CHUNK_SIZE else chunk_size
@@ -229,8 +244,24 @@ def read_pieces(
             yield count, view[:filled], None, 1, filled
         count += 1
         offset += filled
-    starts.append(offset)
+    if stop is None:
+        starts.append(offset)
     source.line_count = count
+
+
+class _Capped:
+    """A file read up to a limit (the part of it a reader was given)."""
+
+    def __init__(self, file: FileIO, limit: int) -> None:
+        self._file = file
+        self._left = limit
+
+    def readinto(self, target: memoryview) -> int:
+        if self._left <= 0:
+            return 0
+        got = self._file.readinto(target[: self._left]) or 0
+        self._left -= got
+        return got
 
 
 READ_AHEAD_BYTES = 4 << 20  # a smaller file is read in the caller's thread alone
@@ -242,7 +273,7 @@ class _ReadAhead:
     :meth:`start` a read, :meth:`result` waits for its byte count (or raises its
     error). The caller does not touch the file while a read is under way."""
 
-    def __init__(self, handle: FileIO) -> None:
+    def __init__(self, handle: FileIO | _Capped) -> None:
         import threading
         from queue import SimpleQueue
 

@@ -1,0 +1,242 @@
+"""A big result file indexed on two cores: this process reads the head, a worker
+process the tail.
+
+:func:`result_pieces` is how the index reads an output or error file: its pieces of
+whole lines (:func:`~tui.core.results.pieces.read_pieces`) decoded into
+:data:`~tui.core.results.decoding.Facts` (:func:`decode_pieces`: a piece at once in C
+when every line of it decodes, else line by line). A file over :data:`SPLIT_BYTES`
+(and a machine with a second core) is cut at a line start a bit past its middle
+(:func:`split_point`; the head is larger by what this process reads while the worker
+starts). ``python -m tui.core.results.worker PATH START`` decodes the tail the same
+way and, when done, writes it to its stdout in one go (so it never waits on a full
+pipe while working): a header (the file's end, the tail's line count, how many
+pieces) and each piece (start, lines before it counted from ``START``, line count,
+bytes, whether it went in bulk, its facts), msgpack frames of 4-byte length. The
+index takes those pieces after its own, as if it had read them, and records them in
+its :class:`~tui.core.results.pieces.Source`.
+
+A worker that fails in any way (cannot start, dies, exits non-zero, writes
+something else) is reaped and its part read here instead: the index is the same
+either way. One dropped half-way (the index's generator closed) is killed and
+reaped. The worker's stdin and stderr are ``/dev/null``: the app's terminal is
+Textual's. It finds ``tui`` as this process does (``PYTHONPATH`` gets the
+package's directory first).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+
+import msgspec
+
+from tui.core.results.decoding import INDEX_DECODER, Facts, facts_of, facts_or_blank
+from tui.core.results.pieces import FilePath, Source, read_pieces, split_lines
+from tui.core.results.rows import DECODE_ERRORS
+
+SPLIT_BYTES = 96 << 20
+"""A smaller file is indexed by this process alone (~0.1 s: a worker's start-up
+would be half of it)."""
+WORKER_LEAD = 40 << 20
+"""About what this process indexes while a worker starts (~0.05 s): the head is
+larger than the tail by this much."""
+NEWLINE_SEARCH = 1 << 20  # a cut is at a newline within this many bytes of the guess
+
+DecodedPiece = tuple[int, int, int, bool, list[Facts | None]]
+"""Lines of a file decoded: (lines before them, how many, bytes spanned, whether
+they came in bulk (every line decoded: facts, no None), their facts (None: blank))."""
+
+_Frame = tuple[int, int, int, int, bool, list[Facts | None]]  # a piece's start, then a piece
+_Header = tuple[int, int, int]  # the file's end, the tail's lines, its pieces
+_FRAME_DECODER = msgspec.msgpack.Decoder(_Frame)
+_HEADER_DECODER = msgspec.msgpack.Decoder(_Header)
+_PACKAGE_ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+)
+"""The directory holding ``tui`` (the worker imports it from there)."""
+
+
+def decode_pieces(
+    source: Source, *, start: int = 0, stop: int | None = None, lines_before: int = 0
+) -> Iterator[DecodedPiece]:
+    """The pieces of ``source`` from ``start`` to ``stop`` (see ``read_pieces``), decoded."""
+    decode_lines = INDEX_DECODER.decode_lines
+    for before, piece, lines, count, nbytes in read_pieces(
+        source, start=start, stop=stop, lines_before=lines_before
+    ):
+        if piece is not None:
+            try:  # the whole piece at once, in C; a piece with an odd line goes line by line
+                items = decode_lines(piece)
+            except DECODE_ERRORS:
+                items = None
+            if items is not None and len(items) == count:
+                yield before, count, nbytes, True, list(map(facts_of, items))
+                continue
+            lines = split_lines(piece)
+        yield before, count, nbytes, False, [facts_or_blank(raw) for raw in lines or ()]
+
+
+def result_pieces(source: Source) -> Iterator[DecodedPiece]:
+    """The decoded pieces of a whole output or error file, the tail of a big one by a
+    worker process (see the module's docstring)."""
+    cut = split_point(source.path)
+    if cut is None:
+        yield from decode_pieces(source)
+        return
+    worker = Worker(source.path, cut)
+    try:
+        yield from decode_pieces(source, stop=cut)
+        head_lines = source.line_count
+        tail = worker.result()
+        if tail is None:  # the worker failed: its part is read here
+            yield from decode_pieces(source, start=cut, lines_before=head_lines)
+            return
+        end, tail_lines, frames = tail
+        for frame in frames:
+            start, before, count, nbytes, bulk, facts = _FRAME_DECODER.decode(frame)
+            source.starts.append(start)
+            source.before.append(head_lines + before)
+            yield head_lines + before, count, nbytes, bulk, facts
+        source.starts.append(end)
+        source.line_count = head_lines + tail_lines
+    finally:
+        worker.stop()
+
+
+def split_point(path: FilePath) -> int | None:
+    """Where a worker should start reading ``path`` (a line's start), or None: a
+    small file, one core, no ``posix_spawn``, or no newline near the middle."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return None
+    if size < SPLIT_BYTES or not _can_spawn():
+        return None
+    guess = (size + WORKER_LEAD) // 2
+    with open(path, "rb") as handle:
+        handle.seek(guess - 1)
+        block = handle.read(NEWLINE_SEARCH)
+    newline = block.find(b"\n")
+    if newline < 0 or guess + newline >= size:
+        return None
+    return guess + newline  # the byte after the newline
+
+
+def _can_spawn() -> bool:
+    if not hasattr(os, "posix_spawn") or not sys.executable:
+        return False
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) > 1
+
+
+class Worker:
+    """A worker process decoding ``path`` from ``start`` (a line's start) to its end."""
+
+    module = "tui.core.results.worker"  # what it runs (``python -m``)
+
+    def __init__(self, path: FilePath, start: int) -> None:
+        self.pid: int | None = None
+        self._pipe: int | None = None
+        read, write = os.pipe()
+        try:
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, (_PACKAGE_ROOT, env.get("PYTHONPATH")))
+            )
+            self.pid = os.posix_spawn(
+                sys.executable,
+                [sys.executable, "-m", self.module, os.fspath(path), str(start)],
+                env,
+                file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                    (os.POSIX_SPAWN_DUP2, write, 1),
+                    (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+                ],
+            )
+            self._pipe = read
+        except OSError:
+            os.close(read)
+        finally:
+            os.close(write)
+
+    def result(self) -> tuple[int, int, list[memoryview]] | None:
+        """Wait for the worker: the file's end, the tail's line count and its pieces'
+        frames; None if it failed."""
+        if self._pipe is None or self.pid is None:
+            return None
+        with open(self._pipe, "rb") as pipe:
+            self._pipe = None
+            data = pipe.read()
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = None
+        if os.waitstatus_to_exitcode(status) != 0:
+            return None
+        return read_tail(data)
+
+    def stop(self) -> None:
+        """Kill the worker if it still runs, and reap it."""
+        if self._pipe is not None:
+            os.close(self._pipe)
+            self._pipe = None
+        if self.pid is not None:
+            import signal
+
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = None
+
+
+def read_tail(data: bytes) -> tuple[int, int, list[memoryview]] | None:
+    """A worker's output (:func:`tail_frames`) as the file's end, the tail's line
+    count and its pieces' frames; None if it is not one."""
+    try:
+        frames = _frames(memoryview(data))
+        end, lines, pieces = _HEADER_DECODER.decode(frames[0])
+    except (ValueError, IndexError, msgspec.DecodeError):
+        return None
+    if len(frames) != pieces + 1:
+        return None
+    return end, lines, frames[1:]
+
+
+def _frames(data: memoryview) -> list[memoryview]:
+    """Split length-prefixed frames; ValueError if they do not fill ``data`` exactly."""
+    frames = []
+    position = 0
+    while position < len(data):
+        size = int.from_bytes(data[position : position + 4], "little")
+        position += 4
+        if size <= 0 or position + size > len(data):
+            raise ValueError("a frame runs past the end")
+        frames.append(data[position : position + size])
+        position += size
+    return frames
+
+
+def tail_frames(path: FilePath, start: int) -> bytes:
+    """What a worker writes for ``path`` from ``start``: the header, then each piece."""
+    source = Source("output", path, "", 0)
+    encode = msgspec.msgpack.Encoder().encode
+    out = bytearray()
+    pieces = 0
+    for before, count, nbytes, bulk, facts in decode_pieces(source, start=start):
+        frame = encode((source.starts[-1], before, count, nbytes, bulk, facts))
+        out += len(frame).to_bytes(4, "little") + frame
+        pieces += 1
+    header = encode((source.starts[-1], source.line_count, pieces))
+    return len(header).to_bytes(4, "little") + header + bytes(out)
+
+
+def main(argv: list[str]) -> int:
+    path, start = argv
+    data = tail_frames(path, int(start))
+    with open(1, "wb", closefd=False) as out:
+        out.write(data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

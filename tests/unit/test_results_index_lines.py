@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +130,11 @@ def _index(
         if not bulk:
             patch.setattr(worker_module, "INDEX_DECODER", _NoBulk())
         # The fast path reads ahead in a thread (as for a big file), the slow one not.
-        pieces = partial(worker_module.read_pieces, chunk_size=chunk, read_ahead=bulk)
+        real = worker_module.read_pieces
+
+        def pieces(*args: Any, **kwargs: Any) -> Any:
+            return real(*args, **{**kwargs, "chunk_size": chunk, "read_ahead": bulk})
+
         patch.setattr(worker_module, "read_pieces", pieces)
         if cut:  # a worker decodes each result file from its line ``cut`` on
             patch.setattr(worker_module, "split_point", lambda path: _line_start(path, cut))

@@ -59,12 +59,18 @@ _PACKAGE_ROOT = os.path.dirname(
 
 
 def decode_pieces(
-    source: Source, *, start: int = 0, stop: int | None = None, lines_before: int = 0
+    source: Source,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    lines_before: int = 0,
+    read_ahead: bool | None = None,
 ) -> Iterator[DecodedPiece]:
-    """The pieces of ``source`` from ``start`` to ``stop`` (see ``read_pieces``), decoded."""
+    """The pieces of ``source`` from ``start`` to ``stop``, decoded (the arguments:
+    see ``read_pieces``)."""
     decode_lines = INDEX_DECODER.decode_lines
     for before, piece, lines, count, nbytes in read_pieces(
-        source, start=start, stop=stop, lines_before=lines_before
+        source, start=start, stop=stop, lines_before=lines_before, read_ahead=read_ahead
     ):
         if piece is not None:
             try:  # the whole piece at once, in C; a piece with an odd line goes line by line
@@ -87,7 +93,8 @@ def result_pieces(source: Source) -> Iterator[DecodedPiece]:
         return
     worker = Worker(source.path, cut)
     try:
-        yield from decode_pieces(source, stop=cut)
+        # No read-ahead thread: the worker has the other core (measured ~6% faster).
+        yield from decode_pieces(source, stop=cut, read_ahead=False)
         head_lines = source.line_count
         tail = worker.result()
         if tail is None:  # the worker failed: its part is read here
@@ -222,7 +229,7 @@ def tail_frames(path: FilePath, start: int) -> bytes:
     encode = msgspec.msgpack.Encoder().encode
     out = bytearray()
     pieces = 0
-    for before, count, nbytes, bulk, facts in decode_pieces(source, start=start):
+    for before, count, nbytes, bulk, facts in decode_pieces(source, start=start, read_ahead=False):
         frame = encode((source.starts[-1], before, count, nbytes, bulk, facts))
         out += len(frame).to_bytes(4, "little") + frame
         pieces += 1

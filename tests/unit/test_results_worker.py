@@ -90,25 +90,27 @@ def test_a_worker_decodes_the_tail_and_the_index_is_the_same(
         assert json.loads(reader.result_bytes(last) or b"")["custom_id"] == "r2999"
 
 
+def _refuse(*args: Any, **kwargs: Any) -> int:
+    raise OSError("no processes left")
+
+
+@pytest.mark.parametrize(
+    ("target", "name", "value"),
+    [
+        (worker_module.Worker, "module", "tui.no_such_module"),  # it starts, then exits 1
+        (worker_module.os, "posix_spawn", _refuse),  # it cannot start
+    ],
+)
 def test_a_worker_that_fails_leaves_its_part_to_this_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, split_early: list[Any]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    split_early: list[Any],
+    target: object,
+    name: str,
+    value: object,
 ) -> None:
     attempt = _write_batch(tmp_path)
-    monkeypatch.setattr(worker_module.Worker, "module", "tui.no_such_module")  # exits 1
-    got = _snapshot(ResultIndex([attempt]).build_all())
-    assert split_early == [None]
-    assert got == _alone(attempt, monkeypatch)
-
-
-def test_a_worker_that_cannot_start_leaves_its_part_to_this_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, split_early: list[Any]
-) -> None:
-    attempt = _write_batch(tmp_path)
-
-    def refuse(*args: Any, **kwargs: Any) -> int:
-        raise OSError("no processes left")
-
-    monkeypatch.setattr(worker_module.os, "posix_spawn", refuse)
+    monkeypatch.setattr(target, name, value)
     got = _snapshot(ResultIndex([attempt]).build_all())
     assert split_early == [None]
     assert got == _alone(attempt, monkeypatch)

@@ -176,8 +176,11 @@ class Worker:
         with open(self._pipe, "rb") as pipe:
             self._pipe = None
             data = pipe.read()
-        _, status = os.waitpid(self.pid, 0)
-        self.pid = None
+        pid, self.pid = self.pid, None
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:  # reaped by someone else: its exit status is unknown
+            return None
         if os.waitstatus_to_exitcode(status) != 0:
             return None
         return read_tail(data)
@@ -190,10 +193,11 @@ class Worker:
         if self.pid is not None:
             import signal
 
+            pid, self.pid = self.pid, None
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-            self.pid = None
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
 
 
 def read_tail(data: bytes) -> tuple[int, int, list[memoryview]] | None:

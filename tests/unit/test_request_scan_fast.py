@@ -176,3 +176,23 @@ def test_hostile_message_text_is_refused_although_a_skipping_schema_would_pass_s
         [(2, "invalid_json_line")],
         [(2, "invalid_utf8")],
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet='{[]} a"', max_size=40), min_size=1, max_size=12),
+    st.integers(min_value=0, max_value=6),
+)
+def test_bracket_count_run_across_lines_agrees_with_each_line_counted_alone(
+    lines: list[str], limit: int
+) -> None:
+    """The block's bracket counter (each search runs on from the one before) says of
+    every line what the one-line test says, also after a line over the limit."""
+    buf = b"xx" + "\n".join(lines).encode() + b"\n[{tail"  # the block stops before the tail
+    start, stop = 2, len(buf) - len(b"[{tail")
+    count = request_scan._Openers(buf, start, stop)
+    while start < stop:
+        end = buf.find(b"\n", start, stop)
+        end = stop if end < 0 else end
+        assert count.at_most(limit, end) == request_scan._shallow(buf, limit, start, end)
+        start = end + 1

@@ -16,7 +16,6 @@ tokenizes every line).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -179,6 +178,8 @@ def _run(args: argparse.Namespace) -> int:
         if estimator is not None:
             estimator.close()
     if args.json:
+        import json  # here: the text output does not need it
+
         data = report_dict(report)
         data["estimate"] = estimate.to_dict() if estimate is not None else None
         _shared.write(json.dumps(data, indent=2) + "\n")

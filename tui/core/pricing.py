@@ -17,7 +17,6 @@ dated snapshot ``gpt-4o-2024-08-06`` is priced as ``gpt-4o``.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,10 +98,16 @@ def load_prices(path: Path | None = None) -> dict[str, Price]:
     path = path or prices_file()
     table = dict(DEFAULT_PRICES)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return table
-    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PriceError(f"{path}: {exc}") from exc
+    import tomllib  # here, once there is a file: without one (the usual case) it is not loaded
+
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise PriceError(f"{path}: {exc}") from exc
     models = raw.get("models", {})
     if not isinstance(models, dict):

@@ -19,7 +19,6 @@ hash per ``custom_id``.
 from __future__ import annotations
 
 import bisect
-import json
 import math
 import os
 import re
@@ -84,6 +83,54 @@ def _shallow(raw: bytes, limit: int = MAX_DEPTH, start: int = 0, end: int | None
     return True
 
 
+class _Openers:
+    """Counts the ``{`` and ``[`` of consecutive lines of one buffer, for :func:`_shallow`'s
+    test. Each search runs on from the bracket before (across line ends), so a line costs
+    one ``find`` per bracket it holds, not two more that run to its end each time."""
+
+    __slots__ = ("_brace", "_bracket", "_find", "_stop")
+
+    def __init__(self, buf: bytes, start: int, stop: int) -> None:
+        self._find = buf.find
+        self._stop = stop
+        self._brace = self._next(b"{", start)
+        self._bracket = self._next(b"[", start)
+
+    def _next(self, opener: bytes, start: int) -> int:
+        at = self._find(opener, start, self._stop)
+        return self._stop if at < 0 else at
+
+    def at_most(self, limit: int, end: int) -> bool:
+        """True when the next line, ending at ``end``, holds at most ``limit`` brackets
+        (lines are asked in order, each once)."""
+        find, stop, found = self._find, self._stop, 0
+        at = self._brace
+        while at < end:
+            found += 1
+            if found > limit:
+                return self._skip_to(end)
+            at = find(b"{", at + 1, stop)
+            if at < 0:
+                at = stop
+        self._brace = at
+        at = self._bracket
+        while at < end:
+            found += 1
+            if found > limit:
+                return self._skip_to(end)
+            at = find(b"[", at + 1, stop)
+            if at < 0:
+                at = stop
+        self._bracket = at
+        return True
+
+    def _skip_to(self, end: int) -> bool:
+        """Pass the rest of a line with too many brackets to count; False."""
+        self._brace = self._next(b"{", end)
+        self._bracket = self._next(b"[", end)
+        return False
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -104,6 +151,8 @@ def _bounded_int(text: str) -> int:
 def _parse_json(text: str | bytes) -> Any:
     """Python's parser, refusing what msgspec refuses except lone surrogates (to say
     which field holds one). Used where msgspec refused a line, to say why."""
+    import json  # here: a valid file never needs it
+
     return json.loads(
         text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int
     )
@@ -261,12 +310,13 @@ class Scanner:
             buf, start, stop = block
             find = buf.find
             view = memoryview(buf)
+            shallow = _Openers(buf, start, stop).at_most
             while start < stop:
                 end = find(b"\n", start, stop)
                 if end < 0:
                     end = stop
                 obj: Any = None
-                if _shallow(buf, MAX_DEPTH, start, end) or depth(buf[start:end]) <= MAX_DEPTH:
+                if shallow(MAX_DEPTH, end) or depth(buf[start:end]) <= MAX_DEPTH:
                     try:
                         obj = decode(view[start:end])
                     except (msgspec.DecodeError, RecursionError):
@@ -388,6 +438,8 @@ class Scanner:
         try:
             obj = _parse_json(text)
         except ValueError as exc:
+            import json  # loaded by _parse_json
+
             where = ""
             if isinstance(exc, json.JSONDecodeError):
                 exc_msg = exc.msg.removesuffix(" at")  # "Invalid control character at"

@@ -44,7 +44,7 @@ Progress = Callable[[int, int | None], None]
 
 T = TypeVar("T")
 FILE_PAGE_LIMIT = 10_000  # the API's maximum page size for files
-_NOT_PRINTABLE = re.compile(
+_NOT_PRINTABLE = (  # compiled by the first upload (re's cache): ~1 ms, not at launch
     "[\x00-\x1f\x7f-\x9f\u200b\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff]"
 )
 
@@ -75,7 +75,7 @@ def wire_name(name: str) -> str:
     """A file name safe to send in a multipart upload: control, invisible and
     unencodable characters (an escape sequence, a newline, undecodable bytes of a
     local name) become ``_``. Only the copy sent changes; the local file keeps its name."""
-    return _NOT_PRINTABLE.sub("_", name) or "upload.jsonl"
+    return re.sub(_NOT_PRINTABLE, "_", name) or "upload.jsonl"
 
 
 class DownloadCheckError(errors.ServerError):

@@ -94,6 +94,7 @@ TRICKY = [
     "batch_abc123",
     "in_progress",
     "naïve café 日本語",
+    "İstanbul ıi ſ \u212a",
     "a\xa0b",  # a no-break space: not printable to Python, matched by no pattern
     "tab\there",
     "Authorization=xyz12345",
@@ -111,6 +112,10 @@ TRICKY = [
 
 def test_fast_paths_answer_as_the_patterns_do() -> None:
     import re
+
+    letters = re.compile(f"(?i)[{re.escape(''.join(text._SHAPE_WORDS))}]")
+    folded = [chr(c) for c in range(128, 0x110000) if letters.match(chr(c))]
+    assert "".join(folded) == text._FOLDED_TO_ASCII  # what could spell a word of a shape
 
     shapes = re.compile(text._SECRET_SHAPES)
     for sample in TRICKY:

@@ -77,13 +77,17 @@ _SECRET_SHAPES = (
 )
 _SHAPE_WORDS = ("authorization", "bearer", "basic", "sk-")
 """What each of :data:`_SECRET_SHAPES` but the URL's holds, in any case."""
+_FOLDED_TO_ASCII = "\u0130\u0131\u017f\u212a"
+"""The characters the patterns' case folding takes for a letter of :data:`_SHAPE_WORDS`
+(dotted and dotless i, long s, the Kelvin sign): all of them, found by trying every
+character."""
 
 
 def _may_hold_secret_shape(text: str) -> bool:
-    """Whether :data:`_SECRET_SHAPES` may match ``text``: it can not in ASCII text
-    with no ``@`` and none of :data:`_SHAPE_WORDS` (in other text, case folding
-    is the pattern's business: the Kelvin sign, U+212A, matches ``k``)."""
-    if "@" in text or not text.isascii():
+    """Whether :data:`_SECRET_SHAPES` may match ``text``: it can not in a text with
+    no ``@``, none of :data:`_SHAPE_WORDS` in any case and none of
+    :data:`_FOLDED_TO_ASCII` (which could spell one of them)."""
+    if "@" in text or any(char in text for char in _FOLDED_TO_ASCII):
         return True
     lowered = text.lower()
     return any(word in lowered for word in _SHAPE_WORDS)

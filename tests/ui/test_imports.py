@@ -32,13 +32,15 @@ def test_the_first_frame_loads_no_more_than_it_shows() -> None:
     """What ``batchdeck`` imports before its first frame leaves out the SDKs (loaded
     after that frame), widgets the first screen does not have (a TextArea), the
     TOML reader (imported only when there is a config file to read), the command
-    line's parser (argparse: a plain launch has no options to parse) and what a config
+    line's parser (argparse: a plain launch has no options to parse), what a config
     read does not need: the hooks' delivery (only their settings) and the request
-    file check (only the per-file limits)."""
+    file check (only the per-file limits), and the JSON decoders (msgspec, json: the
+    first frame is painted from the registry's cache, and no answer is decoded yet)."""
     code = (
         "import sys, tui.cli, tui.commands._shared, tui.app, tui.hangup, tui.core.registry\n"
         "late = ('openai', 'anthropic', 'textual.widgets._text_area', 'tui.palette',\n"
-        "        'tomllib', 'argparse', 'tui.core.hooks', 'tui.core.request_report')\n"
+        "        'tomllib', 'argparse', 'tui.core.hooks', 'tui.core.request_report',\n"
+        "        'msgspec', 'json')\n"
         "print([name for name in late if name in sys.modules])\n"
     )
     out = subprocess.run(

@@ -86,3 +86,60 @@ def test_api_errors_never_carry_a_registered_key() -> None:
     exc = AuthError(f"Invalid header Authorization: Bearer {key} ({key})", code=key)
     assert key not in str(exc) and key not in exc.message
     assert exc.code == "[redacted]"
+
+
+# -- fast paths: the patterns run only where they could match ----------------------
+
+TRICKY = [
+    "batch_abc123",
+    "in_progress",
+    "naïve café 日本語",
+    "İstanbul ıi ſ \u212a",
+    "a\xa0b",  # a no-break space: not printable to Python, matched by no pattern
+    "tab\there",
+    "Authorization=xyz12345",
+    "AUTHORIZATION: Basic dXNlcjpwYXNz",
+    "SK-" + "A" * 40,
+    "token BEARER abcdefghijk",
+    "s\u212a-" + "B" * 40,  # the Kelvin sign folds to k
+    "ſk-" + "C" * 40,  # the long s folds to s
+    "authorızation: Bearer xyz123456",  # the dotless i folds to i
+    "http://alice:hunter22@host/v1",
+    "mail bob@example.com",
+    "\x1b[2J\u202e",
+]
+
+
+def test_fast_paths_answer_as_the_patterns_do() -> None:
+    import re
+
+    letters = re.compile(f"(?i)[{re.escape(''.join(text._SHAPE_WORDS))}]")
+    folded = [chr(c) for c in range(128, 0x110000) if letters.match(chr(c))]
+    assert "".join(folded) == text._FOLDED_TO_ASCII  # what could spell a word of a shape
+
+    shapes = re.compile(text._SECRET_SHAPES)
+    for sample in TRICKY:
+        assert text.scrub(sample) == shapes.sub(text._redact, sample), sample
+        scrubbed = shapes.sub(text._redact, sample)
+        line = re.compile(text._CONTROL_ONE_LINE).sub(text._escape, scrubbed)
+        assert one_line(sample) == line, sample
+        assert printable(sample) == re.compile(text._CONTROL).sub(text._escape, sample)
+    for folded in ("s\u212a-" + "B" * 40, "ſk-" + "C" * 40, "authorızation: Bearer xyz123456"):
+        assert "[redacted]" in text.scrub(folded)  # what the patterns fold is cut out too
+
+
+def test_ordinary_texts_compile_no_pattern() -> None:
+    """Ids and statuses (what a launch shows) are printed without compiling a
+    pattern: each costs ~1 ms to compile."""
+    import subprocess
+    import sys
+
+    code = (
+        "from tui.core import text\n"
+        "text.one_line('batch_abc123'), text.printable('in_progress'), text.scrub('ok')\n"
+        "print(text._compiled.cache_info().currsize)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "0"

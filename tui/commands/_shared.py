@@ -91,7 +91,7 @@ def add_common(parser: argparse.ArgumentParser, *, json: bool = True) -> None:
         )
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)?")
+_DURATION_PART = r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)?"  # compiled by its first use (re's cache)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
@@ -120,7 +120,7 @@ def parse_duration(text: str) -> float:
     total = 0.0
     position = 0
     while position < len(value):
-        match = _DURATION_PART.match(value, position)
+        match = re.compile(_DURATION_PART).match(value, position)
         if match is None or (match.group(2) is None and match.end() != len(value)):
             raise argparse.ArgumentTypeError(
                 f"{text!r} is not a duration (examples: 10s, 30m, 2h, 2d, 1h30m)"

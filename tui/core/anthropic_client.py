@@ -38,10 +38,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import msgspec
-
 from tui.core import errors, text
-from tui.core.client import BatchClient, translate_errors  # one error mapping for both SDKs
+from tui.core.client import (  # one error mapping and one JSON decoder for both SDKs
+    BatchClient,
+    json_decoder,
+    translate_errors,
+)
 from tui.core.config import Profile
 from tui.core.fsutil import atomic_file
 from tui.core.models import Batch, FileInfo, RequestCounts
@@ -55,7 +57,6 @@ ANTHROPIC_KEY_ENV = "ANTHROPIC_API_KEY"
 ENDPOINT = "/v1/messages"
 BATCHES_PATH = "/v1/messages/batches"
 ANTHROPIC_PAGE_LIMIT = 1000  # the API's maximum page size
-_decode = msgspec.json.Decoder()
 
 
 NO_FILES = "Anthropic's Message Batches have no files: a batch's results come with it."
@@ -153,11 +154,11 @@ def batch_from_anthropic(raw: dict[str, Any]) -> Batch:
 
 def _batch(content: bytes, what: str) -> Batch:
     try:
-        raw = _decode.decode(content)
+        raw = json_decoder().decode(content)
         if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
             raise ValueError("no id")
         return batch_from_anthropic(raw)
-    except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:  # bad JSON: msgspec.DecodeError
         raise errors.ServerError(
             f"The server's answer to {what} is not a valid message batch ({exc})."
         ) from exc
@@ -247,7 +248,7 @@ class AnthropicBatchClient(BatchClient):
     async def delete_batch(self, batch_id: str) -> bool:
         """Delete an ended batch (and its results); an unfinished one is refused."""
         content = await self._call("delete", _path(batch_id))
-        raw = _decode.decode(content)
+        raw = json_decoder().decode(content)
         return isinstance(raw, dict) and raw.get("type") == "message_batch_deleted"
 
     async def create_message_batch(
@@ -322,14 +323,16 @@ class AnthropicBatchClient(BatchClient):
     # -- internals -----------------------------------------------------------------
 
     async def _batch_pages(self, limit: int, after: str | None) -> AsyncIterator[list[Batch]]:
+        import msgspec
+
         while True:
             query: dict[str, Any] = {"limit": limit}
             if after:
                 query["after_id"] = after
             content = await self._call("get", BATCHES_PATH, query=query)
             try:
-                page = _decode.decode(content)
-            except msgspec.DecodeError as exc:
+                page = json_decoder().decode(content)
+            except ValueError as exc:  # msgspec.DecodeError
                 raise errors.ServerError(
                     "The server's answer to list batches is not JSON."
                 ) from exc
@@ -374,8 +377,8 @@ def _check_result_line(line: bytes, batch_id: str) -> None:
     if not line.strip():
         return
     try:
-        raw = _decode.decode(line)
-    except msgspec.DecodeError:
+        raw = json_decoder().decode(line)
+    except ValueError:  # msgspec.DecodeError
         raw = None
     if not isinstance(raw, dict) or not isinstance(raw.get("custom_id"), str):
         raise errors.ServerError(

@@ -9,22 +9,21 @@
   size, and for batch output and error files, one JSON object per line
   (:class:`ContentCheck`; else :class:`DownloadCheckError`).
 - Every SDK error becomes one of :mod:`tui.core.errors`.
-- ``openai`` is imported on first use, so start-up does not pay for it.
+- ``openai`` is imported on first use, so start-up does not pay for it; so is
+  msgspec (:func:`json_decoder`): the first frame decodes no JSON.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
-import json
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
-
-import msgspec
 
 from tui.core import errors, text
 from tui.core.config import Profile
@@ -37,6 +36,7 @@ from tui.core.sdk_options import (
 )
 
 if TYPE_CHECKING:
+    import msgspec
     from openai import AsyncOpenAI
 
 Progress = Callable[[int, int | None], None]
@@ -44,17 +44,38 @@ Progress = Callable[[int, int | None], None]
 
 T = TypeVar("T")
 FILE_PAGE_LIMIT = 10_000  # the API's maximum page size for files
-_decode = msgspec.json.Decoder()
-_NOT_PRINTABLE = re.compile(
+_NOT_PRINTABLE = (  # compiled by the first upload (re's cache): ~1 ms, not at launch
     "[\x00-\x1f\x7f-\x9f\u200b\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff]"
 )
+
+
+@functools.cache
+def json_decoder() -> msgspec.json.Decoder[Any]:
+    """msgspec's JSON decoder (any JSON value), made on first use: a launch decodes
+    nothing before its first frame, and msgspec's import is not free. What it raises
+    on bad JSON, ``msgspec.DecodeError``, is a ``ValueError``: callers catch that, so
+    that only a decode imports msgspec."""
+    import msgspec
+
+    return msgspec.json.Decoder()
+
+
+@functools.cache
+def _object_decoder() -> msgspec.json.Decoder[Any]:
+    """Decoding with this checks a line is one JSON object without building it."""
+    import msgspec
+
+    class _AnyObject(msgspec.Struct):
+        pass
+
+    return msgspec.json.Decoder(_AnyObject)
 
 
 def wire_name(name: str) -> str:
     """A file name safe to send in a multipart upload: control, invisible and
     unencodable characters (an escape sequence, a newline, undecodable bytes of a
     local name) become ``_``. Only the copy sent changes; the local file keeps its name."""
-    return _NOT_PRINTABLE.sub("_", name) or "upload.jsonl"
+    return re.sub(_NOT_PRINTABLE, "_", name) or "upload.jsonl"
 
 
 class DownloadCheckError(errors.ServerError):
@@ -78,13 +99,6 @@ class DownloadCheckError(errors.ServerError):
         self.expected = expected
         self.received = received
         self.line = line
-
-
-class _AnyObject(msgspec.Struct):
-    """Decoding into this checks a line is one JSON object without building it."""
-
-
-_decode_object = msgspec.json.Decoder(_AnyObject)
 
 
 class ContentCheck:
@@ -131,13 +145,15 @@ class ContentCheck:
         if len(line) <= 2 and not bytes(line).strip():
             return  # a blank line (CRLF files: a lone \r)
         try:
-            _decode_object.decode(line)
-        except msgspec.DecodeError:
+            _object_decoder().decode(line)
+        except ValueError:  # msgspec.DecodeError
             if not _is_json_object(line):  # JSON allows lone surrogate escapes; msgspec not
                 self.bad_line = self._line_no
 
 
 def _is_json_object(line: memoryview) -> bool:
+    import json
+
     try:
         return isinstance(json.loads(bytes(line), parse_constant=_not_json), dict)
     except (ValueError, RecursionError):
@@ -244,8 +260,8 @@ def page_items(
 
 def _parse(content: bytes, factory: Callable[[dict[str, Any]], T], what: str) -> T:
     try:
-        raw = _decode.decode(content)
-    except msgspec.DecodeError as exc:
+        raw = json_decoder().decode(content)
+    except ValueError as exc:  # msgspec.DecodeError
         raise errors.ServerError(f"The server's answer to {what} is not JSON.") from exc
     return _build(raw, factory, what)
 
@@ -522,8 +538,8 @@ def list_page(content: bytes, path: str) -> dict[str, Any]:
     """A list endpoint's answer (``path``), decoded (not built: :func:`page_items`
     builds it); a :class:`~tui.core.errors.ServerError` if it is not a JSON object."""
     try:
-        page = _decode.decode(content)
-    except msgspec.DecodeError as exc:
+        page = json_decoder().decode(content)
+    except ValueError as exc:  # msgspec.DecodeError
         raise errors.ServerError(f"The server's answer to list {path} is not JSON.") from exc
     if not isinstance(page, dict):
         raise errors.ServerError(f"The server answered list {path} with something not a list.")

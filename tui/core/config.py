@@ -71,7 +71,7 @@ PROFILE_FIELDS = (
 PROFILE_TABLES = ("deployments", "limits")
 """A profile's sub-tables, read by their own functions (never rewritten by save_config)."""
 ENV_FIELDS = ("api_key_env", "azure_ad_token_env")
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"  # compiled by its first use (re's cache)
 
 
 class ConfigError(BatchdeckError):
@@ -199,7 +199,7 @@ def _profile_from(name: str, raw: Any, path: Path) -> Profile:
             raise ConfigError(f"{path}: [profiles.{name}] has unknown field {key!r}")
         if not isinstance(value, str):
             raise ConfigError(f"{path}: [profiles.{name}].{key} must be a string")
-        if key in ENV_FIELDS and not ENV_NAME.fullmatch(value):
+        if key in ENV_FIELDS and not re.fullmatch(ENV_NAME, value):
             # Never echo the value: a key pasted here by mistake must not reach the screen.
             raise ConfigError(
                 f"{path}: [profiles.{name}].{key} must be the NAME of an environment "

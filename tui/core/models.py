@@ -25,8 +25,9 @@ TOKEN_METADATA_KEY = "batchdeck_token"
 """The metadata key of the client token batchdeck puts on the batches it submits."""
 DESCRIPTION_METADATA_KEY = "description"
 """The metadata key other tools (the OpenAI dashboard) keep a batch's description in."""
-_UPLOAD_PREFIX = re.compile(r"bd-[0-9a-f]{6,64}--(?=.)")
-"""The submission token batchdeck puts before an uploaded file's name (tui.core.journal)."""
+_UPLOAD_PREFIX = r"bd-[0-9a-f]{6,64}--(?=.)"
+"""The submission token batchdeck puts before an uploaded file's name (tui.core.journal);
+compiled by its first use (re's cache): a launch shows no file."""
 FINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
 BATCH_STATUSES = (
     "validating",
@@ -133,7 +134,7 @@ def shown_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
 def display_filename(filename: str) -> str:
     """An uploaded file's name as its user chose it: without the ``bd-<token>--``
     prefix batchdeck adds to find the upload again after a crash."""
-    prefix = _UPLOAD_PREFIX.match(filename)
+    prefix = re.match(_UPLOAD_PREFIX, filename)
     return filename[prefix.end() :] if prefix else filename
 
 
@@ -196,6 +197,8 @@ class Batch:
     usage: Usage | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     errors: tuple[BatchErrorItem, ...] = ()
+    __hash__ = None  # type: ignore[assignment]  # its metadata, a dict, is unhashable:
+    # a generated __hash__ would always raise, and costs its definition at launch
 
     @property
     def is_final(self) -> bool:

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -47,13 +46,16 @@ STATE_SINCE = {
 STATUS_FILTERS = ("all", "active", "final", *BATCH_STATUSES)
 
 
-@dataclass
 class Refresh:
-    """What one refresh cycle saw, and how many requests it took."""
+    """What one refresh cycle saw, and how many requests it took. A plain class: a
+    dataclass's generated methods cost their definition at launch, and none is used."""
 
-    batches: list[Batch] = field(default_factory=list)
-    requests: int = 0
-    missing: list[str] = field(default_factory=list)  # active ids the server no longer knows
+    __slots__ = ("batches", "missing", "requests")
+
+    def __init__(self) -> None:
+        self.batches: list[Batch] = []
+        self.requests = 0
+        self.missing: list[str] = []  # active ids the server no longer knows
 
 
 async def refresh_active(

@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     from tui.core.request_report import Limits
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
-_WINDOW = re.compile(r"^[1-9][0-9]*[hd]$")
+# Patterns compiled by their first use (re's cache), not by a launch that needs none.
+_DURATION = r"(?i)^\s*(\d+)\s*([smhd]?)\s*$"
+_WINDOW = r"^[1-9][0-9]*[hd]$"
 
 
 class ProviderError(BatchdeckError, ValueError):
@@ -40,7 +41,7 @@ class ProviderError(BatchdeckError, ValueError):
 
 def duration_seconds(text: str) -> int | None:
     """``"24h"``, ``"7d"``, ``"90m"`` or plain seconds as seconds; None if not one."""
-    match = _DURATION.match(text)
+    match = re.match(_DURATION, text)
     if not match:
         return None
     return int(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
@@ -326,7 +327,7 @@ def _endpoints(value: Any, field: str) -> tuple[str, ...]:
 def _windows(value: Any, field: str) -> tuple[str, ...]:
     items = _strings(value, field)
     for item in items:
-        if not _WINDOW.fullmatch(item):
+        if not re.fullmatch(_WINDOW, item):
             raise ProviderError(f'{field}: {item!r} is not a window such as "24h" or "7d"')
     unique = dict.fromkeys(items)
     return tuple(sorted(unique, key=lambda w: duration_seconds(w) or 0))

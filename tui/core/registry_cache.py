@@ -27,7 +27,6 @@ import zlib
 from array import array
 from collections import deque
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from itertools import chain, repeat
 from operator import attrgetter
 from pathlib import Path
@@ -55,12 +54,15 @@ Seen = tuple[int, int, int, int, int]
 Tag = tuple[bytes, tuple[int, int, int]]
 
 
-@dataclass(frozen=True)
 class Newest:
-    """What :meth:`Registry.newest_snapshots` found."""
+    """What :meth:`Registry.newest_snapshots` found. A plain class: a dataclass's
+    generated methods cost their definition at launch, and none is used."""
 
-    jobs: list[Job]  # newest batch first
-    total: int  # jobs of the profile (or of none) with a batch id and a snapshot
+    __slots__ = ("jobs", "total")
+
+    def __init__(self, jobs: list[Job], total: int) -> None:
+        self.jobs = jobs  # newest batch first
+        self.total = total  # jobs of the profile (or of none) with a batch id and a snapshot
 
 
 @contextlib.contextmanager

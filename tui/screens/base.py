@@ -49,7 +49,7 @@ class DeckScreen(Screen[None]):
         screens that override this start with ``super().check_action(...)``."""
         return not letter_blocked(self.focused)
 
-    @dataclass
+    @dataclass(eq=False, repr=False)  # a message: never compared, never printed
     class Failed(Message):
         """A worker could not do what ``doing`` says (``"Download failed"``)."""
 

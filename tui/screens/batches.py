@@ -87,7 +87,7 @@ class BatchesScreen(CachedStart):
         Binding("escape", "clear_filters", "Clear filters", id="batches.clear", show=False),
     ]
 
-    @dataclass
+    @dataclass(eq=False, repr=False)  # a message: never compared, never printed
     class Fetched(Message):
         """Batches as the server has them now (a page of the listing, or a refresh)."""
 
@@ -95,7 +95,7 @@ class BatchesScreen(CachedStart):
         note: str = ""  # for the status line while a listing streams in
         prefetched: bool = False  # the start-up child's page (tui.core.first_page)
 
-    @dataclass
+    @dataclass(eq=False, repr=False)  # a message: never compared, never printed
     class PollEnded(Message):
         """A refresh cycle (``full``: the whole listing) ended well."""
 
@@ -103,11 +103,11 @@ class BatchesScreen(CachedStart):
         full: bool
         missing: list[str] = field(default_factory=list)
 
-    @dataclass
+    @dataclass(eq=False, repr=False)  # a message: never compared, never printed
     class PollFailed(Message):
         error: Exception
 
-    @dataclass
+    @dataclass(eq=False, repr=False)  # a message: never compared, never printed
     class JobsRead(Message):
         """The registry's jobs, read again (``before``: the table's jobs back then)."""
 
@@ -115,7 +115,7 @@ class BatchesScreen(CachedStart):
         changed: bool
         before: dict[str, Job]
 
-    @dataclass
+    @dataclass(eq=False, repr=False)  # a message: never compared, never printed
     class CancelsEnded(Message):
         """Cancels asked for: the batches as the server returned them, and failures."""
 

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 class CachedStart(DeckScreen):
     """The cached view of a batches screen; see the module docstring."""
 
-    @dataclass
+    @dataclass(eq=False, repr=False)  # a message: never compared, never printed
     class CacheRead(Message):
         """The whole registry, read after the first frame (``paint_cached``), and
         the jobs of it the cached view shows."""
@@ -45,7 +45,7 @@ class CachedStart(DeckScreen):
         jobs: dict[str, Job]
         cached: list[Job]
 
-    @dataclass
+    @dataclass(eq=False, repr=False)  # a message: never compared, never printed
     class CachedBatches(Message):
         batches: dict[str, Batch]
 

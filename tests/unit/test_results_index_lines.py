@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tui.core.results.worker as worker_module
-from tui.core.results import Attempt, ResultIndex
+from tui.core.results import Attempt, Outcome, ResultIndex
 from tui.core.results.columns import RowTable
 
 IDS = ["r1", "r2", "é-3", 'q"4', "r\\5", "r\u20ac6", "", "r7"]
@@ -106,8 +106,8 @@ def _snapshot(index: ResultIndex) -> dict[str, Any]:
 class _InProcessWorker:
     """A worker's output made in this process (``tail_frames``), read as a real one's."""
 
-    def __init__(self, path: Path, start: int) -> None:
-        self._data = worker_module.tail_frames(path, start)
+    def __init__(self, path: Path, start: int, *, bulk: bool) -> None:
+        self._data = worker_module.tail_frames(path, start, bulk=bulk)
 
     def result(self) -> tuple[int, int, list[memoryview]] | None:
         return worker_module.read_tail(self._data)
@@ -188,13 +188,15 @@ def test_bulk_path_is_taken_for_plain_lines(
     """The equality above is not vacuous: plain lines are added in bulk, and a
     repeated id found when they are joined is a duplicate, as line by line."""
     lines = [json.dumps(_ok(f"r{i}")).encode() for i in range(50)]
+    lines[20] = json.dumps(_http("r20")).encode()  # error codes in the middle of a bulk piece
+    lines[30] = json.dumps(_expired("r30")).encode()
     lines.append(json.dumps(_http("r7")).encode())
     _write(tmp_path / "out.jsonl", lines, True)
     calls: list[int] = []
     extend = RowTable.extend
 
     def counting(self: RowTable, columns: Any, *args: Any) -> bool:
-        calls.append(len(columns[0]))
+        calls.append(len(columns[0]))  # the ids of the rows added in bulk
         return extend(self, columns, *args)
 
     monkeypatch.setattr(RowTable, "extend", counting)
@@ -203,6 +205,13 @@ def test_bulk_path_is_taken_for_plain_lines(
     assert [row.custom_id for row in index.rows] == [f"r{i}" for i in range(50)] + ["r7"]
     assert index.rows[-1].note == "duplicate"
     assert index.row_for("r7") is index.rows[7]
+    codes = [(row.custom_id, row.error_code) for row in index.rows if row.error_code]
+    assert codes == [("r20", "server_error"), ("r30", "batch_expired"), ("r7", "server_error")]
+    assert [row.outcome for row in index.rows[19:22]] == [
+        Outcome.OK,
+        Outcome.HTTP_ERROR,
+        Outcome.OK,
+    ]
 
 
 def test_reading_ahead_stops_its_thread_when_the_reader_stops(tmp_path: Path) -> None:

@@ -25,13 +25,16 @@ def _answer(custom_id: str, text: str) -> dict[str, Any]:
 
 
 def _write_batch(root: Path, lines: int = 3000) -> Attempt:
-    """An output whose tail has odd lines too: broken JSON, a blank line, a repeated id."""
+    """An output whose tail has odd lines too: broken JSON, a blank line, a repeated id,
+    an HTTP error."""
     out = []
     for i in range(lines):
         out.append(json.dumps(_answer(f"r{i}", f"answer {i} é " * (i % 7))))
     out[lines - 40] = '{"custom_id": "broken", '
     out[lines - 30] = ""
     out[lines - 20] = json.dumps(_answer("r5", "again"))  # r5 first came in the head
+    error = {"error": {"message": "boom", "type": "server_error", "code": "overloaded"}}
+    out[1800] = json.dumps({"custom_id": "r1800", "response": {"status_code": 503, "body": error}})
     (root / "out.jsonl").write_text("\n".join(out) + "\n", encoding="utf-8")
     inputs = [json.dumps({"custom_id": f"r{i}"}) for i in range(lines + 5)]
     (root / "in.jsonl").write_text("\n".join(inputs) + "\n", encoding="utf-8")
@@ -40,7 +43,7 @@ def _write_batch(root: Path, lines: int = 3000) -> Attempt:
 
 def _snapshot(index: ResultIndex) -> dict[str, Any]:
     rows = [
-        (r.custom_id, r.outcome, r.status, r.tokens, r.input_line, r.line, r.note)
+        (r.custom_id, r.outcome, r.status, r.error_code, r.tokens, r.input_line, r.line, r.note)
         for r in index.rows
     ]
     spans = [[s.span(n) for n in range(1, s.line_count + 1)] for s in index.sources]
@@ -83,6 +86,9 @@ def test_a_worker_decodes_the_tail_and_the_index_is_the_same(
     assert got == _alone(attempt, monkeypatch)
     # missing: the 5 extra requests and the 3 whose lines became odd ones
     assert got["counts"][Outcome.INVALID] == 1 and got["counts"][Outcome.MISSING] == 8
+    assert got["counts"][Outcome.HTTP_ERROR] == 1
+    failed = index.row_for("r1800")  # in the tail, in a piece of plain lines
+    assert failed is not None and (failed.status, failed.error_code) == (503, "overloaded")
     assert index.row_for("r5") is not None and len(index._duplicates["r5"]) == 1
     last = index.row_for("r2999")
     assert last is not None and last.line == 3000
@@ -123,8 +129,8 @@ def test_an_index_dropped_half_way_kills_and_reaps_its_worker(
     pids: list[int] = []
     real_init = worker_module.Worker.__init__
 
-    def recording(self: worker_module.Worker, *args: Any) -> None:
-        real_init(self, *args)
+    def recording(self: worker_module.Worker, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
         assert self.pid is not None
         pids.append(self.pid)
 

@@ -27,6 +27,33 @@ CODES = {outcome: code for code, outcome in enumerate(OUTCOMES)}
 LIMIT = 1 << 62  # a number beyond this (from an odd line) is kept as this
 
 
+Packed = tuple[list[str], bytes, bytes, list[tuple[int, str, str]]]
+"""Consecutive rows in bulk (:func:`pack_rows`): their custom_ids, outcome codes, the
+status, input, output and total tokens columns as int64s one after the other, and
+(row, error code, note) where either is set. What a worker process sends too."""
+
+
+def pack_rows(facts: Sequence[Facts]) -> Packed | None:
+    """Result lines' facts as :data:`Packed`; None when a line is invalid or a number
+    does not fit (add them one by one then)."""
+    ids, outcomes, status, error_codes, inp, out, total, notes = zip(*facts, strict=True)
+    if Outcome.INVALID in outcomes:
+        return None
+    int64s = f"{len(ids)}q"
+    try:  # struct.pack: half the work of array("q", values), which parses each item
+        numbers = b"".join([pack(int64s, *values) for values in (status, inp, out, total)])
+    except (OverflowError, StructError):
+        return None
+    extras = []
+    if any(error_codes) or any(notes):
+        extras = [
+            (at, code, note)
+            for at, (code, note) in enumerate(zip(error_codes, notes, strict=True))
+            if code or note
+        ]
+    return list(ids), bytes(map(CODES.__getitem__, outcomes)), numbers, extras
+
+
 class RowTable:
     """Every row's fields, by slot."""
 
@@ -62,35 +89,26 @@ class RowTable:
             self.note[slot] = note
         return slot
 
-    def extend(self, columns: Sequence[tuple], source: int, first_line: int) -> bool:
+    def extend(self, packed: Packed, source: int, first_line: int) -> None:
         """New rows from consecutive lines, in bulk (the common case of a big output:
-        no line odd, no custom_id seen before); ``columns``: the lines' facts
-        transposed (``zip(*facts)``). False, adding nothing, when a line is invalid or
-        a number does not fit (add them one by one then)."""
-        ids, outcomes, status, error_codes, inp, out, total, notes = columns
-        if Outcome.INVALID in outcomes:
-            return False
+        no line odd, no custom_id seen before), as :func:`pack_rows` gave them."""
+        ids, outcomes, numbers, extras = packed
         slot = len(self.ids)
         count = len(ids)
-        numbers = (self.status, self.input_tokens, self.output_tokens, self.tokens)
-        int64s = f"{count}q"
-        try:  # struct.pack: half the work of array("q", values), which parses each item
-            for column, values in zip(numbers, (status, inp, out, total), strict=True):
-                column.frombytes(pack(int64s, *values))
-        except (OverflowError, StructError):
-            for column in numbers:
-                del column[slot:]
-            return False
+        size = 8 * count
+        columns = (self.status, self.input_tokens, self.output_tokens, self.tokens)
+        for at, column in enumerate(columns):
+            column.frombytes(numbers[at * size : (at + 1) * size])
         self.ids.extend(ids)
-        self.outcome.extend(bytes(map(CODES.__getitem__, outcomes)))
-        self.input_line.frombytes(bytes(8 * count))
+        self.outcome.extend(outcomes)
+        self.input_line.frombytes(bytes(size))
         self.source.extend(array("q", (source,)) * count)
-        self.line.frombytes(pack(int64s, *range(first_line, first_line + count)))
-        if any(error_codes):
-            self.error_code.update((slot + i, code) for i, code in enumerate(error_codes) if code)
-        if any(notes):
-            self.note.update((slot + i, note) for i, note in enumerate(notes) if note)
-        return True
+        self.line.frombytes(pack(f"{count}q", *range(first_line, first_line + count)))
+        for at, error_code, note in extras:
+            if error_code:
+                self.error_code[slot + at] = error_code
+            if note:
+                self.note[slot + at] = note
 
     def take(self, slot: int, facts: Facts, source: int, line: int) -> None:
         """``slot`` (joined to the input) takes the outcome of a later attempt's line."""

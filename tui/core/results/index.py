@@ -210,24 +210,17 @@ class ResultIndex:
         pending = 0
         pending_bytes = 0
         first = True
-        for before, count, nbytes, bulk, facts in result_pieces(source):
-            if bulk:
-                slot = len(table)
-                # In bulk unless a retry (its lines replace outcomes) or an odd line.
-                columns = list(zip(*facts, strict=True))
-                if count and not retry and table.extend(columns, source_no, before + 1):
-                    if unjoined < 0:
-                        unjoined = slot
-                else:
-                    if unjoined >= 0:
-                        updated |= self._join(unjoined)
-                        unjoined = -1
-                    updated |= self._result_facts(facts, source_no, before, seen_here)
+        # In bulk unless a retry (its lines replace outcomes) or an odd line.
+        for before, count, nbytes, packed, facts in result_pieces(source, bulk=not retry):
+            if packed is not None:
+                if unjoined < 0:
+                    unjoined = len(table)
+                table.extend(packed, source_no, before + 1)
             else:
                 if unjoined >= 0:
                     updated |= self._join(unjoined)
                     unjoined = -1
-                updated |= self._result_facts(facts, source_no, before, seen_here)
+                updated |= self._result_facts(facts or (), source_no, before, seen_here)
             pending += count
             pending_bytes += nbytes
             if pending >= step or first:

@@ -11,7 +11,8 @@ starts). ``python -m tui.core.results.worker PATH START`` decodes the tail the s
 way and, when done, writes it to its stdout in one go (so it never waits on a full
 pipe while working): a header (the file's end, the tail's line count, how many
 pieces) and each piece (start, lines before it counted from ``START``, line count,
-bytes, whether it went in bulk, its facts), msgpack frames of 4-byte length. The
+bytes, then its rows in bulk, :data:`~tui.core.results.columns.Packed`, which the
+index adds as they are, or each line's facts), msgpack frames of 4-byte length. The
 index takes those pieces after its own, as if it had read them, and records them in
 its :class:`~tui.core.results.pieces.Source`.
 
@@ -28,10 +29,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import msgspec
 
+from tui.core.results.columns import Packed, pack_rows
 from tui.core.results.decoding import INDEX_DECODER, Facts, facts_of, facts_or_blank
 from tui.core.results.pieces import FilePath, Source, read_pieces, split_lines
 from tui.core.results.rows import DECODE_ERRORS
@@ -44,11 +46,12 @@ WORKER_LEAD = 40 << 20
 larger than the tail by this much."""
 NEWLINE_SEARCH = 1 << 20  # a cut is at a newline within this many bytes of the guess
 
-DecodedPiece = tuple[int, int, int, bool, list[Facts | None]]
-"""Lines of a file decoded: (lines before them, how many, bytes spanned, whether
-they came in bulk (every line decoded: facts, no None), their facts (None: blank))."""
+DecodedPiece = tuple[int, int, int, Packed | None, Sequence[Facts | None] | None]
+"""Lines of a file decoded: (lines before them, how many, bytes spanned, then either
+the rows in bulk (every line decoded, none invalid: to add as they are) or each
+line's facts (None: a blank line))."""
 
-_Frame = tuple[int, int, int, int, bool, list[Facts | None]]  # a piece's start, then a piece
+_Frame = tuple[int, int, int, int, Packed | None, list[Facts | None] | None]  # start, a piece
 _Header = tuple[int, int, int]  # the file's end, the tail's lines, its pieces
 _FRAME_DECODER = msgspec.msgpack.Decoder(_Frame)
 _HEADER_DECODER = msgspec.msgpack.Decoder(_Header)
@@ -65,9 +68,10 @@ def decode_pieces(
     stop: int | None = None,
     lines_before: int = 0,
     read_ahead: bool | None = None,
+    bulk: bool = True,
 ) -> Iterator[DecodedPiece]:
     """The pieces of ``source`` from ``start`` to ``stop``, decoded (the arguments:
-    see ``read_pieces``)."""
+    see ``read_pieces``); with ``bulk``, rows in bulk where they can be."""
     decode_lines = INDEX_DECODER.decode_lines
     for before, piece, lines, count, nbytes in read_pieces(
         source, start=start, stop=stop, lines_before=lines_before, read_ahead=read_ahead
@@ -78,34 +82,37 @@ def decode_pieces(
             except DECODE_ERRORS:
                 items = None
             if items is not None and len(items) == count:
-                yield before, count, nbytes, True, list(map(facts_of, items))
+                facts = list(map(facts_of, items))
+                packed = pack_rows(facts) if bulk else None
+                yield before, count, nbytes, packed, None if packed else facts
                 continue
             lines = split_lines(piece)
-        yield before, count, nbytes, False, [facts_or_blank(raw) for raw in lines or ()]
+        yield before, count, nbytes, None, [facts_or_blank(raw) for raw in lines or ()]
 
 
-def result_pieces(source: Source) -> Iterator[DecodedPiece]:
-    """The decoded pieces of a whole output or error file, the tail of a big one by a
-    worker process (see the module's docstring)."""
+def result_pieces(source: Source, *, bulk: bool = True) -> Iterator[DecodedPiece]:
+    """The decoded pieces of a whole output or error file (with ``bulk``, rows in bulk
+    where they can be), the tail of a big one by a worker process (see the module's
+    docstring)."""
     cut = split_point(source.path)
     if cut is None:
-        yield from decode_pieces(source)
+        yield from decode_pieces(source, bulk=bulk)
         return
-    worker = Worker(source.path, cut)
+    worker = Worker(source.path, cut, bulk=bulk)
     try:
         # No read-ahead thread: the worker has the other core (measured ~6% faster).
-        yield from decode_pieces(source, stop=cut, read_ahead=False)
+        yield from decode_pieces(source, stop=cut, read_ahead=False, bulk=bulk)
         head_lines = source.line_count
         tail = worker.result()
         if tail is None:  # the worker failed: its part is read here
-            yield from decode_pieces(source, start=cut, lines_before=head_lines)
+            yield from decode_pieces(source, start=cut, lines_before=head_lines, bulk=bulk)
             return
         end, tail_lines, frames = tail
         for frame in frames:
-            start, before, count, nbytes, bulk, facts = _FRAME_DECODER.decode(frame)
+            start, before, count, nbytes, packed, facts = _FRAME_DECODER.decode(frame)
             source.starts.append(start)
             source.before.append(head_lines + before)
-            yield head_lines + before, count, nbytes, bulk, facts
+            yield head_lines + before, count, nbytes, packed, facts
         source.starts.append(end)
         source.line_count = head_lines + tail_lines
     finally:
@@ -143,7 +150,7 @@ class Worker:
 
     module = "tui.core.results.worker"  # what it runs (``python -m``)
 
-    def __init__(self, path: FilePath, start: int) -> None:
+    def __init__(self, path: FilePath, start: int, *, bulk: bool = True) -> None:
         self.pid: int | None = None
         self._pipe: int | None = None
         read, write = os.pipe()
@@ -154,7 +161,7 @@ class Worker:
             )
             self.pid = os.posix_spawn(
                 sys.executable,
-                [sys.executable, "-m", self.module, os.fspath(path), str(start)],
+                [sys.executable, "-m", self.module, os.fspath(path), str(start), str(int(bulk))],
                 env,
                 file_actions=[
                     (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
@@ -227,14 +234,15 @@ def _frames(data: memoryview) -> list[memoryview]:
     return frames
 
 
-def tail_frames(path: FilePath, start: int) -> bytes:
+def tail_frames(path: FilePath, start: int, *, bulk: bool = True) -> bytes:
     """What a worker writes for ``path`` from ``start``: the header, then each piece."""
     source = Source("output", path, "", 0)
     encode = msgspec.msgpack.Encoder().encode
     out = bytearray()
     pieces = 0
-    for before, count, nbytes, bulk, facts in decode_pieces(source, start=start, read_ahead=False):
-        frame = encode((source.starts[-1], before, count, nbytes, bulk, facts))
+    pieces_read = decode_pieces(source, start=start, read_ahead=False, bulk=bulk)
+    for before, count, nbytes, packed, facts in pieces_read:
+        frame = encode((source.starts[-1], before, count, nbytes, packed, facts))
         out += len(frame).to_bytes(4, "little") + frame
         pieces += 1
     header = encode((source.starts[-1], source.line_count, pieces))
@@ -242,8 +250,8 @@ def tail_frames(path: FilePath, start: int) -> bytes:
 
 
 def main(argv: list[str]) -> int:
-    path, start = argv
-    data = tail_frames(path, int(start))
+    path, start, bulk = argv
+    data = tail_frames(path, int(start), bulk=bulk == "1")
     with open(1, "wb", closefd=False) as out:
         out.write(data)
     return 0

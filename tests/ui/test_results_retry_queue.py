@@ -20,6 +20,7 @@ from tui.core.registry import Registry
 from tui.dialogs.retry_choice import RetryDialog
 from tui.localapi.clock import ManualClock
 from tui.localapi.server import LocalServer
+from tui.screens import queue_runner
 
 
 async def test_queue_button_puts_the_retry_in_the_queue(
@@ -41,6 +42,10 @@ async def test_queue_button_puts_the_retry_in_the_queue(
         config = Config(profiles={"test": profile}, default_profile="test")
         registry = Registry()
         app = make_app(config, BatchClient(profile), registry, profile=profile)
+        # The button sends nothing; the app's queue runner would, at its first pass (1 s
+        # after start-up, which a run on a busy machine reached): it waits here.
+        monkeypatch.setattr(queue_runner, "FIRST_AFTER", 3600.0)
+        app.queue_runner.interval = 3600.0
         async with app.run_test(size=(80, 24)) as pilot:
             await open_results(pilot, batch.id)
             await pilot.press("R")
@@ -48,6 +53,7 @@ async def test_queue_button_puts_the_retry_in_the_queue(
             await click_shown(pilot, "#retry-queue")
             await until(pilot, lambda: bool(groups_of(registry.load().values())))
             await until(pilot, lambda: any("Retry queued" in n.message for n in app._notifications))
+        assert app.queue_runner.passes == 0
         (group,) = groups_of(registry.load().values()).values()
         assert group.status == "waiting"
         parts = [part.job for part in group.latest.values()]

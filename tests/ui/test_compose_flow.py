@@ -241,12 +241,23 @@ async def test_a_screen_letter_key_waits_while_a_select_has_focus(
 async def test_q_in_compose_with_changes_asks_before_quitting(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    first_focus: list[str] = []  # the tabs whose first field the screen focused
+    focus_first = ComposeScreen._focus_first
+
+    def recording(self: ComposeScreen, name: str) -> None:
+        focus_first(self, name)
+        first_focus.append(name)
+
+    monkeypatch.setattr(ComposeScreen, "_focus_first", recording)
     async with deck(server, monkeypatch, Registry()).run_test(size=SIZE) as pilot:
         await wait_for_screen(pilot, "BatchesScreen")
         await pilot.app.push_screen(ComposeScreen())
         screen = compose_screen(pilot)
+        # The screen's mount is done (it reads the last draft, what "changed" compares
+        # with) and so is its first focus (after a refresh: it would take the focus back
+        # from Save) once it has focused its first field.
+        await until(pilot, lambda: first_focus == ["tab-request"])
         screen.query_one("#body-prompt", TextArea).text = "Product names: {name}"
-        await until(pilot, lambda: screen.focused is not None)  # its own first focus is done
         save = screen.query_one("#save", Button)
         save.focus()  # not a field: q is the quit key here
         await until(pilot, lambda: screen.focused is save)

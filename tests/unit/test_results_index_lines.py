@@ -7,6 +7,7 @@ reads a real worker's, without the process: tests/unit/test_results_worker.py ru
 
 from __future__ import annotations
 
+import io
 import json
 import tempfile
 from collections.abc import Callable
@@ -104,16 +105,17 @@ def _snapshot(index: ResultIndex) -> dict[str, Any]:
 
 
 class _InProcessWorker:
-    """A worker's output made in this process (``tail_frames``), read as a real one's."""
+    """A worker's output made in this process (``write_tail``), read as a real one's."""
 
     def __init__(self, path: Path, start: int, *, bulk: bool) -> None:
-        self._data = worker_module.tail_frames(path, start, bulk=bulk)
+        self._out = io.BytesIO()
+        worker_module.write_tail(path, start, self._out, bulk=bulk)
 
-    def result(self) -> tuple[int, int, list[memoryview]] | None:
-        return worker_module.read_tail(self._data)
+    def result(self) -> worker_module.Tail | None:
+        return worker_module.read_tail(self._out)
 
     def stop(self) -> None:
-        pass
+        self._out.close()
 
 
 def _line_start(path: Path, line: int) -> int | None:

@@ -7,14 +7,15 @@ whole lines (:func:`~tui.core.results.pieces.read_pieces`) decoded into
 when every line of it decodes, else line by line). A file over :data:`SPLIT_BYTES`
 (and a machine with a second core) is cut at a line start a bit past its middle
 (:func:`split_point`; the head is larger by what this process reads while the worker
-starts). ``python -m tui.core.results.worker PATH START`` decodes the tail the same
-way and, when done, writes it to its stdout in one go (so it never waits on a full
-pipe while working): a header (the file's end, the tail's line count, how many
-pieces) and each piece (start, lines before it counted from ``START``, line count,
-bytes, then its rows in bulk, :data:`~tui.core.results.columns.Packed`, which the
-index adds as they are, or each line's facts), msgpack frames of 4-byte length. The
-index takes those pieces after its own, as if it had read them, and records them in
-its :class:`~tui.core.results.pieces.Source`.
+starts). ``python -m tui.core.results.worker PATH START BULK`` decodes the tail
+the same way into its stdout, a temp file (:func:`write_tail`: memory stays flat, and
+it never waits on a reader): each piece as it is decoded (start, lines before it
+counted from ``START``, line count, bytes, then its rows in bulk,
+:data:`~tui.core.results.columns.Packed`, which the index adds as they are, or each
+line's facts), msgpack frames of 4-byte length, then a trailer (the file's end, the
+tail's line count, how many pieces). Once the worker has exited, the index checks
+the file is whole and takes those pieces one at a time after its own, as if it had
+read them, recording them in its :class:`~tui.core.results.pieces.Source`.
 
 A worker that fails in any way (cannot start, dies, exits non-zero, writes
 something else) is reaped and its part read here instead: the index is the same
@@ -28,8 +29,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 import sys
 from collections.abc import Iterator, Sequence
+from typing import BinaryIO
 
 import msgspec
 
@@ -52,9 +55,7 @@ the rows in bulk (every line decoded, none invalid: to add as they are) or each
 line's facts (None: a blank line))."""
 
 _Frame = tuple[int, int, int, int, Packed | None, list[Facts | None] | None]  # start, a piece
-_Header = tuple[int, int, int]  # the file's end, the tail's lines, its pieces
 _FRAME_DECODER = msgspec.msgpack.Decoder(_Frame)
-_HEADER_DECODER = msgspec.msgpack.Decoder(_Header)
 _PACKAGE_ROOT = os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 )
@@ -146,14 +147,16 @@ def _can_spawn() -> bool:
 
 
 class Worker:
-    """A worker process decoding ``path`` from ``start`` (a line's start) to its end."""
+    """A worker process decoding ``path`` from ``start`` (a line's start) to its end,
+    into a temp file (its stdout)."""
 
     module = "tui.core.results.worker"  # what it runs (``python -m``)
 
     def __init__(self, path: FilePath, start: int, *, bulk: bool = True) -> None:
+        import tempfile
+
         self.pid: int | None = None
-        self._pipe: int | None = None
-        read, write = os.pipe()
+        self._out: BinaryIO | None = tempfile.TemporaryFile()  # noqa: SIM115 (stop closes it)
         try:
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(
@@ -165,24 +168,17 @@ class Worker:
                 env,
                 file_actions=[
                     (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                    (os.POSIX_SPAWN_DUP2, write, 1),
+                    (os.POSIX_SPAWN_DUP2, self._out.fileno(), 1),
                     (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
                 ],
             )
-            self._pipe = read
         except OSError:
-            os.close(read)
-        finally:
-            os.close(write)
+            self._close()
 
-    def result(self) -> tuple[int, int, list[memoryview]] | None:
-        """Wait for the worker: the file's end, the tail's line count and its pieces'
-        frames; None if it failed."""
-        if self._pipe is None or self.pid is None:
+    def result(self) -> Tail | None:
+        """Wait for the worker: its tail (:func:`read_tail`); None if it failed."""
+        if self._out is None or self.pid is None:
             return None
-        with open(self._pipe, "rb") as pipe:
-            self._pipe = None
-            data = pipe.read()
         pid, self.pid = self.pid, None
         try:
             _, status = os.waitpid(pid, 0)
@@ -190,13 +186,10 @@ class Worker:
             return None
         if os.waitstatus_to_exitcode(status) != 0:
             return None
-        return read_tail(data)
+        return read_tail(self._out)
 
     def stop(self) -> None:
-        """Kill the worker if it still runs, and reap it."""
-        if self._pipe is not None:
-            os.close(self._pipe)
-            self._pipe = None
+        """Kill the worker if it still runs, reap it, drop its output."""
         if self.pid is not None:
             import signal
 
@@ -205,56 +198,70 @@ class Worker:
                 os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
+        self._close()
+
+    def _close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
 
 
-def read_tail(data: bytes) -> tuple[int, int, list[memoryview]] | None:
-    """A worker's output (:func:`tail_frames`) as the file's end, the tail's line
-    count and its pieces' frames; None if it is not one."""
-    try:
-        frames = _frames(memoryview(data))
-        end, lines, pieces = _HEADER_DECODER.decode(frames[0])
-    except (ValueError, IndexError, msgspec.DecodeError):
-        return None
-    if len(frames) != pieces + 1:
-        return None
-    return end, lines, frames[1:]
+Tail = tuple[int, int, Iterator[bytes]]
+"""A worker's output read: the file's end, the tail's line count, its pieces' frames
+(read one at a time)."""
+_TRAILER = struct.Struct("<3q")  # after the frames: the file's end, the tail's lines, pieces
 
 
-def _frames(data: memoryview) -> list[memoryview]:
-    """Split length-prefixed frames; ValueError if they do not fill ``data`` exactly."""
-    frames = []
-    position = 0
-    while position < len(data):
-        size = int.from_bytes(data[position : position + 4], "little")
-        position += 4
-        if size <= 0 or position + size > len(data):
-            raise ValueError("a frame runs past the end")
-        frames.append(data[position : position + size])
-        position += size
-    return frames
-
-
-def tail_frames(path: FilePath, start: int, *, bulk: bool = True) -> bytes:
-    """What a worker writes for ``path`` from ``start``: the header, then each piece."""
+def write_tail(path: FilePath, start: int, out: BinaryIO, *, bulk: bool = True) -> None:
+    """Decode ``path`` from ``start`` into ``out``: each piece as it is decoded (a
+    4-byte length, then msgpack), then :data:`_TRAILER`."""
     source = Source("output", path, "", 0)
     encode = msgspec.msgpack.Encoder().encode
-    out = bytearray()
     pieces = 0
-    pieces_read = decode_pieces(source, start=start, read_ahead=False, bulk=bulk)
-    for before, count, nbytes, packed, facts in pieces_read:
+    for before, count, nbytes, packed, facts in decode_pieces(
+        source, start=start, read_ahead=False, bulk=bulk
+    ):
         frame = encode((source.starts[-1], before, count, nbytes, packed, facts))
-        out += len(frame).to_bytes(4, "little") + frame
+        out.write(len(frame).to_bytes(4, "little"))
+        out.write(frame)
         pieces += 1
-    header = encode((source.starts[-1], source.line_count, pieces))
-    return len(header).to_bytes(4, "little") + header + bytes(out)
+    out.write(_TRAILER.pack(source.starts[-1], source.line_count, pieces))
+    out.flush()
+
+
+def read_tail(out: BinaryIO) -> Tail | None:
+    """What :func:`write_tail` wrote to ``out``; None unless it is all there (every
+    frame whole, as many as the trailer says)."""
+    size = out.seek(0, os.SEEK_END)
+    body = size - _TRAILER.size
+    if body < 0:
+        return None
+    out.seek(body)
+    end, lines, pieces = _TRAILER.unpack(out.read(_TRAILER.size))
+    position = found = 0
+    while position < body:  # walk the frames' lengths
+        out.seek(position)
+        length = int.from_bytes(out.read(4), "little")
+        position += 4 + length
+        found += 1
+        if length <= 0 or position > body:
+            return None
+    if found != pieces:
+        return None
+    out.seek(0)
+    return end, lines, _frames(out, pieces)
+
+
+def _frames(out: BinaryIO, pieces: int) -> Iterator[bytes]:
+    for _ in range(pieces):
+        yield out.read(int.from_bytes(out.read(4), "little"))
 
 
 def main(argv: list[str]) -> None:
     path, start, bulk = argv
-    data = memoryview(tail_frames(path, int(start), bulk=bulk == "1"))
-    while data:
-        data = data[os.write(1, data) :]
-    # Done: no interpreter teardown (~10 ms), which the index would wait for.
+    with open(1, "wb", closefd=False) as out:
+        write_tail(path, int(start), out, bulk=bulk == "1")
+    # Done: no interpreter teardown (~10 ms), which the index waits for.
     os._exit(0)
 
 

@@ -194,6 +194,18 @@ def test_a_key_is_required_when_set(server: LocalServer) -> None:
         wrong.batches.list()
 
 
+def test_the_key_is_read_as_http_allows_it_spelt(server: LocalServer) -> None:
+    for spelt in (f"bearer {API_KEY}", f"BEARER {API_KEY}", f"Bearer  {API_KEY} "):
+        code, _, payload = raw(
+            server.url, "GET", "/v1/batches", key=None, headers={"Authorization": spelt}
+        )
+        assert code == 200 and payload["object"] == "list", spelt
+    code, _, _ = raw(
+        server.url, "GET", "/v1/batches", key=None, headers={"Authorization": f"Bearer {API_KEY}x"}
+    )
+    assert code == 401
+
+
 def test_no_key_means_any_key(make_server: MakeServer) -> None:
     open_server = make_server(api_key=None)
     code, _, payload = raw(open_server.url, "GET", "/v1/batches", key=None)
@@ -202,8 +214,13 @@ def test_no_key_means_any_key(make_server: MakeServer) -> None:
 
 def test_unknown_routes_are_openai_404s(server: LocalServer) -> None:
     for method, path in (("GET", "/v1/models/x"), ("PUT", "/v1/batches"), ("GET", "/")):
-        code, _, payload = raw(server.url, method, path)
-        assert code == 404 and payload["error"]["message"].startswith("Invalid URL")
+        code, headers, payload = raw(server.url, method, path)
+        assert code == 404 and payload["error"]["message"] == f"Invalid URL ({method} {path})"
+        assert payload["error"]["code"] == "unknown_url" and headers["x-request-id"].startswith(
+            "req_"
+        )
+    code, _, payload = raw(server.url, "GET", "/v1/models/x", key="wrong")
+    assert code == 401  # the key is checked first, as for any URL
 
 
 def test_binds_loopback_by_default(server: LocalServer) -> None:

@@ -3,7 +3,7 @@
 Create (requests inline), list (newest first; ``after_id``/``before_id``/``limit``),
 retrieve, cancel, delete (ended batches only) and the results JSONL at each batch's
 ``results_url``. Requests authenticate with ``x-api-key`` or a bearer key (checked
-by the app's middleware) and must send ``anthropic-version``. Errors are
+by :func:`app.api_handler`) and must send ``anthropic-version``. Errors are
 Anthropic's ``{"type": "error", "error": {"type", "message"}}``. A batch's state is a
 function of simulated time (:mod:`tui.localapi.anthropic_shapes`); what is kept on
 disk, under ``anthropic/`` in the server's data dir, is each batch's record and its
@@ -182,9 +182,13 @@ _SERVED: weakref.WeakValueDictionary[Path, MessageBatches] = weakref.WeakValueDi
 """Each running server's batches by data dir (gone with its app): for seeding."""
 
 
-def add_routes(app: web.Application, ctx: Context) -> None:
+def serve(app: web.Application, ctx: Context) -> None:
+    """Give ``app`` the message batches its routes serve (kept under the store's root)."""
     root = ctx.store.root / "anthropic"
     app[BATCHES] = _SERVED[root] = MessageBatches(root, ctx)
+
+
+def add_routes(app: web.Application) -> None:
     app.router.add_post(MESSAGE_BATCHES, create)
     app.router.add_get(MESSAGE_BATCHES, list_batches)
     app.router.add_get(MESSAGE_BATCHES + "/{batch_id}", retrieve)
@@ -371,4 +375,4 @@ async def results(request: web.Request) -> web.StreamResponse:
     return response
 
 
-__all__ = ["BATCHES", "MessageBatches", "add_routes", "limit_queue", "served_batches"]
+__all__ = ["BATCHES", "MessageBatches", "add_routes", "limit_queue", "serve", "served_batches"]

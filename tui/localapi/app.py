@@ -1,5 +1,5 @@
-"""The aiohttp application: one middleware (request id, faults, auth, URL text, errors)
-and the route table.
+"""The aiohttp application: the route table, every handler wrapped by :func:`api_handler`
+(request id, faults, auth, URL text, errors), and a last route answering unknown URLs.
 
 Routes live in :mod:`files_api` (``/v1/files``), :mod:`batches_api` (``/v1/batches``)
 and :mod:`sync_api` (the synchronous model endpoints, answered by echo), served at the
@@ -29,7 +29,7 @@ from tui.localapi.errors import (
     not_found,
     server_error,
 )
-from tui.localapi.faults import CONTENT_KINDS, Faults, content_fault
+from tui.localapi.faults import CONTENT_KINDS, Fault, Faults, content_fault
 from tui.localapi.ids import IdFactory
 from tui.localapi.lifecycle import Engine
 from tui.localapi.params import text_param
@@ -60,39 +60,57 @@ def context(request: web.Request) -> Context:
     return request.app[CONTEXT]
 
 
-@web.middleware
-async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every request, in this order: an ``x-request-id``; the fault plan; the API key;
-    UTF-8 path and query. ApiError and aiohttp's HTTP errors become OpenAI error bodies.
+def api_handler(handler: Handler, ctx: Context) -> Handler:
+    """``handler`` with what every request gets, in this order: an ``x-request-id``;
+    the fault plan; the API key; UTF-8 path and query. ApiError and aiohttp's HTTP
+    errors become OpenAI error bodies.
 
-    (One middleware, not four: each layer costs every request a little.)
+    (Wrapped into each route, not an aiohttp middleware: a middleware adds two
+    coroutine layers to every request, aiohttp's own among them.)
     """
-    ctx = context(request)
-    request_id = ctx.request_ids.request_id()
-    try:
-        response = await _with_faults(request, handler, ctx)
-    except ApiError as exc:
-        response = web.json_response(exc.body(), status=exc.status, headers=exc.headers)
-    except web.HTTPException as exc:
-        if exc.status in (404, 405):
-            body = error_body(f"Invalid URL ({request.method} {request.path})", code="unknown_url")
-            response = web.json_response(body, status=404)
-        elif exc.status == 413:
-            body = error_body("The request body is too large.", code="request_too_large")
-            response = web.json_response(body, status=413)
-        else:
-            response = web.json_response(error_body(exc.reason), status=exc.status)
-    except (asyncio.CancelledError, ConnectionResetError):
-        raise
-    except Exception:
-        log.exception("%s %s failed", request.method, request.path)
-        err = server_error()
-        response = web.json_response(err.body(), status=err.status)
-    if ctx.quirks and isinstance(response, web.Response) and isinstance(response.body, bytes):
-        _quirky(response, ctx)
-    if not response.prepared:
-        response.headers["x-request-id"] = request_id
-    return response
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        request_id = ctx.request_ids.request_id()
+        try:
+            delay, fault = ctx.faults.pick(request.method, request.path)
+            if delay or fault is not None:
+                response = await _with_faults(request, handler, ctx, delay, fault)
+            else:
+                _check_request(request, ctx)
+                response = await handler(request)
+        except ApiError as exc:
+            response = web.json_response(exc.body(), status=exc.status, headers=exc.headers)
+        except web.HTTPException as exc:
+            if exc.status in (404, 405):
+                response = _unknown_url_response(request)
+            elif exc.status == 413:
+                body = error_body("The request body is too large.", code="request_too_large")
+                response = web.json_response(body, status=413)
+            else:
+                response = web.json_response(error_body(exc.reason), status=exc.status)
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception:
+            log.exception("%s %s failed", request.method, request.path)
+            err = server_error()
+            response = web.json_response(err.body(), status=err.status)
+        if ctx.quirks and isinstance(response, web.Response) and isinstance(response.body, bytes):
+            _quirky(response, ctx)
+        if not response.prepared:
+            response.headers["x-request-id"] = request_id
+        return response
+
+    return handle
+
+
+async def unknown_url(request: web.Request) -> web.StreamResponse:
+    """The last route: any method at a path no other route serves with it."""
+    return _unknown_url_response(request)
+
+
+def _unknown_url_response(request: web.Request) -> web.Response:
+    body = error_body(f"Invalid URL ({request.method} {request.path})", code="unknown_url")
+    return web.json_response(body, status=404)
 
 
 def _quirky(response: web.Response, ctx: Context) -> None:
@@ -113,9 +131,11 @@ def _quirky(response: web.Response, ctx: Context) -> None:
         response.body = shaped
 
 
-async def _with_faults(request: web.Request, handler: Handler, ctx: Context) -> web.StreamResponse:
-    """Apply the fault plan (see :mod:`tui.localapi.faults`); then the key and URL checks."""
-    delay, fault = ctx.faults.pick(request.method, request.path)
+async def _with_faults(
+    request: web.Request, handler: Handler, ctx: Context, delay: float, fault: Fault | None
+) -> web.StreamResponse:
+    """Apply what the fault plan picked (see :mod:`tui.localapi.faults`): ``delay``
+    seconds, then ``fault``; the key and URL checks where a handler runs."""
     if delay:
         await asyncio.sleep(delay)
     if fault is None:
@@ -181,17 +201,21 @@ def _check_url_text(request: web.Request) -> None:
 def make_app(ctx: Context) -> web.Application:
     from tui.localapi import anthropic_api, batches_api, costs_api, files_api, sync_api
 
-    app = web.Application(
-        middlewares=[api_middleware],
-        client_max_size=1024**2 * 64,
-    )
-    app[CONTEXT] = ctx
+    routes = web.Application()  # the modules' routes, at the dialect's paths
     add_routes(
-        app,
+        routes,
         ctx.dialect,
         [files_api.add_routes, batches_api.add_routes, sync_api.add_routes, costs_api.add_routes],
     )
-    anthropic_api.add_routes(app, ctx)
+    anthropic_api.add_routes(routes)
+    app = web.Application(client_max_size=1024**2 * 64)
+    app[CONTEXT] = ctx
+    anthropic_api.serve(app, ctx)
+    for route in routes.router.routes():
+        assert route.resource is not None
+        handler = api_handler(route.handler, ctx)
+        app.router.add_route(route.method, route.resource.canonical, handler)
+    app.router.add_route("*", "/{path:.*}", api_handler(unknown_url, ctx))
     return app
 
 

@@ -92,6 +92,8 @@ class RawApiError(ApiError):
 def _check_bearer(request: web.Request, key: str) -> None:
     """OpenAI's rule: ``Authorization: Bearer <key>``."""
     header = request.headers.get("Authorization", "")
+    if hmac.compare_digest(header.encode(), f"Bearer {key}".encode()):
+        return  # the usual spelling (the rest is the rule in full, and why it failed)
     scheme, _, given = header.partition(" ")
     if not header:
         raise unauthorized(

@@ -1,6 +1,6 @@
 """OpenAI-shaped API errors: ``{"error": {"message", "type", "param", "code"}}``.
 
-Handlers raise :class:`ApiError`; the app's error middleware turns it into a JSON
+Handlers raise :class:`ApiError`; :func:`app.api_handler` turns it into a JSON
 response with the right status code and headers. The helpers below name the cases
 the real API has, with its status codes and wording style.
 """

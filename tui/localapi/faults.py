@@ -157,6 +157,8 @@ class Faults:
 
     def pick(self, method: str, path: str) -> tuple[float, Fault | None]:
         """For one request: total latency to add, and the terminal fault to apply."""
+        if not self._faults:  # no plan: the common case, without taking the lock
+            return 0.0, None
         delay = 0.0
         chosen: Fault | None = None
         with self._lock:

@@ -136,6 +136,31 @@ def test_output_bound() -> None:
     assert output_bound("/v1/embeddings", {}) == 0
 
 
+class _Limit(int):
+    """An int subclass (not bool): a usable limit, though JSON never gives one."""
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/moderations"]
+)
+def test_file_estimator_bounds_output_as_output_bound_does(endpoint: str) -> None:
+    """FileEstimator.add has output_bound inlined (it runs on every line): the same
+    bound for every kind of value, first usable key first."""
+    values: list[object] = [None, 0, 7, -1, True, False, 2.5, "9", [3], _Limit(11), _Limit(-2)]
+    bodies: list[dict[str, object]] = [{}]
+    for key in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+        bodies += [{key: value} for value in values]
+    bodies += [{"max_completion_tokens": bad, "max_tokens": 5} for bad in values]
+    bodies += [{"max_tokens": -3, "max_output_tokens": 8}, {"max_tokens": True}]
+    for body in bodies:
+        estimator = tokens.FileEstimator(endpoint, exact=True)
+        estimator.add(endpoint, {"model": "gpt-4o-mini", **body}, 10)
+        bound = output_bound(endpoint, body)
+        assert (estimator.output_tokens_max, estimator.unbounded) == (
+            (0, 1) if bound is None else (bound, 0)
+        ), body
+
+
 def test_estimator_totals_and_cost() -> None:
     est = Estimator("/v1/chat/completions")
     body = {

@@ -49,6 +49,7 @@ from tui.core.request_report import (
 CHUNK_SIZE = 256 * 1024  # 1 MB measured no faster and 2.4 MB larger at peak
 MAX_INT_DIGITS = 4300  # Python's own limit for int(str); msgspec refuses longer too
 _BOM = b"\xef\xbb\xbf"
+_BRACE, _BRACKET = ord("{"), ord("[")
 _JSON_SPACE = " \t\r"
 _ENDPOINTS = frozenset(BATCH_ENDPOINTS)
 _FIELDS = frozenset({"custom_id", "method", "url", "body"})
@@ -62,9 +63,9 @@ OnRequest = Callable[[str | None, Mapping[str, Any], int], object]
 estimate)."""
 
 
-def _id_key(custom_id: str) -> int:
-    """The key the duplicate check stores (a hash; collisions are verified)."""
-    return hash(custom_id)
+_id_key: Callable[[str], int] = hash
+"""The key the duplicate check stores for a ``custom_id`` (its hash; collisions are
+verified). The builtin itself: a function around it cost a Python call per line."""
 
 
 def _shallow(raw: bytes, limit: int = MAX_DEPTH, start: int = 0, end: int | None = None) -> bool:
@@ -102,14 +103,18 @@ class _Openers:
 
     def at_most(self, limit: int, end: int) -> bool:
         """True when the next line, ending at ``end``, holds at most ``limit`` brackets
-        (lines are asked in order, each once)."""
+        (lines are asked in order, each once).
+
+        The searches pass the byte as an int and no end (a hit past ``stop`` is past
+        every line's end all the same): ``find`` parses fewer arguments and gets no
+        buffer for the needle, ~5% of this method's time on the bench file."""
         find, stop, found = self._find, self._stop, 0
         at = self._brace
         while at < end:
             found += 1
             if found > limit:
                 return self._skip_to(end)
-            at = find(b"{", at + 1, stop)
+            at = find(_BRACE, at + 1)
             if at < 0:
                 at = stop
         self._brace = at
@@ -118,7 +123,7 @@ class _Openers:
             found += 1
             if found > limit:
                 return self._skip_to(end)
-            at = find(b"[", at + 1, stop)
+            at = find(_BRACKET, at + 1)
             if at < 0:
                 at = stop
         self._bracket = at
@@ -299,6 +304,7 @@ class Scanner:
         decode = _DECODER.decode
         offsets_append = self.offsets.append
         claim = self._seen.setdefault
+        id_key = _id_key
         on_request = self.on_request
         input_counts = self.input_counts
         custom_ids = self.custom_ids
@@ -333,7 +339,7 @@ class Scanner:
                             and type(body) is dict
                             and body.get("model") == self.model is not None
                             and self.requests < cap
-                            and claim(_id_key(custom_id), self.line + 1) == self.line + 1
+                            and claim(id_key(custom_id), self.line + 1) == self.line + 1
                         ):
                             offsets_append(self.end)
                             self.line += 1

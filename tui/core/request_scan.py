@@ -300,7 +300,9 @@ class Scanner:
 
     def feed_all(self, blocks: Iterable[Block]) -> None:
         """:meth:`feed` each line of each block; a line like the ones before it (same
-        endpoint and model, a new ``custom_id``, nothing to report) takes a shorter path."""
+        endpoint and model, a new ``custom_id``, nothing to report) takes a shorter path,
+        which keeps the line, offset and request counts in locals (written back before
+        anything else reads them)."""
         decode = _DECODER.decode
         offsets_append = self.offsets.append
         claim = self._seen.setdefault
@@ -317,47 +319,57 @@ class Scanner:
             find = buf.find
             view = memoryview(buf)
             shallow = _Openers(buf, start, stop).at_most
-            while start < stop:
-                end = find(b"\n", start, stop)
-                if end < 0:
-                    end = stop
-                obj: Any = None
-                if shallow(MAX_DEPTH, end) or depth(buf[start:end]) <= MAX_DEPTH:
-                    try:
-                        obj = decode(view[start:end])
-                    except (msgspec.DecodeError, RecursionError):
-                        obj = None
-                    if type(obj) is dict and len(obj) == 4:
-                        custom_id = obj.get("custom_id")
-                        url = obj.get("url")
-                        body = obj.get("body")
-                        if (
-                            type(custom_id) is str
-                            and 0 < len(custom_id) <= MAX_CUSTOM_ID_CHARS
-                            and obj.get("method") == "POST"
-                            and url == self.endpoint in _ENDPOINTS
-                            and type(body) is dict
-                            and body.get("model") == self.model is not None
-                            and self.requests < cap
-                            and claim(id_key(custom_id), self.line + 1) == self.line + 1
-                        ):
-                            offsets_append(self.end)
-                            self.line += 1
-                            self.end += end - start + 1
-                            self.requests += 1
-                            inputs = 0
-                            if url == EMBEDDINGS_ENDPOINT:
-                                inputs = self._count_inputs(body.get("input"))
-                            if input_counts is not None:
-                                input_counts.append(inputs)
-                            if custom_ids is not None:
-                                custom_ids.append(custom_id)
-                            if on_request is not None:
-                                on_request(url, body, end - start)
-                            start = end + 1
-                            continue
-                self._feed_parsed(buf[start:end], obj)
-                start = end + 1
+            line, offset, requests = self.line, self.end, self.requests
+            endpoint, model = self.endpoint, self.model
+            try:
+                while start < stop:
+                    end = find(b"\n", start, stop)
+                    if end < 0:
+                        end = stop
+                    obj: Any = None
+                    if shallow(MAX_DEPTH, end) or depth(buf[start:end]) <= MAX_DEPTH:
+                        try:
+                            obj = decode(view[start:end])
+                        except (msgspec.DecodeError, RecursionError):
+                            obj = None
+                        if type(obj) is dict and len(obj) == 4:
+                            custom_id = obj.get("custom_id")
+                            url = obj.get("url")
+                            body = obj.get("body")
+                            if (
+                                type(custom_id) is str
+                                and 0 < len(custom_id) <= MAX_CUSTOM_ID_CHARS
+                                and obj.get("method") == "POST"
+                                and url == endpoint in _ENDPOINTS
+                                and type(body) is dict
+                                and body.get("model") == model is not None
+                                and requests < cap
+                                and claim(id_key(custom_id), line + 1) == line + 1
+                            ):
+                                offsets_append(offset)
+                                line += 1
+                                size = end - start
+                                offset += size + 1
+                                requests += 1
+                                inputs = 0
+                                if url == EMBEDDINGS_ENDPOINT:
+                                    self.line = line  # a problem it adds names the line
+                                    inputs = self._count_inputs(body.get("input"))
+                                if input_counts is not None:
+                                    input_counts.append(inputs)
+                                if custom_ids is not None:
+                                    custom_ids.append(custom_id)
+                                if on_request is not None:
+                                    on_request(url, body, size)
+                                start = end + 1
+                                continue
+                    self.line, self.end, self.requests = line, offset, requests
+                    self._feed_parsed(buf[start:end], obj)
+                    line, offset, requests = self.line, self.end, self.requests
+                    endpoint, model = self.endpoint, self.model
+                    start = end + 1
+            finally:
+                self.line, self.end, self.requests = line, offset, requests
 
     def _feed_parsed(self, raw: bytes | int, obj: Any) -> None:
         """Check one line given its parse (None where msgspec refused it or it is deep)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -237,3 +238,28 @@ def test_cli_prints_no_upper_bound(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "at most 10" in out
     assert "no upper bound" in out.split("cost (batch):")[1]
     assert "up to" not in out
+
+
+def test_the_projected_bound_drops_when_the_rate_doubles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Halfway through a file, the error expected at its end is the error now times
+    sqrt(read / size) at one rate; once the rate doubles, the rest brings half the
+    variance per byte, so the projection drops (it used to stay put, and the rate could
+    double at every batch)."""
+    monkeypatch.setattr(tokens, "SAMPLE_ERROR", 1e9)  # the rate stays put while fed
+    monkeypatch.setattr(tokens, "EXACT_BYTES", 1)  # every line after the first sampled
+    rng = random.Random(11)
+    bodies = [_body("/v1/completions", rng) for _ in range(3000)]
+    sizes = [len(json.dumps(body)) + 60 for body in bodies]
+    monkeypatch.setattr(tokens, "SAMPLE_BYTES", sum(sizes) // 10)  # no line has a chance of 1
+    estimator = FileEstimator(size=2 * sum(sizes))
+    for body, size in zip(bodies, sizes, strict=True):
+        estimator.add("/v1/completions", body, size)
+    estimator.result()  # counts the last batch
+    assert estimator._sampled >= 30 and 0 < estimator.rate < 0.5
+    error, before = estimator._error(), estimator._projected()
+    assert before == pytest.approx(error * math.sqrt(0.5), rel=0.01)  # 1 line in 3,000 exact
+    estimator._double_rate()
+    after = estimator._projected()
+    # the variance grows 1.5 times (not 2), the tokens 2 times
+    assert after == pytest.approx(error * math.sqrt(1.5) / 2, rel=0.01)
+    assert after < before

@@ -86,10 +86,16 @@ sets the chance of the lines after. (A file of at most :data:`SAMPLE_BYTES` is n
 sampled.)"""
 SAMPLE_BYTES = 3_000_000
 """About this much of a big file is tokenized when sampling (~25 ms of CPU a MB); a file
-of at most this size is counted in full. On the bench file (``bench/validate.py``, at
-10,000, 50,000 and 200,000 lines) it gives a bound of ~0.25%, under the third of
-:data:`SAMPLE_ERROR` the rate aims at, so the rate stays put; 2 MB gave ~0.3%, so near
-it that the rate doubled in some runs, and once doubled it may double at every batch."""
+of at most this size is counted in full. On the bench file (``bench/validate.py``, 50,000
+lines, 195 MB; 20 seeds) it samples ~770 lines for a bound of 0.25% (max 0.27%; real
+error mean 0.08%, max 0.23%), under the third of :data:`SAMPLE_ERROR` the rate aims at,
+so the rate stays put. Smaller saves nothing there: that aim needs ~450 lines, so at 2 MB
+the rate doubled in 12 of 20 seeds (~780 lines on average) and at 1.5 MB in all (~740);
+2.5 MB sampled ~670 (doubled once in 20). And a file whose lines' tokens per byte vary a
+lot (embeddings of 1-8 texts, 30-3,000 characters, some CJK, half escaped) needs
+everything at any of these sizes: its rate reaches 1 within a few batches of its first
+30 sampled lines, and the lines passed by then leave bounds up to 1.1% at 3 MB (1.7% at
+2 MB; printed with how to count all)."""
 SAMPLE_ERROR = 0.01
 """The error a sampled estimate promises (three standard errors stay inside it)."""
 _BATCH_BYTES = 128_000  # lines counted at a time
@@ -440,8 +446,9 @@ class FileEstimator:
     ``\\u`` escapes and UTF-8 make a CJK character, about one token, several bytes).
     A line is drawn with a chance proportional to its size times ``rate`` (at first
     about :data:`SAMPLE_BYTES` of a file of ``size`` bytes); the rate doubles while the
-    error bound (three standard errors, which shrink as the file goes on) is over a third
-    of :data:`SAMPLE_ERROR`. Lines are counted a batch at a time (the spread is looked
+    error bound projected to the end of the file at the current rate (three standard
+    errors, which shrink as the file goes on: :meth:`_projected`) is over a third of
+    :data:`SAMPLE_ERROR`. Lines are counted a batch at a time (the spread is looked
     at once per batch); memory is one batch of text.
     """
 
@@ -463,6 +470,8 @@ class FileEstimator:
         self._full_tokens = 0  # tokens of the lines counted in full
         self._seen_bytes = 0
         self._rest_bytes = 0  # bytes of the lines left to the sample
+        self._rest_at_rate = 0  # _rest_bytes when the rate last doubled
+        self._rest_over_rate = 0.0  # sum of bytes / rate over those (_variance_units)
         self._sampled = 0
         self._sx = self._sy = 0.0  # sample sums weighted 1/chance (bytes, tokens)
         self._vxx = self._vxy = self._vyy = 0.0  # weighted (1-p)/p^2, for the variance
@@ -536,15 +545,36 @@ class FileEstimator:
             and self.rate < 1.0
             and self._projected() > SAMPLE_ERROR / 3
         ):
-            self.rate = min(1.0, 2 * self.rate)
+            self._double_rate()
+
+    def _double_rate(self) -> None:
+        self._rest_over_rate = self._variance_units()
+        self._rest_at_rate = self._rest_bytes
+        self.rate = min(1.0, 2 * self.rate)
+
+    def _variance_units(self) -> float:
+        """The variance the lines left to the sample bring, in units where a byte drawn
+        at rate 1 brings one: each brings about 1/chance times its residual squared,
+        which grows with its size, so a byte brings about 1/rate."""
+        return self._rest_over_rate + (self._rest_bytes - self._rest_at_rate) / self.rate
 
     def _projected(self) -> float:
-        """The error bound expected at the end of the file at this rate (it shrinks as
-        the square root of the part read)."""
+        """The error bound expected at the end of the file if the rate stays as it is.
+
+        The variance so far grows by 1/rate a byte over the bytes not read yet, at the
+        current rate (bytes read before a doubling brought twice as much each), while the
+        tokens grow with the bytes. At one rate all along this is the error now times
+        sqrt(read / size); after a doubling the rest brings half as much per byte, so the
+        projection drops (scaling the error now, drawn at the lower rate, did not, and the
+        rate could double at every batch).
+        """
         error = self._error()
-        if self._size > self._seen_bytes:
-            error *= math.sqrt(self._seen_bytes / self._size)
-        return error
+        unseen = self._size - self._seen_bytes
+        if unseen <= 0 or not self._rest_bytes or not math.isfinite(error):
+            return error
+        now = self._variance_units()
+        end = now + unseen / self.rate
+        return error * math.sqrt(end / now) * self._seen_bytes / self._size
 
     def _rest_tokens(self) -> tuple[float, float]:
         """The estimated tokens of the lines left to the sample, and their standard error."""

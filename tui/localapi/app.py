@@ -21,7 +21,7 @@ from aiohttp import web
 
 from tui.localapi.anthropic_shapes import MESSAGE_BATCHES, check_anthropic_key
 from tui.localapi.clock import Timing
-from tui.localapi.dialects import OPENAI, Dialect, add_routes, shape_answer
+from tui.localapi.dialects import OPENAI, Dialect, dialect_routes, shape_answer
 from tui.localapi.errors import (
     ApiError,
     error_body,
@@ -201,20 +201,16 @@ def _check_url_text(request: web.Request) -> None:
 def make_app(ctx: Context) -> web.Application:
     from tui.localapi import anthropic_api, batches_api, costs_api, files_api, sync_api
 
-    routes = web.Application()  # the modules' routes, at the dialect's paths
-    add_routes(
-        routes,
+    routes = dialect_routes(
         ctx.dialect,
         [files_api.add_routes, batches_api.add_routes, sync_api.add_routes, costs_api.add_routes],
     )
-    anthropic_api.add_routes(routes)
+    routes += dialect_routes(OPENAI, [anthropic_api.add_routes])  # at their own paths
     app = web.Application(client_max_size=1024**2 * 64)
     app[CONTEXT] = ctx
     anthropic_api.serve(app, ctx)
-    for route in routes.router.routes():
-        assert route.resource is not None
-        handler = api_handler(route.handler, ctx)
-        app.router.add_route(route.method, route.resource.canonical, handler)
+    for method, path, handler in routes:
+        app.router.add_route(method, path, api_handler(handler, ctx))
     app.router.add_route("*", "/{path:.*}", api_handler(unknown_url, ctx))
     return app
 

@@ -274,23 +274,25 @@ def dialect_named(name: str | Dialect) -> Dialect:
 # --- routes ------------------------------------------------------------------------------
 
 
-def add_routes(
-    app: web.Application, dialect: Dialect, adders: list[Callable[[web.Application], None]]
-) -> None:
-    """Register the routes ``adders`` put at OpenAI's paths at ``dialect``'s paths."""
-    if type(dialect) is Dialect and dialect.prefix == "/v1":  # OpenAI's own paths
-        for add in adders:
-            add(app)
-        return
+def dialect_routes(
+    dialect: Dialect, adders: list[Callable[[web.Application], None]]
+) -> list[tuple[str, str, Handler]]:
+    """The routes ``adders`` put at OpenAI's paths, as (method, path, handler) at
+    ``dialect``'s paths."""
     scratch = web.Application()
     for add in adders:
         add(scratch)
+    own_paths = type(dialect) is Dialect and dialect.prefix == "/v1"  # OpenAI's
+    routes = []
     for route in scratch.router.routes():
-        path = route.resource.canonical if route.resource is not None else ""
-        handler = route.handler
-        if "{" not in path:  # a fixed path: the handler may read it (the model endpoints)
-            handler = _at_openai_path(handler, path)
-        app.router.add_route(route.method, dialect.route_path(path), handler)
+        assert route.resource is not None
+        path, handler = route.resource.canonical, route.handler
+        if not own_paths:
+            if "{" not in path:  # a fixed path: the handler may read it (the model endpoints)
+                handler = _at_openai_path(handler, path)
+            path = dialect.route_path(path)
+        routes.append((route.method, path, handler))
+    return routes
 
 
 def _at_openai_path(handler: Handler, path: str) -> Handler:

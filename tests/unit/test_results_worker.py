@@ -97,6 +97,27 @@ def test_a_worker_decodes_the_tail_and_the_index_is_the_same(
         assert json.loads(reader.result_bytes(last) or b"")["custom_id"] == "r2999"
 
 
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_the_worker_output_is_an_unnamed_file_in_memory_or_a_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, split_early: list[Any], in_memory: bool
+) -> None:
+    """memfd_create where the system has it; a temp file where it has not (or it fails)."""
+    made: list[str] = []
+    real = os.memfd_create
+
+    def memfd(name: str, flags: int = os.MFD_CLOEXEC) -> int:
+        made.append(name)
+        if not in_memory:
+            raise OSError("no memfd here")
+        return real(name, flags)
+
+    monkeypatch.setattr(worker_module.os, "memfd_create", memfd)
+    attempt = _write_batch(tmp_path)
+    got = _snapshot(ResultIndex([attempt]).build_all())
+    assert made == ["batchdeck-results-tail"] and split_early[0] is not None
+    assert got == _alone(attempt, monkeypatch)
+
+
 def _refuse(*args: Any, **kwargs: Any) -> int:
     raise OSError("no processes left")
 

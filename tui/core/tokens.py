@@ -96,7 +96,9 @@ and never doubles. A file whose lines' tokens per byte vary a lot (embeddings of
 texts, 30-3,000 characters, 15% CJK, half escaped: a spread of ~30%; 60 MB) starts at
 a rate of 0.8 and counts 54 MB of 60 on average (bound max 0.28%); from this budget its
 rate reached 1 within a few batches, and the lines passed by then left bounds up to 1.1%
-(printed with how to count all)."""
+(printed with how to count all). One of 200-byte and 20-KB lines (80 MB, some CJK)
+starts at 0.28 and counts 70 MB (its big lines have a chance of 1; from this budget:
+78 MB), bound max 0.10%."""
 SAMPLE_ERROR = 0.01
 """The error a sampled estimate promises (three standard errors stay inside it)."""
 _BATCH_BYTES = 128_000  # lines counted at a time
@@ -463,7 +465,8 @@ class FileEstimator:
     the end of the file at the current rate (three standard errors, which shrink as
     the file goes on: :meth:`_projected`) is over the aim, which saves the promise
     when the pilot was not representative (a file sorted short lines first, long CJK
-    ones last, started at 0.9% and doubled four times: bound 0.43%). Lines are counted
+    ones last, started at a rate of 0.009 and doubled four times: bound 0.43%, real
+    error at most 0.34% in 20 seeds). Lines are counted
     a batch at a time (the spread is looked at once per batch); memory is one batch of
     text.
     """

@@ -33,8 +33,9 @@ build reads 32 MB of the extension's data that can only be given back after it
 returns, and with the scanning parent's 25 MB the two together were over 100 MB,
 against 90 MB for one process). A big file is estimated
 from a random sample of lines (a ratio estimator: tokens per byte of the sampled
-lines times the bytes of the others); the sample grows until the estimated error is
-well inside :data:`SAMPLE_ERROR` and the estimate carries its bound. ``exact=True`` counts all.
+lines times the bytes of the others), as many as the spread of the first lines asks
+for; the sample grows while the estimated error is not well inside
+:data:`SAMPLE_ERROR` and the estimate carries its bound. ``exact=True`` counts all.
 """
 
 from __future__ import annotations
@@ -81,26 +82,34 @@ NAME_OVERHEAD = 1
 REPLY_PRIMING = 3
 _CACHE_CHARS = 256_000  # the first strings' counts are remembered (static prompts)
 EXACT_BYTES = 64_000
-"""A file's first lines up to this size are always counted in full: their average size
-sets the chance of the lines after. (A file of at most :data:`SAMPLE_BYTES` is never
-sampled.)"""
+"""A file's first lines up to this size are always counted in full (the pilot): the
+spread of their tokens per byte sets the chance of the lines after (their average size
+too). (A file of at most :data:`SAMPLE_BYTES` is never sampled.)"""
 SAMPLE_BYTES = 3_000_000
-"""About this much of a big file is tokenized when sampling (~25 ms of CPU a MB); a file
-of at most this size is counted in full. On the bench file (``bench/validate.py``, 50,000
-lines, 195 MB; 20 seeds) it samples ~770 lines for a bound of 0.25% (max 0.27%; real
-error mean 0.08%, max 0.23%), under the third of :data:`SAMPLE_ERROR` the rate aims at,
-so the rate stays put. Smaller saves nothing there: that aim needs ~450 lines, so at 2 MB
-the rate doubled in 12 of 20 seeds (~780 lines on average) and at 1.5 MB in all (~740);
-2.5 MB sampled ~670 (doubled once in 20). And a file whose lines' tokens per byte vary a
-lot (embeddings of 1-8 texts, 30-3,000 characters, some CJK, half escaped) needs
-everything at any of these sizes: its rate reaches 1 within a few batches of its first
-30 sampled lines, and the lines passed by then leave bounds up to 1.1% at 3 MB (1.7% at
-2 MB; printed with how to count all)."""
+"""A file of at most this size is counted in full; and about this much of a bigger one
+is tokenized (~25 ms of CPU a MB) when its pilot has too few lines (under
+:data:`_PILOT_LINES`) to show their spread. Otherwise the pilot sets the rate: on the
+bench file (``bench/validate.py``, 50,000 lines, 195 MB, pilot of 15 lines with a spread
+of 2%; 20 seeds, /tmp/tokens8/eval.py) it samples ~335 lines (max 383, 1.5 MB; from this
+budget it was ~770) for a bound of 0.38% (max 0.43%; real error mean 0.11%, max 0.38%)
+and never doubles. A file whose lines' tokens per byte vary a lot (embeddings of 1-8
+texts, 30-3,000 characters, 15% CJK, half escaped: a spread of ~30%; 60 MB) starts at
+a rate of 0.8 and counts 54 MB of 60 on average (bound max 0.28%); from this budget its
+rate reached 1 within a few batches, and the lines passed by then left bounds up to 1.1%
+(printed with how to count all). One of 200-byte and 20-KB lines (80 MB, some CJK)
+starts at 0.28 and counts 70 MB (its big lines have a chance of 1; from this budget:
+78 MB), bound max 0.10%."""
 SAMPLE_ERROR = 0.01
 """The error a sampled estimate promises (three standard errors stay inside it)."""
 _BATCH_BYTES = 128_000  # lines counted at a time
 _BATCH_LINES = 16  # or this many lines (so the sample's spread is seen early)
 _MIN_SAMPLE = 30  # sampled lines before their spread may raise the rate
+_AIM = 1 / 2
+"""The rate aims at this share of :data:`SAMPLE_ERROR` (from the pilot, then doubling
+while the bound projected to the end is over it). A third cost the bench file twice the
+lines (~750 for a bound of 0.25%) for nothing the printed ±1% shows."""
+_SAFETY = 2.0  # lines the pilot's spread asks for, times this (a pilot is ~15 lines)
+_PILOT_LINES = 10  # fewer lines counted in full: the rate starts from SAMPLE_BYTES
 
 Counter = Callable[[str], int]
 
@@ -444,12 +453,22 @@ class FileEstimator:
     the rest (a ratio estimator; a line's JSON size is known without looking inside
     it, and tokens per JSON byte vary less between scripts than per character, as
     ``\\u`` escapes and UTF-8 make a CJK character, about one token, several bytes).
-    A line is drawn with a chance proportional to its size times ``rate`` (at first
-    about :data:`SAMPLE_BYTES` of a file of ``size`` bytes); the rate doubles while the
-    error bound projected to the end of the file at the current rate (three standard
-    errors, which shrink as the file goes on: :meth:`_projected`) is over a third of
-    :data:`SAMPLE_ERROR`. Lines are counted a batch at a time (the spread is looked
-    at once per batch); memory is one batch of text.
+    A line is drawn with a chance proportional to its size times ``rate``. The rate
+    starts from the pilot (the first lines, counted in full: :meth:`_end_pilot`): with
+    a size-weighted spread (coefficient of variation) CV of their tokens per byte, n
+    lines drawn give the ratio to a relative standard error of about CV/sqrt(n), so
+    the aim (:data:`_AIM` of :data:`SAMPLE_ERROR`, three standard errors) needs
+    n = (3 CV / aim)^2 lines, times :data:`_SAFETY`, at least 60; the rate is n over
+    n plus the lines left (estimated from the pilot's average size). A pilot of fewer
+    than :data:`_PILOT_LINES` lines starts at about :data:`SAMPLE_BYTES` of a file of
+    ``size`` bytes instead. Then the rate doubles while the error bound projected to
+    the end of the file at the current rate (three standard errors, which shrink as
+    the file goes on: :meth:`_projected`) is over the aim, which saves the promise
+    when the pilot was not representative (a file sorted short lines first, long CJK
+    ones last, started at a rate of 0.009 and doubled four times: bound 0.43%, real
+    error at most 0.34% in 20 seeds). Lines are counted
+    a batch at a time (the spread is looked at once per batch); memory is one batch of
+    text.
     """
 
     def __init__(
@@ -462,12 +481,15 @@ class FileEstimator:
         self.endpoint = endpoint or ""
         self.model: str | None = None
         self.exact = exact
-        self.rate = 1.0 if exact else min(1.0, SAMPLE_BYTES / max(size, 1))
+        self.rate = 1.0 if exact or size <= SAMPLE_BYTES else SAMPLE_BYTES / size
+        self._piloting = self.rate < 1.0  # the first EXACT_BYTES, to set the rate from
         self.requests = self.output_tokens_max = self.unbounded = 0
         self._size = size
         self._rng = random.Random(size)  # the same file gives the same figure
         self._random = self._rng.random
         self._full_tokens = 0  # tokens of the lines counted in full
+        self._full_bytes = self._full_lines = 0
+        self._full_spread = 0.0  # sum of tokens^2 / bytes over them (_pilot_spread)
         self._seen_bytes = 0
         self._rest_bytes = 0  # bytes of the lines left to the sample
         self._rest_at_rate = 0  # _rest_bytes when the rate last doubled
@@ -503,7 +525,10 @@ class FileEstimator:
                 self.unbounded += 1
         chance = 1.0
         if self.rate < 1.0 and self._seen_bytes >= EXACT_BYTES:
-            chance = self.rate * size * self.requests / self._seen_bytes
+            if self._piloting:
+                self._end_pilot()  # may count all from here (rate 1)
+            if self.rate < 1.0:
+                chance = self.rate * size * self.requests / self._seen_bytes
         self._seen_bytes += size
         if chance < 1.0:
             self._rest_bytes += size
@@ -532,6 +557,9 @@ class FileEstimator:
         for (_, chance, _, size), tokens in zip(batch, counted, strict=True):
             if not chance:
                 self._full_tokens += tokens
+                self._full_bytes += size
+                self._full_lines += 1
+                self._full_spread += tokens * tokens / size if size else 0.0
                 continue
             self._sampled += 1
             self._sx += size / chance
@@ -543,9 +571,30 @@ class FileEstimator:
         if (
             self._sampled >= _MIN_SAMPLE
             and self.rate < 1.0
-            and self._projected() > SAMPLE_ERROR / 3
+            and self._projected() > SAMPLE_ERROR * _AIM
         ):
             self._double_rate()
+
+    def _end_pilot(self) -> None:
+        """Set the rate for the rest of the file from the spread of the lines counted in
+        full so far (the pilot), or leave the fixed budget's if they are too few."""
+        self._piloting = False
+        self._submit()
+        lines = self._full_lines
+        if lines < _PILOT_LINES or not self._full_tokens:
+            return
+        wanted = _SAFETY * (3 / (SAMPLE_ERROR * _AIM)) ** 2 * self._pilot_spread()
+        wanted = max(wanted, 2 * _MIN_SAMPLE)
+        rest = (self._size - self._seen_bytes) * lines / self._full_bytes
+        self.rate = min(1.0, wanted / (wanted + rest)) if rest > 0 else 1.0
+
+    def _pilot_spread(self) -> float:
+        """The squared coefficient of variation of the full lines' tokens per byte,
+        weighted by size, around their ratio: n lines drawn with a chance proportional
+        to size estimate the ratio to a relative standard error of about sqrt(this / n)."""
+        lines, total, tokens = self._full_lines, self._full_bytes, self._full_tokens
+        spread = total * self._full_spread / (tokens * tokens) - 1
+        return max(spread, 0.0) * lines / (lines - 1)
 
     def _double_rate(self) -> None:
         self._rest_over_rate = self._variance_units()

@@ -17,7 +17,7 @@ from tui.core.requests import validate
 from tui.core.tokens import SAMPLE_ERROR, Estimate, FileEstimator
 from tui.widgets.estimate_view import estimate_text
 
-_WORDS = [
+WORDS = [
     "the",
     "of",
     "and",
@@ -95,7 +95,7 @@ def _text(rng: random.Random) -> str:
     """Text of varied length (log-uniform, 30 to 6,000 characters); one line in five
     mixes in other scripts, numbers and code."""
     chars = int(30 * 200 ** rng.random())
-    words = _WORDS + _OTHER if rng.random() < 0.2 else _WORDS
+    words = WORDS + _OTHER if rng.random() < 0.2 else WORDS
     out: list[str] = []
     size = 0
     while size < chars:
